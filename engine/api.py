@@ -1,0 +1,282 @@
+"""The engine's one door for the desktop app and the CLI.
+
+    engine = Engine(EngineSettings(device="auto"), on_event=print)
+    job_id = engine.submit(TextToAudioJob("warm analog synth pad", seed=42))
+    ...
+    engine.cancel(job_id)
+    engine.shutdown()
+
+Events arrive on the engine's worker thread; the GUI moves them to its own thread in
+``app/engine_client.py``. ``Engine.run(spec)`` is the blocking form used by the CLI and tests.
+Heavy modules (torch, diffusers) load lazily on the worker, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from engine.specs import (  # re-exported: the app and the CLI import these from here
+    DEFAULT_SCHEDULER,
+    SCHEDULER_NAMES,
+    STAGES,
+    DownloadModelJob,
+    GenerationResult,
+    JobCancelled,
+    JobCancelledError,
+    JobEvent,
+    JobFailed,
+    JobFinished,
+    JobProgress,
+    JobQueued,
+    JobSpec,
+    JobStarted,
+    Progress,
+    Recipe,
+    TextToAudioJob,
+    UnloadModelsJob,
+)
+from engine.worker import Worker
+
+__all__ = [
+    "DEFAULT_SCHEDULER",
+    "SCHEDULER_NAMES",
+    "STAGES",
+    "DownloadModelJob",
+    "Engine",
+    "EngineSettings",
+    "GenerationResult",
+    "JobCancelled",
+    "JobCancelledError",
+    "JobEvent",
+    "JobFailed",
+    "JobFinished",
+    "JobProgress",
+    "JobQueued",
+    "JobSpec",
+    "JobStarted",
+    "Progress",
+    "Recipe",
+    "TextToAudioJob",
+    "UnloadModelsJob",
+    "register_runner",
+]
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine loads and runs models. Changing settings means a new Engine."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    attention_slicing: bool = False
+    vae_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+    cache_dir: str | None = None
+    offline: bool = False
+    token: str | None = None
+    allow_pickle: bool = False
+    max_loaded_models: int = 1
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"`device` must be one of {', '.join(DEVICES)}, got {self.device!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}."
+            )
+        if self.max_loaded_models < 1:
+            raise ValueError("`max_loaded_models` must be at least 1.")
+
+    def load_policy(self) -> Any:
+        from engine.models.loading import LoadPolicy
+
+        return LoadPolicy(
+            device=self.device,
+            precision=self.precision,
+            attention_slicing=self.attention_slicing,
+            vae_slicing=self.vae_slicing,
+            vae_tiling=self.vae_tiling,
+            cpu_offload=self.cpu_offload,
+        )
+
+    def with_changes(self, **changes: Any) -> EngineSettings:
+        return replace(self, **changes)
+
+
+#: Spec class -> "module:function" of its runner, imported on the worker thread when first used.
+_RUNNERS: dict[type, Any] = {
+    TextToAudioJob: "engine.pipelines.text_to_audio:run",
+    DownloadModelJob: "engine.pipelines.model_jobs:run_download",
+    UnloadModelsJob: "engine.pipelines.model_jobs:run_unload",
+}
+
+
+def register_runner(spec_type: type, runner: Any) -> None:
+    """Add a job kind (a spec class and its generator runner or "module:function")."""
+    _RUNNERS[spec_type] = runner
+
+
+class Engine:
+    """Owns the worker thread, the model store and the loaded-pipeline cache.
+
+    ``on_event`` (and listeners added later) are called on the worker thread with every
+    :class:`JobEvent`; they must return quickly and never raise.
+    """
+
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        on_event: Callable[[JobEvent], None] | None = None,
+        *,
+        store: Any = None,
+        start: bool = True,
+    ) -> None:
+        from engine.models.loading import PipelineCache
+        from engine.models.store import ModelStore
+
+        self.settings = settings or EngineSettings()
+        self.store = store or ModelStore(
+            self.settings.cache_dir,
+            offline=self.settings.offline,
+            token=self.settings.token,
+            allow_pickle=self.settings.allow_pickle,
+        )
+        self.pipelines = PipelineCache(self.store, max_loaded=self.settings.max_loaded_models)
+        self._listeners: list[Callable[[JobEvent], None]] = []
+        self._listeners_lock = threading.Lock()
+        if on_event is not None:
+            self._listeners.append(on_event)
+        self._worker = Worker(
+            self._dispatch,
+            _RUNNERS,
+            store=self.store,
+            pipelines=self.pipelines,
+            settings=self.settings,
+        )
+        if start:
+            self._worker.start()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[JobEvent], None]) -> None:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[JobEvent], None]) -> None:
+        with self._listeners_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _dispatch(self, event: JobEvent) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec) -> int:
+        """Queue a job; returns its id. Raises ValueError for a spec kind with no runner."""
+        if type(spec) not in _RUNNERS:
+            raise ValueError(f"no runner for job kind {type(spec).__name__}")
+        self._worker._runners.setdefault(type(spec), _RUNNERS[type(spec)])
+        return self._worker.submit(spec)
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a queued or running job: it stops within one denoising step."""
+        return self._worker.cancel(job_id)
+
+    def run(
+        self,
+        spec: JobSpec,
+        on_progress: Callable[[Progress], None] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Submit ``spec`` and block until it ends; return its result.
+
+        Raises :class:`JobCancelledError` if it was cancelled and ``RuntimeError`` with the
+        user-facing message if it failed (the original exception type is in the message's
+        ``error_type`` attribute).
+        """
+        cond = threading.Condition()
+        terminal: dict[int, JobEvent] = {}
+        early: dict[int, list[Progress]] = {}
+        mine: dict[str, int] = {}
+
+        def listen(event: JobEvent) -> None:
+            with cond:
+                job_id = mine.get("id")
+                if isinstance(event, (JobFinished, JobFailed, JobCancelled)):
+                    terminal[event.job_id] = event
+                    cond.notify_all()
+                elif isinstance(event, JobProgress) and on_progress is not None:
+                    if job_id is None:  # the worker raced ahead of submit() returning
+                        early.setdefault(event.job_id, []).append(event.progress)
+                        return
+                    if event.job_id != job_id:
+                        return
+            if isinstance(event, JobProgress) and on_progress is not None:
+                on_progress(event.progress)
+
+        self.add_listener(listen)
+        try:
+            job_id = self.submit(spec)
+            with cond:
+                mine["id"] = job_id
+                backlog = early.pop(job_id, [])
+            for progress in backlog:
+                on_progress(progress)  # type: ignore[misc]
+            with cond:
+                if not cond.wait_for(lambda: job_id in terminal, timeout_s):
+                    self.cancel(job_id)
+                    raise TimeoutError(f"{spec.describe()} did not finish within {timeout_s} s")
+                event = terminal[job_id]
+        finally:
+            self.remove_listener(listen)
+        if isinstance(event, JobFinished):
+            return event.result
+        if isinstance(event, JobCancelled):
+            raise JobCancelledError()
+        assert isinstance(event, JobFailed)
+        error = JobFailedError(event.message)
+        error.error_type = event.error_type
+        raise error
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Cancel all jobs, stop the worker thread and free loaded models."""
+        self._worker.stop(wait=wait)
+        try:
+            self.pipelines.unload()
+        except Exception:
+            pass
+
+    @property
+    def is_running(self) -> bool:
+        return self._worker.is_alive
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+class JobFailedError(RuntimeError):
+    """A job failed; ``str()`` is the user-facing message, ``error_type`` the original type."""
+
+    error_type: str = "Exception"
+
+
+def default_cache_dir() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
