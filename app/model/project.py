@@ -1,0 +1,473 @@
+"""The document: tracks holding clips on a timeline, the selection and the playhead. Qt-free.
+
+Views hold a :class:`Project` and listen to ``project.events``; they never mutate it directly.
+Every user edit is a command (app/model/commands.py) that calls the low-level mutators here,
+which check their input and emit the matching event. Times are seconds on the timeline; audio
+arrays are float32 ``(channels, samples)`` and treated as immutable (an edit replaces the array,
+it never writes into it), so undo can hand back the very same arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from app.model.events import ProjectEvents
+from engine.specs import Recipe
+
+DEFAULT_SAMPLE_RATE_HZ = 44100
+MAX_CHANNELS = 2
+#: Sample rates a clip may have (the engine reads files from 1 kHz to 768 kHz).
+MIN_SAMPLE_RATE_HZ = 1000
+MAX_SAMPLE_RATE_HZ = 768000
+
+
+def new_id() -> str:
+    """A fresh unique id (uuid4 hex) for a clip or a track."""
+    return uuid.uuid4().hex
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"`{name}` must be a number of seconds, got {value!r}.")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value}.")
+    return float(value)
+
+
+@dataclass(eq=False, kw_only=True)
+class Clip:
+    """A piece of audio placed on a track.
+
+    ``audio`` is float32 ``(channels, samples)`` at ``sample_rate_hz``; ``start_s`` is where the
+    audible part begins on the timeline; ``offset_s`` is the first audible second inside
+    ``audio`` (left trim) and ``duration_s`` the audible length (None: to the end of ``audio``).
+    ``recipe`` and ``image`` are set for generated clips. Raises ValueError on bad values.
+    """
+
+    id: str = field(default_factory=new_id)
+    name: str = "Clip"
+    audio: np.ndarray
+    sample_rate_hz: int
+    start_s: float = 0.0
+    offset_s: float = 0.0
+    duration_s: float | None = None
+    gain_db: float = 0.0
+    recipe: Recipe | None = None
+    image: Any = None  # PIL.Image.Image of the spectrogram, for generated clips
+    source_path: str | None = None
+    spectrogram_preset: str = "riffusion"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field; raises ValueError naming the field and what was expected."""
+        audio = self.audio
+        if not isinstance(audio, np.ndarray):
+            raise ValueError(f"clip {self.name!r}: `audio` must be a numpy array, got {type(audio).__name__}.")
+        if audio.ndim != 2 or not 1 <= audio.shape[0] <= MAX_CHANNELS:
+            raise ValueError(
+                f"clip {self.name!r}: `audio` must have shape (channels, samples) with 1 or 2 channels, "
+                f"got shape {audio.shape}."
+            )
+        if audio.dtype != np.float32:
+            raise ValueError(f"clip {self.name!r}: `audio` must be float32, got {audio.dtype}.")
+        if audio.shape[1] == 0:
+            raise ValueError(f"clip {self.name!r}: `audio` has no samples.")
+        sr = self.sample_rate_hz
+        if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)):
+            raise ValueError(f"clip {self.name!r}: `sample_rate_hz` must be an integer, got {sr!r}.")
+        if not MIN_SAMPLE_RATE_HZ <= sr <= MAX_SAMPLE_RATE_HZ:
+            raise ValueError(
+                f"clip {self.name!r}: `sample_rate_hz` must be between {MIN_SAMPLE_RATE_HZ} and "
+                f"{MAX_SAMPLE_RATE_HZ} Hz, got {sr}."
+            )
+        self.sample_rate_hz = int(sr)
+        self.start_s = _finite("start_s", self.start_s)
+        if self.start_s < 0:
+            raise ValueError(f"clip {self.name!r}: `start_s` must be >= 0, got {self.start_s}.")
+        self.offset_s = _finite("offset_s", self.offset_s)
+        total_s = audio.shape[1] / sr
+        if not 0 <= self.offset_s < total_s:
+            raise ValueError(
+                f"clip {self.name!r}: `offset_s` must be within the audio (0 to {total_s:.6f} s), "
+                f"got {self.offset_s}."
+            )
+        if self.duration_s is not None:
+            self.duration_s = _finite("duration_s", self.duration_s)
+            if self.duration_s <= 0:
+                raise ValueError(f"clip {self.name!r}: `duration_s` must be > 0, got {self.duration_s}.")
+            # Half a sample of slack: trims are computed in seconds.
+            if self.offset_s + self.duration_s > total_s + 0.5 / sr:
+                raise ValueError(
+                    f"clip {self.name!r}: `offset_s` + `duration_s` ({self.offset_s + self.duration_s:.6f} s) "
+                    f"runs past the end of the audio ({total_s:.6f} s)."
+                )
+        self.gain_db = _finite("gain_db", self.gain_db)
+        if self.recipe is not None and not isinstance(self.recipe, Recipe):
+            raise ValueError(f"clip {self.name!r}: `recipe` must be an engine.specs.Recipe or None.")
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def channels(self) -> int:
+        return int(self.audio.shape[0])
+
+    @property
+    def total_s(self) -> float:
+        """Length of the whole underlying audio, trimmed or not."""
+        return self.audio.shape[1] / self.sample_rate_hz
+
+    def sample_range(self) -> tuple[int, int]:
+        """``(first, stop)``: sample indices of the audible part, ``stop`` exclusive."""
+        n = self.audio.shape[1]
+        first = min(int(round(self.offset_s * self.sample_rate_hz)), n - 1)
+        if self.duration_s is None:
+            return first, n
+        stop = first + int(round(self.duration_s * self.sample_rate_hz))
+        return first, max(first + 1, min(stop, n))
+
+    @property
+    def length_s(self) -> float:
+        """Audible length in seconds."""
+        if self.duration_s is None:
+            return self.total_s - self.offset_s
+        return self.duration_s
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.length_s
+
+    def audible_audio(self) -> np.ndarray:
+        """A read-only view of the audible samples, ``(channels, samples)`` float32."""
+        first, stop = self.sample_range()
+        view = self.audio[:, first:stop]
+        view.flags.writeable = False
+        return view
+
+    def copy(self, **changes: Any) -> Clip:
+        """A new clip (new id unless given) sharing this clip's audio array and image."""
+        changes.setdefault("id", new_id())
+        return replace(self, **changes)
+
+    def state(self) -> dict[str, Any]:
+        """Every field by name (arrays and images by reference): what undo restores."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __repr__(self) -> str:
+        return (
+            f"Clip({self.name!r}, id={self.id[:8]}, start_s={self.start_s:.3f}, "
+            f"length_s={self.length_s:.3f}, {self.channels}ch@{self.sample_rate_hz})"
+        )
+
+
+@dataclass(eq=False, kw_only=True)
+class Track:
+    """A row of the timeline. Clips may overlap; they mix."""
+
+    id: str = field(default_factory=new_id)
+    name: str = "Track"
+    gain_db: float = 0.0
+    mute: bool = False
+    solo: bool = False
+    clips: list[Clip] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not isinstance(self.name, str):
+            raise ValueError(f"track `name` must be a string, got {self.name!r}.")
+        self.gain_db = _finite("gain_db", self.gain_db)
+        for flag in ("mute", "solo"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"track `{flag}` must be True or False, got {getattr(self, flag)!r}.")
+
+    def clip(self, clip_id: str) -> Clip | None:
+        for clip in self.clips:
+            if clip.id == clip_id:
+                return clip
+        return None
+
+    @property
+    def end_s(self) -> float:
+        return max((c.end_s for c in self.clips), default=0.0)
+
+    def __repr__(self) -> str:
+        return f"Track({self.name!r}, id={self.id[:8]}, {len(self.clips)} clips)"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user selected: an optional time range, an optional frequency band, clips, a track.
+
+    An immutable value; the project holds the current one. ``start_s``/``end_s`` are both None
+    (no time range) or both set with ``start_s < end_s``; the same for ``freq_lo_hz``/``freq_hi_hz``
+    (None = the full height).
+    """
+
+    start_s: float | None = None
+    end_s: float | None = None
+    freq_lo_hz: float | None = None
+    freq_hi_hz: float | None = None
+    clip_ids: frozenset[str] = frozenset()
+    track_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for lo, hi, what in (("start_s", "end_s", "time range"), ("freq_lo_hz", "freq_hi_hz", "frequency band")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if (a is None) != (b is None):
+                raise ValueError(f"selection {what}: `{lo}` and `{hi}` must both be set or both be None.")
+            if a is not None:
+                a, b = _finite(lo, a), _finite(hi, b)
+                if not a < b:
+                    raise ValueError(f"selection {what}: `{lo}` ({a}) must be less than `{hi}` ({b}).")
+                if a < 0:
+                    raise ValueError(f"selection {what}: `{lo}` must be >= 0, got {a}.")
+        if not isinstance(self.clip_ids, frozenset):
+            object.__setattr__(self, "clip_ids", frozenset(self.clip_ids))
+
+    @property
+    def has_time_range(self) -> bool:
+        return self.start_s is not None
+
+    @property
+    def has_freq_band(self) -> bool:
+        return self.freq_lo_hz is not None
+
+    def with_changes(self, **changes: Any) -> Selection:
+        return replace(self, **changes)
+
+
+class Project:
+    """Tracks, sample rate, playhead, selection and file path, with :class:`ProjectEvents`.
+
+    The mutators (``add_track``, ``remove_track``, ``add_clip``, ``remove_clip``, ``update_clip``,
+    ``update_track``) are for commands only: calling them directly bypasses undo.
+    ``set_selection`` and ``set_playhead`` are not undoable and may be called by views.
+    """
+
+    def __init__(self, *, sample_rate_hz: int = DEFAULT_SAMPLE_RATE_HZ, tracks: list[Track] | None = None) -> None:
+        if isinstance(sample_rate_hz, bool) or not isinstance(sample_rate_hz, int):
+            raise ValueError(f"project `sample_rate_hz` must be an integer, got {sample_rate_hz!r}.")
+        if not MIN_SAMPLE_RATE_HZ <= sample_rate_hz <= MAX_SAMPLE_RATE_HZ:
+            raise ValueError(
+                f"project `sample_rate_hz` must be between {MIN_SAMPLE_RATE_HZ} and {MAX_SAMPLE_RATE_HZ}, "
+                f"got {sample_rate_hz}."
+            )
+        self.events = ProjectEvents()
+        self.sample_rate_hz = sample_rate_hz
+        self.tracks: list[Track] = []
+        self.playhead_s = 0.0
+        self.selection = Selection()
+        self.path: str | None = None
+        for track in tracks or ():
+            self.add_track(track)
+
+    @classmethod
+    def with_track(cls, name: str = "Track 1", **kwargs: Any) -> Project:
+        """A new project holding one empty track (what File > New gives)."""
+        project = cls(**kwargs)
+        project.add_track(Track(name=name))
+        return project
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def track(self, track_id: str) -> Track:
+        """The track with this id; raises KeyError naming the id if there is none."""
+        for track in self.tracks:
+            if track.id == track_id:
+                return track
+        raise KeyError(f"no track with id {track_id!r} in the project")
+
+    def track_index(self, track_id: str) -> int:
+        return self.tracks.index(self.track(track_id))
+
+    def find_clip(self, clip_id: str) -> tuple[Track, Clip]:
+        """``(track, clip)`` for a clip id; raises KeyError naming the id if there is none."""
+        for track in self.tracks:
+            for clip in track.clips:
+                if clip.id == clip_id:
+                    return track, clip
+        raise KeyError(f"no clip with id {clip_id!r} in the project")
+
+    def has_clip(self, clip_id: str) -> bool:
+        return any(clip.id == clip_id for track in self.tracks for clip in track.clips)
+
+    def clips(self) -> list[Clip]:
+        """Every clip, track by track."""
+        return [clip for track in self.tracks for clip in track.clips]
+
+    @property
+    def duration_s(self) -> float:
+        """End of the last clip (0 for an empty project)."""
+        return max((track.end_s for track in self.tracks), default=0.0)
+
+    def selected_track(self) -> Track | None:
+        """The selected track, else the track of the first selected clip, else the first track."""
+        sel = self.selection
+        if sel.track_id is not None:
+            try:
+                return self.track(sel.track_id)
+            except KeyError:
+                pass
+        for clip_id in sorted(sel.clip_ids):
+            if self.has_clip(clip_id):
+                return self.find_clip(clip_id)[0]
+        return self.tracks[0] if self.tracks else None
+
+    def selected_clips(self) -> list[Clip]:
+        """Selected clips in timeline order (track order, then start time)."""
+        ids = self.selection.clip_ids
+        return [c for t in self.tracks for c in sorted(t.clips, key=lambda c: c.start_s) if c.id in ids]
+
+    # -- low-level mutators (commands only) ---------------------------------------------------
+
+    def add_track(self, track: Track, index: int | None = None) -> None:
+        """Insert ``track`` (at ``index``, default last). Emits track_added(track) for the empty
+        track, then clip_added(track, clip) for each clip it holds."""
+        if not isinstance(track, Track):
+            raise ValueError(f"expected a Track, got {type(track).__name__}")
+        if any(t.id == track.id for t in self.tracks):
+            raise ValueError(f"a track with id {track.id!r} is already in the project")
+        for clip in track.clips:
+            if self.has_clip(clip.id):
+                raise ValueError(f"clip {clip.id!r} of track {track.name!r} is already in the project")
+        clips = list(track.clips)
+        track.clips.clear()
+        if index is None:
+            index = len(self.tracks)
+        if not 0 <= index <= len(self.tracks):
+            raise IndexError(f"track index {index} out of range 0..{len(self.tracks)}")
+        self.tracks.insert(index, track)
+        self.events.track_added.emit(track)
+        for clip in clips:
+            track.clips.append(clip)
+            self.events.clip_added.emit(track, clip)
+
+    def remove_track(self, track_id: str) -> tuple[int, Track]:
+        """Remove a track with its clips; returns ``(index, track)`` (clips still in it).
+        Emits clip_removed for each clip, then track_removed(track)."""
+        track = self.track(track_id)
+        index = self.tracks.index(track)
+        clips = list(track.clips)
+        self._drop_from_selection({c.id for c in clips}, track_id)
+        for clip in reversed(clips):
+            track.clips.remove(clip)
+            self.events.clip_removed.emit(track, clip)
+        track.clips.extend(clips)
+        del self.tracks[index]
+        self.events.track_removed.emit(track)
+        return index, track
+
+    def add_clip(self, track_id: str, clip: Clip, index: int | None = None) -> None:
+        """Put ``clip`` on a track (at list position ``index``, default last). Emits clip_added."""
+        if not isinstance(clip, Clip):
+            raise ValueError(f"expected a Clip, got {type(clip).__name__}")
+        if self.has_clip(clip.id):
+            raise ValueError(f"clip {clip.id!r} is already in the project")
+        track = self.track(track_id)
+        if index is None:
+            index = len(track.clips)
+        track.clips.insert(index, clip)
+        self.events.clip_added.emit(track, clip)
+
+    def remove_clip(self, clip_id: str) -> tuple[Track, Clip]:
+        """Take a clip off its track; returns ``(track, clip)``. Emits clip_removed."""
+        track, clip = self.find_clip(clip_id)
+        track.clips.remove(clip)
+        self._drop_from_selection({clip_id}, None)
+        self.events.clip_removed.emit(track, clip)
+        return track, clip
+
+    def update_clip(self, clip_id: str, **changes: Any) -> Clip:
+        """Set clip fields (``start_s``, ``offset_s``, ``duration_s``, ``gain_db``, ``name``, ``audio``,
+        ...). All changes are checked together; on a bad value nothing changes and ValueError is raised.
+        Emits clip_changed(clip)."""
+        _, clip = self.find_clip(clip_id)
+        names = {f.name for f in fields(Clip)}
+        unknown = set(changes) - names
+        if unknown or "id" in changes:
+            raise ValueError(f"cannot set clip field(s) {sorted(unknown | ({'id'} & set(changes)))}")
+        before = clip.state()
+        for name, value in changes.items():
+            setattr(clip, name, value)
+        try:
+            clip.validate()
+        except ValueError:
+            for name, value in before.items():
+                setattr(clip, name, value)
+            raise
+        self.events.clip_changed.emit(clip)
+        return clip
+
+    def update_track(self, track_id: str, **changes: Any) -> Track:
+        """Set track fields (``name``, ``gain_db``, ``mute``, ``solo``). Emits track_changed(track)."""
+        track = self.track(track_id)
+        allowed = {"name", "gain_db", "mute", "solo"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"cannot set track field(s) {sorted(unknown)}; expected some of {sorted(allowed)}")
+        before = {name: getattr(track, name) for name in allowed}
+        for name, value in changes.items():
+            setattr(track, name, value)
+        try:
+            track.validate()
+        except ValueError:
+            for name, value in before.items():
+                setattr(track, name, value)
+            raise
+        self.events.track_changed.emit(track)
+        return track
+
+    # -- not undoable -----------------------------------------------------------------------
+
+    def set_selection(self, selection: Selection) -> None:
+        """Replace the selection; emits selection_changed if it differs."""
+        if not isinstance(selection, Selection):
+            raise ValueError(f"expected a Selection, got {type(selection).__name__}")
+        if selection != self.selection:
+            self.selection = selection
+            self.events.selection_changed.emit(selection)
+
+    def set_playhead(self, seconds: float) -> None:
+        """Move the playhead (clamped at 0); emits playhead_moved if it moved."""
+        seconds = max(0.0, _finite("playhead_s", seconds))
+        if seconds != self.playhead_s:
+            self.playhead_s = seconds
+            self.events.playhead_moved.emit(seconds)
+
+    def replace_contents(self, other: Project) -> None:
+        """Become ``other`` (File > New / Open) while views keep holding this object.
+
+        Removes every track (with events), takes over ``other``'s sample rate, path and tracks,
+        resets playhead and selection, then emits project_reset(self).
+        """
+        for track in list(self.tracks):
+            self.remove_track(track.id)
+        self.set_selection(Selection())
+        self.set_playhead(0.0)
+        self.sample_rate_hz = other.sample_rate_hz
+        self.path = other.path
+        for track in list(other.tracks):
+            other.tracks.remove(track)
+            self.add_track(track)
+        self.events.project_reset.emit(self)
+
+    def _drop_from_selection(self, clip_ids: set[str], track_id: str | None) -> None:
+        sel = self.selection
+        changes: dict[str, Any] = {}
+        if sel.clip_ids & clip_ids:
+            changes["clip_ids"] = sel.clip_ids - clip_ids
+        if track_id is not None and sel.track_id == track_id:
+            changes["track_id"] = None
+        if changes:
+            self.set_selection(sel.with_changes(**changes))
+
+    def __repr__(self) -> str:
+        return f"Project({len(self.tracks)} tracks, {len(self.clips())} clips, {self.sample_rate_hz} Hz)"
