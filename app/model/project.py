@@ -244,6 +244,19 @@ class Selection:
         return replace(self, **changes)
 
 
+def _set_checked(obj: Clip | Track, changes: dict[str, Any]) -> None:
+    """Set attributes, then validate; on ValueError put every attribute back and re-raise."""
+    before = {name: getattr(obj, name) for name in changes}
+    try:
+        for name, value in changes.items():
+            setattr(obj, name, value)
+        obj.validate()
+    except ValueError:
+        for name, value in before.items():
+            setattr(obj, name, value)
+        raise
+
+
 class Project:
     """Tracks, sample rate, playhead, selection and file path, with :class:`ProjectEvents`.
 
@@ -394,15 +407,7 @@ class Project:
         unknown = set(changes) - names
         if unknown or "id" in changes:
             raise ValueError(f"cannot set clip field(s) {sorted(unknown | ({'id'} & set(changes)))}")
-        before = clip.state()
-        for name, value in changes.items():
-            setattr(clip, name, value)
-        try:
-            clip.validate()
-        except ValueError:
-            for name, value in before.items():
-                setattr(clip, name, value)
-            raise
+        _set_checked(clip, changes)
         self.events.clip_changed.emit(clip)
         return clip
 
@@ -413,15 +418,7 @@ class Project:
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"cannot set track field(s) {sorted(unknown)}; expected some of {sorted(allowed)}")
-        before = {name: getattr(track, name) for name in allowed}
-        for name, value in changes.items():
-            setattr(track, name, value)
-        try:
-            track.validate()
-        except ValueError:
-            for name, value in before.items():
-                setattr(track, name, value)
-            raise
+        _set_checked(track, changes)
         self.events.track_changed.emit(track)
         return track
 
