@@ -87,14 +87,21 @@ class CommandGroup(Command):
 
 
 class AddClip(Command):
-    """Put a clip on a track."""
+    """Put a clip on a track.
 
-    def __init__(self, project: Project, track_id: str, clip: Clip, *, text: str | None = None) -> None:
+    ``track`` is a track id (checked now) or a :class:`Track` object, which may be one that an
+    earlier command of the same :class:`CommandGroup` adds.
+    """
+
+    def __init__(self, project: Project, track: str | Track, clip: Clip, *, text: str | None = None) -> None:
         super().__init__(project, text or f"Add clip {clip.name!r}")
-        project.track(track_id)  # raises KeyError for an unknown track now, not at redo
+        if isinstance(track, Track):
+            self.track_id = track.id
+        else:
+            project.track(track)  # raises KeyError for an unknown track now, not at redo
+            self.track_id = track
         if project.has_clip(clip.id):
             raise ValueError(f"clip {clip.id!r} is already in the project")
-        self.track_id = track_id
         self.clip = clip
 
     def _redo(self) -> None:

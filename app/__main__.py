@@ -1,0 +1,67 @@
+"""Launch Specdiff Studio: ``specdiff [files…]`` or ``python -m app [files…]``.
+
+Builds the QApplication, the EngineClient (engine worker thread) and the MainWindow; nothing
+else. Audio files given on the command line are imported; a ``.sdproj`` file is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="specdiff", description="Edit sound as a picture.")
+    parser.add_argument("files", nargs="*", help="audio files to import, or a .sdproj project to open")
+    parser.add_argument("--settings", help="settings file to use instead of the user's (an INI file)")
+    parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face hub")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log engine activity to stderr")
+    return parser.parse_args(argv)
+
+
+def load_style_sheet() -> str:
+    path = RESOURCES / "style.qss"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.engine_client import EngineClient
+    from app.io_actions import PROJECT_SUFFIX
+    from app.main_window import APP_TITLE, MainWindow
+    from app.settings import APPLICATION, ORGANIZATION, AppSettings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setStyleSheet(load_style_sheet())
+
+    settings = AppSettings(args.settings)
+    engine_settings = settings.engine_settings()
+    if args.offline:
+        engine_settings = engine_settings.with_changes(offline=True)
+    client = EngineClient(engine_settings)
+    app.aboutToQuit.connect(client.shutdown)
+    window = MainWindow(client, settings)
+    window.show()
+
+    projects = [f for f in args.files if f.endswith(PROJECT_SUFFIX)]
+    audio = [f for f in args.files if not f.endswith(PROJECT_SUFFIX)]
+    if projects:
+        window.open_project(projects[0])
+    if audio:
+        window.import_files(audio)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

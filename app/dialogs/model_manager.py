@@ -1,0 +1,376 @@
+"""Model manager: catalog, cached and local models with sizes; download (progress, cancel),
+delete, add a local folder or a repo id, Hugging Face token, offline mode, the default model.
+
+Listing and deleting run off the GUI thread (EngineClient); downloads are engine jobs, so they
+queue with generation jobs and also show in the job panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine_client import EngineClient, ModelEntry, ModelListing
+from app.settings import AppSettings
+from app.widgets.qt_job_panel import describe_progress, format_bytes
+from engine.api import DownloadModelJob, Progress
+
+COLUMNS = ("Model", "Source", "Status", "Size", "Default")
+SOURCE_LABELS = {"catalog": "Catalog", "cached": "Hub cache", "local": "Local folder"}
+
+
+class ModelManagerDialog(QDialog):
+    """Non-modal; emits ``models_changed`` (something was added, downloaded or deleted) and
+    ``engine_settings_changed(EngineSettings)`` (token or offline mode)."""
+
+    models_changed = Signal()
+    engine_settings_changed = Signal(object)
+
+    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Model Manager")
+        self.resize(820, 560)
+        self.client = client
+        self.settings = settings
+        self.listing: ModelListing | None = None
+        self.downloads: dict[int, str] = {}  # job id -> model id
+        self.download_state: dict[str, str] = {}  # model id -> status text while downloading
+        self.confirm_delete = True
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.PlainText)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.progress_label = QLabel()
+        self.progress_label.hide()
+
+        self.download_button = QPushButton("Download")
+        self.cancel_button = QPushButton("Cancel download")
+        self.delete_button = QPushButton("Delete")
+        self.default_button = QPushButton("Make default")
+        self.add_folder_button = QPushButton("Add folder…")
+        self.refresh_button = QPushButton("Refresh")
+        self.download_button.clicked.connect(self._on_download_clicked)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.delete_button.clicked.connect(self._on_delete_clicked)
+        self.default_button.clicked.connect(self._on_default_clicked)
+        self.add_folder_button.clicked.connect(self._on_add_folder_clicked)
+        self.refresh_button.clicked.connect(self.refresh)
+        row_buttons = QHBoxLayout()
+        for button in (self.download_button, self.cancel_button, self.delete_button, self.default_button):
+            row_buttons.addWidget(button)
+        row_buttons.addStretch(1)
+        row_buttons.addWidget(self.add_folder_button)
+        row_buttons.addWidget(self.refresh_button)
+
+        self.repo_edit = QLineEdit()
+        self.repo_edit.setPlaceholderText("owner/name on the Hugging Face hub")
+        self.repo_button = QPushButton("Download repo")
+        self.repo_button.clicked.connect(self._on_repo_clicked)
+        self.repo_edit.returnPressed.connect(self._on_repo_clicked)
+        repo_row = QHBoxLayout()
+        repo_row.addWidget(self.repo_edit, 1)
+        repo_row.addWidget(self.repo_button)
+
+        hub_box = QGroupBox("Hugging Face hub")
+        self.token_edit = QLineEdit(settings.hf_token)
+        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_edit.setPlaceholderText("hf_… (only for gated or private models)")
+        self.token_button = QPushButton("Save token")
+        self.token_button.clicked.connect(self._on_token_clicked)
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token_edit, 1)
+        token_row.addWidget(self.token_button)
+        self.offline_check = QCheckBox("Offline mode: never contact the hub; only downloaded models work")
+        self.offline_check.setChecked(client.settings.offline)
+        self.offline_check.toggled.connect(self._on_offline_toggled)
+        hub_form = QFormLayout(hub_box)
+        hub_form.addRow("Add a repo", repo_row)
+        hub_form.addRow("Access token", token_row)
+        hub_form.addRow(self.offline_check)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("errorLabel")
+        self.message.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.description)
+        layout.addLayout(row_buttons)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(hub_box)
+        layout.addWidget(self.message)
+
+        client.models_listed.connect(self._on_client_models_listed)
+        client.model_deleted.connect(self._on_client_model_deleted)
+        client.task_failed.connect(self._on_client_task_failed)
+        client.job_progressed.connect(self._on_client_job_progressed)
+        client.job_finished.connect(self._on_client_job_finished)
+        client.job_failed.connect(self._on_client_job_failed)
+        client.job_cancelled.connect(self._on_client_job_cancelled)
+        self._update_buttons()
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Ask for a fresh listing (off the GUI thread)."""
+        self.client.request_models(self.settings.local_model_folders)
+
+    def _on_client_models_listed(self, listing: ModelListing) -> None:
+        self.listing = listing
+        selected = self.selected_entry()
+        default = self.default_model()
+        self.table.setRowCount(0)
+        for entry in listing.entries:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            name = QTableWidgetItem(entry.label if entry.label == entry.model_id else f"{entry.label}  ({entry.model_id})")
+            name.setData(Qt.ItemDataRole.UserRole, entry.model_id)
+            name.setToolTip(entry.model_id)
+            size = "" if entry.size_bytes is None else ("~" if not entry.downloaded else "") + format_bytes(entry.size_bytes)
+            cells = [name, QTableWidgetItem(SOURCE_LABELS.get(entry.source, entry.source)),
+                     QTableWidgetItem(self._status_text(entry)), QTableWidgetItem(size),
+                     QTableWidgetItem("★" if entry.model_id == default else "")]
+            for col, item in enumerate(cells):
+                self.table.setItem(row, col, item)
+        if selected is not None:
+            self.select(selected.model_id)
+        self._update_buttons()
+
+    def _status_text(self, entry: ModelEntry) -> str:
+        if entry.model_id in self.download_state:
+            return self.download_state[entry.model_id]
+        if not entry.is_pipeline:
+            return "Not a pipeline"
+        return "Downloaded" if entry.downloaded else ("Missing" if entry.source == "local" else "Not downloaded")
+
+    def default_model(self) -> str:
+        return self.settings.default_model or (self.listing.default_model if self.listing else "")
+
+    def entries(self) -> list[ModelEntry]:
+        return list(self.listing.entries) if self.listing else []
+
+    def row_of(self, model_id: str) -> int:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == model_id:
+                return row
+        return -1
+
+    def select(self, model_id: str) -> bool:
+        row = self.row_of(model_id)
+        if row >= 0:
+            self.table.selectRow(row)
+        return row >= 0
+
+    def selected_entry(self) -> ModelEntry | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows or self.listing is None:
+            return None
+        model_id = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        return self.listing.find(model_id)
+
+    def _update_buttons(self) -> None:
+        entry = self.selected_entry()
+        downloading = entry is not None and entry.model_id in self.downloads.values()
+        self.download_button.setEnabled(
+            entry is not None and entry.source != "local" and not entry.downloaded and not downloading
+            and not self.client.settings.offline
+        )
+        self.cancel_button.setEnabled(downloading)
+        self.delete_button.setEnabled(entry is not None and (entry.downloaded or entry.source == "local") and not downloading)
+        self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
+        self.default_button.setEnabled(entry is not None and entry.is_pipeline and entry.model_id != self.default_model())
+        self.description.setText(entry.description if entry else "")
+
+    def _show(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def download(self, model_id: str) -> int | None:
+        """Queue a download job for a hub repo id; returns its job id (None if refused)."""
+        try:
+            spec = DownloadModelJob(model=model_id.strip())
+        except ValueError as exc:
+            self._show(str(exc))
+            return None
+        if self.client.settings.offline:
+            self._show("Offline mode is on: turn it off to download models.")
+            return None
+        job_id = self.client.submit(spec)
+        self.downloads[job_id] = spec.model
+        self.download_state[spec.model] = "Queued"
+        self._set_status(spec.model, "Queued")
+        self._show("")
+        self._update_buttons()
+        return job_id
+
+    def _on_download_clicked(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None:
+            self.download(entry.model_id)
+
+    def _on_repo_clicked(self) -> None:
+        text = self.repo_edit.text().strip()
+        if text and self.download(text) is not None:
+            self.repo_edit.clear()
+
+    def _on_cancel_clicked(self) -> None:
+        entry = self.selected_entry()
+        for job_id, model_id in self.downloads.items():
+            if entry is not None and model_id == entry.model_id:
+                self.client.cancel(job_id)
+
+    def _on_delete_clicked(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None:
+            self.delete(entry)
+
+    def delete(self, entry: ModelEntry) -> None:
+        """Delete a cached model from disk (after confirming), or forget a local folder."""
+        if entry.source == "local":
+            self.settings.remove_local_model_folder(entry.model_id)
+            self.models_changed.emit()
+            self.refresh()
+            return
+        if self.confirm_delete:
+            size = format_bytes(entry.size_bytes) if entry.size_bytes else "its files"
+            answer = QMessageBox.question(
+                self, "Delete model", f"Delete {entry.model_id} from the cache, freeing {size}?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.client.delete_model(entry.model_id)
+
+    def _on_client_model_deleted(self, model_id: str, freed: object) -> None:
+        self._show("")
+        self.progress_label.setText(f"Deleted {model_id} ({format_bytes(freed or 0)} freed).")
+        self.progress_label.show()
+        self.models_changed.emit()
+        self.refresh()
+
+    def _on_client_task_failed(self, what: str, message: str) -> None:
+        self._show(message)
+
+    def add_local_folder(self, folder: str) -> bool:
+        """Add a diffusers pipeline folder (one holding model_index.json) to the models."""
+        path = Path(folder).expanduser()
+        if not (path / "model_index.json").is_file():
+            self._show(f"'{path}' is not a diffusers model folder: it has no model_index.json.")
+            return False
+        self.settings.add_local_model_folder(str(path))
+        self._show("")
+        self.models_changed.emit()
+        self.refresh()
+        return True
+
+    def _on_add_folder_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder", self.settings.last_directory)
+        if folder:
+            self.add_local_folder(folder)
+
+    def _on_default_clicked(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None:
+            self.settings.default_model = entry.model_id
+            self.models_changed.emit()
+            if self.listing is not None:
+                self._on_client_models_listed(self.listing)
+
+    def _on_token_clicked(self) -> None:
+        self.settings.hf_token = self.token_edit.text()
+        token = self.settings.hf_token or None
+        self.engine_settings_changed.emit(self.client.settings.with_changes(token=token))
+        self.progress_label.setText("Token saved." if token else "Token cleared.")
+        self.progress_label.show()
+
+    def _on_offline_toggled(self, offline: bool) -> None:
+        self.engine_settings_changed.emit(self.client.settings.with_changes(offline=offline))
+        self._update_buttons()
+
+    # -- download progress -------------------------------------------------------------------
+
+    def _set_status(self, model_id: str, text: str) -> None:
+        row = self.row_of(model_id)
+        if row >= 0:
+            self.table.item(row, 2).setText(text)
+
+    def _on_client_job_progressed(self, job_id: int, progress: Progress) -> None:
+        model_id = self.downloads.get(job_id)
+        if model_id is None:
+            return
+        if progress.bytes_total:
+            fraction = (progress.bytes_done or 0) / progress.bytes_total
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * fraction))
+            status = f"Downloading {fraction:.0%}"
+        else:
+            self.progress.setRange(0, 0)
+            status = "Downloading"
+        self.download_state[model_id] = status
+        self._set_status(model_id, status)
+        self.progress_label.setText(f"{model_id}: {describe_progress(progress)}")
+        self.progress_label.show()
+        self.progress.show()
+
+    def _end_download(self, job_id: int, text: str) -> str | None:
+        model_id = self.downloads.pop(job_id, None)
+        if model_id is None:
+            return None
+        self.download_state.pop(model_id, None)
+        self.progress_label.setText(f"{model_id}: {text}")
+        self.progress.setVisible(bool(self.downloads))
+        self._update_buttons()
+        return model_id
+
+    def _on_client_job_finished(self, job_id: int, result: object) -> None:
+        if self._end_download(job_id, "downloaded.") is not None:
+            self.models_changed.emit()
+            self.refresh()
+
+    def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
+        model_id = self._end_download(job_id, "failed.")
+        if model_id is not None:
+            self._show(message)
+            self.refresh()
+
+    def _on_client_job_cancelled(self, job_id: int) -> None:
+        if self._end_download(job_id, "download cancelled (fetched files stay and a new download resumes).") is not None:
+            self.refresh()

@@ -1,0 +1,226 @@
+"""Import and export: audio files to clips and back, project files, and dragging a clip out.
+
+The slow parts (reading and writing files) are plain functions the main window runs on a worker
+thread; only :func:`clip_drag_mime` and :func:`dropped_paths` touch Qt.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+from PySide6.QtCore import QMimeData, QUrl
+
+from app.model.commands import AddClip, CommandGroup
+from app.model.mix import mix_channels, render_clip, render_mix
+from app.model.persistence import PROJECT_SUFFIX, ProjectSnapshot, load_project  # noqa: F401 - re-exported
+from app.model.project import MAX_CHANNELS, Clip, Project
+
+PROJECT_FILE_FILTER = f"Specdiff projects (*{PROJECT_SUFFIX})"
+#: Marks drags that come from our own timeline, so dropping them back does not re-import them.
+CLIP_MIME_TYPE = "application/x-specdiff-clip"
+METADATA_APP = "Specdiff Studio"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    key: str
+    label: str
+    extension: str
+    subtype: str  # soundfile subtype
+
+
+EXPORT_FORMATS: tuple[ExportFormat, ...] = (
+    ExportFormat("wav16", "WAV 16-bit", ".wav", "PCM_16"),
+    ExportFormat("wav24", "WAV 24-bit", ".wav", "PCM_24"),
+    ExportFormat("wav32f", "WAV 32-bit float", ".wav", "FLOAT"),
+    ExportFormat("flac16", "FLAC 16-bit", ".flac", "PCM_16"),
+    ExportFormat("flac24", "FLAC 24-bit", ".flac", "PCM_24"),
+)
+EXPORT_SCOPES = {"clip": "Selected clip", "selection": "Selection", "mix": "Whole mix"}
+
+
+def export_format(key: str) -> ExportFormat:
+    for fmt in EXPORT_FORMATS:
+        if fmt.key == key:
+            return fmt
+    raise ValueError(f"unknown export format {key!r}; expected one of {', '.join(f.key for f in EXPORT_FORMATS)}.")
+
+
+# ---------------------------------------------------------------------------------------- import
+
+
+def readable_extensions() -> list[str]:
+    """File extensions the engine reads (lower case, with the dot)."""
+    from engine.audio import io as audio_io
+
+    exts = getattr(audio_io, "READABLE_EXTENSIONS", None)
+    if exts:
+        return sorted({e if e.startswith(".") else "." + e for e in (x.lower() for x in exts)})
+    import soundfile as sf
+
+    return sorted({"." + fmt.lower() for fmt in sf.available_formats()} | {".wav", ".flac", ".ogg", ".mp3"})
+
+
+def import_file_filter() -> str:
+    patterns = " ".join(f"*{e}" for e in readable_extensions())
+    return f"Audio files ({patterns});;All files (*)"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """One file of an import: its clip, or the reason it failed."""
+
+    path: str
+    clip: Clip | None
+    error: str | None = None
+
+
+def read_clip(path: str | Path) -> Clip:
+    """A clip (at time 0) holding the file's audio at its own rate. Raises the engine's
+    AudioFileError (or ValueError) with a message naming the file."""
+    from engine.audio.io import read_audio
+
+    loaded = read_audio(path)
+    audio, rate = (loaded if isinstance(loaded, tuple) else (loaded.audio, loaded.sample_rate_hz))
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    if audio.shape[0] > MAX_CHANNELS:
+        raise ValueError(
+            f"'{path}' has {audio.shape[0]} channels; clips hold mono or stereo. "
+            "Mix it down to stereo in another tool first."
+        )
+    return Clip(name=Path(path).stem, audio=np.ascontiguousarray(audio), sample_rate_hz=int(rate), source_path=str(path))
+
+
+def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
+    """Read every file; a file that fails gives an ImportResult with the reason, the others
+    still load. Runs on a worker thread."""
+    results = []
+    for path in paths:
+        try:
+            results.append(ImportResult(str(path), read_clip(path)))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a per-file message
+            results.append(ImportResult(str(path), None, str(exc) or type(exc).__name__))
+    return results
+
+
+def place_clips(project: Project, track_id: str, start_s: float, clips: list[Clip]) -> CommandGroup:
+    """One undo step adding ``clips`` one after another on a track, the first at ``start_s``."""
+    commands = []
+    at = start_s
+    for clip in clips:
+        clip.start_s = at
+        at += clip.length_s
+        commands.append(AddClip(project, track_id, clip))
+    text = f"Import {clips[0].name!r}" if len(clips) == 1 else f"Import {len(clips)} files"
+    return CommandGroup(project, text, commands)
+
+
+def dropped_paths(mime: QMimeData) -> list[str]:
+    """Local files in a drag (not our own clip drags)."""
+    if mime is None or not mime.hasUrls() or mime.hasFormat(CLIP_MIME_TYPE):
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and Path(url.toLocalFile()).is_file()]
+
+
+# ---------------------------------------------------------------------------------------- export
+
+
+def export_metadata(clips: list[Clip]) -> dict[str, str]:
+    """Text tags for an exported file: the recipe of each generated clip as JSON in the comment."""
+    recipes = [c.recipe.to_dict() for c in clips if c.recipe is not None]
+    tags = {"software": METADATA_APP}
+    if len(clips) == 1:
+        tags["title"] = clips[0].name
+    if recipes:
+        payload = {"recipe": recipes[0]} if len(recipes) == 1 else {"recipes": recipes}
+        tags["comment"] = json.dumps(payload, sort_keys=True)
+    return tags
+
+
+def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[str, str]]:
+    """``(audio (channels, samples) float32, sample_rate_hz, metadata)`` for an export.
+
+    ``scope``: "clip" (the first selected clip, at its own rate, sample-exact at 0 dB),
+    "selection" (the mix over the selected time range, or over the selected clips' extent),
+    "mix" (the whole project from 0 to its end). Raises ValueError when there is nothing to export.
+    """
+    if scope == "clip":
+        clips = project.selected_clips()
+        if not clips:
+            raise ValueError("Select a clip to export it.")
+        clip = clips[0]
+        return render_clip(clip), clip.sample_rate_hz, export_metadata([clip])
+    if scope == "selection":
+        sel = project.selection
+        if sel.has_time_range:
+            start_s, end_s = sel.start_s, sel.end_s
+            ids = None
+        elif sel.clip_ids:
+            chosen = project.selected_clips()
+            start_s, end_s = min(c.start_s for c in chosen), max(c.end_s for c in chosen)
+            ids = sel.clip_ids
+        else:
+            raise ValueError("Select a time range or some clips to export the selection.")
+        clips = [c for c in project.clips() if c.end_s > start_s and c.start_s < end_s and (ids is None or c.id in ids)]
+        audio = render_mix(project, start_s, end_s, channels=mix_channels(project, clips), clip_ids=ids)
+        return audio, project.sample_rate_hz, export_metadata(clips)
+    if scope == "mix":
+        clips = project.clips()
+        if not clips:
+            raise ValueError("The project is empty: there is nothing to export.")
+        audio = render_mix(project, 0.0, project.duration_s, channels=mix_channels(project))
+        return audio, project.sample_rate_hz, export_metadata(clips)
+    raise ValueError(f"unknown export scope {scope!r}; expected one of {', '.join(EXPORT_SCOPES)}.")
+
+
+def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, format_key: str, metadata: dict[str, str]) -> None:
+    """Write an export through the engine's writer (runs on a worker thread)."""
+    from engine.audio.io import write_audio
+
+    fmt = export_format(format_key)
+    path = Path(path)
+    if path.suffix.lower() != fmt.extension:
+        raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
+    write_audio(path, audio, sample_rate_hz, subtype=fmt.subtype, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------- drag out
+
+_drag_dir: Path | None = None
+
+
+def _drag_folder() -> Path:
+    global _drag_dir
+    if _drag_dir is None or not _drag_dir.exists():
+        _drag_dir = Path(tempfile.mkdtemp(prefix="specdiff-drag-"))
+        atexit.register(shutil.rmtree, _drag_dir, True)
+    return _drag_dir
+
+
+def safe_file_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w\-. ]+", "_", name).strip(" ._")
+    return cleaned[:80] or "clip"
+
+
+def clip_drag_mime(clip: Clip) -> QMimeData:
+    """Mime data for dragging ``clip`` out of the window: a 32-bit float WAV of its audible audio
+    (with gain and recipe) in a temporary folder, as a file URL for file managers and DAWs."""
+    folder = _drag_folder()
+    path = folder / f"{safe_file_name(clip.name)}.wav"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{safe_file_name(clip.name)} {n}.wav"
+    write_export(path, render_clip(clip), clip.sample_rate_hz, "wav32f", export_metadata([clip]))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    mime.setData(CLIP_MIME_TYPE, clip.id.encode())
+    return mime

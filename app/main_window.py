@@ -1,0 +1,721 @@
+"""The main window: timeline in the centre, prompt / inspector / jobs / history docks, menus,
+status bar, import and export, generation results landing as clips. Wiring only: no DSP, no torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import io_actions
+from app.engine_client import EngineClient, ModelListing
+from app.model.commands import AddClip, AddTrack, Command, CommandGroup
+from app.model.project import Clip, Project, Selection, Track
+from app.settings import AppSettings
+from app.undo import UndoStack
+from app.widgets.qt_inspector import QtInspector
+from app.widgets.qt_job_panel import QtJobPanel
+from app.widgets.qt_prompt_panel import QtPromptPanel
+from app.widgets.qt_status import QtStatus
+from engine.api import EngineSettings, GenerationResult, JobSpec, TextToAudioJob
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Specdiff Studio"
+STATUS_MESSAGE_MS = 6000
+
+
+def _optional_widget(module: str, name: str) -> Any:
+    """A widget class from the timeline helper's modules, or None while they are not there."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        log.info("%s.%s is not available yet; using a placeholder", module, name)
+        return None
+
+
+class _PendingJob:
+    """Where a job's results land: captured on the GUI thread when it was submitted."""
+
+    def __init__(self, spec: JobSpec, track_id: str | None, start_s: float) -> None:
+        self.spec = spec
+        self.track_id = track_id
+        self.start_s = start_s
+
+
+class MainWindow(QMainWindow):
+    """The application window over one :class:`Project`.
+
+    Signals (for tests and tools): ``clips_generated(job_id, list[Clip])``,
+    ``import_finished(list[ImportResult])``, ``export_finished(path)``,
+    ``export_failed(message)``, ``project_saved(path)``, ``project_loaded(path)``.
+    """
+
+    clips_generated = Signal(int, object)
+    import_finished = Signal(object)
+    export_finished = Signal(str)
+    export_failed = Signal(str)
+    project_saved = Signal(str)
+    project_loaded = Signal(str)
+
+    def __init__(
+        self,
+        client: EngineClient,
+        settings: AppSettings,
+        project: Project | None = None,
+        *,
+        player: Any = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.settings = settings
+        self.project = project or Project.with_track()
+        self.undo_stack = UndoStack(self)
+        self.ask_before_closing = True
+        self.model_listing: ModelListing | None = None
+        self._pending: dict[int, _PendingJob] = {}
+        self._busy_io = 0
+        self.last_import_errors: list[tuple[str, str]] = []
+        self.setObjectName("mainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1400, 860)
+
+        self.player = player if player is not None else self._make_player()
+        self._build_centre()
+        self._build_docks()
+        self._build_status()
+        self._build_actions()
+        self._build_menus()
+        self._connect()
+        self._restore_state()
+        self._update_title()
+        self.refresh_models()
+
+    # ------------------------------------------------------------------------------ building
+
+    def _make_player(self) -> Any:
+        try:
+            from engine.audio.playback import Player
+        except ImportError:
+            return None
+        player = Player()
+        device = self.settings.audio_output_device
+        if device is not None:
+            try:
+                player.set_device(device)
+            except ValueError:
+                log.warning("saved audio output device %r is gone; using the default", device)
+        return player
+
+    def _build_centre(self) -> None:
+        timeline_cls = _optional_widget("app.widgets.qt_timeline", "QtTimeline")
+        transport_cls = _optional_widget("app.widgets.qt_transport", "QtTransport")
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        if transport_cls is not None:
+            self.transport = self._construct(transport_cls, project=self.project, player=self.player)
+        else:
+            self.transport = None
+        if timeline_cls is not None:
+            self.timeline = timeline_cls(self.project, self.undo_stack)
+        else:
+            self.timeline = QLabel("Timeline")
+            self.timeline.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.timeline.setObjectName("timelinePlaceholder")
+        if self.transport is not None:
+            layout.addWidget(self.transport)
+        layout.addWidget(self.timeline, 1)
+        self.setCentralWidget(centre)
+
+    @staticmethod
+    def _construct(cls: type, **kwargs: Any) -> Any:
+        """Build a widget passing only the keyword arguments its constructor accepts."""
+        import inspect
+
+        params = inspect.signature(cls).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return cls(**kwargs)
+        return cls(**{k: v for k, v in kwargs.items() if k in params})
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState() needs object names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.prompt_panel = QtPromptPanel()
+        self.inspector = QtInspector(self.project)
+        self.job_panel = QtJobPanel(self.client)
+        self.history_view = QUndoView(self.undo_stack)
+        self.history_view.setEmptyLabel("<empty project>")
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.prompt_dock = self._dock("Prompt", "promptDock", self.prompt_panel, left)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector, right)
+        self.jobs_dock = self._dock("Jobs", "jobsDock", self.job_panel, right)
+        self.history_dock = self._dock("History", "historyDock", self.history_view, right)
+        self.tabifyDockWidget(self.inspector_dock, self.history_dock)
+        self.inspector_dock.raise_()
+
+    def _build_status(self) -> None:
+        self.status = QtStatus()
+        self.statusBar().addPermanentWidget(self.status)
+        self.status.set_engine_settings(self.client.settings)
+        available, reason = self.player.available() if self.player is not None else (False, "Playback module missing")
+        self.playback_available = available
+        self.playback_reason = reason
+        self.status.set_playback(available, reason)
+        if not available:
+            self.statusBar().showMessage(reason, STATUS_MESSAGE_MS * 2)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, *, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda *_: slot())
+        self.addAction(action)  # shortcuts work even when menus are hidden
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.new_action = a("&New Project", self.new_project, QKeySequence.StandardKey.New)
+        self.open_action = a("&Open Project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.save_action = a("&Save Project", self.save_project, QKeySequence.StandardKey.Save)
+        self.save_as_action = a("Save Project &As…", self.save_project_as_dialog, "Ctrl+Shift+S")
+        self.import_action = a("&Import Audio…", self.import_dialog, "Ctrl+I", tip="Add audio files as clips")
+        self.export_action = a("&Export Audio…", self.export_dialog, "Ctrl+E", tip="Write a clip, a selection or the mix")
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
+        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
+        self.addAction(self.undo_action)
+        self.addAction(self.redo_action)
+        self.generate_action = a("&Generate", self.prompt_panel.request_generate, ["Ctrl+Return", "Ctrl+Enter"])
+        self.settings_action = a("&Settings…", self.open_settings_dialog, ["Ctrl+,"])
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.models_action = a("&Model Manager…", self.open_model_manager, "Ctrl+M")
+        self.unload_action = a("&Unload Models", self.unload_models, tip="Free the memory the loaded model uses")
+        self.add_track_action = a("Add &Track", self.add_track, "Ctrl+T")
+        self.zoom_in_action = a("Zoom &In", lambda: self._timeline_call("zoom_in"), [QKeySequence.StandardKey.ZoomIn, "Ctrl+="])
+        self.zoom_out_action = a("Zoom &Out", lambda: self._timeline_call("zoom_out"), QKeySequence.StandardKey.ZoomOut)
+        self.zoom_fit_action = a("Zoom to &Fit", lambda: self._timeline_call("zoom_to_fit"), "Ctrl+0")
+        self.play_action = a("&Play / Pause", lambda: self._transport_call("toggle_play"), "Space")
+        self.stop_action = a("&Stop", lambda: self._transport_call("stop"), "Shift+Space")
+        for action in (self.play_action, self.stop_action):
+            action.setEnabled(self.playback_available)
+            if not self.playback_available:
+                action.setToolTip(self.playback_reason)
+        self.about_action = a("&About", self.show_about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.new_action, self.open_action):
+            file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        for action in (self.save_action, self.save_as_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.import_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.add_track_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+
+        view_menu = bar.addMenu("&View")
+        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        for dock in (self.prompt_dock, self.inspector_dock, self.jobs_dock, self.history_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        transport_menu = bar.addMenu("&Transport")
+        transport_menu.addAction(self.play_action)
+        transport_menu.addAction(self.stop_action)
+
+        generate_menu = bar.addMenu("&Generate")
+        generate_menu.addAction(self.generate_action)
+        generate_menu.addSeparator()
+        generate_menu.addAction(self.models_action)
+        generate_menu.addAction(self.unload_action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _connect(self) -> None:
+        self.prompt_panel.generate_requested.connect(self.generate)
+        self.inspector.regenerate_requested.connect(self.generate)
+        self.inspector.use_settings_requested.connect(self._on_inspector_use_settings_requested)
+        self.client.job_finished.connect(self._on_client_job_finished)
+        self.client.job_failed.connect(self._on_client_job_failed)
+        self.client.job_cancelled.connect(self._on_client_job_cancelled)
+        self.client.models_listed.connect(self._on_client_models_listed)
+        self.client.engine_restarted.connect(self._on_client_engine_restarted)
+        self.client.task_failed.connect(self._on_client_task_failed)
+        self.undo_stack.cleanChanged.connect(lambda *_: self._update_title())
+        for name in ("clip_activated", "seek_requested"):
+            signal = getattr(self.timeline, name, None)
+            if signal is not None and name == "seek_requested":
+                signal.connect(self.project.set_playhead)
+
+    def _timeline_call(self, method: str, *args: Any) -> None:
+        fn = getattr(self.timeline, method, None)
+        if callable(fn):
+            fn(*args)
+
+    def _transport_call(self, method: str) -> None:
+        fn = getattr(self.transport, method, None) if self.transport is not None else None
+        if callable(fn):
+            fn()
+        elif not self.playback_available:
+            self.statusBar().showMessage(self.playback_reason, STATUS_MESSAGE_MS)
+
+    # ------------------------------------------------------------------------------ state
+
+    def _restore_state(self) -> None:
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self.prompt_panel.restore_state(self.settings.prompt_state)
+
+    def save_state(self) -> None:
+        """Write window layout and panel fields to the settings."""
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.prompt_state = self.prompt_panel.state()
+        self.settings.sync()
+
+    def _update_title(self) -> None:
+        name = Path(self.project.path).name if self.project.path else "Untitled"
+        self.setWindowModified(not self.undo_stack.isClean())
+        self.setWindowTitle(f"{name}[*] - {APP_TITLE}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("closing"):
+            event.ignore()
+            return
+        self.save_state()
+        self.inspector.close_model()
+        if self.player is not None and hasattr(self.player, "close"):
+            self.player.close()
+        super().closeEvent(event)
+
+    def _confirm_discard(self, doing: str) -> bool:
+        """Ask to save unsaved changes before ``doing``; False = the user cancelled."""
+        answer = QMessageBox.question(
+            self,
+            APP_TITLE,
+            f"The project has unsaved changes. Save them before {doing}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def show_message(self, text: str, timeout_ms: int = STATUS_MESSAGE_MS) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    # ------------------------------------------------------------------------------ models
+
+    def refresh_models(self) -> None:
+        """List models off the GUI thread; the prompt panel and model manager update after."""
+        self.client.request_models(self.settings.local_model_folders)
+
+    def _on_client_models_listed(self, listing: ModelListing) -> None:
+        self.model_listing = listing
+        self.prompt_panel.set_models(listing, self.settings.default_model)
+
+    def _on_client_engine_restarted(self, settings: EngineSettings) -> None:
+        self.status.set_engine_settings(settings)
+        self.show_message("Engine settings applied.")
+        self.refresh_models()
+
+    def _on_client_task_failed(self, what: str, message: str) -> None:
+        self.show_message(f"{what}: {message}")
+
+    def apply_engine_settings(self, settings: EngineSettings) -> None:
+        """Save new engine settings and restart the engine (now, or when the jobs end)."""
+        self.settings.set_engine_settings(settings)
+        if settings == self.client.settings:
+            return
+        if not self.client.restart(settings):
+            self.show_message("The new engine settings apply when the running jobs finish.")
+
+    def unload_models(self) -> None:
+        from engine.api import UnloadModelsJob
+
+        self.client.submit(UnloadModelsJob())
+
+    def open_model_manager(self) -> None:
+        from app.dialogs.model_manager import ModelManagerDialog
+
+        dialog = getattr(self, "model_manager", None)
+        if dialog is None:
+            dialog = ModelManagerDialog(self.client, self.settings, self)
+            dialog.models_changed.connect(self.refresh_models)
+            dialog.engine_settings_changed.connect(self.apply_engine_settings)
+            self.model_manager = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.refresh()
+
+    def open_settings_dialog(self) -> None:
+        from app.dialogs.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.client.settings, self.player, self)
+        dialog.engine_settings_changed.connect(self.apply_engine_settings)
+        dialog.audio_device_changed.connect(self._on_settings_audio_device_changed)
+        dialog.open()
+        self.settings_dialog = dialog
+
+    def _on_settings_audio_device_changed(self, device_id: object) -> None:
+        self.settings.audio_output_device = device_id
+        if self.player is not None:
+            try:
+                self.player.set_device(device_id)
+            except Exception as exc:  # a device that vanished, a PortAudio error
+                self.show_message(f"Could not use that output device: {exc}")
+
+    # ------------------------------------------------------------------------------ generation
+
+    def generate(self, spec: JobSpec) -> int | None:
+        """Submit a generation; its clips land at the current playhead on the selected track."""
+        track = self.project.selected_track()
+        try:
+            job_id = self.client.submit(spec)
+        except (RuntimeError, ValueError) as exc:
+            self.show_message(f"Could not start the job: {exc}")
+            return None
+        self._pending[job_id] = _PendingJob(spec, track.id if track else None, self.project.playhead_s)
+        self.jobs_dock.raise_()
+        return job_id
+
+    def _on_client_job_finished(self, job_id: int, result: Any) -> None:
+        pending = self._pending.pop(job_id, None)
+        if pending is None or not isinstance(result, (tuple, list)):
+            return
+        results = [r for r in result if isinstance(r, GenerationResult)]
+        if not results:
+            return
+        clips = self._land_results(pending, results)
+        first = results[0].recipe
+        self.prompt_panel.note_used_seed(first.seed)
+        self.status.set_device_used(first.device)
+        self.clips_generated.emit(job_id, clips)
+
+    def _land_results(self, pending: _PendingJob, results: list[GenerationResult]) -> list[Clip]:
+        """One undo step: a clip per variation, variation i on the i-th track from the target
+        (new tracks are added below when there are not enough)."""
+        project = self.project
+        try:
+            base_index = project.track_index(pending.track_id) if pending.track_id else None
+        except KeyError:
+            base_index = None
+        if base_index is None:
+            selected = project.selected_track()
+            base_index = project.tracks.index(selected) if selected else 0
+        commands: list[Command] = []
+        tracks = list(project.tracks)
+        clips = []
+        preset = getattr(pending.spec, "spectrogram_preset", "riffusion")
+        for i, result in enumerate(results):
+            index = base_index + i
+            if index >= len(tracks):
+                track = Track(name=f"Track {len(tracks) + 1}")
+                commands.append(AddTrack(project, track))
+                tracks.append(track)
+            track = tracks[index]
+            clip = Clip(
+                name=_clip_name(result),
+                audio=result.audio,
+                sample_rate_hz=result.sample_rate_hz,
+                start_s=pending.start_s,
+                recipe=result.recipe,
+                image=result.image,
+                spectrogram_preset=preset,
+            )
+            clips.append(clip)
+            commands.append(AddClip(project, track, clip))
+        prompt = getattr(pending.spec, "prompt", "")
+        text = f"Generate {prompt[:30]!r}" + (f" ({len(clips)} variations)" if len(clips) > 1 else "")
+        self.undo_stack.push_command(CommandGroup(project, text, commands))
+        project.set_selection(Selection(clip_ids=frozenset({clips[0].id}), track_id=tracks[base_index].id))
+        return clips
+
+    def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
+        pending = self._pending.pop(job_id, None)
+        label = pending.spec.describe() if pending else "Job"
+        self.show_message(f"{label} failed: {message}", STATUS_MESSAGE_MS * 2)
+        self.jobs_dock.raise_()
+
+    def _on_client_job_cancelled(self, job_id: int) -> None:
+        self._pending.pop(job_id, None)
+
+    def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
+        self.prompt_panel.apply_recipe(recipe, duration_s=clip.total_s, preset=clip.spectrogram_preset)
+        self.prompt_dock.raise_()
+
+    def add_track(self) -> None:
+        self.undo_stack.push_command(AddTrack(self.project))
+
+    # ------------------------------------------------------------------------------ import
+
+    def import_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import audio", self.settings.last_directory, io_actions.import_file_filter()
+        )
+        if paths:
+            self.settings.last_directory = str(Path(paths[0]).parent)
+            self.import_files(paths)
+
+    def import_files(self, paths: list[str]) -> None:
+        """Read files off the GUI thread; they land one after another at the playhead on the
+        selected track as one undo step. Files that fail are reported, the others still import."""
+        track = self.project.selected_track()
+        target = (track.id if track else None, self.project.playhead_s)
+        self.show_message(f"Importing {len(paths)} file(s)…", 0)
+        self._busy_io += 1
+        self.client.run_in_thread(
+            "import",
+            lambda: io_actions.read_clips(paths),
+            lambda results: self._on_import_read(results, target),
+            lambda exc: self._on_import_read([io_actions.ImportResult(str(p), None, str(exc)) for p in paths], target),
+        )
+
+    def _on_import_read(self, results: list[io_actions.ImportResult], target: tuple[str | None, float]) -> None:
+        self._busy_io -= 1
+        clips = [r.clip for r in results if r.clip is not None]
+        self.last_import_errors = [(r.path, r.error) for r in results if r.error]
+        if clips:
+            track_id, start_s = target
+            if track_id is None or not any(t.id == track_id for t in self.project.tracks):
+                if not self.project.tracks:
+                    self.undo_stack.push_command(AddTrack(self.project, Track(name="Track 1")))
+                track_id = self.project.selected_track().id
+            group = io_actions.place_clips(self.project, track_id, start_s, clips)
+            self.undo_stack.push_command(group)
+            self.project.set_selection(Selection(clip_ids=frozenset(c.id for c in clips), track_id=track_id))
+        if self.last_import_errors:
+            lines = "\n".join(f"{Path(p).name}: {e}" for p, e in self.last_import_errors)
+            self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)
+            box = QMessageBox(QMessageBox.Icon.Warning, "Import", f"Some files could not be imported:\n\n{lines}",
+                              QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.setModal(False)
+            box.show()
+            self.import_error_box = box
+        else:
+            self.show_message(f"Imported {len(clips)} file(s).")
+        self.import_finished.emit(results)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if io_actions.dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if io_actions.dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = io_actions.dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            # Leave the drag's event handling before reading files.
+            QTimer.singleShot(0, lambda: self.import_files(paths))
+
+    # ------------------------------------------------------------------------------ export
+
+    def export_dialog(self) -> None:
+        from app.dialogs.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self.project, self.settings, self)
+        dialog.export_requested.connect(self.export_audio)
+        dialog.open()
+        self.export_dialog_widget = dialog
+
+    def export_audio(self, path: str, scope: str, format_key: str) -> None:
+        """Render ``scope`` ("clip", "selection" or "mix") on the GUI thread (numpy mixing) and
+        write it as ``format_key`` off it. export_finished(path) or export_failed(message) follows."""
+        try:
+            audio, rate, metadata = io_actions.render_export(self.project, scope)
+        except ValueError as exc:
+            self.show_message(str(exc))
+            self.export_failed.emit(str(exc))
+            return
+        self.show_message(f"Exporting {Path(path).name}…", 0)
+        self._busy_io += 1
+        self.client.run_in_thread(
+            "export",
+            lambda: io_actions.write_export(path, audio, rate, format_key, metadata),
+            lambda _: self._on_export_done(path, None),
+            lambda exc: self._on_export_done(path, str(exc)),
+        )
+
+    def _on_export_done(self, path: str, error: str | None) -> None:
+        self._busy_io -= 1
+        if error:
+            self.show_message(f"Export failed: {error}", STATUS_MESSAGE_MS * 2)
+            self.export_failed.emit(error)
+        else:
+            self.settings.last_directory = str(Path(path).parent)
+            self.show_message(f"Exported {path}")
+            self.export_finished.emit(path)
+
+    # ------------------------------------------------------------------------------ projects
+
+    def new_project(self) -> None:
+        if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("starting a new one"):
+            return
+        self.undo_stack.clear()
+        self.project.replace_contents(Project.with_track())
+        self._update_title()
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", self.settings.last_directory, io_actions.PROJECT_FILE_FILTER
+        )
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str) -> None:
+        """Load a project file off the GUI thread; it replaces the current one (project_loaded)."""
+        if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("opening another"):
+            return
+        self.show_message(f"Opening {Path(path).name}…", 0)
+        self._busy_io += 1
+        self.client.run_in_thread(
+            "open-project",
+            lambda: io_actions.load_project(path),
+            lambda loaded: self._on_project_read(path, loaded, None),
+            lambda exc: self._on_project_read(path, None, str(exc)),
+        )
+
+    def _on_project_read(self, path: str, loaded: Project | None, error: str | None) -> None:
+        self._busy_io -= 1
+        if loaded is None:
+            self.show_message(f"Could not open {Path(path).name}: {error}", STATUS_MESSAGE_MS * 2)
+            QMessageBox.warning(self, APP_TITLE, f"Could not open {path}:\n{error}")
+            return
+        self.undo_stack.clear()
+        self.project.replace_contents(loaded)
+        self.settings.add_recent_file(path)
+        self._update_title()
+        self.show_message(f"Opened {path}")
+        self.project_loaded.emit(path)
+
+    def save_project(self) -> bool:
+        """Save to the project's file (asks for one the first time). True when saving started."""
+        if not self.project.path:
+            return self.save_project_as_dialog()
+        self._save_to(self.project.path)
+        return True
+
+    def save_project_as_dialog(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project", self.settings.last_directory, io_actions.PROJECT_FILE_FILTER
+        )
+        if not path:
+            return False
+        if not path.endswith(io_actions.PROJECT_SUFFIX):
+            path += io_actions.PROJECT_SUFFIX
+        self._save_to(path)
+        return True
+
+    def _save_to(self, path: str) -> None:
+        snapshot = io_actions.ProjectSnapshot.capture(self.project)  # GUI thread; arrays are immutable
+        clean_index = self.undo_stack.index()
+        self._busy_io += 1
+        self.client.run_in_thread(
+            "save-project",
+            lambda: snapshot.write(path),
+            lambda _: self._on_project_saved(path, clean_index, None),
+            lambda exc: self._on_project_saved(path, clean_index, str(exc)),
+        )
+
+    def _on_project_saved(self, path: str, clean_index: int, error: str | None) -> None:
+        self._busy_io -= 1
+        if error:
+            self.show_message(f"Could not save {Path(path).name}: {error}", STATUS_MESSAGE_MS * 2)
+            QMessageBox.warning(self, APP_TITLE, f"Could not save {path}:\n{error}")
+            return
+        self.project.path = path
+        if self.undo_stack.index() == clean_index:
+            self.undo_stack.setClean()
+        self.settings.add_recent_file(path)
+        self._update_title()
+        self.show_message(f"Saved {path}")
+        self.project_saved.emit(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda *_, p=path: self.open_project(p))
+        if not recent:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear", self.settings.clear_recent_files)
+
+    # ------------------------------------------------------------------------------ misc
+
+    @property
+    def is_busy(self) -> bool:
+        """True while a job or a file task is running."""
+        return self.client.is_busy or self._busy_io > 0
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            APP_TITLE,
+            f"<b>{APP_TITLE}</b><p>Edit sound as a picture: clips are waveforms and spectrograms; "
+            "diffusion models on your own GPU generate and repaint them.</p>",
+        )
+
+
+def _clip_name(result: GenerationResult) -> str:
+    recipe = result.recipe
+    prompt = recipe.prompt.strip() or "Generated"
+    short = prompt if len(prompt) <= 28 else prompt[:27] + "…"
+    return f"{short} #{recipe.seed}"

@@ -1,0 +1,219 @@
+"""The inspector: the selected clip, its recipe, and Regenerate / Copy seed / Use these settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.model.project import Clip, Project, Selection, Track
+from engine.api import Recipe, TextToAudioJob
+
+THUMBNAIL_HEIGHT_PX = 96
+
+
+def qimage_from_rgb(array: np.ndarray) -> QImage:
+    """A QImage copy of an (H, W, 3) uint8 RGB array."""
+    array = np.ascontiguousarray(array[..., :3], dtype=np.uint8)
+    h, w = array.shape[:2]
+    return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_from_pil(image: Any) -> QImage:
+    return qimage_from_rgb(np.asarray(image.convert("RGB")))
+
+
+def spec_from_recipe(recipe: Recipe, clip: Clip | None = None) -> TextToAudioJob:
+    """The text-to-audio job that regenerates ``recipe`` (same seed, model, settings, length).
+
+    Raises ValueError for a recipe of another task (those regenerate through their own job kind).
+    """
+    if recipe.task != "text_to_audio":
+        raise ValueError(f"Regenerate works for text-to-audio clips; this clip came from '{recipe.task}'.")
+    duration_s = clip.total_s if clip is not None else 5.12
+    return TextToAudioJob(
+        prompt=recipe.prompt,
+        negative_prompt=recipe.negative_prompt,
+        seed=recipe.seed,
+        num_inference_steps=recipe.num_inference_steps,
+        guidance_scale=recipe.guidance_scale,
+        scheduler=recipe.scheduler,
+        duration_s=duration_s,
+        height=recipe.height,
+        model=recipe.model_id,
+        revision=recipe.model_revision,
+        spectrogram_preset=clip.spectrogram_preset if clip is not None else "riffusion",
+        loras=tuple(recipe.loras),
+    )
+
+
+class QtInspector(QWidget):
+    """Shows the first selected clip of ``project``; emits what its buttons ask for.
+
+    Signals: ``regenerate_requested(spec)``, ``use_settings_requested(recipe, clip)``.
+    """
+
+    regenerate_requested = Signal(object)
+    use_settings_requested = Signal(object, object)
+
+    def __init__(self, project: Project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.clip: Clip | None = None
+
+        self.title = QLabel("No clip selected")
+        self.title.setObjectName("inspectorTitle")
+        self.title.setWordWrap(True)
+        self.thumbnail = QLabel()
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.hide()
+        self.clip_form = QFormLayout()
+        self.recipe_form = QFormLayout()
+        self.recipe_title = QLabel("<b>Recipe</b>")
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setToolTip("Run the recipe again: the same seed gives the same audio on this device")
+        self.copy_seed_button = QPushButton("Copy seed")
+        self.use_settings_button = QPushButton("Use these settings")
+        self.use_settings_button.setToolTip("Fill the prompt panel from this recipe")
+        self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
+        self.copy_seed_button.clicked.connect(self._on_copy_seed_clicked)
+        self.use_settings_button.clicked.connect(self._on_use_settings_clicked)
+        buttons = QHBoxLayout()
+        for button in (self.regenerate_button, self.copy_seed_button, self.use_settings_button):
+            buttons.addWidget(button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.thumbnail)
+        layout.addLayout(self.clip_form)
+        layout.addWidget(self.recipe_title)
+        layout.addLayout(self.recipe_form)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        project.events.selection_changed.connect(self._on_project_selection_changed)
+        project.events.clip_changed.connect(self._on_project_clip_changed)
+        project.events.clip_removed.connect(self._on_project_clip_removed)
+        project.events.clip_added.connect(self._on_project_clip_added)
+        self.show_clip(None)
+
+    def close_model(self) -> None:
+        """Stop listening to the project (the window is closing)."""
+        self.project.events.disconnect_all(self._on_project_selection_changed)
+        self.project.events.disconnect_all(self._on_project_clip_changed)
+        self.project.events.disconnect_all(self._on_project_clip_removed)
+        self.project.events.disconnect_all(self._on_project_clip_added)
+
+    # -- model events ------------------------------------------------------------------------
+
+    def _on_project_selection_changed(self, selection: Selection) -> None:
+        clips = self.project.selected_clips()
+        self.show_clip(clips[0] if clips else None)
+
+    def _on_project_clip_changed(self, clip: Clip) -> None:
+        if clip is self.clip:
+            self.show_clip(clip)
+
+    def _on_project_clip_removed(self, track: Track, clip: Clip) -> None:
+        if clip is self.clip:
+            self.show_clip(None)
+
+    def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
+        if self.clip is None and clip.id in self.project.selection.clip_ids:
+            self.show_clip(clip)
+
+    # -- display -----------------------------------------------------------------------------
+
+    def show_clip(self, clip: Clip | None) -> None:
+        self.clip = clip
+        _clear_form(self.clip_form)
+        _clear_form(self.recipe_form)
+        recipe = clip.recipe if clip is not None else None
+        if clip is None:
+            self.title.setText("No clip selected")
+            self.thumbnail.hide()
+        else:
+            self.title.setText(f"<b>{_escape(clip.name)}</b>")
+            rows = [
+                ("Start", f"{clip.start_s:.3f} s"),
+                ("Length", f"{clip.length_s:.3f} s"),
+                ("Format", f"{clip.sample_rate_hz} Hz, {'stereo' if clip.channels == 2 else 'mono'}"),
+                ("Gain", f"{clip.gain_db:+.1f} dB"),
+            ]
+            if clip.source_path:
+                rows.append(("File", clip.source_path))
+            for label, value in rows:
+                self.clip_form.addRow(label, _value_label(value))
+            if clip.image is not None:
+                pixmap = QPixmap.fromImage(qimage_from_pil(clip.image))
+                self.thumbnail.setPixmap(
+                    pixmap.scaledToHeight(THUMBNAIL_HEIGHT_PX, Qt.TransformationMode.SmoothTransformation)
+                )
+                self.thumbnail.show()
+            else:
+                self.thumbnail.hide()
+        if recipe is not None:
+            rows = [
+                ("Prompt", recipe.prompt),
+                ("Negative", recipe.negative_prompt or "-"),
+                ("Seed", str(recipe.seed)),
+                ("Steps", str(recipe.num_inference_steps)),
+                ("Guidance", f"{recipe.guidance_scale:g}"),
+                ("Scheduler", recipe.scheduler),
+                ("Model", recipe.model_id + (f" @ {recipe.model_revision[:10]}" if recipe.model_revision else "")),
+                ("Size", f"{recipe.width} x {recipe.height} px"),
+                ("Device", f"{recipe.device}, {recipe.dtype}"),
+            ]
+            if recipe.loras:
+                rows.append(("LoRAs", ", ".join(f"{p} x{w:g}" for p, w in recipe.loras)))
+            if recipe.extra:
+                rows.append(("Extra", json.dumps(recipe.extra, sort_keys=True)))
+            for label, value in rows:
+                self.recipe_form.addRow(label, _value_label(value))
+        has_recipe = recipe is not None
+        self.recipe_title.setVisible(has_recipe)
+        self.copy_seed_button.setEnabled(has_recipe)
+        self.use_settings_button.setEnabled(has_recipe)
+        self.regenerate_button.setEnabled(has_recipe and recipe.task == "text_to_audio")
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    def _on_regenerate_clicked(self) -> None:
+        if self.clip is not None and self.clip.recipe is not None:
+            self.regenerate_requested.emit(spec_from_recipe(self.clip.recipe, self.clip))
+
+    def _on_copy_seed_clicked(self) -> None:
+        if self.clip is not None and self.clip.recipe is not None:
+            QGuiApplication.clipboard().setText(str(self.clip.recipe.seed))
+
+    def _on_use_settings_clicked(self) -> None:
+        if self.clip is not None and self.clip.recipe is not None:
+            self.use_settings_requested.emit(self.clip.recipe, self.clip)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _value_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _clear_form(form: QFormLayout) -> None:
+    while form.rowCount():
+        form.removeRow(0)
