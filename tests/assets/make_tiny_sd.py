@@ -21,7 +21,9 @@ Run ``python tests/assets/make_tiny_sd.py`` to regenerate; the output is determi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -228,6 +230,40 @@ def build(folder: Path, *, in_channels: int) -> Path:
     shutil.copytree(staging, folder / "tokenizer")
     shutil.rmtree(staging)
     return folder
+
+
+def make_hub_cache_entry(
+    cache_dir: str | Path,
+    repo_id: str,
+    source: str | Path = TINY_SD_DIR,
+    *,
+    commit: str = "0" * 40,
+    ref: str | None = "main",
+) -> Path:
+    """Put a model folder into a Hugging Face hub cache, laid out as huggingface_hub does it.
+
+    ``models--owner--name/blobs/<sha256>`` holds the contents, ``snapshots/<commit>/<path>`` are
+    relative symlinks to the blobs, and ``refs/<ref>`` holds the commit hash. Returns the
+    snapshot folder. Used by tests to stand in for a downloaded model without any network.
+    """
+    repo_dir = Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / commit
+    blobs = repo_dir / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(source).rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        blob = blobs / hashlib.sha256(data).hexdigest()
+        if not blob.exists():
+            blob.write_bytes(data)
+        link = snapshot / path.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    if ref is not None:
+        (repo_dir / "refs").mkdir(exist_ok=True)
+        (repo_dir / "refs" / ref).write_text(commit)
+    return snapshot
 
 
 def main(argv: list[str] | None = None) -> None:

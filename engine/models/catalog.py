@@ -1,0 +1,119 @@
+"""Known models the model manager offers, and the default model choice.
+
+The catalog lists real Hugging Face repositories in diffusers layout. Sizes are what
+:class:`engine.models.store.ModelStore` downloads: the fp32 unet, vae and text encoder in
+safetensors plus configs (about 4.3 GB for an SD 1.x pipeline), not the whole repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from engine.models.store import ModelStore
+
+#: Where issue 5's small shipped "starter" model will live (a diffusers folder; may not exist yet).
+STARTER_MODEL_DIR: Path = Path(__file__).resolve().parents[2] / "resources" / "models" / "starter"
+
+DEFAULT_TEXT_TO_AUDIO_MODEL = "riffusion/riffusion-model-v1"
+
+# fp32 SD 1.x components in safetensors: unet 3.44 GB + text encoder 0.49 GB + vae 0.33 GB.
+_SD1_PIPELINE_BYTES = 4_265_000_000
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A model the app knows.
+
+    Attributes:
+        model_id: Hugging Face repo id.
+        title: short name for menus.
+        description: one or two sentences for the model manager.
+        tasks: engine tasks it suits ("text_to_audio", "variation", "inpaint", "outpaint").
+        kind: "text2img" (4-channel UNet) or "inpaint" (9-channel UNet: latents, mask, masked image).
+        approx_size_bytes: approximate download size of the files the store fetches.
+        license: the repository's license id.
+        notes: caveats shown next to the entry.
+    """
+
+    model_id: str
+    title: str
+    description: str
+    tasks: tuple[str, ...]
+    kind: Literal["text2img", "inpaint"]
+    approx_size_bytes: int
+    license: str
+    notes: str = ""
+
+
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry(
+        model_id="riffusion/riffusion-model-v1",
+        title="Riffusion v1",
+        description=(
+            "Stable Diffusion 1.5 fine-tuned on 512x512 mel spectrogram images of music, in the Riffusion "
+            "format this app reads and writes. The default for text-to-audio."
+        ),
+        tasks=("text_to_audio", "variation", "inpaint", "outpaint"),
+        kind="text2img",
+        approx_size_bytes=_SD1_PIPELINE_BYTES,
+        license="creativeml-openrail-m",
+        notes="Trained on music clips about 5 s long; prompts name genres, instruments and moods.",
+    ),
+    CatalogEntry(
+        model_id="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        title="Stable Diffusion 1.5",
+        description=(
+            "The general image model Riffusion was fine-tuned from. Knows no spectrograms, but its img2img "
+            "and masked repainting work on them at low strength."
+        ),
+        tasks=("variation", "inpaint", "outpaint"),
+        kind="text2img",
+        approx_size_bytes=_SD1_PIPELINE_BYTES,
+        license="creativeml-openrail-m",
+        notes="Text-to-audio from scratch gives images, not music: start from an existing clip.",
+    ),
+    CatalogEntry(
+        model_id="stable-diffusion-v1-5/stable-diffusion-inpainting",
+        title="Stable Diffusion 1.5 Inpainting",
+        description=(
+            "SD 1.5 with a 9-channel UNet trained to fill masked regions; repaints a selected time or "
+            "frequency range so it blends with its surroundings."
+        ),
+        tasks=("inpaint", "outpaint"),
+        kind="inpaint",
+        approx_size_bytes=_SD1_PIPELINE_BYTES,
+        license="creativeml-openrail-m",
+        notes="Not trained on spectrograms; best for short repairs.",
+    ),
+    CatalogEntry(
+        model_id="CompVis/stable-diffusion-v1-4",
+        title="Stable Diffusion 1.4",
+        description="The original CompVis Stable Diffusion release, a base for fine-tunes and LoRA training.",
+        tasks=("variation", "inpaint", "outpaint"),
+        kind="text2img",
+        approx_size_bytes=_SD1_PIPELINE_BYTES,
+        license="creativeml-openrail-m",
+    ),
+)
+
+
+def find_entry(model_id: str) -> CatalogEntry | None:
+    """The catalog entry for ``model_id`` (exact repo id, case-insensitive), or None."""
+    wanted = model_id.strip().lower()
+    return next((entry for entry in CATALOG if entry.model_id.lower() == wanted), None)
+
+
+def default_model(store: ModelStore) -> str:
+    """The model to use when the user picked none, without network access.
+
+    Returns the Riffusion repo id when it is downloaded, else the shipped starter model's folder
+    when it exists, else the Riffusion repo id (which the caller then offers to download).
+    """
+    if store.is_downloaded(DEFAULT_TEXT_TO_AUDIO_MODEL):
+        return DEFAULT_TEXT_TO_AUDIO_MODEL
+    if (STARTER_MODEL_DIR / "model_index.json").is_file():
+        return str(STARTER_MODEL_DIR)
+    return DEFAULT_TEXT_TO_AUDIO_MODEL
