@@ -239,6 +239,21 @@ def test_pickle_weights_load_only_when_allowed_and_are_the_same_weights(tmp_path
     assert all(torch.equal(state[name], tensor) for name, tensor in original.items())
 
 
+def test_safety_checker_listed_but_not_downloaded_is_not_needed(tmp_path, cpu_only):
+    # Real SD repositories list a safety checker and feature extractor; the store never fetches them.
+    folder = tmp_path / "sd-layout"
+    shutil.copytree(TINY_SD_DIR, folder)
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    index["feature_extractor"] = ["transformers", "CLIPImageProcessor"]
+    index["requires_safety_checker"] = True
+    index_path.write_text(json.dumps(index))
+    loaded = make_cache(tmp_path).get(str(folder))
+    assert loaded.pipeline.safety_checker is None
+    assert generate(loaded, seed=0, steps=1).shape == (SIZE_PX, SIZE_PX, 3)
+
+
 def test_unet_with_unsupported_channels_is_refused(tmp_path, cpu_only):
     folder = tmp_path / "depth"
     shutil.copytree(TINY_SD_DIR, folder)

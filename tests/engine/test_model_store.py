@@ -25,6 +25,7 @@ from safetensors.torch import load_file
 from engine.models import (
     DownloadCancelledError,
     GatedModelError,
+    ModelError,
     ModelNotDownloadedError,
     ModelNotFoundError,
     ModelStore,
@@ -505,6 +506,15 @@ def test_unknown_repository_is_not_found(tmp_path, make_hub):
     hub = make_hub({})
     with pytest.raises(ModelNotFoundError, match="'org/missing' was not found"):
         ModelStore(tmp_path / "hub", endpoint=hub.url).resolve("org/missing", download=True)
+
+
+def test_unreachable_hub_is_a_clear_error(tmp_path):
+    with socket.socket() as probe:  # a local port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = ModelStore(tmp_path / "hub", endpoint=f"http://127.0.0.1:{port}")
+    with pytest.raises(ModelError, match="Could not download model 'org/tiny-sd'.*internet connection"):
+        store.resolve("org/tiny-sd", download=True)
 
 
 # ------------------------------------------------------------------------------------ progress hook
