@@ -65,10 +65,6 @@ __all__ = [
     "register_runner",
 ]
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-
-
 @dataclass(frozen=True)
 class EngineSettings:
     """How the engine loads and runs models. Changing settings means a new Engine."""
@@ -86,12 +82,7 @@ class EngineSettings:
     max_loaded_models: int = 1
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
-            raise ValueError(f"`device` must be one of {', '.join(DEVICES)}, got {self.device!r}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}."
-            )
+        self.load_policy()  # LoadPolicy owns the device / precision rules (a ValueError says what)
         if self.max_loaded_models < 1:
             raise ValueError("`max_loaded_models` must be at least 1.")
 
