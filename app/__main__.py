@@ -20,6 +20,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--settings", help="settings file to use instead of the user's (an INI file)")
     parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face hub")
     parser.add_argument("--verbose", "-v", action="store_true", help="log engine activity to stderr")
+    parser.add_argument("--quit-after-ms", type=int, metavar="MS", help=argparse.SUPPRESS)  # smoke tests
+    parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)  # grab the window before quitting
     return parser.parse_args(argv)
 
 
@@ -60,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         window.open_project(projects[0])
     if audio:
         window.import_files(audio)
+    if args.quit_after_ms is not None:
+        from PySide6.QtCore import QTimer
+
+        def finish() -> None:
+            if args.screenshot:
+                window.grab().save(args.screenshot)
+            window.ask_before_closing = False
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(args.quit_after_ms, finish)
     return app.exec()
 
 

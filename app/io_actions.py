@@ -25,6 +25,9 @@ PROJECT_FILE_FILTER = f"Specdiff projects (*{PROJECT_SUFFIX})"
 #: Marks drags that come from our own timeline, so dropping them back does not re-import them.
 CLIP_MIME_TYPE = "application/x-specdiff-clip"
 METADATA_APP = "Specdiff Studio"
+#: libsndfile keeps WAV INFO tags up to about 2000 bytes; recipes beyond that are left out
+#: of a WAV's comment (FLAC keeps them all).
+WAV_COMMENT_LIMIT_BYTES = 1900
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,15 @@ def dropped_paths(mime: QMimeData) -> list[str]:
 
 
 def export_metadata(clips: list[Clip]) -> dict[str, str]:
-    """Text tags for an exported file: the recipe of each generated clip as JSON in the comment."""
+    """Text tags for an exported file: the recipes of the generated clips as JSON in the comment
+    tag (``{"recipe": {...}}`` for one clip, ``{"recipes": [...]}`` for several)."""
     recipes = [c.recipe.to_dict() for c in clips if c.recipe is not None]
     tags = {"software": METADATA_APP}
     if len(clips) == 1:
         tags["title"] = clips[0].name
     if recipes:
         payload = {"recipe": recipes[0]} if len(recipes) == 1 else {"recipes": recipes}
-        tags["comment"] = json.dumps(payload, sort_keys=True)
+        tags["comment"] = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return tags
 
 
@@ -189,7 +193,24 @@ def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, forma
     path = Path(path)
     if path.suffix.lower() != fmt.extension:
         raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
+    if fmt.extension == ".wav" and len(metadata.get("comment", "").encode("utf-8")) > WAV_COMMENT_LIMIT_BYTES:
+        metadata = _fit_comment(metadata, WAV_COMMENT_LIMIT_BYTES)
     write_audio(path, audio, sample_rate_hz, subtype=fmt.subtype, metadata=metadata)
+
+
+def _fit_comment(metadata: dict[str, str], limit: int) -> dict[str, str]:
+    """Drop recipes from the comment tag until it fits ``limit`` bytes (WAV INFO tags are short)."""
+    payload = json.loads(metadata["comment"])
+    recipes = payload.get("recipes") or [payload["recipe"]]
+    fitted = dict(metadata)
+    fitted.pop("comment")
+    for keep in range(len(recipes) - 1, 0, -1):
+        trial = {"recipes": recipes[:keep], "omitted": len(recipes) - keep + payload.get("omitted", 0)}
+        comment = json.dumps(trial, sort_keys=True, separators=(",", ":"))
+        if len(comment.encode("utf-8")) <= limit:
+            fitted["comment"] = comment
+            break
+    return fitted
 
 
 # ---------------------------------------------------------------------------------------- drag out

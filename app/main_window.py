@@ -224,15 +224,30 @@ class MainWindow(QMainWindow):
         self.models_action = a("&Model Manager…", self.open_model_manager, "Ctrl+M")
         self.unload_action = a("&Unload Models", self.unload_models, tip="Free the memory the loaded model uses")
         self.add_track_action = a("Add &Track", self.add_track, "Ctrl+T")
-        self.zoom_in_action = a("Zoom &In", lambda: self._timeline_call("zoom_in"), [QKeySequence.StandardKey.ZoomIn, "Ctrl+="])
-        self.zoom_out_action = a("Zoom &Out", lambda: self._timeline_call("zoom_out"), QKeySequence.StandardKey.ZoomOut)
-        self.zoom_fit_action = a("Zoom to &Fit", lambda: self._timeline_call("zoom_to_fit"), "Ctrl+0")
-        self.play_action = a("&Play / Pause", lambda: self._transport_call("toggle_play"), "Space")
-        self.stop_action = a("&Stop", lambda: self._transport_call("stop"), "Shift+Space")
-        for action in (self.play_action, self.stop_action):
-            action.setEnabled(self.playback_available)
-            if not self.playback_available:
+        timeline_actions = getattr(self.timeline, "timeline_actions", None)
+        if callable(timeline_actions):
+            # The timeline's own actions (same objects, so no ambiguous shortcuts).
+            self.timeline_menu_actions = list(timeline_actions())
+        else:
+            self.timeline_menu_actions = [
+                a("Zoom &In", lambda: self._timeline_call("zoom_in"), [QKeySequence.StandardKey.ZoomIn, "Ctrl+="]),
+                a("Zoom &Out", lambda: self._timeline_call("zoom_out"), QKeySequence.StandardKey.ZoomOut),
+                a("Zoom to &Fit", lambda: self._timeline_call("zoom_to_fit"), "Ctrl+0"),
+            ]
+        if self.transport is not None:
+            self.transport_menu_actions = [
+                act
+                for act in (getattr(self.transport, n, None) for n in
+                            ("play_action", "stop_action", "play_selection_action", "loop_action"))
+                if act is not None
+            ]
+        else:
+            play = a("&Play / Pause", lambda: self._transport_call("toggle_play"), "Space")
+            stop = a("&Stop", lambda: self._transport_call("stop"))
+            for action in (play, stop):
+                action.setEnabled(False)
                 action.setToolTip(self.playback_reason)
+            self.transport_menu_actions = [play, stop]
         self.about_action = a("&About", self.show_about)
 
     def _build_menus(self) -> None:
@@ -259,15 +274,19 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.settings_action)
 
         view_menu = bar.addMenu("&View")
-        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action):
-            view_menu.addAction(action)
+        for action in self.timeline_menu_actions:
+            if "zoom" in action.text().lower():
+                view_menu.addAction(action)
+            else:
+                edit_menu.insertAction(self.settings_action, action)
+        edit_menu.insertSeparator(self.settings_action)
         view_menu.addSeparator()
         for dock in (self.prompt_dock, self.inspector_dock, self.jobs_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         transport_menu = bar.addMenu("&Transport")
-        transport_menu.addAction(self.play_action)
-        transport_menu.addAction(self.stop_action)
+        for action in self.transport_menu_actions:
+            transport_menu.addAction(action)
 
         generate_menu = bar.addMenu("&Generate")
         generate_menu.addAction(self.generate_action)
@@ -288,11 +307,14 @@ class MainWindow(QMainWindow):
         self.client.models_listed.connect(self._on_client_models_listed)
         self.client.engine_restarted.connect(self._on_client_engine_restarted)
         self.client.task_failed.connect(self._on_client_task_failed)
-        self.undo_stack.cleanChanged.connect(lambda *_: self._update_title())
-        for name in ("clip_activated", "seek_requested"):
-            signal = getattr(self.timeline, name, None)
-            if signal is not None and name == "seek_requested":
-                signal.connect(self.project.set_playhead)
+        self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
+        if hasattr(self.timeline, "clip_activated"):
+            self.timeline.clip_activated.connect(self._on_timeline_clip_activated)
+        if self.transport is not None:
+            if hasattr(self.transport, "output_device_changed"):
+                self.transport.output_device_changed.connect(self._on_transport_output_device_changed)
+            if hasattr(self.transport, "playback_failed"):
+                self.transport.playback_failed.connect(lambda message: self.show_message(message))
 
     def _timeline_call(self, method: str, *args: Any) -> None:
         fn = getattr(self.timeline, method, None)
@@ -322,20 +344,31 @@ class MainWindow(QMainWindow):
         self.settings.prompt_state = self.prompt_panel.state()
         self.settings.sync()
 
-    def _update_title(self) -> None:
+    def _update_title(self, clean: bool | None = None) -> None:
         name = Path(self.project.path).name if self.project.path else "Untitled"
-        self.setWindowModified(not self.undo_stack.isClean())
+        self.setWindowModified(not (self.undo_stack.isClean() if clean is None else clean))
         self.setWindowTitle(f"{name}[*] - {APP_TITLE}")
+
+    def _on_undo_stack_clean_changed(self, clean: bool) -> None:
+        self._update_title(clean)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("closing"):
             event.ignore()
             return
         self.save_state()
-        self.inspector.close_model()
-        if self.player is not None and hasattr(self.player, "close"):
-            self.player.close()
+        self.shutdown_views()
         super().closeEvent(event)
+
+    def shutdown_views(self) -> None:
+        """Stop the views' listeners and workers and release the audio output."""
+        self.inspector.close_model()
+        for view in (self.timeline, self.transport):
+            shutdown = getattr(view, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        if self.transport is None and self.player is not None and hasattr(self.player, "close"):
+            self.player.close()
 
     def _confirm_discard(self, doing: str) -> bool:
         """Ask to save unsaved changes before ``doing``; False = the user cancelled."""
@@ -405,9 +438,20 @@ class MainWindow(QMainWindow):
         dialog.open()
         self.settings_dialog = dialog
 
+    def _on_timeline_clip_activated(self, clip_id: str) -> None:
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+
+    def _on_transport_output_device_changed(self, device_id: object) -> None:
+        self.settings.audio_output_device = device_id
+
     def _on_settings_audio_device_changed(self, device_id: object) -> None:
         self.settings.audio_output_device = device_id
-        if self.player is not None:
+        set_output_device = getattr(self.transport, "set_output_device", None)
+        if callable(set_output_device):
+            if not set_output_device(device_id):
+                self.show_message("Could not use that output device.")
+        elif self.player is not None:
             try:
                 self.player.set_device(device_id)
             except Exception as exc:  # a device that vanished, a PortAudio error

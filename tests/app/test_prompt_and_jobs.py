@@ -1,0 +1,159 @@
+"""Generating from the prompt panel as a user would: the tiny model runs on the real engine
+thread, results land as clips with their recipe, jobs can be cancelled, failures are messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.model.project import Selection
+from app.widgets.qt_prompt_panel import QtPromptPanel
+
+
+def fill_prompt(panel, model: str, *, prompt="dusty vinyl drum loop", seed=7, steps=2, duration_s=0.64, variations=1):
+    panel.prompt_edit.setPlainText(prompt)
+    panel.set_model(model)
+    panel.seed_edit.setText(str(seed) if seed is not None else "")
+    panel.seed_lock.setChecked(seed is not None)
+    panel.steps_spin.setValue(steps)
+    panel.duration_spin.setValue(duration_s)
+    panel.variations_spin.setValue(variations)
+    panel.guidance_spin.setValue(5.0)
+
+
+def click_generate_and_wait(qtbot, window, timeout_ms=120000):
+    with qtbot.waitSignal(window.clips_generated, timeout=timeout_ms) as generated:
+        qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
+    return generated.args
+
+
+def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, tiny_model):
+    project = window.project
+    track = project.tracks[0]
+    project.set_playhead(1.5)
+    fill_prompt(window.prompt_panel, tiny_model)
+    job_id, clips = click_generate_and_wait(qtbot, window)
+
+    (clip,) = clips
+    assert project.find_clip(clip.id) == (track, clip)
+    assert clip.start_s == 1.5
+    assert clip.length_s == pytest.approx(0.64, abs=0.02)
+    recipe = clip.recipe
+    assert (recipe.prompt, recipe.seed, recipe.num_inference_steps, recipe.model_id) == (
+        "dusty vinyl drum loop", 7, 2, tiny_model)
+    assert recipe.guidance_scale == 5.0 and recipe.device == "cpu"
+    assert clip.image is not None and np.abs(clip.audio).max() > 0
+    # Selected and shown in the inspector with its recipe.
+    assert project.selection.clip_ids == {clip.id}
+    assert window.inspector.clip is clip
+    shown = [window.inspector.recipe_form.itemAt(i).widget().text() for i in range(window.inspector.recipe_form.count())]
+    assert "dusty vinyl drum loop" in shown and "7" in shown
+    # The job panel says it is done.
+    row = window.job_panel.row(job_id)
+    assert row.state == "finished" and row.stage.text() == "Done"
+    # One generation is one undo step.
+    assert window.undo_stack.count() == 1
+    window.undo_stack.undo()
+    assert not project.has_clip(clip.id)
+    window.undo_stack.redo()
+    assert project.find_clip(clip.id)[1] is clip
+
+
+def test_variations_land_on_successive_tracks_in_one_undo_step(qtbot, window, tiny_model):
+    project = window.project
+    fill_prompt(window.prompt_panel, tiny_model, variations=2, seed=11)
+    _, clips = click_generate_and_wait(qtbot, window)
+    assert [c.recipe.seed for c in clips] == [11, 12]
+    assert [project.find_clip(c.id)[0] for c in clips] == project.tracks[:2]
+    assert len(project.tracks) == 2
+    assert not np.array_equal(clips[0].audio, clips[1].audio)
+    window.undo_stack.undo()
+    assert len(project.tracks) == 1 and not project.clips()
+
+
+def test_regenerate_gives_the_same_audio_and_use_settings_fills_the_panel(qtbot, window, tiny_model):
+    fill_prompt(window.prompt_panel, tiny_model, seed=None)  # unlocked: a random seed
+    _, (first,) = click_generate_and_wait(qtbot, window)
+    seed = first.recipe.seed
+    assert window.prompt_panel.seed_edit.text() == str(seed)  # the seed it used is shown
+    window.project.set_selection(Selection(clip_ids={first.id}))
+    with qtbot.waitSignal(window.clips_generated, timeout=120000) as again:
+        qtbot.mouseClick(window.inspector.regenerate_button, Qt.MouseButton.LeftButton)
+    (second,) = again.args[1]
+    assert second.recipe == first.recipe
+    np.testing.assert_array_equal(second.audio, first.audio)
+
+    window.project.set_selection(Selection(clip_ids={first.id}))
+    qtbot.mouseClick(window.inspector.copy_seed_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == str(seed)
+    window.prompt_panel.prompt_edit.setPlainText("something else")
+    window.prompt_panel.seed_lock.setChecked(False)
+    qtbot.mouseClick(window.inspector.use_settings_button, Qt.MouseButton.LeftButton)
+    spec = window.prompt_panel.spec()
+    assert (spec.prompt, spec.seed, spec.num_inference_steps, spec.model) == (
+        first.recipe.prompt, seed, 2, tiny_model)
+
+
+def test_cancel_mid_generation_leaves_no_clip(qtbot, window, tiny_model):
+    """Cancel from the job panel while denoising: no clip, the row says so, the engine is idle
+    (and the conftest check sees no leftover thread after the window closes)."""
+    client = window.client
+    fill_prompt(window.prompt_panel, tiny_model, steps=400)
+    denoising = []
+    client.job_progressed.connect(lambda job_id, p: denoising.append(job_id) if p.stage == "denoise" else None)
+    qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(denoising), timeout=120000)
+    job_id = denoising[0]
+    row = window.job_panel.row(job_id)
+    with qtbot.waitSignal(client.job_cancelled, timeout=60000) as cancelled:
+        qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    assert cancelled.args == [job_id]
+    qtbot.wait(50)  # let any stray event through: none may add a clip
+    assert window.project.clips() == [] and window.undo_stack.count() == 0
+    assert row.state == "cancelled" and row.stage.text() == "Cancelled"
+    assert not client.is_busy
+
+
+def test_failure_is_a_message_in_the_job_panel(qtbot, window, tmp_path):
+    fill_prompt(window.prompt_panel, str(tmp_path / "missing-model"))
+    with qtbot.waitSignal(window.client.job_failed, timeout=60000) as failed:
+        qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
+    row = window.job_panel.row(failed.args[0])
+    assert row.state == "failed" and "missing-model" in row.detail.text()
+    assert "missing-model" in window.statusBar().currentMessage()
+    assert window.project.clips() == []
+
+
+def test_live_preview_shows_the_image_being_denoised(qtbot, window, tiny_model):
+    fill_prompt(window.prompt_panel, tiny_model, steps=4)
+    window.prompt_panel.preview_check.setChecked(True)
+    assert window.prompt_panel.spec().preview_every > 0
+    previews = []
+    window.client.job_progressed.connect(lambda j, p: previews.append(j) if p.preview is not None else None)
+    job_id, _ = click_generate_and_wait(qtbot, window)
+    assert previews, "no preview image arrived"
+    assert not window.job_panel.row(job_id).preview.pixmap().isNull()
+
+
+def test_prompt_panel_checks_input_and_ctrl_enter_generates(qtbot, tiny_model):
+    panel = QtPromptPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.assertNotEmitted(panel.generate_requested):
+        panel.request_generate()
+    assert panel.message_label.text() == "Type a prompt first."
+    fill_prompt(panel, tiny_model, seed=None)
+    panel.seed_lock.setChecked(True)
+    panel.seed_edit.setText("")
+    panel.request_generate()
+    assert "seed is locked" in panel.message_label.text()
+    panel.seed_edit.setText("99")
+    panel.prompt_edit.setFocus()
+    with qtbot.waitSignal(panel.generate_requested, timeout=2000) as requested:
+        qtbot.keyClick(panel.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    spec = requested.args[0]
+    assert spec.seed == 99 and spec.model == tiny_model and spec.num_inference_steps == 2
+    assert "\n" not in panel.prompt_edit.toPlainText()  # Ctrl+Enter submits, it adds no line
+    assert not panel.message_label.isVisible()
