@@ -300,6 +300,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.prompt_panel.generate_requested.connect(self.generate)
         self.inspector.regenerate_requested.connect(self.generate)
+        self.inspector.regenerate_failed.connect(lambda reason: self.show_message(f"Cannot regenerate: {reason}"))
         self.inspector.use_settings_requested.connect(self._on_inspector_use_settings_requested)
         self.client.job_finished.connect(self._on_client_job_finished)
         self.client.job_failed.connect(self._on_client_job_failed)
@@ -533,7 +534,12 @@ class MainWindow(QMainWindow):
         self._pending.pop(job_id, None)
 
     def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
-        self.prompt_panel.apply_recipe(recipe, duration_s=clip.total_s, preset=clip.spectrogram_preset)
+        from app.widgets.qt_inspector import spec_from_recipe
+
+        try:
+            self.prompt_panel.apply_spec(spec_from_recipe(recipe))
+        except ValueError:  # another task's recipe: take what text-to-audio shares with it
+            self.prompt_panel.apply_recipe(recipe, duration_s=clip.total_s, preset=clip.spectrogram_preset)
         self.prompt_dock.raise_()
 
     def add_track(self) -> None:

@@ -34,37 +34,26 @@ def qimage_from_pil(image: Any) -> QImage:
     return qimage_from_rgb(np.asarray(image.convert("RGB")))
 
 
-def spec_from_recipe(recipe: Recipe, clip: Clip | None = None) -> TextToAudioJob:
-    """The text-to-audio job that regenerates ``recipe`` (same seed, model, settings, length).
+def spec_from_recipe(recipe: Recipe) -> TextToAudioJob:
+    """The text-to-audio job that regenerates ``recipe`` (same seed, model, settings, size).
 
-    Raises ValueError for a recipe of another task (those regenerate through their own job kind).
+    Raises ValueError for a recipe of another task or one its preset cannot reproduce.
     """
-    if recipe.task != "text_to_audio":
-        raise ValueError(f"Regenerate works for text-to-audio clips; this clip came from '{recipe.task}'.")
-    duration_s = clip.total_s if clip is not None else 5.12
-    return TextToAudioJob(
-        prompt=recipe.prompt,
-        negative_prompt=recipe.negative_prompt,
-        seed=recipe.seed,
-        num_inference_steps=recipe.num_inference_steps,
-        guidance_scale=recipe.guidance_scale,
-        scheduler=recipe.scheduler,
-        duration_s=duration_s,
-        height=recipe.height,
-        model=recipe.model_id,
-        revision=recipe.model_revision,
-        spectrogram_preset=clip.spectrogram_preset if clip is not None else "riffusion",
-        loras=tuple(recipe.loras),
-    )
+    # The engine owns the recipe -> job mapping (image width -> duration, preset, height).
+    from engine.pipelines.text_to_audio import spec_from_recipe as engine_spec_from_recipe
+
+    return engine_spec_from_recipe(recipe)
 
 
 class QtInspector(QWidget):
     """Shows the first selected clip of ``project``; emits what its buttons ask for.
 
-    Signals: ``regenerate_requested(spec)``, ``use_settings_requested(recipe, clip)``.
+    Signals: ``regenerate_requested(spec)``, ``regenerate_failed(reason)``,
+    ``use_settings_requested(recipe, clip)``.
     """
 
     regenerate_requested = Signal(object)
+    regenerate_failed = Signal(str)
     use_settings_requested = Signal(object, object)
 
     def __init__(self, project: Project, parent: QWidget | None = None) -> None:
@@ -190,8 +179,15 @@ class QtInspector(QWidget):
     # -- buttons -----------------------------------------------------------------------------
 
     def _on_regenerate_clicked(self) -> None:
-        if self.clip is not None and self.clip.recipe is not None:
-            self.regenerate_requested.emit(spec_from_recipe(self.clip.recipe, self.clip))
+        if self.clip is None or self.clip.recipe is None:
+            return
+        try:
+            spec = spec_from_recipe(self.clip.recipe)
+        except ValueError as exc:
+            self.regenerate_button.setToolTip(str(exc))
+            self.regenerate_failed.emit(str(exc))
+            return
+        self.regenerate_requested.emit(spec)
 
     def _on_copy_seed_clicked(self) -> None:
         if self.clip is not None and self.clip.recipe is not None:

@@ -239,20 +239,35 @@ class QtPromptPanel(QWidget):
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
 
+    def apply_spec(self, spec: TextToAudioJob) -> None:
+        """Fill the fields from a job spec (one made from a clip's recipe); a set seed gets locked."""
+        self.prompt_edit.setPlainText(spec.prompt)
+        self.negative_edit.setText(spec.negative_prompt)
+        self.seed_edit.setText("" if spec.seed is None else str(spec.seed))
+        self.seed_lock.setChecked(spec.seed is not None)
+        self.steps_spin.setValue(spec.num_inference_steps)
+        self.guidance_spin.setValue(spec.guidance_scale)
+        self.scheduler_combo.setCurrentText(spec.scheduler)
+        self.set_model(spec.model)
+        self.duration_spin.setValue(spec.duration_s)
+        if self.preset_combo.findText(spec.spectrogram_preset) >= 0:
+            self.preset_combo.setCurrentText(spec.spectrogram_preset)
+
     def apply_recipe(self, recipe: Recipe, *, duration_s: float | None = None, preset: str | None = None) -> None:
-        """Fill the fields from a clip's recipe ("Use these settings"); the seed gets locked."""
-        self.prompt_edit.setPlainText(recipe.prompt)
-        self.negative_edit.setText(recipe.negative_prompt)
-        self.seed_edit.setText(str(recipe.seed))
-        self.seed_lock.setChecked(True)
-        self.steps_spin.setValue(recipe.num_inference_steps)
-        self.guidance_spin.setValue(recipe.guidance_scale)
-        self.scheduler_combo.setCurrentText(recipe.scheduler)
-        self.set_model(recipe.model_id)
-        if duration_s is not None:
-            self.duration_spin.setValue(duration_s)
-        if preset is not None and self.preset_combo.findText(preset) >= 0:
-            self.preset_combo.setCurrentText(preset)
+        """Fill the fields a recipe of any task shares with text-to-audio; the seed gets locked."""
+        self.apply_spec(
+            TextToAudioJob(
+                prompt=recipe.prompt,
+                negative_prompt=recipe.negative_prompt,
+                seed=recipe.seed,
+                num_inference_steps=recipe.num_inference_steps,
+                guidance_scale=recipe.guidance_scale,
+                scheduler=recipe.scheduler,
+                duration_s=duration_s if duration_s is not None else self.duration_spin.value(),
+                model=recipe.model_id,
+                spectrogram_preset=preset or self.preset_combo.currentText(),
+            )
+        )
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -131,8 +131,7 @@ def test_shutdown_cancels_and_joins(qtbot, make_client, gate):
 def test_background_task_result_and_error_come_back_on_the_gui_thread(qtbot, client):
     main = threading.get_ident()
     got = []
-    with qtbot.waitSignal(client._call_arrived, timeout=5000):
-        client.run_in_thread("ok", lambda: threading.get_ident(), lambda r: got.append((r, threading.get_ident())))
+    client.run_in_thread("ok", lambda: threading.get_ident(), lambda r: got.append((r, threading.get_ident())))
     qtbot.waitUntil(lambda: bool(got), timeout=5000)
     assert got[0][0] != main and got[0][1] == main
     with qtbot.waitSignal(client.task_failed, timeout=5000) as failed:

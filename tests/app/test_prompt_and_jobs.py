@@ -34,6 +34,9 @@ def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, ti
     track = project.tracks[0]
     project.set_playhead(1.5)
     fill_prompt(window.prompt_panel, tiny_model)
+    window.prompt_panel.preview_check.setChecked(True)
+    previews = []
+    window.client.job_progressed.connect(lambda j, p: previews.append(j) if p.preview is not None else None)
     job_id, clips = click_generate_and_wait(qtbot, window)
 
     (clip,) = clips
@@ -50,9 +53,10 @@ def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, ti
     assert window.inspector.clip is clip
     shown = [window.inspector.recipe_form.itemAt(i).widget().text() for i in range(window.inspector.recipe_form.count())]
     assert "dusty vinyl drum loop" in shown and "7" in shown
-    # The job panel says it is done.
+    # The job panel says it is done, and showed the spectrogram being denoised.
     row = window.job_panel.row(job_id)
     assert row.state == "finished" and row.stage.text() == "Done"
+    assert previews and not row.preview.pixmap().isNull()
     # One generation is one undo step.
     assert window.undo_stack.count() == 1
     window.undo_stack.undo()
@@ -61,39 +65,38 @@ def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, ti
     assert project.find_clip(clip.id)[1] is clip
 
 
-def test_variations_land_on_successive_tracks_in_one_undo_step(qtbot, window, tiny_model):
+def test_variations_land_on_successive_tracks_and_regenerate_identically(qtbot, window, tiny_model):
     project = window.project
-    fill_prompt(window.prompt_panel, tiny_model, variations=2, seed=11)
+    fill_prompt(window.prompt_panel, tiny_model, variations=2, seed=None)  # unlocked: a random seed
     _, clips = click_generate_and_wait(qtbot, window)
-    assert [c.recipe.seed for c in clips] == [11, 12]
-    assert [project.find_clip(c.id)[0] for c in clips] == project.tracks[:2]
-    assert len(project.tracks) == 2
-    assert not np.array_equal(clips[0].audio, clips[1].audio)
-    window.undo_stack.undo()
-    assert len(project.tracks) == 1 and not project.clips()
-
-
-def test_regenerate_gives_the_same_audio_and_use_settings_fills_the_panel(qtbot, window, tiny_model):
-    fill_prompt(window.prompt_panel, tiny_model, seed=None)  # unlocked: a random seed
-    _, (first,) = click_generate_and_wait(qtbot, window)
-    seed = first.recipe.seed
+    seed = clips[0].recipe.seed
+    assert [c.recipe.seed for c in clips] == [seed, seed + 1]
     assert window.prompt_panel.seed_edit.text() == str(seed)  # the seed it used is shown
-    window.project.set_selection(Selection(clip_ids={first.id}))
+    assert [project.find_clip(c.id)[0] for c in clips] == project.tracks[:2]
+    assert not np.array_equal(clips[0].audio, clips[1].audio)
+    window.undo_stack.undo()  # one step removes both clips and the track made for them
+    assert len(project.tracks) == 1 and not project.clips()
+    window.undo_stack.redo()
+    second = clips[1]
+
+    # Regenerate from the inspector: the same recipe gives the same samples.
+    project.set_selection(Selection(clip_ids={second.id}))
     with qtbot.waitSignal(window.clips_generated, timeout=120000) as again:
         qtbot.mouseClick(window.inspector.regenerate_button, Qt.MouseButton.LeftButton)
-    (second,) = again.args[1]
-    assert second.recipe == first.recipe
-    np.testing.assert_array_equal(second.audio, first.audio)
+    (regenerated,) = again.args[1]
+    assert regenerated.recipe == second.recipe
+    np.testing.assert_array_equal(regenerated.audio, second.audio)
 
-    window.project.set_selection(Selection(clip_ids={first.id}))
+    project.set_selection(Selection(clip_ids={second.id}))
     qtbot.mouseClick(window.inspector.copy_seed_button, Qt.MouseButton.LeftButton)
-    assert QGuiApplication.clipboard().text() == str(seed)
+    assert QGuiApplication.clipboard().text() == str(seed + 1)
     window.prompt_panel.prompt_edit.setPlainText("something else")
     window.prompt_panel.seed_lock.setChecked(False)
     qtbot.mouseClick(window.inspector.use_settings_button, Qt.MouseButton.LeftButton)
     spec = window.prompt_panel.spec()
     assert (spec.prompt, spec.seed, spec.num_inference_steps, spec.model) == (
-        first.recipe.prompt, seed, 2, tiny_model)
+        second.recipe.prompt, seed + 1, 2, tiny_model)
+    assert spec.duration_s == pytest.approx(second.total_s, abs=0.011)
 
 
 def test_cancel_mid_generation_leaves_no_clip(qtbot, window, tiny_model):
@@ -124,17 +127,6 @@ def test_failure_is_a_message_in_the_job_panel(qtbot, window, tmp_path):
     assert row.state == "failed" and "missing-model" in row.detail.text()
     assert "missing-model" in window.statusBar().currentMessage()
     assert window.project.clips() == []
-
-
-def test_live_preview_shows_the_image_being_denoised(qtbot, window, tiny_model):
-    fill_prompt(window.prompt_panel, tiny_model, steps=4)
-    window.prompt_panel.preview_check.setChecked(True)
-    assert window.prompt_panel.spec().preview_every > 0
-    previews = []
-    window.client.job_progressed.connect(lambda j, p: previews.append(j) if p.preview is not None else None)
-    job_id, _ = click_generate_and_wait(qtbot, window)
-    assert previews, "no preview image arrived"
-    assert not window.job_panel.row(job_id).preview.pixmap().isNull()
 
 
 def test_prompt_panel_checks_input_and_ctrl_enter_generates(qtbot, tiny_model):
