@@ -1,0 +1,332 @@
+"""QtTransport: play/pause/stop, play selection, loop, time display and output device chooser.
+
+Drives an :class:`engine.audio.playback.Player` with the project's mix
+(:func:`app.model.mix.render_mix`, re-rendered when the project changes). As in friture, the
+audio callback only copies from the preallocated buffer; a ``QTimer`` every
+``PLAYHEAD_TIMER_MS`` reads ``Player.position_s`` and moves the project's playhead, which every
+view follows. Seeking anywhere (a click on the timeline) moves the project's playhead, and the
+transport moves the player there. Without PortAudio or an output device, the buttons are disabled
+and a message says why; everything else keeps working.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt, Signal
+
+from app.model.mix import render_mix
+from app.model.project import Project
+from app.plot_items.axes import format_time
+from engine.audio.playback import PlaybackError, Player
+
+PLAYHEAD_TIMER_MS = 30
+#: Delay before re-rendering the mix after an edit during playback (edits come in bursts).
+REMIX_DELAY_MS = 60
+
+
+class QtTransport(QtWidgets.QWidget):
+    """Transport controls for ``project`` playing through ``player`` (a new Player if None).
+
+    Signals:
+        playback_failed(str message): the output stream could not be opened or started.
+        output_device_changed(object device_id): the user chose an output device (None = default).
+    """
+
+    playback_failed = Signal(str)
+    output_device_changed = Signal(object)
+
+    def __init__(self, project: Project, player: Player | None = None, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.player = player if player is not None else Player()
+        self._mix_dirty = True
+        self._mix_channels = 2
+        self._setting_playhead = False
+        self.available, self.unavailable_reason = self.player.available()
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(PLAYHEAD_TIMER_MS)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self._remix_timer = QtCore.QTimer(self, singleShot=True, interval=REMIX_DELAY_MS)
+        self._remix_timer.timeout.connect(self._reload_while_playing)
+
+        self._build_ui()
+        self._connect_project()
+        self._update_buttons()
+        self._update_time_label(self.project.playhead_s)
+
+    # ================================================================= UI
+
+    def _build_ui(self) -> None:
+        style = self.style()
+
+        def action(text: str, icon, shortcut: str | None, slot, checkable: bool = False) -> QtGui.QAction:
+            act = QtGui.QAction(style.standardIcon(icon), text, self)
+            if shortcut:
+                act.setShortcut(QtGui.QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setCheckable(checkable)
+            act.setToolTip(f"{text} ({shortcut})" if shortcut else text)
+            (act.toggled if checkable else act.triggered).connect(slot)
+            self.addAction(act)
+            return act
+
+        sp = QtWidgets.QStyle.StandardPixmap
+        self.play_action = action("Play / pause", sp.SP_MediaPlay, "Space", self.toggle_play)
+        self.stop_action = action("Stop", sp.SP_MediaStop, None, self.stop)
+        self.play_selection_action = action("Play selection", sp.SP_MediaSeekForward, "Shift+Space", self.play_selection)
+        self.loop_action = action("Loop", sp.SP_BrowserReload, None, self._on_loop_toggled, checkable=True)
+
+        buttons = []
+        for act in (self.play_action, self.stop_action, self.play_selection_action, self.loop_action):
+            button = QtWidgets.QToolButton()
+            button.setDefaultAction(act)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.append(button)
+        self.play_button, self.stop_button, self.play_selection_button, self.loop_button = buttons
+
+        self.time_label = QtWidgets.QLabel()
+        self.time_label.setMinimumWidth(150)
+        font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
+        self.time_label.setFont(font)
+
+        self.device_combo = QtWidgets.QComboBox()
+        self.device_combo.setToolTip("Audio output device")
+        self.device_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._fill_devices()
+        self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
+
+        self.message_label = QtWidgets.QLabel()
+        self.message_label.setStyleSheet("color: #d08a2c;")
+        self.message_label.setWordWrap(True)
+
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for button in buttons:
+            layout.addWidget(button)
+        layout.addWidget(self.time_label)
+        layout.addWidget(QtWidgets.QLabel("Output:"))
+        layout.addWidget(self.device_combo)
+        layout.addWidget(self.message_label, 1)
+        self._show_message("" if self.available else self.unavailable_reason)
+
+    def _fill_devices(self) -> None:
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        self.device_combo.addItem("System default", None)
+        for device in self.player.output_devices():
+            label = f"{device.name} ({device.host_api})" if device.host_api else device.name
+            self.device_combo.addItem(label, device.id)
+        index = self.device_combo.findData(self.player.device_id)
+        self.device_combo.setCurrentIndex(max(0, index))
+        self.device_combo.blockSignals(False)
+
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.message_label.setToolTip(text)
+        self.message_label.setVisible(bool(text))
+
+    def _update_buttons(self) -> None:
+        for act in (self.play_action, self.stop_action, self.play_selection_action, self.loop_action):
+            act.setEnabled(self.available)
+        self.device_combo.setEnabled(self.available)
+        sp = QtWidgets.QStyle.StandardPixmap
+        icon = sp.SP_MediaPause if self.player.playing else sp.SP_MediaPlay
+        self.play_action.setIcon(self.style().standardIcon(icon))
+        if not self.available:
+            self.setToolTip(self.unavailable_reason)
+
+    def _update_time_label(self, position_s: float) -> None:
+        total = self.project.duration_s
+        self.time_label.setText(f"{format_time(position_s, 0.001)} / {format_time(total, 0.001)}")
+
+    # ================================================================= project
+
+    def _connect_project(self) -> None:
+        events = self.project.events
+        dirty = (
+            events.clip_added,
+            events.clip_removed,
+            events.clip_changed,
+            events.track_added,
+            events.track_removed,
+            events.track_changed,
+            events.project_reset,
+        )
+        pairs = [(event, self._on_project_changed) for event in dirty]
+        pairs.append((events.playhead_moved, self._on_project_playhead_moved))
+        pairs.append((events.selection_changed, self._on_project_selection_changed))
+        for event, handler in pairs:
+            event.connect(handler)
+        self._event_pairs = pairs
+        self.destroyed.connect(lambda *_: [event.disconnect(h) for event, h in pairs])
+
+    def shutdown(self) -> None:
+        """Stop playback, release the output stream and stop listening to the project."""
+        self.timer.stop()
+        self._remix_timer.stop()
+        self.player.close()
+        for event, handler in self._event_pairs:
+            event.disconnect(handler)
+        self._event_pairs = []
+
+    def _on_project_changed(self, *args) -> None:
+        self._mix_dirty = True
+        self._update_time_label(self.project.playhead_s)
+        if self.player.playing:
+            self._remix_timer.start()
+
+    def _on_project_playhead_moved(self, seconds: float) -> None:
+        if self._setting_playhead:
+            return
+        self._update_time_label(seconds)
+        if self.player.playing and seconds < self.player.duration_s:
+            self.player.seek(seconds)
+
+    def _on_project_selection_changed(self, selection) -> None:
+        if self.player.playing and self.loop_action.isChecked():
+            self.player.set_loop(self._loop_region())
+
+    # ================================================================= mix
+
+    def _ensure_mix(self) -> bool:
+        """Render and load the mix if the project changed; False when there is nothing to play."""
+        if not self._mix_dirty and self.player.duration_s > 0:
+            return True
+        duration = self.project.duration_s
+        if duration <= 0:
+            return False
+        mix = render_mix(self.project, 0.0, duration, channels=self._mix_channels)
+        self.player.load(mix, self.project.sample_rate_hz)
+        self._mix_dirty = False
+        return mix.shape[1] > 0
+
+    def _reload_while_playing(self) -> None:
+        if not self.player.playing:
+            return
+        position = self.player.position_s
+        loop = self.player.loop
+        if not self._ensure_mix():
+            self.stop()
+            return
+        if loop is not None:
+            loop = self._loop_region()
+        self._start(min(position, self.player.duration_s), loop=loop)
+
+    def _loop_region(self) -> tuple[float, float] | None:
+        """The loop: the time selection if there is one, else the whole project."""
+        sel = self.project.selection
+        end = self.player.duration_s
+        if sel.has_time_range and sel.start_s < end:
+            return sel.start_s, min(sel.end_s, end)
+        return (0.0, end) if end > 0 else None
+
+    # ================================================================= transport
+
+    def _start(self, start_s: float, loop=None, end_s: float | None = None) -> None:
+        try:
+            self.player.play(start_s=start_s, loop=loop, end_s=end_s)
+        except PlaybackError as exc:
+            self._show_message(str(exc))
+            self.playback_failed.emit(str(exc))
+            self._update_buttons()
+            return
+        self._show_message("")
+        self.timer.start()
+        self._update_buttons()
+
+    def toggle_play(self) -> None:
+        """Space: pause when playing, else play from the playhead."""
+        if self.player.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        """Play from the playhead (from the start when it is at the end), looping if Loop is on."""
+        if not self.available or not self._ensure_mix():
+            return
+        start = self.project.playhead_s
+        if start >= self.player.duration_s:
+            start = 0.0
+        loop = self._loop_region() if self.loop_action.isChecked() else None
+        if loop is not None and not loop[0] <= start < loop[1]:
+            start = loop[0]
+        self._start(start, loop=loop)
+
+    def play_selection(self) -> None:
+        """Play the selected time range once (or loop it when Loop is on); without a time
+        selection, the same as :meth:`play`."""
+        sel = self.project.selection
+        if not sel.has_time_range:
+            self.play()
+            return
+        if not self.available or not self._ensure_mix():
+            return
+        start = min(sel.start_s, self.player.duration_s)
+        end = min(sel.end_s, self.player.duration_s)
+        if end <= start:
+            return
+        if self.loop_action.isChecked():
+            self._start(start, loop=(start, end))
+        else:
+            self._start(start, end_s=end)
+
+    def pause(self) -> None:
+        """Stop where we are; the playhead stays."""
+        self.player.pause()
+        self._on_timer_timeout()
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop and put the playhead back where playback started."""
+        was_loaded = self.player.duration_s > 0
+        self.player.stop()
+        self.timer.stop()
+        if was_loaded:
+            self._move_playhead(self.player.position_s)
+        self._update_buttons()
+
+    def seek(self, seconds: float) -> None:
+        """Move the playhead (and the playing position) to ``seconds``."""
+        self.project.set_playhead(max(0.0, float(seconds)))
+
+    def _on_loop_toggled(self, on: bool) -> None:
+        if self.player.playing:
+            self.player.set_loop(self._loop_region() if on else None)
+
+    def _move_playhead(self, seconds: float) -> None:
+        self._setting_playhead = True
+        try:
+            self.project.set_playhead(seconds)
+        finally:
+            self._setting_playhead = False
+        self._update_time_label(seconds)
+
+    def _on_timer_timeout(self) -> None:
+        """Every PLAYHEAD_TIMER_MS while playing: the playhead follows the player."""
+        if self.player.duration_s > 0:
+            self._move_playhead(self.player.position_s)
+        if not self.player.playing:
+            self.timer.stop()
+            self._update_buttons()
+
+    # ================================================================= devices
+
+    def _on_device_combo_changed(self, index: int) -> None:
+        device_id = self.device_combo.itemData(index)
+        try:
+            self.player.set_device(device_id)
+        except (ValueError, PlaybackError) as exc:
+            self._show_message(str(exc))
+            return
+        self._mix_dirty = True  # the channel count may differ on the new device
+        self.output_device_changed.emit(device_id)
+
+    def set_output_device(self, device_id: int | None) -> bool:
+        """Choose the output device (e.g. restored from settings); False if it is not present."""
+        index = self.device_combo.findData(device_id)
+        if index < 0:
+            return False
+        self.device_combo.setCurrentIndex(index)
+        return True
