@@ -1,0 +1,232 @@
+"""AudioSet classes and seed 001's prompt templates, for class-conditioned generation with any model.
+
+The 527 AudioSet labels, with their parents in the AudioSet ontology, ship in
+``resources/audioset_labels.json`` (source and licence in its header). Seed 001 (Michaels 2023,
+"Adapting Latent Diffusion Models from Images to Class-Conditioned Audio Generation") conditions
+only through text, with two templates::
+
+    class_prompt("Dog")                       -> "a spectrogram of the sound of Dog"
+    mixture_prompt("Dog", "Bark", "Howl")     -> "a mel spectrogram of the sound of multiple
+                                                  overlapping Dogs, including Bark and Howl"
+
+and samples at a smaller output size, 64 x 400 (mel rows x time columns), instead of 512 x 512
+(:data:`OUTPUT_SIZES`, :func:`output_size_settings`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LABELS_FILE = Path(__file__).resolve().parents[1] / "resources" / "audioset_labels.json"
+NUM_LABELS = 527
+
+CLASS_TEMPLATE = "a spectrogram of the sound of {label}"
+MIXTURE_TEMPLATE = "a mel spectrogram of the sound of multiple overlapping {parent}s, including {a} and {b}"
+
+#: Seed 001's output sizes, (height, width) in pixels = (mel rows, time columns). Height is the
+#: spectrogram's ``num_frequencies``: 64 means the image has 64 mel bins over the preset's
+#: frequency range (a TextToAudioJob with ``height=64`` uses the preset with num_frequencies=64;
+#: a model trained on 512-row images draws 64 rows as a squeezed picture of its usual ones).
+#: Width is time: 400 columns are 4.0 s at Riffusion's 10 ms per column.
+OUTPUT_SIZES: dict[str, tuple[int, int]] = {"64x400 (seed 001)": (64, 400), "512x512": (512, 512)}
+DEFAULT_OUTPUT_SIZE = "64x400 (seed 001)"
+
+
+class UnknownLabelError(ValueError):
+    """A name that is not one of the AudioSet labels (or ontology classes)."""
+
+
+@dataclass(frozen=True)
+class AudioSetLabel:
+    """One AudioSet class: its model output ``index`` (0..526), machine id ``mid`` ("/m/0bt9lr"),
+    display ``name``, direct ``parents`` in the ontology (names; empty for a root), ``path`` (the
+    first-parent chain from the root down to the direct parent) and the ontology's ``description``."""
+
+    index: int
+    mid: str
+    name: str
+    parents: tuple[str, ...]
+    path: tuple[str, ...]
+    description: str
+
+
+@functools.lru_cache(maxsize=4)
+def load_labels(path: str | Path = LABELS_FILE) -> tuple[AudioSetLabel, ...]:
+    """The AudioSet labels in index order, read from ``path`` (the shipped JSON by default).
+
+    Raises FileNotFoundError if the file is missing and ValueError if it is not a label file
+    (naming the file and what was wrong).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}).") from None
+    entries = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected an object with a non-empty 'labels' list.")
+    labels = []
+    for i, entry in enumerate(entries):
+        try:
+            label = AudioSetLabel(
+                index=int(entry["index"]),
+                mid=str(entry["mid"]),
+                name=str(entry["name"]),
+                parents=tuple(entry.get("parents", ())),
+                path=tuple(entry.get("path", ())),
+                description=str(entry.get("description", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: label entry {i} lacks index/mid/name ({exc!r}).") from None
+        if label.index != i:
+            raise ValueError(f"{path}: label entry {i} has index {label.index}; expected {i}.")
+        labels.append(label)
+    return tuple(labels)
+
+
+def label_names() -> tuple[str, ...]:
+    """The 527 display names in AudioSet index order (the order of classifier outputs)."""
+    return tuple(label.name for label in load_labels())
+
+
+@functools.lru_cache(maxsize=1)
+def _by_name() -> dict[str, AudioSetLabel]:
+    return {label.name.casefold(): label for label in load_labels()}
+
+
+def get_label(name: str) -> AudioSetLabel:
+    """The label called ``name`` (case-insensitive). Raises UnknownLabelError naming close matches."""
+    label = _by_name().get(str(name).strip().casefold())
+    if label is None:
+        close = search_labels(name, limit=5) if str(name).strip() else []
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownLabelError(f"{name!r} is not an AudioSet label.{hint}")
+    return label
+
+
+_WORD_RE = re.compile(r"[\w']+")
+
+
+def search_labels(query: str, limit: int | None = None) -> list[str]:
+    """Label names matching ``query``, best first (for the class browser's search box).
+
+    Every word of the query must start a word of the label's name or of one of its ancestors'
+    names (case-insensitive), so "dog" finds "Dog", then its children "Bark", "Howl", ...;
+    "male sp" finds "Male speech, man speaking". Ranking: exact name, name prefix, all words in
+    the name, words matched through an ancestor; ties keep AudioSet order. An empty query
+    returns every label in AudioSet order. ``limit`` caps the list.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"`limit` must be >= 0 or None, got {limit}.")
+    words = _WORD_RE.findall(str(query).casefold())
+    labels = load_labels()
+    if not words:
+        names = [label.name for label in labels]
+        return names if limit is None else names[:limit]
+    text = " ".join(words)
+    ranked: list[tuple[int, int, str]] = []
+    for label in labels:
+        name = label.name.casefold()
+        name_words = _WORD_RE.findall(name)
+        family_words = name_words + [w for parent in (*label.parents, *label.path) for w in _WORD_RE.findall(parent.casefold())]
+
+        def starts_a_word(word: str, pool: list[str]) -> bool:
+            return any(candidate.startswith(word) for candidate in pool)
+
+        if name == text:
+            rank = 0
+        elif name.startswith(text):
+            rank = 1
+        elif all(starts_a_word(w, name_words) for w in words):
+            rank = 2
+        elif all(starts_a_word(w, family_words) for w in words):
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, label.index, label.name))
+    ranked.sort()
+    names = [name for _, _, name in ranked]
+    return names if limit is None else names[:limit]
+
+
+def _clean(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"`{what}` must be a non-empty class name, got {value!r}.")
+    return value.strip()
+
+
+def class_prompt(label: str) -> str:
+    """Seed 001's single-class prompt: "a spectrogram of the sound of <label>".
+
+    Any non-empty name works (free text too); the class browser passes AudioSet names.
+    Raises ValueError for an empty label.
+    """
+    return CLASS_TEMPLATE.format(label=_clean(label, "label"))
+
+
+def mixture_prompt(parent: str, a: str, b: str) -> str:
+    """Seed 001's two-class prompt: "a mel spectrogram of the sound of multiple overlapping
+    <parent>s, including <a> and <b>". Raises ValueError for an empty name."""
+    return MIXTURE_TEMPLATE.format(parent=_clean(parent, "parent"), a=_clean(a, "a"), b=_clean(b, "b"))
+
+
+def ancestors(name: str) -> tuple[str, ...]:
+    """Every ontology ancestor of label ``name``, nearest first (all parents, breadth-first).
+
+    Ancestors that are themselves labels are followed further up; abstract ontology classes that
+    are not labels end the walk there (the shipped file records each label's parents and its
+    first-parent path, not the full 632-class graph, so ``path`` supplies the rest).
+    """
+    label = get_label(name)
+    seen: list[str] = []
+    frontier = list(label.parents)
+    while frontier:
+        parent = frontier.pop(0)
+        if parent in seen:
+            continue
+        seen.append(parent)
+        known = _by_name().get(parent.casefold())
+        if known is not None:
+            frontier.extend(known.parents)
+    for parent in reversed(label.path):
+        if parent not in seen:
+            seen.append(parent)
+    return tuple(seen)
+
+
+def mixture_parent(a: str, b: str) -> str:
+    """The nearest ontology class that both labels ``a`` and ``b`` descend from (the
+    ``<parent>`` of :func:`mixture_prompt`). Raises UnknownLabelError for an unknown label and
+    ValueError if they share no ancestor (labels under different roots, e.g. Music and Animal).
+    """
+    first, second = ancestors(a), ancestors(b)
+    for candidate in first:
+        if candidate in second:
+            return candidate
+    raise ValueError(f"{a!r} and {b!r} share no parent class in the AudioSet ontology.")
+
+
+def children(parent: str) -> list[str]:
+    """Labels whose direct parent is ``parent`` (a label or an abstract ontology class), in AudioSet order."""
+    key = _clean(parent, "parent").casefold()
+    return [label.name for label in load_labels() if any(p.casefold() == key for p in label.parents)]
+
+
+def output_size_settings(name: str, params: Any) -> dict[str, float | int]:
+    """TextToAudioJob fields for output size ``name`` under spectrogram ``params``.
+
+    Returns ``{"height": rows, "duration_s": seconds}``: ``height`` becomes the job's
+    ``num_frequencies`` and ``duration_s`` gives exactly the size's width in columns at the
+    preset's ``step_size_ms``. Raises ValueError for a name not in :data:`OUTPUT_SIZES`.
+    """
+    if name not in OUTPUT_SIZES:
+        raise ValueError(f"unknown output size {name!r}; expected one of {', '.join(OUTPUT_SIZES)}.")
+    from engine.audio.spectrogram import duration_for_width
+
+    height, width = OUTPUT_SIZES[name]
+    return {"height": height, "duration_s": float(duration_for_width(params, width))}
