@@ -1,0 +1,671 @@
+"""Audio <-> Riffusion-style spectrogram images (Qt-free).
+
+The pixel mapping, the EXIF tags and the STFT/mel settings are Riffusion's
+(``riffusion/spectrogram_params.py``, ``spectrogram_converter.py``,
+``util/image_util.py``), so images made here decode in Riffusion and images made
+by Riffusion (or by any Riffusion-style checkpoint) decode here.
+
+Scale: Riffusion feeds pydub's int16 sample values as floats, so its mel
+amplitudes (and the ``MAX_VALUE`` EXIF tag) are on the int16 scale. We multiply
+float audio by :data:`INT16_SCALE` (32768, exactly the factor soundfile divides
+16-bit files by), which gives Riffusion's numbers for the same file.
+
+Image layout: height = ``num_frequencies`` mel bins, row 0 = highest frequency
+(the image is flipped), width = STFT frames (one per ``hop_length`` samples).
+Pixel value ``255 - 255 * (mel / max) ** power_for_image`` truncated to uint8,
+so silence is white. Mono images repeat the value in R, G and B (Riffusion
+decodes R); stereo images put the left channel in G and the right in B (R = 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torchaudio
+from PIL import Image
+
+from engine.audio.io import (
+    MAX_SAMPLE_RATE_HZ,
+    MIN_SAMPLE_RATE_HZ,
+    atomic_output_path,
+    peak_normalize,
+    to_channels,
+    validate_audio,
+)
+
+if TYPE_CHECKING:
+    from engine.audio.inversion import Vocoder
+
+__all__ = [
+    "INT16_SCALE",
+    "DEFAULT_MAX_VALUE",
+    "OUTPUT_PEAK",
+    "ExifTag",
+    "SpectrogramParamsError",
+    "SpectrogramExifError",
+    "SpectrogramParams",
+    "PRESETS",
+    "get_preset",
+    "mel_from_audio",
+    "image_from_mel",
+    "image_from_audio",
+    "width_for_duration",
+    "duration_for_width",
+    "samples_for_width",
+    "mel_from_image",
+    "mel_from_pixels",
+    "max_value_from_exif",
+    "audio_from_mel",
+    "audio_from_image",
+    "save_spectrogram_image",
+]
+
+#: float audio * INT16_SCALE = the int16 sample values Riffusion computes on.
+INT16_SCALE = 32768.0
+#: Riffusion's ``max_value`` when an image carries no MAX_VALUE tag ("shouldn't matter":
+#: decoded audio is peak-normalised).
+DEFAULT_MAX_VALUE = 30e6
+#: Peak level of audio decoded from an image.
+OUTPUT_PEAK = 0.99
+_MAX_N_FFT = 1 << 20
+
+
+class ExifTag(IntEnum):
+    """Riffusion's custom EXIF tags (``SpectrogramParams.ExifTags``)."""
+
+    SAMPLE_RATE = 11000
+    STEREO = 11005
+    STEP_SIZE_MS = 11010
+    WINDOW_DURATION_MS = 11020
+    PADDED_DURATION_MS = 11030
+    NUM_FREQUENCIES = 11040
+    MIN_FREQUENCY = 11050
+    MAX_FREQUENCY = 11060
+    POWER_FOR_IMAGE = 11070
+    MAX_VALUE = 11080
+
+
+class SpectrogramParamsError(ValueError):
+    """A SpectrogramParams field (or a recipe dict) holds an unusable value."""
+
+
+class SpectrogramExifError(SpectrogramParamsError):
+    """An image's EXIF lacks some of Riffusion's spectrogram tags or holds bad values."""
+
+
+def _is_real(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class SpectrogramParams:
+    """How audio maps to a spectrogram image and back; Riffusion's fields and defaults.
+
+    Units: ``sample_rate`` Hz; ``*_ms`` milliseconds (``step_size_ms`` may be a
+    float, e.g. 861/44.1 for a hop of exactly 861 samples); frequencies Hz.
+    ``max_mel_iters`` is kept for Riffusion compatibility only (current
+    torchaudio's InverseMelScale has no iterations; see engine.audio.inversion).
+    Invalid values raise :class:`SpectrogramParamsError` naming the field.
+    """
+
+    stereo: bool = False
+    sample_rate: int = 44100
+    step_size_ms: float = 10
+    window_duration_ms: float = 100
+    padded_duration_ms: float = 400
+    num_frequencies: int = 512
+    min_frequency: float = 0
+    max_frequency: float = 10000
+    mel_scale_norm: str | None = None
+    mel_scale_type: str = "htk"
+    max_mel_iters: int = 200
+    num_griffin_lim_iters: int = 32
+    power_for_image: float = 0.25
+
+    # Riffusion's nested enum name, for code ported from Riffusion.
+    ExifTags = ExifTag
+
+    @property
+    def n_fft(self) -> int:
+        """Samples per STFT frame including zero padding (Riffusion's formula)."""
+        return int(self.padded_duration_ms / 1000.0 * self.sample_rate)
+
+    @property
+    def win_length(self) -> int:
+        """Samples in the Hann window of each STFT frame."""
+        return int(self.window_duration_ms / 1000.0 * self.sample_rate)
+
+    @property
+    def hop_length(self) -> int:
+        """Samples between STFT frames = samples per image column."""
+        return int(self.step_size_ms / 1000.0 * self.sample_rate)
+
+    def __post_init__(self) -> None:
+        def bad(field: str, expected: str) -> SpectrogramParamsError:
+            return SpectrogramParamsError(
+                f"SpectrogramParams.{field} must be {expected}, got {getattr(self, field)!r}"
+            )
+
+        if not isinstance(self.stereo, bool):
+            raise bad("stereo", "True or False")
+        if not _is_int(self.sample_rate) or not MIN_SAMPLE_RATE_HZ <= self.sample_rate <= MAX_SAMPLE_RATE_HZ:
+            raise bad("sample_rate", f"an integer in {MIN_SAMPLE_RATE_HZ}..{MAX_SAMPLE_RATE_HZ} Hz")
+        for field in ("step_size_ms", "window_duration_ms", "padded_duration_ms"):
+            if not _is_real(getattr(self, field)) or getattr(self, field) <= 0:
+                raise bad(field, "a finite number of milliseconds > 0")
+        if self.hop_length < 1:
+            raise bad("step_size_ms", f"at least one sample long at {self.sample_rate} Hz")
+        if self.win_length < 2:
+            raise bad("window_duration_ms", f"at least two samples long at {self.sample_rate} Hz")
+        if self.hop_length > self.win_length:
+            raise bad("step_size_ms", f"<= window_duration_ms ({self.window_duration_ms}) so frames overlap")
+        if not self.win_length <= self.n_fft <= _MAX_N_FFT:
+            raise bad(
+                "padded_duration_ms",
+                f">= window_duration_ms ({self.window_duration_ms}) and at most {_MAX_N_FFT} samples",
+            )
+        if not _is_int(self.num_frequencies) or not 1 <= self.num_frequencies <= self.n_fft // 2 + 1:
+            raise bad("num_frequencies", f"an integer in 1..{self.n_fft // 2 + 1} (n_fft // 2 + 1)")
+        if not _is_real(self.min_frequency) or self.min_frequency < 0:
+            raise bad("min_frequency", "a finite number of Hz >= 0")
+        if not _is_real(self.max_frequency) or not self.min_frequency < self.max_frequency <= self.sample_rate / 2:
+            raise bad(
+                "max_frequency",
+                f"a number of Hz above min_frequency ({self.min_frequency}) and at most "
+                f"half the sample rate ({self.sample_rate / 2})",
+            )
+        if self.mel_scale_norm not in (None, "slaney"):
+            raise bad("mel_scale_norm", "None or 'slaney'")
+        if self.mel_scale_type not in ("htk", "slaney"):
+            raise bad("mel_scale_type", "'htk' or 'slaney'")
+        if not _is_int(self.max_mel_iters) or self.max_mel_iters < 0:
+            raise bad("max_mel_iters", "an integer >= 0")
+        if not _is_int(self.num_griffin_lim_iters) or self.num_griffin_lim_iters < 0:
+            raise bad("num_griffin_lim_iters", "an integer >= 0")
+        if not _is_real(self.power_for_image) or self.power_for_image <= 0:
+            raise bad("power_for_image", "a finite number > 0")
+
+    # ----------------------------------------------------------------- serialisation
+
+    def to_exif(self) -> dict[int, Any]:
+        """Riffusion's EXIF tags for these params (MAX_VALUE is added per image)."""
+        return {
+            ExifTag.SAMPLE_RATE.value: self.sample_rate,
+            ExifTag.STEREO.value: self.stereo,
+            ExifTag.STEP_SIZE_MS.value: self.step_size_ms,
+            ExifTag.WINDOW_DURATION_MS.value: self.window_duration_ms,
+            ExifTag.PADDED_DURATION_MS.value: self.padded_duration_ms,
+            ExifTag.NUM_FREQUENCIES.value: self.num_frequencies,
+            ExifTag.MIN_FREQUENCY.value: self.min_frequency,
+            ExifTag.MAX_FREQUENCY.value: self.max_frequency,
+            ExifTag.POWER_FOR_IMAGE.value: float(self.power_for_image),
+        }
+
+    @classmethod
+    def from_exif(cls, exif: Mapping[int, Any]) -> SpectrogramParams:
+        """Params from an image's EXIF mapping (``image.getexif()``).
+
+        All nine parameter tags (11000-11070) are required, as in Riffusion; fields
+        Riffusion does not store (mel norm/type, iteration counts) take their defaults.
+
+        Raises:
+            SpectrogramExifError: tags missing (the message lists them) or unusable values.
+        """
+        required = [t for t in ExifTag if t is not ExifTag.MAX_VALUE]
+        missing = [t.name for t in required if t.value not in exif]
+        if missing:
+            raise SpectrogramExifError(
+                f"image EXIF lacks the spectrogram tag(s) {missing}; a Riffusion-style image "
+                "carries all of tags 11000-11070 (or pass params explicitly)"
+            )
+
+        def number(tag: ExifTag) -> float | int:
+            raw = exif[tag.value]
+            try:
+                value = float(raw)
+            except (TypeError, ValueError) as exc:
+                raise SpectrogramExifError(f"EXIF tag {tag.name} ({tag.value}) is not a number: {raw!r}") from exc
+            return int(value) if value.is_integer() else value
+
+        def integer(tag: ExifTag) -> int:
+            value = number(tag)
+            if not isinstance(value, int):
+                raise SpectrogramExifError(f"EXIF tag {tag.name} ({tag.value}) must be an integer, got {value!r}")
+            return value
+
+        try:
+            return cls(
+                sample_rate=integer(ExifTag.SAMPLE_RATE),
+                stereo=bool(exif[ExifTag.STEREO.value]),
+                step_size_ms=number(ExifTag.STEP_SIZE_MS),
+                window_duration_ms=number(ExifTag.WINDOW_DURATION_MS),
+                padded_duration_ms=number(ExifTag.PADDED_DURATION_MS),
+                num_frequencies=integer(ExifTag.NUM_FREQUENCIES),
+                min_frequency=number(ExifTag.MIN_FREQUENCY),
+                max_frequency=number(ExifTag.MAX_FREQUENCY),
+                power_for_image=float(number(ExifTag.POWER_FOR_IMAGE)),
+            )
+        except SpectrogramExifError:
+            raise
+        except SpectrogramParamsError as exc:
+            raise SpectrogramExifError(f"image EXIF holds unusable spectrogram params: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict (for generation recipes)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SpectrogramParams:
+        """Inverse of :meth:`to_dict`. Missing fields take their defaults.
+
+        Raises:
+            SpectrogramParamsError: unknown keys (listed) or invalid values.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise SpectrogramParamsError(f"unknown spectrogram parameter(s) {unknown}; known: {names}")
+        return cls(**dict(data))
+
+
+PRESETS: dict[str, SpectrogramParams] = {
+    # Riffusion v1 checkpoints: 512 mels over 0-10 kHz, 10 ms columns (5.12 s per 512 px).
+    "riffusion": SpectrogramParams(),
+    # Same geometry over 10 Hz - 20 kHz (Riffusion's TODO for newer models).
+    "riffusion-20k": SpectrogramParams(min_frequency=10, max_frequency=20000),
+    # Seed 000: 10 s in 512 px at 44.1 kHz -> a hop of exactly 861 samples; 20 Hz - 20 kHz.
+    "perkins-10s": SpectrogramParams(step_size_ms=861 / 44.1, min_frequency=20, max_frequency=20000),
+}
+
+
+def get_preset(name: str) -> SpectrogramParams:
+    """Look up a preset in :data:`PRESETS`; ValueError listing the presets if unknown."""
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown spectrogram preset {name!r}; available: {sorted(PRESETS)}") from None
+
+
+# --------------------------------------------------------------------------- audio -> mel
+
+
+@functools.lru_cache(maxsize=8)
+def _analysis(params: SpectrogramParams, device: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Riffusion's exact torchaudio Spectrogram + MelScale, cached per params and device."""
+    spectrogram = torchaudio.transforms.Spectrogram(
+        n_fft=params.n_fft,
+        hop_length=params.hop_length,
+        win_length=params.win_length,
+        pad=0,
+        window_fn=torch.hann_window,
+        power=None,
+        normalized=False,
+        wkwargs=None,
+        center=True,
+        pad_mode="reflect",
+        onesided=True,
+    ).to(device)
+    mel_scale = torchaudio.transforms.MelScale(
+        n_mels=params.num_frequencies,
+        sample_rate=params.sample_rate,
+        f_min=params.min_frequency,
+        f_max=params.max_frequency,
+        n_stft=params.n_fft // 2 + 1,
+        norm=params.mel_scale_norm,
+        mel_scale=params.mel_scale_type,
+    ).to(device)
+    return spectrogram, mel_scale
+
+
+def _channels_for(audio: np.ndarray, params: SpectrogramParams) -> np.ndarray:
+    return to_channels(audio, 2 if params.stereo else 1)
+
+
+def mel_from_audio(
+    audio: np.ndarray | torch.Tensor, params: SpectrogramParams, *, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Mel amplitudes of ``audio`` exactly as Riffusion computes them.
+
+    Args:
+        audio: float samples ``(channels, samples)`` at ``params.sample_rate``, full scale +/-1.
+            Mono params downmix (mean of channels); stereo params clone a mono input
+            and keep the first two channels of wider input.
+        params: spectrogram settings.
+        device: torch device for the STFT.
+
+    Returns:
+        float32 ``(channels, num_frequencies, frames)`` on Riffusion's int16 scale,
+        ``frames = 1 + samples // hop_length`` (centred frames, reflect padding).
+        Audio shorter than half an FFT frame is zero-padded first (Riffusion would fail).
+
+    Raises:
+        The engine.audio.io validation errors for a bad array.
+    """
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
+    audio = np.asarray(audio)
+    validate_audio(audio, params.sample_rate, "mel_from_audio audio")
+    samples = audio.shape[1]
+    wave = _channels_for(audio, params) * np.float32(INT16_SCALE)
+    n_frames = 1 + samples // params.hop_length
+    if samples <= params.n_fft // 2:  # reflect padding needs more than half a frame
+        wave = np.pad(wave, ((0, 0), (0, params.n_fft // 2 + 1 - samples)))
+    spectrogram, mel_scale = _analysis(params, str(torch.device(device)))
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(wave)).to(device)
+        mel = mel_scale(torch.abs(spectrogram(x)))[..., :n_frames]
+    return mel.cpu().numpy().astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- mel -> image
+
+
+def image_from_mel(mel: np.ndarray, params: SpectrogramParams) -> Image.Image:
+    """Riffusion's spectrogram image of mel amplitudes.
+
+    Args:
+        mel: ``(channels, num_frequencies, frames)`` non-negative amplitudes (1 or 2
+            channels; 2 only with ``params.stereo``).
+        params: stored in the image's EXIF with ``MAX_VALUE = mel.max()``.
+
+    Returns:
+        RGB image ``frames`` wide and ``num_frequencies`` tall. All-zero mel gives a
+        white image with MAX_VALUE 0 (it decodes back to silence).
+
+    Raises:
+        ValueError: wrong shape, channel count or height, negative or non-finite values.
+    """
+    mel = np.asarray(mel, dtype=np.float32)
+    channels = 2 if params.stereo else 1
+    if mel.ndim != 3 or mel.shape[0] != channels:
+        raise ValueError(
+            f"image_from_mel: expected mel shaped ({channels}, {params.num_frequencies}, frames) "
+            f"for {'stereo' if params.stereo else 'mono'} params, got {mel.shape}"
+        )
+    if mel.shape[1] != params.num_frequencies:
+        raise ValueError(
+            f"image_from_mel: mel has {mel.shape[1]} bins but params.num_frequencies is {params.num_frequencies}"
+        )
+    if mel.shape[2] < 1:
+        raise ValueError("image_from_mel: mel has no frames")
+    if not np.isfinite(mel).all() or (mel < 0).any():
+        raise ValueError("image_from_mel: mel amplitudes must be finite and >= 0")
+    max_value = np.max(mel)
+    if max_value > 0:
+        # Riffusion's image_from_spectrogram, step by step and in float32.
+        data = mel / max_value
+        data = np.power(data, params.power_for_image)
+        data = data * 255
+        data = 255 - data
+        data = data.astype(np.uint8)
+    else:
+        data = np.full(mel.shape, 255, dtype=np.uint8)
+    data = data[:, ::-1, :]  # flip Y: row 0 is the highest frequency
+    if channels == 1:
+        pixels = np.repeat(data[0][:, :, None], 3, axis=2)
+    else:
+        pixels = np.stack([np.zeros_like(data[0]), data[0], data[1]], axis=2)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    exif = image.getexif()
+    exif.update(params.to_exif().items())
+    exif[ExifTag.MAX_VALUE.value] = float(max_value)
+    return image
+
+
+def _check_width(width: object, what: str) -> int:
+    if not _is_int(width) or width < 1:
+        raise ValueError(f"{what}: width must be a positive integer number of columns, got {width!r}")
+    return int(width)
+
+
+def image_from_audio(
+    audio: np.ndarray, params: SpectrogramParams, *, width: int | None = None
+) -> Image.Image:
+    """Spectrogram image of ``audio`` (``(channels, samples)`` at ``params.sample_rate``).
+
+    ``width`` defaults to ``samples // hop_length``; the frame count is cropped (or
+    padded with silence) to exactly ``width`` columns before normalisation, so
+    column ``i`` covers ``[i * hop, (i + 1) * hop)`` samples (frame centred at ``i * hop``).
+
+    Raises:
+        ValueError: bad width, or audio shorter than one hop with no width given;
+        the engine.audio.io validation errors for a bad array.
+    """
+    audio = np.asarray(audio)
+    mel = mel_from_audio(audio, params)
+    if width is None:
+        width = audio.shape[-1] // params.hop_length
+        if width < 1:
+            raise ValueError(
+                f"image_from_audio: {audio.shape[-1]} samples is shorter than one column "
+                f"({params.hop_length} samples); pass width or longer audio"
+            )
+    width = _check_width(width, "image_from_audio")
+    if mel.shape[2] >= width:
+        mel = mel[:, :, :width]
+    else:
+        mel = np.pad(mel, ((0, 0), (0, 0), (0, width - mel.shape[2])))
+    return image_from_mel(mel, params)
+
+
+def width_for_duration(params: SpectrogramParams, duration_s: float) -> int:
+    """Image width for ``duration_s`` seconds, rounded to the nearest multiple of 8 (at least 8)."""
+    if not _is_real(duration_s) or duration_s <= 0:
+        raise ValueError(f"width_for_duration: duration_s must be a finite number > 0, got {duration_s!r}")
+    columns = duration_s * params.sample_rate / params.hop_length
+    return max(8, int(math.floor(columns / 8 + 0.5)) * 8)
+
+
+def duration_for_width(params: SpectrogramParams, width: int) -> float:
+    """Seconds of audio an image ``width`` columns wide decodes to (``width * hop / sr``)."""
+    return _check_width(width, "duration_for_width") * params.hop_length / params.sample_rate
+
+
+def samples_for_width(params: SpectrogramParams, width: int) -> int:
+    """Samples an image ``width`` columns wide decodes to (``width * hop_length``)."""
+    return _check_width(width, "samples_for_width") * params.hop_length
+
+
+def save_spectrogram_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Save a spectrogram image (PNG/JPEG/...) atomically *with* its EXIF params.
+
+    Pillow drops EXIF on ``save`` unless it is passed explicitly; this helper does.
+
+    Raises:
+        engine.audio.io.AudioWriteError: the file cannot be written.
+    """
+    dest = Path(path)
+    fmt = Image.registered_extensions().get(dest.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{dest}: unknown image suffix {dest.suffix!r}")
+    with atomic_output_path(dest) as tmp:
+        image.save(tmp, format=fmt, exif=image.getexif())
+
+
+# --------------------------------------------------------------------------- image -> mel
+
+
+def max_value_from_exif(exif: Mapping[int, Any]) -> float | None:
+    """The MAX_VALUE tag (int16-scale mel maximum) of an image's EXIF, or None if absent."""
+    raw = exif.get(ExifTag.MAX_VALUE.value)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise SpectrogramExifError(f"EXIF tag MAX_VALUE (11080) is not a number: {raw!r}") from exc
+    if not math.isfinite(value) or value < 0:
+        raise SpectrogramExifError(f"EXIF tag MAX_VALUE (11080) must be finite and >= 0, got {value}")
+    return value
+
+
+def _has_spectrogram_exif(exif: Mapping[int, Any]) -> bool:
+    return any(t.value in exif for t in ExifTag if t is not ExifTag.MAX_VALUE)
+
+
+def mel_from_pixels(
+    pixels: np.ndarray, params: SpectrogramParams, max_value: float | None = None
+) -> np.ndarray:
+    """Mel amplitudes from raw image pixels (skips PIL; what diffusers pipelines output).
+
+    Args:
+        pixels: ``(height, width, 3)`` uint8 (0..255) or float in [0, 1] (floats are
+            used unquantised; values slightly outside [0, 1] are clipped). Row 0 is
+            the highest frequency. Mono params read R, stereo params read G and B.
+        params: the image's spectrogram params; height must equal ``num_frequencies``.
+        max_value: int16-scale amplitude of white-to-black; default :data:`DEFAULT_MAX_VALUE`.
+
+    Returns:
+        float32 ``(channels, num_frequencies, width)``, row 0 = lowest frequency.
+
+    Raises:
+        ValueError: wrong shape/height/dtype, non-finite floats or a bad max_value.
+    """
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"mel_from_pixels: expected pixels shaped (height, width, 3), got {pixels.shape}")
+    if pixels.shape[0] != params.num_frequencies:
+        raise ValueError(
+            f"mel_from_pixels: image height {pixels.shape[0]} does not match "
+            f"params.num_frequencies {params.num_frequencies}"
+        )
+    if pixels.shape[1] < 1:
+        raise ValueError("mel_from_pixels: image has zero width")
+    if max_value is None:
+        max_value = DEFAULT_MAX_VALUE
+    if not _is_real(max_value) or max_value < 0:
+        raise ValueError(f"mel_from_pixels: max_value must be a finite number >= 0, got {max_value!r}")
+    planes = pixels[::-1, :, 1:3] if params.stereo else pixels[::-1, :, 0:1]
+    planes = np.moveaxis(planes, 2, 0)
+    if pixels.dtype == np.uint8:
+        data = 255 - planes.astype(np.float32)
+        data = data / 255
+    elif pixels.dtype.kind == "f":
+        if not np.isfinite(planes).all():
+            raise ValueError("mel_from_pixels: float pixels contain NaN or infinity")
+        data = 1 - np.clip(planes.astype(np.float32), 0.0, 1.0)
+    else:
+        raise ValueError(f"mel_from_pixels: pixels must be uint8 or float in [0, 1], got dtype {pixels.dtype}")
+    data = np.power(data, np.float32(1 / params.power_for_image))
+    return np.ascontiguousarray(data * np.float32(max_value), dtype=np.float32)
+
+
+def mel_from_image(
+    image: Image.Image, params: SpectrogramParams | None = None, *, max_value: float | None = None
+) -> tuple[np.ndarray, SpectrogramParams]:
+    """Mel amplitudes from a spectrogram image.
+
+    Args:
+        image: a Riffusion-style image (any PIL mode; converted to RGB).
+        params: when None, read from the EXIF tags; an image with no spectrogram
+            tags at all (e.g. a raw model output) falls back to the ``riffusion`` preset.
+        max_value: when None, the EXIF MAX_VALUE tag, else :data:`DEFAULT_MAX_VALUE`.
+
+    Returns:
+        ``(mel, params)``: float32 ``(channels, num_frequencies, width)`` and the params used.
+
+    Raises:
+        SpectrogramExifError: EXIF with only some of the tags, or bad values.
+        ValueError: height differs from ``num_frequencies`` (both are named).
+    """
+    exif = image.getexif()
+    if params is None:
+        params = SpectrogramParams.from_exif(exif) if _has_spectrogram_exif(exif) else PRESETS["riffusion"]
+    if image.height != params.num_frequencies:
+        raise ValueError(
+            f"mel_from_image: image height {image.height} does not match "
+            f"params.num_frequencies {params.num_frequencies}"
+        )
+    if max_value is None:
+        max_value = max_value_from_exif(exif)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return mel_from_pixels(np.asarray(image), params, max_value), params
+
+
+# --------------------------------------------------------------------------- mel -> audio
+
+
+def audio_from_mel(
+    mel: np.ndarray,
+    params: SpectrogramParams,
+    *,
+    vocoder: Vocoder | None = None,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+) -> np.ndarray:
+    """Audio from mel amplitudes ``(channels, num_frequencies, width)``.
+
+    Args:
+        vocoder: defaults to :class:`engine.audio.inversion.GriffinLimVocoder` with
+            ``params.num_griffin_lim_iters`` iterations on ``device``.
+        generator: seeds the vocoder's phase initialisation (same seed, same audio).
+
+    Returns:
+        float32 ``(channels, width * hop_length)`` peak-normalised to :data:`OUTPUT_PEAK`
+        (silence stays zeros).
+
+    Raises:
+        ValueError: wrong shape or non-finite/negative values.
+    """
+    from engine.audio.inversion import GriffinLimVocoder
+
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.ndim != 3 or mel.shape[1] != params.num_frequencies or mel.shape[2] < 1:
+        raise ValueError(
+            f"audio_from_mel: expected mel shaped (channels, {params.num_frequencies}, width), got {mel.shape}"
+        )
+    if not np.isfinite(mel).all() or (mel < 0).any():
+        raise ValueError("audio_from_mel: mel amplitudes must be finite and >= 0")
+    if vocoder is None:
+        vocoder = GriffinLimVocoder(n_iter=params.num_griffin_lim_iters, device=device)
+    num_samples = mel.shape[2] * params.hop_length
+    with torch.inference_mode():
+        wave = vocoder(torch.from_numpy(mel).to(device), params, num_samples=num_samples, generator=generator)
+    audio = wave.detach().float().cpu().numpy()
+    return peak_normalize(audio, OUTPUT_PEAK)
+
+
+def audio_from_image(
+    image: Image.Image,
+    params: SpectrogramParams | None = None,
+    *,
+    vocoder: Vocoder | None = None,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+    max_value: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode a spectrogram image to audio.
+
+    Params come from the EXIF when not given (the ``riffusion`` preset for an image
+    with no tags). Any width works (a width divisible by 8 is what diffusion models make).
+
+    Returns:
+        ``(audio, sample_rate_hz)``: float32 ``(channels, width * hop_length)`` peak-normalised
+        to :data:`OUTPUT_PEAK` (silence stays zeros), and ``params.sample_rate``.
+
+    Raises:
+        See :func:`mel_from_image` and :func:`audio_from_mel`.
+    """
+    mel, params = mel_from_image(image, params, max_value=max_value)
+    audio = audio_from_mel(mel, params, vocoder=vocoder, device=device, generator=generator)
+    return audio, params.sample_rate
