@@ -75,13 +75,14 @@ class ClipItem(pg.GraphicsObject):
         self,
         clip,
         track_id: str,
-        pyramid: EnvelopePyramid,
+        pyramid: EnvelopePyramid | None,
         layout: LaneLayout,
         color: QtGui.QColor,
         handler: ClipGestureHandler | None = None,
     ) -> None:
         super().__init__()
         self.clip_id = clip.id
+        self.audio_key = id(clip.audio)
         self.track_id = track_id
         self.name = clip.name
         self.sample_rate_hz = clip.sample_rate_hz
@@ -147,6 +148,10 @@ class ClipItem(pg.GraphicsObject):
             self.spectrogram.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent, True)
             self.spectrogram.setZValue(-1)
         self._layout_children()
+
+    def set_pyramid(self, pyramid: EnvelopePyramid) -> None:
+        """The envelope pyramid arrived (long clips compute it on the worker)."""
+        self.waveform.set_pyramid(pyramid)
 
     def detach(self) -> None:
         """Release listeners before the item is dropped."""

@@ -21,14 +21,25 @@ MIN_LEVEL_BLOCKS = 256
 
 
 def _reduce_blocks(lo: np.ndarray, hi: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
-    """Min of ``lo`` and max of ``hi`` over groups of ``factor`` (the last group may be short)."""
+    """Min of ``lo`` and max of ``hi`` over groups of ``factor`` (the last group may be short).
+
+    Powers of two are reduced by pairwise halving, which numpy runs about twice as fast as a
+    reduction along a short last axis.
+    """
     n = lo.shape[0]
     full = (n // factor) * factor
-    out_lo = lo[:full].reshape(-1, factor).min(axis=1)
-    out_hi = hi[:full].reshape(-1, factor).max(axis=1)
+    if factor & (factor - 1) == 0:
+        out_lo, out_hi, step = lo[:full], hi[:full], factor
+        while step > 1:
+            out_lo = np.minimum(out_lo[0::2], out_lo[1::2])
+            out_hi = np.maximum(out_hi[0::2], out_hi[1::2])
+            step //= 2
+    else:
+        out_lo = lo[:full].reshape(-1, factor).min(axis=1)
+        out_hi = hi[:full].reshape(-1, factor).max(axis=1)
     if full < n:
-        out_lo = np.append(out_lo, lo[full:].min())
-        out_hi = np.append(out_hi, hi[full:].max())
+        out_lo = np.concatenate([out_lo, [lo[full:].min()]])
+        out_hi = np.concatenate([out_hi, [hi[full:].max()]])
     return out_lo, out_hi
 
 
@@ -51,11 +62,14 @@ class EnvelopePyramid:
             )
         self.samples = int(audio.shape[1])
         self._audio = audio  # kept by reference for the sample-level views (arrays are immutable)
-        lo = hi = None
-        for channel in audio:
-            c_lo, c_hi = _reduce_blocks(channel, channel, BASE_BLOCK_SAMPLES)
-            lo = c_lo if lo is None else np.minimum(lo, c_lo)
-            hi = c_hi if hi is None else np.maximum(hi, c_hi)
+        if audio.shape[0] == 1:
+            lo, hi = _reduce_blocks(audio[0], audio[0], BASE_BLOCK_SAMPLES)
+        else:
+            # Halve each channel once, then combine: no full-length temporaries.
+            halves = [_reduce_blocks(channel, channel, 2) for channel in audio]
+            lo = np.minimum.reduce([h[0] for h in halves])
+            hi = np.maximum.reduce([h[1] for h in halves])
+            lo, hi = _reduce_blocks(lo, hi, BASE_BLOCK_SAMPLES // 2)
         self.levels: list[tuple[int, np.ndarray, np.ndarray]] = [
             (BASE_BLOCK_SAMPLES, lo.astype(np.float32), hi.astype(np.float32))
         ]

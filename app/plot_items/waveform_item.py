@@ -20,11 +20,12 @@ class WaveformItem(pg.PlotCurveItem):
 
     Item x coordinates are seconds from ``first_sample``; y is amplitude (use a transform to
     place it in a band). ``columns_drawn`` tells how many envelope columns the last update drew.
+    ``pyramid`` may be None while it is being computed; :meth:`set_pyramid` fills it in.
     """
 
     def __init__(
         self,
-        pyramid: EnvelopePyramid,
+        pyramid: EnvelopePyramid | None,
         sample_rate_hz: int,
         first_sample: int,
         stop_sample: int,
@@ -38,6 +39,11 @@ class WaveformItem(pg.PlotCurveItem):
         self.stop_sample = int(stop_sample)
         self.columns_drawn = 0
         self._last_key: tuple | None = None
+
+    def set_pyramid(self, pyramid: EnvelopePyramid) -> None:
+        self.pyramid = pyramid
+        self._last_key = None
+        self.refresh()
 
     def set_audible_range(self, first_sample: int, stop_sample: int) -> None:
         self.first_sample, self.stop_sample = int(first_sample), int(stop_sample)
@@ -67,7 +73,7 @@ class WaveformItem(pg.PlotCurveItem):
     def refresh(self) -> None:
         """Recompute the visible envelope (cheap: pixel-count work)."""
         visible = self.visible_local_range()
-        if visible is None:
+        if visible is None or self.pyramid is None:
             return
         x0, x1, pixels = visible
         sr = self.sample_rate_hz

@@ -15,6 +15,7 @@ pans; keys: +/- zoom, S split at the playhead, Ctrl+D duplicate, Del delete.
 
 from __future__ import annotations
 
+import logging
 import math
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ from app.plot_items.envelope import EnvelopePyramid
 from app.plot_items.spectrogram_compute import SpectrogramJob
 from app.plot_items.spectrogram_item import SpectrogramImage
 
+log = logging.getLogger(__name__)
+
 AXIS_WIDTH_PX = 52
 HEADER_WIDTH_PX = 150
 LANE_HEIGHT_PX = {"waveform": 96, "spectrogram": 140, "both": 200}
@@ -49,6 +52,9 @@ SCROLL_FRACTION = 0.1
 #: Snap distance in screen pixels, and the smallest grid spacing.
 SNAP_PX = 8
 GRID_MIN_PX = 40
+#: Clips with more values (channels x samples) get their envelope pyramid computed on the worker
+#: (a 10-minute stereo clip takes about half a second); smaller ones at once (< ~50 ms).
+PYRAMID_SYNC_MAX_VALUES = 4_000_000
 TRACK_COLORS = ("#3f8fd2", "#d2803f", "#53b36a", "#b455c2", "#c9b33c", "#4fb8b2", "#d25c5c")
 SELECTION_BRUSH = (120, 170, 255, 45)
 BOX_PEN = (140, 200, 255)
@@ -72,7 +78,7 @@ class _Visuals:
     """Per audio array (shared by clips cut from the same audio: splits, duplicates, undo)."""
 
     audio_ref: weakref.ref
-    pyramid: EnvelopePyramid
+    pyramid: EnvelopePyramid | None = None
     spectrogram: SpectrogramImage | None = None
     job: SpectrogramJob | None = None
 
@@ -268,6 +274,7 @@ class QtTimeline(QtWidgets.QWidget):
     spectrogram_computed = Signal(str)
     spectrogram_failed = Signal(str, str)
     _spectrogram_progressed = Signal(object, bool)
+    _pyramid_computed = Signal(object, object)
 
     def __init__(self, project: Project, undo_stack, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -287,6 +294,7 @@ class QtTimeline(QtWidgets.QWidget):
         self._overview_items: dict[str, ClipItem] = {}
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._spectrogram_progressed.connect(self._on_spectrogram_progressed)
+        self._pyramid_computed.connect(self._on_pyramid_computed)
         self._build_ui()
         self._build_actions()
         self._connect_project()
@@ -526,10 +534,35 @@ class QtTimeline(QtWidgets.QWidget):
         visuals = self._visuals.get(key)
         if visuals is not None and visuals.audio_ref() is clip.audio:
             return visuals
-        visuals = _Visuals(audio_ref=weakref.ref(clip.audio), pyramid=EnvelopePyramid(clip.audio))
+        visuals = _Visuals(audio_ref=weakref.ref(clip.audio))
         self._visuals[key] = visuals
+        if clip.audio.size <= PYRAMID_SYNC_MAX_VALUES:
+            visuals.pyramid = EnvelopePyramid(clip.audio)
+        else:
+            audio, computed = clip.audio, self._pyramid_computed
+
+            def compute() -> None:  # worker thread; the result crosses back as a queued signal
+                try:
+                    pyramid = EnvelopePyramid(audio)
+                except Exception:  # the clip stays without a waveform; nothing else breaks
+                    log.exception("could not compute the waveform envelope of clip %r", clip.name)
+                    return
+                computed.emit(key, pyramid)
+
+            self._executor.submit(compute)
         self._drop_dead_visuals()
         return visuals
+
+    def _on_pyramid_computed(self, key: int, pyramid: EnvelopePyramid) -> None:
+        visuals = self._visuals.get(key)
+        if visuals is None or visuals.pyramid is not None:
+            return
+        visuals.pyramid = pyramid
+        for item in self._items_showing(key):
+            item.set_pyramid(pyramid)
+        for item in self._overview_items.values():
+            if item.audio_key == key:
+                item.set_pyramid(pyramid)
 
     def _drop_dead_visuals(self) -> None:
         for key, visuals in list(self._visuals.items()):
@@ -577,7 +610,7 @@ class QtTimeline(QtWidgets.QWidget):
             return
         item = lane.clip_items.get(clip.id)
         visuals = self._visuals_for(clip)
-        if item is None or item.waveform.pyramid is not visuals.pyramid or item.total_samples != clip.audio.shape[1]:
+        if item is None or item.audio_key != id(clip.audio) or item.total_samples != clip.audio.shape[1]:
             self._on_project_clip_added(track, clip)  # new audio: new item
             return
         item.sync_from_clip(clip)
@@ -633,13 +666,9 @@ class QtTimeline(QtWidgets.QWidget):
         job.on_progress = lambda done: progressed.emit(token, done)  # worker thread -> queued
         self._executor.submit(job.run)
 
-    def _items_showing(self, visuals: _Visuals) -> list[ClipItem]:
-        return [
-            item
-            for lane in self._lanes
-            for item in lane.clip_items.values()
-            if item.waveform.pyramid is visuals.pyramid
-        ]
+    def _items_showing(self, key: int) -> list[ClipItem]:
+        """The lanes' items showing the audio array with this key."""
+        return [item for lane in self._lanes for item in lane.clip_items.values() if item.audio_key == key]
 
     def _on_spectrogram_progressed(self, token: tuple[int, str], done: bool) -> None:
         key, clip_id = token
@@ -658,11 +687,11 @@ class QtTimeline(QtWidgets.QWidget):
             return
         if visuals.spectrogram is None:
             visuals.spectrogram = job.image
-            for item in self._items_showing(visuals):
+            for item in self._items_showing(key):
                 item.set_spectrogram(job.image)
             self._update_scale()
         visuals.spectrogram.notify()
-        for item in self._items_showing(visuals):
+        for item in self._items_showing(key):
             item.refresh_children()
         if done:
             self.spectrogram_computed.emit(clip_id)

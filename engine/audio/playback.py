@@ -135,6 +135,7 @@ class Player:
         self._loop: tuple[int, int] | None = None
         self._playing = False
         self._play_start_frame = 0
+        self._latency_frames = 0
         self._lock = threading.Lock()  # serialises GUI-side stream operations only
 
     # ------------------------------------------------------------------ availability & devices
@@ -294,8 +295,15 @@ class Player:
 
     @property
     def position_s(self) -> float:
-        """Seconds from the start of the loaded buffer of the next frame to be played."""
-        return self._frame / self._sample_rate_hz
+        """Seconds from the start of the loaded buffer of what is heard now: while playing, the
+        frames handed to the device minus its output latency (never before the start of the play
+        or of the loop it is in); otherwise the position playback resumes from."""
+        frame = self._frame
+        if self._playing and self._latency_frames:
+            loop = self._loop
+            floor = loop[0] if loop is not None and loop[0] <= frame <= loop[1] else 0
+            frame = max(frame - self._latency_frames, floor, min(self._play_start_frame, frame))
+        return frame / self._sample_rate_hz
 
     @property
     def playing(self) -> bool:
@@ -437,6 +445,8 @@ class Player:
             except Exception as exc:
                 self._playing = False
                 raise PlaybackError(f"Could not start the audio output: {exc}") from exc
+            latency = getattr(self._stream, "latency", 0.0)
+            self._latency_frames = int(latency * self._sample_rate_hz) if isinstance(latency, (int, float)) else 0
 
     def _on_finished(self) -> None:
         self._playing = False

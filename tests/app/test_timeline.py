@@ -380,6 +380,8 @@ def test_a_short_loud_burst_shows_at_every_zoom(make_timeline, qtbot):
     clip = add_clip(project, stack, Clip(name="long", audio=audio, sample_rate_hz=rate, start_s=0.0))
     timeline.set_view_mode("waveform")
     item = timeline.clip_item(clip.id)
+    # A clip this long gets its envelope pyramid from the worker thread.
+    qtbot.waitUntil(lambda: item.waveform.pyramid is not None, timeout=30000)
     lane = timeline.lanes()[0]
     pixels = lane.viewbox.width()
     for span in (200.0, 60.0, 10.0, 1.0, 0.05):

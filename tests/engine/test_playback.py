@@ -25,6 +25,7 @@ class FakeStream:
 
     def __init__(self, backend, **kwargs):
         self.kwargs = kwargs
+        self.latency = backend.latency_s
         self.active = False
         self.closed = False
         backend.streams.append(self)
@@ -54,7 +55,8 @@ class FakeBackend:
     class CallbackStop(Exception):
         pass
 
-    def __init__(self, devices=None):
+    def __init__(self, devices=None, latency_s: float = 0.0):
+        self.latency_s = latency_s
         self.devices = (
             [
                 {"name": "mic", "hostapi": 0, "max_output_channels": 0, "default_samplerate": 48000.0},
@@ -233,3 +235,17 @@ def test_missing_portaudio_gives_the_install_hint(monkeypatch):
     player.load(make_mix(), RATE_HZ)
     player.play(start_s=0.01)
     assert not player.playing
+
+
+def test_position_while_playing_is_what_is_heard_after_the_output_latency():
+    player = Player(backend=FakeBackend(latency_s=0.05))  # 400 frames at 8 kHz
+    player.load(make_mix(2, 4000), RATE_HZ)
+    player.play(start_s=0.1)
+    assert player.position_s == pytest.approx(0.1), "never before where play started"
+    player._stream.pump(1000)
+    assert player.position_s == pytest.approx((800 + 1000 - 400) / RATE_HZ)
+    player.pause()
+    assert player.position_s == pytest.approx(1800 / RATE_HZ), "paused: where playback resumes"
+    player.play(start_s=0.0, loop=(0.0, 0.1))  # an 800-frame loop
+    player._stream.pump(900)  # wrapped: 100 frames into the second pass
+    assert player.position_s == pytest.approx(0.0), "held at the loop start, not before it"
