@@ -1148,6 +1148,9 @@ class QtTimeline(QtWidgets.QWidget):
         if command is None:
             item.sync_from_clip(clip)
             return
+        # One drag is one undo step: a group (merge id -1) keeps MoveClip/TrimClip from merging
+        # with the previous drag of the same clip.
+        command = CommandGroup(self.project, command.text, [command])
         try:
             self.undo_stack.push_command(command)
         except ValueError:

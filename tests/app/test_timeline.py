@@ -68,9 +68,17 @@ def send_mouse(widget, kind, pos, button, buttons, modifiers=Qt.KeyboardModifier
     QtWidgets.QApplication.sendEvent(widget, event)
 
 
-def drag(qtbot, plot, start: QtCore.QPoint, end: QtCore.QPoint, modifiers=Qt.KeyboardModifier.NoModifier, steps=6):
+def drag(
+    qtbot,
+    plot,
+    start: QtCore.QPoint,
+    end: QtCore.QPoint,
+    modifiers=Qt.KeyboardModifier.NoModifier,
+    steps=6,
+    button=Qt.MouseButton.LeftButton,
+):
     vp = plot.viewport()
-    left = Qt.MouseButton.LeftButton
+    left = button
     send_mouse(vp, QtCore.QEvent.Type.MouseMove, start, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, modifiers)
     qtbot.wait(15)
     send_mouse(vp, QtCore.QEvent.Type.MouseButtonPress, start, left, left, modifiers)
@@ -186,6 +194,11 @@ def test_dragging_clip_edges_trims_without_moving_the_audio(make_timeline, qtbot
     right_edge = view_point(lane, 6.0, y) - QtCore.QPoint(2, 0)
     drag(qtbot, lane.plot, right_edge, view_point(lane, 5.0, y) - QtCore.QPoint(2, 0))
     assert clip.length_s == pytest.approx(3.0, abs=0.03) and clip.start_s == 2.0
+    # Dragging the right edge past the end of the audio stops at the audio's end.
+    drag(qtbot, lane.plot, view_point(lane, 5.0, y) - QtCore.QPoint(2, 0), view_point(lane, 9.0, y))
+    assert clip.end_s == pytest.approx(6.0) and clip.offset_s + clip.length_s <= clip.total_s
+    stack.undo()  # each drag is its own undo step
+    assert clip.length_s == pytest.approx(3.0, abs=0.03)
     left_edge = view_point(lane, 2.0, y) + QtCore.QPoint(2, 0)
     drag(qtbot, lane.plot, left_edge, view_point(lane, 3.0, y) + QtCore.QPoint(2, 0))
     # The left trim moves the start with the offset: the remaining audio stays where it was.
@@ -209,6 +222,12 @@ def test_snapping_puts_a_dragged_clip_against_its_neighbour(make_timeline, qtbot
     near = 4.0 + 4 / px_per_s
     drag(qtbot, lane.plot, view_point(lane, 9.0, y), view_point(lane, 9.0 - (8.0 - near), y))
     assert second.start_s == first.end_s == 4.0
+    # The playhead and the grid attract too; with snapping off nothing does.
+    project.set_playhead(6.3)
+    assert timeline.snap_time(6.3 + 3 / px_per_s) == 6.3
+    step = timeline.grid_step_s()
+    assert step * px_per_s >= 40
+    assert timeline.snap_time(7 * step + 2 / px_per_s, second.id) == pytest.approx(7 * step)
     timeline.set_snap_enabled(False)
     assert timeline.snap_time(4.0 + 2 / px_per_s) == pytest.approx(4.0 + 2 / px_per_s)
 
@@ -282,6 +301,11 @@ def test_zoom_scroll_and_overview_stay_linked_both_ways(make_timeline, qtbot):
     timeline.scrollbar.setValue(5000)
     assert timeline.visible_range()[0] == pytest.approx(5.0)
     assert timeline.overview_range()[0] == pytest.approx(5.0)
+    # Middle-drag pans: the content follows the pointer.
+    y = mid_y(lane)
+    drag(qtbot, lane.plot, view_point(lane, 12.0, y), view_point(lane, 10.0, y), button=Qt.MouseButton.MiddleButton)
+    assert timeline.visible_range() == pytest.approx((7.0, 22.0), abs=0.05)
+    assert project.tracks[0].clips[0].start_s == 0.0, "panning never moves clips"
 
 
 # -- seeking and selections ----------------------------------------------------------------------
