@@ -182,8 +182,9 @@ class _TrackHeader(QtWidgets.QFrame):
 
     def set_selected(self, selected: bool) -> None:
         role = QtGui.QPalette.ColorRole.Window
+        base = QtWidgets.QApplication.palette()
         palette = self.palette()
-        palette.setColor(role, self.palette().color(QtGui.QPalette.ColorRole.Highlight).darker(250) if selected else QtWidgets.QApplication.palette().color(role))
+        palette.setColor(role, base.color(QtGui.QPalette.ColorRole.Highlight).darker(250) if selected else base.color(role))
         self.setPalette(palette)
 
     def mousePressEvent(self, ev) -> None:  # noqa: N802 - Qt API

@@ -506,3 +506,20 @@ def test_selection_set_elsewhere_is_drawn(make_timeline):
     assert lane.time_region.isVisible() and timeline.clip_item(clip.id).selected
     project.set_selection(Selection())
     assert not lane.time_region.isVisible() and not timeline.clip_item(clip.id).selected
+
+
+def test_track_header_mutes_solos_and_sets_gain_through_undoable_commands(make_timeline, qtbot):
+    timeline, project, stack = make_timeline()
+    track = project.tracks[0]
+    header = timeline.lanes()[0].header
+    qtbot.mouseClick(header.mute_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(header.solo_button, Qt.MouseButton.LeftButton)
+    header.gain_spin.setValue(-6.0)
+    assert (track.mute, track.solo, track.gain_db) == (True, True, -6.0)
+    stack.undo()
+    assert track.gain_db == 0.0 and header.gain_spin.value() == 0.0
+    stack.undo()
+    stack.undo()
+    assert not track.mute and not header.mute_button.isChecked() and not track.solo
+    qtbot.mouseClick(header, Qt.MouseButton.LeftButton)
+    assert project.selection.track_id == track.id
