@@ -165,5 +165,9 @@ def format_time(seconds: float, spacing_s: float = 1.0) -> str:
 class TimeAxis(pg.AxisItem):
     """Time axis labelled ``m:ss.s`` (values are seconds)."""
 
+    def __init__(self, orientation: str, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)  # seconds stay seconds (and no label re-layout per frame)
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
         return [format_time(v, spacing) for v in values]
