@@ -24,7 +24,10 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     SCHEDULER_NAMES,
     STAGES,
     DownloadModelJob,
+    ExtendJob,
     GenerationResult,
+    InpaintJob,
+    InterpolateJob,
     JobCancelled,
     JobCancelledError,
     JobEvent,
@@ -34,10 +37,12 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     JobQueued,
     JobSpec,
     JobStarted,
+    LoopJob,
     Progress,
     Recipe,
     TextToAudioJob,
     UnloadModelsJob,
+    VariationJob,
 )
 from engine.worker import Worker
 
@@ -48,7 +53,10 @@ __all__ = [
     "DownloadModelJob",
     "Engine",
     "EngineSettings",
+    "ExtendJob",
     "GenerationResult",
+    "InpaintJob",
+    "InterpolateJob",
     "JobCancelled",
     "JobCancelledError",
     "JobEvent",
@@ -58,10 +66,12 @@ __all__ = [
     "JobQueued",
     "JobSpec",
     "JobStarted",
+    "LoopJob",
     "Progress",
     "Recipe",
     "TextToAudioJob",
     "UnloadModelsJob",
+    "VariationJob",
     "register_runner",
 ]
 
@@ -107,6 +117,11 @@ _RUNNERS: dict[type, Any] = {
     TextToAudioJob: "engine.pipelines.text_to_audio:run",
     DownloadModelJob: "engine.pipelines.model_jobs:run_download",
     UnloadModelsJob: "engine.pipelines.model_jobs:run_unload",
+    InpaintJob: "engine.pipelines.inpaint:run",
+    ExtendJob: "engine.pipelines.extend:run",
+    LoopJob: "engine.pipelines.loop:run",
+    VariationJob: "engine.pipelines.variation:run",
+    InterpolateJob: "engine.pipelines.interpolate:run",
 }
 
 

@@ -352,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     to_audio.add_argument("-o", "--output", required=True)
     to_audio.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     to_audio.set_defaults(func=cmd_to_audio)
+
+    from engine.cli_edit import add_edit_commands  # inpaint, extend, loop, vary, interpolate
+
+    add_edit_commands(sub, common)
     return parser
 
 

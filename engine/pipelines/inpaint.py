@@ -1,0 +1,217 @@
+"""Inpaint: regenerate a region of a clip's spectrogram and splice the new audio into the clip.
+
+    results = yield from run(InpaintJob(audio=clip, sample_rate_hz=44100, start_s=1.0, end_s=2.5,
+                                        prompt="train horn", seed=7), ctx)
+
+The region (a time band, optionally limited in frequency, boxes in seconds x Hz, or a painted
+mask) becomes a mask on the clip's spectrogram; the model repaints it window by window (see
+:mod:`engine.pipelines.editing`), working with 4-channel UNets (Riffusion: the known region is
+blended back at every step) and 9-channel inpainting UNets alike.
+
+What stays exactly as it was:
+
+* the image: every pixel outside the mask (the feather ramps lie inside it);
+* the audio: every sample outside the masked time span. Inside it, the new audio is
+  synthesised with the original's samples outside the span held fixed and, for a
+  frequency-limited mask, the original's STFT kept outside the band; it is spliced in with a
+  linear crossfade of ``crossfade_s`` at each edge of the span, inside the span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from engine.specs import GenerationResult, InpaintJob, Progress, Recipe
+
+TASK = "inpaint"
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs ``[start, end)`` of True in a 1-D bool array."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def splice_runs(original: np.ndarray, edited: np.ndarray, spans: np.ndarray, crossfade_samples: int) -> np.ndarray:
+    """``original`` with every run of ``spans`` taken from ``edited`` through :func:`engine.audio.splice.splice`.
+
+    Linear crossfades of ``crossfade_samples`` (at most half a run) at each run's edges, inside
+    the run; every sample outside the runs is ``original``'s, bit-identical.
+    """
+    from engine.audio.splice import splice
+
+    out = original
+    for start, end in _runs(spans):
+        fade = min(crossfade_samples, (end - start) // 2)
+        out = splice(out, edited[:, start:end], start, end, fade, curve="linear")
+    return out if out is not original else original.copy()
+
+
+def region_of(spec: Any, params: Any, clip_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The job's region: a bool mask ``(num_frequencies, clip_columns)`` in mel order and the bool
+    ``(samples,)`` of the samples it replaces.
+
+    A time band or boxes replace exactly their seconds; a painted mask replaces the samples of
+    every column it touches. Raises ValueError for a band with no mel bin, a painted mask of the
+    wrong shape or one that marks nothing.
+    """
+    from engine.pipelines.editing import mask_from_boxes, painted_mask, sample_index
+
+    samples = spec.audio.shape[1]
+    spans = np.zeros(samples, dtype=bool)
+    rate = spec.sample_rate_hz
+    if spec.mask is not None:
+        mask = painted_mask(spec.mask, params, clip_columns)
+        for column in np.flatnonzero(mask.any(axis=0)):
+            spans[column * params.hop_length : (column + 1) * params.hop_length] = True
+        return mask, spans
+    boxes = spec.boxes or ((spec.start_s, spec.end_s, spec.fmin_hz, spec.fmax_hz),)
+    mask = mask_from_boxes(params, clip_columns, boxes)
+    for start_s, end_s, _fmin, _fmax in boxes:
+        start, end = sample_index(start_s, rate), min(sample_index(end_s, rate), samples)
+        spans[start:end] = True
+    if not spans.any():
+        raise ValueError("the region to inpaint holds no samples of the clip.")
+    if not mask.any():
+        raise ValueError(
+            "the region to inpaint covers no whole spectrogram column of the clip; make it longer than "
+            f"{params.hop_length / rate * 1000:.0f} ms."
+        )
+    return mask, spans
+
+
+def inpaint_clip(
+    spec: Any,
+    loaded: Any,
+    params: Any,
+    audio: np.ndarray,
+    mask_mel: np.ndarray,
+    spans: np.ndarray,
+    seed: int,
+    ctx: Any,
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, float, list[Any]]]:
+    """Repaint ``mask_mel`` of ``audio`` (the clip, (channels, samples)) and replace the ``spans`` samples.
+
+    ``spec`` supplies the generation settings (prompt, steps, strength, window_s, context_s,
+    feather_px, crossfade_s, ...). Tile ``i`` uses seed ``seed + i``. Returns the edited audio
+    (same shape; samples outside ``spans`` bit-identical), the edited pixels
+    ``(num_frequencies, samples // hop, 3)``, the spectrogram's MAX_VALUE and the tiles.
+    """
+    from engine.audio.spectrogram import width_for_duration
+    from engine.pipelines.editing import CanvasEditor, canvas_columns, clip_pixels, feather, plan_tiles
+
+    hop = params.hop_length
+    channels, samples = audio.shape
+    clip_columns = samples // hop
+    total = canvas_columns(samples, hop)
+    canvas_audio = np.zeros((channels, total * hop), dtype=np.float32)
+    canvas_audio[:, :samples] = audio
+    pixels, max_value = clip_pixels(audio, params, total)
+    mask = np.zeros((params.num_frequencies, total), dtype=bool)
+    mask[:, :clip_columns] = mask_mel[::-1]
+    # Samples of the clip's last partial column have no image column: give them the last one's mask.
+    if spans[clip_columns * hop :].any() and clip_columns < total:
+        mask[:, clip_columns] = mask[:, clip_columns - 1] if clip_columns else True
+    pending = np.zeros(total * hop, dtype=bool)
+    pending[:samples] = spans
+    has_reference = np.zeros(total * hop, dtype=bool)
+    has_reference[:samples] = True
+    editor = CanvasEditor(params, canvas_audio, pixels, max_value, mask, feather(mask, spec.feather_px),
+                          pending, has_reference)
+
+    columns = np.flatnonzero(mask.any(axis=0))
+    window = min(width_for_duration(params, spec.window_s), total)
+    context = int(round(spec.context_s * params.sample_rate / hop))
+    tiles = plan_tiles(int(columns[0]), int(columns[-1]) + 1, total, window, context, context,
+                       blend_px=spec.feather_px)
+    yield from run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=[spec.prompt] * len(tiles))
+
+    crossfade = int(round(spec.crossfade_s * params.sample_rate))
+    edited = splice_runs(audio, editor.audio[:, :samples], spans, crossfade)
+    return edited, editor.pixels[:, :clip_columns], max_value, tiles
+
+
+def run_tiles(
+    editor: Any, tiles: list[Any], spec: Any, loaded: Any, seed: int, ctx: Any, *, prompts: list[str]
+) -> Generator[Progress, None, None]:
+    """Run ``tiles`` on ``editor`` in order with ``prompts[i]`` and seed ``seed + i``.
+
+    Reports ``Progress(stage="tile", step=i, total=n)`` before tile ``i`` and ``step=n`` at the
+    end, and relays each tile's own progress (labelled "Tile i/n" when there are several).
+    """
+    from engine.pipelines.text_to_audio import variation_seed
+
+    count = len(tiles)
+    for index, (tile, prompt) in enumerate(zip(tiles, prompts)):
+        label = f"Tile {index + 1}/{count}" if count > 1 else ""
+        yield Progress(stage="tile", step=index, total=count, message=label or "Tile 1/1")
+        yield from editor.run_tile(
+            loaded,
+            tile,
+            prompt=prompt,
+            negative_prompt=spec.negative_prompt,
+            seed=variation_seed(seed, index),
+            num_inference_steps=spec.num_inference_steps,
+            guidance_scale=spec.guidance_scale,
+            scheduler=spec.scheduler,
+            strength=getattr(spec, "strength", 1.0),
+            griffin_lim_iters=spec.griffin_lim_iters,
+            preview_every=spec.preview_every,
+            ctx=ctx,
+            label=label,
+        )
+    yield Progress(stage="tile", step=count, total=count, message="Tiles done")
+
+
+def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    """Inpaint ``spec``'s region; returns one result holding the whole edited clip.
+
+    The result's audio has the input's shape; its image is the clip's spectrogram with the region
+    repainted (Riffusion EXIF, the clip's MAX_VALUE); its recipe regenerates it from the same input
+    audio (:func:`spec_from_recipe`).
+
+    Raises:
+        ValueError: the clip's sample rate is not the preset's, the region holds no mel bin or
+            column, a painted mask has the wrong shape, a LoRA cannot load.
+        ModelError: the model cannot be found or loaded (never downloaded here).
+        JobCancelledError: on cancel, within one denoising step.
+    """
+    from engine.pipelines.editing import check_sample_rate, image_with_params, make_recipe, run_with_model
+    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+
+    params = spectrogram_params_for(spec)
+    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
+    audio = np.asarray(spec.audio)
+    clip_columns = audio.shape[1] // params.hop_length
+    if clip_columns < 8:
+        raise ValueError(
+            f"the clip is {spec.duration_s:.3f} s long; inpainting needs at least 8 spectrogram columns "
+            f"({8 * params.hop_length / params.sample_rate:.2f} s)."
+        )
+    mask_mel, spans = region_of(spec, params, clip_columns)
+    seed = spec.seed if spec.seed is not None else random_seed()
+
+    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+        edited, pixels, max_value, tiles = yield from inpaint_clip(
+            spec, loaded, params, audio, mask_mel, spans, seed, ctx
+        )
+        recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width,
+                             {"tiles": [tile.to_json() for tile in tiles]})
+        image = image_with_params(pixels, params, max_value)
+        return (GenerationResult(edited, int(spec.sample_rate_hz), image, recipe),)
+
+    return (yield from run_with_model(spec, ctx, work))
+
+
+def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> InpaintJob:
+    """The job that regenerates ``recipe``'s result from the same input ``audio``.
+
+    Raises ValueError if the recipe is not an inpaint recipe or ``audio`` is not its input.
+    """
+    from engine.pipelines.editing import spec_from_edit_recipe
+
+    return spec_from_edit_recipe(InpaintJob, TASK, recipe, audio, sample_rate_hz)

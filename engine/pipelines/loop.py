@@ -1,0 +1,99 @@
+"""Loop: make a clip, or a range of it, loop seamlessly by inpainting its wrap-around seam.
+
+    results = yield from run(LoopJob(audio=clip, sample_rate_hz=44100, seam_s=1.0, seed=5), ctx)
+
+The loop (the range, ``n`` samples) is rotated left by about half its length, a whole number of
+spectrogram columns, so that its end meets its start in the middle of the rotated audio. A
+full-height band of ``seam_s`` seconds centred on that seam is inpainted exactly as
+:mod:`engine.pipelines.inpaint` does (the model sees the loop's end on the left and its start on
+the right as context; the new audio is synthesised with both held fixed), and the result is
+rotated back. Playing the result in a loop, the wrap from its last sample to its first falls in
+the middle of the regenerated band, where the audio is continuous; every sample outside the band
+is the input's, bit-identical.
+
+The result's audio is the loop itself (the range), ready to become a loop clip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from engine.specs import GenerationResult, LoopJob, Progress, Recipe
+
+TASK = "loop"
+
+
+def rotation_for(num_samples: int, hop_length: int) -> int:
+    """Samples to rotate a loop of ``num_samples`` left by: half its whole columns, times the hop."""
+    return (num_samples // hop_length) // 2 * hop_length
+
+
+def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    """Make ``spec``'s range loop; returns one result holding the loop audio, image and recipe.
+
+    Raises:
+        ValueError: the sample rate is not the preset's, the loop is shorter than 16 spectrogram
+            columns, a LoRA cannot load. ModelError: the model cannot be loaded.
+        JobCancelledError: on cancel.
+    """
+    from engine.pipelines.editing import (
+        check_sample_rate,
+        image_with_params,
+        make_recipe,
+        mask_from_boxes,
+        run_with_model,
+        sample_index,
+    )
+    from engine.pipelines.inpaint import inpaint_clip
+    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+
+    params = spectrogram_params_for(spec)
+    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
+    hop, rate = params.hop_length, spec.sample_rate_hz
+    audio = np.asarray(spec.audio)
+    start = 0 if spec.start_s is None else sample_index(spec.start_s, rate)
+    end = audio.shape[1] if spec.end_s is None else min(sample_index(spec.end_s, rate), audio.shape[1])
+    loop = audio[:, start:end]
+    samples = loop.shape[1]
+    if samples // hop < 16:
+        raise ValueError(
+            f"the loop is {samples / rate:.3f} s long; it needs at least 16 spectrogram columns "
+            f"({16 * hop / rate:.2f} s)."
+        )
+    shift = rotation_for(samples, hop)
+    rotated = np.roll(loop, -shift, axis=1)
+    seam = samples - shift
+    half = sample_index(spec.seam_s, rate) // 2
+    band_lo, band_hi = max(seam - half, 1), min(seam + half, samples - 1)
+    mask_mel = mask_from_boxes(params, samples // hop, [(band_lo / rate, band_hi / rate, None, None)])
+    spans = np.zeros(samples, dtype=bool)
+    spans[band_lo:band_hi] = True
+    seed = spec.seed if spec.seed is not None else random_seed()
+
+    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+        edited, pixels, max_value, tiles = yield from inpaint_clip(
+            spec, loaded, params, rotated, mask_mel, spans, seed, ctx
+        )
+        extra = {
+            "rotation_samples": shift,
+            "band_samples": [int((band_lo + shift) % samples), int((band_hi + shift) % samples)],
+            "tiles": [tile.to_json() for tile in tiles],
+        }
+        recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width, extra)
+        image = image_with_params(np.roll(pixels, shift // hop, axis=1), params, max_value)
+        return (GenerationResult(np.roll(edited, shift, axis=1), int(rate), image, recipe),)
+
+    return (yield from run_with_model(spec, ctx, work))
+
+
+def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> LoopJob:
+    """The job that regenerates ``recipe``'s loop from the same input ``audio``.
+
+    Raises ValueError if the recipe is not a loop recipe or ``audio`` is not its input.
+    """
+    from engine.pipelines.editing import spec_from_edit_recipe
+
+    return spec_from_edit_recipe(LoopJob, TASK, recipe, audio, sample_rate_hz)

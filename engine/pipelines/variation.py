@@ -1,0 +1,139 @@
+"""Variations (audio to audio): img2img over a clip's spectrogram, any length, like Riffusion's.
+
+    results = yield from run(VariationJob(audio=clip, sample_rate_hz=44100, strength=0.4,
+                                          prompt="jazz piano", seed=1), ctx)
+
+The clip's spectrogram is cut into windows of ``window_s`` that overlap by ``overlap_s``; each
+window is denoised from the clip's own picture with ``strength`` of the schedule (Riffusion's
+audio-to-audio: about 0.4 for light, 0.55 for heavy changes), inverted to audio with a seeded
+Griffin-Lim at the clip's own level (the clip's MAX_VALUE, no normalisation), and the windows are
+joined with equal-power crossfades over their overlaps (independently synthesised audio adds in
+power). As in Riffusion, every window of one variation uses the same seed.
+
+Each result has the input's length and channel count (a mono spectrogram's audio is copied to
+every channel). Variation ``i`` uses seed ``seed + i`` and regenerates from its recipe alone plus
+the input audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from engine.specs import GenerationResult, Progress, Recipe, VariationJob
+
+TASK = "variation"
+
+
+def window_starts(total_columns: int, window_px: int, overlap_px: int) -> list[int]:
+    """First column of each window covering ``total_columns`` with at least ``overlap_px`` of overlap.
+
+    Windows step by ``window_px - overlap_px``; the last one ends exactly at the canvas' end (it may
+    overlap its neighbour more). Raises ValueError if the overlap leaves no step.
+    """
+    if window_px > total_columns:
+        raise ValueError(f"the window ({window_px} px) is wider than the canvas ({total_columns} px).")
+    stride = window_px - overlap_px
+    if stride < 1:
+        raise ValueError(f"an overlap of {overlap_px} px leaves no step in a {window_px}-px window.")
+    starts = list(range(0, total_columns - window_px + 1, stride))
+    if starts[-1] != total_columns - window_px:
+        starts.append(total_columns - window_px)
+    return starts
+
+
+def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    """Make ``spec.num_variations`` variations of the clip; returns them in order.
+
+    Progress: "load", then per variation and window ``Progress(stage="tile", step=k, total=n)``
+    followed by the window's encode/denoise/decode and "invert" reports.
+
+    Raises:
+        ValueError: the sample rate is not the preset's, the clip is shorter than one column, a
+            LoRA cannot load. ModelError: the model cannot be loaded. JobCancelledError: on cancel.
+    """
+    from engine.audio.inversion import GriffinLimVocoder
+    from engine.audio.io import to_channels
+    from engine.audio.spectrogram import width_for_duration
+    from engine.pipelines.editing import (
+        canvas_columns,
+        check_sample_rate,
+        clip_pixels,
+        image_with_params,
+        make_recipe,
+        run_with_model,
+        stitch_windows,
+        synthesise_window,
+    )
+    from engine.pipelines.sampling import denoise
+    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for, variation_seed
+
+    params = spectrogram_params_for(spec)
+    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
+    hop = params.hop_length
+    audio = np.asarray(spec.audio)
+    channels, samples = audio.shape
+    if samples < hop:
+        raise ValueError(f"the clip is shorter than one spectrogram column ({hop} samples).")
+    total = canvas_columns(samples, hop)
+    canvas_audio = np.zeros((channels, total * hop), dtype=np.float32)
+    canvas_audio[:, :samples] = audio
+    pixels, max_value = clip_pixels(canvas_audio, params, total)  # includes the last partial column
+    window = min(width_for_duration(params, spec.window_s), total)
+    overlap = min(int(round(spec.overlap_s * params.sample_rate / hop)), window // 2)
+    starts = window_starts(total, window, overlap)
+    overlaps = [(a + window - b) * hop for a, b in zip(starts, starts[1:])]
+    seed = spec.seed if spec.seed is not None else random_seed()
+
+    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+        vocoder = GriffinLimVocoder(n_iter=spec.griffin_lim_iters, device=str(loaded.device))
+        results = []
+        for variation in range(spec.num_variations):
+            seed_v = variation_seed(seed, variation)
+            waves, planes = [], []
+            for index, start in enumerate(starts):
+                label = f"Variation {variation + 1}/{spec.num_variations}, window {index + 1}/{len(starts)}"
+                yield Progress(stage="tile", step=index, total=len(starts), message=label)
+                denoising = denoise(
+                    loaded,
+                    prompt=spec.prompt,
+                    negative_prompt=spec.negative_prompt,
+                    height=params.num_frequencies,
+                    width=window,
+                    num_inference_steps=spec.num_inference_steps,
+                    guidance_scale=spec.guidance_scale,
+                    scheduler=spec.scheduler,
+                    generator_seed=seed_v,
+                    init_image=pixels[:, start : start + window],
+                    strength=spec.strength,
+                    preview_every=spec.preview_every,
+                    ctx=ctx,
+                )
+                wave, window_pixels = yield from synthesise_window(
+                    denoising, label=label, params=params, max_value=max_value, vocoder=vocoder, seed=seed_v,
+                    device=loaded.device, ctx=ctx,
+                )
+                waves.append(wave)
+                planes.append(window_pixels)
+            yield Progress(stage="tile", step=len(starts), total=len(starts), message="Windows done")
+            joined, picture = stitch_windows(waves, planes, overlaps, hop)
+            out = to_channels(joined[:, :samples], channels).astype(np.float32)
+            recipe = make_recipe(TASK, spec, loaded, seed_v, params, window,
+                                 {"window_starts": starts, "variation_index": variation})
+            image = image_with_params(picture[:, : samples // hop], params, max_value)
+            results.append(GenerationResult(out, int(spec.sample_rate_hz), image, recipe))
+        return tuple(results)
+
+    return (yield from run_with_model(spec, ctx, work))
+
+
+def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> VariationJob:
+    """The one-variation job that regenerates ``recipe``'s result from the same input ``audio``.
+
+    Raises ValueError if the recipe is not a variation recipe or ``audio`` is not its input.
+    """
+    from engine.pipelines.editing import spec_from_edit_recipe
+
+    return spec_from_edit_recipe(VariationJob, TASK, recipe, audio, sample_rate_hz, num_variations=1)
