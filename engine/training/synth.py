@@ -45,13 +45,13 @@ CHORD_QUALITIES = ("major", "minor")
 
 #: Sound families with the probability :func:`random_example` draws each.
 KIND_WEIGHTS: dict[str, float] = {
-    "tone": 0.20,
-    "chord": 0.08,
+    "tone": 0.28,
+    "chord": 0.06,
     "sweep": 0.12,
     "noise": 0.10,
-    "noise_bursts": 0.08,
-    "clicks": 0.12,
-    "pulse_train": 0.06,
+    "noise_bursts": 0.06,
+    "clicks": 0.10,
+    "pulse_train": 0.04,
     "pluck": 0.08,
     "decay": 0.08,
     "tremolo": 0.08,
