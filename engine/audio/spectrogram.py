@@ -636,9 +636,11 @@ def audio_from_mel(
         )
     if not np.isfinite(mel).all() or (mel < 0).any():
         raise ValueError("audio_from_mel: mel amplitudes must be finite and >= 0")
+    num_samples = mel.shape[2] * params.hop_length
+    if not mel.any():  # a white image: silence, no need to run a vocoder
+        return np.zeros((mel.shape[0], num_samples), dtype=np.float32)
     if vocoder is None:
         vocoder = GriffinLimVocoder(n_iter=params.num_griffin_lim_iters, device=device)
-    num_samples = mel.shape[2] * params.hop_length
     with torch.inference_mode():
         wave = vocoder(torch.from_numpy(mel).to(device), params, num_samples=num_samples, generator=generator)
     audio = wave.detach().float().cpu().numpy()
