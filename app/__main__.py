@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.offline:
         engine_settings = engine_settings.with_changes(offline=True)
     client = EngineClient(engine_settings)
-    app.aboutToQuit.connect(client.shutdown)
+    app.aboutToQuit.connect(lambda: client.shutdown(wait_for_all=False))
     window = MainWindow(client, settings)
     window.show()
+    client.warm_up()  # heavy imports off the GUI thread while the user looks around
 
     projects = [f for f in args.files if f.endswith(PROJECT_SUFFIX)]
     audio = [f for f in args.files if not f.endswith(PROJECT_SUFFIX)]

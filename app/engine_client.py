@@ -11,8 +11,11 @@ threads named ``specdiff-*`` whose results come back the same way.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,15 @@ log = logging.getLogger(__name__)
 
 #: Threads started here are named with this prefix (tests check none is left running).
 THREAD_PREFIX = "specdiff-"
+#: What the first generation would otherwise import on the worker (seconds of module code).
+WARM_UP_MODULES = (
+    "engine.pipelines.text_to_audio",
+    "engine.audio.inversion",
+    "engine.models.loading",
+    "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion",
+    "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_inpaint",
+    "transformers.models.clip.modeling_clip",
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,7 @@ class EngineClient(QObject):
     models_listed = Signal(object)
     model_deleted = Signal(str, object)
     task_failed = Signal(str, str)
+    warmed_up = Signal(float)
 
     # Emitted from other threads; delivered queued to the GUI thread.
     _event_arrived = Signal(object)
@@ -178,6 +191,7 @@ class EngineClient(QObject):
         self._threads: list[threading.Thread] = []
         self._engine: Engine | None = None
         self._engine = Engine(settings or EngineSettings(), on_event=self._event_arrived.emit)
+        self.is_warm = False
 
     # -- state -----------------------------------------------------------------------------
 
@@ -279,13 +293,16 @@ class EngineClient(QObject):
     def restart_pending(self) -> bool:
         return self._pending_settings is not None
 
-    def shutdown(self) -> None:
-        """Cancel every job, stop the worker thread and wait for it and any store task."""
+    def shutdown(self, *, wait_for_all: bool = True) -> None:
+        """Cancel every job, stop the worker thread and wait for it and the background tasks
+        (only the essential ones when ``wait_for_all`` is False: quitting need not wait for
+        the warm-up's imports)."""
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.shutdown(wait=True)
         for thread in self._threads:
-            thread.join(timeout=30)
+            if wait_for_all or getattr(thread, "essential", True):
+                thread.join(timeout=30)
         self._threads.clear()
         self._jobs.clear()
         self._running = None
@@ -302,21 +319,26 @@ class EngineClient(QObject):
         work: Callable[[], Any],
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
+        *,
+        essential: bool = True,
     ) -> threading.Thread:
         """Run ``work()`` on a new thread ``specdiff-<name>``; ``on_done(result)`` (or
-        ``on_error(exc)``) is then called on the GUI thread."""
+        ``on_error(exc)``) is then called on the GUI thread. :meth:`shutdown` waits for
+        essential threads (saving a file); others (the warm-up) are left to end with the process."""
 
         def target() -> None:
             try:
                 result = work()
             except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
                 log.exception("%s failed", name)
-                self._call_arrived.emit(lambda: (on_error or self._report(name))(exc))
+                handler = on_error or self._report(name)
+                self._call_arrived.emit(lambda error=exc: handler(error))  # `exc` is unbound after except
             else:
                 self._call_arrived.emit(lambda: on_done(result))
 
         self._threads = [t for t in self._threads if t.is_alive()]
         thread = threading.Thread(target=target, name=THREAD_PREFIX + name, daemon=True)
+        thread.essential = essential  # type: ignore[attr-defined]
         self._threads.append(thread)
         thread.start()
         return thread
@@ -342,6 +364,33 @@ class EngineClient(QObject):
             lambda: store.delete(model_id, revision),
             lambda freed: self.model_deleted.emit(model_id, freed),
         )
+
+    def warm_up(self) -> None:
+        """Import the engine's heavy modules (diffusers, transformers) off the GUI thread now,
+        then freeze the garbage collector's view of them; warmed_up(seconds) follows.
+
+        Why: a full garbage collection walks every live object while holding the GIL. With torch,
+        transformers and diffusers loaded that takes hundreds of milliseconds, and the GUI thread
+        cannot run meanwhile. ``gc.freeze()`` moves the objects alive after start-up out of the
+        collector's sight, so later collections (during generations) stay short. The imports
+        themselves happen at start-up instead of inside the first generation.
+        """
+        gc.freeze()  # what is loaded so far (Qt, numpy, torch via the engine)
+        started = time.perf_counter()
+
+        def work() -> None:
+            for name in WARM_UP_MODULES:
+                try:
+                    importlib.import_module(name)
+                except ImportError as exc:  # a missing optional piece must not stop the app
+                    log.warning("warm-up could not import %s: %s", name, exc)
+
+        def done(_: object) -> None:
+            gc.freeze()
+            self.is_warm = True
+            self.warmed_up.emit(time.perf_counter() - started)
+
+        self.run_in_thread("warmup", work, done, essential=False)
 
     def wait_for_tasks(self, timeout_s: float = 30.0) -> None:
         """Join the background store threads (tests, shutdown)."""

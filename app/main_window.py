@@ -479,13 +479,22 @@ class MainWindow(QMainWindow):
         results = [r for r in result if isinstance(r, GenerationResult)]
         if not results:
             return
-        clips = self._land_results(pending, results)
+        clips, track_id = self._land_results(pending, results)
         first = results[0].recipe
         self.prompt_panel.note_used_seed(first.seed)
         self.status.set_device_used(first.device)
+        # Select on the next event-loop turn: the views' work for the new clips and for the
+        # selection then run in separate turns instead of one long stall.
+        QTimer.singleShot(0, lambda: self._select_landed(job_id, clips, track_id))
+
+    def _select_landed(self, job_id: int, clips: list[Clip], track_id: str) -> None:
+        present = [c for c in clips if self.project.has_clip(c.id)]
+        if present:
+            track = self.project.find_clip(present[0].id)[0]
+            self.project.set_selection(Selection(clip_ids=frozenset({present[0].id}), track_id=track.id))
         self.clips_generated.emit(job_id, clips)
 
-    def _land_results(self, pending: _PendingJob, results: list[GenerationResult]) -> list[Clip]:
+    def _land_results(self, pending: _PendingJob, results: list[GenerationResult]) -> tuple[list[Clip], str]:
         """One undo step: a clip per variation, variation i on the i-th track from the target
         (new tracks are added below when there are not enough)."""
         project = self.project
@@ -521,8 +530,7 @@ class MainWindow(QMainWindow):
         prompt = getattr(pending.spec, "prompt", "")
         text = f"Generate {prompt[:30]!r}" + (f" ({len(clips)} variations)" if len(clips) > 1 else "")
         self.undo_stack.push_command(CommandGroup(project, text, commands))
-        project.set_selection(Selection(clip_ids=frozenset({clips[0].id}), track_id=tracks[base_index].id))
-        return clips
+        return clips, tracks[base_index].id
 
     def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
         pending = self._pending.pop(job_id, None)

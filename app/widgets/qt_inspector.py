@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -30,8 +30,15 @@ def qimage_from_rgb(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def qimage_from_pil(image: Any) -> QImage:
-    return qimage_from_rgb(np.asarray(image.convert("RGB")))
+def qimage_from_pil(image: Any, height_px: int | None = None) -> QImage:
+    """A QImage of a PIL image, first scaled (by PIL, fast) to ``height_px`` if given."""
+    image = image.convert("RGB")
+    if height_px is not None and image.height > height_px:
+        width = max(1, round(image.width * height_px / image.height))
+        from PIL import Image
+
+        image = image.resize((width, height_px), resample=Image.Resampling.BOX)
+    return qimage_from_rgb(np.asarray(image))
 
 
 def spec_from_recipe(recipe: Recipe) -> TextToAudioJob:
@@ -91,6 +98,11 @@ class QtInspector(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
 
+        self._rows: dict[int, dict[str, QLabel]] = {}
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self._show_selected)
         project.events.selection_changed.connect(self._on_project_selection_changed)
         project.events.clip_changed.connect(self._on_project_clip_changed)
         project.events.clip_removed.connect(self._on_project_clip_removed)
@@ -107,6 +119,11 @@ class QtInspector(QWidget):
     # -- model events ------------------------------------------------------------------------
 
     def _on_project_selection_changed(self, selection: Selection) -> None:
+        # Show it on the next event-loop turn: the timeline reacts to the same change first,
+        # and the two halves of the work never add up to one long stall.
+        self._refresh_timer.start()
+
+    def _show_selected(self) -> None:
         clips = self.project.selected_clips()
         self.show_clip(clips[0] if clips else None)
 
@@ -124,52 +141,78 @@ class QtInspector(QWidget):
 
     # -- display -----------------------------------------------------------------------------
 
+    def _row(self, form: QFormLayout, label: str) -> QLabel:
+        """The value label of ``label``'s row in ``form`` (rows are made once and reused)."""
+        rows = self._rows.setdefault(id(form), {})
+        value = rows.get(label)
+        if value is None:
+            value = rows[label] = _value_label("")
+            form.addRow(label, value)
+        return value
+
+    def _fill(self, form: QFormLayout, values: dict[str, str | None]) -> None:
+        """Set each row's text; rows whose value is None (or not given) are hidden."""
+        for label in values:
+            self._row(form, label)
+        for label, widget in self._rows.get(id(form), {}).items():
+            value = values.get(label)
+            if value is not None:
+                widget.setText(value)
+            form.setRowVisible(widget, value is not None)
+
+    def values(self, which: str = "recipe") -> dict[str, str]:
+        """The visible rows of the 'clip' or 'recipe' part, label -> text (what the user sees)."""
+        form = self.recipe_form if which == "recipe" else self.clip_form
+        return {
+            label: widget.text()
+            for label, widget in self._rows.get(id(form), {}).items()
+            if form.isRowVisible(widget)
+        }
+
     def show_clip(self, clip: Clip | None) -> None:
         self.clip = clip
-        _clear_form(self.clip_form)
-        _clear_form(self.recipe_form)
         recipe = clip.recipe if clip is not None else None
         if clip is None:
             self.title.setText("No clip selected")
             self.thumbnail.hide()
+            self._fill(self.clip_form, {})
         else:
             self.title.setText(f"<b>{_escape(clip.name)}</b>")
-            rows = [
-                ("Start", f"{clip.start_s:.3f} s"),
-                ("Length", f"{clip.length_s:.3f} s"),
-                ("Format", f"{clip.sample_rate_hz} Hz, {'stereo' if clip.channels == 2 else 'mono'}"),
-                ("Gain", f"{clip.gain_db:+.1f} dB"),
-            ]
-            if clip.source_path:
-                rows.append(("File", clip.source_path))
-            for label, value in rows:
-                self.clip_form.addRow(label, _value_label(value))
+            self._fill(
+                self.clip_form,
+                {
+                    "Start": f"{clip.start_s:.3f} s",
+                    "Length": f"{clip.length_s:.3f} s",
+                    "Format": f"{clip.sample_rate_hz} Hz, {'stereo' if clip.channels == 2 else 'mono'}",
+                    "Gain": f"{clip.gain_db:+.1f} dB",
+                    "File": clip.source_path,
+                },
+            )
             if clip.image is not None:
-                pixmap = QPixmap.fromImage(qimage_from_pil(clip.image))
-                self.thumbnail.setPixmap(
-                    pixmap.scaledToHeight(THUMBNAIL_HEIGHT_PX, Qt.TransformationMode.SmoothTransformation)
-                )
+                self.thumbnail.setPixmap(QPixmap.fromImage(qimage_from_pil(clip.image, THUMBNAIL_HEIGHT_PX)))
                 self.thumbnail.show()
             else:
                 self.thumbnail.hide()
-        if recipe is not None:
-            rows = [
-                ("Prompt", recipe.prompt),
-                ("Negative", recipe.negative_prompt or "-"),
-                ("Seed", str(recipe.seed)),
-                ("Steps", str(recipe.num_inference_steps)),
-                ("Guidance", f"{recipe.guidance_scale:g}"),
-                ("Scheduler", recipe.scheduler),
-                ("Model", recipe.model_id + (f" @ {recipe.model_revision[:10]}" if recipe.model_revision else "")),
-                ("Size", f"{recipe.width} x {recipe.height} px"),
-                ("Device", f"{recipe.device}, {recipe.dtype}"),
-            ]
-            if recipe.loras:
-                rows.append(("LoRAs", ", ".join(f"{p} x{w:g}" for p, w in recipe.loras)))
-            if recipe.extra:
-                rows.append(("Extra", json.dumps(recipe.extra, sort_keys=True)))
-            for label, value in rows:
-                self.recipe_form.addRow(label, _value_label(value))
+        if recipe is None:
+            self._fill(self.recipe_form, {})
+        else:
+            revision = f" @ {recipe.model_revision[:10]}" if recipe.model_revision else ""
+            self._fill(
+                self.recipe_form,
+                {
+                    "Prompt": recipe.prompt,
+                    "Negative": recipe.negative_prompt or "-",
+                    "Seed": str(recipe.seed),
+                    "Steps": str(recipe.num_inference_steps),
+                    "Guidance": f"{recipe.guidance_scale:g}",
+                    "Scheduler": recipe.scheduler,
+                    "Model": recipe.model_id + revision,
+                    "Size": f"{recipe.width} x {recipe.height} px",
+                    "Device": f"{recipe.device}, {recipe.dtype}",
+                    "LoRAs": ", ".join(f"{p} x{w:g}" for p, w in recipe.loras) if recipe.loras else None,
+                    "Extra": json.dumps(recipe.extra, sort_keys=True) if recipe.extra else None,
+                },
+            )
         has_recipe = recipe is not None
         self.recipe_title.setVisible(has_recipe)
         self.copy_seed_button.setEnabled(has_recipe)
@@ -208,8 +251,3 @@ def _value_label(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
-
-
-def _clear_form(form: QFormLayout) -> None:
-    while form.rowCount():
-        form.removeRow(0)
