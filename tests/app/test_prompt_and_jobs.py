@@ -153,3 +153,24 @@ def test_prompt_panel_checks_input_and_ctrl_enter_generates(qtbot, tiny_model):
     assert spec.seed == 99 and spec.model == tiny_model and spec.num_inference_steps == 2
     assert "\n" not in panel.prompt_edit.toPlainText()  # Ctrl+Enter submits, it adds no line
     assert not panel.message_label.isVisible()
+
+
+def test_job_rows_show_download_bytes_rate_eta_and_steps(qtbot):
+    from app.widgets.qt_job_panel import JobRow
+    from engine.api import DownloadModelJob, Progress
+
+    row = JobRow(1, DownloadModelJob("riffusion/riffusion-model-v1"))
+    qtbot.addWidget(row)
+    assert row.title.text() == "Download riffusion/riffusion-model-v1" and row.stage.text() == "Waiting"
+    row.set_progress(Progress(stage="download", step=1_500_000_000, total=4_265_000_000, bytes_done=1_500_000_000,
+                              bytes_total=4_265_000_000, rate_bytes_per_s=25_000_000, eta_s=110.6))
+    assert row.stage.text() == "Downloading"
+    assert row.detail.text() == "1.50 GB of 4.26 GB, 25.0 MB/s, 1:51 left"
+    assert (row.bar.maximum(), row.bar.value()) == (1000, 351)  # bytes overflow an int bar: per mille
+    row.set_progress(Progress(stage="load"))
+    assert row.stage.text() == "Loading model" and row.bar.maximum() == 0  # busy indicator
+    row.set_progress(Progress(stage="denoise", step=3, total=30))
+    assert row.detail.text() == "step 3 of 30" and (row.bar.value(), row.bar.maximum()) == (3, 30)
+    row.set_failed("Out of GPU memory. Try: turn on VAE tiling.", "OutOfMemoryError")
+    assert row.stage.text() == "Failed" and "VAE tiling" in row.detail.text()
+    assert row.cancel_button.isHidden() and row.is_done
