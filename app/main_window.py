@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         self.history_dock = self._dock("History", "historyDock", self.history_view, right)
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
+        self.resizeDocks([self.inspector_dock, self.jobs_dock], [560, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.prompt_dock, self.inspector_dock], [360, 380], Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
         self.status = QtStatus()

@@ -10,6 +10,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
+    QScrollArea,
+    QSizePolicy,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -71,6 +74,7 @@ class QtInspector(QWidget):
         self.title = QLabel("No clip selected")
         self.title.setObjectName("inspectorTitle")
         self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.thumbnail = QLabel()
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumbnail.hide()
@@ -89,14 +93,27 @@ class QtInspector(QWidget):
         for button in (self.regenerate_button, self.copy_seed_button, self.use_settings_button):
             buttons.addWidget(button)
 
+        for form in (self.clip_form, self.recipe_form):
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        content = QWidget()
+        inner = QVBoxLayout(content)
+        inner.addWidget(self.title)
+        inner.addWidget(self.thumbnail)
+        inner.addLayout(self.clip_form)
+        inner.addWidget(self.recipe_title)
+        inner.addLayout(self.recipe_form)
+        inner.addStretch(1)
+        # Long prompts wrap to the dock's width and scroll vertically, never off to the side.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.thumbnail)
-        layout.addLayout(self.clip_form)
-        layout.addWidget(self.recipe_title)
-        layout.addLayout(self.recipe_form)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
-        layout.addStretch(1)
 
         self._rows: dict[int, dict[str, QLabel]] = {}
         self._refresh_timer = QTimer(self)
@@ -249,5 +266,6 @@ def _value_label(text: str) -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label

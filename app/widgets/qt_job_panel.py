@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -90,6 +91,7 @@ class JobRow(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = QLabel(spec.describe())
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.title.setToolTip(spec.describe())
         self.stage = QLabel(STAGE_LABELS["queued"])
         self.stage.setObjectName("jobStage")
@@ -100,6 +102,7 @@ class JobRow(QFrame):
         self.detail = QLabel()
         self.detail.setObjectName("jobDetail")
         self.detail.setWordWrap(True)
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.preview = QLabel()
         self.preview.hide()
@@ -191,6 +194,7 @@ class QtJobPanel(QWidget):
         self._list_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self._list)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.empty_label = QLabel("No jobs yet. Generate something, or download a model.")

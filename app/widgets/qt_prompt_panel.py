@@ -86,7 +86,7 @@ class QtPromptPanel(QWidget):
         self.seed_lock = QCheckBox("Lock")
         self.seed_lock.setToolTip("Locked: use this seed. Unlocked: a new random seed each time.")
         self.seed_dice = QToolButton()
-        self.seed_dice.setText("🎲")
+        self.seed_dice.setText("Random")
         self.seed_dice.setToolTip("Pick a random seed")
         self.seed_dice.clicked.connect(self.randomize_seed)
         seed_row = QHBoxLayout()
