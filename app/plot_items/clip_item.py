@@ -109,6 +109,7 @@ class ClipItem(pg.GraphicsObject):
         self.waveform.setParentItem(self)
         self.waveform.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent, True)
         self.spectrogram: SpectrogramItem | None = None
+        self.overlays: list = []  # e.g. the mask overlay: children told of every layout change
         self.sync_from_clip(clip)
 
     # -- model -> view ----------------------------------------------------------------------
@@ -149,6 +150,15 @@ class ClipItem(pg.GraphicsObject):
             self.spectrogram.setZValue(-1)
         self._layout_children()
 
+    def add_overlay(self, overlay: QtWidgets.QGraphicsItem, z: float = -0.5) -> None:
+        """Show ``overlay`` over the spectrogram, inside the clip's rectangle. It must have
+        ``clip_layout_changed(clip_item)``, called now and whenever trim or layout change."""
+        overlay.setParentItem(self)
+        overlay.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent, True)
+        overlay.setZValue(z)
+        self.overlays.append(overlay)
+        overlay.clip_layout_changed(self)
+
     def set_pyramid(self, pyramid: EnvelopePyramid) -> None:
         """The envelope pyramid arrived (long clips compute it on the worker)."""
         self.waveform.set_pyramid(pyramid)
@@ -186,6 +196,8 @@ class ClipItem(pg.GraphicsObject):
             self.spectrogram.setPos(-self.offset_s, spec_band[0] if spec_band else 0.0)
             self.spectrogram.setVisible(spec_band is not None)
             self.spectrogram.refresh()
+        for overlay in self.overlays:
+            overlay.clip_layout_changed(self)
 
     def refresh_children(self) -> None:
         """Re-read the visible range (after the item moved without a view change)."""
@@ -238,6 +250,8 @@ class ClipItem(pg.GraphicsObject):
     def hoverMoveEvent(self, ev) -> None:  # noqa: N802 - Qt API
         zone = self.zone_at(ev.pos().x())
         shape = QtCore.Qt.CursorShape.SizeHorCursor if zone != "body" else QtCore.Qt.CursorShape.OpenHandCursor
+        if getattr(self.handler, "tool", "edit") == "mask":  # painting a mask: no move/trim cursor
+            shape = QtCore.Qt.CursorShape.CrossCursor
         self.setCursor(shape)
         if self.handler is not None:
             self.handler.clip_hover(self, zone)

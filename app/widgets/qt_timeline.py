@@ -11,6 +11,11 @@ to trim, drag on empty space (or shift-drag anywhere) to select a time range, al
 with the "box" tool) to select a time x frequency box on the spectrogram, click to seek,
 double-click a clip to activate it. Wheel scrolls, ctrl+wheel zooms around the pointer, middle-drag
 pans; keys: +/- zoom, S split at the playhead, Ctrl+D duplicate, Del delete.
+
+Tool "mask": left drags and clicks on a lane (over clips or not) become :class:`MaskGesture` values
+handed to ``mask_handler.mask_gesture(gesture)`` (the mask painter of app/widgets/qt_mask_tools.py);
+the timeline itself knows nothing about masks. ``add_clip_decorator(fn)`` lets a tool add children
+(the mask overlay) to every clip item the lanes create.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ GRID_MIN_PX = 40
 #: Clips with more values (channels x samples) get their envelope pyramid computed on the worker
 #: (a 10-minute stereo clip takes about half a second); smaller ones at once (< ~50 ms).
 PYRAMID_SYNC_MAX_VALUES = 4_000_000
+TOOLS = ("edit", "box", "mask")
 TRACK_COLORS = ("#3f8fd2", "#d2803f", "#53b36a", "#b455c2", "#c9b33c", "#4fb8b2", "#d25c5c")
 SELECTION_BRUSH = (120, 170, 255, 45)
 BOX_PEN = (140, 200, 255)
@@ -71,6 +77,28 @@ def _nice_step(raw: float) -> float:
         if step >= raw - 1e-12:
             return step
     return 10.0 ** (exp + 1)
+
+
+@dataclass(frozen=True)
+class MaskGesture:
+    """One step of a left-button gesture on a lane while the "mask" tool is on.
+
+    ``phase``: "start", "move", "finish" (a drag) or "click". Times are timeline seconds; ``hz`` is
+    the frequency under the pointer (clamped into the spectrogram band) and ``in_band`` says whether
+    the pointer is over the spectrogram band at all. ``s_per_px`` / ``y_per_px`` are the size of a
+    screen pixel in seconds and in lane y units (mel), so a brush size in pixels can be converted.
+    """
+
+    phase: str
+    track_id: str
+    time_s: float
+    hz: float
+    in_band: bool
+    start_time_s: float
+    start_hz: float
+    s_per_px: float
+    y_per_px: float
+    modifiers: Any = None
 
 
 @dataclass
@@ -267,6 +295,7 @@ class QtTimeline(QtWidgets.QWidget):
         view_range_changed(float start_s, float end_s): the visible time range changed.
         spectrogram_computed(str clip_id): a clip's spectrogram image is complete.
         spectrogram_failed(str clip_id, str reason): it could not be computed (the waveform stays).
+        tool_changed(str tool): "edit", "box" or "mask".
     """
 
     clip_activated = Signal(str)
@@ -274,6 +303,7 @@ class QtTimeline(QtWidgets.QWidget):
     view_range_changed = Signal(float, float)
     spectrogram_computed = Signal(str)
     spectrogram_failed = Signal(str, str)
+    tool_changed = Signal(str)
     _spectrogram_progressed = Signal(object, bool)
     _pyramid_computed = Signal(object, object)
 
@@ -293,6 +323,9 @@ class QtTimeline(QtWidgets.QWidget):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specdiff-spectrogram")
         self._drag: dict[str, Any] | None = None
         self._overview_items: dict[str, ClipItem] = {}
+        self._clip_decorators: list = []
+        #: Receives MaskGesture values while the "mask" tool is on (see app/widgets/qt_mask_tools.py).
+        self.mask_handler: Any = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._spectrogram_progressed.connect(self._on_spectrogram_progressed)
         self._pyramid_computed.connect(self._on_pyramid_computed)
@@ -505,6 +538,7 @@ class QtTimeline(QtWidgets.QWidget):
         lane.viewbox.setXRange(*self._view, padding=0.0)
         lane.playhead.setValue(self.project.playhead_s)
         self._sync_selection_overlays(lane, self.project.selection)
+        self._apply_tool_cursor(lane)
 
     def _remove_lane(self, lane: _TrackLane) -> None:
         for clip_id in list(lane.clip_items):
@@ -585,6 +619,8 @@ class QtTimeline(QtWidgets.QWidget):
         item.set_selected(clip.id in self.project.selection.clip_ids)
         self._ensure_spectrogram(clip, visuals)
         item.set_spectrogram(visuals.spectrogram)
+        for decorate in self._clip_decorators:
+            decorate(item, clip)
         item.refresh_children()
         self._update_scale()
         self._update_overview()
@@ -836,13 +872,32 @@ class QtTimeline(QtWidgets.QWidget):
         return self._tool
 
     def set_tool(self, tool: str) -> None:
-        """'edit' (drags move/trim clips, select time) or 'box' (drags select time x frequency)."""
-        if tool not in ("edit", "box"):
-            raise ValueError(f"tool must be 'edit' or 'box', got {tool!r}.")
+        """'edit' (drags move/trim clips, select time), 'box' (drags select time x frequency) or
+        'mask' (drags and clicks go to ``mask_handler``)."""
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {', '.join(TOOLS)}, got {tool!r}.")
         self._tool = tool
         self.box_tool_button.blockSignals(True)
         self.box_tool_button.setChecked(tool == "box")
         self.box_tool_button.blockSignals(False)
+        for lane in self._lanes:
+            self._apply_tool_cursor(lane)
+        self.tool_changed.emit(tool)
+
+    def _apply_tool_cursor(self, lane: _TrackLane) -> None:
+        lane.plot.viewport().setCursor(Qt.CursorShape.CrossCursor if self._tool == "mask" else Qt.CursorShape.ArrowCursor)
+
+    def add_clip_decorator(self, decorate) -> None:
+        """Call ``decorate(clip_item, clip)`` for every clip item of the lanes, now and whenever
+        one is created (a new clip, new audio, a track rebuilt)."""
+        self._clip_decorators.append(decorate)
+        for lane in self._lanes:
+            for clip_id, item in lane.clip_items.items():
+                try:
+                    _, clip = self.project.find_clip(clip_id)
+                except KeyError:
+                    continue
+                decorate(item, clip)
 
     @property
     def snap_enabled(self) -> bool:
@@ -931,6 +986,9 @@ class QtTimeline(QtWidgets.QWidget):
             ev.ignore()
             return
         ev.accept()
+        if viewbox.role == "lane" and self._mask_mode():
+            self._mask_gesture(viewbox.lane, ev, "click")
+            return
         t = self._scene_to_time(viewbox, ev.scenePos())
         if viewbox.role == "overview":
             start, end = self._view
@@ -969,10 +1027,40 @@ class QtTimeline(QtWidgets.QWidget):
             start, end = self._view
             self.set_visible_range(t - (end - start) / 2, t + (end - start) / 2)
             return
+        if self._mask_mode():
+            phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
+            self._mask_gesture(viewbox.lane, ev, phase)
+            return
         if self._wants_box(ev):
             self._box_drag(viewbox.lane, ev)
         else:
             self._time_drag(viewbox.lane, ev)
+
+    def _mask_mode(self) -> bool:
+        return self._tool == "mask" and self.mask_handler is not None
+
+    def _mask_gesture(self, lane: _TrackLane, ev, phase: str) -> None:
+        """Hand a left-button gesture on ``lane`` to the mask handler as a MaskGesture."""
+        vb = lane.viewbox
+        band = lane.layout.spectrogram_band
+        point = vb.mapSceneToView(ev.scenePos())
+        down = vb.mapSceneToView(ev.buttonDownScenePos()) if phase != "click" else point
+        base = band[0] if band is not None else 0.0
+        in_band = band is not None and band[0] <= point.y() <= band[1]
+        px = vb.viewPixelSize()
+        gesture = MaskGesture(
+            phase=phase,
+            track_id=lane.track_id,
+            time_s=float(point.x()),
+            hz=self._scale.hz_of_y(point.y() - base),
+            in_band=in_band,
+            start_time_s=float(down.x()),
+            start_hz=self._scale.hz_of_y(down.y() - base),
+            s_per_px=float(px[0]),
+            y_per_px=float(px[1]),
+            modifiers=ev.modifiers(),
+        )
+        self.mask_handler.mask_gesture(gesture)
 
     def _wants_box(self, ev) -> bool:
         if self._view_mode == "waveform":
@@ -1037,6 +1125,11 @@ class QtTimeline(QtWidgets.QWidget):
             ev.ignore()
             return
         ev.accept()
+        if self._mask_mode():
+            lane = self._lane(item.track_id)
+            if lane is not None:
+                self._mask_gesture(lane, ev, "click")
+            return
         if ev.double():
             self.clip_activated.emit(item.clip_id)
             return
@@ -1059,6 +1152,9 @@ class QtTimeline(QtWidgets.QWidget):
         lane = self._lane(item.track_id)
         if lane is None or ev.button() != Qt.MouseButton.LeftButton:
             ev.ignore()
+            return
+        if ev.isStart() and self._mask_mode():
+            ev.ignore()  # the lane's view box takes it and hands it to the mask handler
             return
         if ev.isStart() and (self._wants_box(ev) or ev.modifiers() & Qt.KeyboardModifier.ShiftModifier):
             ev.ignore()  # the lane's view box takes it: time or box selection over the clip
