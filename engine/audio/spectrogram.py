@@ -358,12 +358,17 @@ def mel_from_audio(
         Audio shorter than half an FFT frame is zero-padded first (Riffusion would fail).
 
     Raises:
-        The engine.audio.io validation errors for a bad array.
+        ValueError: integer samples; the engine.audio.io validation errors for a bad array.
     """
     if isinstance(audio, torch.Tensor):
         audio = audio.detach().cpu().numpy()
     audio = np.asarray(audio)
     validate_audio(audio, params.sample_rate, "mel_from_audio audio")
+    if audio.dtype.kind != "f":
+        raise ValueError(
+            f"mel_from_audio: expected float samples in [-1, 1], got dtype {audio.dtype} "
+            "(divide integer PCM by 2**(bits - 1) first)"
+        )
     samples = audio.shape[1]
     wave = _channels_for(audio, params) * np.float32(INT16_SCALE)
     n_frames = 1 + samples // params.hop_length

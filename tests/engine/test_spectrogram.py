@@ -234,6 +234,11 @@ def test_mono_params_downmix_and_stereo_params_clone(make_tone):
     assert cloned.shape[0] == 2 and np.array_equal(cloned[0], cloned[1])
 
 
+def test_integer_samples_are_refused(make_tone):
+    with pytest.raises(ValueError, match="expected float samples"):
+        mel_from_audio((make_tone() * 32767).astype(np.int16), PRESETS["riffusion"])
+
+
 def test_silence_is_white_and_decodes_to_silence():
     params = PRESETS["riffusion"]
     image = image_from_audio(np.zeros((1, 44100), np.float32), params)
