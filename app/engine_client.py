@@ -376,6 +376,9 @@ class EngineClient(QObject):
         themselves happen at start-up instead of inside the first generation.
         """
         gc.freeze()  # what is loaded so far (Qt, numpy, torch via the engine)
+        # Module code makes almost no cyclic garbage: no collections while importing, so the
+        # imports cannot stall the GUI either. Re-enabled when the warm-up ends, however it ends.
+        gc.disable()
         started = time.perf_counter()
 
         def work() -> None:
@@ -387,10 +390,15 @@ class EngineClient(QObject):
 
         def done(_: object) -> None:
             gc.freeze()
+            gc.enable()
             self.is_warm = True
             self.warmed_up.emit(time.perf_counter() - started)
 
-        self.run_in_thread("warmup", work, done, essential=False)
+        def failed(exc: BaseException) -> None:
+            gc.enable()
+            self.task_failed.emit("warm-up", str(exc))
+
+        self.run_in_thread("warmup", work, done, failed, essential=False)
 
     def wait_for_tasks(self, timeout_s: float = 30.0) -> None:
         """Join the background store threads (tests, shutdown)."""
