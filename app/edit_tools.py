@@ -339,10 +339,10 @@ class EditTools(QObject):
             self.autosaver.mark_saved()
 
     def eventFilter(self, obj: QObject, event: Any) -> bool:  # noqa: N802 - Qt API
-        # The window closing for good (a non-spontaneous hide after an accepted close): a clean exit.
+        # The window closing (the close may still be refused: look again once it was handled).
         from PySide6.QtCore import QEvent
 
-        if obj is self.window and event.type() == QEvent.Type.Hide and not event.spontaneous():
+        if obj is self.window and event.type() == QEvent.Type.Close:
             QTimer.singleShot(0, self._maybe_finished)
         return False
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,24 @@ from app.model.persistence import ProjectFileError, ProjectSnapshot, load_projec
 from app.model.project import Project
 
 MASKS_ENTRY = "masks.json"
+#: Temporary files of a save that was killed are removed by a later save once this old.
+STALE_TEMP_S = 3600.0
+
+
+def remove_stale_temps(path: str | os.PathLike, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete what killed saves of ``path`` left next to it (``.<name>.*.tmp``), if older than
+    ``older_than_s`` (a younger one may belong to a save running now). Returns what was deleted."""
+    path = Path(path)
+    removed = []
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            pass
+    return removed
 
 
 @dataclass
@@ -49,6 +68,7 @@ class ProjectFileSnapshot:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
         with atomic_output_path(path) as tmp:
             self.project.write(tmp)
             with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:

@@ -241,6 +241,27 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     stack.undo()
     assert clip.audio is original
 
+    # Several variations land as new clips on the tracks below; the clip itself stays.
+    tools.edit_panel.vary_count.setValue(2)
+    tracks = len(project.tracks)
+    _, _, ids = run_and_wait(qtbot, tools, lambda: tools.run_edit("vary"))
+    assert len(ids) == 2 and clip.audio is original and len(project.tracks) == tracks + 2
+    assert [project.find_clip(i)[0] for i in ids] == project.tracks[1:3]
+    assert all(project.find_clip(i)[1].start_s == clip.start_s for i in ids)
+    stack.undo()
+    assert len(project.tracks) == tracks and not any(project.has_clip(i) for i in ids)
+    tools.edit_panel.vary_count.setValue(1)
+
+    # A loop of a selected range: the clip becomes that loop, where the range was.
+    project.set_selection(Selection(start_s=2.2, end_s=3.1, clip_ids=frozenset({clip.id}), track_id=project.tracks[0].id))
+    run_and_wait(qtbot, tools, lambda: tools.run_edit("loop"))
+    assert clip.start_s == pytest.approx(2.2) and clip.length_s == pytest.approx(0.9, abs=1e-4)
+    (band,) = masks.get(clip.id).shapes
+    assert (band.start_s, band.end_s) == pytest.approx((0.2, 0.6))
+    stack.undo()
+    assert clip.audio is original and clip.start_s == 2.0 and masks.get(clip.id) is mask_before
+    project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=project.tracks[0].id))
+
     # A brush-painted mask: every sample outside the spectrogram columns it touches stays exact.
     stack.push_command(add_shape(project, masks, clip.id, Stroke(((0.5, 800.0), (0.7, 1500.0)), 0.04, 80.0, 0.9)))
     run_and_wait(qtbot, tools, lambda: tools.run_edit("inpaint"))
@@ -353,8 +374,8 @@ def test_autosave_is_offered_after_a_crash_and_recovers_the_work(qtbot, make_win
     assert tools_b.masks.get(clip.id) == tools_a.masks.get(clip.id)
     assert not restarted.undo_stack.isClean() and restarted.isWindowModified()
     assert not info.path.exists()
-    # Closing cleanly leaves nothing to recover.
+    # Closing the window (a clean exit) leaves nothing to recover.
     qtbot.waitUntil(lambda: tools_b.autosaver.path.exists(), timeout=30000)
-    tools_b.shutdown()
-    assert not tools_b.autosaver.path.exists()
+    restarted.close()
+    qtbot.waitUntil(lambda: not tools_b.autosaver.path.exists(), timeout=5000)
     assert tools_b.check_recovery() == []

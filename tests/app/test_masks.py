@@ -14,7 +14,13 @@ from app.model.mask import EMPTY_MASK, FreqBand, Mask, MaskGrid, MaskStore, Rect
 from app.model.mask_commands import SetMaskFeather, add_shape, clear_mask, invert_mask
 from app.model.persistence import ProjectFileError
 from app.model.project import Clip, Project
-from app.model.project_files import MASKS_ENTRY, ProjectFileSnapshot, load_project_file, save_project_file
+from app.model.project_files import (
+    MASKS_ENTRY,
+    STALE_TEMP_S,
+    ProjectFileSnapshot,
+    load_project_file,
+    save_project_file,
+)
 from engine.audio.spectrogram import get_preset
 from engine.pipelines.editing import mask_from_boxes
 
@@ -203,3 +209,57 @@ def test_a_failed_save_leaves_the_previous_file_and_damaged_files_are_refused(tm
             dst.writestr(item, b'{"x": {"shapes": [{"kind": "lasso"}]}}' if item.filename == MASKS_ENTRY else data)
     with pytest.raises(ProjectFileError, match="mask of clip 'x' is damaged"):
         load_project_file(bad_masks)
+
+
+SAVE_FOREVER = """
+import sys
+import numpy as np
+from app.model.commands import AddClip
+from app.model.mask import Mask, MaskStore, TimeBand
+from app.model.project import Clip, Project
+from app.model.project_files import save_project_file
+
+project = Project.with_track()
+audio = np.random.default_rng(0).uniform(-1, 1, (2, 44100 * 12)).astype(np.float32)
+clip = Clip(name="v0", audio=audio, sample_rate_hz=44100)
+AddClip(project, project.tracks[0].id, clip).redo()
+masks = MaskStore()
+masks.set_mask(clip.id, Mask((TimeBand(0.0, 1.0),)))
+i = 0
+while True:
+    clip.name = f"v{i}"
+    save_project_file(project, masks, sys.argv[1])
+    print(i, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("delay_s", [0.02, 0.15])
+def test_a_process_killed_while_saving_leaves_a_loadable_file(tmp_path, delay_s):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = tmp_path / "song.sdproj"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        done = [int(proc.stdout.readline()) for _ in range(2)]  # two complete saves...
+        time.sleep(delay_s)  # ...then killed somewhere in a later one
+    finally:
+        proc.kill()
+        proc.wait()
+    project, masks = load_project_file(path)
+    (clip,) = project.clips()
+    assert int(clip.name[1:]) >= done[-1]
+    assert clip.audio.shape == (2, 44100 * 12) and masks[clip.id] == Mask((TimeBand(0.0, 1.0),))
+    # What the killed save left behind goes with a later save, once it is old enough.
+    leftovers = list(tmp_path.glob(".song.sdproj.*.tmp"))
+    for tmp in leftovers:
+        os.utime(tmp, (time.time() - 2 * STALE_TEMP_S,) * 2)
+    fresh = tmp_path / ".song.sdproj.0123456789ab.tmp"
+    fresh.write_bytes(b"a save running right now")
+    save_project_file(project, MaskStore(), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["song.sdproj", fresh.name])
