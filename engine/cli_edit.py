@@ -56,6 +56,7 @@ def add_edit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=", ".join(SCHEDULER_NAMES))
         parser.add_argument("--negative", default="", help="negative prompt")
         parser.add_argument("--preset", default="riffusion", help="spectrogram preset (default: riffusion)")
+        parser.add_argument("--height", type=int, default=None, help="mel bins (default: the preset's)")
         parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
         parser.add_argument("--window", type=float, default=5.12, help="window the model sees, seconds (default 5.12)")
         parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
@@ -80,7 +81,8 @@ def add_edit_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     extend.add_argument("--right", type=float, default=0.0, help="seconds to add after (default 0)")
     extend.add_argument("--prompt", default="")
     extend.add_argument("--prompt-left", default=None, help="prompt for the left side (default: --prompt)")
-    extend.add_argument("--context", type=float, default=2.5, help="seconds of context per window (default 2.5)")
+    extend.add_argument("--context", type=float, default=None,
+                        help="seconds of context per window (default 2.5, at most half the window)")
     generation(extend)
     extend.set_defaults(func=cmd_extend)
 
@@ -125,6 +127,7 @@ def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         guidance_scale=args.guidance,
         scheduler=args.scheduler,
         spectrogram_preset=args.preset,
+        height=args.height,
         window_s=args.window,
         griffin_lim_iters=args.gl_iters,
         revision=args.revision,

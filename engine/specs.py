@@ -339,22 +339,29 @@ class RegionEditJob(AudioEditJob):
 
     ``strength`` (0, 1]: 1 regenerates from noise, lower keeps more of the original region.
     ``feather_px`` softens the mask's edges inwards (pixels); ``context_s`` is the least context
-    each window shows the model on either side of the region when it needs several windows;
+    each window shows the model on either side of the region when it needs several windows
+    (None: 1 s, or a quarter of the window if that is less);
     ``crossfade_s`` is the linear crossfade at the edges of the replaced time span (inside it).
     """
 
     kind: ClassVar[str] = "region_edit"
     strength: float = 1.0
     feather_px: int = 4
-    context_s: float = 1.0
+    context_s: float | None = None
     crossfade_s: float = 0.02
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_strength(self.strength, self.num_inference_steps, "change nothing")
         _check_int("feather_px", self.feather_px, 0, 64)
-        _check_range("context_s", self.context_s, 0.0, self.window_s / 2 - 0.08)
+        if self.context_s is not None:
+            _check_range("context_s", self.context_s, 0.0, self.window_s / 2 - 0.08)
         _check_range("crossfade_s", self.crossfade_s, 0.0, 0.5)
+
+    @property
+    def context_seconds(self) -> float:
+        """``context_s``, or its default for the window when None."""
+        return min(1.0, self.window_s / 4) if self.context_s is None else self.context_s
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -425,7 +432,8 @@ class ExtendJob(AudioEditJob):
     """Extend a clip by ``left_s`` and/or ``right_s`` seconds (outpainting; issue 4, part 3).
 
     ``prompt`` steers the right side (and the left one unless ``prompt_left`` is given). The
-    window slides outwards from the clip, each step seeing ``context_s`` seconds of what is
+    window slides outwards from the clip, each step seeing ``context_s`` seconds (None: 2.5 s, or
+    half the window if that is less) of what is
     already there; ``feather_px`` columns of the clip's image are faded into the new image at the
     seam (the clip's samples are kept exactly). At most :data:`MAX_EXTEND_S` seconds in one job.
     """
@@ -434,7 +442,7 @@ class ExtendJob(AudioEditJob):
     left_s: float = 0.0
     right_s: float = 0.0
     prompt_left: str | None = None
-    context_s: float = 2.5
+    context_s: float | None = None
     feather_px: int = 8
 
     def __post_init__(self) -> None:
@@ -450,8 +458,14 @@ class ExtendJob(AudioEditJob):
             )
         if self.prompt_left is not None and not isinstance(self.prompt_left, str):
             raise ValueError("`prompt_left` must be a string or None.")
-        _check_range("context_s", self.context_s, 0.0, self.window_s - 0.64)
+        if self.context_s is not None:
+            _check_range("context_s", self.context_s, 0.0, self.window_s - 0.64)
         _check_int("feather_px", self.feather_px, 0, 64)
+
+    @property
+    def context_seconds(self) -> float:
+        """``context_s``, or its default for the window when None."""
+        return min(2.5, self.window_s / 2) if self.context_s is None else self.context_s
 
     def describe(self) -> str:
         sides = " + ".join(f"{s:g} s {side}" for s, side in ((self.left_s, "left"), (self.right_s, "right")) if s)

@@ -462,9 +462,14 @@ def constrained_griffin_lim(
         # of the zero-padded frame, (n_fft - win) // 2 samples earlier.
         bins = torch.arange(magnitude.shape[1], device=device, dtype=torch.float32)[:, None]
         phase = phase - 2 * math.pi * bins * ((n_fft - win) // 2) / n_fft
-        magnitude = magnitude.expand(channels, -1, -1)
-        spectrum = free * torch.polar(magnitude, phase.expand(channels, -1, -1)) + keep * ref_spectrum
+        free_magnitude = free * magnitude  # (channels or 1, bins, frames)
+        kept = keep * ref_spectrum if bool((keep > 0).any()) else None
 
+        def constrain(unit_phase: torch.Tensor) -> torch.Tensor:
+            spectrum = free_magnitude * unit_phase
+            return spectrum if kept is None else spectrum + kept
+
+        spectrum = constrain(torch.polar(torch.ones_like(phase), phase))
         previous = None
         for iteration in range(n_iter):
             if check_cancelled is not None and iteration % 4 == 0:
@@ -473,8 +478,7 @@ def constrained_griffin_lim(
             consistent = stft(signal)
             accelerated = consistent if previous is None else consistent + momentum * (consistent - previous)
             previous = consistent
-            scaled = torch.polar(magnitude, torch.angle(accelerated))
-            spectrum = free * scaled + keep * ref_spectrum
+            spectrum = constrain(torch.sgn(accelerated))
         free_signal = istft(spectrum).cpu().numpy()
     out = np.where(fixed_samples, reference, free_signal).astype(np.float32)
     match_seams(out, free_signal, np.asarray(fixed_samples, dtype=bool), reference, seam_fade_samples)
@@ -702,20 +706,24 @@ def synthesise_window(
 
 
 def stitch_windows(
-    waves: Sequence[np.ndarray], pixels: Sequence[np.ndarray], overlaps_samples: Sequence[int], hop_length: int
+    waves: Sequence[np.ndarray], pixels: Sequence[np.ndarray], starts: Sequence[int], overlap_px: int, hop_length: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Join overlapping windows: audio with equal-power crossfades, pixels with linear ones.
+    """Join windows that start at columns ``starts``: audio with equal-power crossfades, pixels with linear ones.
 
-    ``overlaps_samples[i]`` is how far window ``i + 1`` starts before window ``i`` ends (a whole
-    number of columns). Returns the audio ``(channels, samples)`` and uint8 pixels ``(H, columns, 3)``.
+    Window ``k`` is used up to ``overlap_px`` columns past the start of window ``k + 1`` (the
+    crossfade; shortened where windows are closer than that), the last one to its end. Returns the
+    audio ``(channels, (starts[-1] + width) * hop)`` and uint8 pixels ``(H, starts[-1] + width, 3)``.
     """
     from engine.audio.splice import crossfade_concat
 
-    audio = crossfade_concat(list(waves), list(overlaps_samples), curve="equal_power")
+    steps = [b - a for a, b in zip(starts, starts[1:])]
+    fade = min([overlap_px, *steps])
+    ends = [step + fade for step in steps] + [pixels[-1].shape[1]]
+    audio = crossfade_concat([w[:, : e * hop_length] for w, e in zip(waves, ends)], fade * hop_length,
+                             curve="equal_power")
     height = pixels[0].shape[0]
-    planes = [np.moveaxis(p, 2, 0).reshape(3 * height, -1).astype(np.float32) for p in pixels]
-    picture = crossfade_concat(planes, [o // hop_length for o in overlaps_samples], curve="linear")
-    picture = np.moveaxis(picture.reshape(3, height, -1), 0, 2)
+    planes = [np.moveaxis(p[:, :e], 2, 0).reshape(3 * height, -1).astype(np.float32) for p, e in zip(pixels, ends)]
+    picture = np.moveaxis(crossfade_concat(planes, fade, curve="linear").reshape(3, height, -1), 0, 2)
     return audio, np.clip(np.round(picture), 0, 255).astype(np.uint8)
 
 

@@ -81,7 +81,7 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
     has_reference = np.zeros(total * hop, dtype=bool)
     has_reference[offset : offset + samples] = True
     window = min(width_for_duration(params, spec.window_s), total)
-    context = min(int(round(spec.context_s * params.sample_rate / hop)), window - 8 - feather_px)
+    context = min(int(round(spec.context_seconds * params.sample_rate / hop)), window - 8 - feather_px)
     tiles, prompts = [], []
     if right:
         lo = left_columns + clip_columns - feather_px

@@ -125,7 +125,7 @@ def inpaint_clip(
 
     columns = np.flatnonzero(mask.any(axis=0))
     window = min(width_for_duration(params, spec.window_s), total)
-    context = int(round(spec.context_s * params.sample_rate / hop))
+    context = int(round(spec.context_seconds * params.sample_rate / hop))
     tiles = plan_tiles(int(columns[0]), int(columns[-1]) + 1, total, window, context, context,
                        blend_px=spec.feather_px)
     yield from run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=[spec.prompt] * len(tiles))

@@ -117,7 +117,7 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
             noise_args = {"initial_noise": slerp(alpha, noise_from, noise_to)} if seed_to != seed else {}
             denoising = denoise(
                 loaded,
-                prompt_embeds=embeds_from + alpha * (embeds_to - embeds_from),
+                prompt_embeds=torch.lerp(embeds_from, embeds_to, alpha),  # exact at 0 and 1
                 negative_prompt_embeds=negative,
                 height=height,
                 width=width,
@@ -136,7 +136,8 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
             waves.append(wave)
             planes.append(pixels)
         yield Progress(stage="tile", step=spec.num_steps, total=spec.num_steps, message="Segments done")
-        joined, picture = stitch_windows(waves, planes, [crossfade] * (len(waves) - 1), hop)
+        starts = [i * (width - crossfade // hop) for i in range(len(waves))]
+        joined, picture = stitch_windows(waves, planes, starts, crossfade // hop, hop)
         audio = peak_normalize(joined, OUTPUT_PEAK).astype(np.float32)
         recipe = make_recipe(TASK, spec, loaded, seed, params, width, {"alphas": alphas(spec.num_steps)})
         image = image_with_params(picture[:, : audio.shape[1] // hop], params, DEFAULT_MAX_VALUE)

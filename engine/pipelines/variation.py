@@ -28,20 +28,19 @@ TASK = "variation"
 
 
 def window_starts(total_columns: int, window_px: int, overlap_px: int) -> list[int]:
-    """First column of each window covering ``total_columns`` with at least ``overlap_px`` of overlap.
+    """First column of each window covering ``total_columns``, evenly spaced, overlapping by >= ``overlap_px``.
 
-    Windows step by ``window_px - overlap_px``; the last one ends exactly at the canvas' end (it may
-    overlap its neighbour more). Raises ValueError if the overlap leaves no step.
+    As few windows as that overlap allows; the first starts at 0 and the last ends at the canvas'
+    end. Raises ValueError if the window is wider than the canvas or the overlap leaves no step.
     """
     if window_px > total_columns:
         raise ValueError(f"the window ({window_px} px) is wider than the canvas ({total_columns} px).")
-    stride = window_px - overlap_px
-    if stride < 1:
+    if not 0 <= overlap_px < window_px:
         raise ValueError(f"an overlap of {overlap_px} px leaves no step in a {window_px}-px window.")
-    starts = list(range(0, total_columns - window_px + 1, stride))
-    if starts[-1] != total_columns - window_px:
-        starts.append(total_columns - window_px)
-    return starts
+    if total_columns == window_px:
+        return [0]
+    count = 1 + -(-(total_columns - window_px) // (window_px - overlap_px))
+    return [round(i * (total_columns - window_px) / (count - 1)) for i in range(count)]
 
 
 def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
@@ -84,7 +83,6 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
     window = min(width_for_duration(params, spec.window_s), total)
     overlap = min(int(round(spec.overlap_s * params.sample_rate / hop)), window // 2)
     starts = window_starts(total, window, overlap)
-    overlaps = [(a + window - b) * hop for a, b in zip(starts, starts[1:])]
     seed = spec.seed if spec.seed is not None else random_seed()
 
     def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
@@ -118,7 +116,7 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
                 waves.append(wave)
                 planes.append(window_pixels)
             yield Progress(stage="tile", step=len(starts), total=len(starts), message="Windows done")
-            joined, picture = stitch_windows(waves, planes, overlaps, hop)
+            joined, picture = stitch_windows(waves, planes, starts, overlap, hop)
             out = to_channels(joined[:, :samples], channels).astype(np.float32)
             recipe = make_recipe(TASK, spec, loaded, seed_v, params, window,
                                  {"window_starts": starts, "variation_index": variation})
