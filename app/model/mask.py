@@ -34,6 +34,10 @@ DEFAULT_FEATHER_PX = 4
 MAX_FEATHER_PX = 64
 #: Version of the JSON form written by :meth:`Mask.to_dict`.
 MASK_FORMAT_VERSION = 1
+#: Pixels x segments one vectorised step of a stroke may compute (about 16 MB of float64).
+STROKE_CHUNK_WORK = 2_000_000
+#: Below this much work a chunk grows freely (Python overhead per chunk dominates).
+STROKE_SMALL_WORK = 50_000
 
 
 def hz_to_mel(hz: np.ndarray | float) -> np.ndarray | float:
@@ -273,33 +277,48 @@ def apply_shape(canvas: np.ndarray, grid: MaskGrid, shape: Shape, *, first_segme
 
 
 def _apply_stroke(canvas: np.ndarray, grid: MaskGrid, stroke: Stroke, first_segment: int) -> None:
-    points = stroke.points
-    pts = np.array([(t, float(hz_to_mel(hz))) for t, hz in points], dtype=np.float64)
-    if len(pts) == 1:
-        segments = [(pts[0], pts[0])]
-    else:
-        segments = [(pts[i], pts[i + 1]) for i in range(max(0, first_segment), len(pts) - 1)]
-        if first_segment == 0 and not segments:
-            segments = [(pts[0], pts[0])]
+    """Draw the stroke's segments from ``first_segment`` on, a chunk of neighbouring segments at a
+    time: one vectorised distance computation per chunk over the chunk's bounding box."""
     rs, rm = stroke.radius_s, stroke.radius_mel
-    for a, b in segments:
-        c0, c1 = grid.column_range(min(a[0], b[0]) - rs, max(a[0], b[0]) + rs)
-        r0 = int(np.searchsorted(grid.row_mel, min(a[1], b[1]) - rm, side="left"))
-        r1 = int(np.searchsorted(grid.row_mel, max(a[1], b[1]) + rm, side="right"))
-        if c1 <= c0 or r1 <= r0:
-            continue
-        # Distances in brush units: x in radii of seconds, y in radii of mel.
-        x = ((np.arange(c0, c1) + 0.5) * grid.column_s)[None, :] / rs
-        y = grid.row_mel[r0:r1, None] / rm
-        ax, ay, bx, by = a[0] / rs, a[1] / rm, b[0] / rs, b[1] / rm
-        dx, dy = bx - ax, by - ay
-        length2 = dx * dx + dy * dy
-        if length2 > 0:
-            u = np.clip(((x - ax) * dx + (y - ay) * dy) / length2, 0.0, 1.0)
-        else:
-            u = np.zeros((1, 1))
-        distance = np.hypot(x - (ax + u * dx), y - (ay + u * dy))
-        _combine(canvas[r0:r1, c0:c1], _brush(distance, stroke.hardness), stroke.erase)
+    pts = np.asarray(stroke.points, dtype=np.float64)
+    pts[:, 1] = hz_to_mel(pts[:, 1])
+    if len(pts) == 1:
+        a = b = pts
+    else:
+        a, b = pts[max(0, first_segment) : -1], pts[max(0, first_segment) + 1 :]
+    if len(a) == 0:
+        return
+    # Bounding boxes of the segments' brush ellipses, in grid columns and rows.
+    c_lo = np.floor((np.minimum(a[:, 0], b[:, 0]) - rs) / grid.column_s + 1e-9).clip(0, grid.columns).astype(int)
+    c_hi = np.ceil((np.maximum(a[:, 0], b[:, 0]) + rs) / grid.column_s - 1e-9).clip(0, grid.columns).astype(int)
+    r_lo = np.searchsorted(grid.row_mel, np.minimum(a[:, 1], b[:, 1]) - rm, side="left")
+    r_hi = np.searchsorted(grid.row_mel, np.maximum(a[:, 1], b[:, 1]) + rm, side="right")
+    start = 0
+    while start < len(a):
+        end = start + 1
+        box = [c_lo[start], c_hi[start], r_lo[start], r_hi[start]]
+        own = (box[1] - box[0]) * (box[3] - box[2])  # the segments' own pixels, summed
+        while end < len(a):
+            # Grow the chunk while its work (box pixels x segments) stays small, and not much more
+            # than the segments' own boxes (a stroke that jumps far gets chunks of its own).
+            grown = [min(box[0], c_lo[end]), max(box[1], c_hi[end]), min(box[2], r_lo[end]), max(box[3], r_hi[end])]
+            own_next = own + (c_hi[end] - c_lo[end]) * (r_hi[end] - r_lo[end])
+            work = (grown[1] - grown[0]) * (grown[3] - grown[2]) * (end + 1 - start)
+            if work > STROKE_CHUNK_WORK or work > max(4 * own_next, STROKE_SMALL_WORK):
+                break
+            box, own, end = grown, own_next, end + 1
+        c0, c1, r0, r1 = (int(v) for v in box)
+        if c1 > c0 and r1 > r0:
+            # Distances in brush units (radii of seconds across, radii of mel up), to the nearest segment.
+            x = ((np.arange(c0, c1) + 0.5) * grid.column_s / rs)[None, None, :]
+            y = (grid.row_mel[r0:r1] / rm)[None, :, None]
+            ax, ay = (a[start:end, 0] / rs)[:, None, None], (a[start:end, 1] / rm)[:, None, None]
+            dx, dy = (b[start:end, 0] / rs)[:, None, None] - ax, (b[start:end, 1] / rm)[:, None, None] - ay
+            length2 = dx * dx + dy * dy
+            u = np.clip(((x - ax) * dx + (y - ay) * dy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+            distance = np.hypot(x - (ax + u * dx), y - (ay + u * dy)).min(axis=0)
+            _combine(canvas[r0:r1, c0:c1], _brush(distance, stroke.hardness), stroke.erase)
+        start = end
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,16 +62,25 @@ class MaskItem(pg.GraphicsObject):
         self._grid = display_grid(self.total_s, scale)
         self._base: np.ndarray | None = None  # the committed mask on the grid (None: empty)
         self._work: np.ndarray | None = None  # committed mask + the shape being drawn
+        self._preview_shape: Shape | None = None
         self._preview_points = 0
         self._redraw()
 
     # -- model -> view ----------------------------------------------------------------------------
 
     def set_mask(self, mask: Mask) -> None:
-        """Show a new committed mask (ends any preview)."""
+        """Show a new committed mask (ends any preview). Committing the shape being previewed
+        keeps the preview's raster instead of drawing everything again (the same operations)."""
+        committed_preview = (
+            self._work is not None and self._preview_shape is not None
+            and mask.shapes == (*self.mask.shapes, self._preview_shape)
+        )
         self.mask = mask
-        self._work = None
-        self._redraw()
+        if committed_preview:
+            self._base, self._work, self._preview_shape = self._work, None, None
+            self._show(self._base)
+        else:
+            self._redraw()
 
     def set_scale(self, scale: FrequencyScale) -> None:
         if scale != self.scale:
@@ -93,6 +102,7 @@ class MaskItem(pg.GraphicsObject):
         """Show ``shape`` over the committed mask (None: only the committed mask).
 
         A stroke that grew since the last call only has its new segments drawn."""
+        self._preview_shape = shape
         if shape is None:
             self._work, self._preview_points = None, 0
         elif isinstance(shape, Stroke) and self._work is not None and 0 < self._preview_points <= len(shape.points):
@@ -126,7 +136,7 @@ class MaskItem(pg.GraphicsObject):
 
     def _redraw(self) -> None:
         self._base = None if self.mask == EMPTY_MASK else self.mask.rasterise(self._grid)
-        self._work = None
+        self._work, self._preview_shape = None, None
         self._show(self._base)
 
     def _show(self, values: np.ndarray | None) -> None:

@@ -222,11 +222,17 @@ class MaskPainter(QObject):
 
     def _commit(self, clip: Clip, shape: Any) -> None:
         item = self.mask_item(clip.id)
-        if item is not None:
-            item.preview(None)
         if shape is None or not self.project.has_clip(clip.id):
+            if item is not None:
+                item.preview(None)
             return
-        self.undo_stack.push_command(add_shape(self.project, self.masks, clip.id, shape))
+        if item is not None:
+            item.preview(shape)  # the overlay keeps this raster when the command lands
+        try:
+            self.undo_stack.push_command(add_shape(self.project, self.masks, clip.id, shape))
+        finally:
+            if item is not None and item.previewing:
+                item.preview(None)
         self.painted.emit(clip.id)
 
     # -- whole-mask edits ----------------------------------------------------------------------
