@@ -379,3 +379,23 @@ def test_autosave_is_offered_after_a_crash_and_recovers_the_work(qtbot, make_win
     restarted.close()
     qtbot.waitUntil(lambda: not tools_b.autosaver.path.exists(), timeout=5000)
     assert tools_b.check_recovery() == []
+
+
+def test_without_a_callback_recovery_is_offered_in_a_box_that_does_not_block(qtbot, make_window, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    folder = tmp_path / "autosave"
+    crashed = make_window()
+    tools_a = install_edit_tools(crashed, autosave_dir=folder, check_recovery=False)
+    with qtbot.waitSignal(tools_a.autosaver.autosaved, timeout=30000):
+        tools_a.autosaver.autosave_now()
+    tools_a.autosaver.abandon()
+    leftover = tools_a.autosaver.path
+
+    restarted = make_window()
+    tools_b = install_edit_tools(restarted, autosave_dir=folder)
+    qtbot.waitUntil(lambda: getattr(tools_b, "recovery_box", None) is not None, timeout=5000)
+    box = tools_b.recovery_box
+    assert box.isVisible() and not box.isModal() and "did not close properly" in box.text()
+    box.button(QMessageBox.StandardButton.Discard).click()
+    assert not leftover.exists() and tools_b.check_recovery() == []
