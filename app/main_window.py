@@ -544,7 +544,7 @@ class MainWindow(QMainWindow):
         self._pending.pop(job_id, None)
 
     def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
-        from app.widgets.qt_inspector import spec_from_recipe
+        from engine.api import spec_from_recipe
 
         try:
             self.prompt_panel.apply_spec(spec_from_recipe(recipe))

@@ -73,6 +73,7 @@ __all__ = [
     "UnloadModelsJob",
     "VariationJob",
     "register_runner",
+    "spec_from_recipe",
 ]
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class EngineSettings:
             raise ValueError("`max_loaded_models` must be at least 1.")
 
     def load_policy(self) -> Any:
-        from engine.models.loading import LoadPolicy
+        from engine.models.policy import LoadPolicy
 
         return LoadPolicy(
             device=self.device,
@@ -145,7 +146,6 @@ class Engine:
         store: Any = None,
         start: bool = True,
     ) -> None:
-        from engine.models.loading import PipelineCache
         from engine.models.store import ModelStore
 
         self.settings = settings or EngineSettings()
@@ -155,7 +155,7 @@ class Engine:
             token=self.settings.token,
             allow_pickle=self.settings.allow_pickle,
         )
-        self.pipelines = PipelineCache(self.store, max_loaded=self.settings.max_loaded_models)
+        self.pipelines = _LazyPipelineCache(self.store, self.settings.max_loaded_models)
         self._listeners: list[Callable[[JobEvent], None]] = []
         self._listeners_lock = threading.Lock()
         if on_event is not None:
@@ -274,6 +274,46 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def spec_from_recipe(recipe: Recipe) -> TextToAudioJob:
+    """The one-variation job that regenerates a text-to-audio ``recipe`` bit-identically.
+
+    Raises ValueError for a recipe of another task or with non-preset spectrogram parameters.
+    """
+    from engine.pipelines.text_to_audio import spec_from_recipe as _spec_from_recipe
+
+    return _spec_from_recipe(recipe)
+
+
+class _LazyPipelineCache:
+    """A PipelineCache built on first use, on the worker thread: constructing an Engine on the GUI
+    thread must not import torch (seconds of stall at start-up)."""
+
+    def __init__(self, store: Any, max_loaded: int) -> None:
+        self._store = store
+        self._max_loaded = max_loaded
+        self._cache: Any = None
+        self._lock = threading.Lock()
+
+    def _real(self) -> Any:
+        with self._lock:
+            if self._cache is None:
+                from engine.models.loading import PipelineCache
+
+                self._cache = PipelineCache(self._store, max_loaded=self._max_loaded)
+            return self._cache
+
+    def unload(self, model_id: str | None = None) -> int:
+        if self._cache is None:  # nothing was ever loaded: nothing to free, nothing to import
+            return 0
+        return self._cache.unload(model_id)
+
+    def loaded(self) -> list[str]:
+        return [] if self._cache is None else self._cache.loaded()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
 
 
 class JobFailedError(RuntimeError):

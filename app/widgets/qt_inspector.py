@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.project import Clip, Project, Selection, Track
-from engine.api import Recipe, TextToAudioJob
+from engine.api import spec_from_recipe
 
 THUMBNAIL_HEIGHT_PX = 96
 
@@ -44,15 +44,6 @@ def qimage_from_pil(image: Any, height_px: int | None = None) -> QImage:
     return qimage_from_rgb(np.asarray(image))
 
 
-def spec_from_recipe(recipe: Recipe) -> TextToAudioJob:
-    """The text-to-audio job that regenerates ``recipe`` (same seed, model, settings, size).
-
-    Raises ValueError for a recipe of another task or one its preset cannot reproduce.
-    """
-    # The engine owns the recipe -> job mapping (image width -> duration, preset, height).
-    from engine.pipelines.text_to_audio import spec_from_recipe as engine_spec_from_recipe
-
-    return engine_spec_from_recipe(recipe)
 
 
 class QtInspector(QWidget):

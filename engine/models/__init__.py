@@ -20,7 +20,7 @@ from engine.models.errors import (
     OfflineModeError,
     PickleWeightsRefusedError,
 )
-from engine.models.loading import LoadedModel, LoadPolicy, PipelineCache, load_pipeline, resolve_device, resolve_dtype
+from engine.models.policy import LoadPolicy
 from engine.models.store import (
     CachedModel,
     DownloadProgress,
@@ -60,3 +60,16 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
 ]
+
+
+_LOADING_NAMES = {"LoadedModel", "PipelineCache", "load_pipeline", "resolve_device", "resolve_dtype"}
+
+
+def __getattr__(name: str):
+    # engine.models.loading imports torch; load it only when one of its names is asked for, so the
+    # GUI can use the store, catalog and policy without paying for torch on its thread.
+    if name in _LOADING_NAMES:
+        from engine.models import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module 'engine.models' has no attribute {name!r}")
