@@ -254,9 +254,18 @@ class _Denoiser:
 
     @torch.no_grad()
     def step(
-        self, scheduler: Any, timesteps: torch.Tensor, i: int, latents: torch.Tensor, step_kwargs: dict[str, Any]
+        self,
+        scheduler: Any,
+        timesteps: torch.Tensor,
+        i: int,
+        latents: torch.Tensor,
+        step_kwargs: dict[str, Any],
+        want_x0: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One denoising step; returns the new latents and the scheduler's x0 estimate (if any)."""
+        """One denoising step; returns the new latents and, if ``want_x0``, the scheduler's x0 estimate.
+
+        (The estimate exists only for schedulers that report one; it makes better previews.)
+        """
         t = timesteps[i]
         # expand the latents if we are doing classifier free guidance
         model_input = torch.cat([latents] * 2) if self.do_cfg else latents
@@ -267,9 +276,11 @@ class _Denoiser:
         if self.do_cfg:
             noise_uncond, noise_text = noise_pred.chunk(2)
             noise_pred = noise_uncond + self.guidance_scale * (noise_text - noise_uncond)
-        out = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=True)
-        latents = out.prev_sample
-        x0 = getattr(out, "pred_original_sample", None)
+        if want_x0:
+            out = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=True)
+            latents, x0 = out.prev_sample, getattr(out, "pred_original_sample", None)
+        else:
+            latents, x0 = scheduler.step(noise_pred, t, latents, **step_kwargs, return_dict=False)[0], None
         if self.unet_channels == 4 and self.mask is not None:
             # Keep the known region: re-noise the original latents to the next timestep and blend.
             init_latents_proper = self.image_latents
@@ -373,9 +384,10 @@ def denoise(
     total = len(timesteps)
     for i in range(total):
         check_cancelled()
-        latents, x0 = run.step(sched, timesteps, i, latents, step_kwargs)
+        wants_preview = bool(preview_every) and (i + 1) % preview_every == 0 and i + 1 < total
+        latents, x0 = run.step(sched, timesteps, i, latents, step_kwargs, want_x0=wants_preview)
         preview = None
-        if preview_every and (i + 1) % preview_every == 0 and i + 1 < total:
+        if wants_preview:
             preview = to_uint8(decode_latents(pipe, x0 if x0 is not None else latents))
         yield Progress(stage="denoise", step=i + 1, total=total, preview=preview)
 
