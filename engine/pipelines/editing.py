@@ -392,8 +392,9 @@ def constrained_griffin_lim(
     """Audio whose STFT magnitude follows ``target_mel`` where the edit is free, and the original elsewhere.
 
     Fast Griffin-Lim (Perraud et al., momentum 0.99) on an STFT with the params' hop and Hann
-    window (2x zero-padded FFT), initialised with the phase-gradient heuristic of
-    ``engine.audio.inversion.pghi_phase``, with two constraints applied at every iteration:
+    window (2x zero-padded FFT, one frame centred on each column; the vocoder's own STFT),
+    initialised with the phase-gradient heuristic of ``engine.audio.inversion.pghi_phase``, with
+    two constraints applied at every iteration:
 
     * samples where ``fixed_samples`` is True are reset to ``reference`` (time domain);
     * each STFT bin is ``freedom * target_magnitude * phase + (1 - freedom) * reference_STFT``
@@ -406,8 +407,8 @@ def constrained_griffin_lim(
             (its value elsewhere is ignored where ``freedom`` is 1 and samples are not fixed).
         fixed_samples: ``(columns * hop_length,)`` bool.
         freedom: ``(num_frequencies, columns)`` in [0, 1], mel order: 1 = follow the target.
-        free_frames: ``(columns + 1,)`` bool: frames whose window reaches audio that has no
-            reference (new audio beyond the clip) follow the target in every bin.
+        free_frames: ``(columns,)`` (or one longer) bool: frames whose window reaches audio that
+            has no reference (new audio beyond the clip) follow the target in every bin.
         n_iter: Griffin-Lim iterations; seed: for the random phase of quiet bins.
         check_cancelled: called every few iterations (raises to stop).
         seam_fade_samples: > 0 smooths each seam between held and free samples (:func:`match_seams`).
@@ -417,11 +418,11 @@ def constrained_griffin_lim(
     """
     import torch
 
-    from engine.audio.inversion import PhaseGrid, mel_to_linear, pghi_phase
+    from engine.audio.inversion import PhaseGrid, _Stft, mel_to_linear, pghi_phase
     from engine.audio.spectrogram import INT16_SCALE
 
     sample_rate, hop, win = params.sample_rate, params.hop_length, params.win_length
-    n_fft = 2 * win
+    grid = PhaseGrid(sample_rate, hop, win, 2 * win)
     channels, num_samples = reference.shape
     target_mel = np.asarray(target_mel, dtype=np.float32)
     if target_mel.ndim != 3 or target_mel.shape[0] not in (1, channels):
@@ -433,53 +434,38 @@ def constrained_griffin_lim(
             f"got {num_samples} and {fixed_samples.shape}."
         )
     device = torch.device(device)
-    window = torch.hann_window(win, device=device)
-
-    def stft(signal: torch.Tensor) -> torch.Tensor:
-        return torch.stft(signal, n_fft, hop, win, window, center=True, pad_mode="reflect", return_complex=True)
-
-    def istft(spectrum: torch.Tensor) -> torch.Tensor:
-        return torch.istft(spectrum, n_fft, hop, win, window, center=True, length=num_samples)
+    # One frame per column, centred on it (spectra are (batch, frames, bins)).
+    stft = _Stft(grid, columns, num_samples, device)
 
     with torch.inference_mode():
         mel = torch.from_numpy(np.ascontiguousarray(target_mel)).to(device)
-        magnitude = mel_to_linear(mel / INT16_SCALE, params, n_fft, sample_rate_hz=sample_rate)
-        magnitude = torch.cat([magnitude, magnitude[:, :, -1:]], dim=2)  # frames = columns + 1
-        weights = linear_bin_weights(params, freedom, n_fft)
-        weights = np.concatenate([weights, weights[:, -1:]], axis=1)
+        magnitude = mel_to_linear(mel / INT16_SCALE, params, grid.n_fft, sample_rate_hz=sample_rate)
+        magnitude = magnitude.transpose(1, 2).contiguous()  # (targets, frames, bins)
+        weights = linear_bin_weights(params, freedom, grid.n_fft).T.copy()  # (frames, bins)
         if free_frames is not None:
-            weights[:, np.asarray(free_frames, dtype=bool)] = 1.0
+            weights[np.asarray(free_frames, dtype=bool)[:columns]] = 1.0
         free = torch.from_numpy(weights).to(device)
-        keep = 1.0 - free
         ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32)).to(device)
         fixed = torch.from_numpy(np.asarray(fixed_samples, dtype=bool)).to(device)
-        ref_spectrum = stft(ref)
-
-        grid = PhaseGrid(sample_rate, hop, win, n_fft)
-        generator = torch.Generator("cpu").manual_seed(int(seed))
-        phase = pghi_phase(magnitude.transpose(1, 2).cpu(), grid, generator).transpose(1, 2).to(device)
-        # pghi_phase measures phase from each window's first sample; torch.stft from the start
-        # of the zero-padded frame, (n_fft - win) // 2 samples earlier.
-        bins = torch.arange(magnitude.shape[1], device=device, dtype=torch.float32)[:, None]
-        phase = phase - 2 * math.pi * bins * ((n_fft - win) // 2) / n_fft
-        free_magnitude = free * magnitude  # (channels or 1, bins, frames)
-        kept = keep * ref_spectrum if bool((keep > 0).any()) else None
+        kept = (1.0 - free) * stft.forward(ref) if bool((free < 1).any()) else None
+        free_magnitude = free * magnitude
 
         def constrain(unit_phase: torch.Tensor) -> torch.Tensor:
             spectrum = free_magnitude * unit_phase
             return spectrum if kept is None else spectrum + kept
 
+        generator = torch.Generator("cpu").manual_seed(int(seed))
+        phase = pghi_phase(magnitude.cpu(), grid, generator).to(device)
         spectrum = constrain(torch.polar(torch.ones_like(phase), phase))
         previous = None
         for iteration in range(n_iter):
             if check_cancelled is not None and iteration % 4 == 0:
                 check_cancelled()
-            signal = torch.where(fixed, ref, istft(spectrum))
-            consistent = stft(signal)
+            consistent = stft.forward(torch.where(fixed, ref, stft.inverse(spectrum)))
             accelerated = consistent if previous is None else consistent + momentum * (consistent - previous)
             previous = consistent
             spectrum = constrain(torch.sgn(accelerated))
-        free_signal = istft(spectrum).cpu().numpy()
+        free_signal = stft.inverse(spectrum.expand(channels, -1, -1)).cpu().numpy()
     out = np.where(fixed_samples, reference, free_signal).astype(np.float32)
     match_seams(out, free_signal, np.asarray(fixed_samples, dtype=bool), reference, seam_fade_samples)
     return out
