@@ -143,6 +143,8 @@ class EditTools(QObject):
         self._plans: dict[int, _Plan] = {}
         self._preparing: list[_Plan] = []
         self._on_recovery = on_recovery
+        self.recovery_box: QMessageBox | None = None
+        self._recovery_check_pending = False
 
         self.painter = MaskPainter(self.project, self.undo_stack, self.masks, self.timeline)
         self.mask_tools = QtMaskTools(self.painter)
@@ -168,9 +170,34 @@ class EditTools(QObject):
         self._connect()
 
         self.autosaver: Autosaver | None = None
+        self.autosave_folder: Path | None = None
+        self.undo_stack.indexChanged.connect(self._on_undo_stack_index_changed)
+        window.project_saved.connect(self._on_window_project_saved)
+        self._install_save_hook()
+        window.installEventFilter(self)
+        self.configure(autosave_dir=autosave_dir, autosave_interval_s=autosave_interval_s, autosave=autosave,
+                       on_recovery=on_recovery, check_recovery=check_recovery)
+
+    def configure(
+        self,
+        *,
+        autosave_dir: str | Path | None = None,
+        autosave_interval_s: float | None = None,
+        autosave: bool = True,
+        on_recovery: Callable[[list[AutosaveInfo]], None] | None = None,
+        check_recovery: bool = True,
+    ) -> None:
+        """(Re)set autosave and recovery (the options of :func:`install_edit_tools`). A running
+        autosaver is finished (its file deleted) and replaced."""
+        if self.autosaver is not None:
+            self.autosaver.finish()
+            self.autosaver.deleteLater()
+            self.autosaver = None
+        self._on_recovery = on_recovery
+        folder = Path(autosave_dir) if autosave_dir is not None else self.default_autosave_dir()
+        self.autosave_folder = folder if autosave or autosave_dir is not None else None
         if autosave:
-            folder = Path(autosave_dir) if autosave_dir is not None else self.default_autosave_dir()
-            interval = autosave_interval_s or float(window.settings.get("autosave_interval_s", 60.0))
+            interval = autosave_interval_s or float(self.window.settings.get("autosave_interval_s", 60.0))
             self.autosaver = Autosaver(
                 folder,
                 lambda: ProjectFileSnapshot.capture(self.project, self.masks),
@@ -180,15 +207,13 @@ class EditTools(QObject):
                 parent=self,
             )
             self.autosaver.autosave_failed.connect(self._show)
-            self.undo_stack.indexChanged.connect(lambda *_: self.autosaver.mark_dirty())
-            window.project_saved.connect(self._on_window_project_saved)
-            self.autosave_folder: Path | None = folder
-        else:
-            self.autosave_folder = Path(autosave_dir) if autosave_dir is not None else None
-        self._install_save_hook()
-        window.installEventFilter(self)
-        if check_recovery and self.autosave_folder is not None:
+        if check_recovery and self.autosave_folder is not None and not self._recovery_check_pending:
+            self._recovery_check_pending = True
             QTimer.singleShot(0, self.check_recovery)
+
+    def _on_undo_stack_index_changed(self, index: int) -> None:
+        if self.autosaver is not None:
+            self.autosaver.mark_dirty()
 
     def default_autosave_dir(self) -> Path:
         """``autosave/`` next to the app's settings file (a test's temporary settings keep theirs)."""
@@ -750,6 +775,7 @@ class EditTools(QObject):
     def check_recovery(self) -> list[AutosaveInfo]:
         """Look for autosaves of sessions that crashed; offer them (``on_recovery`` callback, else a
         non-blocking message box). Returns what was found."""
+        self._recovery_check_pending = False
         if self.autosave_folder is None:
             return []
         found = find_recoverable(self.autosave_folder)
@@ -803,8 +829,13 @@ def install_edit_tools(window: QMainWindow, **options: Any) -> EditTools:
     ``autosave_interval_s`` (default: the ``autosave_interval_s`` setting, else 60),
     ``autosave`` (False: no autosave), ``on_recovery`` (called with the list of
     :class:`AutosaveInfo` found at start instead of showing a message box), ``check_recovery``
-    (False: do not look for crashed sessions).
+    (False: do not look for crashed sessions). Calling it again on the same window returns the
+    same tools with the new options.
     """
+    existing = getattr(window, "edit_tools", None)
+    if isinstance(existing, EditTools):  # installed already (by MainWindow): only the options change
+        existing.configure(**options)
+        return existing
     tools = EditTools(window, **options)
     window.edit_tools = tools
     return tools

@@ -394,7 +394,7 @@ def test_without_a_callback_recovery_is_offered_in_a_box_that_does_not_block(qtb
 
     restarted = make_window()
     tools_b = install_edit_tools(restarted, autosave_dir=folder)
-    qtbot.waitUntil(lambda: getattr(tools_b, "recovery_box", None) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: tools_b.recovery_box is not None, timeout=5000)
     box = tools_b.recovery_box
     assert box.isVisible() and not box.isModal() and "did not close properly" in box.text()
     box.button(QMessageBox.StandardButton.Discard).click()
