@@ -298,25 +298,8 @@ class EditTools(QObject):
         self.window.project_loaded.connect(self._on_window_project_loaded)
 
     def _install_save_hook(self) -> None:
-        # MainWindow._save_to (private) writes the project without masks. Replace it on this
-        # instance with the same steps writing the masks into the same atomic, fsync'ed file.
-        # Lead: a hook in MainWindow (a snapshot factory attribute) would make this unnecessary.
-        window = self.window
-        if not hasattr(window, "_save_to") or not hasattr(window, "_on_project_saved"):
-            return
-
-        def save_to(path: str) -> None:
-            snapshot = ProjectFileSnapshot.capture(window.project, self.masks)  # GUI thread; cheap
-            clean_index = window.undo_stack.index()
-            window._busy_io += 1
-            self.client.run_in_thread(
-                "save-project",
-                lambda: snapshot.write(path),
-                lambda _: window._on_project_saved(path, clean_index, None),
-                lambda exc: window._on_project_saved(path, clean_index, str(exc)),
-            )
-
-        window._save_to = save_to
+        # File > Save writes whatever the window's snapshot factory captures: add the masks.
+        self.window.capture_project_snapshot = lambda: ProjectFileSnapshot.capture(self.window.project, self.masks)
 
     # ------------------------------------------------------------------------------ small slots
 

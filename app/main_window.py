@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,7 +32,7 @@ from app.widgets.qt_inspector import QtInspector
 from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_prompt_panel import QtPromptPanel
 from app.widgets.qt_status import QtStatus
-from engine.api import EngineSettings, GenerationResult, JobSpec, TextToAudioJob
+from engine.api import EngineSettings, GenerationResult, JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class MainWindow(QMainWindow):
         self.model_listing: ModelListing | None = None
         self._pending: dict[int, _PendingJob] = {}
         self._busy_io = 0
+        #: Builds the immutable snapshot File > Save writes (on the GUI thread; must be cheap).
+        #: Tools that keep more per-project state (masks) replace it to add theirs.
+        self.capture_project_snapshot: Callable[[], Any] = lambda: io_actions.ProjectSnapshot.capture(self.project)
         self.last_import_errors: list[tuple[str, str]] = []
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
@@ -105,6 +109,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        # Spectrogram editing (masks, inpaint/extend/loop/vary/interpolate, autosave) adds its own
+        # docks and toolbar: install before restoring the saved layout so they get their places.
+        from app.edit_tools import install_edit_tools
+
+        self.edit_tools = install_edit_tools(self)
         self._restore_state()
         self._update_title()
         self.refresh_models()
@@ -536,8 +545,9 @@ class MainWindow(QMainWindow):
 
     def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
         pending = self._pending.pop(job_id, None)
-        label = pending.spec.describe() if pending else "Job"
-        self.show_message(f"{label} failed: {message}", STATUS_MESSAGE_MS * 2)
+        if pending is None:  # submitted by a tool or dialog that reports its own failures
+            return
+        self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
         self.jobs_dock.raise_()
 
     def _on_client_job_cancelled(self, job_id: int) -> None:
@@ -721,7 +731,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _save_to(self, path: str) -> None:
-        snapshot = io_actions.ProjectSnapshot.capture(self.project)  # GUI thread; arrays are immutable
+        snapshot = self.capture_project_snapshot()  # GUI thread; arrays are immutable
         clean_index = self.undo_stack.index()
         self._busy_io += 1
         self.client.run_in_thread(

@@ -44,6 +44,7 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     UnloadModelsJob,
     VariationJob,
 )
+from engine.pipelines.editing import mel_bin_frequencies  # numpy only: where each image row sits in Hz
 from engine.worker import Worker
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "UnloadModelsJob",
     "VariationJob",
     "register_runner",
+    "mel_bin_frequencies",
     "spec_from_recipe",
 ]
 

@@ -216,7 +216,7 @@ class MaskGrid:
         ``engine.audio.spectrogram.SpectrogramParams``): ``params.num_frequencies`` mel bins
         (row 0 lowest, centred where the engine's filterbank puts them) by ``samples //
         hop_length`` columns of ``hop_length`` samples."""
-        from engine.pipelines.editing import mel_bin_frequencies  # numpy only: the engine's own bin centres
+        from engine.api import mel_bin_frequencies  # the engine's own bin centres (numpy only)
 
         return cls(int(samples) // params.hop_length, params.hop_length / params.sample_rate,
                    mel_bin_frequencies(params))
