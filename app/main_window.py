@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         if hasattr(self.timeline, "clip_activated"):
             self.timeline.clip_activated.connect(self._on_timeline_clip_activated)
+            self.timeline.drag_out_failed.connect(lambda message: self.show_message(message, STATUS_MESSAGE_MS * 2))
         if self.transport is not None:
             if hasattr(self.transport, "output_device_changed"):
                 self.transport.output_device_changed.connect(self._on_transport_output_device_changed)

@@ -304,6 +304,8 @@ class QtTimeline(QtWidgets.QWidget):
     spectrogram_computed = Signal(str)
     spectrogram_failed = Signal(str, str)
     tool_changed = Signal(str)
+    clip_dragged_out = Signal(str, str)  # clip id, path of the WAV file the drag carries
+    drag_out_failed = Signal(str)
     _spectrogram_progressed = Signal(object, bool)
     _pyramid_computed = Signal(object, object)
 
@@ -1185,6 +1187,15 @@ class QtTimeline(QtWidgets.QWidget):
         delta = t_now - t_down
         preview = self._clip_drag_geometry(drag, delta)
         item.set_geometry(*preview)
+        if drag["kind"] == "move" and self._outside_window(ev.screenPos()):
+            # Dragged out of the timeline: the clip leaves as a WAV file (file managers, DAWs)
+            # instead of moving. The internal move is abandoned; the model never changed.
+            for other in self._lanes:
+                other.ghost.setVisible(False)
+            self._drag = None
+            item.set_geometry(drag["start_s"], drag["offset_s"], drag["length_s"])
+            QtCore.QTimer.singleShot(0, lambda clip_id=item.clip_id: self.start_clip_drag_out(clip_id))
+            return
         if drag["kind"] == "move":
             screen = ev.screenPos()
             target = self._lane_at_global(QtCore.QPoint(int(screen.x()), int(screen.y()))) or drag["target"]
@@ -1200,6 +1211,30 @@ class QtTimeline(QtWidgets.QWidget):
                 other.ghost.setVisible(False)
             self._drag = None
             self._commit_clip_drag(item, drag, preview)
+
+    def _outside_window(self, screen_pos: QtCore.QPointF) -> bool:
+        point = QtCore.QPoint(int(screen_pos.x()), int(screen_pos.y()))
+        return not self.rect().contains(self.mapFromGlobal(point))
+
+    def start_clip_drag_out(self, clip_id: str) -> Qt.DropAction | None:
+        """Start a system drag carrying the clip as a WAV file (see ``app.io_actions.clip_drag_mime``).
+
+        Returns the drop action (``None`` if the clip is gone or the file could not be written)."""
+        from app.io_actions import clip_drag_mime
+
+        if not self.project.has_clip(clip_id):
+            return None
+        _, clip = self.project.find_clip(clip_id)
+        try:
+            mime = clip_drag_mime(clip)
+        except Exception as exc:  # disk full, permissions: say so, lose nothing
+            log.warning("could not write %s for dragging: %s", clip.name, exc)
+            self.drag_out_failed.emit(f"Could not drag {clip.name} out: {exc}")
+            return None
+        drag = QtGui.QDrag(self)
+        drag.setMimeData(mime)
+        self.clip_dragged_out.emit(clip_id, mime.urls()[0].toLocalFile())
+        return drag.exec(Qt.DropAction.CopyAction)
 
     def _clip_drag_geometry(self, drag: dict[str, Any], delta: float) -> tuple[float, float, float]:
         """(start_s, offset_s, length_s) the dragged clip would have, snapped and clamped."""

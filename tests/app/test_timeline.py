@@ -523,3 +523,32 @@ def test_track_header_mutes_solos_and_sets_gain_through_undoable_commands(make_t
     assert not track.mute and not header.mute_button.isChecked() and not track.solo
     qtbot.mouseClick(header, Qt.MouseButton.LeftButton)
     assert project.selection.track_id == track.id
+
+
+def test_dragging_a_clip_out_of_the_window_carries_it_as_a_wav_file(make_timeline, qtbot, monkeypatch):
+    import soundfile as sf
+
+    carried = []
+
+    def fake_exec(self, *args):  # the system drag loop cannot run offscreen: record what it carries
+        carried.append([url.toLocalFile() for url in self.mimeData().urls()])
+        return Qt.DropAction.CopyAction
+
+    monkeypatch.setattr(QtGui.QDrag, "exec", fake_exec)
+    timeline, project, stack = make_timeline()
+    clip = add_clip(project, stack, make_clip(start_s=2.0))
+    timeline.set_visible_range(0.0, 20.0)
+    lane = timeline.lanes()[0]
+    y = mid_y(lane)
+    start = view_point(lane, 4.0, y)
+    outside = QtCore.QPoint(start.x(), start.y() - timeline.height() - 200)  # above the whole timeline
+    with qtbot.waitSignal(timeline.clip_dragged_out, timeout=5000) as signal:
+        drag(qtbot, lane.plot, start, outside)
+    assert signal.args[0] == clip.id
+    assert carried == [[signal.args[1]]]
+    data, rate = sf.read(signal.args[1], dtype="float32", always_2d=True)
+    assert rate == RATE_HZ
+    np.testing.assert_array_equal(data.T, clip.audible_audio())  # the exact samples leave the window
+    # The clip did not move and nothing entered the undo history.
+    assert clip.start_s == 2.0 and timeline.clip_item(clip.id).start_s == 2.0
+    assert stack.count() == 1
