@@ -569,7 +569,7 @@ def with_seed(spec: JobSpec, seed: int) -> JobSpec:
 # ---------------------------------------------------------------------------------------------
 
 #: Stages a job reports, in the order they usually happen.
-STAGES = ("queued", "download", "load", "encode", "denoise", "decode", "invert", "save")
+STAGES = ("queued", "download", "load", "tile", "encode", "denoise", "decode", "invert", "save")
 
 
 @dataclass(frozen=True, eq=False)

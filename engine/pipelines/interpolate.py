@@ -17,7 +17,6 @@ the initial noise (``initial_noise=``); with one seed the noise is the same for 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Generator
 from typing import Any
 
@@ -44,13 +43,6 @@ def slerp(alpha: float, v0: Any, v1: Any, dot_threshold: float = 0.9995) -> Any:
         theta = torch.arccos(dot)
         mixed = (torch.sin(theta * (1 - alpha)) * a + torch.sin(theta * alpha) * b) / torch.sin(theta)
     return mixed.to(dtype=v0.dtype, device=v0.device)
-
-
-def denoise_takes_initial_noise() -> bool:
-    """Whether the shared denoising core accepts ``initial_noise`` (needed for seed interpolation)."""
-    from engine.pipelines.sampling import denoise
-
-    return "initial_noise" in inspect.signature(denoise).parameters
 
 
 def alphas(num_steps: int) -> list[float]:
@@ -90,11 +82,6 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
     check_size(height, width)
     seed = spec.seed if spec.seed is not None else random_seed()
     seed_to = spec.seed_to if spec.seed_to is not None else seed
-    if seed_to != seed and not denoise_takes_initial_noise():
-        raise ValueError(
-            "interpolating between two different seeds needs the denoising core to accept the initial "
-            "noise (denoise(initial_noise=...)), which this build lacks; interpolate the prompts with one seed."
-        )
     hop = params.hop_length
     crossfade = sample_index(spec.crossfade_s, params.sample_rate) // hop * hop  # whole columns
 

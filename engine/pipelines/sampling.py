@@ -203,6 +203,7 @@ class _Denoiser:
         strength: float,
         mask: torch.Tensor | None,
         masked_image_latents: torch.Tensor | None,
+        initial_noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         from diffusers.utils.torch_utils import randn_tensor
 
@@ -211,7 +212,12 @@ class _Denoiser:
         latent_timestep = timesteps[:1].repeat(1)
         if init_image is None:
             # Text-to-image (StableDiffusionPipeline.prepare_latents).
-            noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+            if initial_noise is not None:
+                if tuple(initial_noise.shape) != shape:
+                    raise ValueError(f"`initial_noise` must have shape {shape}, got {tuple(initial_noise.shape)}.")
+                noise = initial_noise.to(device=device, dtype=dtype)
+            else:
+                noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
             return noise * scheduler.init_noise_sigma
         init_image = init_image.to(device=device, dtype=dtype)
         if mask is None:
@@ -314,6 +320,7 @@ def denoise(
     masked_image_latents: torch.Tensor | None = None,
     preview_every: int = 0,
     ctx: Any = None,
+    initial_noise: torch.Tensor | None = None,
 ) -> Generator[Progress, None, np.ndarray]:
     """Denoise one image with ``loaded``'s components, one ``yield`` per step.
 
@@ -335,6 +342,9 @@ def denoise(
         masked_image_latents: precomputed (1, 4, H/8, W/8) latents of the masked image (optional).
         preview_every: > 0 attaches a decoded uint8 (H, W, 3) preview every that many steps.
         ctx: the job's ``JobContext``; its cancel flag is checked before every UNet call.
+        initial_noise: text-to-image only: the (1, 4, H/8, W/8) starting noise to use instead of
+            drawing it from the seed (interpolation slerps between two seeds' noise); the
+            generator still seeds everything else.
 
     Yields ``Progress(stage="encode")``, then ``Progress(stage="denoise", step=i, total=N)`` after
     each of the N scheduler steps (N can exceed ``num_inference_steps`` for PNDM, which repeats a
@@ -352,6 +362,8 @@ def denoise(
         raise ValueError("`strength` below 1 needs an `init_image` to start from.")
     if mask is not None and init_image is None:
         raise ValueError("inpainting with a `mask` needs the `init_image` it applies to.")
+    if initial_noise is not None and init_image is not None:
+        raise ValueError("`initial_noise` is for text-to-image; img2img and inpainting start from `init_image`.")
     if not isinstance(preview_every, int) or preview_every < 0:
         raise ValueError(f"`preview_every` must be a non-negative integer, got {preview_every!r}.")
     image_tensor = image_to_tensor(init_image, height, width) if init_image is not None else None
@@ -376,7 +388,7 @@ def denoise(
 
     # 5. Prepare latent variables (and the mask for inpainting)
     latents = run.prepare_latents(
-        sched, timesteps, height, width, image_tensor, strength, mask_tensor, masked_image_latents
+        sched, timesteps, height, width, image_tensor, strength, mask_tensor, masked_image_latents, initial_noise
     )
     step_kwargs = _step_kwargs(sched, generator)
 

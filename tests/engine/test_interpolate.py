@@ -10,7 +10,7 @@ from test_inpaint import FAST, HOP, engine, run_job  # noqa: F401 (engine: fixtu
 
 from engine.api import InterpolateJob
 from engine.audio.splice import jump_ratio
-from engine.pipelines.interpolate import denoise_takes_initial_noise, slerp, spec_from_recipe
+from engine.pipelines.interpolate import slerp, spec_from_recipe
 
 SEGMENT = dict(window_s=1.28, crossfade_s=0.32)
 
@@ -80,20 +80,13 @@ def test_slerp_keeps_the_noise_on_the_sphere():
     assert float(middle.norm() / a.norm()) == pytest.approx(float(b.norm() / a.norm()) ** 0.5, rel=0.05)
 
 
-@pytest.mark.skipif(not denoise_takes_initial_noise(), reason="needs denoise(initial_noise=...) in sampling.py")
 def test_seed_interpolation_moves_the_noise(engine):
     spec = InterpolateJob(prompt="rain", prompt_to="rain", num_steps=3, seed=1, seed_to=2, **SEGMENT, **FAST)
     (result,) = run_job(engine, spec)
     assert result.recipe.extra["seed_to"] == 2 and np.isfinite(result.audio).all()
-
-
-def test_seed_interpolation_without_core_support_fails_clearly(engine):
-    if denoise_takes_initial_noise():
-        pytest.skip("the denoising core takes initial_noise")
-    from engine.api import JobFailedError
-
-    with pytest.raises(JobFailedError, match="interpolate the prompts with one seed"):
-        run_job(engine, InterpolateJob(prompt="a", prompt_to="b", seed=1, seed_to=2, **SEGMENT, **FAST))
+    (one_seed,) = run_job(engine, InterpolateJob(prompt="rain", prompt_to="rain", num_steps=3, seed=1, **SEGMENT, **FAST))
+    assert result.audio.shape == one_seed.audio.shape
+    assert not np.array_equal(result.audio, one_seed.audio)  # the noise really travels to seed 2
 
 
 @pytest.mark.parametrize(
