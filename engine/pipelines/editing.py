@@ -582,7 +582,7 @@ class CanvasEditor:
         """Generate ``tile``: denoise its window, composite its active columns, synthesise their audio."""
         from engine.audio.spectrogram import mel_from_pixels
         from engine.pipelines.sampling import denoise
-        from engine.pipelines.text_to_audio import _labelled
+        from engine.pipelines.text_to_audio import labelled
 
         ws, width, hop = tile.window_start, tile.width, self.hop
         window = slice(ws, ws + width)
@@ -605,7 +605,7 @@ class CanvasEditor:
             preview_every=preview_every,
             ctx=ctx,
         )
-        generated = yield from (_labelled(denoising, label) if label else denoising)
+        generated = yield from (labelled(denoising, label) if label else denoising)
         generated = model_pixels(generated, self.params)
 
         # Image: feathered composite over the columns still pending; a ramp over the blend columns.
@@ -679,9 +679,9 @@ def synthesise_window(
 
     from engine.audio.spectrogram import mel_from_pixels
     from engine.pipelines.sampling import to_uint8
-    from engine.pipelines.text_to_audio import _labelled
+    from engine.pipelines.text_to_audio import labelled
 
-    pixels = to_uint8(model_pixels((yield from _labelled(denoising, label)), params))
+    pixels = to_uint8(model_pixels((yield from labelled(denoising, label)), params))
     yield Progress(stage="invert", step=0, total=1, message=f"{label}: Inverting to audio")
     if ctx is not None:
         ctx.check_cancelled()
@@ -792,7 +792,7 @@ def make_recipe(
     (masks bit-packed), the spectrogram preset, the window, the input audio's fingerprint and
     ``extra`` (tiles and other facts about the run).
     """
-    from engine.pipelines.text_to_audio import _dtype_name
+    from engine.pipelines.text_to_audio import recipe_for
 
     settings = {name: _json_value(getattr(spec, name)) for name in _task_fields(type(spec))}
     facts = {
@@ -807,24 +807,8 @@ def make_recipe(
             input_shape=list(audio.shape),
             sample_rate_hz=spec.sample_rate_hz,
         )
-    return Recipe(
-        task=task,
-        model_id=loaded.resolved.model_id,
-        model_revision=loaded.resolved.revision,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        seed=seed,
-        num_inference_steps=spec.num_inference_steps,
-        guidance_scale=float(spec.guidance_scale),
-        scheduler=spec.scheduler,
-        width=int(width),
-        height=int(params.num_frequencies),
-        spectrogram=params.to_dict(),
-        loras=tuple((str(p), float(w)) for p, w in spec.loras),
-        device=str(loaded.device),
-        dtype=_dtype_name(loaded.dtype),
-        extra={**facts, **settings, **extra},
-    )
+    return recipe_for(loaded, spec, task=task, seed=seed, width=width, params=params,
+                      extra={**facts, **settings, **extra})
 
 
 def spec_from_edit_recipe(

@@ -157,7 +157,7 @@ def remove_loras(pipe: Any, names: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _labelled(gen: Generator[Progress, None, Any], label: str) -> Generator[Progress, None, Any]:
+def labelled(gen: Generator[Progress, None, Any], label: str) -> Generator[Progress, None, Any]:
     """Relay ``gen``'s progress with ``label`` in front of each message; return its value."""
     try:
         while True:
@@ -171,8 +171,32 @@ def _labelled(gen: Generator[Progress, None, Any], label: str) -> Generator[Prog
         gen.close()
 
 
-def _dtype_name(dtype: Any) -> str:
+def dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+def recipe_for(loaded: Any, spec: Any, *, task: str, seed: int, width: int, params: Any,
+               extra: dict[str, Any]) -> Recipe:
+    """The recipe of a result made by ``loaded`` from a generation ``spec`` (any task): the fields
+    every task shares, plus the task's own ``extra`` (JSON-able)."""
+    return Recipe(
+        task=task,
+        model_id=loaded.resolved.model_id,
+        model_revision=loaded.resolved.revision,
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        seed=seed,
+        num_inference_steps=spec.num_inference_steps,
+        guidance_scale=float(spec.guidance_scale),
+        scheduler=spec.scheduler,
+        width=int(width),
+        height=int(params.num_frequencies),
+        spectrogram=params.to_dict(),
+        loras=tuple((str(p), float(w)) for p, w in spec.loras),
+        device=str(loaded.device),
+        dtype=dtype_name(loaded.dtype),
+        extra=extra,
+    )
 
 
 def spectrogram_image(pixels_u8: np.ndarray, params: Any) -> Any:
@@ -247,29 +271,13 @@ def run(spec: TextToAudioJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
                 preview_every=spec.preview_every,
                 ctx=ctx,
             )
-            pixels = yield from (_labelled(denoising, label) if label else denoising)
+            pixels = yield from (labelled(denoising, label) if label else denoising)
             # The saved image is exactly what the audio is made from: quantise first, then invert.
             image = spectrogram_image(to_uint8(pixels), params)
             yield Progress(stage="invert", step=0, total=1, message=f"{label + ': ' if label else ''}Inverting to audio")
             audio, sample_rate_hz = invert(image, params, loaded.device, seed_i)
-            recipe = Recipe(
-                task=TASK,
-                model_id=loaded.resolved.model_id,
-                model_revision=loaded.resolved.revision,
-                prompt=spec.prompt,
-                negative_prompt=spec.negative_prompt,
-                seed=seed_i,
-                num_inference_steps=spec.num_inference_steps,
-                guidance_scale=float(spec.guidance_scale),
-                scheduler=spec.scheduler,
-                width=width,
-                height=height,
-                spectrogram=params.to_dict(),
-                loras=tuple((str(p), float(w)) for p, w in spec.loras),
-                device=str(loaded.device),
-                dtype=_dtype_name(loaded.dtype),
-                extra={"spectrogram_preset": spec.spectrogram_preset},
-            )
+            recipe = recipe_for(loaded, spec, task=TASK, seed=seed_i, width=width, params=params,
+                                extra={"spectrogram_preset": spec.spectrogram_preset})
             results.append(GenerationResult(audio, int(sample_rate_hz), image, recipe))
         return tuple(results)
     finally:
