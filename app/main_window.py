@@ -30,6 +30,7 @@ from app.settings import AppSettings
 from app.undo import UndoStack
 from app.widgets.qt_inspector import QtInspector
 from app.widgets.qt_job_panel import QtJobPanel
+from app.widgets.qt_class_browser import QtClassBrowser
 from app.widgets.qt_prompt_panel import QtPromptPanel
 from app.widgets.qt_status import QtStatus
 from engine.api import EngineSettings, GenerationResult, JobSpec
@@ -182,6 +183,10 @@ class MainWindow(QMainWindow):
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.prompt_dock = self._dock("Prompt", "promptDock", self.prompt_panel, left)
+        self.class_browser = QtClassBrowser()
+        self.classes_dock = self._dock("Sound Classes", "classesDock", self.class_browser, left)
+        self.tabifyDockWidget(self.prompt_dock, self.classes_dock)
+        self.prompt_dock.raise_()
         self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector, right)
         self.jobs_dock = self._dock("Jobs", "jobsDock", self.job_panel, right)
         self.history_dock = self._dock("History", "historyDock", self.history_view, right)
@@ -292,7 +297,7 @@ class MainWindow(QMainWindow):
                 edit_menu.insertAction(self.settings_action, action)
         edit_menu.insertSeparator(self.settings_action)
         view_menu.addSeparator()
-        for dock in (self.prompt_dock, self.inspector_dock, self.jobs_dock, self.history_dock):
+        for dock in (self.prompt_dock, self.classes_dock, self.inspector_dock, self.jobs_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         transport_menu = bar.addMenu("&Transport")
@@ -310,6 +315,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.prompt_panel.generate_requested.connect(self.generate)
+        self.prompt_panel.model_manager_requested.connect(self.open_model_manager)
+        self.class_browser.prompt_chosen.connect(self.use_class_prompt)
+        self.class_browser.generate_chosen.connect(lambda prompt, size: self.use_class_prompt(prompt, size, generate=True))
         self.inspector.regenerate_requested.connect(self.generate)
         self.inspector.regenerate_failed.connect(lambda reason: self.show_message(f"Cannot regenerate: {reason}"))
         self.inspector.use_settings_requested.connect(self._on_inspector_use_settings_requested)
@@ -350,11 +358,13 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         self.prompt_panel.restore_state(self.settings.prompt_state)
+        self.class_browser.restore_state(self.settings.class_browser_state)
 
     def save_state(self) -> None:
         """Write window layout and panel fields to the settings."""
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.prompt_state = self.prompt_panel.state()
+        self.settings.class_browser_state = self.class_browser.state()
         self.settings.sync()
 
     def _update_title(self, clean: bool | None = None) -> None:
@@ -397,6 +407,23 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str, timeout_ms: int = STATUS_MESSAGE_MS) -> None:
         self.statusBar().showMessage(text, timeout_ms)
+
+    def use_class_prompt(self, prompt: str, size: str, *, generate: bool = False) -> None:
+        """A class browser prompt (seed 001's templates) goes into the prompt panel with its
+        output size; ``generate`` also starts the job (through the panel's own checks)."""
+        panel = self.prompt_panel
+        panel.prompt_edit.setPlainText(prompt)
+        try:
+            panel.set_output_size(size)
+        except ValueError as exc:
+            self.show_message(str(exc))
+            return
+        self.prompt_dock.show()
+        self.prompt_dock.raise_()
+        if generate:
+            panel.request_generate()
+        else:
+            panel.prompt_edit.setFocus()
 
     # ------------------------------------------------------------------------------ models
 

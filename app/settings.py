@@ -150,6 +150,15 @@ class AppSettings:
     def prompt_state(self, state: dict[str, Any]) -> None:
         self.set("panels/prompt", state)
 
+    @property
+    def class_browser_state(self) -> dict[str, Any]:
+        value = self.get("panels/class_browser", {})
+        return value if isinstance(value, dict) else {}
+
+    @class_browser_state.setter
+    def class_browser_state(self, state: dict[str, Any]) -> None:
+        self.set("panels/class_browser", state)
+
     # -- window ------------------------------------------------------------------------------
 
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:

@@ -36,7 +36,7 @@ from app.widgets.qt_job_panel import describe_progress, format_bytes
 from engine.api import DownloadModelJob, Progress
 
 COLUMNS = ("Model", "Source", "Status", "Size", "Default")
-SOURCE_LABELS = {"catalog": "Catalog", "cached": "Hub cache", "local": "Local folder"}
+SOURCE_LABELS = {"bundled": "Shipped with the app", "catalog": "Catalog", "cached": "Hub cache", "local": "Local folder"}
 
 
 class ModelManagerDialog(QDialog):
@@ -213,7 +213,12 @@ class ModelManagerDialog(QDialog):
             and not self.client.settings.offline
         )
         self.cancel_button.setEnabled(downloading)
-        self.delete_button.setEnabled(entry is not None and (entry.downloaded or entry.source == "local") and not downloading)
+        self.delete_button.setEnabled(
+            entry is not None
+            and entry.source != "bundled"
+            and (entry.downloaded or entry.source == "local")
+            and not downloading
+        )
         self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
         self.default_button.setEnabled(entry is not None and entry.is_pipeline and entry.model_id != self.default_model())
         self.description.setText(entry.description if entry else "")
@@ -264,7 +269,12 @@ class ModelManagerDialog(QDialog):
             self.delete(entry)
 
     def delete(self, entry: ModelEntry) -> None:
-        """Delete a cached model from disk (after confirming), or forget a local folder."""
+        """Delete a cached model from disk (after confirming), or forget a local folder.
+
+        The bundled starter model is part of the app and is never deleted."""
+        if entry.source == "bundled":
+            self._show("The starter model ships with the app and cannot be deleted.")
+            return
         if entry.source == "local":
             self.settings.remove_local_model_folder(entry.model_id)
             self.models_changed.emit()

@@ -25,10 +25,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine.api import DEFAULT_SCHEDULER, SCHEDULER_NAMES, Recipe, TextToAudioJob
+from engine.audioset import OUTPUT_SIZES
+from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_DURATION_S, MAX_SEED, MAX_STEPS, MAX_VARIATIONS
 
 #: Previews decoded about this many times per generation when live preview is on.
 PREVIEWS_PER_JOB = 8
+#: The output-size choice that keeps the model's own image height (the preset's mel rows).
+NATIVE_SIZE = "native"
+NATIVE_SIZE_TEXT = "Model's native size"
+DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow attack'"
 
 
 def preset_names() -> list[str]:
@@ -61,12 +67,15 @@ class QtPromptPanel(QWidget):
     """
 
     generate_requested = Signal(object)
+    #: The user clicked the "download a real model" link under the model picker.
+    model_manager_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._default_model = ""
+        self._hinted_model: str | None = None
         self.prompt_edit = _PromptEdit()
-        self.prompt_edit.setPlaceholderText("Describe the sound: 'warm analog synth pad, slow attack'")
+        self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
         self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 10)
         self.prompt_edit.setTabChangesFocus(True)
         self.negative_edit = QLineEdit()
@@ -113,8 +122,25 @@ class QtPromptPanel(QWidget):
         self.model_combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.model_combo.lineEdit().setPlaceholderText("repo id or folder")
         self.model_combo.setToolTip("A model from the model manager, a Hugging Face repo id or a local folder")
+        self.model_combo.activated.connect(lambda _index: self.apply_model_hints())
+        self.model_combo.lineEdit().editingFinished.connect(self._on_model_typed)
+        self.model_note = QLabel()
+        self.model_note.setObjectName("modelNote")
+        self.model_note.setWordWrap(True)
+        self.model_note.setTextFormat(Qt.TextFormat.RichText)
+        self.model_note.linkActivated.connect(lambda _link: self.model_manager_requested.emit())
+        self.model_note.hide()
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(preset_names())
+        self.size_combo = QComboBox()
+        self.size_combo.addItem(NATIVE_SIZE_TEXT, NATIVE_SIZE)
+        for name, (height, width) in OUTPUT_SIZES.items():
+            self.size_combo.addItem(name, name)
+        self.size_combo.setToolTip(
+            "Image size in mel rows x time columns. Seed 001 generated 64 x 400 (4 s at 10 ms per "
+            "column) instead of 512 x 512; choosing a size sets the duration to its width."
+        )
+        self.size_combo.activated.connect(lambda _index: self._on_size_chosen())
         self.preview_check = QCheckBox("Live preview while denoising")
 
         self.generate_button = QPushButton("Generate")
@@ -137,7 +163,9 @@ class QtPromptPanel(QWidget):
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Variations", self.variations_spin)
         form.addRow("Model", self.model_combo)
+        form.addRow("", self.model_note)
         form.addRow("Spectrogram", self.preset_combo)
+        form.addRow("Size", self.size_combo)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.preview_check)
@@ -166,6 +194,10 @@ class QtPromptPanel(QWidget):
             self.model_combo.addItem(self._default_model, self._default_model)
         self.model_combo.blockSignals(False)
         self.set_model(current or self._default_model)
+        if not current:  # first listing (nothing chosen or restored yet): the default's settings
+            self.apply_model_hints()
+        else:
+            self._update_model_note()
 
     def model_id(self) -> str:
         """The chosen model: the picked entry's id, or what the user typed."""
@@ -176,11 +208,92 @@ class QtPromptPanel(QWidget):
         return text
 
     def set_model(self, model_id: str) -> None:
+        """Select ``model_id`` without changing other fields (see :meth:`apply_model_hints`)."""
         index = self.model_combo.findData(model_id)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
         else:
             self.model_combo.setEditText(model_id)
+        self._update_model_note()
+
+    def _on_model_typed(self) -> None:
+        if self.model_id() != self._hinted_model:
+            self.apply_model_hints()
+
+    def apply_model_hints(self) -> ModelHints | None:
+        """Preset the fields the chosen model recommends (its spectrogram preset, native length,
+        steps, guidance, scheduler) and label it; called when the user picks a model."""
+        model = self.model_id()
+        hints = model_hints(model)
+        self._hinted_model = model
+        if hints is not None:
+            if hints.spectrogram_preset and self.preset_combo.findText(hints.spectrogram_preset) >= 0:
+                self.preset_combo.setCurrentText(hints.spectrogram_preset)
+            if hints.duration_s is not None:
+                self.duration_spin.setValue(hints.duration_s)
+            if hints.num_inference_steps is not None:
+                self.steps_spin.setValue(hints.num_inference_steps)
+            if hints.guidance_scale is not None:
+                self.guidance_spin.setValue(hints.guidance_scale)
+            if hints.scheduler in SCHEDULER_NAMES:
+                self.scheduler_combo.setCurrentText(hints.scheduler)
+            self.size_combo.setCurrentIndex(self.size_combo.findData(NATIVE_SIZE))
+        self._update_model_note(hints)
+        return hints
+
+    def _update_model_note(self, hints: ModelHints | None = None) -> None:
+        """The line under the model picker: the starter model says what it is and links to the
+        model manager; other models with a description show it."""
+        hints = hints if hints is not None else model_hints(self.model_id())
+        if hints is None:
+            self.model_note.hide()
+            self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
+            return
+        if hints.starter:
+            text = (
+                f"<b>{hints.title}</b>: tones, chords, sweeps, noise, clicks and plucks. "
+                "For music and sound effects, <a href='models'>download a real model</a>."
+            )
+        else:
+            text = hints.description
+        self.model_note.setText(text)
+        self.model_note.setToolTip(hints.description)
+        self.model_note.setVisible(bool(text))
+        examples = " · ".join(f"'{p}'" for p in hints.example_prompts[:3])
+        self.prompt_edit.setPlaceholderText(f"Describe the sound, e.g. {examples}" if examples else DEFAULT_PROMPT_PLACEHOLDER)
+
+    # -- output size -------------------------------------------------------------------------
+
+    def output_size(self) -> str:
+        """``NATIVE_SIZE`` or a key of :data:`engine.audioset.OUTPUT_SIZES`."""
+        return str(self.size_combo.currentData())
+
+    def set_output_size(self, name: str) -> None:
+        """Choose an output size (``"native"`` or an OUTPUT_SIZES key) and set the duration to its
+        width under the current preset. Raises ValueError for an unknown name."""
+        index = self.size_combo.findData(name)
+        if index < 0:
+            raise ValueError(f"unknown output size {name!r}; expected {NATIVE_SIZE!r} or one of {', '.join(OUTPUT_SIZES)}.")
+        self.size_combo.setCurrentIndex(index)
+        self._on_size_chosen()
+
+    def _on_size_chosen(self) -> None:
+        name = self.output_size()
+        if name == NATIVE_SIZE:
+            return
+        from engine.audio.spectrogram import get_preset
+        from engine.audioset import output_size_settings
+
+        try:
+            settings = output_size_settings(name, get_preset(self.preset_combo.currentText()))
+        except ValueError as exc:
+            self.show_message(str(exc))
+            return
+        self.duration_spin.setValue(float(settings["duration_s"]))
+
+    def _height(self) -> int | None:
+        name = self.output_size()
+        return None if name == NATIVE_SIZE else OUTPUT_SIZES[name][0]
 
     # -- seed --------------------------------------------------------------------------------
 
@@ -222,6 +335,7 @@ class QtPromptPanel(QWidget):
             num_variations=self.variations_spin.value(),
             model=model,
             spectrogram_preset=self.preset_combo.currentText(),
+            height=self._height(),
             preview_every=max(1, steps // PREVIEWS_PER_JOB) if self.preview_check.isChecked() else 0,
         )
 
@@ -252,6 +366,8 @@ class QtPromptPanel(QWidget):
         self.duration_spin.setValue(spec.duration_s)
         if self.preset_combo.findText(spec.spectrogram_preset) >= 0:
             self.preset_combo.setCurrentText(spec.spectrogram_preset)
+        size = next((name for name, (h, _w) in OUTPUT_SIZES.items() if h == spec.height), NATIVE_SIZE)
+        self.size_combo.setCurrentIndex(self.size_combo.findData(size))
 
     def apply_recipe(self, recipe: Recipe, *, duration_s: float | None = None, preset: str | None = None) -> None:
         """Fill the fields a recipe of any task shares with text-to-audio; the seed gets locked."""
@@ -284,6 +400,7 @@ class QtPromptPanel(QWidget):
             "variations": self.variations_spin.value(),
             "model": self.model_id(),
             "preset": self.preset_combo.currentText(),
+            "size": self.output_size(),
             "preview": self.preview_check.isChecked(),
         }
 
@@ -301,6 +418,7 @@ class QtPromptPanel(QWidget):
             "variations": self.variations_spin.setValue,
             "model": self.set_model,
             "preset": lambda v: self.preset_combo.setCurrentText(v) if self.preset_combo.findText(v) >= 0 else None,
+            "size": lambda v: self.size_combo.setCurrentIndex(i) if (i := self.size_combo.findData(v)) >= 0 else None,
             "preview": self.preview_check.setChecked,
         }
         for key, setter in setters.items():

@@ -7,15 +7,19 @@ safetensors plus configs (about 4.3 GB for an SD 1.x pipeline), not the whole re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from engine.models.store import ModelStore
 
-#: Where issue 5's small shipped "starter" model will live (a diffusers folder; may not exist yet).
+#: The small shipped "starter" model (a diffusers folder trained by engine.training.train_starter).
 STARTER_MODEL_DIR: Path = Path(__file__).resolve().parents[2] / "resources" / "models" / "starter"
+#: A model folder's own description of itself (the starter model writes one): title,
+#: description, spectrogram preset, native size and recommended sampling settings.
+MODEL_CARD_FILE = "starter.json"
 
 DEFAULT_TEXT_TO_AUDIO_MODEL = "riffusion/riffusion-model-v1"
 
@@ -117,3 +121,86 @@ def default_model(store: ModelStore) -> str:
     if (STARTER_MODEL_DIR / "model_index.json").is_file():
         return str(STARTER_MODEL_DIR)
     return DEFAULT_TEXT_TO_AUDIO_MODEL
+
+
+@dataclass(frozen=True)
+class ModelHints:
+    """What the app should preset when a model is picked, and how to label it.
+
+    ``None`` fields mean "no opinion, keep the user's value". ``starter`` marks the shipped
+    synthetic-sounds model, which the UI labels as such and points to a real download.
+    """
+
+    title: str
+    description: str = ""
+    starter: bool = False
+    spectrogram_preset: str | None = None
+    duration_s: float | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    scheduler: str | None = None
+    example_prompts: tuple[str, ...] = field(default=())
+
+
+#: Riffusion's own inference defaults (riffusion 0.0.5 InferenceInput: 50 steps, guidance 7).
+_RIFFUSION_HINTS = ModelHints(
+    title="Riffusion v1",
+    description="Music and sound from text, 5.12 s per 512-pixel image.",
+    spectrogram_preset="riffusion",
+    duration_s=5.12,
+    num_inference_steps=50,
+    guidance_scale=7.0,
+    example_prompts=("jazzy rapping from paris", "church bells on sunday", "funky synth solo"),
+)
+
+
+def _number(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return kind(value)
+
+
+def model_hints(model: str) -> ModelHints | None:
+    """Hints for ``model`` (repo id or local folder), or None when nothing is known about it.
+
+    A local folder's ``starter.json`` (written by the starter model's training script) wins;
+    catalog repo ids have built-in hints. Never touches the network; a malformed card is
+    ignored (returns None) rather than breaking model selection.
+    """
+    text = str(model).strip()
+    if not text:
+        return None
+    folder = Path(text).expanduser()
+    card_path = folder / MODEL_CARD_FILE
+    if card_path.is_file():
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        if not isinstance(card, dict):
+            return None
+        recommended = card.get("recommended") if isinstance(card.get("recommended"), dict) else {}
+        prompts = card.get("example_prompts")
+        preset = card.get("spectrogram_preset")
+        scheduler = recommended.get("scheduler")
+        return ModelHints(
+            title=str(card.get("title") or folder.name),
+            description=str(card.get("description") or ""),
+            starter=card.get("starter") is True,
+            spectrogram_preset=preset if isinstance(preset, str) else None,
+            duration_s=_number(card, "duration_s", float),
+            num_inference_steps=_number(recommended, "num_inference_steps", int),
+            guidance_scale=_number(recommended, "guidance_scale", float),
+            scheduler=scheduler if isinstance(scheduler, str) else None,
+            example_prompts=tuple(str(p) for p in prompts) if isinstance(prompts, list) else (),
+        )
+    if text.lower() == DEFAULT_TEXT_TO_AUDIO_MODEL.lower():
+        return _RIFFUSION_HINTS
+    return None
+
+
+def is_starter_model(model: str) -> bool:
+    """Whether ``model`` is the shipped starter model (or another folder whose card says so)."""
+    hints = model_hints(model)
+    return bool(hints and hints.starter)

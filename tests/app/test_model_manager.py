@@ -154,3 +154,17 @@ def test_list_models_without_qt_sees_cache_and_folders(client, hub_with_tiny_mod
     assert by_id[tiny_model].source == "local" and by_id[tiny_model].downloaded
     assert not by_id["/does/not/exist"].downloaded
     assert listing.default_model  # the catalog's choice when nothing is set
+
+
+def test_the_bundled_starter_model_is_listed_first_and_cannot_be_deleted(manager):
+    from engine.models.catalog import STARTER_MODEL_DIR
+
+    starter = str(STARTER_MODEL_DIR)
+    assert manager.table.item(0, 0).data(Qt.ItemDataRole.UserRole) == starter
+    row = table_rows(manager)[starter]
+    assert "Starter model (synthetic sounds only)" in row[0] and "Shipped with the app" in row
+    manager.table.selectRow(0)
+    assert not manager.delete_button.isEnabled()
+    entry = manager.selected_entry()
+    manager.delete(entry)  # even when asked directly, nothing is deleted
+    assert (STARTER_MODEL_DIR / "model_index.json").is_file()

@@ -15,6 +15,7 @@ from app.widgets.qt_prompt_panel import QtPromptPanel
 def fill_prompt(panel, model: str, *, prompt="dusty vinyl drum loop", seed=7, steps=2, duration_s=0.64, variations=1):
     panel.prompt_edit.setPlainText(prompt)
     panel.set_model(model)
+    panel.preset_combo.setCurrentText("riffusion")  # the tiny test model's geometry
     panel.seed_edit.setText(str(seed) if seed is not None else "")
     panel.seed_lock.setChecked(seed is not None)
     panel.steps_spin.setValue(steps)

@@ -46,13 +46,10 @@ def metadata():
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    """An offline CPU engine; the "starter" preset comes from the model folder if PRESETS lacks it."""
-    with pytest.MonkeyPatch.context() as patch:
-        if PRESET not in spectrogram.PRESETS:
-            patch.setitem(spectrogram.PRESETS, PRESET, starter_params())
-        eng = Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path_factory.mktemp("hub"))))
-        yield eng
-        eng.shutdown()
+    """An offline CPU engine (the model is a local folder: no hub access)."""
+    eng = Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path_factory.mktemp("hub"))))
+    yield eng
+    eng.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +94,8 @@ def test_the_folder_is_a_small_safetensors_diffusers_model_labelled_as_a_starter
     assert (metadata["height"], metadata["width"]) == (IMAGE_HEIGHT, IMAGE_WIDTH)
     # The spectrogram the model was trained on; the app's "starter" preset must be the same.
     assert starter_params().to_dict() == SpectrogramParams(**STARTER_SPECTROGRAM).to_dict()
-    assert spectrogram.PRESETS.get(PRESET, starter_params()) == starter_params()
+    assert spectrogram.PRESETS[PRESET] == starter_params()
+    assert metadata["spectrogram_preset"] == PRESET
 
 
 def test_every_caption_word_is_one_token_of_the_shipped_tokenizer():

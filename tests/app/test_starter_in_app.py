@@ -1,0 +1,115 @@
+"""A fresh install with no downloaded model: the app picks the shipped starter model, labels it,
+presets its settings, and generates a sound that follows the prompt (through the real engine
+thread, real text encoder, UNet, VAE, image and inversion)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.widgets.qt_prompt_panel import NATIVE_SIZE, QtPromptPanel
+from engine.models.catalog import STARTER_MODEL_DIR
+from engine.training import starter_metrics as metrics
+
+STARTER = str(STARTER_MODEL_DIR)
+
+
+def wait_for_models(qtbot, window):
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
+
+
+def test_first_launch_picks_the_starter_with_its_settings_and_says_what_it_is(qtbot, window):
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    assert panel.model_id() == STARTER
+    assert panel.preset_combo.currentText() == "starter"
+    assert panel.duration_spin.value() == pytest.approx(2.56)
+    assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 3.0)
+    assert panel.scheduler_combo.currentText() == "dpm++2m-karras"
+    assert panel.model_note.isVisible()
+    assert "synthetic sounds only" in panel.model_note.text() and "download a real model" in panel.model_note.text()
+    assert "sine tone" in panel.prompt_edit.placeholderText()
+    # The note's link opens the model manager.
+    panel.model_note.linkActivated.emit("models")
+    qtbot.waitUntil(lambda: getattr(window, "model_manager", None) is not None and window.model_manager.isVisible())
+    window.model_manager.close()
+
+
+def test_a_restored_choice_is_kept_and_picking_another_model_applies_its_hints(qtbot, window, tiny_model):
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    panel.steps_spin.setValue(33)
+    with qtbot.waitSignal(window.client.models_listed, timeout=30000):
+        window.refresh_models()  # a later listing keeps the user's fields
+    assert panel.steps_spin.value() == 33
+    panel.set_model(tiny_model)  # a model without a card: nothing changes but the label goes
+    panel.apply_model_hints()
+    assert panel.steps_spin.value() == 33 and not panel.model_note.isVisible()
+    panel.set_model(STARTER)
+    panel.apply_model_hints()
+    assert panel.steps_spin.value() == 20 and panel.model_note.isVisible()
+
+
+def test_seed_001_output_size_sets_rows_and_length(qtbot):
+    panel = QtPromptPanel()
+    qtbot.addWidget(panel)
+    panel.prompt_edit.setPlainText("a spectrogram of the sound of Dog")
+    panel.set_model("riffusion/riffusion-model-v1")
+    panel.preset_combo.setCurrentText("riffusion")
+    panel.set_output_size("64x400 (seed 001)")
+    spec = panel.spec()
+    assert spec.height == 64 and spec.duration_s == pytest.approx(4.0)
+    panel.set_output_size("512x512")
+    assert panel.spec().height == 512 and panel.duration_spin.value() == pytest.approx(5.12)
+    panel.set_output_size(NATIVE_SIZE)
+    assert panel.spec().height is None
+    state = panel.state()
+    panel.set_output_size("64x400 (seed 001)")
+    panel.restore_state(state)
+    assert panel.output_size() == NATIVE_SIZE
+    with pytest.raises(ValueError, match="unknown output size"):
+        panel.set_output_size("huge")
+    # A recipe's height comes back as its size.
+    panel.set_output_size("64x400 (seed 001)")
+    panel.apply_spec(panel.spec())
+    assert panel.output_size() == "64x400 (seed 001)"
+
+
+def test_generating_a_rising_sweep_with_the_starter_gives_a_rising_sound(qtbot, window):
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("a rising sweep")
+    panel.seed_edit.setText("0")
+    panel.seed_lock.setChecked(True)
+    with qtbot.waitSignal(window.clips_generated, timeout=240000) as generated:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    _job_id, (clip,) = generated.args
+    assert clip.recipe.model_id == STARTER and clip.length_s == pytest.approx(2.56, abs=0.03)
+    assert clip.spectrogram_preset == "starter" and clip.image.size == (128, 128)
+    slope = metrics.centroid_slope_octaves_per_s(clip.audio, clip.sample_rate_hz)
+    assert slope > 0.2, slope
+
+
+def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tiny_model):
+    """Class browser -> prompt panel -> a real generation at 64 mel rows x 400 columns."""
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    panel.set_model(tiny_model)
+    panel.preset_combo.setCurrentText("riffusion")
+    panel.steps_spin.setValue(2)
+    browser = window.class_browser
+    browser.set_query("dog")
+    browser.select_labels(["Bark", "Howl"])
+    browser.set_output_size("64x400 (seed 001)")
+    with qtbot.waitSignal(window.clips_generated, timeout=120000) as generated:
+        qtbot.mouseClick(browser.generate_button, Qt.MouseButton.LeftButton)
+    _job_id, (clip,) = generated.args
+    prompt = "a mel spectrogram of the sound of multiple overlapping Dogs, including Bark and Howl"
+    assert panel.prompt_edit.toPlainText() == prompt and clip.recipe.prompt == prompt
+    assert clip.image.size == (400, 64) and clip.length_s == pytest.approx(4.0, abs=0.02)
+    # "Use prompt" only fills the panel; the browser's choices persist with the window state.
+    browser.select_labels(["Dog"])
+    qtbot.mouseClick(browser.use_button, Qt.MouseButton.LeftButton)
+    assert panel.prompt_edit.toPlainText() == "a spectrogram of the sound of Dog"
+    window.save_state()
+    assert window.settings.class_browser_state["output_size"] == "64x400 (seed 001)"
