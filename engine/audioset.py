@@ -169,10 +169,32 @@ def class_prompt(label: str) -> str:
     return CLASS_TEMPLATE.format(label=_clean(label, "label"))
 
 
+#: Mass nouns among AudioSet's class names: "overlapping Music", not "overlapping Musics".
+_UNCOUNTABLE = {"music", "speech", "noise", "steam", "percussion", "laughter", "fire", "water", "wind", "rain", "silence", "applause", "chatter", "gunfire", "thunder", "traffic"}
+
+
+def plural_class_name(name: str) -> str:
+    """The plural seed 001's mixture template wants ("<parent>s"), readable for AudioSet's names:
+    "Dog" -> "Dogs", "Domestic animals, pets" -> "Domestic animals" (the first of a comma list),
+    "Bee, wasp, etc." -> "Bees", "Roaring cats (lions, tigers)" -> "Roaring cats", "Brief tone"
+    -> "Brief tones", "Music" and "Breathing" unchanged (mass nouns)."""
+    head = re.sub(r"\s*\(.*?\)", "", _clean(name, "parent")).split(",")[0].strip() or name.strip()
+    last = head.split()[-1].lower()
+    if last in _UNCOUNTABLE or last.endswith("ing") or (last.endswith("s") and not last.endswith("ss")):
+        return head
+    if last.endswith(("ch", "sh", "x", "ss", "z")):
+        return head + "es"
+    if last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        return head[:-1] + "ies"
+    return head + "s"
+
+
 def mixture_prompt(parent: str, a: str, b: str) -> str:
     """Seed 001's two-class prompt: "a mel spectrogram of the sound of multiple overlapping
-    <parent>s, including <a> and <b>". Raises ValueError for an empty name."""
-    return MIXTURE_TEMPLATE.format(parent=_clean(parent, "parent"), a=_clean(a, "a"), b=_clean(b, "b"))
+    <parent>s, including <a> and <b>" (the parent's plural by :func:`plural_class_name`).
+    Raises ValueError for an empty name."""
+    plural = plural_class_name(parent)
+    return MIXTURE_TEMPLATE.replace("{parent}s", "{parent}").format(parent=plural, a=_clean(a, "a"), b=_clean(b, "b"))
 
 
 def ancestors(name: str) -> tuple[str, ...]:

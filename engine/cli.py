@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.specs import DEFAULT_SCHEDULER
+
 PROG = "specdiff-cli"
 #: Exit statuses: 0 success, 1 the operation failed, 2 bad command line, 130 interrupted.
 EXIT_FAILED = 1
@@ -158,6 +160,37 @@ def _check_input(path: Path, what: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+#: What ``generate`` uses when neither the command line nor the model's hints say otherwise.
+GENERATE_FALLBACKS: dict[str, Any] = {
+    "steps": 30,
+    "guidance": 7.0,
+    "duration": 5.12,
+    "preset": "riffusion",
+    "scheduler": DEFAULT_SCHEDULER,
+}
+
+
+def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Steps, guidance, duration, preset and scheduler for ``model``: the command line's value,
+    else the model's recommendation (:func:`engine.models.catalog.model_hints`; the starter
+    model works in its own 2.56 s 'starter' spectrogram), else :data:`GENERATE_FALLBACKS`."""
+    from engine.models.catalog import model_hints
+
+    hints = model_hints(model)
+    recommended = {
+        "steps": hints.num_inference_steps if hints else None,
+        "guidance": hints.guidance_scale if hints else None,
+        "duration": hints.duration_s if hints else None,
+        "preset": hints.spectrogram_preset if hints else None,
+        "scheduler": hints.scheduler if hints else None,
+    }
+    settings = {}
+    for key, fallback in GENERATE_FALLBACKS.items():
+        given = getattr(args, key)
+        settings[key] = given if given is not None else recommended[key] if recommended[key] is not None else fallback
+    return settings
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from engine.api import TextToAudioJob
     from engine.audio.io import write_audio
@@ -165,22 +198,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     output = _check_output(Path(args.output), (".wav",), "the output")
     image_path = _check_output(Path(args.image), (".png",), "the image") if args.image else None
-    try:
-        spec_kwargs = dict(
-            prompt=args.prompt,
-            negative_prompt=args.negative,
-            seed=args.seed,
-            num_inference_steps=args.steps,
-            guidance_scale=args.guidance,
-            scheduler=args.scheduler,
-            duration_s=args.duration,
-            num_variations=args.variations,
-            spectrogram_preset=args.preset,
-        )
-        TextToAudioJob(**spec_kwargs)  # check the parameters before starting the engine
-        get_preset(args.preset)
-    except ValueError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
     text_bytes = len(args.prompt.encode("utf-8")) + len(args.negative.encode("utf-8"))
     if text_bytes > MAX_PROMPT_BYTES:
         raise CliError(
@@ -195,7 +212,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
             from engine.models.catalog import default_model
 
             model = default_model(engine.store)
-        spec = TextToAudioJob(model=model, revision=args.revision, **spec_kwargs)
+        settings = generation_settings(args, model)
+        try:
+            get_preset(settings["preset"])
+            spec = TextToAudioJob(
+                prompt=args.prompt,
+                negative_prompt=args.negative,
+                seed=args.seed,
+                num_inference_steps=settings["steps"],
+                guidance_scale=settings["guidance"],
+                scheduler=settings["scheduler"],
+                duration_s=settings["duration"],
+                num_variations=args.variations,
+                spectrogram_preset=settings["preset"],
+                model=model,
+                revision=args.revision,
+            )
+        except ValueError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
         results = _run_job(engine, spec, args.quiet)
 
     for result, wav_path in zip(results, numbered_paths(output, len(results))):
@@ -313,16 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", parents=[common], help="text to audio")
     gen.add_argument("prompt")
     gen.add_argument("-o", "--output", required=True, help="output WAV (OUT_1.wav, ... for several variations)")
-    gen.add_argument("--model", default=None, help="hub repo id or local diffusers folder (default: Riffusion)")
+    gen.add_argument(
+        "--model",
+        default=None,
+        help="hub repo id or local diffusers folder (default: Riffusion if downloaded, else the shipped starter model)",
+    )
     gen.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--steps", type=int, default=30)
-    gen.add_argument("--guidance", type=float, default=7.0)
-    gen.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=", ".join(SCHEDULER_NAMES))
-    gen.add_argument("--duration", type=float, default=5.12, help="seconds (default 5.12)")
+    model_default = "default: the model's recommendation, else {}"
+    gen.add_argument("--steps", type=int, default=None, help=model_default.format(GENERATE_FALLBACKS["steps"]))
+    gen.add_argument("--guidance", type=float, default=None, help=model_default.format(GENERATE_FALLBACKS["guidance"]))
+    gen.add_argument(
+        "--scheduler", default=None, help=", ".join(SCHEDULER_NAMES) + "; " + model_default.format(DEFAULT_SCHEDULER)
+    )
+    gen.add_argument("--duration", type=float, default=None, help="seconds; " + model_default.format(5.12))
     gen.add_argument("--negative", default="", help="negative prompt")
     gen.add_argument("--variations", type=int, default=1)
-    gen.add_argument("--preset", default="riffusion", help="spectrogram preset (default: riffusion)")
+    gen.add_argument("--preset", default=None, help="spectrogram preset; " + model_default.format("riffusion"))
     gen.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     gen.add_argument("--image", default=None, help="also save the spectrogram image(s) as PNG")
     gen.set_defaults(func=cmd_generate)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import pytest
@@ -53,6 +55,36 @@ def test_seed_001_templates():
         audioset.class_prompt("  ")
     with pytest.raises(ValueError, match="`b`"):
         audioset.mixture_prompt("Dog", "Bark", "")
+
+
+@pytest.mark.parametrize(
+    "name, plural",
+    [
+        ("Dog", "Dogs"),
+        ("Domestic animals, pets", "Domestic animals"),
+        ("Bee, wasp, etc.", "Bees"),
+        ("Roaring cats (lions, tigers)", "Roaring cats"),
+        ("Brief tone", "Brief tones"),
+        ("Musical instrument", "Musical instruments"),
+        ("Music", "Music"),
+        ("Breathing", "Breathing"),
+        ("Fly, housefly", "Flies"),
+        ("Bird vocalization, bird call, bird song", "Bird vocalizations"),
+        ("Glass", "Glasses"),
+    ],
+)
+def test_mixture_parents_read_as_plurals(name, plural):
+    assert audioset.plural_class_name(name) == plural
+
+
+def test_every_real_mixture_prompt_reads_cleanly():
+    prompt = audioset.mixture_prompt(audioset.mixture_parent("Bark", "Meow"), "Bark", "Meow")
+    assert prompt == "a mel spectrogram of the sound of multiple overlapping Domestic animals, including Bark and Meow"
+    for label in audioset.load_labels():
+        for parent in label.parents:
+            plural = audioset.plural_class_name(parent)
+            assert not re.search(r"ss$|[^aeiou]ys$", plural), (parent, plural)  # no "petss", no "Machinerys"
+            assert "," not in plural and "(" not in plural
 
 
 def test_mixture_parent_is_the_nearest_common_ancestor():

@@ -182,3 +182,26 @@ def test_wav_recipe_metadata_is_read_back(tmp_path):
     soundfile.write(tmp_path / "plain.wav", np.zeros(100, np.float32), 44100)
     with pytest.raises(ValueError, match="carries no recipe"):
         read_recipe(tmp_path / "plain.wav")
+
+
+def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_path):
+    """A fresh machine (empty hub cache, offline): the shipped starter model, in its own 2.56 s
+    'starter' spectrogram with its recommended steps; flags still override the recommendation."""
+    from engine.models.catalog import STARTER_MODEL_DIR
+    from engine.training import starter_metrics
+
+    out = tmp_path / "sweep.wav"
+    status, stdout, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0",
+                                  "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
+    assert status == 0, err
+    audio, rate = read_audio(out)
+    recipe = read_recipe(out)
+    assert rate == 22050 and audio.shape[1] == samples_for_width(get_preset("starter"), 128)
+    assert recipe.model_id == str(STARTER_MODEL_DIR) and recipe.num_inference_steps == 20
+    assert recipe.guidance_scale == 3.0 and "2.56 s" in stdout
+    assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
+    status, _, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0", "--steps", "3",
+                             "--duration", "1.28", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
+    assert status == 0, err
+    assert read_recipe(out).num_inference_steps == 3 and read_audio(out)[0].shape[1] == samples_for_width(
+        get_preset("starter"), 64)
