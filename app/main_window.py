@@ -74,6 +74,8 @@ class MainWindow(QMainWindow):
     export_finished = Signal(str)
     export_failed = Signal(str)
     project_saved = Signal(str)
+    #: File > Collect Files… finished copying (the app.model.collect.CollectPlan).
+    files_collected = Signal(object)
     project_loaded = Signal(str)
 
     def __init__(
@@ -225,6 +227,10 @@ class MainWindow(QMainWindow):
         self.open_action = a("&Open Project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
         self.save_action = a("&Save Project", self.save_project, QKeySequence.StandardKey.Save)
         self.save_as_action = a("Save Project &As…", self.save_project_as_dialog, "Ctrl+Shift+S")
+        self.collect_action = a("&Collect Files…", self.collect_files)
+        self.collect_action.setToolTip(
+            "Copy the audio files the clips were imported from into a media folder next to the project"
+        )
         self.import_action = a("&Import Audio…", self.import_dialog, "Ctrl+I", tip="Add audio files as clips")
         self.export_action = a("&Export Audio…", self.export_dialog, "Ctrl+E", tip="Write a clip, a selection or the mix")
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -273,7 +279,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        for action in (self.save_action, self.save_as_action):
+        for action in (self.save_action, self.save_as_action, self.collect_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.import_action)
@@ -782,6 +788,47 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.show_message(f"Saved {path}")
         self.project_saved.emit(path)
+
+    def collect_files(self) -> bool:
+        """Copy the clips' imported source files next to the project (File > Collect Files…) and
+        point the clips at the copies (one undo step). An unsaved project is saved first. The
+        copying runs off the GUI thread. True when collecting started."""
+        from app.model import collect
+
+        if not self.project.path:
+            QMessageBox.information(
+                self, APP_TITLE, "Collect Files copies the imported audio next to the project file: save the project first."
+            )
+            if not self.save_project_as_dialog():
+                return False
+            # The save runs in the background; collect once it has landed.
+            def after_save(_path: str) -> None:
+                self.project_saved.disconnect(after_save)
+                self.collect_files()
+
+            self.project_saved.connect(after_save)
+            return True
+        plan = collect.plan_collect(self.project, self.project.path)
+        if not plan.copies and not plan.missing:
+            self.show_message("Nothing to collect: no clip comes from a file outside the project's media folder.")
+            return False
+        self._busy_io += 1
+
+        def done(written: list) -> None:
+            self._busy_io -= 1
+            commands = collect.relink_commands(self.project, plan)
+            if commands:
+                self.undo_stack.push_command(CommandGroup(self.project, "Collect files", commands))
+            self.show_message(collect.describe(plan, written), STATUS_MESSAGE_MS * 2)
+            self.files_collected.emit(plan)
+
+        def failed(exc: BaseException) -> None:
+            self._busy_io -= 1
+            self.show_message(f"Could not collect files: {exc}", STATUS_MESSAGE_MS * 2)
+            QMessageBox.warning(self, APP_TITLE, f"Could not collect files into {plan.folder}:\n{exc}")
+
+        self.client.run_in_thread("collect-files", lambda: collect.copy_collected(plan), done, failed)
+        return True
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -340,11 +340,11 @@ class SetTrackProperty(Command):
         return True
 
 
-_CLIP_PROPERTIES = ("name", "gain_db")
+_CLIP_PROPERTIES = ("name", "gain_db", "source_path")
 
 
 class SetClipProperty(Command):
-    """Set a clip's name or gain_db. Consecutive sets of one property merge."""
+    """Set a clip's name, gain_db or source_path. Consecutive sets of one property merge."""
 
     id = SET_CLIP_PROPERTY_ID
 
