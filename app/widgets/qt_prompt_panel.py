@@ -34,6 +34,14 @@ PREVIEWS_PER_JOB = 8
 #: The output-size choice that keeps the model's own image height (the preset's mel rows).
 NATIVE_SIZE = "native"
 NATIVE_SIZE_TEXT = "Model's native size"
+#: What a model without recommendations starts from (Riffusion-style SD checkpoints).
+GENERIC_SETTINGS: dict[str, Any] = {
+    "preset": "riffusion",
+    "duration_s": 5.12,
+    "steps": 30,
+    "guidance": 7.0,
+    "scheduler": DEFAULT_SCHEDULER,
+}
 DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow attack'"
 
 
@@ -74,6 +82,7 @@ class QtPromptPanel(QWidget):
         super().__init__(parent)
         self._default_model = ""
         self._hinted_model: str | None = None
+        self._hinted_values: dict[str, Any] = {}
         self.prompt_edit = _PromptEdit()
         self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
         self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 10)
@@ -86,7 +95,7 @@ class QtPromptPanel(QWidget):
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSingleStep(0.64)
         self.duration_spin.setSuffix(" s")
-        self.duration_spin.setValue(5.12)
+        self.duration_spin.setValue(GENERIC_SETTINGS["duration_s"])
         self.duration_spin.setToolTip("Rounded to whole 8-pixel image columns of the spectrogram preset")
 
         self.seed_edit = QLineEdit()
@@ -106,11 +115,11 @@ class QtPromptPanel(QWidget):
 
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, MAX_STEPS)
-        self.steps_spin.setValue(30)
+        self.steps_spin.setValue(GENERIC_SETTINGS["steps"])
         self.guidance_spin = QDoubleSpinBox()
         self.guidance_spin.setRange(0.0, 50.0)
         self.guidance_spin.setSingleStep(0.5)
-        self.guidance_spin.setValue(7.0)
+        self.guidance_spin.setValue(GENERIC_SETTINGS["guidance"])
         self.scheduler_combo = QComboBox()
         self.scheduler_combo.addItems(list(SCHEDULER_NAMES))
         self.scheduler_combo.setCurrentText(DEFAULT_SCHEDULER)
@@ -222,24 +231,60 @@ class QtPromptPanel(QWidget):
 
     def apply_model_hints(self) -> ModelHints | None:
         """Preset the fields the chosen model recommends (its spectrogram preset, native length,
-        steps, guidance, scheduler) and label it; called when the user picks a model."""
+        steps, guidance, scheduler) and label it; called when the user picks a model.
+
+        Switching to a model that recommends nothing puts back the general defaults in the
+        fields that still hold the previous model's recommendation (so the starter's 2.56 s
+        'starter' spectrogram does not stick to a Riffusion-style model); fields the user
+        changed stay as they are."""
         model = self.model_id()
         hints = model_hints(model)
         self._hinted_model = model
+        fields = self._hint_fields()
         if hints is not None:
-            if hints.spectrogram_preset and self.preset_combo.findText(hints.spectrogram_preset) >= 0:
-                self.preset_combo.setCurrentText(hints.spectrogram_preset)
-            if hints.duration_s is not None:
-                self.duration_spin.setValue(hints.duration_s)
-            if hints.num_inference_steps is not None:
-                self.steps_spin.setValue(hints.num_inference_steps)
-            if hints.guidance_scale is not None:
-                self.guidance_spin.setValue(hints.guidance_scale)
-            if hints.scheduler in SCHEDULER_NAMES:
-                self.scheduler_combo.setCurrentText(hints.scheduler)
+            wanted = {
+                "preset": hints.spectrogram_preset,
+                "duration_s": hints.duration_s,
+                "steps": hints.num_inference_steps,
+                "guidance": hints.guidance_scale,
+                "scheduler": hints.scheduler,
+            }
+            wanted = {k: v for k, v in wanted.items() if v is not None}
             self.size_combo.setCurrentIndex(self.size_combo.findData(NATIVE_SIZE))
+        else:
+            wanted = {k: v for k, v in GENERIC_SETTINGS.items() if self._hinted_values.get(k) == fields[k][0]()}
+        applied = {}
+        for key, value in wanted.items():
+            getter, setter = fields[key]
+            try:
+                setter(value)
+            except (TypeError, ValueError):
+                continue
+            applied[key] = getter()
+        self._hinted_values = applied if hints is not None else {}
         self._update_model_note(hints)
         return hints
+
+    def _hint_fields(self) -> dict[str, tuple[Any, Any]]:
+        """(getter, setter) of each field a model's hints may set."""
+
+        def set_preset(name: str) -> None:
+            if self.preset_combo.findText(name) < 0:
+                raise ValueError(name)
+            self.preset_combo.setCurrentText(name)
+
+        def set_scheduler(name: str) -> None:
+            if name not in SCHEDULER_NAMES:
+                raise ValueError(name)
+            self.scheduler_combo.setCurrentText(name)
+
+        return {
+            "preset": (self.preset_combo.currentText, set_preset),
+            "duration_s": (self.duration_spin.value, self.duration_spin.setValue),
+            "steps": (self.steps_spin.value, self.steps_spin.setValue),
+            "guidance": (self.guidance_spin.value, self.guidance_spin.setValue),
+            "scheduler": (self.scheduler_combo.currentText, set_scheduler),
+        }
 
     def _update_model_note(self, hints: ModelHints | None = None) -> None:
         """The line under the model picker: the starter model says what it is and links to the

@@ -49,6 +49,7 @@ def fast_settings(window, tools, model: str) -> None:
     """The prompt panel's model, 2 steps and a locked seed; small images and quick resynthesis."""
     panel = window.prompt_panel
     panel.set_model(model)
+    panel.apply_model_hints()  # as when the user picks it: the starter's preset goes
     panel.prompt_edit.setPlainText("warm synth")
     panel.steps_spin.setValue(2)
     panel.seed_edit.setText("7")

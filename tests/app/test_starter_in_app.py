@@ -42,12 +42,17 @@ def test_a_restored_choice_is_kept_and_picking_another_model_applies_its_hints(q
     with qtbot.waitSignal(window.client.models_listed, timeout=30000):
         window.refresh_models()  # a later listing keeps the user's fields
     assert panel.steps_spin.value() == 33
-    panel.set_model(tiny_model)  # a model without a card: nothing changes but the label goes
+    # Picking a model without a card: the starter's own settings go back to the general
+    # defaults (its 2.56 s 'starter' spectrogram would not suit it); the user's steps stay.
+    panel.set_model(tiny_model)
     panel.apply_model_hints()
     assert panel.steps_spin.value() == 33 and not panel.model_note.isVisible()
+    assert panel.preset_combo.currentText() == "riffusion" and panel.duration_spin.value() == pytest.approx(5.12)
+    assert panel.guidance_spin.value() == 7.0
     panel.set_model(STARTER)
     panel.apply_model_hints()
     assert panel.steps_spin.value() == 20 and panel.model_note.isVisible()
+    assert panel.preset_combo.currentText() == "starter"
 
 
 def test_seed_001_output_size_sets_rows_and_length(qtbot):
