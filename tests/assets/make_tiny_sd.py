@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
+from engine.training.clip_tokenizer import BOS_TOKEN, EOS_TOKEN, write_clip_tokenizer
+
 ASSETS_DIR = Path(__file__).resolve().parent
 TINY_SD_DIR = ASSETS_DIR / "tiny-sd"
 TINY_SD_INPAINT_DIR = ASSETS_DIR / "tiny-sd-inpaint"
 
-BOS_TOKEN = "<|startoftext|>"
-EOS_TOKEN = "<|endoftext|>"
 MAX_TOKEN_LENGTH = 77
 CROSS_ATTENTION_DIM = 32
 
@@ -72,56 +72,9 @@ MERGES: tuple[tuple[str, str], ...] = (
 )
 
 
-def bytes_to_unicode() -> dict[int, str]:
-    """CLIP/GPT-2's reversible map from the 256 byte values to printable unicode characters."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in chars)))
-
-
-def build_vocab() -> dict[str, int]:
-    """The byte-level vocabulary: every byte alone and word-final, the merges, then the specials."""
-    vocab: dict[str, int] = {}
-    byte_chars = list(bytes_to_unicode().values())
-    for token in byte_chars + [c + "</w>" for c in byte_chars]:
-        vocab.setdefault(token, len(vocab))
-    for left, right in MERGES:
-        vocab.setdefault(left + right, len(vocab))
-    vocab[BOS_TOKEN] = len(vocab)
-    vocab[EOS_TOKEN] = len(vocab)
-    return vocab
-
-
 def write_tokenizer(folder: Path) -> int:
     """Write vocab.json, merges.txt and the tokenizer configs; return the vocabulary size."""
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = build_vocab()
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    merges_text = "#version: 0.2\n" + "".join(f"{left} {right}\n" for left, right in MERGES)
-    (folder / "merges.txt").write_text(merges_text, encoding="utf-8")
-    special = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN, "unk_token": EOS_TOKEN, "pad_token": EOS_TOKEN}
-    tokenizer_config = {
-        "tokenizer_class": "CLIPTokenizer",
-        "model_max_length": MAX_TOKEN_LENGTH,
-        "do_lower_case": True,
-        "errors": "replace",
-        "clean_up_tokenization_spaces": False,
-        "add_prefix_space": False,
-        **special,
-    }
-    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
-    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
-    return len(vocab)
+    return len(write_clip_tokenizer(folder, MERGES, MAX_TOKEN_LENGTH))
 
 
 def make_vae():
