@@ -24,7 +24,7 @@ def test_first_launch_picks_the_starter_with_its_settings_and_says_what_it_is(qt
     assert panel.model_id() == STARTER
     assert panel.preset_combo.currentText() == "starter"
     assert panel.duration_spin.value() == pytest.approx(2.56)
-    assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 3.0)
+    assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 5.0)
     assert panel.scheduler_combo.currentText() == "dpm++2m-karras"
     assert panel.model_note.isVisible()
     assert "synthetic sounds only" in panel.model_note.text() and "download a real model" in panel.model_note.text()

@@ -198,7 +198,7 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
     recipe = read_recipe(out)
     assert rate == 22050 and audio.shape[1] == samples_for_width(get_preset("starter"), 128)
     assert recipe.model_id == str(STARTER_MODEL_DIR) and recipe.num_inference_steps == 20
-    assert recipe.guidance_scale == 3.0 and "2.56 s" in stdout
+    assert recipe.guidance_scale == 5.0 and "2.56 s" in stdout
     assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
     status, _, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0", "--steps", "3",
                              "--duration", "1.28", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")

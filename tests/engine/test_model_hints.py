@@ -20,7 +20,7 @@ def test_the_starter_card_gives_its_preset_length_and_sampling_settings():
     assert hints is not None and hints.starter and is_starter_model(str(STARTER_MODEL_DIR))
     assert "synthetic sounds only" in hints.title and "download a real model" in hints.description
     assert hints.spectrogram_preset == "starter" and hints.spectrogram_preset in PRESETS
-    assert hints.duration_s == 2.56 and hints.num_inference_steps == 20 and hints.guidance_scale == 3.0
+    assert hints.duration_s == 2.56 and hints.num_inference_steps == 20 and hints.guidance_scale == 5.0
     assert hints.scheduler in SCHEDULER_NAMES
     assert "a sine tone at 440 Hz" in hints.example_prompts
     # The hints make a valid job of exactly the training resolution (128 columns).

@@ -108,32 +108,17 @@ def test_every_caption_word_is_one_token_of_the_shipped_tokenizer():
         assert len(tokenizer(word).input_ids) == 3, word  # <start> word <end>
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the shipped model (3500 UNet steps, ~42 min CPU) does not yet map the pitch in "
-    "the prompt to the tone's pitch; the text encoder needs longer training (issue 5 follow-up)",
-)
 def test_a_440_hz_tone_prompt_gives_440_hz_within_a_semitone(generate):
     rate, values = pass_rate(generate, "a sine tone at 440 Hz", range(10))
     assert rate >= 0.8, values
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the shipped model (3500 UNet steps, ~42 min CPU) does not yet map the pitch in "
-    "the prompt to the tone's pitch; the text encoder needs longer training (issue 5 follow-up)",
-)
 def test_a_different_pitch_gives_a_different_tone(generate):
     low = [metrics.dominant_frequency_hz(*generate("a sine tone at 220 Hz", seed)) for seed in range(3)]
     high = [metrics.dominant_frequency_hz(*generate("a sine tone at 880 Hz", seed)) for seed in range(3)]
     assert np.median(low) < 330 < np.median(high), (low, high)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: generated white noise has flatness 0.06-0.22 (round-tripped real white noise: 0.46); "
-    "the VAE/UNet smear noise texture into vertical stripes (issue 5 follow-up)",
-)
 def test_white_noise_is_flat_and_a_tone_is_not(generate):
     rate, noise = pass_rate(generate, "white noise", range(5))
     assert rate >= 0.8, noise
