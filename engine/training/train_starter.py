@@ -16,8 +16,9 @@ Everything is trained from scratch on sounds that :mod:`engine.training.synth` s
 (seeded), in stages: (1) the VAE on spectrogram images, (2) the dataset is encoded to latents
 once, (3) the text encoder learns to read its captions (a linear probe of pitch, rate, sweep
 ends and sound family), (4) the UNet and the text encoder jointly, with 10% caption dropout so
-classifier-free guidance works, (5) the VAE decoder alone, the encoder frozen. The tokenizer is a CLIP byte-level BPE whose merges are learned
-here from the caption vocabulary (nothing is downloaded). The run is deterministic for a given
+classifier-free guidance works, (5) the VAE decoder alone, the encoder frozen. The tokenizer is
+a CLIP byte-level BPE whose merges are learned here from the caption vocabulary (nothing is
+downloaded). The run is deterministic for a given
 seed, thread count and machine.
 
 Training is a generator (:func:`train`) yielding :class:`engine.specs.Progress`, like every
@@ -290,7 +291,12 @@ def synthesize_dataset(num_examples: int, seed: int) -> Iterator[Progress | Data
         kinds.append(example.kind)
         if i % 500 == 0 or i == num_examples - 1:
             yield Progress("synthesize", i + 1, num_examples, f"synthesized {i + 1}/{num_examples} sounds")
-    yield Dataset(images, tuple(caption_ids), tuple(caption_index), tuple(kinds), np.array(facts, dtype=np.float32).reshape(-1, len(CAPTION_FACTS)),
+    yield Dataset(
+        images,
+        tuple(caption_ids),
+        tuple(caption_index),
+        tuple(kinds),
+        np.array(facts, dtype=np.float32).reshape(-1, len(CAPTION_FACTS)),
         np.array(caption_kinds, dtype=np.int64),
     )
 
@@ -339,31 +345,49 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def _smoothed(previous: float | None, value: float, keep: float = 0.98) -> float:
+    """Exponential moving average of a logged loss (the first value starts it)."""
+    return value if previous is None else keep * previous + (1 - keep) * value
+
+
+def _random_crops(images: np.ndarray, config: TrainConfig, generator: Any, *, align_x: bool) -> Any:
+    """``vae_batch_size`` random images, one random ``vae_crop`` square window (its top on the
+    8-row latent grid; its left edge too with ``align_x``), in the model's range."""
+    import torch
+
+    crop = config.vae_crop
+    idx = torch.randint(0, len(images), (config.vae_batch_size,), generator=generator).numpy()
+    y0 = int(torch.randint(0, IMAGE_HEIGHT - crop + 1, (1,), generator=generator)) // 8 * 8
+    x0 = int(torch.randint(0, IMAGE_WIDTH - crop + 1, (1,), generator=generator))
+    if align_x:
+        x0 = x0 // 8 * 8
+    return _to_model_range(images[idx, y0 : y0 + crop, x0 : x0 + crop])
+
+
+def _reconstruction(recon: Any, x: Any) -> Any:
+    """The VAE's reconstruction loss: L1 + MSE."""
+    return (recon - x).abs().mean() + (recon - x).pow(2).mean()
+
+
 def train_vae(vae: Any, images: np.ndarray, config: TrainConfig, generator: Any) -> Iterator[Progress]:
     """Train the VAE on random crops: L1 + MSE reconstruction and a small KL term."""
     import torch
 
     optimizer = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
-    crop = config.vae_crop
     vae.train()
     ema_loss = None
     for step in range(config.vae_steps):
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, config.vae_steps, min(50, config.vae_steps // 10 + 1), config.vae_lr)
-        idx = torch.randint(0, len(images), (config.vae_batch_size,), generator=generator).numpy()
-        y0 = int(torch.randint(0, IMAGE_HEIGHT - crop + 1, (1,), generator=generator)) // 8 * 8
-        x0 = int(torch.randint(0, IMAGE_WIDTH - crop + 1, (1,), generator=generator))
-        x = _to_model_range(images[idx, y0 : y0 + crop, x0 : x0 + crop])
+        x = _random_crops(images, config, generator, align_x=False)
         posterior = vae.encode(x).latent_dist
         z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator)
-        recon = vae.decode(z).sample
-        loss = (recon - x).abs().mean() + (recon - x).pow(2).mean() + config.vae_kl_weight * posterior.kl().mean()
+        loss = _reconstruction(vae.decode(z).sample, x) + config.vae_kl_weight * posterior.kl().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
-        value = float(loss.detach())
-        ema_loss = value if ema_loss is None else 0.98 * ema_loss + 0.02 * value
+        ema_loss = _smoothed(ema_loss, float(loss.detach()))
         if step % 20 == 0 or step == config.vae_steps - 1:
             yield Progress("train-vae", step + 1, config.vae_steps, f"VAE loss {ema_loss:.4f}")
     vae.eval()
@@ -383,26 +407,20 @@ def finetune_decoder(vae: Any, images: np.ndarray, config: TrainConfig, generato
     for p in trainable:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(trainable, lr=config.decoder_lr, weight_decay=0.0)
-    crop = config.vae_crop
     ema_loss = None
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, steps, min(50, steps // 10 + 1), config.decoder_lr)
-        idx = torch.randint(0, len(images), (config.vae_batch_size,), generator=generator).numpy()
-        y0 = int(torch.randint(0, IMAGE_HEIGHT - crop + 1, (1,), generator=generator)) // 8 * 8
-        x0 = int(torch.randint(0, IMAGE_WIDTH - crop + 1, (1,), generator=generator)) // 8 * 8
-        x = _to_model_range(images[idx, y0 : y0 + crop, x0 : x0 + crop])
+        x = _random_crops(images, config, generator, align_x=True)
         with torch.no_grad():
             posterior = vae.encode(x).latent_dist
             z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator)
-        recon = vae.decode(z).sample
-        loss = (recon - x).abs().mean() + (recon - x).pow(2).mean()
+        loss = _reconstruction(vae.decode(z).sample, x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
-        value = float(loss.detach())
-        ema_loss = value if ema_loss is None else 0.98 * ema_loss + 0.02 * value
+        ema_loss = _smoothed(ema_loss, float(loss.detach()))
         if step % 20 == 0 or step == steps - 1:
             yield Progress("train-decoder", step + 1, steps, f"decoder loss {ema_loss:.4f}")
     vae.requires_grad_(True)
@@ -444,14 +462,15 @@ def pretrain_text_encoder(
     text_encoder: Any, probe: Any, caption_ids: Any, facts: Any, kinds: Any, config: TrainConfig, generator: Any
 ) -> Iterator[Progress]:
     """Teach the text encoder to read every caption (its pitch, rate, sweep and family) through
-    the linear ``probe`` before the UNet sees it: a few seconds of CPU for what the diffusion
-    loss alone did not teach in 3500 steps. Skipped when ``text_pretrain_steps`` is 0."""
+    the linear ``probe`` before the UNet sees it: about a minute and a half of CPU for what the
+    diffusion loss alone did not teach in 3500 steps. Skipped when ``text_pretrain_steps`` is 0."""
     import torch
 
     steps = config.text_pretrain_steps
     if steps == 0:
         return
-    optimizer = torch.optim.AdamW(list(text_encoder.parameters()) + list(probe.parameters()), lr=1e-3, weight_decay=1e-2)
+    trainable = list(text_encoder.parameters()) + list(probe.parameters())
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=1e-2)
     text_encoder.train()
     ema = None
     for step in range(steps):
@@ -461,9 +480,9 @@ def pretrain_text_encoder(
         loss = _probe_loss(probe(text_encoder(caption_ids[pick]).pooler_output), facts[pick], kinds[pick])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(text_encoder.parameters()) + list(probe.parameters()), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
-        ema = float(loss.detach()) if ema is None else 0.95 * ema + 0.05 * float(loss.detach())
+        ema = _smoothed(ema, float(loss.detach()), keep=0.95)
         if step % 50 == 0 or step == steps - 1:
             yield Progress("train-text", step + 1, steps, f"caption probe {ema:.4f}")
 
@@ -550,11 +569,9 @@ def train_unet(
                         ema[name][key].mul_(decay).add_(value.detach(), alpha=1 - decay)
                     else:
                         ema[name][key].copy_(value)
-        plain = float(per_example.detach().mean())
-        ema_loss = plain if ema_loss is None else 0.98 * ema_loss + 0.02 * plain
+        ema_loss = _smoothed(ema_loss, float(per_example.detach().mean()))
         if probe_loss is not None:
-            value = float(probe_loss.detach())
-            ema_probe = value if ema_probe is None else 0.98 * ema_probe + 0.02 * value
+            ema_probe = _smoothed(ema_probe, float(probe_loss.detach()))
         if step % 20 == 0 or step == config.unet_steps - 1:
             probe_text = f", caption probe {ema_probe:.3f}" if ema_probe is not None else ""
             yield Progress("train-unet", step + 1, config.unet_steps, f"UNet loss {ema_loss:.4f}{probe_text}")
@@ -636,7 +653,6 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     torch.manual_seed(config.seed)
     vae = make_vae()
     yield from train_vae(vae, dataset.images, config, generator)
-    vae_loss = _reconstruction_loss(vae, dataset.images[:256])
 
     latents: tuple[Any, Any] | None = None
     for item in encode_dataset(vae, dataset.images):
@@ -665,8 +681,7 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     text_encoder.load_state_dict(ema[1])
     # Its own generator: the stage adds to a run without changing anything before it.
     yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
-    if config.decoder_steps:
-        vae_loss = _reconstruction_loss(vae, dataset.images[:256])
+    vae_loss = _reconstruction_loss(vae, dataset.images[:256])
 
     yield Progress("save", 0, 1, f"saving to {out_dir}")
     from diffusers import PNDMScheduler
