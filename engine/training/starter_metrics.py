@@ -119,14 +119,21 @@ def semitones_between(a_hz: float, b_hz: float) -> float:
     return float(abs(12 * np.log2(a_hz / b_hz)))
 
 
+def tone_check(freq_hz: float) -> PromptCheck:
+    """"a sine tone at <freq_hz> Hz" (rounded to whole Hz, as the training captions are): the
+    dominant frequency within a semitone of it."""
+    hz = round(freq_hz)
+    return PromptCheck(
+        f"a sine tone at {hz} Hz",
+        f"dominant frequency within a semitone of {hz} Hz",
+        dominant_frequency_hz,
+        lambda measured: semitones_between(measured, freq_hz) <= 1.0,
+    )
+
+
 #: The starter model's prompt-following checks (what tests/engine/test_starter_model.py asserts).
 PROMPT_CHECKS: tuple[PromptCheck, ...] = (
-    PromptCheck(
-        "a sine tone at 440 Hz",
-        "dominant frequency within a semitone of 440 Hz",
-        dominant_frequency_hz,
-        lambda hz: semitones_between(hz, 440.0) <= 1.0,
-    ),
+    tone_check(440.0),
     PromptCheck("white noise", "spectral flatness >= 0.3", spectral_flatness, lambda v: v >= 0.3),
     PromptCheck(
         "clicks at 4 per second", "onset rate within 10% of 4 per second", onset_rate_per_s, lambda r: abs(r - 4) <= 0.4
