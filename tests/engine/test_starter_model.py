@@ -109,39 +109,31 @@ def test_every_caption_word_is_one_token_of_the_shipped_tokenizer():
 
 
 #: Seeds for the pitch check: the issue asks for "at least 80% of seeds", so enough of them that
-#: one lucky or unlucky seed moves the rate by little (seeds 0-9 alone gave 90%, 0-29 gave 70%).
+#: one lucky or unlucky seed moves the rate by little (the shipped model: 30 of 30).
 PITCH_SEEDS = range(30)
 
 
-@pytest.fixture(scope="module")
-def a440(generate):
-    """Dominant frequencies of "a sine tone at 440 Hz" over PITCH_SEEDS and their pass rate."""
-    return pass_rate(generate, "a sine tone at 440 Hz", PITCH_SEEDS)
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="known gap (issue 5): 70-73% of 30 seeds are within a semitone at guidance 4-8 (90% of "
-    "seeds 0-9); the rest land two mel rows sharp (~473 Hz). Needs a model that places lines more "
-    "precisely than 6000 UNet steps of the 45-minute CPU budget give",
-)
-def test_a_440_hz_tone_prompt_gives_440_hz_within_a_semitone_for_80_percent_of_seeds(a440):
-    rate, values = a440
+def test_a_440_hz_tone_prompt_gives_440_hz_within_a_semitone_for_80_percent_of_seeds(generate):
+    rate, values = pass_rate(generate, "a sine tone at 440 Hz", PITCH_SEEDS)
     assert rate >= 0.8, values
-
-
-def test_a_440_hz_tone_prompt_is_440_hz_for_most_seeds(a440):
-    """What the model does reach (a guard against regressions): most seeds within a semitone and
-    the median of all of them too."""
-    rate, values = a440
-    assert rate >= 0.6, values
     assert metrics.semitones_between(float(np.median(values)), 440.0) <= 1.0, values
 
 
-def test_a_different_pitch_gives_a_different_tone(generate):
-    low = [metrics.dominant_frequency_hz(*generate("a sine tone at 220 Hz", seed)) for seed in range(3)]
-    high = [metrics.dominant_frequency_hz(*generate("a sine tone at 880 Hz", seed)) for seed in range(3)]
-    assert np.median(low) < 330 < np.median(high), (low, high)
+#: Every third semitone from A3 to A6. Below ~200 Hz a mel row of the starter spectrogram is wider
+#: than a semitone and tones come out flat (bench/bench_starter_model.py --pitches measures it).
+RANGE_NOTES = synth.named_notes("A3", "A6")[::3]
+
+
+def test_tone_prompts_hold_their_pitch_across_the_range(generate):
+    """Not just 440 Hz: "a sine tone at <f> Hz" for 13 pitches over three octaves, each within a
+    semitone for most seeds (the shipped model: all 39 clips; over seeds 0-9, 129 of 130)."""
+    misses = []
+    for note in RANGE_NOTES:
+        check = metrics.tone_check(synth.note_to_hz(note))
+        measured = [check.measure(*generate(check.prompt, seed)) for seed in range(3)]
+        misses += [(check.prompt, round(hz)) for hz in measured if not check.passes(hz)]
+        assert sum(check.passes(hz) for hz in measured) >= 2, (check.prompt, measured)
+    assert len(misses) <= 0.1 * 3 * len(RANGE_NOTES), misses
 
 
 def test_white_noise_is_flat_and_a_tone_is_not(generate):
