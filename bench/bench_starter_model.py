@@ -106,25 +106,21 @@ def main() -> None:
 
 
 def _reconstructed_tone_pitches(folder: Path, params, freqs, checks) -> dict[str, bool]:
-    """Whether each check's real sine tone survives image -> the model's VAE -> image -> audio."""
-    import numpy as np
-    import torch
+    """Whether each check's real sine tone survives its training image -> the model's VAE ->
+    image (rounded as generated images are) -> audio."""
     from diffusers import AutoencoderKL
 
     from engine.audio import spectrogram
+    from engine.pipelines.sampling import to_uint8
     from engine.training import synth
-    from engine.training.train_starter import DURATION_S, IMAGE_WIDTH
+    from engine.training.train_starter import DURATION_S, image_array, reconstruct
 
     vae = AutoencoderKL.from_pretrained(folder / "vae").eval()
+    num_samples = int(round(DURATION_S * params.sample_rate))
     passed = {}
     for freq, check in zip(freqs, checks):
-        n = int(round(DURATION_S * params.sample_rate))
-        tone = 0.5 * synth.sine(freq, n, params.sample_rate)
-        image = spectrogram.image_from_audio(tone[None].astype(np.float32), params, width=IMAGE_WIDTH)
-        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
-        with torch.no_grad():
-            y = vae.decode(vae.encode(x).latent_dist.mean).sample[0]
-        pixels = ((y.permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+        _, recon = reconstruct(vae, image_array(synth.sine(freq, num_samples, params.sample_rate), params)[None])
+        pixels = to_uint8((recon[0].permute(1, 2, 0) / 2 + 0.5).clamp(0, 1).numpy())
         audio, rate = spectrogram.audio_from_image(spectrogram.Image.fromarray(pixels), params)
         passed[check.prompt] = check.passes(check.measure(audio, rate))
     return passed

@@ -719,13 +719,19 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     yield Progress("save", 1, 1, f"saved {out_dir} ({folder_size_bytes(out_dir) / 1e6:.2f} MB)")
 
 
-def _reconstruction_loss(vae: Any, images: np.ndarray) -> float:
-    """Mean absolute error (image range [-1, 1]) of decode(encode mean) on full-size images."""
+def reconstruct(vae: Any, images: np.ndarray) -> tuple[Any, Any]:
+    """uint8 (B, H, W) spectrogram images -> (the VAE's input, decode(encode mean)), both float
+    (B, 3, H, W) in the model's range [-1, 1]."""
     import torch
 
     with torch.no_grad():
         x = _to_model_range(images)
-        recon = vae.decode(vae.encode(x).latent_dist.mean).sample
+        return x, vae.decode(vae.encode(x).latent_dist.mean).sample
+
+
+def _reconstruction_loss(vae: Any, images: np.ndarray) -> float:
+    """Mean absolute error (image range [-1, 1]) of decode(encode mean) on full-size images."""
+    x, recon = reconstruct(vae, images)
     return float((recon - x).abs().mean())
 
 
