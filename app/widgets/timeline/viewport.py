@@ -1,0 +1,104 @@
+"""The visible time range of the timeline: set, zoom, scroll, and the scroll bar and overview
+region that follow it (and move it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.widgets.qt_timeline import QtTimeline
+
+MIN_VISIBLE_S = 0.005
+MAX_VISIBLE_S = 4 * 3600.0
+DEFAULT_VISIBLE_S = 30.0
+#: Zoom factor of one wheel notch and of one +/- key press.
+ZOOM_STEP = 1.25
+KEY_ZOOM_STEP = 1.5
+#: One wheel notch scrolls this fraction of the visible span.
+SCROLL_FRACTION = 0.1
+
+
+class ViewportMixin:
+    """QtTimeline's view range (``self._view``), kept in step across lanes, ruler, scroll bar and
+    overview; ``self._syncing`` guards against the widgets' change signals echoing back."""
+
+    def visible_range(self: QtTimeline) -> tuple[float, float]:
+        """The time range shown, ``(start_s, end_s)``."""
+        return self._view
+
+    def _content_end_s(self: QtTimeline) -> float:
+        return max(self.project.duration_s, 1.0)
+
+    def set_visible_range(self: QtTimeline, start_s: float, end_s: float) -> None:
+        """Show ``start_s .. end_s`` (clamped: span between 5 ms and 4 h, start >= 0)."""
+        span = min(max(float(end_s) - float(start_s), MIN_VISIBLE_S), MAX_VISIBLE_S)
+        start = max(0.0, float(start_s))
+        end = start + span
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            self._view = (start, end)
+            for lane in self._lanes:
+                lane.viewbox.setXRange(start, end, padding=0.0)
+            self.ruler_viewbox.setXRange(start, end, padding=0.0)
+            self._update_overview_range()
+            self.overview_region.setRegion((start, end))
+            total = max(self._content_end_s() * 1.05, end)
+            self.scrollbar.setRange(0, max(0, int(round((total - span) * 1000))))
+            self.scrollbar.setPageStep(max(1, int(round(span * 1000))))
+            self.scrollbar.setSingleStep(max(1, int(round(span * 100))))
+            self.scrollbar.setValue(int(round(start * 1000)))
+        finally:
+            self._syncing = False
+        self.view_range_changed.emit(start, end)
+
+    def zoom(self: QtTimeline, factor: float, anchor_s: float | None = None) -> None:
+        """Zoom in by ``factor`` (> 1 in, < 1 out) keeping ``anchor_s`` (default the centre) in place."""
+        start, end = self._view
+        span = end - start
+        if anchor_s is None:
+            anchor_s = start + span / 2
+        new_span = min(max(span / factor, MIN_VISIBLE_S), MAX_VISIBLE_S)
+        fraction = (anchor_s - start) / span if span > 0 else 0.5
+        new_start = anchor_s - fraction * new_span
+        self.set_visible_range(new_start, new_start + new_span)
+
+    def _key_zoom_anchor(self: QtTimeline) -> float | None:
+        start, end = self._view
+        playhead = self.project.playhead_s
+        return playhead if start <= playhead <= end else None
+
+    def zoom_in(self: QtTimeline) -> None:
+        self.zoom(KEY_ZOOM_STEP, self._key_zoom_anchor())
+
+    def zoom_out(self: QtTimeline) -> None:
+        self.zoom(1.0 / KEY_ZOOM_STEP, self._key_zoom_anchor())
+
+    def zoom_to_fit(self: QtTimeline) -> None:
+        self.set_visible_range(0.0, self._content_end_s() * 1.02)
+
+    def scroll_by(self: QtTimeline, seconds: float) -> None:
+        start, end = self._view
+        self.set_visible_range(start + seconds, end + seconds)
+
+    def _on_scrollbar_value_changed(self: QtTimeline, value: int) -> None:
+        if self._syncing:
+            return
+        start, end = self._view
+        self.set_visible_range(value / 1000.0, value / 1000.0 + (end - start))
+
+    def _on_overview_region_changed(self: QtTimeline) -> None:
+        if self._syncing:
+            return
+        lo, hi = self.overview_region.getRegion()
+        self.set_visible_range(lo, hi)
+
+    def _update_overview_range(self: QtTimeline) -> None:
+        total = max(self._content_end_s() * 1.02, self._view[1])
+        self.overview_viewbox.setXRange(0.0, total, padding=0.0)
+
+    def _px_per_s(self: QtTimeline) -> float:
+        start, end = self._view
+        width = self._lanes[0].viewbox.width() if self._lanes else self.ruler_viewbox.width()
+        return max(width, 1.0) / (end - start)
