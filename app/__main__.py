@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+#: Exit status when Qt could not open a window (missing libraries, no display).
+EXIT_NO_DISPLAY = 3
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -33,6 +35,16 @@ def load_style_sheet() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is None or widgets.QApplication.instance() is None:
+        # Qt aborts the process when no platform plugin loads: say what is missing instead.
+        from app.platform_check import describe, platform_problems
+
+        problems = platform_problems()
+        if problems:
+            print(describe(problems), file=sys.stderr)
+            return EXIT_NO_DISPLAY
 
     from PySide6.QtWidgets import QApplication
 
