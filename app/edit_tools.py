@@ -11,11 +11,14 @@ QUndoView) shows every step.
 
 How an edit runs (ARCHITECTURE.md's data flow): on the GUI thread the tools capture what the job
 needs (the clip's audio array, which the model never writes into, the mask value, the settings);
-a helper thread builds the job spec (resampling to the preset's rate if the clip has another one,
-rasterising the mask, copying the audio into the spec); the engine's worker runs it; the result
-lands as one undo step that replaces the clip's audio (or adds clips). If the clip was edited
-while the job ran, the result lands as a new clip on a new track instead of overwriting that
-edit. Cancelling leaves the project untouched.
+a helper thread builds the job spec (rasterising the mask, copying the audio into the spec); the
+engine's worker runs it on a copy at the model's rate and brings only the new audio back at the
+clip's own rate and channels, level-matched; the result lands as one undo step that replaces the
+clip's audio (or adds clips). If the clip was edited while the job ran, the result lands as a new
+clip on a new track instead of overwriting that edit. Cancelling leaves the project untouched.
+
+An empty prompt in the Edit dock means the clip's own prompt (from its recipe; none for an
+imported clip), not whatever the Prompt panel holds.
 """
 
 from __future__ import annotations
@@ -92,15 +95,6 @@ def _preset_params(preset: str, height: int | None) -> Any:
 
     params = get_preset(preset)
     return dataclasses.replace(params, num_frequencies=height) if height else params
-
-
-def _at_rate(audio: np.ndarray, rate: int, params: Any) -> np.ndarray:
-    """``audio`` at the preset's rate (helper thread)."""
-    if rate == params.sample_rate:
-        return audio
-    from engine.audio.io import resample
-
-    return resample(audio, rate, params.sample_rate)
 
 
 class EditTools(QObject):
@@ -369,10 +363,15 @@ class EditTools(QObject):
 
     # ------------------------------------------------------------------------------ targets
 
-    def _generation_kwargs(self, prompt: str) -> dict[str, Any]:
-        """What every edit job shares, from the prompt panel (and the edit panel's shared fields)."""
+    def _generation_kwargs(self, prompt: str, clip: Clip | None = None) -> dict[str, Any]:
+        """What every edit job shares, from the prompt panel (and the edit panel's shared fields).
+
+        An empty ``prompt`` for an edit of ``clip`` is the clip's own prompt (its recipe's; empty
+        for a clip without one); without a clip (interpolation) it is the Prompt panel's."""
         panel = getattr(self.window, "prompt_panel", None)
         shared = self.edit_panel.shared_params()
+        if not prompt and clip is not None:
+            prompt = clip.recipe.prompt if clip.recipe is not None else ""
         kwargs: dict[str, Any] = {"prompt": prompt, **shared}
         if panel is None:
             return kwargs
@@ -383,7 +382,7 @@ class EditTools(QObject):
         if panel.seed_lock.isChecked() and panel.seed_edit.text().strip():
             seed = int(panel.seed_edit.text().strip())
         kwargs.update(
-            prompt=prompt or panel.prompt_edit.toPlainText().strip(),
+            prompt=prompt if clip is not None or prompt else panel.prompt_edit.toPlainText().strip(),
             negative_prompt=panel.negative_edit.text().strip(),
             seed=seed,
             num_inference_steps=panel.steps_spin.value(),
@@ -585,7 +584,7 @@ class EditTools(QObject):
 
     def _plan_inpaint(self, params: dict[str, Any]) -> _Plan:
         clip = self.target_clip()
-        common = self._generation_kwargs(params["prompt"])
+        common = self._generation_kwargs(params["prompt"], clip)
         mask = self.masks.get(clip.id)
         boxes = None
         if mask.is_empty:
@@ -599,15 +598,16 @@ class EditTools(QObject):
         audio, rate = clip.audio, clip.sample_rate_hz
 
         def build() -> InpaintJob:
-            sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
-            data = _at_rate(audio, rate, sp)
             region: dict[str, Any] = {"boxes": boxes} if boxes is not None else {}
             if boxes is None:
-                raster = mask.job_mask(data.shape[1], sp)
+                from engine.pipelines.landing import working_length
+
+                sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
+                raster = mask.job_mask(working_length(audio.shape[1], rate, sp.sample_rate), sp)
                 if not (raster >= 0.5).any():
                     raise EditError("The clip's mask covers nothing (paint more, or use less erasing or a harder brush).")
                 region = {"mask": raster}
-            return InpaintJob(audio=data, sample_rate_hz=sp.sample_rate, strength=params["strength"],
+            return InpaintJob(audio=audio, sample_rate_hz=rate, strength=params["strength"],
                               feather_px=mask.feather_px, context_s=_region_context_s(common["window_s"]),
                               **region, **common)
 
@@ -616,23 +616,22 @@ class EditTools(QObject):
 
         return self._plan_for("inpaint", clip, build, land)
 
-    def _audible_capture(self, clip: Clip, stop: int | None = None) -> Callable[[Any], np.ndarray]:
-        """A helper-thread function giving the clip's audible samples (up to ``stop``) at a preset's rate."""
+    @staticmethod
+    def _audible(clip: Clip, stop: int | None = None) -> np.ndarray:
+        """The clip's audible samples (up to ``stop``), at its own rate: a view the job spec copies."""
         first, end = clip.sample_range()
-        audio, rate, stop = clip.audio, clip.sample_rate_hz, end if stop is None else stop
-        return lambda sp: _at_rate(audio[:, first:stop], rate, sp)
+        return clip.audio[:, first : end if stop is None else stop]
 
     def _plan_extend(self, params: dict[str, Any]) -> _Plan:
         clip = self.target_clip()
         if params["left_s"] + params["right_s"] <= 0:
             raise EditError("Set how many seconds to add on the left and/or the right.")
-        common = self._generation_kwargs(params["prompt"])
-        capture = self._audible_capture(clip)
+        common = self._generation_kwargs(params["prompt"], clip)
+        audible, rate = self._audible(clip), clip.sample_rate_hz
         context_s = min(params["context_s"], common["window_s"] - MIN_NEW_PER_WINDOW_S)
 
         def build() -> ExtendJob:
-            sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
-            return ExtendJob(audio=capture(sp), sample_rate_hz=sp.sample_rate, left_s=params["left_s"],
+            return ExtendJob(audio=audible, sample_rate_hz=rate, left_s=params["left_s"],
                              right_s=params["right_s"], prompt_left=params["prompt_left"], context_s=context_s,
                              **common)
 
@@ -662,13 +661,12 @@ class EditTools(QObject):
             raise EditError("Set how many seconds to continue by ('Right' in the Extend tab).")
         first, _ = clip.sample_range()
         stop = first + int(round((sel.end_s - clip.start_s) * clip.sample_rate_hz))
-        common = self._generation_kwargs(params["prompt"])
-        capture = self._audible_capture(clip, stop)
+        common = self._generation_kwargs(params["prompt"], clip)
+        audible, rate = self._audible(clip, stop), clip.sample_rate_hz
         context_s = min(max(sel.end_s - max(sel.start_s, clip.start_s), 0.0), common["window_s"] - MIN_NEW_PER_WINDOW_S)
 
         def build() -> ExtendJob:
-            sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
-            return ExtendJob(audio=capture(sp), sample_rate_hz=sp.sample_rate, right_s=params["right_s"],
+            return ExtendJob(audio=audible, sample_rate_hz=rate, right_s=params["right_s"],
                              context_s=context_s, **common)
 
         def land(job_id: int, results: list[GenerationResult]) -> list[str]:
@@ -678,18 +676,16 @@ class EditTools(QObject):
 
     def _plan_loop(self, params: dict[str, Any]) -> _Plan:
         clip = self.target_clip()
-        common = self._generation_kwargs(params["prompt"])
+        common = self._generation_kwargs(params["prompt"], clip)
         span = self._selection_in_clip(clip)
         # Times relative to the audible start (what is sent).
         rel = None if span is None else (span[0] - clip.offset_s, span[1] - clip.offset_s)
-        capture = self._audible_capture(clip)
+        audible, rate = self._audible(clip), clip.sample_rate_hz
 
         def build() -> LoopJob:
-            sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
-            data = capture(sp)
-            duration = data.shape[1] / sp.sample_rate
+            duration = audible.shape[1] / rate
             start, end = (None, None) if rel is None else (rel[0], min(rel[1], duration))
-            return LoopJob(audio=data, sample_rate_hz=sp.sample_rate, start_s=start, end_s=end,
+            return LoopJob(audio=audible, sample_rate_hz=rate, start_s=start, end_s=end,
                            seam_s=params["seam_s"], strength=params["strength"],
                            context_s=_region_context_s(common["window_s"]), **common)
 
@@ -704,12 +700,11 @@ class EditTools(QObject):
 
     def _plan_vary(self, params: dict[str, Any]) -> _Plan:
         clip = self.target_clip()
-        common = self._generation_kwargs(params["prompt"])
+        common = self._generation_kwargs(params["prompt"], clip)
         audio, rate, count = clip.audio, clip.sample_rate_hz, params["num_variations"]
 
         def build() -> VariationJob:
-            sp = _preset_params(common.get("spectrogram_preset", "riffusion"), common.get("height"))
-            return VariationJob(audio=_at_rate(audio, rate, sp), sample_rate_hz=sp.sample_rate,
+            return VariationJob(audio=audio, sample_rate_hz=rate,
                                 strength=params["strength"], num_variations=count, **common)
 
         def land(job_id: int, results: list[GenerationResult]) -> list[str]:

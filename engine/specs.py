@@ -289,10 +289,11 @@ class GenerationJob(JobSpec):
 @dataclass(frozen=True, eq=False, kw_only=True)
 class AudioEditJob(GenerationJob):
     """An edit of one clip. ``audio`` is the clip (channels, samples) float32, captured on the GUI
-    thread; the spec keeps its own read-only copy. ``sample_rate_hz`` must be the spectrogram
-    preset's (44100 Hz for ``riffusion``). Times are seconds from the clip's first sample.
+    thread; the spec keeps its own read-only copy, at its own ``sample_rate_hz`` and channel count:
+    the edit runs on a copy at the spectrogram preset's rate and only the new audio comes back to
+    the clip's rate. Times are seconds from the clip's first sample.
 
-    Every result's audio is the full edited clip, ready to replace the clip.
+    Every result's audio is the full edited clip at the clip's rate and channels, ready to replace it.
     """
 
     kind: ClassVar[str] = "audio_edit"

@@ -4,7 +4,8 @@ The panel only collects parameters and says what the user asked for
 (``edit_requested(kind)``); :class:`app.edit_tools.EditTools` reads :meth:`QtEditPanel.params`,
 builds the engine job from the project and lands the result. The settings every diffusion job
 shares (model, seed, steps, guidance, scheduler, negative prompt, spectrogram preset) come from the
-prompt panel; a tab's own prompt left empty uses the prompt panel's prompt too.
+prompt panel; a clip edit's prompt left empty uses the clip's own prompt (from its recipe), the
+Interpolate tab's the prompt panel's.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _spin(lo: float, hi: float, value: float, *, step: float = 0.1, decimals: in
     return spin
 
 
-def _prompt_edit(placeholder: str = "Empty: the Prompt panel's prompt") -> QLineEdit:
+def _prompt_edit(placeholder: str = "Empty: the clip's own prompt") -> QLineEdit:
     edit = QLineEdit()
     edit.setPlaceholderText(placeholder)
     return edit
@@ -125,7 +126,7 @@ class QtEditPanel(QWidget):
                   "Audio-to-audio variations of the selected clip.")
 
         # Interpolate
-        self.interp_from = _prompt_edit()
+        self.interp_from = _prompt_edit("Empty: the Prompt panel's prompt")
         self.interp_to = _prompt_edit("Where it ends up")
         self.interp_seed_from = _seed_edit("Prompt panel's seed")
         self.interp_seed_to = _seed_edit("Same seed")
@@ -202,7 +203,7 @@ class QtEditPanel(QWidget):
 
     def params(self, kind: str) -> dict[str, Any]:
         """The tab's fields for ``kind`` (one of :data:`EDIT_KINDS`); prompts are stripped text
-        ("" = use the Prompt panel's), seeds None when empty. Raises ValueError for a bad seed."""
+        ("" = the clip's own prompt; for Interpolate the Prompt panel's), seeds None when empty. Raises ValueError for a bad seed."""
         if kind == "inpaint":
             return {"prompt": self.inpaint_prompt.text().strip(), "strength": self.inpaint_strength.value()}
         if kind in ("extend", "continue"):

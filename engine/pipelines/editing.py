@@ -727,15 +727,6 @@ def audio_fingerprint(audio: np.ndarray, sample_rate_hz: int) -> str:
     return digest.hexdigest()
 
 
-def check_sample_rate(sample_rate_hz: int, params: Any, preset: str) -> None:
-    """Raise ValueError unless the clip's rate is the spectrogram preset's (the app resamples first)."""
-    if sample_rate_hz != params.sample_rate:
-        raise ValueError(
-            f"the clip is sampled at {sample_rate_hz} Hz but the {preset!r} spectrogram preset expects "
-            f"{params.sample_rate} Hz; resample the clip first."
-        )
-
-
 def run_with_model(
     spec: Any, ctx: Any, work: Callable[[Any], Generator[Progress, None, Any]]
 ) -> Generator[Progress, None, Any]:

@@ -14,6 +14,10 @@ regenerated and faded into the new picture. In the audio, the clip's samples are
 the new audio is synthesised with them held fixed (see ``editing.constrained_griffin_lim``), so it
 continues the clip's waveform without a jump. The output contains the input array bit-identically,
 starting at sample ``round(left_s * sample_rate_hz)`` (``recipe.extra["offset_samples"]``).
+
+The clip may have any rate and channel count: the extension is made from a working copy at the
+spectrogram's rate, and only the new audio comes back to the clip's rate, each side at the
+loudness of the clip next to it (:func:`engine.pipelines.landing.land_extension`).
 """
 
 from __future__ import annotations
@@ -36,15 +40,13 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
     step.
 
     Raises:
-        ValueError: the clip's sample rate is not the preset's, or the window leaves no room
-            after the context; a LoRA that cannot load.
+        ValueError: the window leaves no room after the context; a LoRA that cannot load.
         ModelError: the model cannot be found or loaded. JobCancelledError: on cancel.
     """
     from engine.audio.spectrogram import width_for_duration
     from engine.pipelines.editing import (
         CanvasEditor,
         canvas_columns,
-        check_sample_rate,
         clip_pixels,
         feather,
         image_with_params,
@@ -54,18 +56,21 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
         sample_index,
     )
     from engine.pipelines.inpaint import run_tiles
+    from engine.pipelines.landing import land_extension, working_copy
     from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
 
     params = spectrogram_params_for(spec)
-    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
     hop = params.hop_length
-    audio = np.asarray(spec.audio)
+    audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)  # the model's rate
     channels, samples = audio.shape
     clip_columns = samples // hop
     if clip_columns < 1:
-        raise ValueError(f"the clip is shorter than one spectrogram column ({hop} samples); nothing to continue from.")
-    left = sample_index(spec.left_s, spec.sample_rate_hz)
-    right = sample_index(spec.right_s, spec.sample_rate_hz)
+        raise ValueError(
+            f"the clip is shorter than one spectrogram column ({hop / params.sample_rate * 1000:.0f} ms); "
+            "nothing to continue from."
+        )
+    left = sample_index(spec.left_s, params.sample_rate)
+    right = sample_index(spec.right_s, params.sample_rate)
     left_columns = -(-left // hop)
     offset = left_columns * hop  # where the clip starts on the canvas (a column boundary)
     total = canvas_columns(offset + samples + right, hop)
@@ -105,11 +110,13 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
     def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
         yield from run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=prompts)
         start = offset - left
-        out = editor.audio[:, start : offset + samples + right].copy()
-        out[:, left : left + samples] = audio  # already equal; makes the guarantee explicit
+        extended = editor.audio[:, start : offset + samples + right].copy()
+        extended[:, left : left + samples] = audio  # already equal; makes the guarantee explicit
         first = start // hop
-        image = image_with_params(editor.pixels[:, first : first + out.shape[1] // hop], params, max_value)
-        extra = {"offset_samples": left, "tiles": [tile.to_json() for tile in tiles]}
+        image = image_with_params(editor.pixels[:, first : first + extended.shape[1] // hop], params, max_value)
+        out, clip_start, levels = land_extension(spec.audio, spec.sample_rate_hz, extended, params.sample_rate,
+                                                 left, spec.left_s, spec.right_s)
+        extra = {"offset_samples": clip_start, "tiles": [tile.to_json() for tile in tiles], "level": levels}
         recipe = make_recipe(TASK, spec, loaded, seed, params, window, extra)
         return (GenerationResult(out, int(spec.sample_rate_hz), image, recipe),)
 

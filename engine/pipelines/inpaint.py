@@ -15,6 +15,10 @@ What stays exactly as it was:
   synthesised with the original's samples outside the span held fixed and, for a
   frequency-limited mask, the original's STFT kept outside the band; it is spliced in with a
   linear crossfade of ``crossfade_s`` at each edge of the span, inside the span.
+
+The clip may have any sample rate and channel count: the edit runs on a working copy at the
+spectrogram's rate and only the replaced span comes back to the clip's rate, at the loudness of
+the audio around it (:func:`engine.pipelines.landing.land_region`).
 """
 
 from __future__ import annotations
@@ -29,31 +33,10 @@ from engine.specs import GenerationResult, InpaintJob, Progress, Recipe
 TASK = "inpaint"
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs ``[start, end)`` of True in a 1-D bool array."""
-    padded = np.concatenate([[False], flags, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
-
-
-def splice_runs(original: np.ndarray, edited: np.ndarray, spans: np.ndarray, crossfade_samples: int) -> np.ndarray:
-    """``original`` with every run of ``spans`` taken from ``edited`` through :func:`engine.audio.splice.splice`.
-
-    Linear crossfades of ``crossfade_samples`` (at most half a run) at each run's edges, inside
-    the run; every sample outside the runs is ``original``'s, bit-identical.
-    """
-    from engine.audio.splice import splice
-
-    out = original
-    for start, end in _runs(spans):
-        fade = min(crossfade_samples, (end - start) // 2)
-        out = splice(out, edited[:, start:end], start, end, fade, curve="linear")
-    return out if out is not original else original.copy()
-
-
-def region_of(spec: Any, params: Any, clip_columns: int) -> tuple[np.ndarray, np.ndarray]:
+def region_of(spec: Any, params: Any, clip_columns: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """The job's region: a bool mask ``(num_frequencies, clip_columns)`` in mel order and the bool
-    ``(samples,)`` of the samples it replaces.
+    ``(samples,)`` of the samples it replaces, both on the working copy (``samples`` at the
+    spectrogram's rate).
 
     A time band or boxes replace exactly their seconds; a painted mask replaces the samples of
     every column it touches. Raises ValueError for a band with no mel bin, a painted mask of the
@@ -61,9 +44,8 @@ def region_of(spec: Any, params: Any, clip_columns: int) -> tuple[np.ndarray, np
     """
     from engine.pipelines.editing import mask_from_boxes, painted_mask, sample_index
 
-    samples = spec.audio.shape[1]
     spans = np.zeros(samples, dtype=bool)
-    rate = spec.sample_rate_hz
+    rate = params.sample_rate
     if spec.mask is not None:
         mask = painted_mask(spec.mask, params, clip_columns)
         for column in np.flatnonzero(mask.any(axis=0)):
@@ -94,11 +76,13 @@ def inpaint_clip(
     seed: int,
     ctx: Any,
 ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, float, list[Any]]]:
-    """Repaint ``mask_mel`` of ``audio`` (the clip, (channels, samples)) and replace the ``spans`` samples.
+    """Repaint ``mask_mel`` of ``audio`` (the clip's working copy, (channels, samples)) and
+    resynthesise the ``spans`` samples.
 
     ``spec`` supplies the generation settings (prompt, steps, strength, window_s, context_s,
-    feather_px, crossfade_s, ...). Tile ``i`` uses seed ``seed + i``. Returns the edited audio
-    (same shape; samples outside ``spans`` bit-identical), the edited pixels
+    feather_px, ...). Tile ``i`` uses seed ``seed + i``. Returns the resynthesised audio (same
+    shape; samples outside ``spans`` are ``audio``'s; splice it in with
+    :func:`engine.pipelines.landing.land_region`), the edited pixels
     ``(num_frequencies, samples // hop, 3)``, the spectrogram's MAX_VALUE and the tiles.
     """
     from engine.audio.spectrogram import width_for_duration
@@ -130,9 +114,7 @@ def inpaint_clip(
                        blend_px=spec.feather_px)
     yield from run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=[spec.prompt] * len(tiles))
 
-    crossfade = int(round(spec.crossfade_s * params.sample_rate))
-    edited = splice_runs(audio, editor.audio[:, :samples], spans, crossfade)
-    return edited, editor.pixels[:, :clip_columns], max_value, tiles
+    return editor.audio[:, :samples], editor.pixels[:, :clip_columns], max_value, tiles
 
 
 def run_tiles(
@@ -170,39 +152,45 @@ def run_tiles(
 def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
     """Inpaint ``spec``'s region; returns one result holding the whole edited clip.
 
-    The result's audio has the input's shape; its image is the clip's spectrogram with the region
-    repainted (Riffusion EXIF, the clip's MAX_VALUE); its recipe regenerates it from the same input
-    audio (:func:`spec_from_recipe`).
+    The result's audio has the input's shape and sample rate; its image is the working copy's
+    spectrogram with the region repainted (Riffusion EXIF, the clip's MAX_VALUE); its recipe
+    regenerates it from the same input audio (:func:`spec_from_recipe`) and records the level
+    gain (``extra["level"]``).
 
     Raises:
-        ValueError: the clip's sample rate is not the preset's, the region holds no mel bin or
-            column, a painted mask has the wrong shape, a LoRA cannot load.
+        ValueError: the region holds no mel bin or column, a painted mask has the wrong shape
+            (columns of the working copy, :func:`engine.pipelines.landing.working_length`), a LoRA
+            cannot load.
         ModelError: the model cannot be found or loaded (never downloaded here).
         JobCancelledError: on cancel, within one denoising step.
     """
-    from engine.pipelines.editing import check_sample_rate, image_with_params, make_recipe, run_with_model
+    from engine.pipelines.editing import image_with_params, make_recipe, run_with_model
+    from engine.pipelines.landing import land_region, working_copy
     from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
 
     params = spectrogram_params_for(spec)
-    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
-    audio = np.asarray(spec.audio)
+    audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)
     clip_columns = audio.shape[1] // params.hop_length
     if clip_columns < 8:
         raise ValueError(
             f"the clip is {spec.duration_s:.3f} s long; inpainting needs at least 8 spectrogram columns "
             f"({8 * params.hop_length / params.sample_rate:.2f} s)."
         )
-    mask_mel, spans = region_of(spec, params, clip_columns)
+    mask_mel, spans = region_of(spec, params, clip_columns, audio.shape[1])
     seed = spec.seed if spec.seed is not None else random_seed()
 
     def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
         edited, pixels, max_value, tiles = yield from inpaint_clip(
             spec, loaded, params, audio, mask_mel, spans, seed, ctx
         )
+        masked = mask_mel.any(axis=0)
+        full_band = bool((mask_mel[:, masked] == masked[masked]).all())  # every masked column is masked top to bottom
+        out, level = land_region(spec.audio, spec.sample_rate_hz, edited, spans, params.sample_rate, spec.crossfade_s,
+                                 full_band=full_band)
         recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width,
-                             {"tiles": [tile.to_json() for tile in tiles]})
+                             {"tiles": [tile.to_json() for tile in tiles], "level": level.to_json()})
         image = image_with_params(pixels, params, max_value)
-        return (GenerationResult(edited, int(spec.sample_rate_hz), image, recipe),)
+        return (GenerationResult(out, int(spec.sample_rate_hz), image, recipe),)
 
     return (yield from run_with_model(spec, ctx, work))
 

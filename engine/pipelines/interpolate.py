@@ -8,7 +8,8 @@ the CLIP text embeddings are interpolated linearly (``a + alpha * (b - a)``, Rif
 ``riffuse``) and the initial latent noise spherically (Riffusion's ``slerp`` of the two seeds'
 noise). Segments are inverted at one common level (no per-segment normalisation, so loudness
 moves smoothly), joined with equal-power crossfades of ``crossfade_s`` and the whole clip is
-peak-normalised once.
+brought to the generation loudness target once (true-peak ceiling; the gain is in
+``recipe.extra["level"]``).
 
 Interpolating between two *different* seeds needs ``engine.pipelines.sampling.denoise`` to take
 the initial noise (``initial_noise=``); with one seed the noise is the same for every segment
@@ -64,8 +65,8 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
     import torch
 
     from engine.audio.inversion import GriffinLimVocoder
-    from engine.audio.io import peak_normalize
-    from engine.audio.spectrogram import DEFAULT_MAX_VALUE, OUTPUT_PEAK, width_for_duration
+    from engine.audio.loudness import level_to_target
+    from engine.audio.spectrogram import DEFAULT_MAX_VALUE, width_for_duration
     from engine.pipelines.editing import (
         image_with_params,
         make_recipe,
@@ -125,8 +126,9 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
         yield Progress(stage="tile", step=spec.num_steps, total=spec.num_steps, message="Segments done")
         starts = [i * (width - crossfade // hop) for i in range(len(waves))]
         joined, picture = stitch_windows(waves, planes, starts, crossfade // hop, hop)
-        audio = peak_normalize(joined, OUTPUT_PEAK).astype(np.float32)
-        recipe = make_recipe(TASK, spec, loaded, seed, params, width, {"alphas": alphas(spec.num_steps)})
+        audio, level = level_to_target(joined, int(params.sample_rate))
+        recipe = make_recipe(TASK, spec, loaded, seed, params, width,
+                             {"alphas": alphas(spec.num_steps), "level": level.to_json()})
         image = image_with_params(picture[:, : audio.shape[1] // hop], params, DEFAULT_MAX_VALUE)
         return (GenerationResult(audio, int(params.sample_rate), image, recipe),)
 

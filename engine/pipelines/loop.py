@@ -11,7 +11,9 @@ rotated back. Playing the result in a loop, the wrap from its last sample to its
 the middle of the regenerated band, where the audio is continuous; every sample outside the band
 is the input's, bit-identical.
 
-The result's audio is the loop itself (the range), ready to become a loop clip.
+The result's audio is the loop itself (the range) at the clip's own rate and channels, ready to
+become a loop clip; the band is regenerated on a working copy at the spectrogram's rate and comes
+back at the loudness of the rest of the loop (:func:`engine.pipelines.landing.land_region`).
 """
 
 from __future__ import annotations
@@ -35,12 +37,10 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
     """Make ``spec``'s range loop; returns one result holding the loop audio, image and recipe.
 
     Raises:
-        ValueError: the sample rate is not the preset's, the loop is shorter than 16 spectrogram
-            columns, a LoRA cannot load. ModelError: the model cannot be loaded.
+        ValueError: the loop is shorter than 16 spectrogram columns, a LoRA cannot load. ModelError: the model cannot be loaded.
         JobCancelledError: on cancel.
     """
     from engine.pipelines.editing import (
-        check_sample_rate,
         image_with_params,
         make_recipe,
         mask_from_boxes,
@@ -48,15 +48,16 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
         sample_index,
     )
     from engine.pipelines.inpaint import inpaint_clip
+    from engine.pipelines.landing import land_region, working_copy
     from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
 
     params = spectrogram_params_for(spec)
-    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
-    hop, rate = params.hop_length, spec.sample_rate_hz
+    hop, clip_rate, rate = params.hop_length, spec.sample_rate_hz, params.sample_rate
     audio = np.asarray(spec.audio)
-    start = 0 if spec.start_s is None else sample_index(spec.start_s, rate)
-    end = audio.shape[1] if spec.end_s is None else min(sample_index(spec.end_s, rate), audio.shape[1])
-    loop = audio[:, start:end]
+    start = 0 if spec.start_s is None else sample_index(spec.start_s, clip_rate)
+    end = audio.shape[1] if spec.end_s is None else min(sample_index(spec.end_s, clip_rate), audio.shape[1])
+    clip_loop = audio[:, start:end]
+    loop = working_copy(clip_loop, clip_rate, rate)  # the model's rate
     samples = loop.shape[1]
     if samples // hop < 16:
         raise ValueError(
@@ -77,14 +78,21 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
         edited, pixels, max_value, tiles = yield from inpaint_clip(
             spec, loaded, params, rotated, mask_mel, spans, seed, ctx
         )
+        # Back at the clip's rate: the clip's loop rotated by the same time, the band spliced in.
+        clip_shift = int(round(shift * clip_rate / rate))
+        out, level = land_region(np.roll(clip_loop, -clip_shift, axis=1), clip_rate, edited, spans, rate,
+                                 spec.crossfade_s)
+        clip_samples = clip_loop.shape[1]
+        band = [int(round(i * clip_rate / rate) + clip_shift) % clip_samples for i in (band_lo, band_hi)]
         extra = {
-            "rotation_samples": shift,
-            "band_samples": [int((band_lo + shift) % samples), int((band_hi + shift) % samples)],
+            "rotation_samples": clip_shift,
+            "band_samples": band,
             "tiles": [tile.to_json() for tile in tiles],
+            "level": level.to_json(),
         }
         recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width, extra)
         image = image_with_params(np.roll(pixels, shift // hop, axis=1), params, max_value)
-        return (GenerationResult(np.roll(edited, shift, axis=1), int(rate), image, recipe),)
+        return (GenerationResult(np.roll(out, clip_shift, axis=1), int(clip_rate), image, recipe),)
 
     return (yield from run_with_model(spec, ctx, work))
 

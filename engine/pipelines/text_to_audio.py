@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audio.loudness import level_to_target
 from engine.pipelines.sampling import check_size, denoise, pipeline_of, to_uint8
 from engine.specs import MAX_SEED, GenerationResult, Progress, Recipe, TextToAudioJob
 
@@ -204,7 +205,8 @@ def spectrogram_image(pixels_u8: np.ndarray, params: Any) -> Any:
 
     Like Riffusion, the image is kept exactly as the model drew it (its audio is read from the R
     channel, or G/B for stereo params) with ``MAX_VALUE`` set to the default scale, so decoding the
-    saved image gives exactly the audio of the result.
+    saved image gives exactly the audio of the result before its level gain
+    (``recipe.extra["level"]["gain_db"]``).
     """
     from PIL import Image
 
@@ -234,8 +236,10 @@ def invert(image: Any, params: Any, device: Any, seed: int) -> tuple[np.ndarray,
 def run(spec: TextToAudioJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
     """Generate ``spec.num_variations`` clips for ``spec.prompt``; returns them in order.
 
-    Each result holds audio (channels, samples) float32 at the preset's sample rate, the RGB
-    spectrogram image (PIL, spectrogram parameters in EXIF) and the recipe that regenerates it.
+    Each result holds audio (channels, samples) float32 at the preset's sample rate, brought to
+    :data:`engine.audio.loudness.TARGET_LUFS` with a true-peak ceiling (the gain is in
+    ``recipe.extra["level"]``), the RGB spectrogram image (PIL, spectrogram parameters in EXIF) and
+    the recipe that regenerates it.
 
     Raises:
         ModelNotDownloadedError: a hub model that is not in the cache (the message says how to
@@ -276,8 +280,9 @@ def run(spec: TextToAudioJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
             image = spectrogram_image(to_uint8(pixels), params)
             yield Progress(stage="invert", step=0, total=1, message=f"{label + ': ' if label else ''}Inverting to audio")
             audio, sample_rate_hz = invert(image, params, loaded.device, seed_i)
+            audio, level = level_to_target(audio, int(sample_rate_hz))
             recipe = recipe_for(loaded, spec, task=TASK, seed=seed_i, width=width, params=params,
-                                extra={"spectrogram_preset": spec.spectrogram_preset})
+                                extra={"spectrogram_preset": spec.spectrogram_preset, "level": level.to_json()})
             results.append(GenerationResult(audio, int(sample_rate_hz), image, recipe))
         return tuple(results)
     finally:

@@ -10,9 +10,10 @@ Griffin-Lim at the clip's own level (the clip's MAX_VALUE, no normalisation), an
 joined with equal-power crossfades over their overlaps (independently synthesised audio adds in
 power). As in Riffusion, every window of one variation uses the same seed.
 
-Each result has the input's length and channel count (a mono spectrogram's audio is copied to
-every channel). Variation ``i`` uses seed ``seed + i`` and regenerates from its recipe alone plus
-the input audio.
+Each result has the input's length, sample rate and channel count (a mono spectrogram's audio is
+copied to every channel; the work is done on a copy at the spectrogram's rate) and the input's
+loudness (:func:`engine.pipelines.landing.land_whole`, true-peak ceiling). Variation ``i`` uses
+seed ``seed + i`` and regenerates from its recipe alone plus the input audio.
 """
 
 from __future__ import annotations
@@ -50,15 +51,13 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
     followed by the window's encode/denoise/decode and "invert" reports.
 
     Raises:
-        ValueError: the sample rate is not the preset's, the clip is shorter than one column, a
-            LoRA cannot load. ModelError: the model cannot be loaded. JobCancelledError: on cancel.
+        ValueError: the clip is shorter than one column, a LoRA cannot load. ModelError: the model cannot be loaded. JobCancelledError: on cancel.
     """
     from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.io import to_channels
     from engine.audio.spectrogram import width_for_duration
     from engine.pipelines.editing import (
         canvas_columns,
-        check_sample_rate,
         clip_pixels,
         image_with_params,
         make_recipe,
@@ -66,13 +65,13 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
         stitch_windows,
         synthesise_window,
     )
+    from engine.pipelines.landing import land_whole, working_copy
     from engine.pipelines.sampling import denoise
     from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for, variation_seed
 
     params = spectrogram_params_for(spec)
-    check_sample_rate(spec.sample_rate_hz, params, spec.spectrogram_preset)
     hop = params.hop_length
-    audio = np.asarray(spec.audio)
+    audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)  # the model's rate
     channels, samples = audio.shape
     if samples < hop:
         raise ValueError(f"the clip is shorter than one spectrogram column ({hop} samples).")
@@ -117,9 +116,10 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
                 planes.append(window_pixels)
             yield Progress(stage="tile", step=len(starts), total=len(starts), message="Windows done")
             joined, picture = stitch_windows(waves, planes, starts, overlap, hop)
-            out = to_channels(joined[:, :samples], channels).astype(np.float32)
+            out, level = land_whole(spec.audio, spec.sample_rate_hz, to_channels(joined[:, :samples], channels),
+                                    params.sample_rate)
             recipe = make_recipe(TASK, spec, loaded, seed_v, params, window,
-                                 {"window_starts": starts, "variation_index": variation})
+                                 {"window_starts": starts, "variation_index": variation, "level": level.to_json()})
             image = image_with_params(picture[:, : samples // hop], params, max_value)
             results.append(GenerationResult(out, int(spec.sample_rate_hz), image, recipe))
         return tuple(results)

@@ -197,10 +197,8 @@ def test_absurd_parameters_are_refused_clearly(clip, kwargs, message):
         InpaintJob(audio=clip, sample_rate_hz=RATE, **{**FAST, **kwargs})
 
 
-def test_bad_audio_and_rates_are_refused(engine, clip):
+def test_bad_audio_is_refused(clip):
     with pytest.raises(ValueError, match="float32 numpy array"):
         InpaintJob(audio=clip.astype(np.float64), sample_rate_hz=RATE, start_s=1.0, end_s=2.0)
     with pytest.raises(ValueError, match="NaN"):
         InpaintJob(audio=np.full((1, 1000), np.nan, np.float32), sample_rate_hz=RATE, start_s=0.0, end_s=0.01)
-    with pytest.raises(JobFailedError, match="48000 Hz but the 'riffusion' spectrogram preset expects 44100 Hz"):
-        run_job(engine, InpaintJob(audio=clip, sample_rate_hz=48000, start_s=1.0, end_s=2.0, **FAST))

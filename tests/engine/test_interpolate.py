@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 from assets.make_tiny_sd import TINY_SD_DIR
-from test_inpaint import FAST, HOP, engine, run_job  # noqa: F401 (engine: fixture)
+from test_inpaint import FAST, HOP, RATE, engine, run_job  # noqa: F401 (engine: fixture)
 
 from engine.api import InterpolateJob
+from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, integrated_loudness, true_peak_dbtp
 from engine.audio.splice import jump_ratio
 from engine.pipelines.interpolate import slerp, spec_from_recipe
 
@@ -27,7 +28,13 @@ def test_length_and_continuity(morph):
     width, fade = 128, 32  # columns per segment and per crossfade
     assert result.audio.shape == (1, (3 * width - 2 * fade) * HOP)
     assert result.duration_s == pytest.approx(3 * 1.28 - 2 * 0.32)
-    assert np.isfinite(result.audio).all() and np.abs(result.audio).max() == pytest.approx(0.99, abs=1e-4)
+    assert np.isfinite(result.audio).all()
+    # At the generation loudness (or below it, if the true-peak ceiling capped the gain).
+    level = result.recipe.extra["level"]
+    assert true_peak_dbtp(result.audio) <= CEILING_DBTP + 1e-3
+    assert integrated_loudness(result.audio, RATE) == pytest.approx(level["loudness_lufs"], abs=0.01)
+    assert level["loudness_lufs"] == pytest.approx(TARGET_LUFS, abs=0.1) or level["true_peak_dbtp"] == pytest.approx(
+        CEILING_DBTP, abs=0.01)
     for join in (width - fade, 2 * width - 2 * fade):  # where each crossfade starts and ends
         for at in (join * HOP, (join + fade) * HOP):
             assert jump_ratio(result.audio, at) < 3.0

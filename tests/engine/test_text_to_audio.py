@@ -13,6 +13,7 @@ from assets.make_tiny_sd import TINY_SD_DIR, make_hub_cache_entry
 
 from engine.api import Engine, EngineSettings, JobProgress, TextToAudioJob
 from engine.api import JobFailedError  # type: ignore[attr-defined]
+from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, apply_gain, integrated_loudness, true_peak_dbtp
 from engine.audio.spectrogram import audio_from_image, get_preset, mel_from_image, samples_for_width
 from engine.pipelines.text_to_audio import spec_from_recipe
 from engine.specs import MAX_SEED, Recipe
@@ -61,10 +62,14 @@ def test_generate_from_the_hub_cache_gives_audio_image_and_recipe(engine):
     assert result.image.size == (WIDTH, 512) and result.image.mode == "RGB"
     _, params = mel_from_image(result.image)  # parameters come back from the EXIF
     assert params == PARAMS
-    # The image is exactly what the audio was made from: decoding it reproduces the audio.
+    # The image is exactly what the audio was made from: decoding it reproduces the audio, before
+    # the recorded gain that brings it to the target loudness.
     audio, rate = audio_from_image(result.image, generator=torch.Generator("cpu").manual_seed(3))
     assert rate == 44100
-    np.testing.assert_array_equal(audio, result.audio)
+    level = result.recipe.extra["level"]
+    np.testing.assert_array_equal(apply_gain(audio, level["gain_db"]), result.audio)
+    assert integrated_loudness(result.audio, rate) == pytest.approx(TARGET_LUFS, abs=0.1)
+    assert true_peak_dbtp(result.audio) <= CEILING_DBTP + 1e-3
 
     recipe = result.recipe
     assert (recipe.task, recipe.model_id, recipe.model_revision) == ("text_to_audio", HUB_ID, COMMIT)
@@ -177,4 +182,5 @@ def test_spec_from_recipe_refuses_what_it_cannot_reproduce(engine):
     custom = dict(result.recipe.spectrogram, max_frequency=8000)
     with pytest.raises(ValueError, match="differ from the 'riffusion' preset"):
         spec_from_recipe(replace(result.recipe, spectrogram=custom))
-    assert json.loads(result.recipe.to_json())["extra"] == {"spectrogram_preset": "riffusion"}
+    extra = json.loads(result.recipe.to_json())["extra"]
+    assert extra["spectrogram_preset"] == "riffusion" and set(extra) == {"spectrogram_preset", "level"}
