@@ -5,7 +5,9 @@ While the app runs, :class:`Autosaver` writes the project (with its masks) every
 atomically and off the GUI thread, followed by a small ``autosave-<session>.json`` naming the
 process, the project's own file and the time. A clean exit removes both. What is left in the
 folder at the next start belongs to a session that did not end cleanly (a crash, a kill, a power
-cut): :func:`find_recoverable` lists those, and the app offers to recover them.
+cut): :func:`find_recoverable` lists those, and the app offers to recover them. What a killed
+autosave left half-written goes at the next start (:func:`remove_leftovers`): the session's pid
+is in every name, so another running instance's files are never touched.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.model.project_files import ProjectFileSnapshot
+from engine.audio.io import LEGACY_TEMP_AGE_S, atomic_output_path, remove_leftover_temps
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,29 @@ class AutosaveInfo:
         name = Path(self.project_path).name if self.project_path else "an unsaved project"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
         return f"{name} (autosaved {when})"
+
+
+def _session_pid(path: Path) -> int:
+    """The pid in an autosave's name (``autosave-<pid>-<hex>``); 0 for names of earlier versions."""
+    head = path.stem.removeprefix(AUTOSAVE_PREFIX).split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Delete what killed autosaves left in ``folder`` (temporary files whose process is gone;
+    pid-less description temporaries of earlier versions once old). Autosaves themselves stay:
+    they are offered for recovery. Returns what was deleted."""
+    folder = Path(folder)
+    removed = remove_leftover_temps(folder)
+    now = time.time()
+    for tmp in folder.glob(f"{AUTOSAVE_PREFIX}*.json.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > LEGACY_TEMP_AGE_S:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            pass
+    return removed
 
 
 def _process_alive(pid: int) -> bool:
@@ -92,6 +118,19 @@ def find_recoverable(folder: str | os.PathLike) -> list[AutosaveInfo]:
         if info.pid != os.getpid() and _process_alive(info.pid):
             continue
         found.append(info)
+    # An autosave without its description: the session died between writing the two. Its pid is
+    # in its name; once that process is gone the file is offered like the others.
+    described = {info.path for info in found} | {p.with_suffix(".sdproj") for p in folder.glob(f"{AUTOSAVE_PREFIX}*.json")}
+    for path in folder.glob(f"{AUTOSAVE_PREFIX}*.sdproj"):
+        session = path.stem.removeprefix(AUTOSAVE_PREFIX)
+        pid = _session_pid(path)
+        if path in described or session in _LIVE_SESSIONS or (pid != os.getpid() and _process_alive(pid)):
+            continue
+        try:
+            saved_at = path.stat().st_mtime
+        except OSError:
+            continue
+        found.append(AutosaveInfo(path, path.with_suffix(".json"), session, pid, None, saved_at))
     return sorted(found, key=lambda i: i.saved_at, reverse=True)
 
 
@@ -129,7 +168,7 @@ class Autosaver(QObject):
         if not interval_s > 0:
             raise ValueError(f"autosave `interval_s` must be > 0 seconds, got {interval_s!r}.")
         self.folder = Path(folder)
-        self.session = uuid.uuid4().hex
+        self.session = f"{os.getpid()}-{uuid.uuid4().hex[:16]}"  # the pid tells whose files these are
         self.path = self.folder / f"{AUTOSAVE_PREFIX}{self.session}.sdproj"
         self.sidecar = self.path.with_suffix(".json")
         self._capture = capture
@@ -173,9 +212,8 @@ class Autosaver(QObject):
         snapshot.write(self.path)
         description = {"session": self.session, "pid": os.getpid(), "project_path": project_path,
                        "saved_at": time.time(), "format": 1}
-        tmp = self.sidecar.with_name(self.sidecar.name + ".tmp")
-        tmp.write_text(json.dumps(description))
-        os.replace(tmp, self.sidecar)  # the description appears only once the file is complete
+        with atomic_output_path(self.sidecar) as tmp:  # it appears only once the project file is complete
+            tmp.write_text(json.dumps(description))
         with self._lock:
             if self._finished:  # the app exited cleanly while this was being written
                 self._delete_files()

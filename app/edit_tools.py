@@ -35,12 +35,12 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar
 
-from app.autosave import Autosaver, AutosaveInfo, discard, find_recoverable
+from app.autosave import Autosaver, AutosaveInfo, discard, find_recoverable, remove_leftovers
 from app.model.commands import AddClip, AddTrack, Command, CommandGroup, MoveClip, ReplaceClipAudio
 from app.model.mask import Mask, MaskStore
 from app.model.mask_commands import SetMask
 from app.model.project import Clip, Project, Track
-from app.model.project_files import ProjectFileSnapshot, load_project_file, read_masks
+from app.model.project_files import LoadedProject, ProjectFileSnapshot, load_project_file
 from app.widgets.qt_edit_panel import EDIT_KINDS, QtEditPanel
 from app.widgets.qt_mask_tools import MASK_TOOLS, MAX_BRUSH_PX, MaskPainter, QtMaskTools
 from engine.api import ExtendJob, GenerationResult, InpaintJob, InterpolateJob, LoopJob, VariationJob
@@ -289,7 +289,7 @@ class EditTools(QObject):
         self.client.job_cancelled.connect(self._on_client_job_cancelled)
         self.project.events.project_reset.connect(self._on_project_reset)
         self.project.events.clip_added.connect(self._on_project_clip_added)
-        self.window.project_loaded.connect(self._on_window_project_loaded)
+        self.window.document_replaced.connect(self._on_window_document_replaced)
 
     def _install_save_hook(self) -> None:
         # File > Save writes whatever the window's snapshot factory captures: add the masks.
@@ -327,14 +327,11 @@ class EditTools(QObject):
                 self.masks.set_mask(clip.id, self.masks.get(other.id))
                 return
 
-    def _on_window_project_loaded(self, path: str) -> None:
-        self.client.run_in_thread("read-masks", lambda: read_masks(path), lambda masks: self._set_loaded_masks(path, masks),
-                                  lambda exc: self._show(f"The masks of {Path(path).name} could not be read: {exc}"))
-
-    def _set_loaded_masks(self, path: str, masks: dict[str, Mask]) -> None:
+    def _on_window_document_replaced(self, loaded: LoadedProject) -> None:
+        # The project was swapped in whole (its project_reset cleared the masks): its masks follow.
         present = {clip.id for clip in self.project.clips()}
-        self.masks.replace_all({cid: m for cid, m in masks.items() if cid in present})
-        self.masks_loaded.emit(path)
+        self.masks.replace_all({cid: m for cid, m in loaded.masks.items() if cid in present})
+        self.masks_loaded.emit(loaded.project.path or "")
 
     def _on_window_project_saved(self, path: str) -> None:
         if self.autosaver is not None and self.undo_stack.isClean():
@@ -756,6 +753,9 @@ class EditTools(QObject):
         self._recovery_check_pending = False
         if self.autosave_folder is None:
             return []
+        removed = remove_leftovers(self.autosave_folder)  # half-written files of killed autosaves
+        if removed:
+            log.info("removed %d leftover file(s) of killed autosaves from %s", len(removed), self.autosave_folder)
         found = find_recoverable(self.autosave_folder)
         if not found:
             return []
@@ -780,14 +780,18 @@ class EditTools(QObject):
         """Load an autosave in place of the current project (off the GUI thread); it comes back
         unsaved, with its own file name if it had one, and its masks. ``recovered(path)`` follows."""
         self.client.run_in_thread("recover", lambda: load_project_file(info.path),
-                                  lambda loaded: self._on_recovered(info, *loaded),
+                                  lambda loaded: self._on_recovered(info, loaded),
                                   lambda exc: self._show(f"Could not recover {info.describe()}: {exc}"))
 
-    def _on_recovered(self, info: AutosaveInfo, project: Project, masks: dict[str, Mask]) -> None:
+    def _on_recovered(self, info: AutosaveInfo, loaded: LoadedProject) -> None:
+        loaded.project.path = info.project_path
+        try:
+            self.window.replace_document(loaded)
+        except Exception as exc:  # noqa: BLE001 - the previous document is back; the autosave stays
+            log.exception("showing the recovered project failed")
+            self._show(f"Could not recover {info.describe()}: {exc}")
+            return
         self.undo_stack.clear()
-        project.path = info.project_path
-        self.project.replace_contents(project)
-        self.masks.replace_all(masks)
         self.undo_stack.resetClean()  # recovered work is unsaved work
         discard(info)
         if self.autosaver is not None:

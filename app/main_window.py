@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
 
     Signals (for tests and tools): ``clips_generated(job_id, list[Clip])``,
     ``import_finished(list[ImportResult])``, ``export_finished(path)``,
-    ``export_failed(message)``, ``project_saved(path)``, ``project_loaded(path)``.
+    ``export_failed(message)``, ``project_saved(path)``, ``project_loaded(path)``,
+    ``project_open_failed(message)``, ``document_replaced(LoadedProject)`` (a new document is in,
+    masks included: tools that keep per-project state take theirs from it).
     """
 
     clips_generated = Signal(int, object)
@@ -77,6 +79,8 @@ class MainWindow(QMainWindow):
     #: File > Collect Files… finished copying (the app.model.collect.CollectPlan).
     files_collected = Signal(object)
     project_loaded = Signal(str)
+    project_open_failed = Signal(str)
+    document_replaced = Signal(object)
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class MainWindow(QMainWindow):
         #: Tools that keep more per-project state (masks) replace it to add theirs.
         self.capture_project_snapshot: Callable[[], Any] = lambda: io_actions.ProjectSnapshot.capture(self.project)
         self.last_import_errors: list[tuple[str, str]] = []
+        self.open_error_box: QMessageBox | None = None
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -120,6 +125,23 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self._update_title()
         self.refresh_models()
+        self._remove_save_leftovers()
+
+    def _remove_save_leftovers(self) -> None:
+        """Delete, off the GUI thread, what killed saves of earlier sessions left next to the
+        recent projects (temporary files whose writing process is gone; a running instance's
+        stay)."""
+        from engine.audio.io import remove_leftover_temps
+
+        folders = {str(Path(p).parent) for p in self.settings.recent_files}
+        if not folders:
+            return
+
+        def work() -> int:
+            return sum(len(remove_leftover_temps(folder)) for folder in sorted(folders))
+
+        self.client.run_in_thread("leftovers", work, lambda n: n and log.info("removed %d leftover save file(s)", n),
+                                  lambda exc: log.warning("could not remove leftover save files: %s", exc), essential=False)
 
     # ------------------------------------------------------------------------------ building
 
@@ -639,12 +661,7 @@ class MainWindow(QMainWindow):
         if self.last_import_errors:
             lines = "\n".join(f"{Path(p).name}: {e}" for p, e in self.last_import_errors)
             self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)
-            box = QMessageBox(QMessageBox.Icon.Warning, "Import", f"Some files could not be imported:\n\n{lines}",
-                              QMessageBox.StandardButton.Ok, self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.setModal(False)
-            box.show()
-            self.import_error_box = box
+            self.import_error_box = self._notify("Import", f"Some files could not be imported:\n\n{lines}")
         else:
             self.show_message(f"Imported {len(clips)} file(s).")
         self.import_finished.emit(results)
@@ -721,30 +738,76 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: str) -> None:
-        """Load a project file off the GUI thread; it replaces the current one (project_loaded)."""
+        """Read a project file whole off the GUI thread, then swap it in (project_loaded); a file
+        that cannot be read leaves the open project as it was (project_open_failed)."""
         if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("opening another"):
             return
+        from app.model.project_files import load_project_file
+
         self.show_message(f"Opening {Path(path).name}…", 0)
         self._busy_io += 1
         self.client.run_in_thread(
             "open-project",
-            lambda: io_actions.load_project(path),
+            lambda: load_project_file(path),
             lambda loaded: self._on_project_read(path, loaded, None),
-            lambda exc: self._on_project_read(path, None, str(exc)),
+            lambda exc: self._on_project_read(path, None, str(exc) or type(exc).__name__),
         )
 
-    def _on_project_read(self, path: str, loaded: Project | None, error: str | None) -> None:
+    def _on_project_read(self, path: str, loaded: Any, error: str | None) -> None:
         self._busy_io -= 1
-        if loaded is None:
+        if loaded is not None:
+            try:
+                self.replace_document(loaded)
+            except Exception as exc:  # noqa: BLE001 - a view failed on it; the previous document is back
+                log.exception("showing %s failed", path)
+                error = f"it could not be shown ({type(exc).__name__}: {exc}); the open project is unchanged."
+        if error is not None:
             self.show_message(f"Could not open {Path(path).name}: {error}", STATUS_MESSAGE_MS * 2)
-            QMessageBox.warning(self, APP_TITLE, f"Could not open {path}:\n{error}")
+            self.open_error_box = self._notify("Open project", f"Could not open {path}:\n{error}")
+            self.project_open_failed.emit(error)
             return
         self.undo_stack.clear()
-        self.project.replace_contents(loaded)
         self.settings.add_recent_file(path)
         self._update_title()
         self.show_message(f"Opened {path}")
+        if loaded.warnings:
+            shown = "\n".join(loaded.warnings[:10]) + (f"\n… and {len(loaded.warnings) - 10} more" if len(loaded.warnings) > 10 else "")
+            self.open_error_box = self._notify("Open project", f"{Path(path).name} opened with warnings:\n\n{shown}")
         self.project_loaded.emit(path)
+
+    def replace_document(self, loaded: Any) -> None:
+        """Make ``loaded`` (an app.model.project_files.LoadedProject) the open document in one
+        step: its project replaces this one's contents (views keep their Project object), then
+        ``document_replaced`` hands its masks to the tools. If anything fails on the way, the
+        previous document (tracks, masks, playhead, selection, path) is put back and the error
+        re-raised. The undo history is the caller's to clear."""
+        from app.model.project_files import LoadedProject
+
+        project = self.project
+        tools = getattr(self, "edit_tools", None)
+        before = LoadedProject(
+            Project(sample_rate_hz=project.sample_rate_hz, tracks=list(project.tracks)),
+            tools.masks.for_project(project) if tools is not None else {},
+        )
+        before.project.path = project.path
+        playhead, selection = project.playhead_s, project.selection
+        try:
+            project.replace_contents(loaded.project)
+            self.document_replaced.emit(loaded)
+        except Exception:
+            project.replace_contents(before.project)
+            self.document_replaced.emit(before)
+            project.set_playhead(playhead)
+            project.set_selection(selection)
+            raise
+
+    def _notify(self, title: str, text: str) -> QMessageBox:
+        """A warning box that does not block (the window keeps working); returned for tests."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        return box
 
     def save_project(self) -> bool:
         """Save to the project's file (asks for one the first time). True when saving started."""

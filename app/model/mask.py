@@ -47,9 +47,9 @@ def hz_to_mel(hz: np.ndarray | float) -> np.ndarray | float:
 
 def _number(owner: str, name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: `{name}` must be a number, got {value!r}.")
-    if not math.isfinite(value):
-        raise ValueError(f"{owner}: `{name}` must be finite, got {value}.")
+        raise ValueError(f"{owner}: `{name}` must be a number, got {repr(value)[:60]}.")
+    if isinstance(value, (int, np.integer)) and abs(value) > 1e300 or not math.isfinite(value):
+        raise ValueError(f"{owner}: `{name}` must be a finite number, got {str(value)[:30]}.")
     return float(value)
 
 
@@ -422,21 +422,25 @@ class Mask:
         if not isinstance(version, int) or version > MASK_FORMAT_VERSION:
             raise ValueError(f"this mask was saved by a newer version (mask format {version!r}); "
                              f"this version reads format {MASK_FORMAT_VERSION}.")
+        raw_shapes = data.get("shapes", [])
+        if not isinstance(raw_shapes, list):
+            raise ValueError(f"a mask's `shapes` must be a list, got {type(raw_shapes).__name__}.")
         shapes = []
-        for i, entry in enumerate(data.get("shapes", [])):
-            if not isinstance(entry, dict) or entry.get("kind") not in _KINDS:
-                raise ValueError(f"mask shape {i} has no known kind (expected one of {sorted(_KINDS)}): {entry!r}.")
-            kind = _KINDS[entry["kind"]]
+        for i, entry in enumerate(raw_shapes):
+            kind_name = entry.get("kind") if isinstance(entry, dict) else None
+            if not isinstance(kind_name, str) or kind_name not in _KINDS:
+                raise ValueError(f"mask shape {i} has no known kind (expected one of {sorted(_KINDS)}): {repr(entry)[:80]}.")
+            kind = _KINDS[kind_name]
             args = {k: v for k, v in entry.items() if k != "kind"}
             unknown = set(args) - set(kind.__dataclass_fields__)
             if unknown:
-                raise ValueError(f"mask shape {i} ({entry['kind']}) has unknown fields {sorted(unknown)}.")
-            if "points" in args:
-                args["points"] = tuple(tuple(p) for p in args["points"])
+                raise ValueError(f"mask shape {i} ({kind_name}) has unknown fields {sorted(unknown)[:10]}.")
             try:
+                if "points" in args:
+                    args["points"] = tuple(tuple(p) for p in args["points"])
                 shapes.append(kind(**args))
             except TypeError as exc:
-                raise ValueError(f"mask shape {i} ({entry['kind']}): {exc}") from None
+                raise ValueError(f"mask shape {i} ({kind_name}): {str(exc)[:120]}") from None
         return cls(tuple(shapes), data.get("feather_px", DEFAULT_FEATHER_PX))
 
 

@@ -24,6 +24,15 @@ MAX_CHANNELS = 2
 #: Sample rates a clip may have (the engine reads files from 1 kHz to 768 kHz).
 MIN_SAMPLE_RATE_HZ = 1000
 MAX_SAMPLE_RATE_HZ = 768000
+#: Gains a clip or a track may have (a -60..+12 dB control, with room for scripts).
+MIN_GAIN_DB = -150.0
+MAX_GAIN_DB = 60.0
+#: The timeline is 24 hours long: clips start and the playhead stays within it.
+MAX_TIMELINE_S = 24 * 3600.0
+#: Longest clip, track or project name, in characters.
+MAX_NAME_CHARS = 1000
+MAX_PATH_CHARS = 4096
+MAX_PRESET_CHARS = 100
 
 
 def new_id() -> str:
@@ -33,10 +42,32 @@ def new_id() -> str:
 
 def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"`{name}` must be a number of seconds, got {value!r}.")
-    if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be finite, got {value}.")
+        raise ValueError(f"`{name}` must be a number, got {_short(value)}.")
+    if isinstance(value, (int, np.integer)) and abs(value) > 1e300 or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {str(value)[:30]}.")
     return float(value)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (error messages stay one short line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _gain(owner: str, value: Any) -> float:
+    gain = _finite("gain_db", value)
+    if not MIN_GAIN_DB <= gain <= MAX_GAIN_DB:
+        raise ValueError(f"{owner}: `gain_db` must be between {MIN_GAIN_DB:g} and {MAX_GAIN_DB:g} dB, got {gain:g}.")
+    return gain
+
+
+def _text(owner: str, name: str, value: Any, *, optional: bool = False, limit: int = MAX_NAME_CHARS) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"{owner}: `{name}` must be a string, got {_short(value)}.")
+    if len(value) > limit:
+        raise ValueError(f"{owner}: `{name}` is {len(value)} characters long; at most {limit} are allowed.")
 
 
 @dataclass(eq=False, kw_only=True)
@@ -67,6 +98,8 @@ class Clip:
 
     def validate(self) -> None:
         """Check every field; raises ValueError naming the field and what was expected."""
+        _text("clip", "id", self.id)
+        _text("clip", "name", self.name)
         audio = self.audio
         if not isinstance(audio, np.ndarray):
             raise ValueError(f"clip {self.name!r}: `audio` must be a numpy array, got {type(audio).__name__}.")
@@ -89,8 +122,10 @@ class Clip:
             )
         self.sample_rate_hz = int(sr)
         self.start_s = _finite("start_s", self.start_s)
-        if self.start_s < 0:
-            raise ValueError(f"clip {self.name!r}: `start_s` must be >= 0, got {self.start_s}.")
+        if not 0 <= self.start_s <= MAX_TIMELINE_S:
+            raise ValueError(
+                f"clip {self.name!r}: `start_s` must be between 0 and {MAX_TIMELINE_S:g} s (24 hours), got {self.start_s:g}."
+            )
         self.offset_s = _finite("offset_s", self.offset_s)
         total_s = audio.shape[1] / sr
         if not 0 <= self.offset_s < total_s:
@@ -108,9 +143,11 @@ class Clip:
                     f"clip {self.name!r}: `offset_s` + `duration_s` ({self.offset_s + self.duration_s:.6f} s) "
                     f"runs past the end of the audio ({total_s:.6f} s)."
                 )
-        self.gain_db = _finite("gain_db", self.gain_db)
+        self.gain_db = _gain(f"clip {self.name!r}", self.gain_db)
         if self.recipe is not None and not isinstance(self.recipe, Recipe):
             raise ValueError(f"clip {self.name!r}: `recipe` must be an engine.specs.Recipe or None.")
+        _text(f"clip {self.name!r}", "source_path", self.source_path, optional=True, limit=MAX_PATH_CHARS)
+        _text(f"clip {self.name!r}", "spectrogram_preset", self.spectrogram_preset, limit=MAX_PRESET_CHARS)
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -181,9 +218,9 @@ class Track:
         self.validate()
 
     def validate(self) -> None:
-        if not isinstance(self.name, str):
-            raise ValueError(f"track `name` must be a string, got {self.name!r}.")
-        self.gain_db = _finite("gain_db", self.gain_db)
+        _text("track", "id", self.id)
+        _text("track", "name", self.name)
+        self.gain_db = _gain(f"track {self.name!r}", self.gain_db)
         for flag in ("mute", "solo"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"track `{flag}` must be True or False, got {getattr(self, flag)!r}.")
@@ -434,7 +471,7 @@ class Project:
 
     def set_playhead(self, seconds: float) -> None:
         """Move the playhead (clamped at 0); emits playhead_moved if it moved."""
-        seconds = max(0.0, _finite("playhead_s", seconds))
+        seconds = min(MAX_TIMELINE_S, max(0.0, _finite("playhead_s", seconds)))
         if seconds != self.playhead_s:
             self.playhead_s = seconds
             self.events.playhead_moved.emit(seconds)

@@ -219,20 +219,22 @@ class ClipItem(pg.GraphicsObject):
         # Border and name in device pixels so they stay crisp at any zoom.
         device = painter.transform().mapRect(rect)
         painter.save()
-        painter.resetTransform()
-        border = QtGui.QColor(255, 255, 255) if self.selected else self.color.lighter(130)
-        pen = QtGui.QPen(border, 2 if self.selected else 1)
-        pen.setCosmetic(True)
-        painter.setPen(pen)
-        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-        painter.drawRect(device.adjusted(0.5, 0.5, -0.5, -0.5))
-        if self.show_name and device.width() > 24:
-            painter.setPen(QtGui.QColor(255, 255, 255, 220))
-            text_rect = device.adjusted(4, 1, -4, 0)
-            painter.drawText(
-                text_rect, int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop), self.name
-            )
-        painter.restore()
+        try:  # restore() must run whatever happens, or Qt paints on with a broken painter state
+            painter.resetTransform()
+            border = QtGui.QColor(255, 255, 255) if self.selected else self.color.lighter(130)
+            pen = QtGui.QPen(border, 2 if self.selected else 1)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+            painter.drawRect(device.adjusted(0.5, 0.5, -0.5, -0.5))
+            if self.show_name and device.width() > 24:
+                painter.setPen(QtGui.QColor(255, 255, 255, 220))
+                text_rect = device.adjusted(4, 1, -4, 0)
+                painter.drawText(
+                    text_rect, int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop), str(self.name)
+                )
+        finally:
+            painter.restore()
 
     # -- gestures ----------------------------------------------------------------------------
 

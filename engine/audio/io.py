@@ -20,6 +20,8 @@ import contextlib
 import math
 import numbers
 import os
+import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -46,6 +48,7 @@ __all__ = [
     "read_audio_metadata",
     "write_audio",
     "atomic_output_path",
+    "remove_leftover_temps",
     "validate_audio",
     "validate_sample_rate",
     "resample",
@@ -268,7 +271,8 @@ def atomic_output_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     directory = dest.parent if str(dest.parent) else Path(".")
     if not directory.is_dir():
         raise AudioWriteError(f"{dest}: the folder {directory} does not exist")
-    tmp = directory / f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp"
+    # The writer's pid is in the name, so a later start can tell a dead save's leftover from a live one.
+    tmp = directory / f".{dest.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         os.close(fd)
@@ -297,6 +301,68 @@ def atomic_output_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+#: ``.<name>.<pid>-<12 hex>.tmp``: what :func:`atomic_output_path` writes before the rename.
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{12}\.tmp$")
+#: Temporary names of earlier versions, which carry no pid: ``.<name>.<12 hex>.tmp`` (with an
+#: optional ``.<mkstemp>.tmp`` tail) and ``<name>.<mkstemp>.tmp``.
+_LEGACY_TEMP_RES = (
+    re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp(\.[a-z0-9_]{8}\.tmp)?$"),
+    re.compile(r"^(?P<name>[^.].*)\.[a-z0-9_]{8}\.tmp$"),
+)
+#: A temporary file of an earlier version is left alone until it is this old (its writer is
+#: unknown; no save takes this long without touching its file).
+LEGACY_TEMP_AGE_S = 600.0
+
+
+def _owner_running(pid: int, mtime: float) -> bool:
+    """Whether process ``pid`` runs and is old enough to have written a file at ``mtime`` (a
+    process that started later only reuses a dead writer's pid)."""
+    import psutil
+
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).create_time() <= mtime + 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except (psutil.Error, OSError):  # access denied or unknown: assume it is alive, keep the file
+        return True
+
+
+def remove_leftover_temps(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Delete what killed writes left in ``folder``: :func:`atomic_output_path` temporaries whose
+    writing process is gone (those of ``name`` only, when given). Temporaries of a process that
+    is still running (this one, another window) stay; pid-less ones of earlier versions go once
+    :data:`LEGACY_TEMP_AGE_S` old. Files that are not ours are never touched. Returns what was
+    deleted; errors (a folder that went away, a file someone else holds) are skipped."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not entry.name.endswith(".tmp"):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+            match = _TEMP_RE.match(entry.name)
+            if match is not None:
+                if (name is not None and match["name"] != name) or _owner_running(int(match["pid"]), mtime):
+                    continue
+            else:
+                legacy = next((m for m in (r.match(entry.name) for r in _LEGACY_TEMP_RES) if m), None)
+                if legacy is None or (name is not None and legacy["name"] != name) or now - mtime < LEGACY_TEMP_AGE_S:
+                    continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def _check_metadata(dest: Path, metadata: Mapping[str, str] | None) -> dict[str, str]:

@@ -16,7 +16,6 @@ from app.model.persistence import ProjectFileError
 from app.model.project import Clip, Project
 from app.model.project_files import (
     MASKS_ENTRY,
-    STALE_TEMP_S,
     ProjectFileSnapshot,
     load_project_file,
     save_project_file,
@@ -159,8 +158,9 @@ def test_project_with_masks_saves_and_loads_identically(tmp_path):
     masks.set_mask(clip.id, mask)
     path = tmp_path / "song.sdproj"
     save_project_file(project, masks, path)
-    loaded, loaded_masks = load_project_file(path)
-    (again,) = loaded.clips()
+    loaded = load_project_file(path)
+    loaded_masks = loaded.masks
+    (again,) = loaded.project.clips()
     assert again.id == clip.id and again.start_s == clip.start_s
     np.testing.assert_array_equal(again.audio, clip.audio)
     assert loaded_masks == {clip.id: mask}
@@ -178,20 +178,20 @@ def test_a_failed_save_leaves_the_previous_file_and_damaged_files_are_refused(tm
     # The process dies half-way through writing the next save (after some bytes hit the disk).
     from app.model import persistence
 
-    def dies_half_way(self, target):
+    def dies_half_way(self, target, extra=None):
         with open(target, "wb") as f:
             f.write(b"PK\x03\x04 partial")
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(persistence.ProjectSnapshot, "write", dies_half_way)
+    monkeypatch.setattr(persistence.ProjectSnapshot, "write_zip", dies_half_way)
     project.tracks[0].clips[0].name = "changed"
     with pytest.raises(KeyboardInterrupt):
         ProjectFileSnapshot.capture(project, masks).write(path)
     monkeypatch.undo()
     assert path.read_bytes() == good
     assert not [p for p in tmp_path.iterdir() if p.name != "song.sdproj"]
-    loaded, loaded_masks = load_project_file(path)
-    assert loaded.clips()[0].name == "drums" and loaded_masks[clip.id] == masks.get(clip.id)
+    loaded = load_project_file(path)
+    assert loaded.project.clips()[0].name == "drums" and loaded.masks[clip.id] == masks.get(clip.id)
 
     truncated = tmp_path / "truncated.sdproj"
     truncated.write_bytes(good[: len(good) // 2])
@@ -201,7 +201,7 @@ def test_a_failed_save_leaves_the_previous_file_and_damaged_files_are_refused(tm
     damaged.write_bytes(good)
     with zipfile.ZipFile(damaged, "a") as zf:
         zf.writestr(MASKS_ENTRY + "x", "{}")  # unrelated entries are ignored
-    assert load_project_file(damaged)[1] == {clip.id: masks.get(clip.id)}
+    assert load_project_file(damaged).masks == {clip.id: masks.get(clip.id)}
     bad_masks = tmp_path / "bad-masks.sdproj"
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad_masks, "w") as dst:
         for item in src.infolist():
@@ -251,15 +251,21 @@ def test_a_process_killed_while_saving_leaves_a_loadable_file(tmp_path, delay_s)
     finally:
         proc.kill()
         proc.wait()
-    project, masks = load_project_file(path)
+    loaded = load_project_file(path)
+    project, masks = loaded.project, loaded.masks
     (clip,) = project.clips()
     assert int(clip.name[1:]) >= done[-1]
     assert clip.audio.shape == (2, 44100 * 12) and masks[clip.id] == Mask((TimeBand(0.0, 1.0),))
-    # What the killed save left behind goes with a later save, once it is old enough.
+    # What the killed save left behind goes with the next save: its writer is gone. A temporary
+    # file of a writer that still runs (another window) stays.
     leftovers = list(tmp_path.glob(".song.sdproj.*.tmp"))
-    for tmp in leftovers:
-        os.utime(tmp, (time.time() - 2 * STALE_TEMP_S,) * 2)
-    fresh = tmp_path / ".song.sdproj.0123456789ab.tmp"
-    fresh.write_bytes(b"a save running right now")
-    save_project_file(project, MaskStore(), path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["song.sdproj", fresh.name])
+    assert all(f".{proc.pid}-" in p.name for p in leftovers)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f".song.sdproj.{other.pid}-0123456789ab.tmp"
+        live.write_bytes(b"a save running right now")
+        save_project_file(project, MaskStore(), path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["song.sdproj", live.name])
+    finally:
+        other.kill()
+        other.wait()
