@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,6 +158,12 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
 # ---------------------------------------------------------------------------------------- reading
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as a short text for a one-line message, without object reprs."""
+    text = re.sub(r"(Error opening )?<[^<>]* at 0x[0-9a-fA-F]+>:?\s*", "", str(exc)).strip() or type(exc).__name__
+    return text[:160]
+
+
 class _MemoryFile:
     """A read-only file over a bytearray for soundfile's virtual I/O (no copy of the data)."""
 
@@ -212,7 +219,7 @@ class ProjectArchive:
         except OSError as exc:
             raise ProjectFileError(f"'{self.path}' cannot be read: {exc.strerror or exc}.") from None
         except Exception as exc:  # noqa: BLE001 - BadZipFile, struct.error, ValueError, ... from a damaged directory
-            raise ProjectFileError(f"'{self.path}' is not a Specdiff project file (not a readable zip archive: {exc}).") from None
+            raise ProjectFileError(f"'{self.path}' is not a Specdiff project file (not a readable zip archive: {_reason(exc)}).") from None
         self.infos: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in self.zip.infolist():
@@ -244,9 +251,11 @@ class ProjectArchive:
     def declared_size(self, name: str) -> int:
         return self.infos[name].file_size
 
-    def read(self, name: str, cap: int) -> bytearray:
-        """The member's bytes. Refused before inflating if it declares more than ``cap`` bytes;
-        read in chunks, so it never grows past what it declared (and the CRC is checked)."""
+    def read(self, name: str, cap: int, head: bytes | tuple[bytes, ...] = b"") -> bytearray:
+        """The member's bytes. Refused before inflating if it declares more than ``cap`` bytes or
+        does not start with ``head`` (checked on the first chunk: a bomb of zeros stops there);
+        read in chunks into a buffer that grows with what really arrives, never past what the
+        member declared (zipfile checks the CRC at the end)."""
         info = self.infos.get(name)
         if info is None:
             self.fields.fail(name, "is missing from the zip.")
@@ -256,21 +265,23 @@ class ProjectArchive:
             self.fields.fail(name, "is encrypted.")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             self.fields.fail(name, f"uses a compression this version does not read (method {info.compress_type}).")
-        data = bytearray(info.file_size)
-        pos = 0
+        data = bytearray()
         try:
             with self.zip.open(info) as raw:
-                while pos < len(data):
-                    chunk = raw.read(min(READ_CHUNK_BYTES, len(data) - pos))
+                while len(data) < info.file_size:
+                    chunk = raw.read(min(READ_CHUNK_BYTES, info.file_size - len(data)))
                     if not chunk:
                         break
-                    data[pos : pos + len(chunk)] = chunk
-                    pos += len(chunk)
+                    if not data and not chunk.startswith(head):
+                        self.fields.fail(name, f"is not what it should be (it does not start with {head!r}).")
+                    data += chunk
                 more = raw.read(1)  # reaches the end: zipfile checks the CRC there
+        except ProjectFileError:
+            raise
         except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, OSError, ...
-            self.fields.fail(name, f"is damaged ({type(exc).__name__}: {str(exc)[:120]}).")
-        if pos < len(data) or more:
-            self.fields.fail(name, f"holds {'less' if pos < len(data) else 'more'} data than the zip declares.")
+            self.fields.fail(name, f"is damaged ({type(exc).__name__}: {_reason(exc)}).")
+        if len(data) < info.file_size or more:
+            self.fields.fail(name, f"holds {'less' if more == b'' else 'more'} data than the zip declares.")
         return data
 
     def read_json(self, name: str, cap: int) -> Any:
@@ -301,7 +312,7 @@ def _read_audio(archive: ProjectArchive, key: str, budget: _Budget) -> tuple[np.
 
     f = archive.fields
     budget.take(archive.declared_size(key), key)  # the member's bytes, while they are decoded
-    data = archive.read(key, archive.limits.audio_member_bytes)
+    data = archive.read(key, archive.limits.audio_member_bytes, head=(b"RIFF", b"RF64"))
     try:
         with sf.SoundFile(_MemoryFile(data)) as snd:
             channels, rate, frames = snd.channels, snd.samplerate, snd.frames
@@ -330,7 +341,7 @@ def _read_audio(archive: ProjectArchive, key: str, budget: _Budget) -> tuple[np.
     except ProjectFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile errors, TypeError, ValueError from a damaged header
-        f.fail(key, f"is not a readable WAV file ({str(exc)[:120]}).")
+        f.fail(key, f"is not a readable WAV file ({_reason(exc)}).")
     finally:
         budget.left += len(data)  # the member's bytes go now
         del data
@@ -346,7 +357,7 @@ def _read_image(archive: ProjectArchive, key: str, budget: _Budget) -> Any:
 
     f = archive.fields
     limit = archive.limits.image_pixels
-    data = archive.read(key, archive.limits.image_member_bytes)
+    data = archive.read(key, archive.limits.image_member_bytes, head=b"\x89PNG\r\n\x1a\n")
     try:
         image = Image.open(io.BytesIO(bytes(data)), formats=["PNG"])
         width, height = image.size
@@ -357,10 +368,12 @@ def _read_image(archive: ProjectArchive, key: str, budget: _Budget) -> Any:
         image.getexif().tobytes()
     except ProjectFileError:
         raise
+    except Image.UnidentifiedImageError:
+        f.fail(key, "is not a PNG image.")
     except Image.DecompressionBombError:
         f.fail(key, f"is an image of more than {limit / 1e6:.0f} megapixels (a decompression bomb).")
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds on damaged images and EXIF
-        f.fail(key, f"is not a readable PNG image ({type(exc).__name__}: {str(exc)[:120]}).")
+        f.fail(key, f"is not a readable PNG image ({type(exc).__name__}: {_reason(exc)}).")
     return image
 
 
@@ -391,7 +404,7 @@ def project_from_archive(archive: ProjectArchive) -> tuple[Project, list[str]]:
                 try:
                     recipe = Recipe.from_dict(c.recipe)
                 except (ValueError, TypeError) as exc:
-                    warnings.append(f"Clip {c.name[:60]!r}: its recipe cannot be read ({str(exc)[:160]}); the clip opens without it.")
+                    warnings.append(f"Clip {c.name[:60]!r}: its recipe cannot be read ({_reason(exc)}); the clip opens without it.")
             try:
                 clip = Clip(id=c.id, name=c.name, audio=audio, sample_rate_hz=rate, start_s=c.start_s,
                             offset_s=c.offset_s, duration_s=c.duration_s, gain_db=c.gain_db, recipe=recipe,

@@ -44,25 +44,29 @@ class ProjectFileError(ValueError):
 
 @dataclass(frozen=True)
 class FileLimits:
-    """How big each part of a project file may be. The defaults fit a day of stereo audio in
-    thousands of clips; a file beyond them is refused before anything is inflated."""
+    """How big each part of a project file may be. The defaults fit hours of stereo audio in
+    tens of thousands of clips; a file beyond them is refused before anything is inflated, and
+    audio and images must also fit in the memory that is free (:meth:`memory_budget`)."""
 
     #: Members of the zip, and the size of its central directory (read before anything else).
     members: int = 200_000
     directory_bytes: int = 64 * MiB
     #: Uncompressed bytes of ``project.json``, ``masks.json``, one audio member, one image member.
-    manifest_bytes: int = 64 * MiB
-    masks_bytes: int = 64 * MiB
+    #: (16 MB of JSON is 50 000 clips; parsed, the worst such JSON takes about 20 times that.)
+    manifest_bytes: int = 16 * MiB
+    masks_bytes: int = 16 * MiB
     audio_member_bytes: int = 8 * GiB
     image_member_bytes: int = 256 * MiB
     #: Uncompressed bytes of all members together, as the zip declares them.
     total_bytes: int = 64 * GiB
     #: Width x height of one spectrogram image.
     image_pixels: int = 64_000_000
-    #: Nesting of objects and lists in the JSON members.
+    #: Nesting of objects and lists in the JSON members, and how many there may be (counted
+    #: before parsing: a few MB of ``{},{},...`` would otherwise parse into gigabytes).
     json_depth: int = 32
+    json_containers: int = 2_000_000
     tracks: int = 1000
-    clips: int = 100_000
+    clips: int = 50_000
     #: A clip's recipe, as compact JSON.
     recipe_bytes: int = 256 * 1024
     #: Memory the decoded audio and images may take; None: a share of what is free now.
@@ -194,7 +198,11 @@ class Fields:
 
 
 def parse_json(data: bytes, fields: Fields, member: str, limits: FileLimits = DEFAULT_LIMITS) -> Any:
-    """Parse a JSON member; its nesting may not exceed ``limits.json_depth``."""
+    """Parse a JSON member; its nesting may not exceed ``limits.json_depth`` nor its objects and
+    lists ``limits.json_containers`` (braces inside strings count too: an upper bound)."""
+    containers = data.count(b"{") + data.count(b"[")
+    if containers > limits.json_containers:
+        fields.fail(member, f"holds {containers} objects and lists; at most {limits.json_containers} are allowed.")
     try:
         value = json.loads(data)
     except RecursionError:
