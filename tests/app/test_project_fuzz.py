@@ -296,3 +296,76 @@ def test_clip_paint_restores_the_painter_even_when_drawing_fails(qtbot, window):
     plain = QtGui.QPainter(image)
     item.paint(plain)  # a plain painter draws str(name) without complaint
     plain.end()
+
+
+# ------------------------------------------------------------------------------------- files
+
+
+def test_saves_keep_the_files_mode_and_a_new_file_gets_the_umask(tmp_path):
+    import os
+
+    from app.model.project_files import save_project_file
+
+    project, masks = corpus.make_project()
+    old_umask = os.umask(0o027)
+    try:
+        new = tmp_path / "new.sdproj"
+        save_project_file(project, masks, new)
+        assert new.stat().st_mode & 0o777 == 0o640
+        shared = tmp_path / "shared.sdproj"
+        save_project_file(project, masks, shared)
+        shared.chmod(0o664)
+        save_project_file(project, masks, shared)  # saving again keeps what the user set
+        assert shared.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old_umask)
+
+
+def test_leftovers_of_dead_writers_go_and_a_running_ones_stay(tmp_path):
+    import os
+    import time
+
+    from engine.audio.io import LEGACY_TEMP_AGE_S, remove_leftover_temps
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        files = {
+            "dead": tmp_path / f".song.sdproj.{dead.pid}-0123456789ab.tmp",
+            "alive": tmp_path / f".song.sdproj.{alive.pid}-0123456789ab.tmp",
+            "mine": tmp_path / f".song.sdproj.{os.getpid()}-0123456789ab.tmp",
+            "old legacy": tmp_path / ".song.sdproj.0123456789ab.tmp",
+            "old mkstemp": tmp_path / "song.sdproj.abcd_123.tmp",
+            "new legacy": tmp_path / ".other.sdproj.ba9876543210.tmp",
+            "not ours": tmp_path / "notes.tmp",
+            "project": tmp_path / "song.sdproj",
+        }
+        for path in files.values():
+            path.write_bytes(b"x")
+        for key in ("old legacy", "old mkstemp", "not ours"):
+            os.utime(files[key], (time.time() - 2 * LEGACY_TEMP_AGE_S,) * 2)
+        time.sleep(1.1)  # the live writer started before its file was written
+        removed = remove_leftover_temps(tmp_path)
+        assert sorted(p.name for p in removed) == sorted(files[k].name for k in ("dead", "old legacy", "old mkstemp"))
+        assert all(files[k].exists() for k in ("alive", "mine", "new legacy", "not ours", "project"))
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_a_killed_autosave_leaves_nothing_behind_and_its_lone_project_is_offered(tmp_path):
+    from app.autosave import find_recoverable, remove_leftovers
+    from app.model.project_files import save_project_file
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lone = tmp_path / f"autosave-{dead.pid}-0123456789abcdef.sdproj"  # killed before its description
+    project, masks = corpus.make_project()
+    save_project_file(project, masks, lone)
+    half = tmp_path / f".autosave-{dead.pid}-0123456789abcdef.sdproj.{dead.pid}-0123456789ab.tmp"  # the next one
+    half.write_bytes(b"PK half an autosave")
+    assert remove_leftovers(tmp_path) == [half] and lone.exists()
+    (info,) = find_recoverable(tmp_path)
+    assert info.path == lone and info.pid == dead.pid and info.project_path is None
+    assert {c.id for c in load_project_file(info.path).project.clips()} == {c.id for c in project.clips()}
