@@ -8,9 +8,9 @@
 
 Each takes ``--model``, ``--seed``, ``--steps`` (denoising steps; for ``interpolate`` the number
 of segments, as in the issue's usage line, with ``--inference-steps`` for denoising),
-``--guidance`` and ``--scheduler``. Input audio at another sample rate than the spectrogram
-preset's is resampled first (and said so). The output keeps the input file's sample format
-(16-bit, 24-bit or float) so that untouched samples stay exact, and carries its recipe in the
+``--guidance`` and ``--scheduler``. The output keeps the input file's sample rate, channels and
+sample format (16-bit, 24-bit or float; the engine edits a copy at the spectrogram preset's rate
+and brings only the new audio back) so that untouched samples stay exact, and carries its recipe in the
 WAV ``comment`` tag, or in ``OUT.recipe.json`` beside it when the recipe is too long for a tag.
 Errors are one line on stderr with a non-zero exit status, as for the other commands.
 """
@@ -135,24 +135,19 @@ def _generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_clip(args: argparse.Namespace) -> tuple[Any, int, str]:
-    """The input file's audio resampled to the preset's rate, the rate, and the subtype to write."""
+    """The input file's audio at its own rate, the rate, and the subtype to write."""
     import soundfile
 
-    from engine.audio.io import read_audio, resample
+    from engine.audio.io import read_audio
     from engine.audio.spectrogram import get_preset
 
     source = _check_input(Path(args.input), "the audio file")
     try:
-        params = get_preset(args.preset)
+        get_preset(args.preset)
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     audio, rate = read_audio(source)
-    subtype = soundfile.info(str(source)).subtype
-    if rate != params.sample_rate:
-        print(f"{source}: resampled from {rate} Hz to {params.sample_rate} Hz for the {args.preset!r} preset")
-        audio, rate = resample(audio, rate, params.sample_rate), params.sample_rate
-        subtype = "FLOAT"
-    return audio, rate, subtype
+    return audio, rate, soundfile.info(str(source)).subtype
 
 
 def _spec(cls: Any, **kwargs: Any) -> Any:
