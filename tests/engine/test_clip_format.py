@@ -89,3 +89,19 @@ def test_a_low_rate_mono_clip_stays_low_rate_mono(engine):
     keep = np.ones(clip.shape[1], bool)
     keep[11025:22050] = False
     np.testing.assert_array_equal(result.audio[:, keep], clip[:, keep])
+
+
+def test_a_painted_mask_is_drawn_on_the_working_copys_columns(engine, clip):
+    from engine.pipelines.landing import working_length
+
+    hop = 441  # the riffusion preset's, at 44.1 kHz
+    columns = working_length(clip.shape[1], CLIP_RATE, 44100) // hop
+    mask = np.zeros((64, columns), np.float32)
+    mask[10:30, 100:140] = 1.0  # 1.0 s to 1.4 s, a band of mel rows
+    (result,) = run_job(engine, InpaintJob(audio=clip, sample_rate_hz=CLIP_RATE, mask=mask, seed=8, **FAST))
+    assert (result.sample_rate_hz, result.audio.shape) == (CLIP_RATE, clip.shape)
+    lo, hi = CLIP_RATE, int(1.4 * CLIP_RATE)
+    np.testing.assert_array_equal(result.audio[:, :lo], clip[:, :lo])
+    np.testing.assert_array_equal(result.audio[:, hi:], clip[:, hi:])
+    assert not np.array_equal(result.audio[:, lo:hi], clip[:, lo:hi])
+    assert np.abs(result.audio).max() <= 1.0
