@@ -6,8 +6,10 @@
     gain_db = matching_gain(new, reference_lufs, 22050)  # -> the loudness around an edit, capped too
 
 The integrated loudness is BS.1770-4's: K-weighting, 400 ms blocks with 75 % overlap, the
-absolute (-70 LUFS) and relative (-10 LU) gates (``pyloudnorm``). Audio shorter than one block is
-measured as one block of its own length. True peak is the largest magnitude of the signal
+absolute (-70 LUFS) and relative (-10 LU) gates, computed as ``pyloudnorm`` does (its filter
+coefficients, its block placement; equal to its result) but streamed in chunks, so a ten-minute
+clip needs no extra copies of itself. Audio shorter than one block is measured as one block of
+its own length. True peak is the largest magnitude of the signal
 oversampled 4x (BS.1770's annex 2, with a polyphase low-pass), which catches the inter-sample
 peaks a DAC or a lossy encoder would reach.
 
@@ -35,15 +37,61 @@ SILENCE_LUFS = -70.0
 TRUE_PEAK_OVERSAMPLING = 4
 
 _BLOCK_S = 0.4
+#: True peak is computed over blocks of this many samples, each with this margin on both sides.
+_TRUE_PEAK_BLOCK = 1 << 18
+_TRUE_PEAK_MARGIN = 256
+#: The loudness filters run over chunks of this many samples.
+_LOUDNESS_CHUNK = 1 << 18
 
 
 def _as_channels(audio: Any) -> np.ndarray:
-    array = np.asarray(audio, dtype=np.float64)
+    """``audio`` as a (channels, samples) array (no copy)."""
+    array = np.asarray(audio)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2:
         raise ValueError(f"expected audio shaped (channels, samples), got shape {array.shape}.")
     return array
+
+
+def _block_energies(audio: Any, sample_rate_hz: int, block_s: float) -> np.ndarray:
+    """Mean square of the K-weighted signal per gating block (blocks of ``block_s``, 75 % overlap),
+    ``(channels, blocks)``, exactly as ``pyloudnorm.Meter.integrated_loudness`` places them.
+
+    The K-weighting filters (``pyloudnorm``'s coefficients for the rate) run over chunks with
+    their state carried, and only running sums at the block edges are kept, so memory does not
+    grow with the length of the audio.
+    """
+    import pyloudnorm
+    from scipy.signal import lfilter
+
+    source = np.asarray(audio)
+    channels, samples = source.shape
+    stages = list(pyloudnorm.Meter(int(sample_rate_hz), block_size=block_s)._filters.values())
+    count = int(np.round((samples / sample_rate_hz - block_s) / (block_s * 0.25))) + 1
+    starts = np.array([int(block_s * (j * 0.25) * sample_rate_hz) for j in range(count)])
+    ends = np.array([int(block_s * (j * 0.25 + 1) * sample_rate_hz) for j in range(count)])
+    edges = np.unique(np.concatenate([starts, np.minimum(ends, samples)]))
+    totals = np.zeros((channels, edges.size))
+    states = [np.zeros((channels, max(len(stage.a), len(stage.b)) - 1)) for stage in stages]
+    running = np.zeros(channels)
+    done = 0
+    for start in range(0, samples, _LOUDNESS_CHUNK):
+        chunk = np.asarray(source[:, start : start + _LOUDNESS_CHUNK], dtype=np.float64)
+        for index, stage in enumerate(stages):
+            chunk, states[index] = lfilter(stage.b, stage.a, chunk, axis=1, zi=states[index])
+            chunk *= stage.passband_gain
+        cumulative = running[:, None] + np.cumsum(chunk * chunk, axis=1)
+        stop = start + chunk.shape[1]
+        here = (edges > start) & (edges <= stop)
+        totals[:, here] = cumulative[:, edges[here] - start - 1]
+        running = cumulative[:, -1]
+        done = stop
+    totals[:, edges == 0] = 0.0
+    totals[:, edges > done] = running[:, None]
+    at = {int(edge): i for i, edge in enumerate(edges)}
+    sums = totals[:, [at[int(min(e, samples))] for e in ends]] - totals[:, [at[int(s)] for s in starts]]
+    return sums / (block_s * sample_rate_hz)
 
 
 def integrated_loudness(audio: Any, sample_rate_hz: int) -> float:
@@ -52,30 +100,45 @@ def integrated_loudness(audio: Any, sample_rate_hz: int) -> float:
     Channels are weighted as BS.1770 orders them (L, R, C at 1, surrounds at 1.41); at most the
     first five count. Audio shorter than 400 ms is measured as a single block.
     """
-    import pyloudnorm
-
     array = _as_channels(audio)[:5]
     samples = array.shape[1]
     if samples < 2 or not np.any(array):
         return -math.inf
     block_s = min(_BLOCK_S, (samples - 1) / sample_rate_hz)
-    meter = pyloudnorm.Meter(int(sample_rate_hz), block_size=block_s)
-    value = float(meter.integrated_loudness(array.T))
-    return value if math.isfinite(value) and value >= SILENCE_LUFS else -math.inf
+    weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41])[: array.shape[0], None]
+    power = (weights * _block_energies(array, sample_rate_hz, block_s)).sum(axis=0)
+    with np.errstate(divide="ignore"):
+        blocks = -0.691 + 10.0 * np.log10(power)
+    gated = power[blocks >= SILENCE_LUFS]  # the absolute gate
+    if gated.size == 0:
+        return -math.inf
+    relative = -0.691 + 10.0 * np.log10(gated.mean()) - 10.0
+    kept = power[(blocks >= SILENCE_LUFS) & (blocks > relative)]  # and the relative one
+    value = -0.691 + 10.0 * math.log10(kept.mean()) if kept.size else -math.inf
+    return value if value >= SILENCE_LUFS else -math.inf
 
 
 def true_peak(audio: Any) -> float:
-    """The true peak of ``audio`` (linear, not dB): the largest magnitude oversampled 4x."""
+    """The true peak of ``audio`` (linear, not dB): the largest magnitude oversampled 4x.
+
+    Long audio is oversampled in blocks (each with a margin wider than the filter, whose
+    oversampled samples are dropped), so memory stays bounded.
+    """
     from scipy.signal import resample_poly
 
     array = _as_channels(audio)
     if array.size == 0:
         return 0.0
-    sample_peak = float(np.max(np.abs(array)))
-    if sample_peak == 0.0:
+    peak = float(np.max(np.abs(array)))
+    if peak == 0.0:
         return 0.0
-    oversampled = resample_poly(array, TRUE_PEAK_OVERSAMPLING, 1, axis=1)
-    return max(sample_peak, float(np.max(np.abs(oversampled))))
+    samples, factor = array.shape[1], TRUE_PEAK_OVERSAMPLING
+    for start in range(0, samples, _TRUE_PEAK_BLOCK):
+        lo, hi = max(start - _TRUE_PEAK_MARGIN, 0), min(start + _TRUE_PEAK_BLOCK + _TRUE_PEAK_MARGIN, samples)
+        oversampled = resample_poly(np.asarray(array[:, lo:hi], dtype=np.float64), factor, 1, axis=1)
+        inner = oversampled[:, (start - lo) * factor : (min(start + _TRUE_PEAK_BLOCK, samples) - lo) * factor]
+        peak = max(peak, float(np.max(np.abs(inner))))
+    return peak
 
 
 def true_peak_dbtp(audio: Any) -> float:

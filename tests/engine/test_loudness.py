@@ -186,3 +186,24 @@ def test_a_whole_result_comes_back_at_the_clip_rate_length_and_loudness():
     assert out.shape == original.shape
     assert integrated_loudness(out, clip_rate) == pytest.approx(integrated_loudness(original, clip_rate), abs=1.0)
     assert true_peak_dbtp(out) <= CEILING_DBTP + 1e-3
+
+
+def test_true_peak_of_long_audio_is_found_across_blocks():
+    rate = 48000
+    long = noise(12, rate, 0.05, channels=2)  # longer than one true-peak block
+    long[1, 262143 : 262147] = sine(12000, 1, rate, 0.0, phase=np.pi / 4)[0, :4]  # an inter-sample peak on a block seam
+    from scipy.signal import resample_poly
+
+    whole = float(np.max(np.abs(resample_poly(long.astype(np.float64), 4, 1, axis=1))))
+    assert 20 * np.log10(whole) == pytest.approx(true_peak_dbtp(long), abs=1e-6)
+
+
+def test_streamed_loudness_equals_pyloudnorms_over_many_chunks():
+    import pyloudnorm
+
+    rate = 44100
+    rng = np.random.default_rng(3)
+    audio = rng.standard_normal((2, 14 * rate)) * np.linspace(0.01, 0.5, 14 * rate)
+    audio[:, 3 * rate : 6 * rate] = 0.0  # gated out
+    expected = pyloudnorm.Meter(rate).integrated_loudness(audio.T)
+    assert integrated_loudness(audio.astype(np.float32), rate) == pytest.approx(expected, abs=1e-3)
