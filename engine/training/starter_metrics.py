@@ -7,7 +7,8 @@ model it has just trained). Every function takes mono float audio ``(samples,)``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,3 +168,214 @@ def evaluate(
             "criterion": check.description,
         }
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Drum tempo
+# ---------------------------------------------------------------------------------------------
+
+#: The tempo range :func:`tempo_bpm` searches: just around the starter's trained tempos
+#: (80-155 BPM, less than an octave), so half or double a beat's tempo never falls inside it.
+TEMPO_RANGE_BPM = (78.0, 158.0)
+_ONSET_HOP_S = 0.005
+
+
+def onset_strength(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """Onset strength per 5 ms hop: the positive change of the log power in 40 mel bands over
+    :data:`BAND_HZ` (23 ms frames; mel bands so that a kick's low band counts as much as a
+    hi-hat's wide top), with its running mean (0.25 s) removed and clipped at 0."""
+    x = _mono(audio)
+    power, freqs = _frames_power(x, sample_rate_hz, 0.023, _ONSET_HOP_S)
+    mel = power @ _mel_matrix(freqs, _NUM_MEL_BANDS, *BAND_HZ).T
+    log_power = np.log10(mel + 1e-10 * max(float(mel.max()), 1e-20))
+    log_power = np.maximum(log_power, log_power.max() - 8.0)  # 80 dB floor
+    flux = np.maximum(0.0, np.diff(log_power, axis=0)).sum(axis=1)
+    window = max(1, int(0.25 / _ONSET_HOP_S))
+    local = np.convolve(flux, np.ones(window) / window, mode="same")
+    return np.maximum(0.0, flux - local)
+
+
+def tempo_bpm(audio: np.ndarray, sample_rate_hz: int, bpm_range: tuple[float, float] = TEMPO_RANGE_BPM) -> float:
+    """The tempo (beats per minute) of a drum beat: the beat period P within ``bpm_range`` whose
+    onset-strength autocorrelation (unbiased) at P plus at 2P is the largest (the bar's half
+    repeats too, which tells the beat from a dotted or syncopated period), searched in steps of
+    a tenth of the 5 ms hop. Returns NaN for a clip without onsets."""
+    env = onset_strength(audio, sample_rate_hz)
+    env = env - env.mean()
+    n = len(env)
+    if n < 8 or not np.any(env):
+        return float("nan")
+    spectrum = np.fft.rfft(env, 2 * n)
+    ac = np.fft.irfft(spectrum * np.conj(spectrum))[:n] / (n - np.arange(n))
+    lags = np.arange(60.0 / bpm_range[1] / _ONSET_HOP_S, 60.0 / bpm_range[0] / _ONSET_HOP_S, 0.1)
+    frames = np.arange(n)
+    # The second period only where at least 30% of the clip still overlaps itself.
+    double = np.where(2 * lags < 0.7 * n, np.interp(2 * lags, frames, ac), 0.0)
+    score = np.interp(lags, frames, ac) + double
+    return float(60.0 / (lags[int(np.argmax(score))] * _ONSET_HOP_S))
+
+
+def tempo_check(bpm: float, prompt: str | None = None) -> PromptCheck:
+    """A drum beat at ``bpm``: the measured tempo within 5%."""
+    return PromptCheck(
+        prompt or f"a drum beat at {bpm:g} BPM",
+        f"tempo within 5% of {bpm:g} BPM",
+        tempo_bpm,
+        lambda measured: bool(np.isfinite(measured)) and abs(measured / bpm - 1) <= 0.05,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Instrument identity: a small classifier on log-mel statistics (numpy and scipy only)
+# ---------------------------------------------------------------------------------------------
+
+_NUM_MEL_BANDS = 40
+
+
+def _mel_matrix(freqs: np.ndarray, num_bands: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """Triangular HTK-mel filters (bands, bins) over ``low_hz``..``high_hz``."""
+
+    def mel(f: np.ndarray | float) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    edges = 700.0 * (10 ** (np.linspace(mel(low_hz), mel(high_hz), num_bands + 2) / 2595.0) - 1.0)
+    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None] - lower) / (center - lower)
+    down = (upper - freqs[None]) / (upper - center)
+    return np.maximum(0.0, np.minimum(up, down))
+
+
+def timbre_features(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """What a note sounds like, independent of its level: over the frames within 40 dB of the
+    loudest (46 ms, 23 ms hops), the mean and spread of 40 log-mel bands within
+    :data:`BAND_HZ` (relative to the loudest band), the mean absolute change per frame, and
+    the envelope's shape (attack time, decay rate, sustained fraction). Shape (126,)."""
+    power, freqs = _frames_power(_mono(audio), sample_rate_hz, 0.046, 0.023)
+    mel = power @ _mel_matrix(freqs, _NUM_MEL_BANDS, *BAND_HZ).T
+    total = mel.sum(axis=1)
+    if not total.max() > 0:
+        return np.zeros(3 * _NUM_MEL_BANDS + 6)
+    level_db = 10 * np.log10(total / total.max() + 1e-12)
+    active = level_db > -40
+    log_mel = 10 * np.log10(mel + 1e-10 * mel.max())
+    log_mel = np.maximum(log_mel, log_mel.max() - 80)
+    frames = log_mel[active]
+    mean = frames.mean(axis=0)
+    spread = frames.std(axis=0)
+    change = np.abs(np.diff(frames, axis=0)).mean(axis=0) if len(frames) > 1 else np.zeros(_NUM_MEL_BANDS)
+    first = int(np.argmax(active))
+    peak = int(np.argmax(level_db))
+    attack_s = (peak - first) * 0.023
+    after = level_db[peak:]
+    times = np.arange(len(after)) * 0.023
+    decay_db_per_s = float(np.polyfit(times, after, 1)[0]) if len(after) > 2 else 0.0
+    envelope = np.array([
+        attack_s, decay_db_per_s / 100.0, active.mean(), (level_db > -10).mean(), (level_db > -20).mean(),
+        float(np.median(level_db[active])) / 40.0,
+    ])  # fmt: skip
+    return np.concatenate([(mean - mean.max()) / 20.0, spread / 10.0, change / 10.0, envelope])
+
+
+@dataclass
+class InstrumentClassifier:
+    """Multinomial logistic regression (L2) on :func:`timbre_features`, fitted by L-BFGS.
+
+    ``classes`` are the labels in output order; ``fit`` standardises the features and learns
+    ``weights`` (features + 1, classes)."""
+
+    classes: tuple[Any, ...] = ()
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    l2: float = 1e-2
+
+    def fit(self, features: np.ndarray, labels: Sequence[Any]) -> InstrumentClassifier:
+        from scipy.optimize import minimize
+
+        x = np.asarray(features, dtype=np.float64)
+        self.classes = tuple(sorted(set(labels), key=lambda c: (str(type(c)), c)))
+        if len(self.classes) < 2:
+            raise ValueError(f"need examples of at least two classes, got {self.classes}.")
+        y = np.array([self.classes.index(label) for label in labels])
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
+        k = len(self.classes)
+        onehot = np.eye(k)[y]
+
+        def loss(w_flat: np.ndarray) -> tuple[float, np.ndarray]:
+            w = w_flat.reshape(z.shape[1], k)
+            logits = z @ w
+            logits -= logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=1, keepdims=True)
+            value = -np.mean(np.sum(onehot * np.log(p + 1e-12), axis=1)) + 0.5 * self.l2 * np.sum(w[:-1] ** 2)
+            grad = z.T @ (p - onehot) / len(z)
+            grad[:-1] += self.l2 * w[:-1]
+            return value, grad.ravel()
+
+        result = minimize(loss, np.zeros(z.shape[1] * k), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        self.weights = result.x.reshape(z.shape[1], k)
+        return self
+
+    def predict(self, features: np.ndarray) -> list[Any]:
+        if self.weights is None:
+            raise ValueError("the classifier is not fitted yet (call fit first).")
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
+        return [self.classes[i] for i in np.argmax(z @ self.weights, axis=1)]
+
+    def accuracy(self, features: np.ndarray, labels: Sequence[Any]) -> float:
+        predicted = self.predict(features)
+        return float(np.mean([p == t for p, t in zip(predicted, labels)]))
+
+
+#: Instruments the identity check tells apart at the same note (General MIDI programs): grand
+#: piano, nylon guitar, violin, trumpet, flute. Their G4 and D4 are held out of the starter's
+#: training (engine.training.gm_corpus.IDENTITY_KEYS).
+IDENTITY_INSTRUMENTS = (0, 24, 40, 56, 73)
+#: MIDI keys the classifier learns each instrument on (G3-F#5, around the tested G4 and D4).
+CLASSIFIER_KEYS = tuple(range(55, 79))
+
+
+def classifier_fonts() -> tuple[Any, ...]:
+    """The sound fonts the identity classifier learns from: every font other than FluidR3_GM
+    (the one the starter model learns from) that is installed: TimGM6mb, MuseScore General."""
+    from engine.training import gm_corpus
+
+    return tuple(font for font in (gm_corpus.TIMGM_FONT, gm_corpus.MUSESCORE_FONT) if font.is_file())
+
+
+def identity_classifier(
+    programs: Sequence[int] = IDENTITY_INSTRUMENTS,
+    keys: Sequence[int] = CLASSIFIER_KEYS,
+    fonts: Sequence[Any] | None = None,
+    *,
+    sample_rate_hz: int = 22050,
+    duration_s: float = 2.56,
+    takes: int = 2,
+    seed: int = 0,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> InstrumentClassifier:
+    """A classifier of ``programs`` fitted on notes rendered from ``fonts`` (default
+    :func:`classifier_fonts`; never FluidR3, which the model learns from): every key, ``takes``
+    random loudness/length/onset draws each. Raises gm_corpus.RenderError without fluidsynth
+    or with no other font installed.
+
+    ``transform`` (mono audio -> mono audio) is applied to every render before its features are
+    taken: pass the model's spectrogram round trip (image -> Griffin-Lim) so the classifier
+    learns from what generated clips sound like (trained on plain renders, it told round-tripped
+    FluidR3 notes apart only 64% of the time, against 100% before the round trip)."""
+    from engine.training import gm_corpus
+
+    fonts = tuple(fonts) if fonts is not None else classifier_fonts()
+    if not fonts:
+        raise gm_corpus.RenderError(f"no sound font besides FluidR3 is installed; install: apt install {gm_corpus.APT_PACKAGES}")
+    rng = np.random.default_rng(seed)
+    clips = [gm_corpus.random_note(rng, program, key) for program in programs for key in keys for _ in range(takes)]
+    labels = [clip.attributes["program"] for clip in clips]
+    features, all_labels = [], []
+    for font in fonts:
+        audio = gm_corpus.render(clips, sample_rate_hz=sample_rate_hz, duration_s=duration_s, font=font)
+        features += [timbre_features(transform(x) if transform else x, sample_rate_hz) for x in audio]
+        all_labels += labels
+    return InstrumentClassifier(l2=0.1).fit(np.array(features), all_labels)

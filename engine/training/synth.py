@@ -364,7 +364,7 @@ def _make_chord(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, 
     freq = note_to_hz(f"{root}{octave}")
     audio = chord(freq, quality, n, sr, rng)
     captions = _fill(CAPTION_TEMPLATES["chord"], a=_article(root), root=root, octave=octave, quality=quality)
-    return audio, captions, {"root_hz": freq, "quality": quality}
+    return audio, captions, {"root_hz": freq, "quality": quality, "root": root, "octave": octave}
 
 
 def _make_sweep(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, tuple[str, ...], dict]:
@@ -398,7 +398,7 @@ def _make_events(kind: str) -> Callable[[np.random.Generator, int, int], tuple[n
             burst_s = float(rng.uniform(0.03, min(0.1, 0.4 / rate)))
             audio = noise_bursts(rate, n, sr, rng, offset, burst_s, color)
         captions = _fill(CAPTION_TEMPLATES[kind], rate=rate, color=color)
-        return audio, captions, {"rate_per_s": rate, "offset_s": offset}
+        return audio, captions, {"rate_per_s": rate, "offset_s": offset, "color": color}
 
     return make
 
@@ -417,7 +417,7 @@ def _make_pluck(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, 
     offset = float(rng.uniform(0, min(0.5, 0.2 * n / sr)))
     decay_s = float(rng.uniform(0.3, 1.0))
     audio = _delayed(karplus_strong(freq, n, sr, rng, decay_s), int(offset * sr))
-    return audio, _fill(CAPTION_TEMPLATES["pluck"], note=note, hz=round(freq)), {"freq_hz": freq, "offset_s": offset}
+    return audio, _fill(CAPTION_TEMPLATES["pluck"], note=note, hz=round(freq)), {"freq_hz": freq, "note": note, "offset_s": offset}
 
 
 def _make_decay(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, tuple[str, ...], dict]:
@@ -425,7 +425,7 @@ def _make_decay(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, 
     offset = float(rng.uniform(0, min(0.5, 0.2 * n / sr)))
     decay_s = float(rng.uniform(0.2, 0.8))
     audio = _delayed(decaying_tone(freq, n, sr, decay_s, rng.uniform(0, 2 * np.pi)), int(offset * sr))
-    return audio, _fill(CAPTION_TEMPLATES["decay"], note=note, hz=round(freq)), {"freq_hz": freq, "offset_s": offset}
+    return audio, _fill(CAPTION_TEMPLATES["decay"], note=note, hz=round(freq)), {"freq_hz": freq, "note": note, "offset_s": offset}
 
 
 def _make_tremolo(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, tuple[str, ...], dict]:
@@ -434,7 +434,7 @@ def _make_tremolo(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray
     depth = float(rng.uniform(0.7, 1.0))
     audio = tremolo(freq, rate, depth, n, sr, rng.uniform(0, 2 * np.pi))
     captions = _fill(CAPTION_TEMPLATES["tremolo"], note=note, hz=round(freq), rate=rate)
-    return audio, captions, {"freq_hz": freq, "rate_per_s": rate}
+    return audio, captions, {"freq_hz": freq, "note": note, "rate_per_s": rate}
 
 
 _MAKERS = {
