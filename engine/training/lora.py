@@ -1,0 +1,1045 @@
+"""LoRA fine-tuning of a spectrogram diffusion model on one's own sounds (seed 000's method).
+
+    dataset = build_dataset("my_sounds/", target_for_model(model), trigger="zorblat")
+    result = yield from train_lora(model, dataset, "zorblat.safetensors", preset_config("cpu"))
+
+:func:`train_lora` is a generator: each yield is a :class:`LoraProgress` (a progress report with
+the loss, and a cancel and pause point: a consumer that stops pulling pauses the run with the model
+loaded, ``ctx.check_cancelled()`` is called before every step). It loads its own copy of the base
+model (so generation jobs keep the shared one), adds PEFT LoRA adapters to the UNet's attention
+projections (``to_q``, ``to_k``, ``to_v``, ``to_out.0``; optionally the text encoder's), encodes the
+dataset to VAE latents once, and trains with AdamW (8-bit where bitsandbytes imports, on CUDA),
+warm-up and a schedule, gradient accumulation, Min-SNR-gamma loss weights (as diffusers'
+``train_text_to_image_lora.py``), mixed precision and gradient checkpointing on a GPU.
+
+The unit is the optimizer step: ``max_steps`` (or ``epochs``, turned into steps). One step sees
+``batch_size * gradient_accumulation_steps`` clips, so each clip is seen
+``max_steps * batch_size * gradient_accumulation_steps / len(train set)`` times
+(:meth:`LoraTrainConfig.times_each_clip_seen`).
+
+Every random number (data order, posterior samples, noise, timesteps, LoRA init) comes from
+generators seeded by ``config.seed`` whose states are saved in the checkpoints, so a run stopped
+and resumed from its last checkpoint ends with exactly the weights of an uninterrupted run (on the
+same machine, device and thread count).
+
+The output is a ``.safetensors`` in diffusers' PEFT layout (``unet.*`` / ``text_encoder.*``, the
+LoRA config in ``lora_adapter_metadata`` so diffusers loads it at the trained alpha) or the
+kohya/A1111 layout (``lora_unet_*`` with the true ``.alpha``); either carries the training
+settings, base model and dataset summary in its metadata (:func:`read_lora_info`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.specs import Progress
+from engine.training.lora_data import LoraDataError, LoraDataset, split_dataset
+
+#: The safetensors metadata key holding the training record (JSON).
+METADATA_KEY = "specdiff_lora"
+FORMATS = ("diffusers", "kohya")
+LR_SCHEDULES = ("constant", "cosine", "linear")
+MIXED_PRECISIONS = ("no", "fp16", "bf16")
+UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
+CHECKPOINT_PREFIX = "checkpoint-"
+ADAPTER = "default"
+KEEP_CHECKPOINTS = 2
+
+
+class LoraTrainingError(ValueError):
+    """A training run cannot start or continue; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class LoraTrainConfig:
+    """The settings of one run. Defaults follow diffusers' ``train_text_to_image_lora.py``."""
+
+    rank: int = 4
+    alpha: float = 4.0
+    learning_rate: float = 1e-4
+    train_text_encoder: bool = False
+    text_encoder_lr: float | None = None  # None: the UNet's rate
+    max_steps: int = 500
+    epochs: float | None = None  # set: the number of steps is worked out from it
+    batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    snr_gamma: float | None = 5.0
+    max_grad_norm: float = 1.0
+    caption_dropout: float = 0.0
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    use_8bit_adam: bool = False
+    seed: int = 0
+    validation_fraction: float = 0.1
+    validation_every: int = 0  # steps between validation losses (0: only at the start and the end)
+    sample_every: int = 0  # steps between validation samples (0: never during the run)
+    validation_prompts: tuple[str, ...] = ()
+    validation_seeds: tuple[int, ...] = (0,)
+    sample_steps: int = 20
+    sample_guidance_scale: float = 5.0
+    sample_scheduler: str = "dpm++2m-karras"
+    checkpoint_every: int = 0  # 0: no checkpoints
+    num_threads: int | None = None  # torch CPU threads for this job only (None: leave as is)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        positive = ("rank", "alpha", "learning_rate", "max_steps", "batch_size", "gradient_accumulation_steps",
+                    "max_grad_norm", "sample_steps")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise LoraTrainingError(f"`{name}` must be a positive number, got {value!r}.")
+        for name in ("warmup_steps", "validation_every", "sample_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise LoraTrainingError(f"`{name}` must be a whole number >= 0, got {value!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise LoraTrainingError(f"`lr_schedule` must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}.")
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise LoraTrainingError(
+                f"`mixed_precision` must be one of {', '.join(MIXED_PRECISIONS)}, got {self.mixed_precision!r}."
+            )
+        if self.snr_gamma is not None and not self.snr_gamma > 0:
+            raise LoraTrainingError(f"`snr_gamma` must be > 0 (or None for plain MSE), got {self.snr_gamma!r}.")
+        if self.epochs is not None and not self.epochs > 0:
+            raise LoraTrainingError(f"`epochs` must be > 0, got {self.epochs!r}.")
+        if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.validation_fraction < 1.0:
+            raise LoraTrainingError("`caption_dropout` and `validation_fraction` must be in [0, 1).")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            raise LoraTrainingError(f"`num_threads` must be a positive integer, got {self.num_threads!r}.")
+
+    @property
+    def clips_per_step(self) -> int:
+        return self.batch_size * self.gradient_accumulation_steps
+
+    def total_steps(self, num_train: int) -> int:
+        """Optimizer steps of the run: ``max_steps``, or ``epochs`` passes over ``num_train`` clips."""
+        if self.epochs is None:
+            return int(self.max_steps)
+        return max(1, math.ceil(self.epochs * num_train / self.clips_per_step))
+
+    def times_each_clip_seen(self, num_train: int) -> float:
+        """How many times the run shows each training clip (on average)."""
+        return self.total_steps(num_train) * self.clips_per_step / max(1, num_train)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LoraTrainConfig:
+        """Settings from :meth:`to_json` (unknown keys ignored, lists back to tuples)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
+        return cls(**kwargs)
+
+
+#: Memory presets: the CPU one is for the starter model (a few minutes on 2 cores); the GPU ones
+#: are for SD 1.5-sized models at 512 px and fit the card's memory (see :func:`estimate_memory`).
+PRESETS: dict[str, LoraTrainConfig] = {
+    "cpu": LoraTrainConfig(
+        rank=8, alpha=8.0, learning_rate=1e-3, train_text_encoder=True, max_steps=300, batch_size=4,
+        lr_schedule="cosine", warmup_steps=20, device="cpu", num_threads=1, checkpoint_every=100,
+    ),
+    "gpu-6gb": LoraTrainConfig(
+        rank=4, alpha=4.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
+        gradient_checkpointing=True, use_8bit_adam=True, device="cuda", checkpoint_every=250, sample_every=250,
+    ),
+    "gpu-8gb": LoraTrainConfig(
+        rank=8, alpha=8.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
+        gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
+    ),
+    "gpu-12gb": LoraTrainConfig(
+        rank=16, alpha=16.0, max_steps=1500, batch_size=2, gradient_accumulation_steps=2, mixed_precision="fp16",
+        gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
+    ),
+    "gpu-24gb": LoraTrainConfig(
+        rank=32, alpha=32.0, max_steps=1500, batch_size=4, mixed_precision="bf16", train_text_encoder=True,
+        device="cuda", checkpoint_every=250, sample_every=250,
+    ),
+}
+
+
+def preset_config(name: str, **overrides: Any) -> LoraTrainConfig:
+    """The named preset with ``overrides``; LoraTrainingError for an unknown name."""
+    if name not in PRESETS:
+        raise LoraTrainingError(f"Unknown training preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    return replace(PRESETS[name], **overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress payloads
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LoraSample:
+    """A validation sample at ``step``: the LoRA's output and the base model's for the same prompt/seed."""
+
+    step: int
+    prompt: str
+    seed: int
+    image: np.ndarray  # uint8 (H, W, 3) spectrogram image
+    audio: np.ndarray  # (1, samples) float32
+    base_image: np.ndarray
+    base_audio: np.ndarray
+    sample_rate_hz: int
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will take, worked out before it starts."""
+
+    total_steps: int
+    step_s: float  # measured seconds per optimizer step on this device
+    seconds: float
+    peak_memory_bytes: int
+    trainable_parameters: int
+    times_each_clip_seen: float
+    device: str
+
+    def describe(self) -> str:
+        return (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
+                f"{_duration(self.seconds)} and {self.peak_memory_bytes / 2**30:.1f} GB peak on {self.device}")
+
+
+@dataclass(frozen=True, eq=False)
+class LoraProgress(Progress):
+    """Progress of a training run; ``loss`` is the step's training loss (stage "train")."""
+
+    loss: float | None = None
+    learning_rate: float | None = None
+    validation_loss: float | None = None
+    samples: tuple[LoraSample, ...] = ()
+    estimate: Estimate | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class LoraResult:
+    path: Path
+    steps: int
+    initial_loss: float
+    final_loss: float
+    initial_validation_loss: float | None
+    final_validation_loss: float | None
+    losses: tuple[float, ...]
+    seconds: float
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with ``num_threads`` torch CPU threads, restoring the previous count after."""
+    if num_threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    """Multiplier of the peak rate at optimizer step ``step`` (0-based): linear warm-up, then the schedule."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    if schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    return 1.0
+
+
+class _LrLambda:
+    """A picklable schedule for LambdaLR (its state then travels in the checkpoint)."""
+
+    def __init__(self, total: int, warmup: int, schedule: str) -> None:
+        self.total, self.warmup, self.schedule = total, warmup, schedule
+
+    def __call__(self, step: int) -> float:
+        return _lr_factor(step, self.total, self.warmup, self.schedule)
+
+
+def min_snr_weights(scheduler: Any, timesteps: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023) as diffusers' train_text_to_image_lora.py:
+    ``min(SNR, gamma) / SNR`` for epsilon prediction, ``min(SNR, gamma) / (SNR + 1)`` for v-prediction."""
+    from diffusers.training_utils import compute_snr
+
+    snr = compute_snr(scheduler, timesteps)
+    weights = torch.clamp(snr, max=gamma)
+    prediction = scheduler.config.prediction_type
+    if prediction == "epsilon":
+        return weights / snr
+    if prediction == "v_prediction":
+        return weights / (snr + 1)
+    raise LoraTrainingError(f"Min-SNR weighting supports epsilon and v_prediction models, not {prediction!r}.")
+
+
+def _dataset_fingerprint(dataset: LoraDataset) -> str:
+    digest = hashlib.sha256()
+    for example in dataset.examples:
+        digest.update(example.caption.encode())
+        digest.update(example.image.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def resolve_model(model: str, store: Any = None) -> Any:
+    """A model folder, or a repo id in the local cache -> its ResolvedModel (never downloads)."""
+    from engine.models.store import ModelStore
+
+    return (store or ModelStore()).resolve(str(model), download=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+# ---------------------------------------------------------------------------------------------
+
+
+class LoraTrainer:
+    """The state of one run, built by :meth:`setup`; :func:`train_lora` drives it step by step.
+
+    Kept out of the generator body so that no grad-mode or thread setting spans a ``yield``.
+    """
+
+    def __init__(self, model: str, dataset: LoraDataset, config: LoraTrainConfig, *, store: Any = None) -> None:
+        if len(dataset) == 0:
+            raise LoraDataError("The dataset is empty: add sounds before training.")
+        self.model = str(model)
+        self.config = config
+        self.store = store
+        self.train_set, self.val_set = split_dataset(dataset, config.validation_fraction, config.seed)
+        self.dataset = dataset
+        self.total_steps = config.total_steps(len(self.train_set))
+        self.step = 0
+        self.losses: list[float] = []
+        self.validation_losses: list[tuple[int, float]] = []
+        self._base_samples: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] = {}
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Load the model, add the adapters, cache the latents (and the prompts' embeddings)."""
+        from engine.models.loading import load_pipeline
+        from engine.models.policy import LoadPolicy
+
+        cfg = self.config
+        precision = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}[cfg.mixed_precision]
+        policy = LoadPolicy(device=cfg.device, precision=precision)
+        loaded = load_pipeline(resolve_model(self.model, self.store), policy)
+        if loaded.is_inpainting:
+            raise LoraTrainingError("LoRA training needs a text-to-image model; this one is an inpainting model.")
+        self.loaded = loaded
+        self.pipe = pipe = loaded.pipeline
+        self.device = loaded.device
+        self.weight_dtype = loaded.dtype
+        if cfg.mixed_precision != "no" and self.device.type != "cuda":
+            raise LoraTrainingError("Mixed precision needs a CUDA GPU; use mixed_precision='no' on this device.")
+        self.unet, self.vae, self.text_encoder = pipe.unet, pipe.vae, pipe.text_encoder
+        for module in (self.unet, self.vae, self.text_encoder):
+            module.requires_grad_(False)
+        self._add_adapters()
+        from diffusers import DDPMScheduler
+
+        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+        if self.noise_scheduler.config.prediction_type not in ("epsilon", "v_prediction"):
+            raise LoraTrainingError(
+                f"The model predicts {self.noise_scheduler.config.prediction_type!r}; supported are epsilon and v_prediction."
+            )
+        self.generator = torch.Generator("cpu").manual_seed(int(cfg.seed))
+        self._cache_latents()
+        self._make_optimizer()
+        self.perm: list[int] = []
+        self.position = 0
+
+    def _add_adapters(self) -> None:
+        from peft import LoraConfig
+
+        cfg = self.config
+        # The LoRA init draws from torch's global generator: seed it inside a fork (restored after).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(cfg.seed))
+            self.unet_lora_config = LoraConfig(r=int(cfg.rank), lora_alpha=float(cfg.alpha),
+                                               init_lora_weights="gaussian", target_modules=list(UNET_TARGETS))
+            self.unet.add_adapter(self.unet_lora_config)
+            self.text_lora_config = None
+            if cfg.train_text_encoder:
+                self.text_lora_config = LoraConfig(r=int(cfg.rank), lora_alpha=float(cfg.alpha),
+                                                   init_lora_weights="gaussian", target_modules=list(TEXT_TARGETS))
+                # transformers' add_adapter wants a newer peft than diffusers needs: inject directly.
+                from peft import inject_adapter_in_model
+
+                inject_adapter_in_model(self.text_lora_config, self.text_encoder, adapter_name=ADAPTER)
+        params = []
+        for module in self._trained_modules():
+            for p in module.parameters():
+                if p.requires_grad:
+                    p.data = p.data.float()  # LoRA weights train in fp32 under mixed precision
+                    params.append(p)
+        self.unet_params = [p for p in self.unet.parameters() if p.requires_grad]
+        self.text_params = [p for p in self.text_encoder.parameters() if p.requires_grad] if cfg.train_text_encoder else []
+        self.trainable_parameters = sum(p.numel() for p in params)
+        if cfg.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()
+            if cfg.train_text_encoder:
+                self.text_encoder.gradient_checkpointing_enable()
+
+    def _trained_modules(self) -> list[Any]:
+        return [self.unet, self.text_encoder] if self.config.train_text_encoder else [self.unet]
+
+    @torch.no_grad()
+    def _cache_latents(self) -> None:
+        from engine.pipelines.sampling import image_to_tensor
+
+        target = self.dataset.target
+        scale = float(self.vae.config.scaling_factor)
+
+        def encode(examples: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+            means, stds = [], []
+            for example in examples:
+                x = image_to_tensor(example.image, target.height, target.width).to(self.device, self.weight_dtype)
+                dist = self.vae.encode(x).latent_dist
+                means.append(dist.mean.float() * scale)
+                stds.append(dist.std.float() * scale)
+            if not means:
+                return torch.empty(0), torch.empty(0)
+            return torch.cat(means), torch.cat(stds)
+
+        self.train_mean, self.train_std = encode(self.train_set.examples)
+        self.val_mean, self.val_std = encode(self.val_set.examples)
+        tokenizer = self.pipe.tokenizer
+
+        def ids(texts: list[str]) -> torch.Tensor:
+            return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                             return_tensors="pt").input_ids
+
+        self.train_ids = ids(self.train_set.captions)
+        self.val_ids = ids(self.val_set.captions) if len(self.val_set) else None
+        self.empty_ids = ids([""])
+        self.train_hidden = self.val_hidden = None
+        if not self.config.train_text_encoder:  # a frozen encoder: embed every caption once
+            self.train_hidden = self._embed(self.train_ids)
+            self.val_hidden = self._embed(self.val_ids) if self.val_ids is not None else None
+            self.empty_hidden = self._embed(self.empty_ids)
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.text_encoder(ids.to(self.device))[0]
+
+    def _make_optimizer(self) -> None:
+        cfg = self.config
+        groups = [{"params": self.unet_params, "lr": cfg.learning_rate}]
+        if self.text_params:
+            groups.append({"params": self.text_params, "lr": cfg.text_encoder_lr or cfg.learning_rate})
+        optimizer_class = torch.optim.AdamW
+        self.optimizer_name = "AdamW"
+        if cfg.use_8bit_adam and self.device.type == "cuda":
+            try:
+                import bitsandbytes as bnb
+
+                optimizer_class, self.optimizer_name = bnb.optim.AdamW8bit, "AdamW8bit"
+            except Exception:  # noqa: BLE001 - bitsandbytes fails in many ways; plain AdamW then
+                pass
+        self.optimizer = optimizer_class(groups, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _LrLambda(self.total_steps, cfg.warmup_steps, cfg.lr_schedule)
+        )
+        use_scaler = cfg.mixed_precision == "fp16"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler) if use_scaler else None
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _next_indices(self, count: int) -> list[int]:
+        out = []
+        n = len(self.train_set)
+        while len(out) < count:
+            if self.position >= len(self.perm):
+                self.perm = torch.randperm(n, generator=self.generator).tolist()
+                self.position = 0
+            out.append(self.perm[self.position])
+            self.position += 1
+        return out
+
+    def _autocast(self) -> Any:
+        if self.config.mixed_precision == "no":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.weight_dtype)
+
+    def _loss(self, mean: torch.Tensor, std: torch.Tensor, ids: torch.Tensor | None, hidden: torch.Tensor | None,
+              generator: torch.Generator, drop: torch.Tensor | None = None, timesteps: torch.Tensor | None = None,
+              weighted: bool = True) -> torch.Tensor:
+        """The (Min-SNR-weighted) denoising loss of a batch; all draws from ``generator`` on the CPU."""
+        batch = mean.shape[0]
+        z0 = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
+        noise = torch.randn(z0.shape, generator=generator).to(self.device)
+        if timesteps is None:
+            timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (batch,), generator=generator)
+        timesteps = timesteps.to(self.device)
+        noisy = self.noise_scheduler.add_noise(z0, noise, timesteps)
+        if self.config.train_text_encoder:
+            if drop is not None:
+                ids = torch.where(drop[:, None], self.empty_ids, ids)
+            hidden = self._embed(ids)
+        elif drop is not None:
+            hidden = torch.where(drop[:, None, None].to(self.device), self.empty_hidden, hidden)
+        with self._autocast():
+            pred = self.unet(noisy.to(self.weight_dtype), timesteps, encoder_hidden_states=hidden.to(self.weight_dtype)).sample
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            target = self.noise_scheduler.get_velocity(z0, noise, timesteps)
+        else:
+            target = noise
+        per_example = (pred.float() - target.float()).pow(2).mean(dim=(1, 2, 3))
+        if weighted and self.config.snr_gamma is not None:
+            per_example = per_example * min_snr_weights(self.noise_scheduler, timesteps, self.config.snr_gamma)
+        return per_example.mean()
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimizer step (``gradient_accumulation_steps`` micro-batches); returns (loss, lr)."""
+        cfg = self.config
+        self.unet.train()
+        if cfg.train_text_encoder:
+            self.text_encoder.train()
+        total = 0.0
+        for _ in range(cfg.gradient_accumulation_steps):
+            idx = torch.tensor(self._next_indices(cfg.batch_size))
+            drop = None
+            if cfg.caption_dropout > 0:
+                drop = torch.rand(len(idx), generator=self.generator) < cfg.caption_dropout
+            hidden = self.train_hidden[idx.to(self.train_hidden.device)] if self.train_hidden is not None else None
+            loss = self._loss(self.train_mean[idx], self.train_std[idx], self.train_ids[idx].to(self.device), hidden,
+                              self.generator, drop)
+            loss = loss / cfg.gradient_accumulation_steps
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+            else:
+                loss.backward()
+            total += float(loss.detach())
+        params = self.unet_params + self.text_params
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        if not math.isfinite(total):
+            raise LoraTrainingError(
+                f"The loss became {total} at step {self.step}"
+                + (" (fp16 overflow: try bf16 or mixed_precision='no')" if cfg.mixed_precision == "fp16" else "")
+                + "; lower the learning rate."
+            )
+        self.losses.append(total)
+        return total, lr
+
+    @torch.no_grad()
+    def evaluate(self, which: str = "validation") -> float | None:
+        """The unweighted denoising MSE on the validation (or training) set, with fixed noise and
+        timesteps (the same draws every time), so values along the run compare."""
+        if which == "validation":
+            mean, std, ids, hidden = self.val_mean, self.val_std, self.val_ids, self.val_hidden
+        else:
+            mean, std, ids, hidden = self.train_mean, self.train_std, self.train_ids, self.train_hidden
+        if ids is None or len(ids) == 0:
+            return None
+        self.unet.eval()
+        self.text_encoder.eval()
+        generator = torch.Generator("cpu").manual_seed(int(self.config.seed) + 7919)
+        num_train = self.noise_scheduler.config.num_train_timesteps
+        losses = []
+        for repeat in range(4):  # four timesteps per clip, spread over the schedule
+            for start in range(0, len(ids), 8):
+                stop = min(len(ids), start + 8)
+                count = stop - start
+                t = ((torch.arange(count) + repeat * count + 0.5) / (4 * count) * num_train).long().clamp(0, num_train - 1)
+                loss = self._loss(mean[start:stop], std[start:stop], ids[start:stop].to(self.device),
+                                  hidden[start:stop] if hidden is not None else None, generator, timesteps=t,
+                                  weighted=False)
+                losses.append(float(loss) * count)
+        return sum(losses) / (4 * len(ids))
+
+    def measure_step_s(self, repeats: int = 2) -> float:
+        """Seconds per optimizer step, measured with forward and backward passes that change nothing
+        (own generator, gradients dropped, no optimizer step)."""
+        cfg = self.config
+        generator = torch.Generator("cpu").manual_seed(12345)
+        self.unet.train()
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            for _ in range(cfg.gradient_accumulation_steps):
+                idx = torch.randint(0, len(self.train_set), (cfg.batch_size,), generator=generator)
+                hidden = self.train_hidden[idx] if self.train_hidden is not None else None
+                loss = self._loss(self.train_mean[idx], self.train_std[idx], self.train_ids[idx].to(self.device),
+                                  hidden, generator)
+                loss.backward()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            times.append(time.perf_counter() - start)
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(np.median(times[1:]))  # the first one warms caches up
+
+    def estimate(self, step_s: float) -> Estimate:
+        return Estimate(
+            total_steps=self.total_steps,
+            step_s=step_s,
+            seconds=step_s * max(0, self.total_steps - self.step),
+            peak_memory_bytes=self.peak_memory_bytes(),
+            trainable_parameters=self.trainable_parameters,
+            times_each_clip_seen=self.config.times_each_clip_seen(len(self.train_set)),
+            device=str(self.device),
+        )
+
+    def peak_memory_bytes(self) -> int:
+        """Measured on CUDA (after :meth:`measure_step_s`); on the CPU, worked out from the sizes."""
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        return estimate_memory(self.pipe, self.config, self.dataset.target.height, self.dataset.target.width,
+                               self.trainable_parameters)
+
+    # -- samples --------------------------------------------------------------------------------
+
+    def _generate(self, prompt: str, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+        from engine.pipelines.sampling import denoise, to_uint8
+        from engine.pipelines.text_to_audio import invert, spectrogram_image
+
+        target = self.dataset.target
+        self.unet.eval()
+        self.text_encoder.eval()
+        run = denoise(self.pipe, prompt=prompt, height=target.height, width=target.width,
+                      num_inference_steps=self.config.sample_steps, guidance_scale=self.config.sample_guidance_scale,
+                      scheduler=self.config.sample_scheduler, generator_seed=int(seed))
+        try:
+            while True:
+                next(run)
+        except StopIteration as stop:
+            pixels = to_uint8(stop.value)
+        image = spectrogram_image(pixels, target.params)
+        audio, rate = invert(image, target.params, self.device, int(seed))
+        return pixels, np.asarray(audio[:1], dtype=np.float32), int(rate)
+
+    def _set_adapters(self, enabled: bool) -> None:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for module in self._trained_modules():
+            for layer in module.modules():
+                if isinstance(layer, BaseTunerLayer):
+                    layer.enable_adapters(enabled)
+
+    def samples(self) -> tuple[LoraSample, ...]:
+        """Every validation prompt x seed with the LoRA and (computed once) without it."""
+        out = []
+        for prompt in self.config.validation_prompts:
+            for seed in self.config.validation_seeds:
+                key = (prompt, int(seed))
+                if key not in self._base_samples:
+                    self._set_adapters(False)
+                    try:
+                        self._base_samples[key] = self._generate(prompt, seed)
+                    finally:
+                        self._set_adapters(True)
+                image, audio, rate = self._generate(prompt, seed)
+                base_image, base_audio, _ = self._base_samples[key]
+                out.append(LoraSample(self.step, prompt, int(seed), image, audio, base_image, base_audio, rate))
+        return tuple(out)
+
+    # -- weights and checkpoints ----------------------------------------------------------------
+
+    def lora_state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
+        """{"unet": ..., "text_encoder": ...}: the LoRA weights in PEFT's keys (no adapter name), fp32 on the CPU."""
+        out = {"unet": _lora_weights(self.unet)}
+        if self.config.train_text_encoder:
+            out["text_encoder"] = _lora_weights(self.text_encoder)
+        return out
+
+    def save_checkpoint(self, folder: Path) -> Path:
+        """Write ``checkpoint-STEP.pt`` (LoRA weights, optimizer, schedule, RNG, data order, step)
+        atomically into ``folder``; keep the last :data:`KEEP_CHECKPOINTS`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            "step": self.step,
+            "lora": self.lora_state_dicts(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "generator": self.generator.get_state(),
+            "perm": list(self.perm),
+            "position": self.position,
+            "losses": list(self.losses),
+            "validation_losses": list(self.validation_losses),
+            "config": self.config.to_json(),
+            "model": self.model,
+            "dataset": _dataset_fingerprint(self.dataset),
+        }
+        path = folder / f"{CHECKPOINT_PREFIX}{self.step:07d}.pt"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        for old in list_checkpoints(folder)[:-KEEP_CHECKPOINTS]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Continue from ``path``; LoraTrainingError if it is from another model, dataset or settings."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # noqa: BLE001 - a truncated or foreign file
+            raise LoraTrainingError(f"Cannot read the checkpoint '{path}': {error}".splitlines()[0]) from error
+        mine = self.config.to_json()
+        theirs = state.get("config", {})
+        differing = sorted(k for k in mine if k not in _RESUMABLE and theirs.get(k) != mine[k])
+        if differing:
+            raise LoraTrainingError(f"The checkpoint '{path.name}' was made with other settings ({', '.join(differing)}).")
+        if state.get("dataset") != _dataset_fingerprint(self.dataset):
+            raise LoraTrainingError(f"The checkpoint '{path.name}' was made from another dataset.")
+        _load_lora_weights(self.unet, state["lora"]["unet"])
+        if self.config.train_text_encoder:
+            _load_lora_weights(self.text_encoder, state["lora"]["text_encoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.generator.set_state(state["generator"])
+        self.perm, self.position = list(state["perm"]), int(state["position"])
+        self.step = int(state["step"])
+        self.losses = list(state["losses"])
+        self.validation_losses = [tuple(x) for x in state["validation_losses"]]
+
+    def training_record(self, fmt: str) -> dict[str, Any]:
+        from engine.models.catalog import model_hints
+
+        hints = model_hints(self.model)
+        return {
+            "version": 1,
+            "format": fmt,
+            "base_model": self.model,
+            "base_model_title": hints.title if hints else "",
+            "settings": self.config.to_json(),
+            "steps": self.step,
+            "dataset": {**self.dataset.summary(), "num_train": len(self.train_set), "num_validation": len(self.val_set)},
+            "final_loss": self.losses[-1] if self.losses else None,
+            "validation_losses": [list(x) for x in self.validation_losses],
+            "trigger_words": [self.dataset.trigger] if self.dataset.trigger else [],
+            "optimizer": self.optimizer_name,
+        }
+
+
+#: Settings a resumed run may change (they do not touch the weights' arithmetic).
+_RESUMABLE = frozenset({"validation_every", "sample_every", "validation_prompts", "validation_seeds", "sample_steps",
+                        "sample_guidance_scale", "sample_scheduler", "checkpoint_every", "max_steps", "epochs"})
+
+
+def _lora_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``module``'s LoRA weights keyed as PEFT saves them ("...to_q.lora_A.weight")."""
+    suffix = f".{ADAPTER}.weight"
+    return {name.replace(suffix, ".weight"): p.detach().float().cpu().contiguous()
+            for name, p in module.named_parameters() if ".lora_" in name and name.endswith(suffix)}
+
+
+def _load_lora_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    params = dict(module.named_parameters())
+    with torch.no_grad():
+        for key, value in weights.items():
+            name = key.removesuffix(".weight") + f".{ADAPTER}.weight"
+            if name not in params:
+                raise LoraTrainingError(f"The checkpoint's LoRA weight '{key}' does not fit this model.")
+            params[name].copy_(value.to(params[name].device, params[name].dtype))
+
+
+def list_checkpoints(folder: str | Path) -> list[Path]:
+    """The checkpoints in ``folder``, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob(f"{CHECKPOINT_PREFIX}*.pt"))
+
+
+def checkpoint_folder_for(output: str | Path) -> Path:
+    """Where a run writing ``output`` keeps its checkpoints: ``OUTPUT_STEM.checkpoints/`` beside it."""
+    output = Path(output)
+    return output.with_name(output.stem + ".checkpoints")
+
+
+def estimate_memory(pipe: Any, config: LoraTrainConfig, height: int, width: int, trainable: int) -> int:
+    """Peak memory of a run, worked out from sizes: the frozen weights at their dtype, the LoRA
+    weights with gradients and Adam state, and the UNet's activations for backpropagation (about
+    ``24`` float values per latent pixel per channel of every block level, a quarter of that
+    with gradient checkpointing)."""
+    bytes_per = 2 if config.mixed_precision != "no" else 4
+    frozen = sum(p.numel() for module in (pipe.unet, pipe.vae, pipe.text_encoder) for p in module.parameters())
+    adam = 2 if config.use_8bit_adam else 8
+    lora = trainable * (4 + 4 + adam)
+    channels = list(pipe.unet.config.block_out_channels)
+    latent_pixels = (height // 8) * (width // 8)
+    per_sample = sum(c * latent_pixels / 4**level for level, c in enumerate(channels)) * 24 * bytes_per
+    per_sample *= max(1, pipe.unet.config.layers_per_block) * 2  # down and up paths
+    if config.gradient_checkpointing:
+        per_sample /= 4
+    return int(frozen * bytes_per + lora + per_sample * config.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, (set, tuple)):
+        return sorted(value) if isinstance(value, set) else list(value)
+    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
+        return value.value
+    return str(value)
+
+
+def _adapter_metadata(config: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(config.to_dict(), default=_json_safe))
+    return data
+
+
+def save_lora(trainer: LoraTrainer, output: str | Path, fmt: str = "diffusers") -> Path:
+    """Write the trained LoRA to ``output`` (.safetensors) atomically, in ``fmt`` ("diffusers" or
+    "kohya"), the training record in the metadata under :data:`METADATA_KEY`."""
+    import safetensors.torch
+    from diffusers.utils import convert_state_dict_to_diffusers
+
+    if fmt not in FORMATS:
+        raise LoraTrainingError(f"Unknown LoRA format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    output = Path(output).expanduser()
+    if output.suffix != ".safetensors":
+        raise LoraTrainingError(f"The LoRA file must end in .safetensors, got '{output.name}'.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    states = trainer.lora_state_dicts()
+    metadata = {"format": "pt", METADATA_KEY: json.dumps(trainer.training_record(fmt), sort_keys=True)}
+    if fmt == "diffusers":
+        tensors = {f"unet.{k}": v for k, v in convert_state_dict_to_diffusers(states["unet"]).items()}
+        packed = {f"unet.{k}": v for k, v in _adapter_metadata(trainer.unet_lora_config).items()}
+        if "text_encoder" in states:
+            tensors.update({f"text_encoder.{k}": v for k, v in convert_state_dict_to_diffusers(states["text_encoder"]).items()})
+            packed.update({f"text_encoder.{k}": v for k, v in _adapter_metadata(trainer.text_lora_config).items()})
+        metadata["lora_adapter_metadata"] = json.dumps(packed, indent=2, sort_keys=True)
+    else:
+        tensors = kohya_state_dict(states, float(trainer.config.alpha))
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(fd)
+    try:
+        safetensors.torch.save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return output
+
+
+def kohya_state_dict(states: dict[str, dict[str, torch.Tensor]], alpha: float) -> dict[str, torch.Tensor]:
+    """PEFT state dicts -> kohya/A1111 keys (``lora_unet_*`` / ``lora_te1_*`` ``.lora_down/.lora_up.weight``)
+    with ``.alpha`` set to the true ``alpha`` (diffusers' convert_state_dict_to_kohya writes the rank)."""
+    from diffusers.utils import convert_state_dict_to_kohya
+
+    prefixed = {f"{prefix}.{k}": v for prefix, state in states.items() for k, v in state.items()}
+    out = {}
+    for key, value in convert_state_dict_to_kohya(prefixed).items():
+        # SD 1.x names the text encoder "lora_te_text_model_*" in kohya/A1111 files (lora_te1 is SDXL's).
+        if key.startswith("lora_te1_"):
+            rest = key.removeprefix("lora_te1_")
+            key = "lora_te_" + (rest if rest.startswith("text_model_") else "text_model_" + rest)
+        out[key] = torch.tensor(float(alpha)) if key.endswith(".alpha") else value
+    return out
+
+
+def read_lora_info(path: str | Path) -> dict[str, Any]:
+    """The training record stored in a LoRA file (base model, settings, dataset summary, trigger words),
+    or ``{}`` for a LoRA made elsewhere. Raises LoraTrainingError for a file that is not safetensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except Exception as error:  # noqa: BLE001 - safetensors raises several types
+        raise LoraTrainingError(f"'{path}' is not a readable .safetensors file: {error}".splitlines()[0]) from error
+    text = metadata.get(METADATA_KEY)
+    if not text:
+        return {}
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def config_from_lora(path: str | Path, **overrides: Any) -> LoraTrainConfig:
+    """The settings a LoRA was trained with (to start a new run from them), with ``overrides``."""
+    info = read_lora_info(path)
+    if not info.get("settings"):
+        raise LoraTrainingError(f"'{path}' holds no training settings (it was not trained by this app).")
+    return replace(LoraTrainConfig.from_json(info["settings"]), **overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+# ---------------------------------------------------------------------------------------------
+
+
+def train_lora(
+    model: str,
+    dataset: LoraDataset,
+    output: str | Path,
+    config: LoraTrainConfig = LoraTrainConfig(),
+    *,
+    fmt: str = "diffusers",
+    resume: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    ctx: Any = None,
+    store: Any = None,
+) -> Generator[LoraProgress, None, LoraResult]:
+    """Train a LoRA of ``model`` on ``dataset`` and write it to ``output``; see the module docstring.
+
+    Yields LoraProgress: "load", "encode", "estimate" (with :class:`Estimate`), "validate" (the
+    starting losses), then "train" after every step (``loss``, ``learning_rate``), "validate" every
+    ``validation_every`` steps, "sample" (with :class:`LoraSample` s) every ``sample_every`` steps,
+    "checkpoint" every ``checkpoint_every`` steps, and "save". With ``resume`` it continues from the
+    last checkpoint in ``checkpoint_dir`` (default: :func:`checkpoint_folder_for` ``output``).
+
+    Raises LoraTrainingError / LoraDataError with a one-line message; ``JobCancelledError`` from
+    ``ctx.check_cancelled()`` on cancel (the last checkpoint stays for a resume).
+    """
+    if fmt not in FORMATS:
+        raise LoraTrainingError(f"Unknown LoRA format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if Path(output).suffix != ".safetensors":
+        raise LoraTrainingError(f"The LoRA file must end in .safetensors, got '{Path(output).name}'.")
+    cfg = config
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else checkpoint_folder_for(output)
+
+    def check_cancelled() -> None:
+        if ctx is not None:
+            ctx.check_cancelled()
+
+    started = time.perf_counter()
+    yield LoraProgress("load", 0, 1, f"Loading {model}")
+    trainer = LoraTrainer(model, dataset, cfg, store=store)
+    with torch_threads(cfg.num_threads):
+        trainer.setup()
+    total = trainer.total_steps
+    yield LoraProgress("encode", 1, 1, f"Encoded {len(trainer.train_set)} training and {len(trainer.val_set)} "
+                                       "validation clips to latents")
+    if resume:
+        checkpoints = list_checkpoints(folder)
+        if not checkpoints:
+            raise LoraTrainingError(f"Nothing to resume: no checkpoint in '{folder}'.")
+        with torch_threads(cfg.num_threads):
+            trainer.load_checkpoint(checkpoints[-1])
+        yield LoraProgress("load", 1, 1, f"Resumed from step {trainer.step} ({checkpoints[-1].name})")
+    check_cancelled()
+    with torch_threads(cfg.num_threads):
+        estimate = trainer.estimate(trainer.measure_step_s())
+    yield LoraProgress("estimate", trainer.step, total, estimate.describe(), estimate=estimate)
+    with torch_threads(cfg.num_threads):
+        initial_train = trainer.evaluate("train")
+        initial_val = trainer.evaluate("validation")
+    if initial_val is not None and trainer.step == 0:
+        trainer.validation_losses.append((0, initial_val))
+    yield LoraProgress("validate", trainer.step, total, _losses_text(initial_train, initial_val),
+                       loss=initial_train, validation_loss=initial_val)
+    while trainer.step < total:
+        check_cancelled()
+        with torch_threads(cfg.num_threads):
+            loss, lr = trainer.train_step()
+        step = trainer.step
+        yield LoraProgress("train", step, total, f"step {step}/{total} loss {loss:.4f}", loss=loss, learning_rate=lr,
+                           eta_s=estimate.step_s * (total - step))
+        if cfg.validation_every and step % cfg.validation_every == 0 and step < total:
+            with torch_threads(cfg.num_threads):
+                val = trainer.evaluate("validation")
+            if val is not None:
+                trainer.validation_losses.append((step, val))
+                yield LoraProgress("validate", step, total, f"validation loss {val:.4f}", validation_loss=val)
+        if cfg.sample_every and step % cfg.sample_every == 0 and cfg.validation_prompts:
+            check_cancelled()
+            with torch_threads(cfg.num_threads):
+                samples = trainer.samples()
+            yield LoraProgress("sample", step, total, f"{len(samples)} samples at step {step}", samples=samples)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+            with torch_threads(cfg.num_threads):
+                path = trainer.save_checkpoint(folder)
+            yield LoraProgress("checkpoint", step, total, f"Saved {path.name}", checkpoint=str(path))
+    with torch_threads(cfg.num_threads):
+        final_train = trainer.evaluate("train")
+        final_val = trainer.evaluate("validation")
+    if final_val is not None:
+        trainer.validation_losses.append((trainer.step, final_val))
+    yield LoraProgress("validate", trainer.step, total, _losses_text(final_train, final_val),
+                       loss=final_train, validation_loss=final_val)
+    if cfg.validation_prompts and not (cfg.sample_every and trainer.step % cfg.sample_every == 0):
+        with torch_threads(cfg.num_threads):
+            samples = trainer.samples()
+        yield LoraProgress("sample", trainer.step, total, f"{len(samples)} samples at step {trainer.step}", samples=samples)
+    yield LoraProgress("save", 0, 1, f"Writing {Path(output).name}")
+    path = save_lora(trainer, output, fmt)
+    yield LoraProgress("save", 1, 1, f"Wrote {path}")
+    return LoraResult(
+        path=path,
+        steps=trainer.step,
+        initial_loss=float(initial_train),
+        final_loss=float(final_train),
+        initial_validation_loss=initial_val,
+        final_validation_loss=final_val,
+        losses=tuple(trainer.losses),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _losses_text(train: float | None, val: float | None) -> str:
+    text = f"training loss {train:.4f}" if train is not None else ""
+    if val is not None:
+        text += f", validation loss {val:.4f}"
+    return text
+
+
+def estimate_lora_run(model: str, dataset: LoraDataset, config: LoraTrainConfig, *, store: Any = None) -> Estimate:
+    """Load ``model``, add the adapters and time a step: what the run would take (nothing is trained)."""
+    trainer = LoraTrainer(model, dataset, config, store=store)
+    with torch_threads(config.num_threads):
+        trainer.setup()
+        return trainer.estimate(trainer.measure_step_s())
+
+
+__all__ = [
+    "Estimate", "FORMATS", "LoraProgress", "LoraResult", "LoraSample", "LoraTrainConfig", "LoraTrainer",
+    "LoraTrainingError", "METADATA_KEY", "PRESETS", "checkpoint_folder_for", "config_from_lora", "estimate_lora_run",
+    "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "read_lora_info",
+    "save_lora", "torch_threads", "train_lora",
+]

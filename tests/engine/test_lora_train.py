@@ -1,0 +1,225 @@
+"""LoRA training on the tiny model: the loss drops, the file loads in plain diffusers (both layouts,
+at the trained alpha), resume after a stop equals an uninterrupted run bit for bit, settings come
+back from the file, and cancelling stops within a step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from engine.training.lora import (
+    LoraTrainConfig,
+    LoraTrainer,
+    LoraTrainingError,
+    config_from_lora,
+    list_checkpoints,
+    min_snr_weights,
+    preset_config,
+    read_lora_info,
+    save_lora,
+    torch_threads,
+    train_lora,
+)
+from engine.training.lora_data import Clip, build_dataset, make_target
+
+TINY_SD = Path(__file__).resolve().parents[1] / "assets" / "tiny-sd"
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    target = make_target("starter", 1.28, height=64)  # 64 x 64 images: 8 x 8 latents
+    t = np.arange(int(1.5 * SR)) / SR
+    clips = [Clip(f"c{i}", (0.5 * np.sin(2 * np.pi * (300 + 60 * i) * t)).astype(np.float32), SR, f"tone {i}")
+             for i in range(5)]
+    return build_dataset(None, target, clips=clips, trigger="zorb")
+
+
+# Rank 4 with alpha 8: a file that loaded at alpha = rank would give another output.
+FAST = dict(rank=4, alpha=8.0, learning_rate=2e-2, batch_size=2, device="cpu", num_threads=1, validation_fraction=0.2)
+
+
+def drain(gen):
+    events = []
+    try:
+        while True:
+            events.append(next(gen))
+    except StopIteration as stop:
+        return stop.value, events
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lora") / "zorb.safetensors"
+    config = LoraTrainConfig(max_steps=6, checkpoint_every=2, sample_every=3, validation_prompts=("zorb, tone 2",),
+                             sample_steps=2, **FAST)
+    result, events = drain(train_lora(str(TINY_SD), dataset, out, config))
+    return result, events, out, config
+
+
+def sd_pipe():
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(str(TINY_SD), safety_checker=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def generate(pipe, prompt="zorb, tone 2"):
+    with torch_threads(1):  # two threads on a busy 2-core machine spin-wait for seconds per step
+        return pipe(prompt, num_inference_steps=2, height=64, width=64, guidance_scale=5.0,
+                    generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+
+
+def test_training_lowers_the_loss_and_reports_progress(trained):
+    result, events, out, config = trained
+    assert result.steps == 6 and out.is_file()
+    assert result.final_loss < result.initial_loss  # the same fixed noise and timesteps before and after
+    stages = [e.stage for e in events]
+    assert stages.count("train") == 6 and "estimate" in stages and "checkpoint" in stages
+    train_events = [e for e in events if e.stage == "train"]
+    assert [e.step for e in train_events] == list(range(1, 7)) and all(np.isfinite(e.loss) for e in train_events)
+    estimate = next(e.estimate for e in events if e.stage == "estimate")
+    assert estimate.total_steps == 6 and estimate.step_s > 0 and estimate.peak_memory_bytes > 0
+    assert estimate.times_each_clip_seen == pytest.approx(6 * 2 / 4)  # 4 training clips, 1 held out
+    validations = [e.validation_loss for e in events if e.stage == "validate"]
+    assert validations[0] is not None and validations[-1] is not None
+    samples = [s for e in events if e.stage == "sample" for s in e.samples]
+    assert [s.step for s in samples] == [3, 6]
+    first, last = samples
+    assert first.image.shape == (64, 64, 3) and first.audio.ndim == 2 and first.sample_rate_hz == SR
+    np.testing.assert_array_equal(first.base_image, last.base_image)  # the base model's output stays
+    assert not np.array_equal(last.image, last.base_image)  # the LoRA changes it
+
+
+@pytest.fixture(scope="module")
+def text_encoder_trainer(dataset):
+    """Two steps on the UNet and the text encoder."""
+    trainer = LoraTrainer(str(TINY_SD), dataset, LoraTrainConfig(max_steps=2, train_text_encoder=True, **FAST))
+    with torch_threads(1):
+        trainer.setup()
+        trainer.train_step()
+        trainer.train_step()
+    return trainer
+
+
+@pytest.mark.parametrize("fmt", ["diffusers", "kohya"])
+def test_the_lora_loads_in_plain_diffusers_and_changes_the_output(text_encoder_trainer, tmp_path, fmt):
+    trainer = text_encoder_trainer
+    path = save_lora(trainer, tmp_path / f"lora_{fmt}.safetensors", fmt)
+    with safe_open(str(path), framework="pt") as handle:
+        keys = list(handle.keys())
+        if fmt == "kohya":
+            assert any(k.startswith("lora_unet_") for k in keys) and any(k.startswith("lora_te_") for k in keys)
+            alphas = [k for k in keys if k.endswith(".alpha")]
+            assert alphas and all(float(handle.get_tensor(k)) == 8.0 for k in alphas)  # the true alpha, not the rank
+        else:
+            assert any(k.startswith("unet.") for k in keys) and any(k.startswith("text_encoder.") for k in keys)
+    pipe = sd_pipe()
+    base = generate(pipe)
+    pipe.load_lora_weights(str(path.parent), weight_name=path.name)
+    with_lora = generate(pipe)
+    assert np.abs(with_lora - base).max() > 1e-3
+    # ... and exactly what the trained model itself makes (so alpha and both modules loaded right).
+    from diffusers import StableDiffusionPipeline
+
+    trainer.unet.eval()
+    trainer.text_encoder.eval()
+    own = StableDiffusionPipeline(vae=trainer.vae, text_encoder=trainer.text_encoder, tokenizer=trainer.pipe.tokenizer,
+                                  unet=trainer.unet, scheduler=pipe.scheduler, safety_checker=None,
+                                  feature_extractor=None, requires_safety_checker=False)
+    own.set_progress_bar_config(disable=True)
+    np.testing.assert_allclose(with_lora, generate(own), atol=1e-5)
+
+
+def test_the_file_carries_its_settings_and_a_new_run_starts_from_them(trained):
+    result, _, out, config = trained
+    info = read_lora_info(out)
+    assert info["base_model"] == str(TINY_SD) and info["trigger_words"] == ["zorb"]
+    assert info["dataset"]["num_examples"] == 5 and info["dataset"]["num_validation"] == 1
+    assert info["steps"] == 6
+    again = config_from_lora(out, max_steps=10)
+    assert again == LoraTrainConfig.from_json({**config.to_json(), "max_steps": 10})
+
+
+def test_resume_after_a_stop_equals_an_uninterrupted_run(trained, dataset, tmp_path):
+    _, _, uninterrupted, config = trained
+    out = tmp_path / "resumed.safetensors"
+    stopped = train_lora(str(TINY_SD), dataset, out, config)
+    for event in stopped:  # stop the run right after its first checkpoint (as a crash would)
+        if event.stage == "checkpoint":
+            break
+    stopped.close()
+    assert not out.exists() and [p.name for p in list_checkpoints(tmp_path / "resumed.checkpoints")] == [
+        "checkpoint-0000002.pt"
+    ]
+    result, events = drain(train_lora(str(TINY_SD), dataset, out, config, resume=True))
+    assert [e.step for e in events if e.stage == "train"] == [3, 4, 5, 6]
+    with safe_open(str(uninterrupted), framework="pt") as a, safe_open(str(out), framework="pt") as b:
+        assert sorted(a.keys()) == sorted(b.keys())
+        for key in a.keys():
+            assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
+
+
+def test_resume_refuses_other_settings_and_missing_checkpoints(dataset, tmp_path):
+    with pytest.raises(LoraTrainingError, match="Nothing to resume"):
+        drain(train_lora(str(TINY_SD), dataset, tmp_path / "x.safetensors", LoraTrainConfig(max_steps=1, **FAST),
+                         resume=True))
+
+
+def test_cancel_stops_within_a_step_and_threads_are_restored(dataset, tmp_path):
+    class Cancelled(Exception):
+        pass
+
+    class Ctx:
+        cancelled = False
+
+        def check_cancelled(self):
+            if self.cancelled:
+                raise Cancelled
+
+    ctx = Ctx()
+    threads = torch.get_num_threads()
+    run = train_lora(str(TINY_SD), dataset, tmp_path / "c.safetensors",
+                     LoraTrainConfig(max_steps=50, **{**FAST, "num_threads": max(1, threads - 1) if threads > 1 else 2}),
+                     ctx=ctx)
+    steps = []
+    with pytest.raises(Cancelled):
+        for event in run:
+            assert torch.get_num_threads() == threads  # the job's setting never leaks to the consumer
+            if event.stage == "train":
+                steps.append(event.step)
+                if event.step == 2:
+                    ctx.cancelled = True
+    assert steps == [1, 2]
+    assert torch.get_num_threads() == threads
+
+
+def test_min_snr_weights_follow_diffusers_for_epsilon_and_v():
+    from diffusers import DDPMScheduler
+
+    t = torch.tensor([0, 100, 500, 999])
+    for prediction in ("epsilon", "v_prediction"):
+        scheduler = DDPMScheduler(prediction_type=prediction)
+        alphas = scheduler.alphas_cumprod[t]
+        snr = alphas / (1 - alphas)
+        expected = torch.minimum(snr, torch.full_like(snr, 5.0)) / (snr if prediction == "epsilon" else snr + 1)
+        torch.testing.assert_close(min_snr_weights(scheduler, t, 5.0), expected)
+    # epsilon: full weight where the SNR is below gamma (noisy steps), gamma / SNR above it
+    assert float(min_snr_weights(DDPMScheduler(), torch.tensor([999]), 5.0)) == pytest.approx(1.0)
+
+
+def test_settings_are_checked_with_clear_messages(dataset, tmp_path):
+    with pytest.raises(LoraTrainingError, match="`rank` must be a positive number"):
+        LoraTrainConfig(rank=0)
+    with pytest.raises(LoraTrainingError, match="Unknown training preset 'huge'"):
+        preset_config("huge")
+    with pytest.raises(LoraTrainingError, match="must end in .safetensors"):
+        drain(train_lora(str(TINY_SD), dataset, tmp_path / "x.ckpt", LoraTrainConfig(**FAST)))
+    config = preset_config("gpu-8gb")
+    assert config.gradient_checkpointing and config.mixed_precision == "fp16"
+    assert LoraTrainConfig(epochs=3, batch_size=2, gradient_accumulation_steps=2).total_steps(10) == 8  # ceil(30/4)
