@@ -153,7 +153,7 @@ class LoraTrainConfig:
 #: are for SD 1.5-sized models at 512 px and fit the card's memory (see :func:`estimate_memory`).
 PRESETS: dict[str, LoraTrainConfig] = {
     "cpu": LoraTrainConfig(
-        rank=8, alpha=8.0, learning_rate=1e-3, train_text_encoder=True, max_steps=300, batch_size=4,
+        rank=8, alpha=8.0, learning_rate=1e-3, train_text_encoder=True, max_steps=900, batch_size=4,
         lr_schedule="cosine", warmup_steps=20, device="cpu", num_threads=1, checkpoint_every=100,
     ),
     "gpu-6gb": LoraTrainConfig(
@@ -215,7 +215,7 @@ class Estimate:
 
     def describe(self) -> str:
         return (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
-                f"{_duration(self.seconds)} and {self.peak_memory_bytes / 2**30:.1f} GB peak on {self.device}")
+                f"{_duration(self.seconds)} and {_size(self.peak_memory_bytes)} peak on {self.device}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,6 +240,10 @@ class LoraResult:
     final_validation_loss: float | None
     losses: tuple[float, ...]
     seconds: float
+
+
+def _size(num_bytes: int) -> str:
+    return f"{num_bytes / 2**30:.1f} GB" if num_bytes >= 2**30 else f"{num_bytes / 2**20:.0f} MB"
 
 
 def _duration(seconds: float) -> str:
@@ -501,13 +505,13 @@ class LoraTrainer:
             timesteps = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (batch,), generator=generator)
         timesteps = timesteps.to(self.device)
         noisy = self.noise_scheduler.add_noise(z0, noise, timesteps)
-        if self.config.train_text_encoder:
-            if drop is not None:
-                ids = torch.where(drop[:, None], self.empty_ids, ids)
-            hidden = self._embed(ids)
-        elif drop is not None:
-            hidden = torch.where(drop[:, None, None].to(self.device), self.empty_hidden, hidden)
         with self._autocast():
+            if self.config.train_text_encoder:
+                if drop is not None:
+                    ids = torch.where(drop[:, None].to(ids.device), self.empty_ids.to(ids.device), ids)
+                hidden = self._embed(ids)
+            elif drop is not None:
+                hidden = torch.where(drop[:, None, None].to(hidden.device), self.empty_hidden, hidden)
             pred = self.unet(noisy.to(self.weight_dtype), timesteps, encoder_hidden_states=hidden.to(self.weight_dtype)).sample
         if self.noise_scheduler.config.prediction_type == "v_prediction":
             target = self.noise_scheduler.get_velocity(z0, noise, timesteps)
@@ -592,6 +596,8 @@ class LoraTrainer:
         (own generator, gradients dropped, no optimizer step)."""
         cfg = self.config
         generator = torch.Generator("cpu").manual_seed(12345)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         self.unet.train()
         times = []
         for _ in range(repeats + 1):
