@@ -13,6 +13,7 @@ Heavy modules (torch, diffusers) load lazily on the worker, so importing this mo
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
 )
 from engine.pipelines.editing import mel_bin_frequencies  # numpy only: where each image row sits in Hz
 from engine.worker import Worker
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SCHEDULER",
@@ -137,7 +140,8 @@ class Engine:
     """Owns the worker thread, the model store and the loaded-pipeline cache.
 
     ``on_event`` (and listeners added later) are called on the worker thread with every
-    :class:`JobEvent`; they must return quickly and never raise.
+    :class:`JobEvent`; they must return quickly. A listener that raises is logged and the others
+    still get the event.
     """
 
     def __init__(
@@ -187,7 +191,10 @@ class Engine:
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # one broken listener must not starve the others (or Engine.run)
+                log.exception("engine event listener %r raised for %r", listener, event)
 
     # -- jobs ----------------------------------------------------------------------------------
 

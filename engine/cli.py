@@ -281,7 +281,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_to_image(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from engine.audio.io import read_audio, resample
+    from engine.audio.io import read_audio, resample, to_channels
     from engine.audio.spectrogram import get_preset, image_from_audio, save_spectrogram_image
 
     source = _check_input(Path(args.input), "the audio file")
@@ -295,6 +295,7 @@ def cmd_to_image(args: argparse.Namespace) -> int:
     audio, sample_rate_hz = read_audio(source)
     note = ""
     if sample_rate_hz != params.sample_rate:
+        audio = to_channels(audio, 2 if params.stereo else 1)  # resample only what the image uses
         audio = resample(audio, sample_rate_hz, params.sample_rate)
         note = f" (resampled from {sample_rate_hz} Hz to the preset's {params.sample_rate} Hz)"
     image = image_from_audio(audio, params)
@@ -304,22 +305,16 @@ def cmd_to_image(args: argparse.Namespace) -> int:
 
 
 def cmd_to_audio(args: argparse.Namespace) -> int:
-    from PIL import Image, UnidentifiedImageError
-
     from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.io import write_audio
+    from engine.audio.limits import load_image
     from engine.audio.spectrogram import audio_from_image
 
     source = _check_input(Path(args.input), "the image")
     output = _check_output(Path(args.output), (".wav",), "the output")
     if not 1 <= args.iters <= 10_000:
         raise CliError(f"--iters must be between 1 and 10000, got {args.iters}.", EXIT_USAGE)
-    try:
-        with Image.open(source) as opened:
-            image = opened.copy()
-            image.info.update(opened.info)
-    except (UnidentifiedImageError, OSError) as error:
-        raise CliError(f"'{source}' is not a readable image: {error}") from None
+    image = load_image(source)  # size checked before decoding; one-line errors
     audio, sample_rate_hz = audio_from_image(image, vocoder=GriffinLimVocoder(n_iter=args.iters))
     write_audio(output, audio, sample_rate_hz, subtype="PCM_16")
     print(f"{output}  {audio.shape[-1] / sample_rate_hz:.2f} s at {sample_rate_hz} Hz")
@@ -422,9 +417,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, message = error.status, str(error)
     except KeyboardInterrupt:
         status, message = EXIT_INTERRUPTED, "interrupted"
-    except (ModelError, ValueError, OSError) as error:  # AudioFileError is a ValueError
+    except (ModelError, ValueError, OSError) as error:  # AudioFileError, ResourceLimitError: ValueErrors
         text = str(error).strip()
         status, message = EXIT_FAILED, text.splitlines()[0] if text else type(error).__name__
+    except MemoryError as error:  # an allocation our estimates did not foresee: still one line
+        from engine.worker import describe_error
+
+        status, message = EXIT_FAILED, describe_error(error)
     finally:
         engine_log.removeHandler(quiet_handler)
         engine_log.propagate = propagate

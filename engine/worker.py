@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.cancel import cancel_scope
 from engine.specs import (
     JobCancelled,
     JobCancelledError,
@@ -59,21 +60,66 @@ class JobContext:
 
 
 def describe_error(exc: BaseException, settings: Any = None) -> str:
-    """A one-line message for the user: what failed and, where we know, what to change."""
+    """A one-line message for the user: what failed and, where we know, what to change.
+
+    Out of memory names the device that ran out (a GPU's memory or the machine's RAM) and only the
+    settings that lower the use of that memory: model CPU offload moves weights off a CUDA GPU, so
+    it is offered only there.
+    """
     if _is_out_of_memory(exc):
-        hints = [
-            f"turn on {label}"
-            for attr, label in (
-                ("cpu_offload", "model CPU offload"),
-                ("vae_tiling", "VAE tiling"),
-                ("attention_slicing", "attention slicing"),
-            )
-            if not getattr(settings, attr, False)
-        ]
+        device = _out_of_memory_device(exc, settings)
+        offers = [("vae_tiling", "VAE tiling"), ("attention_slicing", "attention slicing")]
+        if device == "cuda":
+            offers.insert(0, ("cpu_offload", "model CPU offload"))
+        hints = [f"turn on {label}" for attr, label in offers if not getattr(settings, attr, False)]
         hints += ["fewer variations", "a shorter duration"]
-        return "Out of GPU memory (memory was freed). Try: " + "; ".join(hints) + "."
+        what = {
+            "cuda": "Out of GPU memory",
+            "mps": "Out of GPU memory (Apple MPS, shared with the system)",
+            "cpu": "Out of memory: the computer's RAM ran out (CPU)",
+        }[device]
+        wanted = _requested_bytes(str(exc))
+        needed = f"; an allocation of {wanted / 1e9:.1f} GB failed" if wanted else ""
+        if device == "cpu":
+            hints.append("close other programs")
+        return f"{what}{needed}; memory was freed. Try: " + "; ".join(hints) + "."
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0] if len(text) < 400 else text[:400] + "..."
+
+
+def _out_of_memory_device(exc: BaseException, settings: Any) -> str:
+    """``"cuda"``, ``"mps"`` or ``"cpu"``: where an out-of-memory error ran out."""
+    text = str(exc).lower()
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError) or "cuda" in text:
+            return "cuda"
+    except Exception:  # pragma: no cover - torch always importable in the engine
+        torch = None
+    if "mps" in text:
+        return "mps"
+    if isinstance(exc, MemoryError) or "cpuallocator" in text or "can't allocate memory" in text:
+        return "cpu"
+    device = str(getattr(settings, "device", "") or "auto")
+    if device == "auto" and torch is not None:
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    return "cuda" if device.startswith("cuda") else "mps" if device.startswith("mps") else "cpu"
+
+
+def _requested_bytes(text: str) -> int | None:
+    """The size of the failed allocation named in a torch OOM message, in bytes (None if absent)."""
+    import re
+
+    match = re.search(r"allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", text, re.IGNORECASE)
+    if match is None:
+        return None
+    scale = {"bytes": 1, "BYTES": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20,
+             "GiB": 2**30, "TiB": 2**40}[match.group(2)]
+    return int(float(match.group(1)) * scale)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -84,7 +130,10 @@ def _is_out_of_memory(exc: BaseException) -> bool:
             return True
     except Exception:  # pragma: no cover - torch always importable in the engine
         pass
-    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or any(
+        phrase in text for phrase in ("out of memory", "not enough memory", "can't allocate memory")
+    )
 
 
 def _free_device_memory(pipelines: Any) -> None:
@@ -104,6 +153,14 @@ def _free_device_memory(pipelines: Any) -> None:
 
 
 _STOP = object()
+
+
+@dataclass
+class _Job:
+    """A queued or running job's cancel flag and whether the worker has started it."""
+
+    flag: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
 
 
 class Worker:
@@ -131,7 +188,10 @@ class Worker:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._cancel_flags: dict[int, threading.Event] = {}
+        # Jobs queued or running, by id, with their cancel flags. A job leaves this table exactly
+        # when its terminal event is decided (under the lock), so a True from cancel() always
+        # ends in JobCancelled and never in JobFinished.
+        self._jobs: dict[int, _Job] = {}
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._started = False
 
@@ -145,8 +205,13 @@ class Worker:
     def stop(self, *, wait: bool = True, timeout_s: float | None = 30.0) -> None:
         """Cancel everything queued and running, then end the thread."""
         with self._lock:
-            for flag in self._cancel_flags.values():
-                flag.set()
+            for job in self._jobs.values():
+                job.flag.set()
+            queued = [job_id for job_id, job in self._jobs.items() if not job.started]
+            for job_id in queued:
+                del self._jobs[job_id]
+        for job_id in queued:
+            self._emit(JobCancelled(job_id))
         self._queue.put(_STOP)
         if wait and self._started:
             self._thread.join(timeout_s)
@@ -161,19 +226,30 @@ class Worker:
         if type(spec) not in self._runners:
             raise ValueError(f"no runner for job kind {type(spec).__name__}")
         job_id = next(self._ids)
+        self._emit(JobQueued(job_id, spec))  # before the job can be cancelled or started
         with self._lock:
-            self._cancel_flags[job_id] = threading.Event()
-        self._emit(JobQueued(job_id, spec))
+            self._jobs[job_id] = _Job()
         self._queue.put((job_id, spec))
         return job_id
 
     def cancel(self, job_id: int) -> bool:
-        """Ask a queued or running job to stop; it stops at its next cancel point (one step)."""
+        """Ask a queued or running job to stop.
+
+        A queued job is reported cancelled at once (on the calling thread) and never starts; a
+        running one stops at its next cancel point (one denoising step, a few Griffin-Lim
+        iterations) and reports :class:`JobCancelled`, never a result. Returns False when the
+        job is unknown or its outcome was already decided.
+        """
         with self._lock:
-            flag = self._cancel_flags.get(job_id)
-        if flag is None:
-            return False
-        flag.set()
+            job = self._jobs.get(job_id)
+            if job is None:
+                return False
+            job.flag.set()
+            queued = not job.started
+            if queued:
+                del self._jobs[job_id]
+        if queued:
+            self._emit(JobCancelled(job_id))
         return True
 
     def _emit(self, event: JobEvent) -> None:
@@ -197,12 +273,11 @@ class Worker:
                 break
             job_id, spec = item
             with self._lock:
-                flag = self._cancel_flags[job_id]
-            try:
-                self._run_one(job_id, spec, flag)
-            finally:
-                with self._lock:
-                    self._cancel_flags.pop(job_id, None)
+                job = self._jobs.get(job_id)
+                if job is None:  # cancelled while queued: already reported
+                    continue
+                job.started = True
+            self._run_one(job_id, spec, job.flag)
         # Drain: everything still queued is cancelled, so no listener waits forever.
         while True:
             try:
@@ -210,42 +285,54 @@ class Worker:
             except queue.Empty:
                 break
             if item is not _STOP:
-                self._emit(JobCancelled(item[0]))
+                with self._lock:
+                    pending = self._jobs.pop(item[0], None)
+                if pending is not None:
+                    self._emit(JobCancelled(item[0]))
+
+    def _finish(self, job_id: int, event: JobEvent) -> None:
+        """Emit the job's terminal event: ``event``, or JobCancelled if a cancel got in first."""
+        with self._lock:
+            job = self._jobs.pop(job_id, None)
+            if job is not None and job.flag.is_set():
+                event = JobCancelled(job_id)
+        self._emit(event)
 
     def _run_one(self, job_id: int, spec: JobSpec, flag: threading.Event) -> None:
         if flag.is_set():
-            self._emit(JobCancelled(job_id))
+            self._finish(job_id, JobCancelled(job_id))
             return
         ctx = JobContext(job_id, self.store, self.pipelines, self.settings, flag)
         self._emit(JobStarted(job_id, spec))
         gen = None
         try:
-            gen = self._runner_for(spec)(spec, ctx)
-            while True:
-                if flag.is_set():
-                    raise JobCancelledError()
-                try:
-                    progress = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                if flag.is_set():
-                    raise JobCancelledError()
-                self._emit(JobProgress(job_id, progress))
+            with cancel_scope(ctx.check_cancelled):
+                gen = self._runner_for(spec)(spec, ctx)
+                while True:
+                    if flag.is_set():
+                        raise JobCancelledError()
+                    try:
+                        progress = next(gen)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    if flag.is_set():
+                        raise JobCancelledError()
+                    self._emit(JobProgress(job_id, progress))
         except JobCancelledError:
             self._close(gen)
-            self._emit(JobCancelled(job_id))
+            self._finish(job_id, JobCancelled(job_id))
         except BaseException as exc:  # noqa: BLE001 - the worker survives any failing job
             self._close(gen)
             if _is_out_of_memory(exc):
                 _free_device_memory(self.pipelines)
             else:
                 log.error("job %d (%s) failed:\n%s", job_id, spec.kind, traceback.format_exc())
-            self._emit(JobFailed(job_id, describe_error(exc, self.settings), type(exc).__name__))
+            self._finish(job_id, JobFailed(job_id, describe_error(exc, self.settings), type(exc).__name__))
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
         else:
-            self._emit(JobFinished(job_id, result))
+            self._finish(job_id, JobFinished(job_id, result))
 
     @staticmethod
     def _close(gen: Any) -> None:

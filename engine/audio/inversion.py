@@ -46,6 +46,7 @@ import torch.nn.functional as F
 import torchaudio
 
 from engine.audio.spectrogram import INT16_SCALE, SpectrogramParams
+from engine.cancel import cancel_point
 
 __all__ = [
     "Vocoder",
@@ -68,6 +69,13 @@ _MAX_RATE_RATIO = 0.8
 #: of the reduced rate's Nyquist it passes flat (within 0.1 dB) with that width.
 _RESAMPLE_WIDTH = 16
 _FLAT_PASSBAND = 0.8
+#: Frames of the phase-gradient walk between cancel points (a few ms of work each).
+_PGHI_FRAMES_PER_CHECK = 256
+#: Complex STFT bins (frames x bins x channels) Griffin-Lim works on at once: longer input is
+#: reconstructed in chunks of this size, so memory stays bounded (about 40 MB per spectrum) and a
+#: Griffin-Lim iteration, the span between cancel points, stays well under 0.5 s on a CPU core.
+CHUNK_BUDGET_BINS = 1 << 22
+_MIN_CHUNK_FRAMES = 64
 
 
 @runtime_checkable
@@ -268,6 +276,7 @@ def mel_to_linear(
     z = target * system.jacobi
     y, t = z, 1.0
     for _ in range(n_iter):
+        cancel_point()
         z_next = torch.relu(y - system.step * (_banded_product(system, y) - target))
         t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         y = z_next + ((t - 1.0) / t_next) * (z_next - z)
@@ -345,6 +354,8 @@ def pghi_phase(
     for b in range(batch):
         row, out = current[b], phase_np[b]
         for n in range(1, frames):
+            if n % _PGHI_FRAMES_PER_CHECK == 0:
+                cancel_point()
             row = (row + advance_np[b, n])[ptr_np[b, n]] + offset_np[b, n]
             out[n] = row
     phase = torch.from_numpy(phase_np).to(device)
@@ -425,6 +436,7 @@ class GriffinLimVocoder:
         mel_iters: FISTA iterations of :func:`mel_to_linear`.
         oversample: zero-padding factor of the reconstruction grid (1 = unpadded window).
         reduce_rate: reconstruct at a lower sample rate when ``max_frequency`` allows.
+        max_chunk_frames: frames per chunk for long input (default: :data:`CHUNK_BUDGET_BINS` bins).
     """
 
     name = "griffin-lim"
@@ -439,6 +451,7 @@ class GriffinLimVocoder:
         mel_iters: int = 20,
         oversample: int = 2,
         reduce_rate: bool = True,
+        max_chunk_frames: int | None = None,
     ) -> None:
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
             raise ValueError(f"GriffinLimVocoder: n_iter must be an integer >= 0, got {n_iter!r}")
@@ -450,6 +463,11 @@ class GriffinLimVocoder:
             raise ValueError(f"GriffinLimVocoder: mel_iters must be an integer >= 0, got {mel_iters!r}")
         self.n_iter, self.momentum, self.device = n_iter, float(momentum), torch.device(device)
         self.init, self.mel_iters, self.oversample, self.reduce_rate = init, mel_iters, oversample, reduce_rate
+        if max_chunk_frames is not None and (
+            isinstance(max_chunk_frames, bool) or not isinstance(max_chunk_frames, int) or max_chunk_frames < 1
+        ):
+            raise ValueError(f"GriffinLimVocoder: max_chunk_frames must be a positive integer, got {max_chunk_frames!r}")
+        self.max_chunk_frames = max_chunk_frames
 
     def __repr__(self) -> str:
         return (
@@ -490,11 +508,22 @@ class GriffinLimVocoder:
             wave = self._reconstruct(mel, params, num_samples, generator)
         return wave.to(out_device)
 
-    def _griffin_lim(self, estimate: torch.Tensor, magnitude: torch.Tensor, stft: _Stft, n_iter: int) -> torch.Tensor:
-        """Perraud et al.'s fast Griffin-Lim: project, extrapolate by ``momentum``, impose magnitudes."""
+    def _griffin_lim(
+        self, estimate: torch.Tensor, magnitude: torch.Tensor, stft: _Stft, n_iter: int,
+        known: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Perraud et al.'s fast Griffin-Lim: project, extrapolate by ``momentum``, impose magnitudes.
+
+        ``known`` ``(batch, n)``: the first ``n`` samples are held to it at every iteration (the
+        audio a previous chunk already committed), so the phase continues across the seam.
+        """
         previous = None
         for _ in range(n_iter):
-            consistent = stft.forward(stft.inverse(estimate))
+            cancel_point()
+            signal = stft.inverse(estimate)
+            if known is not None:
+                signal[:, : known.shape[1]] = known
+            consistent = stft.forward(signal)
             accelerated = consistent
             if previous is not None and self.momentum:
                 # consistent + momentum * (consistent - previous), on the real view (fast).
@@ -505,6 +534,12 @@ class GriffinLimVocoder:
             estimate = _with_magnitude(accelerated, magnitude)
         return estimate
 
+    def chunk_frames(self, grid: PhaseGrid, batch: int) -> int:
+        """Frames reconstructed at once: about :data:`CHUNK_BUDGET_BINS` complex bins per chunk."""
+        if self.max_chunk_frames is not None:
+            return self.max_chunk_frames
+        return max(_MIN_CHUNK_FRAMES, CHUNK_BUDGET_BINS // (grid.n_bins * batch))
+
     def _reconstruct(
         self, mel: torch.Tensor, params: SpectrogramParams, num_samples: int, generator: torch.Generator | None
     ) -> torch.Tensor:
@@ -512,6 +547,9 @@ class GriffinLimVocoder:
         frames = mel.shape[2]
         ratio = grid.sample_rate_hz / params.sample_rate
         grid_samples = max(math.ceil(num_samples * ratio), (frames - 1) * grid.hop_length + 1, grid.win_length // 2 + 1)
+        core = self.chunk_frames(grid, mel.shape[0])
+        if frames > core + 2 * _overlap_frames(grid):
+            return self._reconstruct_chunked(mel, params, num_samples, generator, grid, grid_samples, core)
 
         magnitude = mel_to_linear(mel / INT16_SCALE, params, grid.n_fft, sample_rate_hz=grid.sample_rate_hz,
                                   n_iter=self.mel_iters)
@@ -531,6 +569,104 @@ class GriffinLimVocoder:
         if wave.shape[1] >= num_samples:
             return wave[:, :num_samples]
         return F.pad(wave, (0, num_samples - wave.shape[1]))
+
+
+    def _reconstruct_chunked(
+        self, mel: torch.Tensor, params: SpectrogramParams, num_samples: int, generator: torch.Generator | None,
+        grid: PhaseGrid, grid_samples: int, core: int,
+    ) -> torch.Tensor:
+        """Long input, bounded memory: chunks of ``core`` frames reconstructed one after another.
+
+        Each chunk also covers :func:`_overlap_frames` frames on either side. The frames before the
+        chunk hold the samples the previous chunk committed fixed through every Griffin-Lim
+        iteration (so the phase carries on across the seam, with no crossfade); the frames after it
+        give its last frames their context and are redone by the next chunk. Memory is that of one
+        chunk plus the output; the waveform assembles on the CPU at the grid rate and is resampled
+        in blocks (:func:`_resample_blocks`, identical to one resampling of the whole).
+        """
+        batch, _, frames = mel.shape
+        hop, overlap = grid.hop_length, _overlap_frames(grid)
+        wave = torch.zeros(batch, grid_samples)
+        start = 0
+        while start < frames:
+            end = frames if frames - (start + core) <= overlap else start + core
+            lo, hi = max(0, start - overlap), min(frames, end + overlap)
+            local_samples = (hi - lo) * hop if hi < frames else grid_samples - lo * hop
+            magnitude = mel_to_linear(mel[:, :, lo:hi] / INT16_SCALE, params, grid.n_fft,
+                                      sample_rate_hz=grid.sample_rate_hz, n_iter=self.mel_iters)
+            magnitude = magnitude.transpose(1, 2).contiguous()
+            if self.init == "pghi":
+                phase = pghi_phase(magnitude, grid, generator)
+            else:
+                phase = _uniform_phase(tuple(magnitude.shape), generator, self.device)
+            stft = _Stft(grid, hi - lo, local_samples, self.device)
+            held = (start - lo) * hop
+            known = wave[:, lo * hop : lo * hop + held].to(self.device) if held else None
+            if known is not None:
+                phase = _continue_phase(phase, known, stft, start - lo)
+            estimate = self._griffin_lim(torch.polar(magnitude, phase), magnitude, stft, self.n_iter, known)
+            local = stft.inverse(estimate)
+            commit_end = local_samples if end == frames else (end - lo) * hop
+            wave[:, start * hop : lo * hop + commit_end] = local[:, held:commit_end].cpu()
+            start = end
+            del magnitude, phase, stft, estimate, local
+        if grid.sample_rate_hz != params.sample_rate:
+            wave = _resample_blocks(wave, grid.sample_rate_hz, params.sample_rate, core * hop)
+        if wave.shape[1] >= num_samples:
+            return wave[:, :num_samples].to(self.device)
+        return F.pad(wave, (0, num_samples - wave.shape[1])).to(self.device)
+
+
+def _continue_phase(phase: torch.Tensor, known: torch.Tensor, stft: _Stft, held_frames: int) -> torch.Tensor:
+    """Start a chunk's phase where the previous chunk left off.
+
+    Frames whose window lies inside the held samples take those samples' own phase; the later
+    frames keep their phase-gradient estimate, turned per bin so it agrees with the held phase at
+    the last such frame (the estimate's frame-to-frame advance is what matters, its start is random).
+    """
+    last = held_frames - 1 - -(-stft.grid.win_length // (2 * stft.grid.hop_length))
+    if last < 0:
+        return phase
+    signal = torch.zeros(known.shape[0], stft.num_samples, device=known.device)
+    signal[:, : known.shape[1]] = known
+    held_phase = torch.angle(stft.forward(signal)[:, : last + 1])
+    phase = phase.clone()
+    turn = held_phase[:, last] - phase[:, last]
+    phase[:, last + 1 :] += turn[:, None, :]
+    phase[:, : last + 1] = held_phase
+    return phase
+
+
+def _overlap_frames(grid: PhaseGrid) -> int:
+    """Frames of context on each side of an inversion chunk: four window lengths (at least 16)."""
+    return max(16, 4 * -(-grid.win_length // grid.hop_length))
+
+
+def _resample_blocks(wave: torch.Tensor, from_hz: int, to_hz: int, block_samples: int) -> torch.Tensor:
+    """``torchaudio.functional.resample`` of ``wave`` (batch, samples) in blocks of about ``block_samples``.
+
+    Blocks start at multiples of the rate ratio's period and carry enough neighbouring input for
+    the windowed-sinc kernel, so the result equals resampling the whole at once (to float rounding)
+    while the working memory is that of one block.
+    """
+    g = math.gcd(from_hz, to_hz)
+    period_in, period_out = from_hz // g, to_hz // g
+    # torchaudio's kernel reaches this many input samples either side of an output sample.
+    reach = math.ceil(_RESAMPLE_WIDTH * period_in / (min(period_in, period_out) * 0.99)) + 1
+    margin = -(-reach // period_in) * period_in
+    block = max(1, block_samples // period_in) * period_in
+    length = wave.shape[1]
+    total = math.ceil(period_out * length / period_in)
+    out = torch.empty(wave.shape[0], total)
+    for start in range(0, length, block):
+        cancel_point()
+        stop = min(length, start + block)
+        lo, hi = max(0, start - margin), min(length, stop + margin)
+        part = torchaudio.functional.resample(wave[:, lo:hi], from_hz, to_hz, lowpass_filter_width=_RESAMPLE_WIDTH)
+        first = (start - lo) // period_in * period_out
+        count = (stop - start) // period_in * period_out if stop < length else total - start // period_in * period_out
+        out[:, start // period_in * period_out :][:, :count] = part[:, first : first + count]
+    return out
 
 
 # --------------------------------------------------------------------------- metrics and reference

@@ -202,7 +202,7 @@ def _open_for_reading(p: Path) -> Iterator[sf.SoundFile]:
         yield f
 
 
-def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+def read_audio(path: str | os.PathLike[str], *, max_duration_s: float | None = None) -> tuple[np.ndarray, int]:
     """Read an audio file (WAV, FLAC, OGG/Vorbis, MP3, ... whatever libsndfile reads).
 
     Returns:
@@ -216,6 +216,9 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         AudioChannelsError: more than :data:`MAX_CHANNELS` channels.
         AudioSampleRateError: rate outside 1000..768000 Hz.
         AudioNonFiniteError: NaN or infinite samples (float files).
+        engine.audio.limits.ResourceLimitError: longer than ``max_duration_s`` (default
+            :data:`engine.audio.limits.MAX_AUDIO_DURATION_S`) or more than the memory available,
+            refused from the header before the samples are read.
     """
     p = _existing_file(path)
     with _open_for_reading(p) as f:
@@ -224,13 +227,54 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         _check_channel_count(f.channels, str(p))
         validate_sample_rate(f.samplerate, str(p))
         rate = int(f.samplerate)
-        try:
-            data = f.read(dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioFileCorruptError(f"{p}: the audio data cannot be decoded: {exc}") from exc
-    audio = np.ascontiguousarray(data.T)
+        audio = _read_blocks(f, p, max_duration_s)
     validate_audio(audio, rate, str(p))
     return audio, rate
+
+
+#: Frames read per block: the samples go straight into the (channels, samples) result.
+_READ_BLOCK_FRAMES = 1 << 20
+
+
+def _read_blocks(f: sf.SoundFile, p: Path, max_duration_s: float | None) -> np.ndarray:
+    """All samples of ``f`` as float32 (channels, samples), refused first if too long or too big."""
+    from engine.audio.limits import (
+        MAX_AUDIO_DURATION_S,
+        ResourceLimitError,
+        check_memory,
+        format_bytes,
+        format_duration,
+    )
+
+    limit = MAX_AUDIO_DURATION_S if max_duration_s is None else max_duration_s
+    frames = int(f.frames) if f.seekable() else -1
+    if frames > limit * f.samplerate:
+        raise ResourceLimitError(
+            f"{p}: {format_duration(frames / f.samplerate)} of audio ({f.channels} channel(s) at "
+            f"{f.samplerate} Hz, {format_bytes(4.0 * frames * f.channels)} as float32); at most "
+            f"{format_duration(limit)} is read - cut it into shorter files."
+        )
+    if frames >= 0:
+        check_memory(4.0 * frames * f.channels, f"reading {p} ({format_duration(frames / f.samplerate)})")
+    # Into one preallocated array when the header gives the length (no second copy at the end).
+    out = np.empty((f.channels, max(frames, 0)), dtype=np.float32)
+    done = 0
+    try:
+        while True:
+            block = f.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            if done + len(block) > out.shape[1]:
+                if done + len(block) > limit * f.samplerate:  # a header that lied about its length
+                    raise ResourceLimitError(f"{p}: more than {format_duration(limit)} of audio; at most that is read.")
+                grown = np.empty((f.channels, max(2 * out.shape[1], done + len(block))), dtype=np.float32)
+                grown[:, :done] = out[:, :done]
+                out = grown
+            out[:, done : done + len(block)] = block.T
+            done += len(block)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileCorruptError(f"{p}: the audio data cannot be decoded: {exc}") from exc
+    return out if done == out.shape[1] else np.ascontiguousarray(out[:, :done])
 
 
 def read_audio_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -492,8 +536,27 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     if src == dst:
         return audio.astype(np.float32, copy=True)
     g = math.gcd(src, dst)
-    out = signal.resample_poly(audio.astype(np.float64), dst // g, src // g, axis=-1)
-    return out.astype(np.float32)
+    up, down = dst // g, src // g
+    length = audio.shape[1]
+    total = -(-length * up // down)
+    out = np.empty((audio.shape[0], total), dtype=np.float32)
+    # In blocks of the input, each with enough neighbours for the polyphase filter (scipy's is
+    # 10 * max(up, down) taps either side at the upsampled rate), aligned to the ratio's period so
+    # the result equals one call on the whole, while the float64 working copies stay small.
+    margin = -(-(10 * max(up, down) // up + 2) // down) * down
+    block = max(1, _RESAMPLE_BLOCK // down) * down
+    for start in range(0, length, block):
+        stop = min(length, start + block)
+        lo, hi = max(0, start - margin), min(length, stop + margin)
+        part = signal.resample_poly(audio[:, lo:hi].astype(np.float64), up, down, axis=-1)
+        first = (start - lo) // down * up
+        count = (stop - start) // down * up if stop < length else total - start // down * up
+        out[:, start // down * up :][:, :count] = part[:, first : first + count]
+    return out
+
+
+#: Input samples per channel resampled at once by :func:`resample`.
+_RESAMPLE_BLOCK = 1 << 21
 
 
 def to_channels(audio: np.ndarray, n_channels: int) -> np.ndarray:

@@ -35,6 +35,8 @@ import torch
 import torchaudio
 from PIL import Image
 
+from engine.audio.limits import check_image_size, check_memory, format_duration
+from engine.cancel import cancel_point
 from engine.audio.io import (
     MAX_SAMPLE_RATE_HZ,
     MIN_SAMPLE_RATE_HZ,
@@ -78,7 +80,13 @@ INT16_SCALE = 32768.0
 DEFAULT_MAX_VALUE = 30e6
 #: Peak level of audio decoded from an image.
 OUTPUT_PEAK = 0.99
-_MAX_N_FFT = 1 << 20
+#: Sane ranges (issue 17: an image whose EXIF asked for n_fft 2**20 and a 1-sample hop took 8.7 GB).
+_MAX_N_FFT = 1 << 16  # 1.5 s at 44.1 kHz; Riffusion uses 17640
+_MAX_FRAMES_PER_WINDOW = 64  # window / hop; Riffusion 10, the starter 5
+_MAX_NUM_FREQUENCIES = 2048
+_POWER_RANGE = (0.01, 10.0)
+#: STFT bins (frames x (n_fft // 2 + 1)) analysed at once by :func:`mel_from_audio` (~64 MB complex).
+ANALYSIS_CHUNK_BINS = 1 << 23
 
 
 class ExifTag(IntEnum):
@@ -97,7 +105,9 @@ class ExifTag(IntEnum):
 
 
 class SpectrogramParamsError(ValueError):
-    """A SpectrogramParams field (or a recipe dict) holds an unusable value."""
+    """A SpectrogramParams field (or a recipe dict) holds an unusable value; ``field`` names it."""
+
+    field: str | None = None
 
 
 class SpectrogramExifError(SpectrogramParamsError):
@@ -161,9 +171,11 @@ class SpectrogramParams:
 
     def __post_init__(self) -> None:
         def bad(field: str, expected: str) -> SpectrogramParamsError:
-            return SpectrogramParamsError(
+            error = SpectrogramParamsError(
                 f"SpectrogramParams.{field} must be {expected}, got {getattr(self, field)!r}"
             )
+            error.field = field
+            return error
 
         if not isinstance(self.stereo, bool):
             raise bad("stereo", "True or False")
@@ -178,13 +190,19 @@ class SpectrogramParams:
             raise bad("window_duration_ms", f"at least two samples long at {self.sample_rate} Hz")
         if self.hop_length > self.win_length:
             raise bad("step_size_ms", f"<= window_duration_ms ({self.window_duration_ms}) so frames overlap")
+        if self.win_length > _MAX_FRAMES_PER_WINDOW * self.hop_length:
+            raise bad(
+                "step_size_ms",
+                f">= window_duration_ms / {_MAX_FRAMES_PER_WINDOW} ({self.window_duration_ms / _MAX_FRAMES_PER_WINDOW:g} ms)",
+            )
         if not self.win_length <= self.n_fft <= _MAX_N_FFT:
             raise bad(
                 "padded_duration_ms",
                 f">= window_duration_ms ({self.window_duration_ms}) and at most {_MAX_N_FFT} samples",
             )
-        if not _is_int(self.num_frequencies) or not 1 <= self.num_frequencies <= self.n_fft // 2 + 1:
-            raise bad("num_frequencies", f"an integer in 1..{self.n_fft // 2 + 1} (n_fft // 2 + 1)")
+        top = min(self.n_fft // 2 + 1, _MAX_NUM_FREQUENCIES)
+        if not _is_int(self.num_frequencies) or not 1 <= self.num_frequencies <= top:
+            raise bad("num_frequencies", f"an integer in 1..{top} (n_fft // 2 + 1, at most {_MAX_NUM_FREQUENCIES})")
         if not _is_real(self.min_frequency) or self.min_frequency < 0:
             raise bad("min_frequency", "a finite number of Hz >= 0")
         if not _is_real(self.max_frequency) or not self.min_frequency < self.max_frequency <= self.sample_rate / 2:
@@ -201,8 +219,8 @@ class SpectrogramParams:
             raise bad("max_mel_iters", "an integer >= 0")
         if not _is_int(self.num_griffin_lim_iters) or self.num_griffin_lim_iters < 0:
             raise bad("num_griffin_lim_iters", "an integer >= 0")
-        if not _is_real(self.power_for_image) or self.power_for_image <= 0:
-            raise bad("power_for_image", "a finite number > 0")
+        if not _is_real(self.power_for_image) or not _POWER_RANGE[0] <= self.power_for_image <= _POWER_RANGE[1]:
+            raise bad("power_for_image", f"a number in {_POWER_RANGE[0]}..{_POWER_RANGE[1]}")
 
     # ----------------------------------------------------------------- serialisation
 
@@ -267,7 +285,9 @@ class SpectrogramParams:
         except SpectrogramExifError:
             raise
         except SpectrogramParamsError as exc:
-            raise SpectrogramExifError(f"image EXIF holds unusable spectrogram params: {exc}") from exc
+            tag = _EXIF_TAG_OF_FIELD.get(exc.field or "")
+            where = f"EXIF tag {tag.name} ({tag.value}) = {exif[tag.value]!r} is out of range: " if tag else ""
+            raise SpectrogramExifError(f"image {where or 'EXIF holds unusable spectrogram params: '}{exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict (for generation recipes)."""
@@ -286,6 +306,19 @@ class SpectrogramParams:
             raise SpectrogramParamsError(f"unknown spectrogram parameter(s) {unknown}; known: {names}")
         return cls(**dict(data))
 
+
+#: The EXIF tag that stores each SpectrogramParams field (for messages about bad images).
+_EXIF_TAG_OF_FIELD = {
+    "sample_rate": ExifTag.SAMPLE_RATE,
+    "stereo": ExifTag.STEREO,
+    "step_size_ms": ExifTag.STEP_SIZE_MS,
+    "window_duration_ms": ExifTag.WINDOW_DURATION_MS,
+    "padded_duration_ms": ExifTag.PADDED_DURATION_MS,
+    "num_frequencies": ExifTag.NUM_FREQUENCIES,
+    "min_frequency": ExifTag.MIN_FREQUENCY,
+    "max_frequency": ExifTag.MAX_FREQUENCY,
+    "power_for_image": ExifTag.POWER_FOR_IMAGE,
+}
 
 PRESETS: dict[str, SpectrogramParams] = {
     # Riffusion v1 checkpoints: 512 mels over 0-10 kHz, 10 ms columns (5.12 s per 512 px).
@@ -381,15 +414,39 @@ def mel_from_audio(
             "(divide integer PCM by 2**(bits - 1) first)"
         )
     samples = audio.shape[1]
-    wave = _channels_for(audio, params) * np.float32(INT16_SCALE)
     n_frames = 1 + samples // params.hop_length
-    if samples <= params.n_fft // 2:  # reflect padding needs more than half a frame
-        wave = np.pad(wave, ((0, 0), (0, params.n_fft // 2 + 1 - samples)))
+    half = params.n_fft // 2
+    if samples <= half:  # reflect padding needs more than half a frame
+        audio = np.pad(audio, ((0, 0), (0, half + 1 - samples)))
+        samples = audio.shape[1]
+    channels = 2 if params.stereo else 1
+    check_memory(
+        4.0 * channels * params.num_frequencies * n_frames + 16.0 * ANALYSIS_CHUNK_BINS,
+        f"the spectrogram of {format_duration(samples / params.sample_rate)} of audio",
+    )
     spectrogram, mel_scale = _analysis(params, str(torch.device(device)))
-    with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(wave)).to(device)
-        mel = mel_scale(torch.abs(spectrogram(x)))[..., :n_frames]
-    return mel.cpu().numpy().astype(np.float32, copy=False)
+    mel = np.empty((channels, params.num_frequencies, n_frames), dtype=np.float32)
+    # Frames in chunks of about ANALYSIS_CHUNK_BINS STFT bins, so memory is that of one chunk (the
+    # STFT of a whole 2-hour file would be 50 GB). Frame j is centred on sample j * hop of the
+    # reflect-padded signal; each chunk takes the samples its frames cover and pads only at the
+    # file's ends, exactly as the one-shot centred STFT does, so the result is the same.
+    hop = params.hop_length
+    step = max(1, ANALYSIS_CHUNK_BINS // (params.n_fft // 2 + 1))
+    for first in range(0, n_frames, step):
+        cancel_point()
+        last = min(n_frames, first + step)  # frames [first, last)
+        lo, hi = first * hop - half, (last - 1) * hop + half + 1
+        piece = audio[:, max(0, lo) : min(samples, hi)]
+        wave = _channels_for(piece, params) * np.float32(INT16_SCALE)
+        wave = np.pad(wave, ((0, 0), (max(0, -lo), max(0, hi - samples))), mode="reflect")
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(wave)).to(device)
+            spectrum = torch.stft(
+                x, params.n_fft, hop, params.win_length, window=spectrogram.window, center=False,
+                normalized=False, onesided=True, return_complex=True,
+            )
+            mel[:, :, first:last] = mel_scale(torch.abs(spectrum))[..., : last - first].cpu().numpy()
+    return mel
 
 
 # --------------------------------------------------------------------------- mel -> image
@@ -423,28 +480,42 @@ def image_from_mel(mel: np.ndarray, params: SpectrogramParams) -> Image.Image:
         )
     if mel.shape[2] < 1:
         raise ValueError("image_from_mel: mel has no frames")
-    if not np.isfinite(mel).all() or (mel < 0).any():
-        raise ValueError("image_from_mel: mel amplitudes must be finite and >= 0")
-    max_value = np.max(mel)
-    if max_value > 0:
-        # Riffusion's image_from_spectrogram, step by step and in float32.
-        data = mel / max_value
-        data = np.power(data, params.power_for_image)
-        data = data * 255
-        data = 255 - data
-        data = data.astype(np.uint8)
-    else:
-        data = np.full(mel.shape, 255, dtype=np.uint8)
-    data = data[:, ::-1, :]  # flip Y: row 0 is the highest frequency
-    if channels == 1:
-        pixels = np.repeat(data[0][:, :, None], 3, axis=2)
-    else:
-        pixels = np.stack([np.zeros_like(data[0]), data[0], data[1]], axis=2)
-    image = Image.fromarray(np.ascontiguousarray(pixels))
+    width = mel.shape[2]
+    max_value = np.float32(0)
+    for block in _column_blocks(width, mel.shape[0] * mel.shape[1]):
+        part = mel[:, :, block]
+        if not np.isfinite(part).all() or (part < 0).any():
+            raise ValueError("image_from_mel: mel amplitudes must be finite and >= 0")
+        max_value = max(max_value, np.max(part))
+    # Built in column blocks so the float temporaries stay small next to the uint8 image.
+    pixels = np.zeros((params.num_frequencies, width, 3), dtype=np.uint8)
+    for block in _column_blocks(width, mel.shape[0] * mel.shape[1]):
+        if max_value > 0:
+            # Riffusion's image_from_spectrogram, step by step and in float32.
+            data = mel[:, :, block] / max_value
+            data = np.power(data, params.power_for_image)
+            data = data * 255
+            data = 255 - data
+            data = data.astype(np.uint8)
+        else:
+            data = np.full((channels, params.num_frequencies, block.stop - block.start), 255, dtype=np.uint8)
+        data = data[:, ::-1, :]  # flip Y: row 0 is the highest frequency
+        if channels == 1:
+            pixels[:, block] = data[0][:, :, None]
+        else:
+            pixels[:, block, 1] = data[0]
+            pixels[:, block, 2] = data[1]
+    image = Image.fromarray(pixels)
     exif = image.getexif()
     exif.update(params.to_exif().items())
     exif[ExifTag.MAX_VALUE.value] = float(max_value)
     return image
+
+
+def _column_blocks(width: int, rows: int) -> list[slice]:
+    """Column ranges of about :data:`ANALYSIS_CHUNK_BINS` values of ``rows`` rows each."""
+    step = max(1, ANALYSIS_CHUNK_BINS // max(1, rows))
+    return [slice(start, min(width, start + step)) for start in range(0, width, step)]
 
 
 def _check_width(width: object, what: str) -> int:
@@ -467,7 +538,6 @@ def image_from_audio(
         the engine.audio.io validation errors for a bad array.
     """
     audio = np.asarray(audio)
-    mel = mel_from_audio(audio, params)
     if width is None:
         width = audio.shape[-1] // params.hop_length
         if width < 1:
@@ -476,11 +546,26 @@ def image_from_audio(
                 f"({params.hop_length} samples); pass width or longer audio"
             )
     width = _check_width(width, "image_from_audio")
+    mel = _checked_mel_for_image(audio, params, width)
     if mel.shape[2] >= width:
         mel = mel[:, :, :width]
     else:
         mel = np.pad(mel, ((0, 0), (0, 0), (0, width - mel.shape[2])))
     return image_from_mel(mel, params)
+
+
+def _checked_mel_for_image(audio: np.ndarray, params: SpectrogramParams, width: int) -> np.ndarray:
+    """mel_from_audio, after refusing an image too large to build (size and memory, before allocating)."""
+    seconds_per_column = params.hop_length / params.sample_rate
+    check_image_size(width, params.num_frequencies, "the spectrogram image", seconds_per_column)
+    channels = 2 if params.stereo else 1
+    frames = 1 + audio.shape[-1] // params.hop_length
+    check_memory(
+        4.0 * channels * params.num_frequencies * frames + 6.0 * width * params.num_frequencies
+        + 16.0 * ANALYSIS_CHUNK_BINS,
+        f"a {width}x{params.num_frequencies} px spectrogram image of {format_duration(width * seconds_per_column)}",
+    )
+    return mel_from_audio(audio, params)
 
 
 def width_for_duration(params: SpectrogramParams, duration_s: float) -> int:
@@ -570,19 +655,24 @@ def mel_from_pixels(
         max_value = DEFAULT_MAX_VALUE
     if not _is_real(max_value) or max_value < 0:
         raise ValueError(f"mel_from_pixels: max_value must be a finite number >= 0, got {max_value!r}")
-    planes = pixels[::-1, :, 1:3] if params.stereo else pixels[::-1, :, 0:1]
-    planes = np.moveaxis(planes, 2, 0)
-    if pixels.dtype == np.uint8:
-        data = 255 - planes.astype(np.float32)
-        data = data / 255
-    elif pixels.dtype.kind == "f":
-        if not np.isfinite(planes).all():
-            raise ValueError("mel_from_pixels: float pixels contain NaN or infinity")
-        data = 1 - np.clip(planes.astype(np.float32), 0.0, 1.0)
-    else:
+    if pixels.dtype != np.uint8 and pixels.dtype.kind != "f":
         raise ValueError(f"mel_from_pixels: pixels must be uint8 or float in [0, 1], got dtype {pixels.dtype}")
-    data = np.power(data, np.float32(1 / params.power_for_image))
-    return np.ascontiguousarray(data * np.float32(max_value), dtype=np.float32)
+    channels = 2 if params.stereo else 1
+    width = pixels.shape[1]
+    out = np.empty((channels, params.num_frequencies, width), dtype=np.float32)
+    for block in _column_blocks(width, channels * params.num_frequencies):  # bounded temporaries
+        planes = pixels[::-1, block, 1:3] if params.stereo else pixels[::-1, block, 0:1]
+        planes = np.moveaxis(planes, 2, 0)
+        if pixels.dtype == np.uint8:
+            data = 255 - planes.astype(np.float32)
+            data = data / 255
+        else:
+            if not np.isfinite(planes).all():
+                raise ValueError("mel_from_pixels: float pixels contain NaN or infinity")
+            data = 1 - np.clip(planes.astype(np.float32), 0.0, 1.0)
+        data = np.power(data, np.float32(1 / params.power_for_image))
+        out[:, :, block] = data * np.float32(max_value)
+    return out
 
 
 def mel_from_image(
@@ -603,9 +693,16 @@ def mel_from_image(
         SpectrogramExifError: EXIF with only some of the tags, or bad values.
         ValueError: height differs from ``num_frequencies`` (both are named).
     """
-    exif = image.getexif()
+    try:
+        exif = image.getexif()
+    except Exception as exc:  # Pillow raises SyntaxError, ValueError, struct.error... on garbage EXIF
+        raise SpectrogramExifError(
+            f"the image's EXIF block is unreadable ({type(exc).__name__}: {str(exc).strip() or 'corrupt'}); "
+            "it cannot say how to decode the image"
+        ) from None
     if params is None:
         params = SpectrogramParams.from_exif(exif) if _has_spectrogram_exif(exif) else PRESETS["riffusion"]
+    check_image_size(image.width, image.height, "the spectrogram image", params.hop_length / params.sample_rate)
     if image.height != params.num_frequencies:
         raise ValueError(
             f"mel_from_image: image height {image.height} does not match "
@@ -653,6 +750,12 @@ def audio_from_mel(
     if not np.isfinite(mel).all() or (mel < 0).any():
         raise ValueError("audio_from_mel: mel amplitudes must be finite and >= 0")
     num_samples = mel.shape[2] * params.hop_length
+    from engine.audio.inversion import CHUNK_BUDGET_BINS
+
+    check_memory(
+        3 * 4.0 * mel.shape[0] * num_samples + 96.0 * CHUNK_BUDGET_BINS,
+        f"decoding {format_duration(num_samples / params.sample_rate)} of audio",
+    )
     if not mel.any():  # a white image: silence, no need to run a vocoder
         return np.zeros((mel.shape[0], num_samples), dtype=np.float32)
     if vocoder is None:
