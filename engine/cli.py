@@ -281,8 +281,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_to_image(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from engine.audio.io import read_audio, resample, to_channels
-    from engine.audio.spectrogram import get_preset, image_from_audio, save_spectrogram_image
+    from engine.audio.io import read_audio, read_audio_info, resample, to_channels
+    from engine.audio.spectrogram import check_audio_for_image, get_preset, image_from_audio, save_spectrogram_image
 
     source = _check_input(Path(args.input), "the audio file")
     output = _check_output(Path(args.output), (".png",), "the output")
@@ -292,6 +292,8 @@ def cmd_to_image(args: argparse.Namespace) -> int:
         raise CliError(str(error), EXIT_USAGE) from None
     if args.stereo:
         params = replace(params, stereo=True)
+    frames, sample_rate_hz, _ = read_audio_info(source)
+    check_audio_for_image(frames, sample_rate_hz, params)  # too big: refused before reading a sample
     audio, sample_rate_hz = read_audio(source)
     note = ""
     if sample_rate_hz != params.sample_rate:

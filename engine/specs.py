@@ -45,6 +45,10 @@ def _check_common_generation(spec: Any) -> None:
         raise ValueError(f"`prompt` must be a string, got {type(spec.prompt).__name__}.")
     if not isinstance(spec.negative_prompt, str):
         raise ValueError("`negative_prompt` must be a string.")
+    from engine.audio.limits import check_prompt  # torch-free
+
+    for name in ("prompt", "negative_prompt", "prompt_to", "prompt_left"):
+        check_prompt(getattr(spec, name, None), f"`{name}`")
     if spec.seed is not None:
         _check_int("seed", spec.seed, 0, MAX_SEED)
     _check_int("num_inference_steps", spec.num_inference_steps, 1, MAX_STEPS)

@@ -45,6 +45,7 @@ __all__ = [
     "AudioSampleRateError",
     "AudioWriteError",
     "read_audio",
+    "read_audio_info",
     "read_audio_metadata",
     "write_audio",
     "atomic_output_path",
@@ -275,6 +276,20 @@ def _read_blocks(f: sf.SoundFile, p: Path, max_duration_s: float | None) -> np.n
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioFileCorruptError(f"{p}: the audio data cannot be decoded: {exc}") from exc
     return out if done == out.shape[1] else np.ascontiguousarray(out[:, :done])
+
+
+def read_audio_info(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """``(frames, sample_rate_hz, channels)`` from a file's header, reading no samples.
+
+    Raises:
+        AudioFileMissingError, AudioFileEmptyError, AudioFileCorruptError, AudioChannelsError,
+        AudioSampleRateError: as :func:`read_audio`.
+    """
+    p = _existing_file(path)
+    with _open_for_reading(p) as f:
+        _check_channel_count(f.channels, str(p))
+        validate_sample_rate(f.samplerate, str(p))
+        return int(f.frames), int(f.samplerate), int(f.channels)
 
 
 def read_audio_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

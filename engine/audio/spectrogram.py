@@ -62,6 +62,7 @@ __all__ = [
     "mel_from_audio",
     "image_from_mel",
     "image_from_audio",
+    "check_audio_for_image",
     "width_for_duration",
     "duration_for_width",
     "samples_for_width",
@@ -85,8 +86,9 @@ _MAX_N_FFT = 1 << 16  # 1.5 s at 44.1 kHz; Riffusion uses 17640
 _MAX_FRAMES_PER_WINDOW = 64  # window / hop; Riffusion 10, the starter 5
 _MAX_NUM_FREQUENCIES = 2048
 _POWER_RANGE = (0.01, 10.0)
-#: STFT bins (frames x (n_fft // 2 + 1)) analysed at once by :func:`mel_from_audio` (~64 MB complex).
-ANALYSIS_CHUNK_BINS = 1 << 23
+#: STFT bins (frames x (n_fft // 2 + 1)) analysed at once by :func:`mel_from_audio` (~32 MB complex;
+#: Riffusion: 475 frames, 4.75 s of audio, a chunk, a fraction of a second between cancel points).
+ANALYSIS_CHUNK_BINS = 1 << 22
 
 
 class ExifTag(IntEnum):
@@ -546,7 +548,8 @@ def image_from_audio(
                 f"({params.hop_length} samples); pass width or longer audio"
             )
     width = _check_width(width, "image_from_audio")
-    mel = _checked_mel_for_image(audio, params, width)
+    check_audio_for_image(audio.shape[-1], params.sample_rate, params, width)
+    mel = mel_from_audio(audio, params)
     if mel.shape[2] >= width:
         mel = mel[:, :, :width]
     else:
@@ -554,18 +557,27 @@ def image_from_audio(
     return image_from_mel(mel, params)
 
 
-def _checked_mel_for_image(audio: np.ndarray, params: SpectrogramParams, width: int) -> np.ndarray:
-    """mel_from_audio, after refusing an image too large to build (size and memory, before allocating)."""
+def check_audio_for_image(samples: int, sample_rate_hz: int, params: SpectrogramParams, width: int | None = None) -> int:
+    """The width of the image of ``samples`` samples at ``sample_rate_hz`` (resampled to the params'
+    rate), after refusing an image too large to build - by size or by memory - before any work.
+
+    Raises:
+        engine.audio.limits.ResourceLimitError: the size, the duration it holds and the limit, or
+            the memory estimate and what is available.
+    """
+    at_rate = -(-samples * params.sample_rate // sample_rate_hz)
+    if width is None:
+        width = at_rate // params.hop_length
     seconds_per_column = params.hop_length / params.sample_rate
     check_image_size(width, params.num_frequencies, "the spectrogram image", seconds_per_column)
     channels = 2 if params.stereo else 1
-    frames = 1 + audio.shape[-1] // params.hop_length
+    frames = 1 + at_rate // params.hop_length
     check_memory(
-        4.0 * channels * params.num_frequencies * frames + 6.0 * width * params.num_frequencies
-        + 16.0 * ANALYSIS_CHUNK_BINS,
+        8.0 * channels * at_rate + 4.0 * channels * params.num_frequencies * frames
+        + 6.0 * width * params.num_frequencies + 16.0 * ANALYSIS_CHUNK_BINS,
         f"a {width}x{params.num_frequencies} px spectrogram image of {format_duration(width * seconds_per_column)}",
     )
-    return mel_from_audio(audio, params)
+    return width
 
 
 def width_for_duration(params: SpectrogramParams, duration_s: float) -> int:

@@ -130,9 +130,52 @@ def _vae_encode(pipe: Any, image: torch.Tensor, generator: torch.Generator) -> t
     return pipe.vae.config.scaling_factor * latents
 
 
+#: Latent columns the VAE decodes at once, and the context each window takes on either side. A
+#: wider image is decoded window by window and crossfaded over the context: the VAE's self-attention
+#: costs time quadratic in the width and its activations memory linear in it (a 180 s image took
+#: 5 GB), so long clips decode in time and memory linear in the width, with a cancel point per window.
+DECODE_WINDOW_LATENTS = 128
+DECODE_CONTEXT_LATENTS = 16
+
+
 @torch.no_grad()
 def decode_latents(pipe: Any, latents: torch.Tensor, generator: torch.Generator | None = None) -> np.ndarray:
-    """VAE-decode (1, 4, h, w) latents -> float32 (H, W, 3) image in [0, 1] (diffusers ``output_type="np"``)."""
+    """VAE-decode (1, 4, h, w) latents -> float32 (H, W, 3) image in [0, 1] (diffusers ``output_type="np"``).
+
+    Latents wider than :data:`DECODE_WINDOW_LATENTS` (+ context) are decoded in windows unless the
+    VAE already tiles (VAE tiling setting); narrower ones in one call, exactly as diffusers does.
+    """
+    from engine.cancel import cancel_point
+
+    width, context = latents.shape[-1], DECODE_CONTEXT_LATENTS
+    if width <= DECODE_WINDOW_LATENTS + 2 * context or getattr(pipe.vae, "use_tiling", False):
+        return _decode_whole(pipe, latents, generator)
+    scale = int(pipe.vae_scale_factor)
+    out: np.ndarray | None = None
+    total = np.zeros(width * scale, dtype=np.float32)
+    ramp = 2 * context * scale
+    for start in range(0, width, DECODE_WINDOW_LATENTS):
+        cancel_point()
+        stop = min(width, start + DECODE_WINDOW_LATENTS)
+        lo, hi = max(0, start - context), min(width, stop + context)
+        part = _decode_whole(pipe, latents[..., lo:hi], generator)
+        if out is None:
+            out = np.zeros((part.shape[0], width * scale, part.shape[2]), dtype=np.float32)
+        # Linear crossfade over the 2 * context columns two neighbouring windows share.
+        x = np.arange(lo * scale, hi * scale) + 0.5
+        weight = np.ones(x.size, dtype=np.float32)
+        if lo > 0:
+            weight = np.minimum(weight, (x - lo * scale) / ramp)
+        if hi < width:
+            weight = np.minimum(weight, (hi * scale - x) / ramp)
+        out[:, lo * scale : hi * scale] += part * weight[None, :, None]
+        total[lo * scale : hi * scale] += weight
+    assert out is not None
+    out /= total[None, :, None]  # 1 except where a short last window overlaps more
+    return out
+
+
+def _decode_whole(pipe: Any, latents: torch.Tensor, generator: torch.Generator | None) -> np.ndarray:
     image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generator)[0]
     image = (image / 2 + 0.5).clamp(0, 1)
     return image[0].permute(1, 2, 0).float().cpu().numpy()
