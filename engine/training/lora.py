@@ -1047,5 +1047,62 @@ __all__ = [
     "Estimate", "FORMATS", "LoraProgress", "LoraResult", "LoraSample", "LoraTrainConfig", "LoraTrainer",
     "LoraTrainingError", "METADATA_KEY", "PRESETS", "checkpoint_folder_for", "config_from_lora", "estimate_lora_run",
     "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "read_lora_info",
-    "save_lora", "torch_threads", "train_lora",
+    "run_train_lora", "save_lora", "torch_threads", "train_lora", "TrainLoraJob",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole job: dataset step + training (what the wizard, the CLI and a task runner call)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TrainLoraJob:
+    """Train a LoRA from a folder of sounds and/or clips.
+
+    ``model``: a model folder or a cached repo id; ``preset`` / ``duration_s`` / ``height`` override
+    the spectrogram the model card names (a model without a card needs them). ``captions`` maps a
+    file name (relative to ``data_dir``) or clip name to its caption, over every other source.
+    """
+
+    output: str
+    model: str
+    data_dir: str | None = None
+    clips: tuple[Any, ...] = ()  # engine.training.lora_data.Clip
+    config: LoraTrainConfig = LoraTrainConfig()
+    trigger: str = ""
+    prefix: str = ""
+    captions: tuple[tuple[str, str], ...] = ()
+    fmt: str = "diffusers"
+    resume: bool = False
+    checkpoint_dir: str | None = None
+    spectrogram_preset: str | None = None
+    duration_s: float | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise LoraTrainingError(f"Unknown LoRA format {self.fmt!r}; choose one of {', '.join(FORMATS)}.")
+        if Path(self.output).suffix != ".safetensors":
+            raise LoraTrainingError(f"The LoRA file must end in .safetensors, got '{Path(self.output).name}'.")
+        if self.data_dir is None and not self.clips:
+            raise LoraDataError("No sounds to train on: choose a folder of audio files or add clips.")
+
+    def describe(self) -> str:
+        return f"Train LoRA {Path(self.output).name}"
+
+
+def run_train_lora(job: TrainLoraJob, ctx: Any = None) -> Generator[LoraProgress, None, LoraResult]:
+    """Build the dataset (a "dataset" progress says how many sounds were used and which were
+    skipped, and why), then :func:`train_lora`. Raises LoraDataError / LoraTrainingError."""
+    from engine.training.lora_data import build_dataset, target_for_model
+
+    yield LoraProgress("dataset", 0, 1, "Reading the sounds")
+    target = target_for_model(job.model, preset=job.spectrogram_preset, duration_s=job.duration_s, height=job.height)
+    dataset = build_dataset(job.data_dir, target, clips=job.clips, trigger=job.trigger, prefix=job.prefix,
+                            captions=dict(job.captions))
+    skipped = "; ".join(f"{name}: {why}" for name, why in dataset.skipped)
+    yield LoraProgress("dataset", 1, 1, f"{len(dataset)} sounds" + (f", skipped {len(dataset.skipped)} ({skipped})"
+                                                                    if skipped else ""))
+    return (yield from train_lora(job.model, dataset, job.output, job.config, fmt=job.fmt, resume=job.resume,
+                                  checkpoint_dir=job.checkpoint_dir, ctx=ctx, store=getattr(ctx, "store", None)))

@@ -24,7 +24,7 @@ from engine.training.lora import (
     torch_threads,
     train_lora,
 )
-from engine.training.lora_data import Clip, build_dataset, make_target
+from engine.training.lora_data import Clip, LoraDataError, build_dataset, make_target
 
 TINY_SD = Path(__file__).resolve().parents[1] / "assets" / "tiny-sd"
 SR = 22050
@@ -223,3 +223,40 @@ def test_settings_are_checked_with_clear_messages(dataset, tmp_path):
     config = preset_config("gpu-8gb")
     assert config.gradient_checkpointing and config.mixed_precision == "fp16"
     assert LoraTrainConfig(epochs=3, batch_size=2, gradient_accumulation_steps=2).total_steps(10) == 8  # ceil(30/4)
+
+
+def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(tmp_path):
+    import soundfile as sf
+
+    from engine.pipelines.text_to_audio import apply_loras, remove_loras
+    from engine.training.lora import TrainLoraJob, run_train_lora
+
+    data = tmp_path / "sounds"
+    data.mkdir()
+    t = np.arange(int(1.5 * SR)) / SR
+    for i in range(3):
+        sf.write(str(data / f"s{i}.wav"), 0.5 * np.sin(2 * np.pi * (400 + 100 * i) * t), SR)
+    (data / "broken.wav").write_bytes(b"not audio")
+    (data / "metadata.csv").write_text("file_name,text\ns0.wav,a low beep\n", encoding="utf-8")
+    job = TrainLoraJob(output=str(tmp_path / "beep.safetensors"), model=str(TINY_SD), data_dir=str(data),
+                       trigger="beepo", spectrogram_preset="starter", duration_s=1.28, height=64,
+                       config=LoraTrainConfig(max_steps=2, **{**FAST, "validation_fraction": 0.0}))
+    result, events = drain(run_train_lora(job))
+    report = [e.message for e in events if e.stage == "dataset"][-1]
+    assert report.startswith("3 sounds, skipped 1 (broken.wav:")
+    assert read_lora_info(result.path)["dataset"]["captions"] == ["beepo, a low beep", "beepo, s1", "beepo, s2"]
+    from engine.models.loading import load_pipeline
+    from engine.models.policy import LoadPolicy
+    from engine.models.store import ModelStore
+
+    loaded = load_pipeline(ModelStore().resolve(str(TINY_SD)), LoadPolicy(device="cpu", precision="fp32"))
+    base = loaded.pipeline.unet.state_dict()["down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight"].clone()
+    names = apply_loras(loaded.pipeline, ((str(result.path), 1.0),))
+    assert names and any("lora" in k for k in loaded.pipeline.unet.state_dict())
+    remove_loras(loaded.pipeline, names)
+    assert torch.equal(loaded.pipeline.unet.state_dict()["down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight"], base)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LoraDataError, match="holds no audio files"):
+        drain(run_train_lora(TrainLoraJob(output=str(tmp_path / "x.safetensors"), model=str(TINY_SD),
+                                          data_dir=str(tmp_path / "empty"), spectrogram_preset="starter",
+                                          duration_s=1.28, height=64)))
