@@ -27,6 +27,7 @@ without).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -197,7 +198,9 @@ def main() -> None:
           f"{[_facts(f) for _, f in base]}")
     print(f"ratio (LoRA / base hit rate): {ours_rate / base_rate:.1f}" if base_rate else
           "ratio (LoRA / base hit rate): base never gives it")
-    print(f"time to learn the sound: {train_s:.0f} s with {args.threads} thread(s) (dataset step included); "
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"time to learn the sound: {train_s:.0f} s with {args.threads} thread(s) (dataset step included, "
+          f"load average {load} on {os.cpu_count()} cores); "
           f"reference, the issue's target: {TARGET_S:.0f} s -> ratio {train_s / TARGET_S:.2f}")
 
 
