@@ -1047,7 +1047,8 @@ __all__ = [
     "Estimate", "FORMATS", "LoraProgress", "LoraResult", "LoraSample", "LoraTrainConfig", "LoraTrainer",
     "LoraTrainingError", "METADATA_KEY", "PRESETS", "checkpoint_folder_for", "config_from_lora", "estimate_lora_run",
     "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "read_lora_info",
-    "run_train_lora", "save_lora", "torch_threads", "train_lora", "TrainLoraJob",
+    "run_train_lora", "save_lora", "torch_threads", "train_lora", "TrainLoraJob", "add_arguments", "job_from_args",
+    "main",
 ]
 
 
@@ -1106,3 +1107,96 @@ def run_train_lora(job: TrainLoraJob, ctx: Any = None) -> Generator[LoraProgress
                                                                     if skipped else ""))
     return (yield from train_lora(job.model, dataset, job.output, job.config, fmt=job.fmt, resume=job.resume,
                                   checkpoint_dir=job.checkpoint_dir, ctx=ctx, store=getattr(ctx, "store", None)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (python -m engine.training.lora); the CLI's train-lora command takes the same arguments
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: Any) -> None:
+    """The train-lora arguments: DATA_DIR -o OUT.safetensors [--model] [--preset] [--steps] ..."""
+    import argparse
+
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of audio files (captions: metadata.csv/jsonl, "
+                        "NAME.txt beside each file, or the file name)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the LoRA file to write")
+    parser.add_argument("--model", default=None, help="base model folder or cached repo id (default: the default model)")
+    parser.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                        help="memory preset (default: cpu without a CUDA GPU, else gpu-8gb)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps")
+    parser.add_argument("--epochs", type=float, default=None, help="passes over the clips (instead of --steps)")
+    parser.add_argument("--rank", type=int, default=None)
+    parser.add_argument("--alpha", type=float, default=None)
+    parser.add_argument("--lr", type=float, default=None, help="learning rate")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--trigger", default="", help="trigger word put in front of every caption")
+    parser.add_argument("--prefix", default="", help="text put in front of every caption (before the trigger)")
+    parser.add_argument("--text-encoder", action=argparse.BooleanOptionalAction, default=None,
+                        help="also train the text encoder (default: the preset's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for this job")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--format", dest="fmt", default="diffusers", choices=FORMATS)
+    parser.add_argument("--spectrogram-preset", default=None, help="for a model that does not name its spectrogram")
+    parser.add_argument("--duration", type=float, default=None, help="clip length in seconds (same)")
+
+
+def job_from_args(args: Any, default_model: str | None = None) -> TrainLoraJob:
+    """The :class:`TrainLoraJob` of parsed :func:`add_arguments` arguments."""
+    preset = args.preset or ("gpu-8gb" if torch.cuda.is_available() else "cpu")
+    overrides = {
+        name: value
+        for name, value in (
+            ("max_steps", args.steps), ("epochs", args.epochs), ("rank", args.rank), ("alpha", args.alpha),
+            ("learning_rate", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
+            ("train_text_encoder", args.text_encoder), ("num_threads", args.threads),
+        )
+        if value is not None
+    }
+    if args.rank is not None and args.alpha is None:
+        overrides["alpha"] = float(args.rank)  # a new rank without an alpha keeps the scale alpha/rank = 1
+    model = args.model or default_model
+    if model is None:
+        from engine.models.catalog import default_model as pick
+        from engine.models.store import ModelStore
+
+        model = pick(ModelStore())
+    return TrainLoraJob(output=args.output, model=model, data_dir=args.data_dir,
+                        config=preset_config(preset, **overrides), trigger=args.trigger, prefix=args.prefix,
+                        fmt=args.fmt, resume=args.resume, spectrogram_preset=args.spectrogram_preset,
+                        duration_s=args.duration)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train a LoRA from the command line, printing progress; errors are one line, exit code 2."""
+    import argparse
+    import sys
+
+    from engine.models.errors import ModelError
+
+    parser = argparse.ArgumentParser(prog="python -m engine.training.lora", description="Train a LoRA on a folder of sounds.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        job = job_from_args(args)
+        run = run_train_lora(job)
+        while True:
+            try:
+                event = next(run)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if event.stage != "train" or event.step == event.total or event.step % 10 == 0:
+                print(f"{event.stage}: {event.message}", flush=True)
+    except (LoraDataError, LoraTrainingError, ModelError, ValueError, OSError) as error:
+        print(f"{parser.prog}: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
+              file=sys.stderr)
+        return 2
+    print(f"Wrote {result.path}: {result.steps} steps, loss {result.initial_loss:.4f} -> {result.final_loss:.4f} "
+          f"in {_duration(result.seconds)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -260,3 +260,28 @@ def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(t
         drain(run_train_lora(TrainLoraJob(output=str(tmp_path / "x.safetensors"), model=str(TINY_SD),
                                           data_dir=str(tmp_path / "empty"), spectrogram_preset="starter",
                                           duration_s=1.28, height=64)))
+
+
+def test_the_command_line_trains_and_refuses_bad_data_in_one_line(tmp_path, capsys):
+    import soundfile as sf
+
+    from engine.training.lora import main
+
+    data = tmp_path / "sounds"
+    data.mkdir()
+    t = np.arange(int(1.5 * SR)) / SR
+    for i in range(2):
+        sf.write(str(data / f"s{i}.wav"), 0.5 * np.sin(2 * np.pi * (400 + 100 * i) * t), SR)
+    out = tmp_path / "cli.safetensors"
+    common = ["--model", str(TINY_SD), "--spectrogram-preset", "starter", "--duration", "1.28", "--threads", "1"]
+    assert main([str(data), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo", "--format", "kohya",
+                 *common]) == 0
+    printed = capsys.readouterr().out
+    assert "train: step 2/2" in printed and f"Wrote {out}" in printed
+    info = read_lora_info(out)
+    assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
+    assert info["trigger_words"] == ["beepo"]
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "-o", str(tmp_path / "x.safetensors"), *common]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds no audio files" in error
