@@ -28,11 +28,11 @@ sys.path.insert(0, sys.argv[3])
 limit = int(float(sys.argv[2]) * 1e9)
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 sys.path.append(sys.argv[4])
-from tests.fuzz.projects import valid_project_file
+from tests.fuzz.projects import peak_rss_mb, valid_project_file
 from app.model.project_files import load_project_file
 load_project_file(valid_project_file(sys.argv[1], clips=3))
 print(json.dumps({"case": "reference", "outcome": "ok", "message": "",
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
