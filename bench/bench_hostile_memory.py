@@ -11,7 +11,8 @@ at ``--timeout`` is stopped and its peak so far reported. Inputs are made once i
 
 * the issue's EXIF bomb (n_fft 2**20, a 1-sample hop) and a 200 000-column PNG (Riffusion EXIF),
 * a 2-hour WAV (sparse file of silence) to a Riffusion image and to a starter-model image,
-* a 10-minute sweep to a starter image and back, and 120 s of Riffusion audio back to audio.
+* a 10-minute sweep to a starter image and back, and 120 s of Riffusion audio back to audio,
+* text-to-audio of 180 s and 600 s with the tiny test model (tests/assets/tiny-sd, 2 steps).
 """
 
 from __future__ import annotations
@@ -118,6 +119,13 @@ def make_inputs(folder: Path) -> dict[str, list[str]]:
         "10-minute sweep, to-image (starter)": ["to-image", str(f / "ten-minutes.wav"), "-o", str(f / "10m.png"), "--preset", "starter"],
         "10-minute starter image, to-audio": ["to-audio", str(f / "10m.png"), "-o", str(f / "o5.wav")],
         "120 s Riffusion image, to-audio": ["to-audio", str(png(f / "120s.png", 12_000, riffusion)), "-o", str(f / "o6.wav")],
+        **{
+            f"{seconds} s tiny-model generation (2 steps)": [
+                "generate", "drums", "--model", str(ROOT / "tests" / "assets" / "tiny-sd"), "--steps", "2",
+                "--duration", str(seconds), "--seed", "1", "-o", str(f / f"gen{seconds}.wav"), "-q",
+            ]
+            for seconds in (180, 600)
+        },
     }
 
 

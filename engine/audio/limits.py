@@ -42,6 +42,7 @@ MAX_IMAGE_PIXELS = 1 << 27
 MAX_PROMPT_CHARS = 2000
 #: Fraction of the available memory a single request may plan to use.
 MEMORY_HEADROOM = 0.8
+_ALWAYS_FITS_BYTES = 256 * 2**20
 
 
 class ResourceLimitError(ValueError):
@@ -82,6 +83,8 @@ def check_memory(estimate_bytes: float, what: str, advice: str = "") -> None:
     Raises:
         ResourceLimitError: naming ``what``, the estimate and what is available.
     """
+    if estimate_bytes < _ALWAYS_FITS_BYTES:  # not worth asking the system
+        return
     available = available_memory_bytes()
     if available is None or estimate_bytes <= MEMORY_HEADROOM * available:
         return

@@ -295,3 +295,18 @@ def test_prompts_have_a_length_limit():
     with pytest.raises(ValueError, match="`negative_prompt`"):
         TextToAudioJob("x", negative_prompt="y" * 2001)
     check_prompt("a warm pad")
+
+
+def test_requests_beyond_the_memory_available_are_refused_with_the_estimate(tmp_path, monkeypatch):
+    import engine.audio.limits as limits
+    from engine.audio.spectrogram import check_audio_for_image
+
+    monkeypatch.setattr(limits, "available_memory_bytes", lambda: 500 * 10**6)
+    source = sparse_wav(tmp_path / "hour.wav", 3600, 44100, channels=2)  # 1.3 GB as float32
+    with pytest.raises(ResourceLimitError, match=r"reading .*hour\.wav \(1:00:00\) would need about 1\.3 GB "
+                                                 r"of memory and 500\.0 MB is available"):
+        read_audio(source)
+    # 40 minutes at Riffusion's settings fit the size limit but not 500 MB.
+    with pytest.raises(ResourceLimitError, match=r"240000x512 px spectrogram image of 40:00 would need about"):
+        check_audio_for_image(40 * 60 * 44100, 44100, PRESETS["riffusion"])
+    assert check_audio_for_image(44100, 44100, PRESETS["riffusion"]) == 100  # small requests pass
