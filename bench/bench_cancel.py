@@ -77,11 +77,12 @@ class Timeline:
     def __init__(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, trigger: tuple[str, int] | None = None) -> None:
         self.t0 = time.perf_counter()
         self.stage_times: dict[str, list[float]] = {}
         self.events: list[tuple[float, object]] = []
-        self.entered: dict[str, threading.Event] = {name: threading.Event() for name in STAGES.values()}
+        self.trigger = trigger  # (stage, n): set `reached` at the stage's n-th cancel point
+        self.reached = threading.Event()
         self.done = threading.Event()
 
     def now(self) -> float:
@@ -94,22 +95,25 @@ def install_hooks(timeline: Timeline) -> None:
 
         def hooked(real=real) -> None:
             name = sys._getframe(1).f_code.co_name
-            if name in timeline.entered:
-                timeline.stage_times.setdefault(name, []).append(timeline.now())
-                timeline.entered[name].set()
+            if name in STAGES.values():
+                times = timeline.stage_times.setdefault(name, [])
+                times.append(timeline.now())
+                if timeline.trigger == (name, len(times)):
+                    timeline.reached.set()
             real()
 
         module.cancel_point = hooked
 
 
-def run_decode(worker: Worker, timeline: Timeline, seconds: float, cancel_stage: str | None, offset_s: float):
-    """Run one DecodeJob; cancel it ``offset_s`` after ``cancel_stage`` begins. Returns (cancel time, end time)."""
-    timeline.reset()
+def run_decode(worker: Worker, timeline: Timeline, seconds: float, trigger: tuple[str, int] | None, offset_s: float):
+    """Run one DecodeJob; cancel it ``offset_s`` after the ``trigger`` (stage, n-th cancel point of
+    that stage). Returns (cancel time, end time)."""
+    timeline.reset(trigger)
     job = worker.submit(DecodeJob(seconds=seconds))
     cancelled_at = None
-    if cancel_stage is not None:
-        if not timeline.entered[cancel_stage].wait(600):
-            raise RuntimeError(f"stage {cancel_stage} never started")
+    if trigger is not None:
+        if not timeline.reached.wait(900):
+            raise RuntimeError(f"{trigger} never reached")
         time.sleep(offset_s)
         cancelled_at = timeline.now()
         worker.cancel(job)
@@ -131,20 +135,22 @@ def bench_decode(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     try:
         run_decode(worker, timeline, 2.0, None, 0)  # warm-up (caches, FFT plans)
         run_decode(worker, timeline, args.seconds, None, 0)
-        reference = {name: (times[0], times[-1]) for name, times in timeline.stage_times.items()}
+        reference = dict(timeline.stage_times)
         yields = [t for t, e in timeline.events if isinstance(e, (JobProgress, JobFinished))]
         rows = []
         for label, name in STAGES.items():
-            if name not in reference:
+            times = reference.get(name, [])
+            if len(times) < 2:
                 print(f"  {label}: not reached (input too short?)")
                 continue
-            start, end = reference[name]
-            offset = 0.4 * (end - start)  # well into the stage
-            at, stopped = run_decode(worker, timeline, args.seconds, name, offset)
+            # Cancel half a pass after the stage's middle cancel point: inside one of its passes.
+            n = len(times) // 2
+            pass_s = float(np.median(np.diff(times)))
+            at, stopped = run_decode(worker, timeline, args.seconds, (name, n), 0.5 * pass_s)
             kind = type(timeline.events[-1][1]).__name__
-            moment = start + offset
+            moment = times[n - 1] + 0.5 * pass_s
             next_yield = min(t for t in yields if t > moment)
-            rows.append((label, stopped - at, next_yield - moment))
+            rows.append((f"{label}, pass {pass_s:.2f} s", stopped - at, next_yield - moment))
             if kind != "JobCancelled":
                 print(f"  {label}: ended with {kind}, not JobCancelled")
         return rows

@@ -117,8 +117,8 @@ def _requested_bytes(text: str) -> int | None:
     match = re.search(r"allocate ([0-9.]+) ?(bytes|[KMGT]i?B)", text, re.IGNORECASE)
     if match is None:
         return None
-    scale = {"bytes": 1, "BYTES": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20,
-             "GiB": 2**30, "TiB": 2**40}[match.group(2)]
+    unit = match.group(2).lower()
+    scale = 1 if unit == "bytes" else (1024 if "i" in unit else 1000) ** ("kmgt".index(unit[0]) + 1)
     return int(float(match.group(1)) * scale)
 
 

@@ -20,8 +20,9 @@ they are binarised at 0.5.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -175,8 +176,35 @@ def decode_latents(pipe: Any, latents: torch.Tensor, generator: torch.Generator 
     return out
 
 
+#: Layers of a UNet or VAE before which a running job checks its cancel flag: a cancel stops a big
+#: model within one layer, not one whole denoising step or VAE decode.
+_CANCEL_POINT_LAYERS = ("ResnetBlock2D", "Transformer2DModel")
+
+
+@contextlib.contextmanager
+def cancel_points_inside(model: Any) -> Iterator[None]:
+    """Within the block, every ResNet and transformer layer of ``model`` starts with a cancel point
+    (:func:`engine.cancel.cancel_point`; nothing outside a job). The hooks are removed afterwards."""
+    from engine.cancel import cancel_point
+
+    def check(module: Any, args: Any) -> None:
+        cancel_point()
+
+    handles = [
+        layer.register_forward_pre_hook(check)
+        for layer in model.modules()
+        if type(layer).__name__ in _CANCEL_POINT_LAYERS
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def _decode_whole(pipe: Any, latents: torch.Tensor, generator: torch.Generator | None) -> np.ndarray:
-    image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generator)[0]
+    with cancel_points_inside(pipe.vae):
+        image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generator)[0]
     image = (image / 2 + 0.5).clamp(0, 1)
     return image[0].permute(1, 2, 0).float().cpu().numpy()
 
@@ -321,7 +349,8 @@ class _Denoiser:
         model_input = scheduler.scale_model_input(model_input, t)
         if self.unet_channels == 9 and self.mask is not None:
             model_input = torch.cat([model_input, self.mask, self.masked_image_latents], dim=1)
-        noise_pred = self.unet(model_input, t, encoder_hidden_states=self.prompt_embeds, return_dict=False)[0]
+        with cancel_points_inside(self.unet):
+            noise_pred = self.unet(model_input, t, encoder_hidden_states=self.prompt_embeds, return_dict=False)[0]
         if self.do_cfg:
             noise_uncond, noise_text = noise_pred.chunk(2)
             noise_pred = noise_uncond + self.guidance_scale * (noise_text - noise_uncond)

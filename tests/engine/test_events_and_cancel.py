@@ -324,3 +324,42 @@ def test_cancel_during_a_generation_s_final_inversion_lands_no_clip(tmp_path, mo
     assert [e.progress.stage for e in rec.of(state["job"], JobProgress)][-1] == "invert"
     assert not rec.of(state["job"], JobFinished)
     assert len(iterations) == 3  # of the 32 Griffin-Lim iterations
+
+
+@pytest.mark.parametrize("stage", ["denoise", "decode"])
+def test_cancel_inside_the_unet_or_the_vae_stops_at_the_next_layer(stage, tmp_path, monkeypatch):
+    """A denoising step or a VAE decode of a big model takes seconds on a CPU: a cancel arriving in
+    the middle of one stops the model at its next ResNet/transformer layer, and the step or decode
+    never completes."""
+    from assets.make_tiny_sd import TINY_SD_DIR
+    from diffusers.models.resnet import ResnetBlock2D
+
+    from engine.api import TextToAudioJob
+
+    rec = Recorder()
+    state = {"stage": None, "layers": 0, "after": 0}
+    real_forward = ResnetBlock2D.forward
+
+    def counting_forward(self, *args, **kwargs):
+        state["after"] += state.get("cancelled", False)
+        stages = [e.progress.stage for e in rec.of(state.get("job"), JobProgress)]
+        if stages and stages[-1] == stage and (stage == "decode" or len(stages) >= 3):
+            state["layers"] += 1
+            if state["layers"] == 2 and not state.get("cancelled"):  # two layers into the step / decode
+                state["cancelled"] = engine.cancel(state["job"])
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(ResnetBlock2D, "forward", counting_forward)
+    engine = Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path)), rec)
+    try:
+        spec = TextToAudioJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=4, duration_s=0.64)
+        state["job"] = engine.submit(spec)
+        assert isinstance(rec.wait_done(state["job"]), JobCancelled)
+    finally:
+        engine.shutdown()
+    assert state.get("cancelled") is True
+    assert state["after"] == 0  # no layer ran after the cancel
+    progress = [e.progress for e in rec.of(state["job"], JobProgress)]
+    assert progress[-1].stage == stage and not rec.of(state["job"], JobFinished)
+    if stage == "denoise":
+        assert progress[-1].step == 1  # the step under way (step 2) never reported done
