@@ -154,7 +154,7 @@ class LoraTrainConfig:
 PRESETS: dict[str, LoraTrainConfig] = {
     "cpu": LoraTrainConfig(
         rank=8, alpha=8.0, learning_rate=1e-3, train_text_encoder=True, max_steps=900, batch_size=4,
-        lr_schedule="cosine", warmup_steps=20, device="cpu", num_threads=1, checkpoint_every=100,
+        lr_schedule="cosine", warmup_steps=20, device="cpu", num_threads=1, checkpoint_every=100, sample_every=300,
     ),
     "gpu-6gb": LoraTrainConfig(
         rank=4, alpha=4.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
@@ -737,6 +737,9 @@ class LoraTrainer:
             _load_lora_weights(self.text_encoder, state["lora"]["text_encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        # LambdaLR restores its schedule objects too; keep this run's (a resume may set more steps).
+        schedule = _LrLambda(self.total_steps, self.config.warmup_steps, self.config.lr_schedule)
+        self.lr_scheduler.lr_lambdas = [schedule] * len(self.optimizer.param_groups)
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["generator"])
@@ -766,7 +769,8 @@ class LoraTrainer:
 
 #: Settings a resumed run may change (they do not touch the weights' arithmetic).
 _RESUMABLE = frozenset({"validation_every", "sample_every", "validation_prompts", "validation_seeds", "sample_steps",
-                        "sample_guidance_scale", "sample_scheduler", "checkpoint_every", "max_steps", "epochs"})
+                        "sample_guidance_scale", "sample_scheduler", "checkpoint_every", "max_steps", "epochs",
+                        "num_threads"})
 
 
 def _lora_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -1105,7 +1109,10 @@ def run_train_lora(job: TrainLoraJob, ctx: Any = None) -> Generator[LoraProgress
     skipped = "; ".join(f"{name}: {why}" for name, why in dataset.skipped)
     yield LoraProgress("dataset", 1, 1, f"{len(dataset)} sounds" + (f", skipped {len(dataset.skipped)} ({skipped})"
                                                                     if skipped else ""))
-    return (yield from train_lora(job.model, dataset, job.output, job.config, fmt=job.fmt, resume=job.resume,
+    config = job.config
+    if not config.validation_prompts:  # sample the trigger word (or the first caption) unless told otherwise
+        config = replace(config, validation_prompts=(dataset.trigger or dataset.examples[0].caption,))
+    return (yield from train_lora(job.model, dataset, job.output, config, fmt=job.fmt, resume=job.resume,
                                   checkpoint_dir=job.checkpoint_dir, ctx=ctx, store=getattr(ctx, "store", None)))
 
 

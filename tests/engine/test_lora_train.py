@@ -240,8 +240,9 @@ def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(t
     (data / "metadata.csv").write_text("file_name,text\ns0.wav,a low beep\n", encoding="utf-8")
     job = TrainLoraJob(output=str(tmp_path / "beep.safetensors"), model=str(TINY_SD), data_dir=str(data),
                        trigger="beepo", spectrogram_preset="starter", duration_s=1.28, height=64,
-                       config=LoraTrainConfig(max_steps=2, **{**FAST, "validation_fraction": 0.0}))
+                       config=LoraTrainConfig(max_steps=2, sample_steps=2, **{**FAST, "validation_fraction": 0.0}))
     result, events = drain(run_train_lora(job))
+    assert [s.prompt for e in events if e.stage == "sample" for s in e.samples] == ["beepo"]  # the trigger by default
     report = [e.message for e in events if e.stage == "dataset"][-1]
     assert report.startswith("3 sounds, skipped 1 (broken.wav:")
     assert read_lora_info(result.path)["dataset"]["captions"] == ["beepo, a low beep", "beepo, s1", "beepo, s2"]
