@@ -361,33 +361,22 @@ class EditTools(QObject):
     # ------------------------------------------------------------------------------ targets
 
     def _generation_kwargs(self, prompt: str, clip: Clip | None = None) -> dict[str, Any]:
-        """What every edit job shares, from the prompt panel (and the edit panel's shared fields).
+        """What every edit job shares: the window's generation settings (the prompt panel's
+        view of them) and the edit panel's shared fields.
 
         An empty ``prompt`` for an edit of ``clip`` is the clip's own prompt (its recipe's; empty
-        for a clip without one); without a clip (interpolation) it is the Prompt panel's."""
-        panel = getattr(self.window, "prompt_panel", None)
-        shared = self.edit_panel.shared_params()
+        for a clip without one); without a clip (interpolation) it is the settings' prompt."""
         if not prompt and clip is not None:
             prompt = clip.recipe.prompt if clip.recipe is not None else ""
-        kwargs: dict[str, Any] = {"prompt": prompt, **shared}
-        if panel is None:
+        kwargs: dict[str, Any] = {"prompt": prompt, **self.edit_panel.shared_params()}
+        settings = getattr(self.window, "generation", None)
+        if settings is None:
             return kwargs
-        model = panel.model_id()
-        if not model:
+        if not settings.model.strip():
             raise EditError("Pick a model in the Prompt panel (or Generate > Model Manager) first.")
-        seed = None
-        if panel.seed_lock.isChecked() and panel.seed_edit.text().strip():
-            seed = int(panel.seed_edit.text().strip())
-        kwargs.update(
-            prompt=prompt if clip is not None or prompt else panel.prompt_edit.toPlainText().strip(),
-            negative_prompt=panel.negative_edit.text().strip(),
-            seed=seed,
-            num_inference_steps=panel.steps_spin.value(),
-            guidance_scale=float(panel.guidance_spin.value()),
-            scheduler=panel.scheduler_combo.currentText(),
-            model=model,
-            spectrogram_preset=panel.preset_combo.currentText(),
-        )
+        kwargs.update(settings.edit_kwargs(prompt))
+        if clip is not None:
+            kwargs["prompt"] = prompt  # never the Prompt panel's text for an edit of a clip
         return kwargs
 
     def target_clip(self) -> Clip:

@@ -25,13 +25,14 @@ from PySide6.QtWidgets import (
 from app import io_actions
 from app.engine_client import EngineClient, ModelListing
 from app.model.commands import AddClip, AddTrack, Command, CommandGroup
+from app.model.generation import NATIVE_SIZE, GenerationSettings, duration_for_size
 from app.model.project import Clip, Project, Selection, Track
 from app.settings import AppSettings
 from app.undo import UndoStack
 from app.widgets.qt_inspector import QtInspector
 from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_class_browser import QtClassBrowser
-from app.widgets.qt_prompt_panel import QtPromptPanel
+from app.widgets.qt_prompt_panel import QtPromptPanel, preset_names
 from app.widgets.qt_status import QtStatus
 from engine.api import EngineSettings, GenerationResult, JobSpec
 
@@ -199,7 +200,9 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
-        self.prompt_panel = QtPromptPanel()
+        #: The generation settings the prompt panel shows and every job starts from.
+        self.generation = GenerationSettings(preset_names())
+        self.prompt_panel = QtPromptPanel(settings=self.generation)
         self.inspector = QtInspector(self.project)
         self.job_panel = QtJobPanel(self.client)
         self.history_view = QUndoView(self.undo_stack)
@@ -437,19 +440,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
 
     def use_class_prompt(self, prompt: str, size: str, *, generate: bool = False) -> None:
-        """A class browser prompt (seed 001's templates) goes into the prompt panel with its
-        output size; ``generate`` also starts the job (through the panel's own checks)."""
+        """A class browser prompt (seed 001's templates) goes into the prompt panel.
+
+        "Use" also puts its output size (and that size's duration) into the panel, as the user
+        asked; "Generate" (``generate``) uses the size for that one job only, so the panel's
+        size and duration stay what they were for later generations."""
         panel = self.prompt_panel
-        panel.prompt_edit.setPlainText(prompt)
+        overrides: dict[str, Any] = {}
         try:
-            panel.set_output_size(size)
+            if generate and size != NATIVE_SIZE:
+                overrides = {"size": size, "duration_s": duration_for_size(size, self.generation.preset)}
+            elif not generate:
+                self.generation.set_output_size(size)
         except ValueError as exc:
             self.show_message(str(exc))
             return
+        self.generation.set(prompt=prompt)
         self.prompt_dock.show()
         self.prompt_dock.raise_()
         if generate:
-            panel.request_generate()
+            panel.request_generate(**overrides)
         else:
             panel.prompt_edit.setFocus()
 

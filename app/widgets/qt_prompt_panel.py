@@ -1,4 +1,10 @@
-"""The prompt panel: everything a text-to-audio job needs, and the Generate button (Ctrl+Enter)."""
+"""The prompt panel: a view of the app's :class:`~app.model.generation.GenerationSettings`
+(everything a text-to-audio job needs) and the Generate button (Ctrl+Enter).
+
+Each field writes into the settings as it changes and follows the settings when someone else
+changes them (a clip's "use these settings", a restored session); the edit tools read the same
+settings object, never these widgets.
+"""
 
 from __future__ import annotations
 
@@ -24,24 +30,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import DEFAULT_SCHEDULER, SCHEDULER_NAMES, Recipe, TextToAudioJob
+from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings
+from engine.api import SCHEDULER_NAMES, Recipe, TextToAudioJob
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_DURATION_S, MAX_SEED, MAX_STEPS, MAX_VARIATIONS
 
-#: Previews decoded about this many times per generation when live preview is on.
-PREVIEWS_PER_JOB = 8
-#: The output-size choice that keeps the model's own image height (the preset's mel rows).
-NATIVE_SIZE = "native"
+__all__ = ["GENERIC_SETTINGS", "NATIVE_SIZE", "NATIVE_SIZE_TEXT", "PREVIEWS_PER_JOB", "QtPromptPanel", "preset_names"]
+
 NATIVE_SIZE_TEXT = "Model's native size"
-#: What a model without recommendations starts from (Riffusion-style SD checkpoints).
-GENERIC_SETTINGS: dict[str, Any] = {
-    "preset": "riffusion",
-    "duration_s": 5.12,
-    "steps": 30,
-    "guidance": 7.0,
-    "scheduler": DEFAULT_SCHEDULER,
-}
 DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow attack'"
 
 
@@ -68,7 +65,8 @@ class _PromptEdit(QPlainTextEdit):
 
 
 class QtPromptPanel(QWidget):
-    """Builds a :class:`TextToAudioJob` from its fields; ``generate_requested(spec)`` on Generate.
+    """A view of :class:`GenerationSettings` (``settings``; a new one when none is given) that
+    builds a :class:`TextToAudioJob`; ``generate_requested(spec)`` on Generate.
 
     Invalid input (an empty prompt, a seed out of range, a missing model) shows a message under
     the button and emits nothing.
@@ -78,11 +76,11 @@ class QtPromptPanel(QWidget):
     #: The user clicked the "download a real model" link under the model picker.
     model_manager_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings: GenerationSettings | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings if settings is not None else GenerationSettings(preset_names())
         self._default_model = ""
         self._hinted_model: str | None = None
-        self._hinted_values: dict[str, Any] = {}
         self.prompt_edit = _PromptEdit()
         self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
         self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 10)
@@ -95,7 +93,6 @@ class QtPromptPanel(QWidget):
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSingleStep(0.64)
         self.duration_spin.setSuffix(" s")
-        self.duration_spin.setValue(GENERIC_SETTINGS["duration_s"])
         self.duration_spin.setToolTip("Rounded to whole 8-pixel image columns of the spectrogram preset")
 
         self.seed_edit = QLineEdit()
@@ -115,14 +112,11 @@ class QtPromptPanel(QWidget):
 
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, MAX_STEPS)
-        self.steps_spin.setValue(GENERIC_SETTINGS["steps"])
         self.guidance_spin = QDoubleSpinBox()
         self.guidance_spin.setRange(0.0, 50.0)
         self.guidance_spin.setSingleStep(0.5)
-        self.guidance_spin.setValue(GENERIC_SETTINGS["guidance"])
         self.scheduler_combo = QComboBox()
         self.scheduler_combo.addItems(list(SCHEDULER_NAMES))
-        self.scheduler_combo.setCurrentText(DEFAULT_SCHEDULER)
         self.variations_spin = QSpinBox()
         self.variations_spin.setRange(1, MAX_VARIATIONS)
         self.model_combo = QComboBox()
@@ -155,8 +149,8 @@ class QtPromptPanel(QWidget):
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
         self.generate_button.setToolTip("Generate (Ctrl+Enter)")
-        self.generate_button.clicked.connect(self.request_generate)
-        self.prompt_edit.submitted.connect(self.request_generate)
+        self.generate_button.clicked.connect(lambda *_: self.request_generate())
+        self.prompt_edit.submitted.connect(lambda: self.request_generate())
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setObjectName("errorLabel")
@@ -181,13 +175,69 @@ class QtPromptPanel(QWidget):
         layout.addWidget(self.generate_button)
         layout.addWidget(self.message_label)
         layout.addStretch(1)
+        self._bind()
+
+    # -- the settings <-> the widgets ----------------------------------------------------------
+
+    def _bind(self) -> None:
+        """Each widget shows its field now, follows it, and writes the user's changes into it."""
+        s = self.settings
+        # field -> (show the value in the widget, the widget's change signal, read the widget)
+        self._views: dict[str, tuple[Any, Any, Any]] = {
+            "prompt": (self._show_prompt, self.prompt_edit.textChanged, self.prompt_edit.toPlainText),
+            "negative_prompt": (self.negative_edit.setText, self.negative_edit.textChanged, self.negative_edit.text),
+            "duration_s": (self.duration_spin.setValue, self.duration_spin.valueChanged, self.duration_spin.value),
+            "seed": (lambda v: self.seed_edit.setText("" if v is None else str(v)), self.seed_edit.textChanged,
+                     lambda: int(t) if (t := self.seed_edit.text().strip()) else None),
+            "seed_locked": (self.seed_lock.setChecked, self.seed_lock.toggled, self.seed_lock.isChecked),
+            "steps": (self.steps_spin.setValue, self.steps_spin.valueChanged, self.steps_spin.value),
+            "guidance": (self.guidance_spin.setValue, self.guidance_spin.valueChanged, self.guidance_spin.value),
+            "scheduler": (self.scheduler_combo.setCurrentText, self.scheduler_combo.currentTextChanged,
+                          self.scheduler_combo.currentText),
+            "variations": (self.variations_spin.setValue, self.variations_spin.valueChanged, self.variations_spin.value),
+            "model": (self._show_model, self.model_combo.currentTextChanged, self.model_id),
+            "preset": (self.preset_combo.setCurrentText, self.preset_combo.currentTextChanged,
+                       self.preset_combo.currentText),
+            "size": (lambda v: self.size_combo.setCurrentIndex(max(0, self.size_combo.findData(v))),
+                     self.size_combo.currentIndexChanged, self.output_size),
+            "preview": (self.preview_check.setChecked, self.preview_check.toggled, self.preview_check.isChecked),
+        }
+        for name, (show, changed, read) in self._views.items():
+            show(getattr(s, name))
+            changed.connect(lambda *_, n=name, r=read: self._on_widget_changed(n, r))
+        s.events.changed.connect(self._on_settings_changed)
+        s.events.model_hints_applied.connect(self._update_model_note)
+
+    def _on_widget_changed(self, name: str, read: Any) -> None:
+        try:
+            self.settings.set(**{name: read()})
+        except ValueError:
+            pass  # a half-typed value: spec() says what is wrong
+
+    def _on_settings_changed(self, name: str, value: Any) -> None:
+        view = self._views.get(name)
+        if view is None:
+            return
+        show, _changed, read = view
+        try:
+            current = read()
+        except ValueError:
+            current = None
+        if current != value:
+            show(value)
+        if name == "model":
+            self._update_model_note()
+
+    def _show_prompt(self, text: str) -> None:
+        if self.prompt_edit.toPlainText() != text:
+            self.prompt_edit.setPlainText(text)
 
     # -- models ------------------------------------------------------------------------------
 
     def set_models(self, listing: Any, default_model: str = "") -> None:
         """Fill the model picker from a :class:`app.engine_client.ModelListing` (pipelines only),
         keeping the current choice; ``default_model`` (or the listing's) is picked when none is."""
-        current = self.model_id()
+        current = self.settings.model
         self._default_model = default_model or listing.default_model
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
@@ -201,6 +251,7 @@ class QtPromptPanel(QWidget):
             ids.append(entry.model_id)
         if self._default_model and self._default_model not in ids:
             self.model_combo.addItem(self._default_model, self._default_model)
+        self._show_model(current or self._default_model)
         self.model_combo.blockSignals(False)
         self.set_model(current or self._default_model)
         if not current:  # first listing (nothing chosen or restored yet): the default's settings
@@ -216,13 +267,17 @@ class QtPromptPanel(QWidget):
             return str(self.model_combo.itemData(index))
         return text
 
-    def set_model(self, model_id: str) -> None:
-        """Select ``model_id`` without changing other fields (see :meth:`apply_model_hints`)."""
+    def _show_model(self, model_id: str) -> None:
         index = self.model_combo.findData(model_id)
         if index >= 0:
             self.model_combo.setCurrentIndex(index)
         else:
             self.model_combo.setEditText(model_id)
+
+    def set_model(self, model_id: str) -> None:
+        """Select ``model_id`` without changing other fields (see :meth:`apply_model_hints`)."""
+        self._show_model(model_id)
+        self.settings.set(model=self.model_id())
         self._update_model_note()
 
     def _on_model_typed(self) -> None:
@@ -230,65 +285,16 @@ class QtPromptPanel(QWidget):
             self.apply_model_hints()
 
     def apply_model_hints(self) -> ModelHints | None:
-        """Preset the fields the chosen model recommends (its spectrogram preset, native length,
-        steps, guidance, scheduler) and label it; called when the user picks a model.
-
-        Switching to a model that recommends nothing puts back the general defaults in the
-        fields that still hold the previous model's recommendation (so the starter's 2.56 s
-        'starter' spectrogram does not stick to a Riffusion-style model); fields the user
-        changed stay as they are."""
-        model = self.model_id()
-        hints = model_hints(model)
-        self._hinted_model = model
-        fields = self._hint_fields()
-        if hints is not None:
-            wanted = {
-                "preset": hints.spectrogram_preset,
-                "duration_s": hints.duration_s,
-                "steps": hints.num_inference_steps,
-                "guidance": hints.guidance_scale,
-                "scheduler": hints.scheduler,
-            }
-            wanted = {k: v for k, v in wanted.items() if v is not None}
-            self.size_combo.setCurrentIndex(self.size_combo.findData(NATIVE_SIZE))
-        else:
-            wanted = {k: v for k, v in GENERIC_SETTINGS.items() if self._hinted_values.get(k) == fields[k][0]()}
-        applied = {}
-        for key, value in wanted.items():
-            getter, setter = fields[key]
-            try:
-                setter(value)
-            except (TypeError, ValueError):
-                continue
-            applied[key] = getter()
-        self._hinted_values = applied if hints is not None else {}
-        self._update_model_note(hints)
-        return hints
-
-    def _hint_fields(self) -> dict[str, tuple[Any, Any]]:
-        """(getter, setter) of each field a model's hints may set."""
-
-        def set_preset(name: str) -> None:
-            if self.preset_combo.findText(name) < 0:
-                raise ValueError(name)
-            self.preset_combo.setCurrentText(name)
-
-        def set_scheduler(name: str) -> None:
-            if name not in SCHEDULER_NAMES:
-                raise ValueError(name)
-            self.scheduler_combo.setCurrentText(name)
-
-        return {
-            "preset": (self.preset_combo.currentText, set_preset),
-            "duration_s": (self.duration_spin.value, self.duration_spin.setValue),
-            "steps": (self.steps_spin.value, self.steps_spin.setValue),
-            "guidance": (self.guidance_spin.value, self.guidance_spin.setValue),
-            "scheduler": (self.scheduler_combo.currentText, set_scheduler),
-        }
+        """Preset the fields the chosen model recommends and label it (called when the user picks
+        a model); see :meth:`GenerationSettings.apply_model_hints`."""
+        self.settings.set(model=self.model_id())
+        self._hinted_model = self.settings.model
+        return self.settings.apply_model_hints()
 
     def _update_model_note(self, hints: ModelHints | None = None) -> None:
         """The line under the model picker: the starter model says what it is and links to the
-        model manager; other models with a description show it."""
+        model manager; other models with a description show it. The prompt's placeholder gives
+        the model's own example prompts."""
         hints = hints if hints is not None else model_hints(self.model_id())
         if hints is None:
             self.model_note.hide()
@@ -316,83 +322,42 @@ class QtPromptPanel(QWidget):
     def set_output_size(self, name: str) -> None:
         """Choose an output size (``"native"`` or an OUTPUT_SIZES key) and set the duration to its
         width under the current preset. Raises ValueError for an unknown name."""
-        index = self.size_combo.findData(name)
-        if index < 0:
-            raise ValueError(f"unknown output size {name!r}; expected {NATIVE_SIZE!r} or one of {', '.join(OUTPUT_SIZES)}.")
-        self.size_combo.setCurrentIndex(index)
-        self._on_size_chosen()
+        self.settings.set_output_size(name)
 
     def _on_size_chosen(self) -> None:
-        name = self.output_size()
-        if name == NATIVE_SIZE:
-            return
-        from engine.audio.spectrogram import get_preset
-        from engine.audioset import output_size_settings
-
         try:
-            settings = output_size_settings(name, get_preset(self.preset_combo.currentText()))
+            self.settings.set_output_size(self.output_size())
         except ValueError as exc:
             self.show_message(str(exc))
-            return
-        self.duration_spin.setValue(float(settings["duration_s"]))
-
-    def _height(self) -> int | None:
-        name = self.output_size()
-        return None if name == NATIVE_SIZE else OUTPUT_SIZES[name][0]
 
     # -- seed --------------------------------------------------------------------------------
 
     def randomize_seed(self) -> None:
-        self.seed_edit.setText(str(random.randint(0, MAX_SEED)))
+        self.settings.set(seed=random.randint(0, MAX_SEED))
 
     def note_used_seed(self, seed: int) -> None:
         """Show the seed a generation used (unless the user locked another one)."""
-        if not self.seed_lock.isChecked():
-            self.seed_edit.setText(str(seed))
+        if not self.settings.seed_locked:
+            self.settings.set(seed=seed)
 
     # -- the job -----------------------------------------------------------------------------
 
-    def spec(self) -> TextToAudioJob:
-        """The job the fields describe; raises ValueError saying what to fix."""
-        prompt = self.prompt_edit.toPlainText().strip()
-        if not prompt:
-            raise ValueError("Type a prompt first.")
-        seed = None
-        if self.seed_lock.isChecked():
-            text = self.seed_edit.text().strip()
-            if not text:
-                raise ValueError("The seed is locked but empty: type a seed or unlock it.")
-            seed = int(text)
-            if seed > MAX_SEED:
-                raise ValueError(f"The seed must be between 0 and {MAX_SEED}.")
-        model = self.model_id()
-        if not model:
-            raise ValueError("Pick a model (Models > Model Manager) or type a repo id or folder.")
-        steps = self.steps_spin.value()
-        return TextToAudioJob(
-            prompt=prompt,
-            negative_prompt=self.negative_edit.text().strip(),
-            seed=seed,
-            num_inference_steps=steps,
-            guidance_scale=float(self.guidance_spin.value()),
-            scheduler=self.scheduler_combo.currentText(),
-            duration_s=float(self.duration_spin.value()),
-            num_variations=self.variations_spin.value(),
-            model=model,
-            spectrogram_preset=self.preset_combo.currentText(),
-            height=self._height(),
-            preview_every=max(1, steps // PREVIEWS_PER_JOB) if self.preview_check.isChecked() else 0,
-        )
+    def spec(self, **overrides: Any) -> TextToAudioJob:
+        """The job the settings describe (``overrides`` for this job only); raises ValueError
+        saying what to fix."""
+        return self.settings.text_to_audio_spec(**overrides)
 
-    def request_generate(self) -> None:
-        """Emit generate_requested with the spec, or show why not."""
+    def request_generate(self, **overrides: Any) -> bool:
+        """Emit generate_requested with the spec (``overrides``: settings for this job only),
+        or show why not. True when emitted."""
         try:
-            spec = self.spec()
+            spec = self.spec(**overrides)
         except ValueError as exc:
             self.show_message(str(exc))
-            return
+            return False
         self.show_message("")
         self.generate_requested.emit(spec)
+        return True
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)
@@ -400,53 +365,30 @@ class QtPromptPanel(QWidget):
 
     def apply_spec(self, spec: TextToAudioJob) -> None:
         """Fill the fields from a job spec (one made from a clip's recipe); a set seed gets locked."""
-        self.prompt_edit.setPlainText(spec.prompt)
-        self.negative_edit.setText(spec.negative_prompt)
-        self.seed_edit.setText("" if spec.seed is None else str(spec.seed))
-        self.seed_lock.setChecked(spec.seed is not None)
-        self.steps_spin.setValue(spec.num_inference_steps)
-        self.guidance_spin.setValue(spec.guidance_scale)
-        self.scheduler_combo.setCurrentText(spec.scheduler)
-        self.set_model(spec.model)
-        self.duration_spin.setValue(spec.duration_s)
-        if self.preset_combo.findText(spec.spectrogram_preset) >= 0:
-            self.preset_combo.setCurrentText(spec.spectrogram_preset)
-        size = next((name for name, (h, _w) in OUTPUT_SIZES.items() if h == spec.height), NATIVE_SIZE)
-        self.size_combo.setCurrentIndex(self.size_combo.findData(size))
+        self.settings.apply_spec(spec)
 
     def apply_recipe(self, recipe: Recipe, *, duration_s: float | None = None, preset: str | None = None) -> None:
         """Fill the fields a recipe of any task shares with text-to-audio; the seed gets locked."""
-        self.apply_spec(
-            TextToAudioJob(
-                prompt=recipe.prompt,
-                negative_prompt=recipe.negative_prompt,
-                seed=recipe.seed,
-                num_inference_steps=recipe.num_inference_steps,
-                guidance_scale=recipe.guidance_scale,
-                scheduler=recipe.scheduler,
-                duration_s=duration_s if duration_s is not None else self.duration_spin.value(),
-                model=recipe.model_id,
-                spectrogram_preset=preset or self.preset_combo.currentText(),
-            )
-        )
+        self.settings.apply_spec(recipe, duration_s=duration_s, preset=preset)
 
     # -- persistence -------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
+        s = self.settings
         return {
-            "prompt": self.prompt_edit.toPlainText(),
-            "negative": self.negative_edit.text(),
-            "duration_s": self.duration_spin.value(),
-            "seed": self.seed_edit.text(),
-            "seed_locked": self.seed_lock.isChecked(),
-            "steps": self.steps_spin.value(),
-            "guidance": self.guidance_spin.value(),
-            "scheduler": self.scheduler_combo.currentText(),
-            "variations": self.variations_spin.value(),
-            "model": self.model_id(),
-            "preset": self.preset_combo.currentText(),
-            "size": self.output_size(),
-            "preview": self.preview_check.isChecked(),
+            "prompt": s.prompt,
+            "negative": s.negative_prompt,
+            "duration_s": s.duration_s,
+            "seed": "" if s.seed is None else str(s.seed),
+            "seed_locked": s.seed_locked,
+            "steps": s.steps,
+            "guidance": s.guidance,
+            "scheduler": s.scheduler,
+            "variations": s.variations,
+            "model": s.model,
+            "preset": s.preset,
+            "size": s.size,
+            "preview": s.preview,
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:

@@ -106,12 +106,16 @@ def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tin
     browser.set_query("dog")
     browser.select_labels(["Bark", "Howl"])
     browser.set_output_size("64x400 (seed 001)")
+    before = (panel.output_size(), panel.duration_spin.value())
     with qtbot.waitSignal(window.clips_generated, timeout=120000) as generated:
         qtbot.mouseClick(browser.generate_button, Qt.MouseButton.LeftButton)
     _job_id, (clip,) = generated.args
     prompt = "a mel spectrogram of the sound of multiple overlapping Dogs, including Bark and Howl"
     assert panel.prompt_edit.toPlainText() == prompt and clip.recipe.prompt == prompt
     assert clip.image.size == (400, 64) and clip.length_s == pytest.approx(4.0, abs=0.02)
+    # The browser's size was for that job only: later generations keep the panel's own.
+    assert (panel.output_size(), panel.duration_spin.value()) == before
+    assert window.generation.text_to_audio_spec().height is None
     # "Use prompt" only fills the panel; the browser's choices persist with the window state.
     browser.select_labels(["Dog"])
     qtbot.mouseClick(browser.use_button, Qt.MouseButton.LeftButton)
