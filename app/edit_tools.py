@@ -282,11 +282,6 @@ class EditTools(QObject):
         self.edit_panel.cancel_requested.connect(self.cancel_edits)
         self.painter.tool_changed.connect(self._on_painter_tool_changed)
         self.painter.message.connect(self._show)
-        self.client.job_started.connect(self._on_client_job_started)
-        self.client.job_progressed.connect(self._on_client_job_progressed)
-        self.client.job_finished.connect(self._on_client_job_finished)
-        self.client.job_failed.connect(self._on_client_job_failed)
-        self.client.job_cancelled.connect(self._on_client_job_cancelled)
         self.project.events.project_reset.connect(self._on_project_reset)
         self.project.events.clip_added.connect(self._on_project_clip_added)
         self.window.document_replaced.connect(self._on_window_document_replaced)
@@ -434,12 +429,18 @@ class EditTools(QObject):
             self._update_running()
             return
         try:
-            job_id = self.client.submit(spec)
+            handle = self.client.submit(spec)
         except (RuntimeError, ValueError) as exc:
             self._fail(plan.kind, f"Could not start the job: {exc}")
             return
-        plan.job_id = job_id
+        job_id = plan.job_id = handle.job_id
         self._plans[job_id] = plan
+        handle.started.connect(lambda spec: self.edit_panel.set_running(f"{spec.describe()}: running"))
+        handle.progressed.connect(
+            lambda p: self.edit_panel.set_progress(p.fraction if p.stage in ("tile", "denoise") else None))
+        handle.finished.connect(lambda result: self._on_job_finished(job_id, result))
+        handle.failed.connect(lambda message, _kind: self._on_job_failed(job_id, message))
+        handle.cancelled.connect(lambda: self._on_job_cancelled(job_id))
         self.edit_panel.set_running(f"{spec.describe()}: queued")
         self.edit_submitted.emit(job_id, plan.kind)
 
@@ -463,27 +464,19 @@ class EditTools(QObject):
         for job_id in list(self._plans):
             self.client.cancel(job_id)
 
-    def _on_client_job_started(self, job_id: int, spec: Any) -> None:
-        if job_id in self._plans:
-            self.edit_panel.set_running(f"{spec.describe()}: running")
-
-    def _on_client_job_progressed(self, job_id: int, progress: Any) -> None:
-        if job_id in self._plans:
-            self.edit_panel.set_progress(progress.fraction if progress.stage in ("tile", "denoise") else None)
-
-    def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
+    def _on_job_failed(self, job_id: int, message: str) -> None:
         plan = self._plans.pop(job_id, None)
         if plan is not None:
             self._fail(plan.kind, message)
 
-    def _on_client_job_cancelled(self, job_id: int) -> None:
+    def _on_job_cancelled(self, job_id: int) -> None:
         plan = self._plans.pop(job_id, None)
         if plan is not None:
             self._update_running()
             self._show(f"{plan.kind.capitalize()} cancelled; nothing changed.")
             self.edit_cancelled.emit(plan.kind)
 
-    def _on_client_job_finished(self, job_id: int, result: Any) -> None:
+    def _on_job_finished(self, job_id: int, result: Any) -> None:
         plan = self._plans.pop(job_id, None)
         if plan is None:
             return

@@ -1,5 +1,9 @@
 """The one Qt bridge to the engine: submit and cancel jobs; engine events become Qt signals.
 
+:meth:`EngineClient.submit` returns a :class:`JobHandle`: the job's own signals (started,
+progressed, finished, failed, cancelled) and ``cancel()``, so whoever submitted a job listens to
+that job only. The client's ``job_*`` signals still announce every job (the Jobs panel).
+
 The engine calls its listeners on its worker thread. :class:`EngineClient` re-emits each event
 through a private signal connected with ``Qt.QueuedConnection``, so every public signal is
 emitted on the GUI thread (the thread the client lives in). Nothing else in the app crosses
@@ -169,10 +173,63 @@ def list_models(store: Any, local_folders: list[str] | tuple[str, ...] = ()) -> 
     return ModelListing(tuple(entries), default_model(store))
 
 
+class JobHandle(QObject):
+    """One submitted job, as :meth:`EngineClient.submit` returns it.
+
+    Signals (on the GUI thread, each at most once except ``progressed``): ``started(spec)``,
+    ``progressed(Progress)``, ``finished(result)``, ``failed(message, error_type)``,
+    ``cancelled()``. ``state`` is "queued", "running", "finished", "failed" or "cancelled";
+    ``result`` / ``error`` hold the outcome once it is known.
+    """
+
+    started = Signal(object)
+    progressed = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+
+    def __init__(self, client: EngineClient, job_id: int, spec: JobSpec) -> None:
+        super().__init__()
+        self._client = client
+        self.job_id = job_id
+        self.spec = spec
+        self.state = "queued"
+        self.result: Any = None
+        self.error: tuple[str, str] | None = None
+
+    @property
+    def is_done(self) -> bool:
+        return self.state in ("finished", "failed", "cancelled")
+
+    def cancel(self) -> bool:
+        """Ask the job to stop (within one denoising step); False when it already ended."""
+        return not self.is_done and self._client.cancel(self.job_id)
+
+    def _deliver(self, event: JobEvent) -> None:
+        if isinstance(event, JobStarted):
+            self.state = "running"
+            self.started.emit(event.spec)
+        elif isinstance(event, JobProgress):
+            self.progressed.emit(event.progress)
+        elif isinstance(event, JobFinished):
+            self.state, self.result = "finished", event.result
+            self.finished.emit(event.result)
+        elif isinstance(event, JobFailed):
+            self.state, self.error = "failed", (event.message, event.error_type)
+            self.failed.emit(event.message, event.error_type)
+        elif isinstance(event, JobCancelled):
+            self.state = "cancelled"
+            self.cancelled.emit()
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.job_id} {self.spec.kind} {self.state}>"
+
+
 class EngineClient(QObject):
     """Owns an :class:`engine.api.Engine`; its events arrive as signals on the GUI thread.
 
-    Signals: ``job_queued(id, spec)``, ``job_started(id, spec)``, ``job_progressed(id, Progress)``,
+    :meth:`submit` returns a :class:`JobHandle` with the job's own signals. The client's
+    signals announce every job: ``job_queued(id, spec)``, ``job_started(id, spec)``, ``job_progressed(id, Progress)``,
     ``job_finished(id, result)``, ``job_failed(id, message, error_type)``, ``job_cancelled(id)``,
     ``busy_changed(bool)``, ``engine_restarted(EngineSettings)``, ``models_listed(ModelListing)``,
     ``task_failed(what, message)`` (a background store task failed), ``model_deleted(model_id, bytes)``.
@@ -200,6 +257,7 @@ class EngineClient(QObject):
         self._event_arrived.connect(self._on_engine_event, Qt.ConnectionType.QueuedConnection)
         self._call_arrived.connect(self._on_call, Qt.ConnectionType.QueuedConnection)
         self._jobs: dict[int, JobSpec] = {}
+        self._handles: dict[int, JobHandle] = {}
         self._running: int | None = None
         self._pending_settings: EngineSettings | None = None
         self._threads: list[threading.Thread] = []
@@ -238,14 +296,20 @@ class EngineClient(QObject):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def submit(self, spec: JobSpec) -> int:
-        """Queue a job on the engine; returns its id (job_queued follows on the event loop)."""
+    def submit(self, spec: JobSpec) -> JobHandle:
+        """Queue a job on the engine; returns its :class:`JobHandle` (connect to its signals
+        now: the first event arrives on a later turn of the event loop)."""
         was_busy = self.is_busy
         job_id = self.engine.submit(spec)
         self._jobs[job_id] = spec
+        handle = self._handles[job_id] = JobHandle(self, job_id, spec)
         if not was_busy:
             self.busy_changed.emit(True)
-        return job_id
+        return handle
+
+    def handle(self, job_id: int) -> JobHandle | None:
+        """The handle of a queued or running job."""
+        return self._handles.get(job_id)
 
     def cancel(self, job_id: int) -> bool:
         """Ask a queued or running job to stop (within one denoising step)."""
@@ -259,6 +323,11 @@ class EngineClient(QObject):
 
     def _on_engine_event(self, event: JobEvent) -> None:
         job_id = event.job_id
+        handle = self._handles.get(job_id)
+        if handle is not None:  # the submitter hears its job first, then every listener
+            if isinstance(event, (JobFinished, JobFailed, JobCancelled)):
+                del self._handles[job_id]
+            handle._deliver(event)
         if isinstance(event, JobQueued):
             self.job_queued.emit(job_id, event.spec)
         elif isinstance(event, JobStarted):
@@ -319,6 +388,7 @@ class EngineClient(QObject):
                 thread.join(timeout=30)
         self._threads.clear()
         self._jobs.clear()
+        self._handles.clear()
         self._running = None
 
     @property

@@ -99,7 +99,6 @@ class MainWindow(QMainWindow):
         self.undo_stack = UndoStack(self)
         self.ask_before_closing = True
         self.model_listing: ModelListing | None = None
-        self._pending: dict[int, _PendingJob] = {}
         self._busy_io = 0
         #: Builds the immutable snapshot File > Save writes (on the GUI thread; must be cheap).
         #: Tools that keep more per-project state (masks) replace it to add theirs.
@@ -352,9 +351,6 @@ class MainWindow(QMainWindow):
         self.inspector.regenerate_requested.connect(self.generate)
         self.inspector.regenerate_failed.connect(lambda reason: self.show_message(f"Cannot regenerate: {reason}"))
         self.inspector.use_settings_requested.connect(self._on_inspector_use_settings_requested)
-        self.client.job_finished.connect(self._on_client_job_finished)
-        self.client.job_failed.connect(self._on_client_job_failed)
-        self.client.job_cancelled.connect(self._on_client_job_cancelled)
         self.client.models_listed.connect(self._on_client_models_listed)
         self.client.engine_restarted.connect(self._on_client_engine_restarted)
         self.client.task_failed.connect(self._on_client_task_failed)
@@ -538,20 +534,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------ generation
 
     def generate(self, spec: JobSpec) -> int | None:
-        """Submit a generation; its clips land at the current playhead on the selected track."""
+        """Submit a generation; its clips land at the current playhead on the selected track.
+        Returns the job id (None when the engine refused the job)."""
         track = self.project.selected_track()
         try:
-            job_id = self.client.submit(spec)
+            handle = self.client.submit(spec)
         except (RuntimeError, ValueError) as exc:
             self.show_message(f"Could not start the job: {exc}")
             return None
-        self._pending[job_id] = _PendingJob(spec, track.id if track else None, self.project.playhead_s)
+        pending = _PendingJob(spec, track.id if track else None, self.project.playhead_s)
+        handle.finished.connect(lambda result: self._on_generation_finished(handle.job_id, pending, result))
+        handle.failed.connect(lambda message, _kind: self._on_generation_failed(pending, message))
         self.jobs_dock.raise_()
-        return job_id
+        return handle.job_id
 
-    def _on_client_job_finished(self, job_id: int, result: Any) -> None:
-        pending = self._pending.pop(job_id, None)
-        if pending is None or not isinstance(result, (tuple, list)):
+    def _on_generation_finished(self, job_id: int, pending: _PendingJob, result: Any) -> None:
+        if not isinstance(result, (tuple, list)):
             return
         results = [r for r in result if isinstance(r, GenerationResult)]
         if not results:
@@ -563,6 +561,10 @@ class MainWindow(QMainWindow):
         # Select on the next event-loop turn: the views' work for the new clips and for the
         # selection then run in separate turns instead of one long stall.
         QTimer.singleShot(0, lambda: self._select_landed(job_id, clips, track_id))
+
+    def _on_generation_failed(self, pending: _PendingJob, message: str) -> None:
+        self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
+        self.jobs_dock.raise_()
 
     def _select_landed(self, job_id: int, clips: list[Clip], track_id: str) -> None:
         present = [c for c in clips if self.project.has_clip(c.id)]
@@ -608,16 +610,6 @@ class MainWindow(QMainWindow):
         text = f"Generate {prompt[:30]!r}" + (f" ({len(clips)} variations)" if len(clips) > 1 else "")
         self.undo_stack.push_command(CommandGroup(project, text, commands))
         return clips, tracks[base_index].id
-
-    def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
-        pending = self._pending.pop(job_id, None)
-        if pending is None:  # submitted by a tool or dialog that reports its own failures
-            return
-        self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
-        self.jobs_dock.raise_()
-
-    def _on_client_job_cancelled(self, job_id: int) -> None:
-        self._pending.pop(job_id, None)
 
     def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
         from engine.api import spec_from_recipe

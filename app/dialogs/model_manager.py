@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine_client import EngineClient, ModelEntry, ModelListing
+from app.engine_client import EngineClient, JobHandle, ModelEntry, ModelListing
 from app.settings import AppSettings
 from app.widgets.qt_job_panel import describe_progress, format_bytes
 from engine.api import DownloadModelJob, Progress
@@ -140,10 +140,6 @@ class ModelManagerDialog(QDialog):
         client.models_listed.connect(self._on_client_models_listed)
         client.model_deleted.connect(self._on_client_model_deleted)
         client.task_failed.connect(self._on_client_task_failed)
-        client.job_progressed.connect(self._on_client_job_progressed)
-        client.job_finished.connect(self._on_client_job_finished)
-        client.job_failed.connect(self._on_client_job_failed)
-        client.job_cancelled.connect(self._on_client_job_cancelled)
         self._update_buttons()
 
     # -- listing -----------------------------------------------------------------------------
@@ -239,12 +235,22 @@ class ModelManagerDialog(QDialog):
         if self.client.settings.offline:
             self._show("Offline mode is on: turn it off to download models.")
             return None
-        job_id = self.client.submit(spec)
-        self.downloads[job_id] = spec.model
-        self.download_state[spec.model] = "Queued"
+        job_id = self.track_download(self.client.submit(spec))
         self._set_status(spec.model, "Queued")
         self._show("")
         self._update_buttons()
+        return job_id
+
+    def track_download(self, handle: JobHandle) -> int:
+        """Show a submitted download job (a :class:`JobHandle`) and react to its end; returns
+        its job id."""
+        job_id, model_id = handle.job_id, handle.spec.model
+        self.downloads[job_id] = model_id
+        self.download_state[model_id] = "Queued"
+        handle.progressed.connect(lambda progress: self._on_download_progressed(job_id, progress))
+        handle.finished.connect(lambda result: self._on_download_finished(job_id, result))
+        handle.failed.connect(lambda message, kind: self._on_download_failed(job_id, message, kind))
+        handle.cancelled.connect(lambda: self._on_download_cancelled(job_id))
         return job_id
 
     def _on_download_clicked(self) -> None:
@@ -342,7 +348,7 @@ class ModelManagerDialog(QDialog):
         if row >= 0:
             self.table.item(row, 2).setText(text)
 
-    def _on_client_job_progressed(self, job_id: int, progress: Progress) -> None:
+    def _on_download_progressed(self, job_id: int, progress: Progress) -> None:
         model_id = self.downloads.get(job_id)
         if model_id is None:
             return
@@ -370,17 +376,17 @@ class ModelManagerDialog(QDialog):
         self._update_buttons()
         return model_id
 
-    def _on_client_job_finished(self, job_id: int, result: object) -> None:
+    def _on_download_finished(self, job_id: int, result: object) -> None:
         if self._end_download(job_id, "downloaded.") is not None:
             self.models_changed.emit()
             self.refresh()
 
-    def _on_client_job_failed(self, job_id: int, message: str, error_type: str) -> None:
+    def _on_download_failed(self, job_id: int, message: str, error_type: str) -> None:
         model_id = self._end_download(job_id, "failed.")
         if model_id is not None:
             self._show(message)
             self.refresh()
 
-    def _on_client_job_cancelled(self, job_id: int) -> None:
+    def _on_download_cancelled(self, job_id: int) -> None:
         if self._end_download(job_id, "download cancelled (fetched files stay and a new download resumes).") is not None:
             self.refresh()

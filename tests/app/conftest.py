@@ -157,7 +157,7 @@ def make_wav(tmp_path):
 @pytest.fixture
 def wait_job(qtbot):
     """wait_job(client, start) -> (outcome, args): runs ``start()`` (which submits a job and
-    returns its id) and waits until that job finishes, fails or is cancelled. A failure shows
+    returns its handle or id) and waits until that job finishes, fails or is cancelled. A failure shows
     its message at once instead of a timeout."""
 
     def wait(client, start, timeout_ms: int = 120000):
@@ -170,7 +170,8 @@ def wait_job(qtbot):
         for name, slot in slots.items():
             getattr(client, f"job_{name}").connect(slot)
         try:
-            job_id = start()
+            started = start()
+            job_id = getattr(started, "job_id", started)
             qtbot.waitUntil(lambda: job_id in outcomes, timeout=timeout_ms)
         finally:
             for name, slot in slots.items():

@@ -65,7 +65,7 @@ def test_events_arrive_on_the_gui_thread_in_order(qtbot, client, gate):
         getattr(client, name).connect(record(name))
     g = gate("a")
     with qtbot.waitSignal(client.busy_changed, timeout=5000) as busy:
-        job_id = client.submit(GatedJob(gate="a"))
+        job_id = client.submit(GatedJob(gate="a")).job_id
     assert busy.args == [True] and client.is_busy
     with qtbot.waitSignal(client.job_progressed, timeout=10000):
         pass
@@ -81,7 +81,7 @@ def test_events_arrive_on_the_gui_thread_in_order(qtbot, client, gate):
 def test_failure_is_a_signal_with_the_reason(qtbot, client, gate):
     gate("f").set()
     with qtbot.waitSignal(client.job_failed, timeout=10000) as failed:
-        job_id = client.submit(GatedJob(gate="f", fail=True))
+        job_id = client.submit(GatedJob(gate="f", fail=True)).job_id
     assert failed.args == [job_id, "gate f was told to fail", "ValueError"]
     # The worker survives: the next job runs.
     gate("g").set()
@@ -96,9 +96,32 @@ def test_cancel_queued_and_running_jobs(qtbot, client, gate):
         running = client.submit(GatedJob(gate="run"))
     queued = client.submit(GatedJob(gate="queued"))
     with qtbot.waitSignals([client.job_cancelled, client.job_cancelled], timeout=10000):
-        client.cancel(queued)
-        client.cancel(running)
+        queued.cancel()
+        running.cancel()
     assert not client.is_busy and client.running_job is None
+
+
+def test_a_handle_hears_only_its_own_job(qtbot, client, gate):
+    first, second = gate("h1"), gate("h2")
+    a = client.submit(GatedJob(gate="h1"))
+    b = client.submit(GatedJob(gate="h2"))
+    heard = {"a": [], "b": []}
+    for name, handle in (("a", a), ("b", b)):
+        handle.started.connect(lambda spec, n=name: heard[n].append(("started", spec.gate)))
+        handle.finished.connect(lambda result, n=name: heard[n].append(("finished", result)))
+        handle.cancelled.connect(lambda n=name: heard[n].append(("cancelled",)))
+    assert (a.state, b.state) == ("queued", "queued") and a.job_id != b.job_id
+    with qtbot.waitSignal(a.started, timeout=10000):
+        pass
+    with qtbot.waitSignal(a.progressed, timeout=10000):
+        pass
+    assert b.cancel()  # queued: it never starts
+    with qtbot.waitSignals([a.finished, b.cancelled], timeout=10000):
+        first.set()
+    assert heard == {"a": [("started", "h1"), ("finished", "done h1")], "b": [("cancelled",)]}
+    assert (a.state, a.result, b.state) == ("finished", "done h1", "cancelled")
+    assert not a.cancel() and client.handle(a.job_id) is None and not client.is_busy
+    second.set()
 
 
 def test_restart_waits_for_idle_and_leaves_no_thread(qtbot, client, gate):

@@ -126,8 +126,7 @@ def test_download_job_failure_reaches_the_dialog(manager, client, qtbot):
         # Bypass the dialog's own offline check to see the engine's message.
         from engine.api import DownloadModelJob
 
-        job_id = client.submit(DownloadModelJob(model="someone/not-cached"))
-        manager.downloads[job_id] = "someone/not-cached"
+        manager.track_download(client.submit(DownloadModelJob(model="someone/not-cached")))
     assert "Offline mode is on" in failed.args[1]
     assert "Offline mode is on" in manager.message.text()
     assert not manager.downloads and not client.is_busy
