@@ -283,6 +283,11 @@ class EditTools(QObject):
         self.painter.tool_changed.connect(self._on_painter_tool_changed)
         self.painter.message.connect(self._show)
         self.project.events.project_reset.connect(self._on_project_reset)
+        settings = getattr(self.window, "generation", None)
+        if settings is not None:  # the Edit dock's window and segment follow the model's card
+            settings.events.model_hints_applied.connect(self.edit_panel.apply_model_defaults)
+            if settings.hints is not None:
+                self.edit_panel.apply_model_defaults(settings.hints)
         self.project.events.clip_added.connect(self._on_project_clip_added)
         self.window.document_replaced.connect(self._on_window_document_replaced)
 
@@ -408,7 +413,8 @@ class EditTools(QObject):
         """Start an edit of ``kind`` (one of EDIT_KINDS) from the current selection and panel.
 
         Returns False (and says why, edit_failed) when it cannot start. The job id follows in
-        ``edit_submitted`` once the spec is built off the GUI thread."""
+        ``edit_submitted`` once the spec is built off the GUI thread. When the model is known
+        to do this task badly, the window says so first and the edit starts if the user goes on."""
         if kind not in EDIT_KINDS:
             raise ValueError(f"edit kind must be one of {', '.join(EDIT_KINDS)}, got {kind!r}.")
         try:
@@ -416,11 +422,19 @@ class EditTools(QObject):
         except (EditError, ValueError) as exc:
             self._fail(kind, str(exc))
             return False
-        self._preparing.append(plan)
-        self.edit_panel.set_running(f"Preparing {kind}…")
-        self.client.run_in_thread(f"prepare-{kind}", plan.build, lambda spec: self._submit(plan, spec),
-                                  lambda exc: self._prepare_failed(plan, exc))
+        settings = getattr(self.window, "generation", None)
+        ask = getattr(self.window, "run_after_caution", None)
+        if settings is not None and callable(ask):
+            ask(kind, settings.model, lambda: self._prepare(plan))
+        else:
+            self._prepare(plan)
         return True
+
+    def _prepare(self, plan: _Plan) -> None:
+        self._preparing.append(plan)
+        self.edit_panel.set_running(f"Preparing {plan.kind}…")
+        self.client.run_in_thread(f"prepare-{plan.kind}", plan.build, lambda spec: self._submit(plan, spec),
+                                  lambda exc: self._prepare_failed(plan, exc))
 
     def _submit(self, plan: _Plan, spec: Any) -> None:
         self._preparing.remove(plan)

@@ -344,7 +344,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
 
     def _connect(self) -> None:
-        self.prompt_panel.generate_requested.connect(self.generate)
+        self.prompt_panel.generate_requested.connect(self._on_prompt_panel_generate_requested)
+        self.class_browser.model_manager_requested.connect(self.open_model_manager)
+        self.generation.events.changed.connect(self._on_generation_changed)
         self.prompt_panel.model_manager_requested.connect(self.open_model_manager)
         self.class_browser.prompt_chosen.connect(self.use_class_prompt)
         self.class_browser.generate_chosen.connect(lambda prompt, size: self.use_class_prompt(prompt, size, generate=True))
@@ -386,6 +388,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.prompt_panel.restore_state(self.settings.prompt_state)
         self.class_browser.restore_state(self.settings.class_browser_state)
+        self._on_generation_changed("model", self.generation.model)
 
     def save_state(self) -> None:
         """Write window layout and panel fields to the settings."""
@@ -440,8 +443,8 @@ class MainWindow(QMainWindow):
 
         "Use" also puts its output size (and that size's duration) into the panel, as the user
         asked; "Generate" (``generate``) uses the size for that one job only, so the panel's
-        size and duration stay what they were for later generations."""
-        panel = self.prompt_panel
+        size and duration stay what they were for later generations. A model that does class
+        prompts badly (the synthetic-sounds starter) says so before generating."""
         overrides: dict[str, Any] = {}
         try:
             if generate and size != NATIVE_SIZE:
@@ -454,10 +457,53 @@ class MainWindow(QMainWindow):
         self.generation.set(prompt=prompt)
         self.prompt_dock.show()
         self.prompt_dock.raise_()
-        if generate:
-            panel.request_generate(**overrides)
-        else:
-            panel.prompt_edit.setFocus()
+        if not generate:
+            self.prompt_panel.prompt_edit.setFocus()
+            return
+        try:
+            spec = self.prompt_panel.spec(**overrides)
+        except ValueError as exc:
+            self.prompt_panel.show_message(str(exc))
+            return
+        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec))
+
+    def _on_prompt_panel_generate_requested(self, spec: JobSpec) -> None:
+        self.run_after_caution("generate", getattr(spec, "model", ""), lambda: self.generate(spec))
+
+    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any]) -> bool:
+        """Run ``proceed()`` now when nothing is known against ``model`` doing ``task`` (True);
+        otherwise say what the model does badly in a box that does not block, whose buttons go
+        on anyway, open the model manager, or cancel (False; ``caution_box`` holds the box)."""
+        from engine.models.catalog import task_caution
+
+        caution = task_caution(model, task)
+        if not caution:
+            proceed()
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_TITLE, caution, QMessageBox.StandardButton.Cancel, self)
+        go_on = box.addButton("Go On", QMessageBox.ButtonRole.AcceptRole)
+        manager = box.addButton("Open Model Manager", QMessageBox.ButtonRole.ActionRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def clicked(button: Any) -> None:
+            if button is go_on:
+                proceed()
+            elif button is manager:
+                self.open_model_manager()
+
+        box.buttonClicked.connect(clicked)
+        box.show()
+        self.caution_box = box
+        self.show_message(caution, STATUS_MESSAGE_MS * 2)
+        return False
+
+    def _on_generation_changed(self, name: str, value: Any) -> None:
+        if name == "model":
+            from engine.models.catalog import model_hints, task_caution
+
+            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"))
 
     # ------------------------------------------------------------------------------ models
 

@@ -176,6 +176,8 @@ class QtClassBrowser(QWidget):
 
     prompt_chosen = Signal(str, str)
     generate_chosen = Signal(str, str)
+    #: The caution's "Model Manager" link was clicked.
+    model_manager_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -183,6 +185,7 @@ class QtClassBrowser(QWidget):
         self._rows: dict[str, int] = {}
         self._syncing = False
         self._prompt: str | None = None
+        self._size_from_model = False  # the size was switched to native for the model's sake
         self._reveal_timer = QTimer(self)
         self._reveal_timer.setSingleShot(True)
         self._reveal_timer.setInterval(0)
@@ -256,10 +259,15 @@ class QtClassBrowser(QWidget):
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.generate_button)
 
+        self.caution_label = _wrapping_label("classCaution", rich=True)
+        self.caution_label.linkActivated.connect(lambda _link: self.model_manager_requested.emit())
+        self.caution_label.hide()
+
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Output size", self.size_combo)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.caution_label)
         layout.addLayout(search_row)
         layout.addWidget(self.list_stack, 1)
         layout.addWidget(self.details)
@@ -489,6 +497,25 @@ class QtClassBrowser(QWidget):
         """Emit generate_chosen(prompt, size) if the selection makes a prompt."""
         if self._prompt is not None:
             self.generate_chosen.emit(self._prompt, self.output_size())
+
+    # -- the model in use --------------------------------------------------------------------
+
+    def follow_model(self, hints: Any, caution: str | None) -> None:
+        """Adapt to the selected model: ``caution`` (what the model does badly with class
+        prompts, or None) shows above the search with a link to the model manager; a model with
+        its own native size (the starter's card) gets "Model's native size" instead of seed 001's
+        64x400, unless the user chose another size (and the 64x400 comes back for other models)."""
+        if caution:
+            self.caution_label.setText(
+                f"<b>\u26a0 {html.escape(caution)}</b> <a href='models'>Open the Model Manager</a>")
+        self.caution_label.setVisible(bool(caution))
+        native = bool(hints is not None and getattr(hints, "starter", False))
+        if native and self.output_size() == DEFAULT_OUTPUT_SIZE:
+            self.set_output_size(NATIVE_SIZE)
+            self._size_from_model = True
+        elif not native and self._size_from_model and self.output_size() == NATIVE_SIZE:
+            self.set_output_size(DEFAULT_OUTPUT_SIZE)
+            self._size_from_model = False
 
     # -- output size -------------------------------------------------------------------------
 

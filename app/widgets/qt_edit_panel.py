@@ -34,6 +34,8 @@ from engine.specs import MAX_EXTEND_S, MAX_INTERPOLATION_STEPS, MAX_SEED, MAX_VA
 
 #: What edit_requested(kind) can say.
 EDIT_KINDS = ("inpaint", "extend", "continue", "loop", "vary", "interpolate")
+#: The image length (s) the window and segment fields assume for a model without a card (Riffusion's 512 px).
+GENERIC_WINDOW_S = 5.12
 #: Riffusion's suggested img2img strengths.
 LIGHT_STRENGTH = 0.4
 HEAVY_STRENGTH = 0.55
@@ -173,6 +175,7 @@ class QtEditPanel(QWidget):
         layout.addLayout(running)
         layout.addWidget(self.status_label)
         layout.addStretch(1)
+        self._model_defaults = self._defaults_for(GENERIC_WINDOW_S)
         self.set_running(None)
 
     def _tab(self, title: str, kind: str, button_text: str, rows: list[tuple[str, QWidget]], help_text: str) -> QWidget:
@@ -192,6 +195,29 @@ class QtEditPanel(QWidget):
         layout.addStretch(1)
         self.tabs.addTab(page, title)
         return page
+
+    # -- following the model ------------------------------------------------------------------
+
+    def _fields_following_the_model(self) -> dict[str, QDoubleSpinBox]:
+        return {"window_s": self.window_spin, "segment_s": self.interp_segment, "context_s": self.extend_context}
+
+    @staticmethod
+    def _defaults_for(window_s: float) -> dict[str, float]:
+        """The window, interpolation segment and extend context for a model whose images are
+        ``window_s`` long (5.12 s gives the Riffusion defaults: 5.12, 5.12 and 2.5 s)."""
+        return {"window_s": window_s, "segment_s": window_s, "context_s": round(min(2.5, window_s / 2), 2)}
+
+    def apply_model_defaults(self, hints: Any) -> dict[str, float]:
+        """Set the fields that depend on the model's image length (its card's ``duration_s``,
+        else Riffusion's 5.12 s) to that model's defaults; fields the user changed from the
+        previous model's defaults stay. Returns the new defaults."""
+        window_s = getattr(hints, "duration_s", None) or GENERIC_WINDOW_S
+        defaults = self._defaults_for(float(window_s))
+        for name, spin in self._fields_following_the_model().items():
+            if abs(spin.value() - self._model_defaults[name]) < 1e-6:
+                spin.setValue(defaults[name])
+        self._model_defaults = defaults
+        return defaults
 
     # -- reading the fields -------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -85,6 +86,18 @@ class QtPromptPanel(QWidget):
         self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
         self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 10)
         self.prompt_edit.setTabChangesFocus(True)
+        self.examples_button = QToolButton()
+        self.examples_button.setText("Examples")
+        self.examples_button.setToolTip("Prompts the selected model does well")
+        self.examples_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.examples_menu = QMenu(self.examples_button)
+        self.examples_menu.triggered.connect(lambda action: self.settings.set(prompt=action.text()))
+        self.examples_button.setMenu(self.examples_menu)
+        self.examples_button.hide()
+        prompt_column = QVBoxLayout()
+        prompt_column.setContentsMargins(0, 0, 0, 0)
+        prompt_column.addWidget(self.prompt_edit)
+        prompt_column.addWidget(self.examples_button, 0, Qt.AlignmentFlag.AlignRight)
         self.negative_edit = QLineEdit()
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
 
@@ -157,7 +170,7 @@ class QtPromptPanel(QWidget):
         self.message_label.hide()
 
         form = QFormLayout()
-        form.addRow("Prompt", self.prompt_edit)
+        form.addRow("Prompt", prompt_column)
         form.addRow("Negative", self.negative_edit)
         form.addRow("Duration", self.duration_spin)
         form.addRow("Seed", seed_row)
@@ -296,6 +309,10 @@ class QtPromptPanel(QWidget):
         model manager; other models with a description show it. The prompt's placeholder gives
         the model's own example prompts."""
         hints = hints if hints is not None else model_hints(self.model_id())
+        self.examples_menu.clear()
+        for prompt in hints.example_prompts if hints is not None else ():
+            self.examples_menu.addAction(prompt)
+        self.examples_button.setVisible(not self.examples_menu.isEmpty())
         if hints is None:
             self.model_note.hide()
             self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)

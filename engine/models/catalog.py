@@ -140,6 +140,10 @@ class ModelHints:
     guidance_scale: float | None = None
     scheduler: str | None = None
     example_prompts: tuple[str, ...] = field(default=())
+    #: What the model does well (the starter card's sound families), for labels.
+    sound_families: tuple[str, ...] = field(default=())
+    #: (task, warning) pairs: tasks the model does badly and what to say before running one.
+    cautions: tuple[tuple[str, str], ...] = field(default=())
 
 
 #: Riffusion's own inference defaults (riffusion 0.0.5 InferenceInput: 50 steps, guidance 7).
@@ -182,6 +186,7 @@ def model_hints(model: str) -> ModelHints | None:
             return None
         recommended = card.get("recommended") if isinstance(card.get("recommended"), dict) else {}
         prompts = card.get("example_prompts")
+        families, cautions = card.get("sound_families"), card.get("cautions")
         preset = card.get("spectrogram_preset")
         scheduler = recommended.get("scheduler")
         return ModelHints(
@@ -194,6 +199,8 @@ def model_hints(model: str) -> ModelHints | None:
             guidance_scale=_number(recommended, "guidance_scale", float),
             scheduler=scheduler if isinstance(scheduler, str) else None,
             example_prompts=tuple(str(p) for p in prompts) if isinstance(prompts, list) else (),
+            sound_families=tuple(str(f) for f in families) if isinstance(families, list) else (),
+            cautions=tuple((str(k), str(v)) for k, v in cautions.items()) if isinstance(cautions, dict) else (),
         )
     if text.lower() == DEFAULT_TEXT_TO_AUDIO_MODEL.lower():
         return _RIFFUSION_HINTS
@@ -204,3 +211,40 @@ def is_starter_model(model: str) -> bool:
     """Whether ``model`` is the shipped starter model (or another folder whose card says so)."""
     hints = model_hints(model)
     return bool(hints and hints.starter)
+
+
+#: Catalog task names -> the app's task names (the catalog's older names are accepted too).
+_TASK_NAMES = {"text_to_audio": "generate", "variation": "vary", "outpaint": "extend"}
+#: What a task needs of a model, in the catalog's terms (Sound Classes prompts are generation).
+_TASK_NEEDS = {"sound_classes": "generate", "continue": "extend", "loop": "inpaint", "interpolate": "generate"}
+_TASK_LABELS = {"generate": "text-to-audio generation", "sound_classes": "AudioSet class prompts",
+                "vary": "variations", "inpaint": "inpainting", "extend": "extending clips",
+                "continue": "continuing clips", "loop": "making loops", "interpolate": "interpolating prompts"}
+
+
+def task_caution(model: str, task: str) -> str | None:
+    """What to tell the user before running ``task`` (an app task name: "generate",
+    "sound_classes", "inpaint", "extend", "continue", "loop", "vary", "interpolate") with
+    ``model``, when the model is known to do it badly; None when nothing is known against it.
+
+    A model card's ``cautions`` say so explicitly; the shipped starter model (synthetic sounds
+    only) warns about AudioSet class prompts; a catalog model warns about tasks it is not listed
+    for."""
+    hints = model_hints(model)
+    if hints is not None:
+        said = dict(hints.cautions)
+        if task in said:
+            return said[task]
+        if hints.starter and task == "sound_classes":
+            families = ", ".join(f.replace("_", " ") for f in hints.sound_families) or "synthetic sounds"
+            return (f"This model was trained only on synthetic sounds ({families}). AudioSet class "
+                    "prompts such as 'Shout' or 'Dog' give a tone, noise or silence, not that sound. "
+                    "Download a real model (Generate > Model Manager) for class prompts.")
+    entry = find_entry(model)
+    if entry is None:
+        return None
+    need = _TASK_NEEDS.get(task, task)
+    if need in {_TASK_NAMES.get(t, t) for t in entry.tasks}:
+        return None
+    label = _TASK_LABELS.get(task, task)
+    return f"{entry.title} is not made for {label}." + (f" {entry.notes}" if entry.notes else "")
