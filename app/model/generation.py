@@ -16,7 +16,6 @@ spectrogram preset, native length, steps, guidance and scheduler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.model.events import Event, EventGroup
@@ -240,45 +239,38 @@ class GenerationSettings:
         }
 
     def apply_spec(self, spec: Any, *, duration_s: float | None = None, preset: str | None = None) -> None:
-        """Take the shared fields of a job spec or a recipe (any task) into these settings; a
-        set seed gets locked. ``duration_s`` / ``preset`` fill what a recipe does not say."""
+        """Take the fields a job spec or a recipe (any task, either recipe layout: flat fields or
+        a ``params`` dict) shares with these settings; a set seed gets locked; fields it does
+        not have stay. ``duration_s`` / ``preset`` fill what a recipe does not say."""
+        params = getattr(spec, "params", None)
+
+        def field_of(name: str) -> Any:
+            if isinstance(params, dict) and name in params:
+                return params[name]
+            return getattr(spec, name, None)
+
         recipe_like = hasattr(spec, "model_id")
-        values: dict[str, Any] = {
-            "prompt": spec.prompt,
-            "negative_prompt": spec.negative_prompt,
-            "seed": spec.seed,
-            "seed_locked": spec.seed is not None,
-            "steps": spec.num_inference_steps,
-            "guidance": spec.guidance_scale,
-            "scheduler": spec.scheduler,
-            "model": spec.model_id if recipe_like else spec.model,
+        found = {
+            "prompt": field_of("prompt"),
+            "negative_prompt": field_of("negative_prompt"),
+            "steps": field_of("num_inference_steps"),
+            "guidance": field_of("guidance_scale"),
+            "scheduler": field_of("scheduler"),
+            "model": spec.model_id if recipe_like else field_of("model"),
+            "duration_s": duration_s if duration_s is not None else (None if recipe_like else field_of("duration_s")),
+            "preset": preset or field_of("spectrogram_preset"),
+            "loras": field_of("loras"),
         }
-        spec_duration = getattr(spec, "duration_s", None) if not recipe_like else None
-        if duration_s is not None or spec_duration is not None:
-            values["duration_s"] = duration_s if duration_s is not None else spec_duration
-        spec_preset = preset or getattr(spec, "spectrogram_preset", None)
-        if spec_preset and (self._presets is None or spec_preset in self._presets):
-            values["preset"] = spec_preset
+        values = {k: v for k, v in found.items() if v is not None}
+        values.update(seed=spec.seed, seed_locked=spec.seed is not None)
         if not recipe_like:
-            height = getattr(spec, "height", None)
+            height = field_of("height")
             values["size"] = next((name for name, (h, _w) in OUTPUT_SIZES.items() if h == height), NATIVE_SIZE)
-            values["loras"] = getattr(spec, "loras", ())
-        else:
-            values["loras"] = spec.loras
-        if values["scheduler"] not in SCHEDULER_NAMES:
-            del values["scheduler"]
+        if values.get("scheduler") not in SCHEDULER_NAMES:
+            values.pop("scheduler", None)
+        if self._presets is not None and values.get("preset") not in self._presets:
+            values.pop("preset", None)
         self.set(**values)
-
-
-def bind(settings: GenerationSettings, name: str, apply: Callable[[Any], None]) -> Callable[[str, Any], None]:
-    """Call ``apply(value)`` now and whenever field ``name`` changes; returns the listener."""
-
-    def listener(changed: str, value: Any) -> None:
-        if changed == name:
-            apply(value)
-
-    apply(getattr(settings, name))
-    return settings.events.changed.connect(listener)
 
 
 def duration_for_size(size: str, preset: str) -> float:
