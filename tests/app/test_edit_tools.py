@@ -206,8 +206,8 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     stack.undo()
 
     # Extend 0.5 s left and 1 s right: the original samples stay, at the same timeline time.
-    tools.edit_panel.extend_left.setValue(0.5)
-    tools.edit_panel.extend_right.setValue(1.0)
+    tools.edit_panel.forms["extend"].left.setValue(0.5)
+    tools.edit_panel.forms["extend"].right.setValue(1.0)
     run_and_wait(qtbot, tools, lambda: tools.actions["extend"].trigger())
     left = int(round(0.5 * RATE))
     assert clip.audio.shape[1] == left + n + int(round(1.0 * RATE))
@@ -220,7 +220,7 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
 
     # Continue from the end of a selection: the clip up to there, then new audio.
     project.set_selection(Selection(start_s=2.3, end_s=3.0, clip_ids=frozenset({clip.id}), track_id=project.tracks[0].id))
-    tools.edit_panel.extend_right.setValue(0.64)
+    tools.edit_panel.forms["extend"].right.setValue(0.64)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("continue"))
     keep = int(round(1.0 * RATE))
     assert clip.audio.shape[1] == keep + int(round(0.64 * RATE)) and clip.start_s == 2.0
@@ -230,12 +230,12 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
 
     # Loop the whole clip, then vary it: each a single exact undo step.
     project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=project.tracks[0].id))
-    tools.edit_panel.loop_seam.setValue(0.3)
+    tools.edit_panel.forms["loop"].seam.setValue(0.3)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("loop"))
     assert clip.audio.shape == original.shape and clip.recipe.task == "loop"
     stack.undo()
     assert clip.audio is original
-    tools.edit_panel.vary_strength.setValue(0.5)
+    tools.edit_panel.forms["vary"].strength.setValue(0.5)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("vary"))
     assert clip.audio.shape == original.shape and clip.recipe.task == "variation"
     assert not np.array_equal(clip.audio, original)
@@ -243,7 +243,7 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     assert clip.audio is original
 
     # Several variations land as new clips on the tracks below; the clip itself stays.
-    tools.edit_panel.vary_count.setValue(2)
+    tools.edit_panel.forms["vary"].count.setValue(2)
     tracks = len(project.tracks)
     _, _, ids = run_and_wait(qtbot, tools, lambda: tools.run_edit("vary"))
     assert len(ids) == 2 and clip.audio is original and len(project.tracks) == tracks + 2
@@ -251,7 +251,7 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     assert all(project.find_clip(i)[1].start_s == clip.start_s for i in ids)
     stack.undo()
     assert len(project.tracks) == tracks and not any(project.has_clip(i) for i in ids)
-    tools.edit_panel.vary_count.setValue(1)
+    tools.edit_panel.forms["vary"].count.setValue(1)
 
     # A loop of a selected range: the clip becomes that loop, where the range was.
     project.set_selection(Selection(start_s=2.2, end_s=3.1, clip_ids=frozenset({clip.id}), track_id=project.tracks[0].id))
@@ -289,10 +289,10 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
 
     # Interpolate: a new clip at the playhead, removed again by undo.
     project.set_playhead(4.0)
-    tools.edit_panel.interp_to.setText("bright bells")
-    tools.edit_panel.interp_steps.setValue(2)
-    tools.edit_panel.interp_segment.setValue(0.64)
-    tools.edit_panel.interp_crossfade.setValue(0.1)
+    tools.edit_panel.forms["interpolate"].prompt_to.setText("bright bells")
+    tools.edit_panel.forms["interpolate"].steps.setValue(2)
+    tools.edit_panel.forms["interpolate"].segment.setValue(0.64)
+    tools.edit_panel.forms["interpolate"].crossfade.setValue(0.1)
     count = len(project.clips())
     _, _, (new_id,) = run_and_wait(qtbot, tools, lambda: tools.run_edit("interpolate"))
     _, new_clip = project.find_clip(new_id)
@@ -326,7 +326,7 @@ def test_edits_that_cannot_start_say_why(qtbot, tools_window, tiny_model):
     assert not tools.run_edit("vary")
     assert "Select a clip" in failures[-1][1]
     window.project.set_selection(Selection(clip_ids=frozenset({clip.id})))
-    tools.edit_panel.extend_right.setValue(0.0)
+    tools.edit_panel.forms["extend"].right.setValue(0.0)
     assert not tools.run_edit("extend")
     assert "seconds to add" in failures[-1][1]
 

@@ -45,11 +45,11 @@ def test_prompt_examples_and_edit_defaults_follow_the_model(qtbot, window, tiny_
     panel.examples_menu.actions()[0].trigger()
     assert panel.prompt_edit.toPlainText() == examples[0] == window.generation.prompt
     # The starter's 128-px images are 2.56 s: the Edit dock's window and segment follow.
-    assert (edit.window_spin.value(), edit.interp_segment.value(), edit.extend_context.value()) == (2.56, 2.56, 1.28)
-    edit.interp_segment.setValue(3.2)  # the user's own choice stays
+    assert (edit.window_spin.value(), edit.forms["interpolate"].segment.value(), edit.forms["extend"].context.value()) == (2.56, 2.56, 1.28)
+    edit.forms["interpolate"].segment.setValue(3.2)  # the user's own choice stays
     panel.set_model(tiny_model)
     panel.apply_model_hints()
-    assert (edit.window_spin.value(), edit.interp_segment.value(), edit.extend_context.value()) == (5.12, 3.2, 2.5)
+    assert (edit.window_spin.value(), edit.forms["interpolate"].segment.value(), edit.forms["extend"].context.value()) == (5.12, 3.2, 2.5)
     assert panel.examples_button.isHidden() and "warm analog" in panel.prompt_edit.placeholderText()
 
 
