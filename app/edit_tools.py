@@ -185,8 +185,13 @@ class EditTools(RecoveryMixin, QObject):
         for name in ("brush_smaller", "brush_larger", "invert_mask", "clear_mask"):
             menu.addAction(self.actions[name])
         menu.addSeparator()
-        for name in self.tasks:
-            menu.addAction(self.actions[name])
+        generate_menu = self._menu("Generate")
+        generate_before = next((a for a in generate_menu.actions() if a.isSeparator()), None) if generate_menu else None
+        for task in self.tasks.values():
+            if task.menu == "generate" and generate_menu is not None:  # makes new clips: Generate menu
+                generate_menu.insertAction(generate_before, self.actions[task.name])
+            else:
+                menu.addAction(self.actions[task.name])
         menu.addAction(self.actions["cancel_edits"])
         view_menu = self._menu("View")
         if view_menu is not None:

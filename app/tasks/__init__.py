@@ -89,6 +89,8 @@ class AppTask:
     ``tab``: the name of another task whose tab (and form) this one shares, e.g. "continue"
     lives in "extend"'s tab with its own button; then ``make_form`` is None and
     ``read_params(form)`` turns that form's fields into this task's parameters.
+    ``menu``: "edit" (Edit > Spectrogram: tasks that change a clip) or "generate" (the Generate
+    menu: tasks that make new clips).
     """
 
     name: str
@@ -102,9 +104,12 @@ class AppTask:
     shortcut: str = ""
     engine_task: str = ""
     tab: str | None = None
+    menu: str = "edit"
     order: int = 100
 
     def __post_init__(self) -> None:
+        if self.menu not in ("edit", "generate"):
+            raise ValueError(f"app task {self.name!r}: `menu` is 'edit' or 'generate', got {self.menu!r}.")
         if (self.make_form is None) == (self.tab is None):
             raise ValueError(f"app task {self.name!r}: give either `make_form` (its own tab) or `tab` (another's).")
 

@@ -77,5 +77,6 @@ TASK = AppTask(
     engine_task="interpolate",
     make_form=Form,
     plan=plan,
+    menu="generate",
     order=50,
 )

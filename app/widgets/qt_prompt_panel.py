@@ -256,7 +256,7 @@ class QtPromptPanel(QWidget):
         self.model_combo.clear()
         ids = []
         for entry in listing.entries:
-            if not entry.is_pipeline or "text_to_audio" not in (entry.tasks or ("text_to_audio",)):
+            if not entry.is_pipeline or not {"generate", "text_to_audio"} & set(entry.tasks or ("generate",)):
                 continue
             mark = "" if entry.downloaded else "  (not downloaded)"
             self.model_combo.addItem(f"{entry.label}{mark}", entry.model_id)

@@ -91,6 +91,8 @@ def test_a_task_module_named_by_the_environment_joins_the_dock_and_menu_and_runs
     assert [panel.tabs.tabText(i) for i in range(panel.tabs.count())][-1] == "Reverse"
     assert tools.actions["reverse"] in tools.menu.actions()
     assert tools.actions["reverse"].shortcut().toString() == "Ctrl+Alt+R"
+    generate_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Generate")
+    assert tools.actions["interpolate"] in generate_menu.actions()  # a task making new clips
 
     audio = np.stack([np.linspace(-0.5, 0.5, 2205, dtype=np.float32), np.zeros(2205, np.float32)])
     clip = Clip(name="ramp", audio=audio, sample_rate_hz=22050, start_s=1.0)
