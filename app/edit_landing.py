@@ -57,8 +57,9 @@ class Landing:
                             mask_shift_s=added - clip.offset_s)
 
     def add_clips(self, text: str, base_track_id: str | None, clips: list[Clip]) -> list[str]:
-        """One undo step: clip ``i`` on the ``i``-th track from ``base_track_id`` (tracks added below
-        as needed; a new track when ``base_track_id`` is None)."""
+        """One undo step named ``text``: clip ``i`` on the ``i``-th track from ``base_track_id``
+        (tracks added below as needed; a new track when ``base_track_id`` is None). Generations
+        and the edits that make new clips land through here."""
         tracks = list(self.project.tracks)
         commands: list[Command] = []
         if base_track_id is None or not any(t.id == base_track_id for t in tracks):
@@ -71,7 +72,7 @@ class Landing:
                 commands.append(AddTrack(self.project, track))
                 tracks.append(track)
             commands.append(AddClip(self.project, tracks[base + i], clip))
-        self.push(text, commands)
+        self.undo_stack.push_command(CommandGroup(self.project, text, commands))
         return [c.id for c in clips]
 
     def land_as_new_clips(self, plan: Plan, results: list[Any]) -> list[str]:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app import io_actions
 from app.engine_client import EngineClient, ModelListing
-from app.model.commands import AddClip, AddTrack, Command, CommandGroup
+from app.model.commands import AddTrack, CommandGroup
 from app.model.generation import NATIVE_SIZE, GenerationSettings, duration_for_size
 from app.model.project import Clip, Project, Selection, Track
 from app.settings import AppSettings
@@ -623,39 +623,17 @@ class MainWindow(QMainWindow):
         """One undo step: a clip per variation, variation i on the i-th track from the target
         (new tracks are added below when there are not enough)."""
         project = self.project
-        try:
-            base_index = project.track_index(pending.track_id) if pending.track_id else None
-        except KeyError:
-            base_index = None
-        if base_index is None:
-            selected = project.selected_track()
-            base_index = project.tracks.index(selected) if selected else 0
-        commands: list[Command] = []
-        tracks = list(project.tracks)
-        clips = []
+        track_id = pending.track_id if any(t.id == pending.track_id for t in project.tracks) else None
+        if track_id is None:
+            selected = project.selected_track() or (project.tracks[0] if project.tracks else None)
+            track_id = selected.id if selected is not None else None
         preset = getattr(pending.spec, "spectrogram_preset", "riffusion")
-        for i, result in enumerate(results):
-            index = base_index + i
-            if index >= len(tracks):
-                track = Track(name=f"Track {len(tracks) + 1}")
-                commands.append(AddTrack(project, track))
-                tracks.append(track)
-            track = tracks[index]
-            clip = Clip(
-                name=_clip_name(result),
-                audio=result.audio,
-                sample_rate_hz=result.sample_rate_hz,
-                start_s=pending.start_s,
-                recipe=result.recipe,
-                image=result.image,
-                spectrogram_preset=preset,
-            )
-            clips.append(clip)
-            commands.append(AddClip(project, track, clip))
+        clips = [Clip(name=_clip_name(r), audio=r.audio, sample_rate_hz=r.sample_rate_hz, start_s=pending.start_s,
+                      recipe=r.recipe, image=r.image, spectrogram_preset=preset) for r in results]
         prompt = getattr(pending.spec, "prompt", "")
         text = f"Generate {prompt[:30]!r}" + (f" ({len(clips)} variations)" if len(clips) > 1 else "")
-        self.undo_stack.push_command(CommandGroup(project, text, commands))
-        return clips, tracks[base_index].id
+        self.edit_tools.landing.add_clips(text, track_id, clips)
+        return clips, project.find_clip(clips[0].id)[0].id
 
     def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
         from engine.api import spec_from_recipe

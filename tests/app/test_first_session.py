@@ -97,8 +97,8 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     panel.prompt_edit.setPlainText("clicks at 4 per second")  # leftover text in the prompt panel
     original_tone = tone.audio
     project.set_selection(Selection(clip_ids=frozenset({tone.id}), track_id=project.tracks[0].id))
-    tools.edit_panel.extend_right.setValue(1.0)
-    tools.edit_panel.extend_left.setValue(0.0)
+    tools.edit_panel.forms["extend"].right.setValue(1.0)
+    tools.edit_panel.forms["extend"].left.setValue(0.0)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("extend"))
     assert prompts[-1] == "a sine tone at 440 Hz"
     assert tone.sample_rate_hz == 22050 and tone.audio.shape == (1, original_tone.shape[1] + 22050)
@@ -107,7 +107,7 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
 
     # 5. Vary it with an empty prompt: the clip's own prompt, at the clip's loudness, no blow-up.
     extended = tone.audio
-    tools.edit_panel.vary_strength.setValue(0.5)
+    tools.edit_panel.forms["vary"].strength.setValue(0.5)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("vary"))
     assert prompts[-1] == "a sine tone at 440 Hz"
     assert tone.audio.shape == extended.shape and not np.array_equal(tone.audio, extended)
