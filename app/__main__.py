@@ -58,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
     app.setStyleSheet(load_style_sheet())
+    # SIGTERM/SIGINT/SIGHUP close the window as File > Quit does (no question asked); caught
+    # from here on, handled once the event loop runs (the window exists by then).
+    from app.unix_signals import install_quit_handler
+
+    windows: list = []
+    app.quit_signal_watcher = install_quit_handler(
+        lambda signum: windows[0].close_for_signal(signum) if windows else app.quit(), app
+    )
 
     settings = AppSettings(args.settings)
     engine_settings = settings.engine_settings()
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     client = EngineClient(engine_settings)
     app.aboutToQuit.connect(lambda: client.shutdown(wait_for_all=False))
     window = MainWindow(client, settings)
+    windows.append(window)
     window.show()
     client.warm_up()  # heavy imports off the GUI thread while the user looks around
 

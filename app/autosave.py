@@ -243,6 +243,17 @@ class Autosaver(QObject):
             self._delete_files()
         _LIVE_SESSIONS.discard(self.session)
 
+    def finish_keeping(self) -> None:
+        """An exit nobody could be asked about (SIGTERM) with unsaved changes: write the autosave
+        one last time, on this (the GUI) thread, and keep it so the next start offers it."""
+        self.timer.stop()
+        self._closed = True
+        try:
+            self._write(self._capture(), self._project_path())
+        except Exception:  # noqa: BLE001 - the last autosave is best effort; the older one stays
+            log.exception("the last autosave before exiting failed")
+        _LIVE_SESSIONS.discard(self.session)
+
     def abandon(self) -> None:
         """Stop without deleting anything, as a crash would (tests)."""
         self.timer.stop()

@@ -97,10 +97,8 @@ class EditTools(RecoveryMixin, QObject):
         self._recovery_check_pending = False
 
         self.painter = MaskPainter(self.project, self.undo_stack, self.masks, self.timeline)
-        self.mask_tools = QtMaskTools(self.painter)
-        self.mask_toolbar = QToolBar("Mask tools", window)
-        self.mask_toolbar.setObjectName("maskToolbar")
-        self.mask_toolbar.addWidget(self.mask_tools)
+        self.mask_tools = QtMaskTools(self.painter, window)
+        self.mask_toolbar = self.mask_tools
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.mask_toolbar)
 
         self.edit_panel = QtEditPanel(tuple(self.tasks.values()))
@@ -117,6 +115,7 @@ class EditTools(RecoveryMixin, QObject):
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menu()
+        self._build_toolbar()
         self._connect()
 
         self.autosaver: Autosaver | None = None
@@ -198,6 +197,30 @@ class EditTools(RecoveryMixin, QObject):
             view_menu.addAction(self.edit_dock.toggleViewAction())
             view_menu.addAction(self.mask_toolbar.toggleViewAction())
 
+    def _build_toolbar(self) -> None:
+        """The edit actions (the same objects as the menu's) on a toolbar beside the mask tools."""
+        self.edit_toolbar = QToolBar("Edit tools", self.window)
+        self.edit_toolbar.setObjectName("editToolbar")
+        generate = getattr(self.window, "generate_action", None)
+        if generate is not None:
+            generate.setIconText("Generate")
+            generate.setToolTip("Generate from the prompt panel (Ctrl+Enter)")
+            self.edit_toolbar.addAction(generate)
+            self.edit_toolbar.addSeparator()
+        for task in self.tasks.values():
+            action = self.actions[task.name]
+            action.setIconText(task.title)
+            shortcut = action.shortcut().toString()
+            action.setToolTip(action.text().replace("&", "") + (f" ({shortcut})" if shortcut else ""))
+            self.edit_toolbar.addAction(action)
+        self.edit_toolbar.addAction(self.actions["cancel_edits"])
+        self.actions["cancel_edits"].setIconText("Cancel")
+        # First in the row: on a narrow window the mask toolbar's brush settings overflow instead.
+        self.window.insertToolBar(self.mask_toolbar, self.edit_toolbar)
+        view_menu = self._menu("View")
+        if view_menu is not None:
+            view_menu.addAction(self.edit_toolbar.toggleViewAction())
+
     def _connect(self) -> None:
         self.edit_panel.edit_requested.connect(self.run_edit)
         self.edit_panel.cancel_requested.connect(self.cancel_edits)
@@ -266,14 +289,19 @@ class EditTools(RecoveryMixin, QObject):
         if not self.window.isVisible():
             self.shutdown()
 
-    def shutdown(self) -> None:
-        """A clean exit: cancel running edits, stop autosaving and delete this session's autosave."""
+    def shutdown(self, *, keep_autosave: bool = False) -> None:
+        """A clean exit: cancel running edits, stop autosaving and delete this session's autosave
+        (``keep_autosave``: write it one last time and keep it for recovery at the next start)."""
         for plan in list(self._preparing):
             plan.cancelled = True
         for job_id in list(self._plans):
             self.client.cancel(job_id)
         if self.autosaver is not None:
-            self.autosaver.finish()
+            if keep_autosave:
+                self.autosaver.finish_keeping()
+                self.autosaver = None  # a later shutdown (the close event) must not delete it
+            else:
+                self.autosaver.finish()
 
     # ------------------------------------------------------------------------------ targets
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "Specdiff Studio"
 STATUS_MESSAGE_MS = 6000
+DEFAULT_WINDOW_SIZE = QSize(1400, 860)
+HUB_CHECK_INTERVAL_MS = 60_000
 
 
 def _optional_widget(module: str, name: str) -> Any:
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
     project_loaded = Signal(str)
     project_open_failed = Signal(str)
     document_replaced = Signal(object)
+    #: The hub reachability check finished (True: reachable).
+    hub_checked = Signal(bool)
 
     def __init__(
         self,
@@ -108,7 +112,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.resize(1400, 860)
+        self.resize(default_window_size(self.screen().availableGeometry().size()))
 
         self.player = player if player is not None else self._make_player()
         self._build_centre()
@@ -218,13 +222,23 @@ class MainWindow(QMainWindow):
         self.history_dock = self._dock("History", "historyDock", self.history_view, right)
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
-        self.resizeDocks([self.inspector_dock, self.jobs_dock], [560, 220], Qt.Orientation.Vertical)
-        self.resizeDocks([self.prompt_dock, self.inspector_dock], [360, 380], Qt.Orientation.Horizontal)
+        # The timeline gets most of the room: the side docks take about a quarter each, less on
+        # a small screen (restored layouts override this).
+        width, height = self.width(), self.height()
+        side = [min(360, max(270, round(width * 0.22))), min(380, max(290, round(width * 0.23)))]
+        self.resizeDocks([self.prompt_dock, self.inspector_dock], side, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock, self.jobs_dock], [round(height * 0.62), round(height * 0.25)],
+                         Qt.Orientation.Vertical)
 
     def _build_status(self) -> None:
         self.status = QtStatus()
         self.statusBar().addPermanentWidget(self.status)
         self.status.set_engine_settings(self.client.settings)
+        self.hub_timer = QTimer(self)
+        self.hub_timer.setInterval(HUB_CHECK_INTERVAL_MS)
+        self.hub_timer.timeout.connect(self.check_hub)
+        self._hub_check_running = False
+        QTimer.singleShot(0, self.check_hub)
         available, reason = self.player.available() if self.player is not None else (False, "Playback module missing")
         self.playback_available = available
         self.playback_reason = reason
@@ -272,8 +286,12 @@ class MainWindow(QMainWindow):
         self.add_track_action = a("Add &Track", self.add_track, "Ctrl+T")
         timeline_actions = getattr(self.timeline, "timeline_actions", None)
         if callable(timeline_actions):
-            # The timeline's own actions (same objects, so no ambiguous shortcuts).
+            # The timeline's own actions (same objects, so no ambiguous shortcuts), answering
+            # whichever widget has focus: zoom, split, delete work from the docks too. Text
+            # fields still get the keys they type (+, -, Delete) through Qt's ShortcutOverride.
             self.timeline_menu_actions = list(timeline_actions())
+            for action in self.timeline_menu_actions:
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         else:
             self.timeline_menu_actions = [
                 a("Zoom &In", lambda: self._timeline_call("zoom_in"), [QKeySequence.StandardKey.ZoomIn, "Ctrl+="]),
@@ -294,7 +312,10 @@ class MainWindow(QMainWindow):
                 action.setEnabled(False)
                 action.setToolTip(self.playback_reason)
             self.transport_menu_actions = [play, stop]
+        self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, ["Ctrl+/", "F1"],
+                                  tip="Every shortcut, searchable")
         self.about_action = a("&About", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -341,6 +362,8 @@ class MainWindow(QMainWindow):
         generate_menu.addAction(self.unload_action)
 
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
     def _connect(self) -> None:
@@ -413,8 +436,23 @@ class MainWindow(QMainWindow):
         self.shutdown_views()
         super().closeEvent(event)
 
+    def close_for_signal(self, signum: int | None = None) -> None:
+        """Close without asking (SIGTERM from a logout or ``kill``, Ctrl+C in the terminal).
+
+        With nothing unsaved this is a normal close: the session's autosave is deleted. Unsaved
+        changes are not thrown away unasked: the autosave is written one last time and kept, and
+        the next start offers to recover it.
+        """
+        log.info("signal %s: closing", signum)
+        tools = getattr(self, "edit_tools", None)
+        if tools is not None:
+            tools.shutdown(keep_autosave=not self.undo_stack.isClean())
+        self.ask_before_closing = False
+        self.close()
+
     def shutdown_views(self) -> None:
         """Stop the views' listeners and workers and release the audio output."""
+        self.hub_timer.stop()
         self.inspector.close_model()
         for view in (self.timeline, self.transport):
             shutdown = getattr(view, "shutdown", None)
@@ -515,8 +553,40 @@ class MainWindow(QMainWindow):
         self.model_listing = listing
         self.prompt_panel.set_models(listing, self.settings.default_model)
 
+    def check_hub(self) -> None:
+        """Show whether the model hub can be reached (checked off the GUI thread, every
+        HUB_CHECK_INTERVAL_MS; in offline mode nothing is checked and no call is made)."""
+        from app.widgets.qt_status import HUB_OFFLINE_MODE, HUB_REACHABLE, HUB_UNREACHABLE
+
+        try:
+            store = self.client.store
+        except RuntimeError:  # the engine has been shut down (the window is closing)
+            self.hub_timer.stop()
+            return
+        if store.is_offline:
+            self.hub_timer.stop()
+            self.status.set_hub_state(HUB_OFFLINE_MODE)
+            return
+        self.hub_timer.start()
+        if self._hub_check_running:
+            return
+        self._hub_check_running = True
+        endpoint = store.endpoint or "the Hugging Face hub"
+
+        def done(reachable: bool) -> None:
+            self._hub_check_running = False
+            if not store.is_offline and store is self.client.store:
+                self.status.set_hub_state(HUB_REACHABLE if reachable else HUB_UNREACHABLE, endpoint)
+            self.hub_checked.emit(bool(reachable))
+
+        def failed(exc: BaseException) -> None:
+            done(False)
+
+        self.client.run_in_thread("hub-check", store.hub_reachable, done, failed, essential=False)
+
     def _on_client_engine_restarted(self, settings: EngineSettings) -> None:
         self.status.set_engine_settings(settings)
+        self.check_hub()
         self.show_message("Engine settings applied.")
         self.refresh_models()
 
@@ -939,13 +1009,62 @@ class MainWindow(QMainWindow):
         """True while a job or a file task is running."""
         return self.client.is_busy or self._busy_io > 0
 
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            APP_TITLE,
-            f"<b>{APP_TITLE}</b><p>Edit sound as a picture: clips are waveforms and spectrograms; "
-            "diffusion models on your own GPU generate and repaint them.</p>",
+    def about_text(self) -> str:
+        """The About box's text (rich text): version, the libraries it runs on, the engine's device."""
+        import platform
+
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        libraries = [f"Python {platform.python_version()}", f"Qt {qVersion()}", f"PySide6 {pyside_version}"]
+        libraries += [f"{name} {v}" for name in ("torch", "diffusers") if (v := _package_version(name))]
+        settings = self.client.settings
+        return (
+            f"<h3>{APP_TITLE} {app_version()}</h3>"
+            "<p>Edit sound as a picture: clips are waveforms and spectrograms; diffusion models on "
+            "your own GPU (or CPU) generate and repaint them.</p>"
+            f"<p>{', '.join(libraries)}<br>Engine device: {settings.device}"
+            f"{', offline' if settings.offline else ''}</p>"
+            "<p>Help &gt; Keyboard Shortcuts lists every shortcut.</p>"
         )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_TITLE}", self.about_text())
+
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard Shortcuts: a searchable list built from the window's actions."""
+        from app.dialogs.shortcuts_dialog import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+
+
+def default_window_size(available: QSize) -> QSize:
+    """The first window's size: 1400 x 860, or the screen's available area when smaller."""
+    return QSize(min(DEFAULT_WINDOW_SIZE.width(), available.width()), min(DEFAULT_WINDOW_SIZE.height(), available.height()))
+
+
+def app_version() -> str:
+    """The installed package's version (pyproject's when running from a source checkout)."""
+    version = _package_version("specdiff-studio")
+    if version:
+        return version
+    import re
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    match = re.search(r'^version = "([^"]+)"', pyproject.read_text(encoding="utf-8"), re.MULTILINE) if pyproject.is_file() else None
+    return match.group(1) if match else "(unknown version)"
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _clip_name(result: GenerationResult) -> str:

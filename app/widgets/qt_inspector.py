@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,9 +13,9 @@ from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
+    QGridLayout,
     QScrollArea,
     QSizePolicy,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -24,6 +26,74 @@ from app.model.project import Clip, Project, Selection, Track
 from engine.api import spec_from_recipe
 
 THUMBNAIL_HEIGHT_PX = 96
+#: What each task is called in the inspector.
+TASK_NAMES = {"text_to_audio": "Generate", "inpaint": "Inpaint", "extend": "Extend", "loop": "Make loop",
+              "variation": "Vary", "interpolate": "Interpolate"}
+#: Labels of the task settings a recipe keeps in ``extra`` (others are named from their key).
+EXTRA_LABELS = {
+    "spectrogram_preset": "Spectrogram", "strength": "Strength", "start_s": "From", "end_s": "To",
+    "fmin_hz": "Lowest frequency", "fmax_hz": "Highest frequency", "left_s": "Extend left",
+    "right_s": "Extend right", "prompt_left": "Left prompt", "prompt_to": "To prompt", "seed_to": "To seed",
+    "num_steps": "Segments", "num_variations": "Variations", "seam_s": "Seam", "overlap_s": "Overlap",
+    "context_s": "Context", "crossfade_s": "Crossfade", "feather_px": "Feather", "window_s": "Window",
+    "griffin_lim_iters": "Griffin-Lim iterations", "sample_rate_hz": "Input rate",
+}
+#: Bookkeeping in ``extra`` that says nothing to a reader (it stays in the copied recipe).
+HIDDEN_EXTRA = {"input_sha256", "input_shape", "tiles", "mask", "offset_samples"}
+
+
+def model_name(model_id: str) -> str:
+    """A model's name for people: its card's or the catalog's title, a folder's name, else the
+    repo id (never a whole install path)."""
+    from engine.models.catalog import find_entry, model_hints
+
+    hints = model_hints(model_id)
+    if hints is not None:
+        return hints.title
+    entry = find_entry(model_id)
+    if entry is not None:
+        return entry.title
+    if "/" in model_id and (model_id.startswith(("/", "~", ".")) or Path(model_id).expanduser().exists()):
+        return Path(model_id).name
+    return model_id
+
+
+def wrappable(text: str) -> str:
+    """``text`` with break opportunities after path and identifier separators, so a long path or
+    repo id wraps in a word-wrapping label instead of running off the panel."""
+    return re.sub(r"([/_.,=:\\-])(?=\S)", "\\1\u200b", text)
+
+
+def _format_value(key: str, value: Any) -> str | None:
+    """A recipe setting as text with its unit (None for values too long to show: they are in
+    the copied recipe)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        unit = next((u for suffix, u in (("_s", " s"), ("_hz", " Hz"), ("_px", " px")) if key.endswith(suffix)), "")
+        return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and len(value) <= 4 and all(isinstance(v, (int, float, str)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} items"
+    return None
+
+
+def extra_rows(extra: dict[str, Any]) -> dict[str, str]:
+    """The task settings of a recipe's ``extra`` as labelled rows."""
+    rows = {}
+    for key in sorted(extra, key=lambda k: (list(EXTRA_LABELS).index(k) if k in EXTRA_LABELS else len(EXTRA_LABELS), k)):
+        if key in HIDDEN_EXTRA:
+            continue
+        text = _format_value(key, extra[key])
+        if text is not None:
+            label = EXTRA_LABELS.get(key) or re.sub(r"_(s|hz|px)$", "", key).replace("_", " ").capitalize()
+            rows[label] = text
+    return rows
 
 
 def qimage_from_rgb(array: np.ndarray) -> QImage:
@@ -75,14 +145,18 @@ class QtInspector(QWidget):
         self.regenerate_button = QPushButton("Regenerate")
         self.regenerate_button.setToolTip("Run the recipe again: the same seed gives the same audio on this device")
         self.copy_seed_button = QPushButton("Copy seed")
+        self.copy_recipe_button = QPushButton("Copy recipe")
+        self.copy_recipe_button.setToolTip("Copy the whole recipe as JSON (for a bug report, a script or specdiff-cli)")
         self.use_settings_button = QPushButton("Use these settings")
         self.use_settings_button.setToolTip("Fill the prompt panel from this recipe")
         self.regenerate_button.clicked.connect(self._on_regenerate_clicked)
         self.copy_seed_button.clicked.connect(self._on_copy_seed_clicked)
         self.use_settings_button.clicked.connect(self._on_use_settings_clicked)
-        buttons = QHBoxLayout()
-        for button in (self.regenerate_button, self.copy_seed_button, self.use_settings_button):
-            buttons.addWidget(button)
+        self.copy_recipe_button.clicked.connect(self._on_copy_recipe_clicked)
+        buttons = QGridLayout()  # two short rows: the dock stays narrow
+        for i, button in enumerate((self.regenerate_button, self.use_settings_button,
+                                    self.copy_seed_button, self.copy_recipe_button)):
+            buttons.addWidget(button, i // 2, i % 2)
 
         for form in (self.clip_form, self.recipe_form):
             form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
@@ -158,21 +232,23 @@ class QtInspector(QWidget):
             form.addRow(label, value)
         return value
 
-    def _fill(self, form: QFormLayout, values: dict[str, str | None]) -> None:
-        """Set each row's text; rows whose value is None (or not given) are hidden."""
+    def _fill(self, form: QFormLayout, values: dict[str, str | None], tips: dict[str, str] | None = None) -> None:
+        """Set each row's text (and tooltip); rows whose value is None (or not given) are hidden."""
+        tips = tips or {}
         for label in values:
             self._row(form, label)
         for label, widget in self._rows.get(id(form), {}).items():
             value = values.get(label)
             if value is not None:
                 widget.setText(value)
+                widget.setToolTip(tips.get(label, ""))
             form.setRowVisible(widget, value is not None)
 
     def values(self, which: str = "recipe") -> dict[str, str]:
         """The visible rows of the 'clip' or 'recipe' part, label -> text (what the user sees)."""
         form = self.recipe_form if which == "recipe" else self.clip_form
         return {
-            label: widget.text()
+            label: widget.text().replace("\u200b", "")
             for label, widget in self._rows.get(id(form), {}).items()
             if form.isRowVisible(widget)
         }
@@ -186,6 +262,7 @@ class QtInspector(QWidget):
             self._fill(self.clip_form, {})
         else:
             self.title.setText(f"<b>{_escape(clip.name)}</b>")
+            source = clip.source_path
             self._fill(
                 self.clip_form,
                 {
@@ -193,8 +270,9 @@ class QtInspector(QWidget):
                     "Length": f"{clip.length_s:.3f} s",
                     "Format": f"{clip.sample_rate_hz} Hz, {'stereo' if clip.channels == 2 else 'mono'}",
                     "Gain": f"{clip.gain_db:+.1f} dB",
-                    "File": clip.source_path,
+                    "File": wrappable(Path(source).name) if source else None,
                 },
+                tips={"File": source or ""},
             )
             if clip.image is not None:
                 self.thumbnail.setPixmap(QPixmap.fromImage(qimage_from_pil(clip.image, THUMBNAIL_HEIGHT_PX)))
@@ -204,26 +282,29 @@ class QtInspector(QWidget):
         if recipe is None:
             self._fill(self.recipe_form, {})
         else:
-            revision = f" @ {recipe.model_revision[:10]}" if recipe.model_revision else ""
-            self._fill(
-                self.recipe_form,
-                {
-                    "Prompt": recipe.prompt,
-                    "Negative": recipe.negative_prompt or "-",
-                    "Seed": str(recipe.seed),
-                    "Steps": str(recipe.num_inference_steps),
-                    "Guidance": f"{recipe.guidance_scale:g}",
-                    "Scheduler": recipe.scheduler,
-                    "Model": recipe.model_id + revision,
-                    "Size": f"{recipe.width} x {recipe.height} px",
-                    "Device": f"{recipe.device}, {recipe.dtype}",
-                    "LoRAs": ", ".join(f"{p} x{w:g}" for p, w in recipe.loras) if recipe.loras else None,
-                    "Extra": json.dumps(recipe.extra, sort_keys=True) if recipe.extra else None,
-                },
-            )
+            revision = recipe.model_revision or ""
+            model_tip = recipe.model_id + (f" @ {revision}" if revision else "")
+            rows: dict[str, str | None] = {
+                "Task": TASK_NAMES.get(recipe.task, recipe.task.replace("_", " ").capitalize()),
+                "Prompt": recipe.prompt or "-",
+                "Negative": recipe.negative_prompt or None,
+                "Seed": str(recipe.seed),
+                "Model": wrappable(model_name(recipe.model_id)),
+                "Revision": revision[:10] or None,
+                "Steps": str(recipe.num_inference_steps),
+                "Guidance": f"{recipe.guidance_scale:g}",
+                "Scheduler": recipe.scheduler,
+                "Size": f"{recipe.width} x {recipe.height} px",
+                "Device": f"{recipe.device}, {recipe.dtype}",
+                "LoRAs": wrappable(", ".join(f"{model_name(p)} x{w:g}" for p, w in recipe.loras)) if recipe.loras else None,
+            }
+            rows.update({label: wrappable(text) for label, text in extra_rows(recipe.extra).items()})
+            self._fill(self.recipe_form, rows, tips={"Model": model_tip, "Revision": revision,
+                                                     "LoRAs": "\n".join(p for p, _ in recipe.loras)})
         has_recipe = recipe is not None
         self.recipe_title.setVisible(has_recipe)
         self.copy_seed_button.setEnabled(has_recipe)
+        self.copy_recipe_button.setEnabled(has_recipe)
         self.use_settings_button.setEnabled(has_recipe)
         self.regenerate_button.setEnabled(has_recipe and recipe.task == "text_to_audio")
 
@@ -243,6 +324,10 @@ class QtInspector(QWidget):
     def _on_copy_seed_clicked(self) -> None:
         if self.clip is not None and self.clip.recipe is not None:
             QGuiApplication.clipboard().setText(str(self.clip.recipe.seed))
+
+    def _on_copy_recipe_clicked(self) -> None:
+        if self.clip is not None and self.clip.recipe is not None:
+            QGuiApplication.clipboard().setText(json.dumps(self.clip.recipe.to_dict(), indent=2, sort_keys=True))
 
     def _on_use_settings_clicked(self) -> None:
         if self.clip is not None and self.clip.recipe is not None:

@@ -16,7 +16,7 @@ import weakref
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
 
 from app.model.mask import MAX_FEATHER_PX, FreqBand, MaskStore, Rect, Stroke, TimeBand, hz_to_mel
 from app.model.mask_commands import SetMaskFeather, add_shape, clear_mask, invert_mask
@@ -265,19 +265,19 @@ class MaskPainter(QObject):
         return True
 
 
-class QtMaskTools(QWidget):
+class QtMaskTools(QToolBar):
     """The mask toolbar over a :class:`MaskPainter`: tools, brush size and hardness, feather,
-    invert, clear. It follows the painter's tool and the selected clip's feather."""
+    invert, clear. It follows the painter's tool and the selected clip's feather. Each control
+    is its own toolbar item, so a narrow window tucks the last ones into the overflow menu."""
 
     def __init__(self, painter: MaskPainter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Mask tools", parent)
+        self.setObjectName("maskToolbar")
         self.painter = painter
         self.tool_buttons: dict[str, QToolButton] = {}
         self.tool_group = QButtonGroup(self)
         self.tool_group.setExclusive(True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(2, 0, 2, 0)
-        layout.addWidget(QLabel("Mask:"))
+        self.addWidget(QLabel(" Mask: "))
         for tool in MASK_TOOLS:
             text, tip = TOOL_LABELS[tool]
             button = QToolButton(text=text, checkable=True, toolTip=tip)
@@ -286,7 +286,7 @@ class QtMaskTools(QWidget):
             self.tool_group.addButton(button)
             self.tool_buttons[tool] = button
             button.toggled.connect(lambda on, t=tool: on and self.painter.tool != t and self.painter.set_tool(t))
-            layout.addWidget(button)
+            self.addWidget(button)
         self.size_spin = QSpinBox(minimum=1, maximum=MAX_BRUSH_PX, value=painter.brush_px, suffix=" px",
                                   toolTip="Brush size on screen ([ and ] change it)")
         self.hardness_spin = QSpinBox(minimum=0, maximum=100, value=round(painter.hardness * 100), suffix=" %",
@@ -295,12 +295,13 @@ class QtMaskTools(QWidget):
                                      toolTip="Feather radius of the selected clip's mask (spectrogram pixels)")
         self.invert_button = QToolButton(text="Invert", toolTip="Invert the selected clip's mask")
         self.clear_button = QToolButton(text="Clear", toolTip="Clear the selected clip's mask")
+        self.addSeparator()
         for label, widget in (("Size", self.size_spin), ("Hardness", self.hardness_spin), ("Feather", self.feather_spin)):
-            layout.addWidget(QLabel(label))
-            layout.addWidget(widget)
-        layout.addWidget(self.invert_button)
-        layout.addWidget(self.clear_button)
-        layout.addStretch(1)
+            widget.setMaximumWidth(widget.fontMetrics().horizontalAdvance("0000 px") + 36)
+            self.addWidget(QLabel(f" {label} "))
+            self.addWidget(widget)
+        self.addWidget(self.invert_button)
+        self.addWidget(self.clear_button)
         self.size_spin.valueChanged.connect(lambda v: self.painter.set_brush(size_px=v))
         self.hardness_spin.valueChanged.connect(lambda v: self.painter.set_brush(hardness=v / 100))
         self.feather_spin.valueChanged.connect(self._on_feather_spin_value_changed)

@@ -11,6 +11,7 @@ from app.widgets.qt_job_panel import format_bytes
 from engine.api import EngineSettings
 
 MEMORY_TIMER_MS = 2000
+HUB_OFFLINE_MODE, HUB_REACHABLE, HUB_UNREACHABLE, HUB_CHECKING = "offline-mode", "reachable", "unreachable", "checking"
 
 
 def process_memory_bytes() -> int | None:
@@ -54,6 +55,7 @@ class QtStatus(QWidget):
         self.device_label.setObjectName("statusDevice")
         self.memory_label = QLabel()
         self.offline_label = QLabel()
+        self.hub_state = HUB_CHECKING
         self.playback_label = QLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -70,13 +72,21 @@ class QtStatus(QWidget):
     def set_engine_settings(self, settings: EngineSettings) -> None:
         self._device_setting = settings.device
         self._device_used = None
-        self.offline_label.setText("Offline" if settings.offline else "Online")
-        self.offline_label.setToolTip(
-            "Offline mode: no network calls; only downloaded models work"
-            if settings.offline
-            else "Models not yet downloaded can be fetched from the Hugging Face hub"
-        )
+        self.set_hub_state(HUB_OFFLINE_MODE if settings.offline else HUB_CHECKING)
         self._show_device()
+
+    def set_hub_state(self, state: str, endpoint: str = "the Hugging Face hub") -> None:
+        """Offline mode, hub reachable, hub unreachable, or being checked (HUB_* constants)."""
+        text, tip = {
+            HUB_OFFLINE_MODE: ("Offline", "Offline mode: no network calls; only downloaded models work"),
+            HUB_UNREACHABLE: ("Offline", f"{endpoint} cannot be reached: only downloaded models work "
+                                         "(checked again every minute)"),
+            HUB_REACHABLE: ("Online", f"Models not yet downloaded can be fetched from {endpoint}"),
+            HUB_CHECKING: ("Online?", f"Checking whether {endpoint} can be reached…"),
+        }[state]
+        self.hub_state = state
+        self.offline_label.setText(text)
+        self.offline_label.setToolTip(tip)
 
     def set_device_used(self, device: str) -> None:
         """The device a job actually ran on (from a result's recipe)."""

@@ -24,6 +24,39 @@ PLAYHEAD_TIMER_MS = 30
 REMIX_DELAY_MS = 60
 
 
+class ElidedLabel(QtWidgets.QLabel):
+    """One line of text, cut with "…" to the room it has; the whole text is its tooltip. It never
+    asks for more width than a few words, so it cannot push the layout or wrap to many lines."""
+
+    MIN_CHARS = 12
+
+    def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt API
+        metrics = self.fontMetrics()
+        return QtCore.QSize(metrics.averageCharWidth() * self.MIN_CHARS, metrics.height())
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt API
+        return QtCore.QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4, self.fontMetrics().height())
+
+    def elided_text(self) -> str:
+        """What is shown: the text cut to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt API
+        painter = QtGui.QPainter(self)
+        painter.setPen(self.palette().color(QtGui.QPalette.ColorRole.WindowText))
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), self.elided_text())
+        painter.end()
+
+
 class QtTransport(QtWidgets.QWidget):
     """Transport controls for ``project`` playing through ``player`` (a new Player if None).
 
@@ -96,9 +129,9 @@ class QtTransport(QtWidgets.QWidget):
         self._fill_devices()
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
 
-        self.message_label = QtWidgets.QLabel()
+        self.message_label = ElidedLabel()
+        self.message_label.setObjectName("transportMessage")
         self.message_label.setStyleSheet("color: #d08a2c;")
-        self.message_label.setWordWrap(True)
 
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
@@ -123,7 +156,6 @@ class QtTransport(QtWidgets.QWidget):
 
     def _show_message(self, text: str) -> None:
         self.message_label.setText(text)
-        self.message_label.setToolTip(text)
         self.message_label.setVisible(bool(text))
 
     def _update_buttons(self) -> None:

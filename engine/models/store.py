@@ -440,6 +440,31 @@ class ModelStore:
         """True when no network call may be made (our flag or HF_HUB_OFFLINE)."""
         return self.offline or _env_offline()
 
+    def hub_reachable(self, timeout_s: float = 3.0) -> bool:
+        """Whether the hub (or the mirror in ``endpoint`` / HF_ENDPOINT) answers right now.
+
+        In offline mode this makes no network call and returns False. Otherwise one HEAD request
+        to the endpoint (through the usual proxy variables): any HTTP answer counts as reachable;
+        a refused connection, a failed name lookup or ``timeout_s`` seconds of silence do not.
+        Blocking: call it off the GUI thread.
+        """
+        if self.is_offline:
+            return False
+        import urllib.error
+        import urllib.request
+
+        from huggingface_hub import constants
+
+        url = (self.endpoint or constants.ENDPOINT).rstrip("/") + "/"
+        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "specdiff-studio"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered (even a 4xx/5xx means the network path works)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
     # ----------------------------------------------------------------------------- resolve
 
     def resolve(
