@@ -17,9 +17,12 @@ from PySide6.QtCore import Qt, Signal
 from app.model.mix import render_mix
 from app.model.project import Project
 from app.plot_items.axes import format_time
+from app.widgets.qt_meter import QtPeakMeter, window_peaks
 from engine.audio.playback import PlaybackError, Player
 
 PLAYHEAD_TIMER_MS = 30
+#: The master meter shows the peak of the mix over this much audio before the playhead.
+METER_WINDOW_S = 0.05
 #: Delay before re-rendering the mix after an edit during playback (edits come in bursts).
 REMIX_DELAY_MS = 60
 
@@ -74,6 +77,7 @@ class QtTransport(QtWidgets.QWidget):
         self.player = player if player is not None else Player()
         self._mix_dirty = True
         self._mix_channels = 2
+        self._mix = None  # what the player plays (the master meter reads it on the GUI timer)
         self._setting_playhead = False
         self.available, self.unavailable_reason = self.player.available()
 
@@ -123,6 +127,10 @@ class QtTransport(QtWidgets.QWidget):
         font = QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont)
         self.time_label.setFont(font)
 
+        self.meter = QtPeakMeter(2)
+        self.meter.setObjectName("masterMeter")
+        self.meter.setFixedWidth(110)
+
         self.device_combo = QtWidgets.QComboBox()
         self.device_combo.setToolTip("Audio output device")
         self.device_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -138,6 +146,7 @@ class QtTransport(QtWidgets.QWidget):
         for button in buttons:
             layout.addWidget(button)
         layout.addWidget(self.time_label)
+        layout.addWidget(self.meter)
         layout.addWidget(QtWidgets.QLabel("Output:"))
         layout.addWidget(self.device_combo)
         layout.addWidget(self.message_label, 1)
@@ -230,6 +239,7 @@ class QtTransport(QtWidgets.QWidget):
             return False
         mix = render_mix(self.project, 0.0, duration, channels=self._mix_channels)
         self.player.load(mix, self.project.sample_rate_hz)
+        self._mix = mix
         self._mix_dirty = False
         return mix.shape[1] > 0
 
@@ -315,6 +325,7 @@ class QtTransport(QtWidgets.QWidget):
         was_loaded = self.player.duration_s > 0
         self.player.stop()
         self.timer.stop()
+        self.meter.clear_levels()
         if was_loaded:
             self._move_playhead(self.player.position_s)
         self._update_buttons()
@@ -336,12 +347,24 @@ class QtTransport(QtWidgets.QWidget):
         self._update_time_label(seconds)
 
     def _on_timer_timeout(self) -> None:
-        """Every PLAYHEAD_TIMER_MS while playing: the playhead follows the player."""
+        """Every PLAYHEAD_TIMER_MS while playing: the playhead and the master meter follow the
+        player (the meter reads the mix buffer here, never in the audio callback)."""
         if self.player.duration_s > 0:
-            self._move_playhead(self.player.position_s)
+            position = self.player.position_s
+            self._move_playhead(position)
+            if self.player.playing:
+                self._update_meter(position)
         if not self.player.playing:
             self.timer.stop()
+            self.meter.clear_levels()
             self._update_buttons()
+
+    def _update_meter(self, position_s: float) -> None:
+        if self._mix is None:
+            return
+        rate = self.project.sample_rate_hz
+        end = int(round(position_s * rate))
+        self.meter.set_levels(window_peaks(self._mix, end - int(round(METER_WINDOW_S * rate)), end))
 
     # ================================================================= devices
 
