@@ -35,7 +35,16 @@ class ExportFormat:
     key: str
     label: str
     extension: str
-    subtype: str  # soundfile subtype
+    subtype: str  # soundfile subtype ("" for the spectrogram image)
+
+    @property
+    def fixed_point(self) -> bool:
+        """Integer samples: anything beyond full scale is cut off (clips) when written."""
+        return self.subtype.startswith("PCM")
+
+    @property
+    def is_image(self) -> bool:
+        return self.key == SPECTROGRAM_FORMAT_KEY
 
 
 EXPORT_FORMATS: tuple[ExportFormat, ...] = (
@@ -44,8 +53,16 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = (
     ExportFormat("wav32f", "WAV 32-bit float", ".wav", "FLOAT"),
     ExportFormat("flac16", "FLAC 16-bit", ".flac", "PCM_16"),
     ExportFormat("flac24", "FLAC 24-bit", ".flac", "PCM_24"),
+    ExportFormat("png", "PNG spectrogram (Riffusion)", ".png", ""),
 )
+SPECTROGRAM_FORMAT_KEY = "png"
 EXPORT_SCOPES = {"clip": "Selected clip", "selection": "Selection", "mix": "Whole mix"}
+#: Spectrogram images File > Import decodes to audio (Riffusion's format: params in EXIF).
+SPECTROGRAM_IMAGE_EXTENSIONS = (".png",)
+#: What to do with an export that would clip a fixed-point file (see :func:`apply_clipping_remedy`).
+CLIPPING_REMEDIES = ("normalize", "limit", "float", "keep")
+#: The true-peak ceiling of Normalise and Limit (dBTP).
+EXPORT_CEILING_DBTP = -1.0
 
 
 def export_format(key: str) -> ExportFormat:
@@ -71,8 +88,19 @@ def readable_extensions() -> list[str]:
 
 
 def import_file_filter() -> str:
-    patterns = " ".join(f"*{e}" for e in readable_extensions())
-    return f"Audio files ({patterns});;All files (*)"
+    audio = " ".join(f"*{e}" for e in readable_extensions())
+    images = " ".join(f"*{e}" for e in SPECTROGRAM_IMAGE_EXTENSIONS)
+    return (f"Audio and spectrogram images ({audio} {images});;Audio files ({audio});;"
+            f"Spectrogram images, Riffusion format ({images});;All files (*)")
+
+
+def supported_formats_text() -> str:
+    """One sentence naming what File > Import reads."""
+    names = sorted({e.lstrip(".").upper() for e in readable_extensions()})
+    common = [n for n in ("WAV", "FLAC", "OGG", "MP3", "AIFF") if n in names]
+    others = [n for n in names if n not in common]
+    return (f"Specdiff Studio imports audio ({', '.join(common + others[:6])}"
+            f"{', …' if len(others) > 6 else ''}) and Riffusion-format spectrogram images (PNG).")
 
 
 @dataclass(frozen=True)
@@ -85,11 +113,20 @@ class ImportResult:
 
 
 def read_clip(path: str | Path) -> Clip:
-    """A clip (at time 0) holding the file's audio at its own rate. Raises the engine's
-    AudioFileError (or ValueError) with a message naming the file."""
-    from engine.audio.io import read_audio
+    """A clip (at time 0) holding the file's audio at its own rate, or the audio a spectrogram
+    image (PNG) decodes to. Raises the engine's AudioFileError (or ValueError) with a message
+    naming the file, and for a format it cannot read, the formats it can."""
+    from engine.audio.io import AudioFileCorruptError, read_audio
 
-    loaded = read_audio(path)
+    suffix = Path(path).suffix.lower()
+    if suffix in SPECTROGRAM_IMAGE_EXTENSIONS:
+        return read_spectrogram_clip(path)
+    if suffix not in readable_extensions() and Path(path).is_file():
+        raise ValueError(f"'{Path(path).name}' is not a format Specdiff Studio reads. {supported_formats_text()}")
+    try:
+        loaded = read_audio(path)
+    except AudioFileCorruptError as exc:
+        raise AudioFileCorruptError(f"{exc}. {supported_formats_text()}") from exc
     audio, rate = (loaded if isinstance(loaded, tuple) else (loaded.audio, loaded.sample_rate_hz))
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
@@ -100,6 +137,42 @@ def read_clip(path: str | Path) -> Clip:
             "Mix it down to stereo in another tool first."
         )
     return Clip(name=Path(path).stem, audio=np.ascontiguousarray(audio), sample_rate_hz=int(rate), source_path=str(path))
+
+
+def preset_for(params: object) -> str | None:
+    """The name of the spectrogram preset ``params`` are (mono or stereo), or None."""
+    import dataclasses
+
+    from engine.audio.spectrogram import PRESETS
+
+    mono = dataclasses.replace(params, stereo=False)
+    return next((name for name, preset in PRESETS.items() if dataclasses.replace(preset, stereo=False) == mono), None)
+
+
+def read_spectrogram_clip(path: str | Path) -> Clip:
+    """A clip of the audio a spectrogram image decodes to (Griffin-Lim, with the parameters in
+    its EXIF, Riffusion's preset for an image without them). Slow: runs on a worker thread.
+    Raises ValueError saying why an image is not a spectrogram."""
+    from engine.audio.limits import load_image
+    from engine.audio.spectrogram import SpectrogramParamsError, audio_from_mel, mel_from_image
+
+    name = Path(path).name
+    image = load_image(path)  # size checked before decoding; one-line ValueErrors
+    try:
+        mel, params = mel_from_image(image)
+    except SpectrogramParamsError as exc:
+        raise ValueError(f"'{name}' has spectrogram parameters that cannot be used: {exc}") from exc
+    except ValueError as exc:
+        if set(image.getexif()) & set(range(11000, 11081)):  # parameters that do not fit the image
+            raise ValueError(f"'{name}': {exc}") from exc
+        raise ValueError(  # no parameters, and not Riffusion's height
+            f"'{name}' is not a spectrogram image Specdiff Studio can decode: it has no Riffusion "
+            f"parameters in its EXIF and is {image.height} px high (a Riffusion spectrogram is 512 px)."
+        ) from exc
+    audio = audio_from_mel(mel, params)
+    return Clip(name=Path(path).stem, audio=np.ascontiguousarray(audio, dtype=np.float32),
+                sample_rate_hz=int(params.sample_rate), source_path=str(path), image=image.convert("RGB"),
+                spectrogram_preset=preset_for(params) or "riffusion")
 
 
 def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
@@ -185,14 +258,53 @@ def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[s
     raise ValueError(f"unknown export scope {scope!r}; expected one of {', '.join(EXPORT_SCOPES)}.")
 
 
-def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, format_key: str, metadata: dict[str, str]) -> None:
-    """Write an export through the engine's writer (runs on a worker thread)."""
+def apply_clipping_remedy(audio: np.ndarray, sample_rate_hz: int, remedy: str) -> np.ndarray:
+    """``audio`` made safe for a fixed-point file: "normalize" (one gain, true peak at
+    EXPORT_CEILING_DBTP), "limit" (only the loud moments turned down to it); "float" and "keep"
+    leave it as it is. Runs on a worker thread (true peaks are measured oversampled)."""
+    from engine.audio.limiter import limit, normalize_true_peak
+
+    if remedy == "normalize":
+        return normalize_true_peak(audio, EXPORT_CEILING_DBTP)[0]
+    if remedy == "limit":
+        return limit(audio, sample_rate_hz, EXPORT_CEILING_DBTP)
+    if remedy in ("float", "keep"):
+        return audio
+    raise ValueError(f"unknown clipping remedy {remedy!r}; expected one of {', '.join(CLIPPING_REMEDIES)}.")
+
+
+def write_spectrogram_png(path: str | Path, audio: np.ndarray, sample_rate_hz: int, preset: str) -> None:
+    """Write ``audio`` as a Riffusion-format spectrogram PNG of ``preset`` (resampled to its
+    rate; stereo audio makes a stereo image), with the parameters in its EXIF (worker thread)."""
+    import dataclasses
+
+    from engine.audio.io import resample
+    from engine.audio.spectrogram import get_preset, image_from_audio, save_spectrogram_image
+
+    params = get_preset(preset)
+    if audio.shape[0] == 2:
+        params = dataclasses.replace(params, stereo=True)
+    if sample_rate_hz != params.sample_rate:
+        audio = resample(audio, sample_rate_hz, params.sample_rate)
+    if audio.shape[1] < params.hop_length:
+        raise ValueError(f"'{Path(path).name}': the audio is shorter than one column of the '{preset}' spectrogram "
+                         f"({params.hop_length / params.sample_rate * 1000:.0f} ms).")
+    save_spectrogram_image(image_from_audio(audio, params), path)
+
+
+def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, format_key: str, metadata: dict[str, str],
+                 *, preset: str = "riffusion") -> None:
+    """Write an export through the engine's writers (runs on a worker thread): audio formats
+    with the metadata, the spectrogram image in ``preset``'s parameters."""
     from engine.audio.io import write_audio
 
     fmt = export_format(format_key)
     path = Path(path)
     if path.suffix.lower() != fmt.extension:
         raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
+    if fmt.is_image:
+        write_spectrogram_png(path, audio, sample_rate_hz, preset)
+        return
     if fmt.extension == ".wav" and len(metadata.get("comment", "").encode("utf-8")) > WAV_COMMENT_LIMIT_BYTES:
         metadata = _fit_comment(metadata, WAV_COMMENT_LIMIT_BYTES)
     write_audio(path, audio, sample_rate_hz, subtype=fmt.subtype, metadata=metadata)

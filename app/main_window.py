@@ -9,6 +9,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -269,8 +271,10 @@ class MainWindow(QMainWindow):
         self.collect_action.setToolTip(
             "Copy the audio files the clips were imported from into a media folder next to the project"
         )
-        self.import_action = a("&Import Audio…", self.import_dialog, "Ctrl+I", tip="Add audio files as clips")
-        self.export_action = a("&Export Audio…", self.export_dialog, "Ctrl+E", tip="Write a clip, a selection or the mix")
+        self.import_action = a("&Import…", self.import_dialog, "Ctrl+I",
+                               tip="Add audio files or Riffusion spectrogram images (PNG) as clips")
+        self.export_action = a("&Export…", self.export_dialog, "Ctrl+E",
+                               tip="Write a clip, a selection or the mix as audio, or as a spectrogram image")
         self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
@@ -388,6 +392,8 @@ class MainWindow(QMainWindow):
                 self.transport.output_device_changed.connect(self._on_transport_output_device_changed)
             if hasattr(self.transport, "playback_failed"):
                 self.transport.playback_failed.connect(lambda message: self.show_message(message))
+            if hasattr(self.transport, "track_levels_measured") and hasattr(self.timeline, "set_track_levels"):
+                self.transport.track_levels_measured.connect(self.timeline.set_track_levels)
 
     def _timeline_call(self, method: str, *args: Any) -> None:
         fn = getattr(self.timeline, method, None)
@@ -789,23 +795,85 @@ class MainWindow(QMainWindow):
         dialog.open()
         self.export_dialog_widget = dialog
 
-    def export_audio(self, path: str, scope: str, format_key: str) -> None:
+    def export_audio(self, path: str, scope: str, format_key: str, preset: str = "", *,
+                     on_clipping: str = "ask") -> None:
         """Render ``scope`` ("clip", "selection" or "mix") on the GUI thread (numpy mixing) and
-        write it as ``format_key`` off it. export_finished(path) or export_failed(message) follows."""
+        write it as ``format_key`` off it (a spectrogram PNG in ``preset``, by default the clip's).
+        export_finished(path) or export_failed(message) follows.
+
+        When a 16/24-bit file would clip (samples beyond full scale), ``on_clipping`` says what
+        to do: "ask" (a dialog offering the rest), "normalize", "limit" (true peak at
+        EXPORT_CEILING_DBTP), "float" (32-bit float WAV, unchanged) or "keep" (write it clipped).
+        """
         try:
             audio, rate, metadata = io_actions.render_export(self.project, scope)
+            fmt = io_actions.export_format(format_key)
         except ValueError as exc:
             self.show_message(str(exc))
             self.export_failed.emit(str(exc))
             return
+        if fmt.is_image and not preset:
+            clips = self.project.selected_clips() or self.project.clips()
+            preset = clips[0].spectrogram_preset if clips else "riffusion"
+        peak = float(np.abs(audio).max()) if audio.size else 0.0
+        if fmt.fixed_point and peak > 1.0:
+            if on_clipping == "ask":
+                self._ask_about_clipping(path, scope, format_key, preset, peak, fmt)
+                return
+            if on_clipping == "float":
+                format_key, path = "wav32f", str(Path(path).with_suffix(".wav"))
+        remedy = on_clipping if fmt.fixed_point and peak > 1.0 else "keep"
         self.show_message(f"Exporting {Path(path).name}…", 0)
         self._busy_io += 1
+
+        def work() -> None:
+            safe = io_actions.apply_clipping_remedy(audio, rate, remedy)
+            io_actions.write_export(path, safe, rate, format_key, metadata, preset=preset or "riffusion")
+
         self.client.run_in_thread(
             "export",
-            lambda: io_actions.write_export(path, audio, rate, format_key, metadata),
+            work,
             lambda _: self._on_export_done(path, None),
             lambda exc: self._on_export_done(path, str(exc)),
         )
+
+    def _ask_about_clipping(self, path: str, scope: str, format_key: str, preset: str, peak: float, fmt: Any) -> None:
+        """The export would clip: offer Normalise, Limit or 32-bit float (non-modal; the choice
+        runs the export again)."""
+        import math
+
+        what = {"clip": "The clip", "selection": "The selection", "mix": "The mix"}.get(scope, "The audio")
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Export would clip")
+        box.setText(f"{what} peaks at {20 * math.log10(peak):+.1f} dBFS: as a {fmt.label} file every sample "
+                    "above full scale would be cut off (audible distortion).")
+        box.setInformativeText(
+            f"Normalise turns the whole export down so its true peak is {io_actions.EXPORT_CEILING_DBTP:g} dBTP. "
+            "Limit turns down only the loud moments, to the same ceiling. 32-bit float keeps every sample "
+            "as it is (a WAV file), for mixing elsewhere."
+        )
+        choices = {
+            "normalize": box.addButton("Normalise", QMessageBox.ButtonRole.AcceptRole),
+            "limit": box.addButton("Limit", QMessageBox.ButtonRole.AcceptRole),
+            "float": box.addButton("Export as 32-bit float", QMessageBox.ButtonRole.AcceptRole),
+        }
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(choices["limit"])
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def chosen(button: Any) -> None:
+            choice = next((key for key, b in choices.items() if b is button), None)
+            if choice is None:
+                self.show_message("Export cancelled.")
+                self.export_failed.emit("cancelled")
+                return
+            self.export_audio(path, scope, format_key, preset, on_clipping=choice)
+
+        box.buttonClicked.connect(chosen)
+        box.setModal(True)
+        box.show()
+        self.clipping_box = box
 
     def _on_export_done(self, path: str, error: str | None) -> None:
         self._busy_io -= 1

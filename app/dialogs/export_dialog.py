@@ -1,4 +1,5 @@
-"""Export dialog: what to export (clip, selection, mix), the file format and the file."""
+"""Export dialog: what to export (clip, selection, mix), the file format (audio, or a
+Riffusion-format spectrogram PNG in a chosen preset) and the file."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from PySide6.QtWidgets import (
 from app.io_actions import EXPORT_FORMATS, EXPORT_SCOPES, export_format, safe_file_name
 from app.model.project import Project
 from app.settings import AppSettings
+from app.widgets.qt_prompt_panel import preset_names
 
 
 class ExportDialog(QDialog):
-    """Emits ``export_requested(path, scope, format_key)`` on OK."""
+    """Emits ``export_requested(path, scope, format_key, preset)`` on OK (``preset``: the
+    spectrogram preset of a PNG export, "" for audio)."""
 
-    export_requested = Signal(str, str, str)
+    export_requested = Signal(str, str, str, str)
 
     def __init__(self, project: Project, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +49,12 @@ class ExportDialog(QDialog):
         for fmt in EXPORT_FORMATS:
             self.format_combo.addItem(fmt.label, fmt.key)
         self.format_combo.setCurrentIndex(self.format_combo.findData("wav24"))
+        self.preset_combo = QComboBox()
+        self.preset_combo.setToolTip("The spectrogram's parameters (written into the PNG's EXIF, as Riffusion does)")
+        for name in preset_names():
+            self.preset_combo.addItem(name, name)
+        clips = project.selected_clips() or project.clips()
+        self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(clips[0].spectrogram_preset if clips else "riffusion")))
         self.path_edit = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse_clicked)
@@ -59,7 +68,9 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Export", self.scope_combo)
         form.addRow("Format", self.format_combo)
+        form.addRow("Spectrogram", self.preset_combo)
         form.addRow("File", path_row)
+        self.form = form
         note = QLabel("Generated clips carry their recipe (model, seed, settings) in the file's comment tag.")
         note.setObjectName("hintLabel")
         note.setWordWrap(True)
@@ -73,9 +84,10 @@ class ExportDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self.format_combo.currentIndexChanged.connect(lambda *_: self._fix_extension())
+        self.format_combo.currentIndexChanged.connect(lambda *_: self._on_format_changed())
         self.scope_combo.currentIndexChanged.connect(lambda *_: self._suggest_path())
         self._suggest_path()
+        self._on_format_changed()
         if not available:
             self._show("The project is empty: import or generate a clip first.")
 
@@ -101,6 +113,10 @@ class ExportDialog(QDialog):
             stem = "mix" if scope == "mix" else "selection"
         fmt = export_format(self.format_combo.currentData())
         self.path_edit.setText(str(Path(self.settings.last_directory) / (safe_file_name(stem) + fmt.extension)))
+
+    def _on_format_changed(self) -> None:
+        self.form.setRowVisible(self.preset_combo, export_format(self.format_combo.currentData()).is_image)
+        self._fix_extension()
 
     def _fix_extension(self) -> None:
         text = self.path_edit.text().strip()
@@ -132,5 +148,6 @@ class ExportDialog(QDialog):
         if not path.parent.is_dir():
             self._show(f"The folder '{path.parent}' does not exist.")
             return
-        self.export_requested.emit(str(path), self.scope_combo.currentData(), fmt.key)
+        preset = self.preset_combo.currentData() if fmt.is_image else ""
+        self.export_requested.emit(str(path), self.scope_combo.currentData(), fmt.key, preset)
         self.accept()

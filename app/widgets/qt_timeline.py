@@ -287,6 +287,15 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             self._remove_lane(lane)
         self._update_overview()
 
+    def set_track_levels(self, levels: dict[str, list[float]]) -> None:
+        """Feed the track headers' meters: {track_id: [left, right] peak}; an empty dict (playback
+        stopped) empties every meter (their clip lights stay until clicked)."""
+        for lane in self._lanes:
+            if lane.track_id in levels:
+                lane.header.meter.set_levels(levels[lane.track_id])
+            elif not levels:
+                lane.header.meter.clear_levels()
+
     def _on_project_track_changed(self, track: Track) -> None:
         lane = self._lane(track.id)
         if lane is not None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from app.model.mix import render_mix
+from app.model.mix import render_mix, track_peaks
 from app.model.project import Project
 from app.plot_items.axes import format_time
 from app.widgets.qt_meter import QtPeakMeter, window_peaks
 from engine.audio.playback import PlaybackError, Player
 
 PLAYHEAD_TIMER_MS = 30
-#: The master meter shows the peak of the mix over this much audio before the playhead.
+#: The meters show the peak over this much audio before the playhead.
 METER_WINDOW_S = 0.05
 #: Delay before re-rendering the mix after an edit during playback (edits come in bursts).
 REMIX_DELAY_MS = 60
@@ -66,10 +66,14 @@ class QtTransport(QtWidgets.QWidget):
     Signals:
         playback_failed(str message): the output stream could not be opened or started.
         output_device_changed(object device_id): the user chose an output device (None = default).
+        track_levels_measured(dict): each track's peak per channel at the playhead (for the
+            track headers' meters), on the meter timer; an empty dict when playback stops.
     """
 
     playback_failed = Signal(str)
     output_device_changed = Signal(object)
+    #: Every meter tick while playing: {track_id: [left, right] peak}; {} when playback stops.
+    track_levels_measured = Signal(object)
 
     def __init__(self, project: Project, player: Player | None = None, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -325,7 +329,7 @@ class QtTransport(QtWidgets.QWidget):
         was_loaded = self.player.duration_s > 0
         self.player.stop()
         self.timer.stop()
-        self.meter.clear_levels()
+        self._clear_meters()
         if was_loaded:
             self._move_playhead(self.player.position_s)
         self._update_buttons()
@@ -356,7 +360,7 @@ class QtTransport(QtWidgets.QWidget):
                 self._update_meter(position)
         if not self.player.playing:
             self.timer.stop()
-            self.meter.clear_levels()
+            self._clear_meters()
             self._update_buttons()
 
     def _update_meter(self, position_s: float) -> None:
@@ -365,6 +369,12 @@ class QtTransport(QtWidgets.QWidget):
         rate = self.project.sample_rate_hz
         end = int(round(position_s * rate))
         self.meter.set_levels(window_peaks(self._mix, end - int(round(METER_WINDOW_S * rate)), end))
+        start_s = max(0.0, position_s - METER_WINDOW_S)
+        self.track_levels_measured.emit(track_peaks(self.project, start_s, max(position_s, start_s + 1 / rate)))
+
+    def _clear_meters(self) -> None:
+        self.meter.clear_levels()
+        self.track_levels_measured.emit({})
 
     # ================================================================= devices
 

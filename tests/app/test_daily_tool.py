@@ -87,7 +87,7 @@ def test_keyboard_shortcuts_dialog_lists_the_real_actions_and_searches(qtbot, wi
     entries = shortcut_entries(window)
     by_text = {e.text: e for e in entries}
     # From the window's own actions, the edit tools', the timeline's and the transport's.
-    assert "Ctrl+E" in by_text["Export Audio"].keys and by_text["Export Audio"].where == "File"
+    assert "Ctrl+E" in by_text["Export"].keys and by_text["Export"].where == "File"
     assert by_text["Zoom in"].where == "View" and "Ctrl+0" in by_text["Zoom to fit"].keys
     assert by_text["Inpaint Mask / Selection"].where == "Edit > Spectrogram"
     assert any("Play" in e.text and "Space" in e.keys for e in entries)

@@ -161,7 +161,7 @@ def test_export_dialog_offers_what_exists_and_emits_the_choice(qtbot, window, ma
     dialog.path_edit.setText(str(tmp_path / "chosen.wav"))
     with qtbot.waitSignal(dialog.export_requested) as requested:
         dialog._on_accepted()
-    assert requested.args == [str(tmp_path / "chosen.flac"), "clip", "flac24"]
+    assert requested.args == [str(tmp_path / "chosen.flac"), "clip", "flac24", ""]
 
 
 def test_dragging_a_clip_out_gives_a_wav_file(qapp):

@@ -61,8 +61,8 @@ def test_app_starts_and_works_without_portaudio(qtbot, no_portaudio, make_window
 def test_standard_shortcuts_exist(window):
     keys = shortcuts(window)
     expected = {
-        "Ctrl+I": "Import Audio…",
-        "Ctrl+E": "Export Audio…",
+        "Ctrl+I": "Import…",
+        "Ctrl+E": "Export…",
         "Ctrl+Z": "Undo",
         "Ctrl+Shift+Z": "Redo",
         "Ctrl+O": "Open Project…",

@@ -132,7 +132,10 @@ def test_download_job_failure_reaches_the_dialog(manager, client, qtbot):
     assert not manager.downloads and not client.is_busy
 
 
-def test_offline_toggle_restarts_the_engine(qtbot, make_window, hub_with_tiny_model):
+def test_offline_toggle_restarts_the_engine(qtbot, make_window, hub_with_tiny_model, monkeypatch):
+    from engine.models.store import ModelStore
+
+    monkeypatch.setattr(ModelStore, "hub_reachable", lambda self, timeout_s=3.0: True)  # no real network
     window = make_window()
     window.open_model_manager()
     manager = window.model_manager
@@ -141,7 +144,7 @@ def test_offline_toggle_restarts_the_engine(qtbot, make_window, hub_with_tiny_mo
         manager.offline_check.setChecked(False)
     assert restarted.args[0].offline is False
     assert window.client.settings.offline is False
-    assert window.status.offline_label.text() == "Online"
+    qtbot.waitUntil(lambda: window.status.offline_label.text() == "Online", timeout=10000)  # the hub answered
     assert window.settings.engine_settings().offline is False
     manager.close()
 

@@ -1,4 +1,5 @@
-"""The header of a track's row: name, mute, solo and gain (edits go through undo commands)."""
+"""The header of a track's row: name, mute, solo, gain (edits go through undo commands) and the
+track's peak meter."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from app.model.project import Track
+from app.widgets.qt_meter import QtPeakMeter
 
 if TYPE_CHECKING:
     from app.widgets.qt_timeline import QtTimeline
@@ -43,8 +45,10 @@ class TrackHeader(QtWidgets.QFrame):
         row.addWidget(self.gain_spin, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.meter = QtPeakMeter(2, bar_px=3)  # fed by QtTimeline.set_track_levels
         layout.addWidget(self.name_label)
         layout.addLayout(row)
+        layout.addWidget(self.meter)
         layout.addStretch(1)
         self.sync(track)
         self.mute_button.toggled.connect(lambda on: self._timeline._set_track_property(self.track_id, "mute", on))
