@@ -31,11 +31,11 @@ class ElidedLabel(QtWidgets.QLabel):
     """One line of text, cut with "…" to the room it has; the whole text is its tooltip. It never
     asks for more width than a few words, so it cannot push the layout or wrap to many lines."""
 
-    MIN_CHARS = 12
+    MIN_CHARS = 8
 
     def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API
@@ -133,11 +133,15 @@ class QtTransport(QtWidgets.QWidget):
 
         self.meter = QtPeakMeter(2)
         self.meter.setObjectName("masterMeter")
-        self.meter.setFixedWidth(110)
+        self.meter.setFixedWidth(90)
 
         self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.setToolTip("Audio output device")
+        self.device_combo.setToolTip("Audio output device (the list shows each device's whole name)")
         self.device_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # Device names run long ("HDA Intel PCH: ALC3232 Analog (hw:0,0) (ALSA)"): the combo
+        # keeps a modest width and its list shows them whole.
+        self.device_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device_combo.setMinimumContentsLength(11)
         self._fill_devices()
         self.device_combo.currentIndexChanged.connect(self._on_device_combo_changed)
 
@@ -151,7 +155,6 @@ class QtTransport(QtWidgets.QWidget):
             layout.addWidget(button)
         layout.addWidget(self.time_label)
         layout.addWidget(self.meter)
-        layout.addWidget(QtWidgets.QLabel("Output:"))
         layout.addWidget(self.device_combo)
         layout.addWidget(self.message_label, 1)
         self._show_message("" if self.available else self.unavailable_reason)

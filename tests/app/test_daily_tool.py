@@ -302,3 +302,33 @@ def test_specdiff_process_closes_on_sigterm(tmp_path, make_wav):
     assert proc.returncode == 0, stderr
     assert "[window]" in settings.read_text()  # the layout was saved, as on a normal close
     assert len(find_recoverable(folder)) == 1
+
+
+def test_layout_at_1280x720_gives_the_timeline_most_of_the_room(qtbot, window):
+    window.transport._show_message(
+        "No audio output device was found; playback is disabled. Connect headphones or speakers, or "
+        "choose another output in Edit > Settings, then restart playback."
+    )
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.width() == 1280 and window.height() == 720)
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720  # it fits the screen at all
+    QApplication.processEvents()
+    assert window.timeline.height() >= 560, window.timeline.height()  # most of the 720 px
+    assert window.timeline.width() >= 560, window.timeline.width()
+    label = window.transport.message_label
+    assert window.transport.height() <= 45  # one row, however long the warning
+    assert label.height() <= 2 * label.fontMetrics().height()
+    assert label.elided_text().endswith("…") and "restart playback" in label.toolTip()  # whole text on hover
+
+
+def test_the_edit_tools_are_on_a_toolbar(window):
+    tools = window.edit_tools
+    bars = {bar.objectName(): bar for bar in window.findChildren(QToolBar)}
+    edit_bar = bars["editToolbar"]
+    texts = [a.iconText() for a in edit_bar.actions() if not a.isSeparator()]
+    assert texts[:1] == ["Generate"] and {"Inpaint", "Extend", "Loop", "Vary", "Interpolate"} <= set(texts)
+    assert tools.actions["inpaint"] in edit_bar.actions()  # the same action as the menu's (one shortcut)
+    assert "Ctrl+Shift+R" in tools.actions["inpaint"].toolTip()
+    mask_bar = bars["maskToolbar"]
+    assert mask_bar is tools.mask_toolbar and len(mask_bar.actions()) > 10  # each control overflows on its own
