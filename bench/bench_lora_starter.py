@@ -21,7 +21,7 @@ Prints the training time against the issue's 10-minute target, and the share of 
 the sound with the LoRA against the base model's share (the targets: >= 80% with, far fewer
 without).
 
-    .venv/bin/python bench/bench_lora_starter.py [--seeds 20] [--steps N] [--threads 1] [--keep DIR]
+    .venv/bin/python bench/bench_lora_starter.py [--seeds 40] [--steps N] [--threads 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def through_the_model(loaded, target, count: int = 8) -> list[bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="write the dataset and the LoRA here")
