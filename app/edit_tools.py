@@ -23,42 +23,40 @@ imported clip), not whatever the Prompt panel holds.
 The pieces: each task's parameters, spec and landing live in its module of :mod:`app.tasks`
 (the Edit dock's tabs and the Edit > Spectrogram menu loop over :func:`app.tasks.app_tasks`);
 :mod:`app.edit_landing` puts results into the project; :mod:`app.edit_recovery` autosaves and
-recovers; this module captures, runs and cancels edits and builds the menu.
+recovers; :mod:`app.edit_menus` builds the actions and menus; this module captures, runs and
+cancels edits.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QToolBar
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox
 
 from app.autosave import Autosaver, AutosaveInfo
 from app.edit_landing import Landing
+from app.edit_menus import EditMenusMixin
 from app.edit_recovery import RecoveryMixin
 from app.model.mask import MaskStore
 from app.model.project import Clip, Project, Track
 from app.model.project_files import LoadedProject, ProjectFileSnapshot
 from app.tasks import AppTask, EditError, Plan, app_tasks
 from app.widgets.qt_edit_panel import QtEditPanel
-from app.widgets.qt_mask_tools import MASK_TOOLS, MAX_BRUSH_PX, MaskPainter, QtMaskTools
+from app.widgets.qt_mask_tools import MaskPainter, QtMaskTools
 from engine.api import GenerationResult
 
 __all__ = ["EditError", "EditTools", "install_edit_tools"]
 
 log = logging.getLogger(__name__)
 
-#: Menu text and shortcut of each mask tool.
-TOOL_SHORTCUTS = {"edit": "V", "brush": "B", "eraser": "E", "rect": "R", "time_band": "T", "freq_band": "F"}
-BRUSH_STEP = 1.25
 EDIT_STATUS_MS = 8000
 
 
-class EditTools(RecoveryMixin, QObject):
+class EditTools(EditMenusMixin, RecoveryMixin, QObject):
     """The spectrogram-editing tools of one main window. Build it with :func:`install_edit_tools`.
 
     Public attributes: ``tasks`` (name -> :class:`AppTask`, the window's one list of edit tasks),
@@ -128,99 +126,6 @@ class EditTools(RecoveryMixin, QObject):
 
     # ------------------------------------------------------------------------------ building
 
-    def _action(self, name: str, text: str, slot: Callable[[], Any], shortcut: str | None = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self.window)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(lambda *_: slot())
-        self.window.addAction(action)  # shortcuts work with menus hidden
-        self.actions[name] = action
-        return action
-
-    def _build_actions(self) -> None:
-        from app.widgets.qt_mask_tools import TOOL_LABELS
-
-        for tool in MASK_TOOLS:
-            text, tip = TOOL_LABELS[tool]
-            label = "&Edit Clips (No Mask Tool)" if tool == "edit" else f"Mask {text}"
-            action = self._action(f"tool_{tool}", label, lambda t=tool: self.painter.set_tool(t),
-                                  TOOL_SHORTCUTS[tool], tip)
-            action.setCheckable(True)
-        self.actions["tool_edit"].setChecked(True)
-        self._action("brush_smaller", "Smaller Brush", lambda: self._scale_brush(1 / BRUSH_STEP), "[")
-        self._action("brush_larger", "Larger Brush", lambda: self._scale_brush(BRUSH_STEP), "]")
-        self._action("invert_mask", "&Invert Mask", self.painter.invert, "Ctrl+Shift+I",
-                     "Swap masked and unmasked on the selected clip")
-        self._action("clear_mask", "C&lear Mask", self.painter.clear, "Ctrl+Shift+Backspace",
-                     "Remove the selected clip's mask")
-        for task in self.tasks.values():
-            action = self._action(task.name, task.action_text, lambda k=task.name: self.run_edit(k), task.shortcut,
-                                  task.help)
-            action.setIconText(task.title)
-        self._action("cancel_edits", "Cancel Edits", self.cancel_edits, tip="Cancel the running spectrogram edits")
-
-    def _menu(self, title: str) -> Any:
-        for action in self.window.menuBar().actions():
-            if action.menu() is not None and action.text().replace("&", "") == title:
-                return action.menu()
-        return None
-
-    def _build_menu(self) -> None:
-        edit_menu = self._menu("Edit") or self.window.menuBar().addMenu("&Edit")
-        menu = QMenu("&Spectrogram", edit_menu)
-        before = getattr(self.window, "settings_action", None)  # keep Settings last in the Edit menu
-        if before is not None and before in edit_menu.actions():
-            edit_menu.insertMenu(before, menu)
-            edit_menu.insertSeparator(before)
-        else:
-            edit_menu.addMenu(menu)
-        self.menu = menu
-        for tool in MASK_TOOLS:
-            menu.addAction(self.actions[f"tool_{tool}"])
-        menu.addSeparator()
-        for name in ("brush_smaller", "brush_larger", "invert_mask", "clear_mask"):
-            menu.addAction(self.actions[name])
-        menu.addSeparator()
-        generate_menu = self._menu("Generate")
-        generate_before = next((a for a in generate_menu.actions() if a.isSeparator()), None) if generate_menu else None
-        for task in self.tasks.values():
-            if task.menu == "generate" and generate_menu is not None:  # makes new clips: Generate menu
-                generate_menu.insertAction(generate_before, self.actions[task.name])
-            else:
-                menu.addAction(self.actions[task.name])
-        menu.addAction(self.actions["cancel_edits"])
-        view_menu = self._menu("View")
-        if view_menu is not None:
-            view_menu.addAction(self.edit_dock.toggleViewAction())
-            view_menu.addAction(self.mask_toolbar.toggleViewAction())
-
-    def _build_toolbar(self) -> None:
-        """The edit actions (the same objects as the menu's) on a toolbar beside the mask tools."""
-        self.edit_toolbar = QToolBar("Edit tools", self.window)
-        self.edit_toolbar.setObjectName("editToolbar")
-        generate = getattr(self.window, "generate_action", None)
-        if generate is not None:
-            generate.setIconText("Generate")
-            generate.setToolTip("Generate from the prompt panel (Ctrl+Enter)")
-            self.edit_toolbar.addAction(generate)
-            self.edit_toolbar.addSeparator()
-        for task in self.tasks.values():
-            action = self.actions[task.name]
-            action.setIconText(task.title)
-            shortcut = action.shortcut().toString()
-            action.setToolTip(action.text().replace("&", "") + (f" ({shortcut})" if shortcut else ""))
-            self.edit_toolbar.addAction(action)
-        self.edit_toolbar.addAction(self.actions["cancel_edits"])
-        self.actions["cancel_edits"].setIconText("Cancel")
-        # First in the row: on a narrow window the mask toolbar's brush settings overflow instead.
-        self.window.insertToolBar(self.mask_toolbar, self.edit_toolbar)
-        view_menu = self._menu("View")
-        if view_menu is not None:
-            view_menu.addAction(self.edit_toolbar.toggleViewAction())
-
     def _connect(self) -> None:
         self.edit_panel.edit_requested.connect(self.run_edit)
         self.edit_panel.cancel_requested.connect(self.cancel_edits)
@@ -246,16 +151,6 @@ class EditTools(RecoveryMixin, QObject):
         show = getattr(self.window, "show_message", None)
         if callable(show):
             show(text, EDIT_STATUS_MS)
-
-    def _scale_brush(self, factor: float) -> None:
-        size = int(round(min(max(self.painter.brush_px * factor, 1), MAX_BRUSH_PX)))
-        if size == self.painter.brush_px:
-            size = min(MAX_BRUSH_PX, max(1, size + (1 if factor > 1 else -1)))
-        self.mask_tools.size_spin.setValue(size)
-
-    def _on_painter_tool_changed(self, tool: str) -> None:
-        for name in MASK_TOOLS:
-            self.actions[f"tool_{name}"].setChecked(name == tool)
 
     def _on_project_reset(self, project: Project) -> None:
         self.masks.replace_all({})
