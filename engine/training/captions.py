@@ -319,14 +319,17 @@ def _slots(template: str) -> list[str]:
 
 
 def _needs_an(word: str) -> bool:
-    """Whether "an" goes before ``word`` (vowel sound: "an A4", "an E major", "an 808", "an 80 BPM")."""
+    """Whether "an" goes before ``word``: a vowel sound ("an oboe", "an A4", "an E major", "an
+    F#3", "an Am chord", "an FM piano", "an 808", "an 80 BPM", "an 11")."""
     if not word:
         return False
-    if re.fullmatch(r"[AEF](#|b)?-?\d?\w*", word) and (len(word) == 1 or not word[1:2].islower()):
-        return True  # note names A, E, F read "ay", "ee", "eff"
+    if re.fullmatch(r"[AEF](#|b)?(-?\d|m|7|maj|min)?", word):
+        return True  # note and chord names: A, E and F read "ay", "ee", "eff"
     if word[0].isdigit():
         digits = re.match(r"\d+", word).group(0)
-        return digits.startswith("8") or digits in ("11", "18") or (len(digits) in (5,) and digits.startswith(("11", "18")))
+        return digits.startswith("8") or digits in ("11", "18")
+    if len(word) > 1 and word.isupper():
+        return word[0] in "AEFHILMNORSX"  # letters read with a vowel sound: "an FM", "an SFX"
     lower = word.lower()
     if lower.startswith(("uni", "use", "uk", "one")):
         return False

@@ -266,13 +266,13 @@ EFFECT_BY_PROGRAM = {e.program: e for e in EFFECTS}
 
 #: Drum kits (program in bank 128) present in both FluidR3_GM and TimGM6mb, with caption names.
 DRUM_KITS: dict[int, tuple[str, ...]] = {
-    0: ("standard drum kit", "acoustic drum kit", "drum kit", "drums"),
+    0: ("standard drum kit", "acoustic drum kit", "drum kit", "standard kit"),
     8: ("room drum kit", "room kit", "roomy drum kit"),
     16: ("power drum kit", "rock drum kit", "power kit"),
-    24: ("electronic drum kit", "electronic drums", "synth drums"),
-    25: ("808 drum machine", "TR-808", "808 drums", "drum machine"),
-    32: ("jazz drum kit", "jazz kit", "jazz drums"),
-    40: ("brush kit", "drums played with brushes", "brushed drums"),
+    24: ("electronic drum kit", "electronic kit", "synth drum kit"),
+    25: ("808 drum machine", "TR-808", "808 kit", "drum machine"),
+    32: ("jazz drum kit", "jazz kit", "jazz drum set"),
+    40: ("brush kit", "brushed drum kit", "drum kit played with brushes"),
 }
 
 #: Single drum hits: GM key -> caption names (first used most).

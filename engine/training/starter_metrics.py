@@ -379,3 +379,58 @@ def identity_classifier(
         features += [timbre_features(transform(x) if transform else x, sample_rate_hz) for x in audio]
         all_labels += labels
     return InstrumentClassifier(l2=0.1).fit(np.array(features), all_labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt sets in held-out phrasings (starter model 2)
+# ---------------------------------------------------------------------------------------------
+
+#: Tone pitches the held-out tone check asks for, 100 Hz to 2 kHz (round values and notes).
+HELD_OUT_TONE_HZ = (100.0, 130.81, 150.0, 196.0, 261.63, 329.63, 440.0, 587.33, 783.99, 1000.0, 1318.51, 1567.98, 2000.0)
+#: Tempos (BPM) the tempo check asks for, inside the trained 80-155 BPM.
+CHECK_TEMPOS_BPM = (85, 100, 120, 140)
+
+
+def held_out_tone_checks(seed: int = 0, freqs: Sequence[float] = HELD_OUT_TONE_HZ) -> tuple[PromptCheck, ...]:
+    """Tone prompts in phrasings training never saw (engine.training.captions.HELD_OUT_TEMPLATES),
+    one per pitch, each checked as :func:`tone_check`: the dominant frequency within a semitone."""
+    from engine.training import captions, synth
+
+    rng = np.random.default_rng(seed)
+    checks = []
+    for hz in freqs:
+        note = synth.hz_to_note(hz)
+        named = abs(12 * math.log2(hz / synth.note_to_hz(note))) < 0.01
+        attributes = {"kind": "tone", "source": "synth", "hz": hz, "note": note if named else None}
+        prompt = captions.held_out_captions(attributes, rng, 1)[0]
+        base = tone_check(hz)
+        checks.append(PromptCheck(prompt, base.description, base.measure, base.passes))
+    return tuple(checks)
+
+
+def held_out_tempo_checks(seed: int = 0, tempos: Sequence[float] = CHECK_TEMPOS_BPM, pattern: str = "rock") -> tuple[PromptCheck, ...]:
+    """Drum-beat prompts in held-out phrasings naming ``pattern`` and a tempo, checked as
+    :func:`tempo_check` (within 5%)."""
+    from engine.training import captions
+
+    rng = np.random.default_rng(seed)
+    checks = []
+    for bpm in tempos:
+        attributes = {"kind": "beat", "pattern": pattern, "kit": 0, "tempo_bpm": bpm, "loudness": "medium", "family": "drums"}
+        # The pattern named, as the tempo measure is surest on it (rock: 96-100% of real renders).
+        phrasings = [p for p in captions.held_out_captions(attributes, rng, 16) if str(bpm) in p and pattern in p]
+        checks.append(tempo_check(bpm, phrasings[0]))
+    return tuple(checks)
+
+
+def held_out_note_prompts(program: int, key: int, seed: int = 0) -> tuple[str, ...]:
+    """Prompts for ``key`` on ``program`` in every held-out note phrasing (the instrument by
+    its main name, the note by name), e.g. "G4 violin", "violin note G4"."""
+    from engine.training import captions, gm_corpus
+
+    attributes = gm_corpus.note_clip(program, key, 90, 1.0, loudness="medium", length="medium").attributes
+    name, note = gm_corpus.INSTRUMENTS[program].name, gm_corpus.key_name(key)
+    return tuple(
+        captions._fill(t, {"a": "\x00a", "the": "the", "inst": name, "pitch": note, "loud": "medium"})
+        for t in captions.templates_for(attributes, "held-out")
+    )

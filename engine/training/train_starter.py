@@ -34,7 +34,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ def write_tokenizer(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def make_vae() -> Any:
+def make_vae(sample_size: int = IMAGE_HEIGHT) -> Any:
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
@@ -175,26 +175,27 @@ def make_vae() -> Any:
         layers_per_block=1,
         latent_channels=4,
         norm_num_groups=8,
-        sample_size=IMAGE_HEIGHT,
+        sample_size=sample_size,
     )
 
 
-def make_unet() -> Any:
+def make_unet(sample_size: int = IMAGE_HEIGHT // 8, block_out_channels: tuple[int, ...] = (32, 64, 64)) -> Any:
     """A small SD-style UNet. Besides cross-attention, the pooled prompt embedding is added to the
     timestep embedding (``addition_embed_type="text"``) and every ResNet block is modulated by it
     (scale and shift): a global path that learns "which pitch / which rate" far faster from
     scratch than cross-attention alone (in a pilot run, 800 steps of cross-attention only left the
     pitch independent of the prompt). Cross-attention at the 16x16 level too doubled the step
-    time on CPU, so it runs at 8x8 and 4x4 only."""
+    time on CPU, so it runs at 8x8 and 4x4 only. ``sample_size`` is the latent height,
+    ``block_out_channels`` the width of the three levels."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        sample_size=IMAGE_HEIGHT // 8,
+        sample_size=sample_size,
         in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(32, 64, 64),
+        block_out_channels=tuple(block_out_channels),
         layers_per_block=1,
         norm_num_groups=16,
         cross_attention_dim=TEXT_HIDDEN_SIZE,
@@ -251,11 +252,12 @@ def spectrogram_params() -> Any:
     return SpectrogramParams(**STARTER_SPECTROGRAM)
 
 
-def image_array(audio: np.ndarray, params: Any) -> np.ndarray:
-    """Riffusion spectrogram image of mono ``audio`` as uint8 (IMAGE_HEIGHT, IMAGE_WIDTH) (the R channel)."""
+def image_array(audio: np.ndarray, params: Any, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """Riffusion spectrogram image of mono ``audio`` as uint8 (rows, ``width``) (the R channel;
+    rows = ``params.num_frequencies``)."""
     from engine.audio.spectrogram import image_from_audio
 
-    image = np.asarray(image_from_audio(np.asarray(audio, dtype=np.float32)[None], params, width=IMAGE_WIDTH))
+    image = np.asarray(image_from_audio(np.asarray(audio, dtype=np.float32)[None], params, width=width))
     return np.ascontiguousarray(image[..., 0])
 
 
@@ -263,15 +265,18 @@ def image_array(audio: np.ndarray, params: Any) -> np.ndarray:
 class Dataset:
     """``images`` uint8 (N, H, W); ``captions`` the unique caption strings; ``caption_index[i]``
     the indices (into ``captions``) of example i's captions; ``kinds[i]`` its sound family;
-    ``caption_facts[c]`` what caption c names (:func:`caption_facts`) and ``caption_kinds[c]``
-    the index in ``synth.KINDS`` of the family it describes."""
+    ``caption_facts[c]`` the numbers caption c names (:func:`caption_facts`; NaN where it names
+    none) and ``caption_classes[c, h]`` what it names for each categorical head h of the caption
+    probe (``class_counts[h]`` classes; -100 where it names nothing), e.g. the index in
+    ``synth.KINDS`` of the family it describes."""
 
     images: np.ndarray
     captions: tuple[str, ...]
     caption_index: tuple[tuple[int, ...], ...]
     kinds: tuple[str, ...]
     caption_facts: np.ndarray
-    caption_kinds: np.ndarray
+    caption_classes: np.ndarray
+    class_counts: tuple[int, ...]
 
 
 def synthesize_dataset(num_examples: int, seed: int) -> Iterator[Progress | Dataset]:
@@ -303,7 +308,8 @@ def synthesize_dataset(num_examples: int, seed: int) -> Iterator[Progress | Data
         tuple(caption_index),
         tuple(kinds),
         np.array(facts, dtype=np.float32).reshape(-1, len(CAPTION_FACTS)),
-        np.array(caption_kinds, dtype=np.int64),
+        np.array(caption_kinds, dtype=np.int64)[:, None],
+        (len(synth.KINDS),),
     )
 
 
@@ -362,9 +368,10 @@ def _random_crops(images: np.ndarray, config: TrainConfig, generator: Any, *, al
     import torch
 
     crop = config.vae_crop
+    height, width = images.shape[1:]
     idx = torch.randint(0, len(images), (config.vae_batch_size,), generator=generator).numpy()
-    y0 = int(torch.randint(0, IMAGE_HEIGHT - crop + 1, (1,), generator=generator)) // 8 * 8
-    x0 = int(torch.randint(0, IMAGE_WIDTH - crop + 1, (1,), generator=generator))
+    y0 = int(torch.randint(0, height - crop + 1, (1,), generator=generator)) // 8 * 8
+    x0 = int(torch.randint(0, width - crop + 1, (1,), generator=generator))
     if align_x:
         x0 = x0 // 8 * 8
     return _to_model_range(images[idx, y0 : y0 + crop, x0 : x0 + crop])
@@ -454,18 +461,32 @@ def _tokenize(tokenizer: Any, texts: Sequence[str]) -> Any:
     ).input_ids
 
 
-def _probe_loss(read: Any, facts: Any, kinds: Any) -> Any:
+def _probe_loss(read: Any, facts: Any, classes: Any, class_counts: Sequence[int]) -> Any:
     """Caption-probe loss: squared error (octaves^2) on the facts a caption names, plus
-    cross-entropy on its sound family."""
+    cross-entropy on each categorical head (e.g. its sound family) where it names a class."""
     import torch
 
     named = torch.isfinite(facts)
-    error = (read[:, : len(CAPTION_FACTS)] - torch.nan_to_num(facts)).pow(2) * named
-    return error.sum() / named.sum().clamp(min=1) + torch.nn.functional.cross_entropy(read[:, len(CAPTION_FACTS) :], kinds)
+    start = facts.shape[1]
+    error = (read[:, :start] - torch.nan_to_num(facts)).pow(2) * named
+    loss = error.sum() / named.sum().clamp(min=1)
+    for head, count in enumerate(class_counts):
+        target = classes[:, head]
+        if bool((target >= 0).any()):
+            loss = loss + torch.nn.functional.cross_entropy(read[:, start : start + count], target)
+        start += count
+    return loss
 
 
 def pretrain_text_encoder(
-    text_encoder: Any, probe: Any, caption_ids: Any, facts: Any, kinds: Any, config: TrainConfig, generator: Any
+    text_encoder: Any,
+    probe: Any,
+    caption_ids: Any,
+    facts: Any,
+    classes: Any,
+    class_counts: Sequence[int],
+    config: TrainConfig,
+    generator: Any,
 ) -> Iterator[Progress]:
     """Teach the text encoder to read every caption (its pitch, rate, sweep and family) through
     the linear ``probe`` before the UNet sees it: about a minute and a half of CPU for what the
@@ -483,7 +504,7 @@ def pretrain_text_encoder(
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, steps, min(100, steps // 10 + 1), 1e-3)
         pick = torch.randint(0, len(caption_ids), (config.text_pretrain_batch_size,), generator=generator)
-        loss = _probe_loss(probe(text_encoder(caption_ids[pick]).pooler_output), facts[pick], kinds[pick])
+        loss = _probe_loss(probe(text_encoder(caption_ids[pick]).pooler_output), facts[pick], classes[pick], class_counts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -512,13 +533,14 @@ def train_unet(
     means, stds = latents
     caption_ids = _tokenize(tokenizer, dataset.captions)
     empty_ids = _tokenize(tokenizer, [""])[0]
-    # The caption probe: a linear read-out of the end-of-text state (CAPTION_FACTS, then one
-    # logit per sound family), trained with the encoder and thrown away afterwards: it only
-    # shapes what the encoder puts there.
-    probe = torch.nn.Linear(text_encoder.config.hidden_size, len(CAPTION_FACTS) + len(synth.KINDS))
+    # The caption probe: a linear read-out of the end-of-text state (the caption facts, then one
+    # logit per class of each categorical head, e.g. the sound family), trained with the encoder
+    # and thrown away afterwards: it only shapes what the encoder puts there.
+    counts = dataset.class_counts
+    probe = torch.nn.Linear(text_encoder.config.hidden_size, dataset.caption_facts.shape[1] + sum(counts))
     fact_targets = torch.as_tensor(dataset.caption_facts, dtype=torch.float32)
-    kind_targets = torch.as_tensor(dataset.caption_kinds, dtype=torch.long)
-    yield from pretrain_text_encoder(text_encoder, probe, caption_ids, fact_targets, kind_targets, config, generator)
+    class_targets = torch.as_tensor(dataset.caption_classes, dtype=torch.long)
+    yield from pretrain_text_encoder(text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator)
     params = list(unet.parameters()) + list(text_encoder.parameters()) + list(probe.parameters())
     optimizer = torch.optim.AdamW(
         [
@@ -561,7 +583,7 @@ def train_unet(
         probe_loss = None
         if config.caption_aux_weight > 0 and not bool(drop.all()):
             kept = chosen[~drop]
-            probe_loss = _probe_loss(probe(encoded.pooler_output[~drop]), fact_targets[kept], kind_targets[kept])
+            probe_loss = _probe_loss(probe(encoded.pooler_output[~drop]), fact_targets[kept], class_targets[kept], counts)
             loss = loss + config.caption_aux_weight * probe_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -626,21 +648,44 @@ def _metadata(config: TrainConfig, losses: dict[str, float], seconds: float) -> 
     }
 
 
-def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
+@dataclass(frozen=True)
+class Recipe:
+    """What a starter training run learns from and what it saves, besides the stages it shares
+    with every starter model: the ``spectrogram`` (SpectrogramParams fields; its
+    ``num_frequencies`` is the image height) and image ``width``; ``dataset(config)`` yields
+    progress, then the :class:`Dataset`; ``tokenizer_corpus()`` the texts the tokenizer's merges
+    are learned from; ``make_unet(config)``; ``metadata(config, losses, seconds)`` the
+    ``starter.json`` contents."""
+
+    spectrogram: dict[str, Any]
+    width: int
+    dataset: Callable[[Any], Iterator[Progress | Dataset]]
+    tokenizer_corpus: Callable[[], Sequence[str]]
+    make_unet: Callable[[Any], Any]
+    metadata: Callable[[Any, dict[str, float], float], dict[str, Any]]
+
+    @property
+    def height(self) -> int:
+        return int(self.spectrogram["num_frequencies"])
+
+
+def train(config: TrainConfig, out_dir: Path, recipe: Recipe | None = None) -> Iterator[Progress]:
     """Train the starter model with ``config`` and save it to ``out_dir`` (replaced if present).
+    ``recipe`` is the first starter model's (:data:`STARTER_RECIPE`) unless given.
 
     Yields :class:`Progress` (stages synthesize, train-vae, encode, train-text, train-unet,
-    train-decoder, save).
+    train-decoder, save; a recipe's dataset may report other stages first).
     """
     import torch
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
+    recipe = recipe or STARTER_RECIPE
     started = time.monotonic()
     # One short STFT per sound: thread start-up costs more than it saves (10x on 2 busy cores).
     torch.set_num_threads(1)
     dataset: Dataset | None = None
-    for item in synthesize_dataset(config.num_examples, config.seed):
+    for item in recipe.dataset(config):
         if isinstance(item, Dataset):
             dataset = item
         else:
@@ -654,11 +699,12 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     staging = out_dir.parent / (out_dir.name + ".staging")
     if staging.exists():
         shutil.rmtree(staging)
-    vocab = write_tokenizer(staging / "tokenizer", synth.caption_vocabulary())
+    corpus = recipe.tokenizer_corpus()
+    vocab = write_tokenizer(staging / "tokenizer", corpus)
     tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
 
     torch.manual_seed(config.seed)
-    vae = make_vae()
+    vae = make_vae(recipe.height)
     yield from train_vae(vae, dataset.images, config, generator)
 
     latents: tuple[Any, Any] | None = None
@@ -674,7 +720,7 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     latents = (latents[0] * scaling, latents[1] * scaling)
 
     torch.manual_seed(config.seed + 1)
-    unet, text_encoder, scheduler = make_unet(), make_text_encoder(vocab), make_scheduler()
+    unet, text_encoder, scheduler = recipe.make_unet(config), make_text_encoder(vocab), make_scheduler()
     ema: tuple[dict, dict] | None = None
     messages: list[str] = []
     for item in train_unet(unet, text_encoder, tokenizer, scheduler, latents, dataset, config, generator):
@@ -706,17 +752,28 @@ def train(config: TrainConfig, out_dir: Path) -> Iterator[Progress]:
     pipe.save_pretrained(staging, safe_serialization=True)
     # Keep exactly the tokenizer files written above, whatever save_pretrained adds.
     shutil.rmtree(staging / "tokenizer")
-    write_tokenizer(staging / "tokenizer", synth.caption_vocabulary())
-    (staging / SPECTROGRAM_FILE).write_text(json.dumps(STARTER_SPECTROGRAM, indent=2) + "\n", encoding="utf-8")
+    write_tokenizer(staging / "tokenizer", corpus)
+    (staging / SPECTROGRAM_FILE).write_text(json.dumps(recipe.spectrogram, indent=2) + "\n", encoding="utf-8")
     found = re.search(r"UNet loss ([0-9.]+)", messages[-1]) if messages else None
     unet_loss = float(found.group(1)) if found else float("nan")
     losses = {"vae_reconstruction_l1": round(vae_loss, 5), "unet_epsilon_mse": round(unet_loss, 5)}
-    metadata = _metadata(config, losses, time.monotonic() - started)
+    metadata = recipe.metadata(config, losses, time.monotonic() - started)
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
     yield Progress("save", 1, 1, f"saved {out_dir} ({folder_size_bytes(out_dir) / 1e6:.2f} MB)")
+
+
+#: The first starter model: synthesized sounds in the 128 x 128 ``starter`` spectrogram.
+STARTER_RECIPE = Recipe(
+    spectrogram=STARTER_SPECTROGRAM,
+    width=IMAGE_WIDTH,
+    dataset=lambda config: synthesize_dataset(config.num_examples, config.seed),
+    tokenizer_corpus=synth.caption_vocabulary,
+    make_unet=lambda config: make_unet(),
+    metadata=_metadata,
+)
 
 
 def reconstruct(vae: Any, images: np.ndarray) -> tuple[Any, Any]:
@@ -739,24 +796,29 @@ def folder_size_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output diffusers folder")
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
+def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, description: str, default_out: Path) -> int:
+    """The command line of a training script: one ``--<field>`` option per config field, then
+    the run with its progress printed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default_out, help="output diffusers folder")
+    for f in fields(defaults):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=None)
     args = parser.parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    overrides = {f.name: getattr(args, f.name) for f in fields(defaults) if getattr(args, f.name) is not None}
     config = replace(defaults, **overrides)
     started = time.monotonic()
     last_stage = None
-    for progress in train(config, args.out):
+    for progress in train(config, args.out, recipe):
         elapsed = time.monotonic() - started
         if progress.stage != last_stage or progress.step == progress.total or progress.step % 100 == 1:
             print(f"[{elapsed:7.1f} s] {progress.stage:11s} {progress.step}/{progress.total} {progress.message}", flush=True)
         last_stage = progress.stage
     print(f"done in {time.monotonic() - started:.1f} s", flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(argv, TrainConfig(), STARTER_RECIPE, __doc__.splitlines()[0], DEFAULT_OUT_DIR)
 
 
 if __name__ == "__main__":

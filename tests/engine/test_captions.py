@@ -60,6 +60,7 @@ def test_pitch_tempo_and_articles_take_the_forms_people_type():
     assert captions._fill("{a} {pitch} tone", {"a": "\x00a", "pitch": "A4"}) == "an A4 tone"
     assert captions._fill("{a} {pitch} tone", {"a": "\x00a", "pitch": "C4"}) == "a C4 tone"
     assert captions._fill("{a} {kit}", {"a": "\x00a", "kit": "808 drum machine"}) == "an 808 drum machine"
+    assert [captions._needs_an(w) for w in ("Eb5", "Am", "FM", "ukulele", "harp", "18", "1")] == [True, True, True, False, False, True, False]
     assert captions._fill("{a} {inst}, {pitch}", {"a": "", "inst": "harp", "pitch": "G3"}) == "harp, G3"
 
 

@@ -1,0 +1,85 @@
+"""Starter model 2's training script (engine.training.train_starter2), run for a few steps on a
+handful of rendered and synthesized sounds: the data is seeded, captioned only in training
+phrasings, and the run writes a model folder the engine loads."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from transformers import CLIPTokenizer
+
+from engine.training import captions, gm_corpus
+from engine.training import train_starter2 as t2
+
+pytestmark = pytest.mark.skipif(not gm_corpus.FLUID_FONT.is_file(), reason=f"needs apt packages {gm_corpus.APT_PACKAGES}")
+
+TINY = t2.Train2Config(
+    num_examples=8,
+    num_gm_examples=16,
+    render_workers=2,
+    vae_steps=2,
+    vae_batch_size=2,
+    unet_steps=2,
+    unet_batch_size=4,
+    warmup_steps=1,
+    text_pretrain_steps=2,
+    text_pretrain_batch_size=4,
+    decoder_steps=1,
+)
+
+
+def dataset(config: t2.Train2Config):
+    items = list(t2.build_dataset(config))
+    assert {p.stage for p in items[:-1]} == {"synthesize", "render"}
+    return items[-1]
+
+
+def test_the_training_data_is_seeded_sounds_captioned_only_in_training_phrasings():
+    first, again = dataset(TINY), dataset(TINY)
+    assert first.images.shape == (24, 128, 128)
+    assert np.array_equal(first.images, again.images) and first.captions == again.captions
+    assert not np.array_equal(dataset(t2.Train2Config(**{**TINY.__dict__, "seed": 1})).images, first.images)
+    assert (first.images.reshape(24, -1).min(axis=1) < 200).all()  # every image holds a sound (255 = silence)
+    assert set(first.kinds[:8]) <= set(captions.SOUND_KINDS) and set(first.kinds[8:]) <= set(gm_corpus.CLIP_KINDS)
+    assert all(len(index) >= 3 for index in first.caption_index)
+    assert first.caption_facts.shape == (len(first.captions), len(captions.NUMERIC_FACTS))
+    assert first.caption_classes.shape == (len(first.captions), 3) and first.class_counts[1] == 128
+    held_out = {t.split("{")[0] for templates in captions.HELD_OUT_TEMPLATES.values() for t in templates}
+    assert held_out  # (the exhaustive check is tests/engine/test_captions.py)
+    pitched = [c for c in first.captions if re.search(r"\b[A-G]#?\d\b", c)]
+    facts = first.caption_facts[[first.captions.index(c) for c in pitched]]
+    assert np.isfinite(facts[:, 0]).all()  # a caption naming a note gives its pitch to the probe
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("starter2") / "model"
+    stages = [p.stage for p in t2.train(TINY, out)]
+    return out, stages
+
+
+def test_a_run_renders_trains_and_writes_a_model_the_engine_loads(trained):
+    from diffusers import StableDiffusionPipeline
+
+    out, stages = trained
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "synthesize", "render", "train-vae", "encode", "train-text", "train-unet", "train-decoder", "save"
+    ]
+    pipe = StableDiffusionPipeline.from_pretrained(out, safety_checker=None)
+    assert pipe.unet.config.block_out_channels == [32, 64, 64]
+    meta = json.loads((out / "starter.json").read_text())
+    assert meta["starter"] is True and meta["training"]["script"] == "python -m engine.training.train_starter2"
+    assert {"Piano", "Drum kit", "Applause", "Helicopter", "Sine wave"} <= set(meta["audioset_classes"])
+    assert meta["training"]["config"]["num_gm_examples"] == 16
+
+
+def test_the_tokenizer_reads_the_new_vocabulary_as_whole_words(trained):
+    out, _ = trained
+    tokenizer = CLIPTokenizer.from_pretrained(out / "tokenizer")
+    for caption in ("a violin playing middle C", "a 120 BPM four on the floor beat", "ocean waves", "a spectrogram of the sound of Telephone bell ringing"):
+        tokens = tokenizer.convert_ids_to_tokens(tokenizer(caption).input_ids)[1:-1]
+        assert all(t.endswith("</w>") for t in tokens), tokens
+        assert len(tokens) + 2 <= tokenizer.model_max_length
