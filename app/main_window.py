@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
     document_replaced = Signal(object)
     #: The hub reachability check finished (True: reachable).
     hub_checked = Signal(bool)
+    #: Opening a project: what the loader thread is doing (shown in the status bar; queued).
+    open_progressed = Signal(str)
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self.capture_project_snapshot: Callable[[], Any] = lambda: io_actions.ProjectSnapshot.capture(self.project)
         self.last_import_errors: list[tuple[str, str]] = []
         self.open_error_box: QMessageBox | None = None
+        self._opened_message = ""
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -387,6 +390,9 @@ class MainWindow(QMainWindow):
         if hasattr(self.timeline, "clip_activated"):
             self.timeline.clip_activated.connect(self._on_timeline_clip_activated)
             self.timeline.drag_out_failed.connect(lambda message: self.show_message(message, STATUS_MESSAGE_MS * 2))
+        if hasattr(self.timeline, "rebuild_progressed"):
+            self.timeline.rebuild_progressed.connect(self._on_timeline_rebuild_progressed)
+        self.open_progressed.connect(lambda text: self.show_message(text, 0))
         if self.transport is not None:
             if hasattr(self.transport, "output_device_changed"):
                 self.transport.output_device_changed.connect(self._on_transport_output_device_changed)
@@ -902,30 +908,51 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: str) -> None:
-        """Read a project file whole off the GUI thread, then swap it in (project_loaded); a file
-        that cannot be read leaves the open project as it was (project_open_failed)."""
+        """Read a project file whole off the GUI thread (reading, decoding, then the waveform
+        envelopes, with progress in the status bar), then swap it in (project_loaded) and let the
+        timeline draw its clips in batches; a file that cannot be read leaves the open project as
+        it was (project_open_failed)."""
         if self.ask_before_closing and not self.undo_stack.isClean() and not self._confirm_discard("opening another"):
             return
         from app.model.project_files import load_project_file
 
-        self.show_message(f"Opening {Path(path).name}…", 0)
+        name = Path(path).name
+        self.show_message(f"Opening {name}: reading…", 0)
         self._busy_io += 1
+        prepare = getattr(self.timeline, "prepare", None)
+        say = self.open_progressed.emit
+        shown = [-1]
+
+        def progress(done: int, total: int) -> None:  # loader thread
+            percent = 100 * done // max(1, total)
+            if percent != shown[0]:
+                shown[0] = percent
+                say(f"Opening {name}: waveforms {percent}%")
+
+        def work() -> tuple[Any, Any]:
+            loaded = load_project_file(path)
+            return loaded, (prepare(loaded.project, progress) if callable(prepare) else None)
+
         self.client.run_in_thread(
             "open-project",
-            lambda: load_project_file(path),
-            lambda loaded: self._on_project_read(path, loaded, None),
-            lambda exc: self._on_project_read(path, None, str(exc) or type(exc).__name__),
+            work,
+            lambda result: self._on_project_read(path, *result, None),
+            lambda exc: self._on_project_read(path, None, None, str(exc) or type(exc).__name__),
         )
 
-    def _on_project_read(self, path: str, loaded: Any, error: str | None) -> None:
+    def _on_project_read(self, path: str, loaded: Any, prepared: Any, error: str | None) -> None:
         self._busy_io -= 1
         if loaded is not None:
+            if prepared is not None:
+                self.timeline.adopt(prepared)
+            self._opened_message = f"Opened {path}"
             try:
                 self.replace_document(loaded)
             except Exception as exc:  # noqa: BLE001 - a view failed on it; the previous document is back
                 log.exception("showing %s failed", path)
                 error = f"it could not be shown ({type(exc).__name__}: {exc}); the open project is unchanged."
         if error is not None:
+            self._opened_message = ""
             self.show_message(f"Could not open {Path(path).name}: {error}", STATUS_MESSAGE_MS * 2)
             self.open_error_box = self._notify("Open project", f"Could not open {path}:\n{error}")
             self.project_open_failed.emit(error)
@@ -933,7 +960,8 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         self.settings.add_recent_file(path)
         self._update_title()
-        self.show_message(f"Opened {path}")
+        if not getattr(self.timeline, "rebuild_pending", lambda: False)():
+            self._on_timeline_rebuild_progressed(0, 0)  # nothing left to draw: say so now
         if loaded.warnings:
             shown = "\n".join(loaded.warnings[:10]) + (f"\n… and {len(loaded.warnings) - 10} more" if len(loaded.warnings) > 10 else "")
             self.open_error_box = self._notify("Open project", f"{Path(path).name} opened with warnings:\n\n{shown}")
@@ -964,6 +992,13 @@ class MainWindow(QMainWindow):
             project.set_playhead(playhead)
             project.set_selection(selection)
             raise
+
+    def _on_timeline_rebuild_progressed(self, done: int, total: int) -> None:
+        if done < total:
+            self.show_message(f"Drawing clips {done}/{total}…", 0)
+        elif self._opened_message:
+            self.show_message(self._opened_message)
+            self._opened_message = ""
 
     def _notify(self, title: str, text: str) -> QMessageBox:
         """A warning box that does not block (the window keeps working); returned for tests."""

@@ -91,15 +91,20 @@ class EventGroup:
 class ProjectEvents(EventGroup):
     """The events a :class:`app.model.project.Project` emits (arguments in brackets).
 
-    track_added(track), track_removed(track), track_changed(track), clip_added(track, clip),
-    clip_removed(track, clip), clip_changed(clip), selection_changed(selection),
-    playhead_moved(seconds), project_reset(project) (a whole new document was loaded).
+    track_added(track), track_removed(track), track_changed(track), track_moved(track, index),
+    clip_added(track, clip), clip_removed(track, clip), clip_changed(clip),
+    selection_changed(selection), playhead_moved(seconds), project_reset(project).
+
+    project_reset means a whole new document was swapped in (File > New, Open, Recover): no
+    track or clip events are sent for the tracks and clips that left or arrived with it, so a
+    view that keeps per-track or per-clip state rebuilds it from the project then.
     """
 
     names = (
         "track_added",
         "track_removed",
         "track_changed",
+        "track_moved",
         "clip_added",
         "clip_removed",
         "clip_changed",
@@ -112,6 +117,7 @@ class ProjectEvents(EventGroup):
     track_added: Event
     track_removed: Event
     track_changed: Event
+    track_moved: Event
     clip_added: Event
     clip_removed: Event
     clip_changed: Event

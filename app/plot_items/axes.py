@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyqtgraph as pg
@@ -68,17 +69,22 @@ class FrequencyScale:
                 f"need 0 <= f_min_hz < f_max_hz, got f_min_hz={self.f_min_hz}, f_max_hz={self.f_max_hz}."
             )
 
-    @property
+    # Cached: every clip item asks for these (a frozen dataclass may cache: it owns its __dict__).
+    @cached_property
+    def _mel_min(self) -> float:
+        return float(hz_to_mel(self.f_min_hz, self.mel_scale))
+
+    @cached_property
     def height(self) -> float:
         """y of ``f_max_hz`` (the band is ``0 .. height``)."""
         return self.y_of_hz(self.f_max_hz)
 
     def y_of_hz(self, hz: float) -> float:
-        return float(hz_to_mel(hz, self.mel_scale) - hz_to_mel(self.f_min_hz, self.mel_scale))
+        return float(hz_to_mel(hz, self.mel_scale) - self._mel_min)
 
     def hz_of_y(self, y: float) -> float:
         y = min(max(float(y), 0.0), self.height)
-        return float(mel_to_hz(y + hz_to_mel(self.f_min_hz, self.mel_scale), self.mel_scale))
+        return float(mel_to_hz(y + self._mel_min, self.mel_scale))
 
 
 def format_hz(hz: float) -> str:

@@ -193,6 +193,7 @@ class ClipItem(pg.GraphicsObject):
         else:
             self.waveform.setVisible(False)
         if self.spectrogram is not None:
+            self.spectrogram.set_audible(self.offset_s, self.offset_s + self.length_s)
             self.spectrogram.setPos(-self.offset_s, spec_band[0] if spec_band else 0.0)
             self.spectrogram.setVisible(spec_band is not None)
             self.spectrogram.refresh()

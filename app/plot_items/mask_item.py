@@ -13,6 +13,7 @@ mask; a stroke adds only its newest segment each time (cheap at any clip length)
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -41,9 +42,16 @@ def mask_lut(rgb: tuple[int, int, int] = MASK_RGB, max_alpha: int = MASK_MAX_ALP
 def display_grid(total_s: float, scale: FrequencyScale) -> MaskGrid:
     """The overlay's grid for a clip whose audio lasts ``total_s`` seconds on a lane's ``scale``."""
     columns = max(1, min(MAX_DISPLAY_COLUMNS, math.ceil(total_s / MIN_COLUMN_S)))
+    return MaskGrid(columns, total_s / columns, _row_hz(scale))
+
+
+@functools.lru_cache(maxsize=8)
+def _row_hz(scale: FrequencyScale) -> np.ndarray:
+    """Hz of the display rows on ``scale`` (shared by every overlay on it: read-only)."""
     y = (np.arange(DISPLAY_ROWS) + 0.5) * (scale.height / DISPLAY_ROWS)
     hz = np.array([scale.hz_of_y(v) for v in y])
-    return MaskGrid(columns, total_s / columns, hz)
+    hz.flags.writeable = False
+    return hz
 
 
 class MaskItem(pg.GraphicsObject):

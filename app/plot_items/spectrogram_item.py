@@ -62,6 +62,8 @@ class SpectrogramImage:
     columns_done: int = 0
     complete: bool = False
     listeners: list = field(default_factory=list, repr=False)
+    #: Contiguous tile copies, shared by every item showing this image (clips cut from one array).
+    _tiles: dict = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> int:
@@ -70,6 +72,18 @@ class SpectrogramImage:
     @property
     def columns(self) -> int:
         return int(self.levels[0].shape[1])
+
+    def tile(self, level: int, index: int, done: int) -> np.ndarray:
+        """Columns ``index * TILE_COLUMNS`` up to ``done`` of ``levels[level]`` as one
+        C-contiguous uint8 array, made once and shared."""
+        key = (level, index)
+        cached = self._tiles.get(key)
+        if cached is not None and cached[0] == done and cached[1] is self.levels[level]:
+            return cached[2]
+        data = self.levels[level]
+        tile = np.ascontiguousarray(data[:, index * TILE_COLUMNS : done])
+        self._tiles[key] = (done, data, tile)
+        return tile
 
     def notify(self) -> None:
         """Tell the items showing this image that it changed (GUI thread)."""
@@ -89,6 +103,8 @@ class SpectrogramItem(pg.GraphicsObject):
         self._tiles: dict[tuple[int, int], pg.ImageItem] = {}
         self._shown: set[tuple[int, int]] = set()
         self._tile_columns_set: dict[tuple[int, int], int] = {}
+        #: The part of the audio (seconds from its start) the parent clip shows; None: all.
+        self.audible: tuple[float, float] | None = None
         self.level_shown = 0
         self.setFlag(self.GraphicsItemFlag.ItemHasNoContents, True)
         image.listeners.append(self._on_image_changed)
@@ -112,6 +128,10 @@ class SpectrogramItem(pg.GraphicsObject):
 
     def paint(self, painter, *args) -> None:
         pass
+
+    def set_audible(self, start_s: float, end_s: float) -> None:
+        """Only tiles over ``start_s .. end_s`` (seconds from the audio's start) are shown."""
+        self.audible = (float(start_s), float(end_s))
 
     def set_scale(self, scale: FrequencyScale) -> None:
         self.scale = scale
@@ -148,6 +168,13 @@ class SpectrogramItem(pg.GraphicsObject):
         if rect is None or rect.width() <= 0 or vb.width() <= 0:
             return
         level = self.choose_level(vb.width() / rect.width())
+        if self.audible is not None:  # only what the clip shows of its audio
+            left, right = max(rect.left(), self.audible[0]), min(rect.right(), self.audible[1])
+            if right < left:  # the clip is out of view
+                self._hide(self._shown)
+                self._shown = set()
+                return
+            rect = QtCore.QRectF(left, rect.top(), right - left, rect.height())
         self.level_shown = level
         cols_per_s = self.image.columns_per_s / (1 << level)
         level_cols = self.image.levels[level].shape[1]
@@ -156,11 +183,16 @@ class SpectrogramItem(pg.GraphicsObject):
         first = max(0, int(math.floor((rect.left() + half) * cols_per_s)) // TILE_COLUMNS)
         last = min(tiles - 1, int(math.floor((rect.right() + half) * cols_per_s)) // TILE_COLUMNS)
         wanted = {(level, t) for t in range(first, last + 1)}
-        for key in self._shown - wanted:
-            self._tiles[key].setVisible(False)
+        self._hide(self._shown - wanted)
         for key in wanted:
             self._show_tile(key, force)
         self._shown = wanted
+
+    def _hide(self, keys: set[tuple[int, int]]) -> None:
+        for key in keys:
+            tile = self._tiles.get(key)  # a tile with no columns computed yet was never made
+            if tile is not None:
+                tile.setVisible(False)
 
     def _place(self, key: tuple[int, int]) -> None:
         level, index = key
@@ -190,8 +222,7 @@ class SpectrogramItem(pg.GraphicsObject):
             item.setParentItem(self)
             self._tiles[key] = item
         if force or self._tile_columns_set.get(key) != done:
-            tile = np.ascontiguousarray(data[:, c0:done])
-            item.setImage(tile, levels=(0, 255), lut=self.lut, autoLevels=False)
+            item.setImage(image.tile(level, index, done), levels=(0, 255), lut=self.lut, autoLevels=False)
             self._tile_columns_set[key] = done
             self._place(key)
         item.setVisible(True)

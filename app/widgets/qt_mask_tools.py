@@ -15,6 +15,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import shiboken6
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
 
@@ -107,21 +109,29 @@ class MaskPainter(QObject):
         self._items[clip.id] = weakref.ref(item)
 
     def mask_item(self, clip_id: str) -> MaskItem | None:
-        """The overlay showing this clip's mask on the timeline (None if not shown)."""
+        """The overlay showing this clip's mask on the timeline (None if not shown). A clip the
+        timeline draws as a block (out of view, or narrow) gets its detailed item first."""
+        item = self._live_item(clip_id)
+        if item is None and callable(getattr(self.timeline, "clip_item", None)):
+            self.timeline.clip_item(clip_id)
+            item = self._live_item(clip_id)
+        return item
+
+    def _live_item(self, clip_id: str) -> MaskItem | None:
         ref = self._items.get(clip_id)
         item = ref() if ref is not None else None
-        if item is None or item.scene() is None:
-            return None
+        if item is None or not shiboken6.isValid(item) or item.scene() is None:
+            return None  # never made, or gone with its clip item
         return item
 
     def _on_masks_mask_changed(self, clip_id: str, mask: Any) -> None:
-        item = self.mask_item(clip_id)
+        item = self._live_item(clip_id)
         if item is not None:
             item.set_mask(mask)
 
     def _on_masks_reset(self) -> None:
         for clip_id in list(self._items):
-            item = self.mask_item(clip_id)
+            item = self._live_item(clip_id)
             if item is None:
                 del self._items[clip_id]
             else:

@@ -19,6 +19,7 @@ the timeline itself knows nothing about masks. ``add_clip_decorator(fn)`` lets a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyqtgraph as pg
@@ -45,13 +46,24 @@ from app.widgets.timeline.overview import TimelineOverview
 from app.widgets.timeline.snapping import SnappingMixin
 from app.widgets.timeline.track_header import HEADER_WIDTH_PX
 from app.widgets.timeline.viewport import DEFAULT_VISIBLE_S, ViewportMixin
-from app.widgets.timeline.visuals import VisualsCache
+from app.widgets.timeline.visuals import VisualsCache, prepare_pyramids
 
 __all__ = ["QtTimeline", "MaskGesture", "TOOLS"]
 
 RULER_HEIGHT_PX = 30
 TOOLS = ("edit", "box", "mask")
+#: A clip gets its detailed item (waveform, spectrogram, overlays) while it is in view and at least
+#: DETAIL_MIN_PX wide on screen; narrower ones are blocks on their lane's ClipsLayer.
+DETAIL_MIN_PX = 10.0
+#: Detailed items are made in batches: at least DETAIL_MIN_BATCH, then until DETAIL_BATCH_MS have
+#: passed, one batch per event-loop turn (no GUI stall over ~100 ms however many are due).
+DETAIL_MIN_BATCH = 1
+DETAIL_BATCH_MS = 40.0
 
+
+def _stack_z(seq: int) -> float:
+    """z of a detailed clip item: later (added or changed) clips on top, all between 1 and 2."""
+    return 1.0 + min(seq, 999_999) / 1_000_000
 
 class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, QtWidgets.QWidget):
     """The timeline view of a :class:`~app.model.project.Project`.
@@ -68,6 +80,9 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         spectrogram_computed(str clip_id): a clip's spectrogram image is complete.
         spectrogram_failed(str clip_id, str reason): it could not be computed (the waveform stays).
         tool_changed(str tool): "edit", "box" or "mask".
+        rebuild_progressed(int done, int total): detailed clip items made so far (after a new
+            document or a big zoom change); rebuild_finished(): all of them
+            (see :meth:`rebuild_pending`). Every clip shows as a block meanwhile.
     """
 
     clip_activated = Signal(str)
@@ -78,6 +93,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     tool_changed = Signal(str)
     clip_dragged_out = Signal(str, str)  # clip id, path of the WAV file the drag carries
     drag_out_failed = Signal(str)
+    rebuild_progressed = Signal(int, int)  # detailed clip items made, to make
+    rebuild_finished = Signal()
 
     def __init__(self, project: Project, undo_stack, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +108,13 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._view = (0.0, DEFAULT_VISIBLE_S)
         self._syncing = False
         self._lanes: list[TrackLane] = []
+        self._lanes_by_id: dict[str, TrackLane] = {}
+        self._track_colors: dict[str, QtGui.QColor] = {}
+        #: Lane items by audio array (id) and clip id: who shows a spectrogram when it arrives.
+        self._key_items: dict[int, dict[str, ClipItem]] = {}
+        self._seq = 0  # stacking sequence of clip blocks and items
+        self._details_scheduled = False
+        self._details_total = 0
         self.visuals = VisualsCache(self)
         self._drag: dict[str, Any] | None = None
         self._clip_decorators: list = []
@@ -198,6 +222,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             (events.track_added, self._on_project_track_added),
             (events.track_removed, self._on_project_track_removed),
             (events.track_changed, self._on_project_track_changed),
+            (events.track_moved, self._on_project_track_moved),
             (events.clip_added, self._on_project_clip_added),
             (events.clip_removed, self._on_project_clip_removed),
             (events.clip_changed, self._on_project_clip_changed),
@@ -223,26 +248,122 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.shutdown()
         super().closeEvent(ev)
 
+    @staticmethod
+    def prepare(project: Project, progress=None) -> Any:
+        """Any thread: what drawing ``project`` needs that can be computed ahead (the waveform
+        envelopes of its audio). ``progress(done, total)`` is called as it goes. Hand the result to
+        :meth:`adopt` on the GUI thread before the project is swapped in."""
+        return prepare_pyramids(project.clips(), progress)
+
+    def adopt(self, prepared: Any) -> None:
+        """Take what :meth:`prepare` computed (GUI thread)."""
+        self.visuals.adopt(prepared)
+
     def _rebuild(self) -> None:
+        """Drop every lane and item and build them again from the project. Every clip gets its
+        block at once (cheap); the detailed items of the clips in view are made in batches
+        (:meth:`_sync_details`) so a big project never stalls the GUI."""
         for lane in list(self._lanes):
             self._remove_lane(lane)
-        self._update_scale()
-        for track in self.project.tracks:
-            self._on_project_track_added(track)
+        self._overview.clear()
+        self._track_colors.clear()
+        lanes = [self._add_lane(track) for track in self.project.tracks]
+        self._place_overview_rows()
+        for lane, track in zip(lanes, self.project.tracks):
             for clip in track.clips:
-                self._on_project_clip_added(track, clip)
+                self._add_block(lane, clip)
+        self._update_scale()
+        self._update_extent()
+        self._details_total = 0
+        self._schedule_details()
         self._on_project_selection_changed(self.project.selection)
         self._on_project_playhead_moved(self.project.playhead_s)
+
+    def rebuild_pending(self) -> bool:
+        """True while detailed clip items are still being made (after a new document or a big
+        zoom change); every clip is drawn as a block meanwhile."""
+        return self._details_scheduled
+
+    # ================================================================= detail (what is in view)
+
+    def _wants_detail(self, clip: Clip, lo: float, hi: float, px_per_s: float, min_px: float) -> bool:
+        return clip.start_s < hi and clip.end_s > lo and clip.length_s * px_per_s >= min_px
+
+    def _sync_details(self) -> None:
+        """Give the clips in view (and wide enough on screen) their detailed items and take them
+        from clips far out of view or too narrow: at least DETAIL_MIN_BATCH per call, then until
+        DETAIL_BATCH_MS have passed; the rest on the next event-loop turn."""
+        self._details_scheduled = False
+        start, end = self._view
+        span = end - start
+        px_per_s = self._px_per_s()
+        keep_lo, keep_hi = start - span, end + span
+        dragged = self._drag.get("item") if self._drag else None
+        wanted: list[tuple[TrackLane, Clip]] = []
+        for lane in self._lanes:
+            for clip_id, item in list(lane.clip_items.items()):
+                clip = lane.layer.blocks.get(clip_id, (None,))[0]
+                if item is dragged:
+                    continue
+                if clip is None or not self._wants_detail(clip, keep_lo, keep_hi, px_per_s, DETAIL_MIN_PX / 2):
+                    self._remove_clip_item(lane, clip_id)
+            for clip_id, (clip, _) in lane.layer.blocks.items():
+                if clip_id not in lane.clip_items and self._wants_detail(clip, start, end, px_per_s, DETAIL_MIN_PX):
+                    wanted.append((lane, clip))
+        if not wanted:
+            if self._details_total:
+                self.rebuild_progressed.emit(self._details_total, self._details_total)
+                self._details_total = 0
+                self.rebuild_finished.emit()
+            return
+        self._details_total = max(self._details_total, len(wanted))
+        t0 = time.perf_counter()
+        made = 0
+        for lane, clip in wanted:
+            if made >= DETAIL_MIN_BATCH and (time.perf_counter() - t0) * 1000 >= DETAIL_BATCH_MS:
+                break
+            self._add_clip_item(lane, clip)
+            made += 1
+        self._update_scale()
+        left = len(wanted) - made
+        self.rebuild_progressed.emit(self._details_total - left, self._details_total)
+        if left:
+            self._schedule_details()
+        else:
+            self._details_total = 0
+            self.rebuild_finished.emit()
+
+    def _schedule_details(self) -> None:
+        if not self._details_scheduled:
+            self._details_scheduled = True
+            QtCore.QTimer.singleShot(0, self._sync_details_if_scheduled)
+
+    def _sync_details_if_scheduled(self) -> None:
+        if self._details_scheduled and self._event_pairs:  # not after shutdown()
+            self._sync_details()
+
+    def _sync_clip_detail(self, lane: TrackLane, clip: Clip) -> None:
+        """One clip came or changed: detail it now if it is in view and wide, else drop its item."""
+        start, end = self._view
+        if self._wants_detail(clip, start, end, self._px_per_s(), DETAIL_MIN_PX):
+            if clip.id not in lane.clip_items:
+                self._add_clip_item(lane, clip)
+        elif clip.id in lane.clip_items and not (self._drag and self._drag.get("item") is lane.clip_items[clip.id]):
+            span = end - start
+            if not self._wants_detail(clip, start - span, end + span, self._px_per_s(), DETAIL_MIN_PX / 2):
+                self._remove_clip_item(lane, clip.id)
+
+    # ================================================================= lanes and clips
 
     def _layout(self) -> LaneLayout:
         return LaneLayout(self._view_mode, self._scale)
 
     def _update_scale(self) -> None:
-        """The frequency span covering every clip's spectrogram (0-10 kHz htk, Riffusion's, until
-        one is known)."""
+        """The frequency span covering every detailed clip's spectrogram (0-10 kHz htk,
+        Riffusion's, until one is known). One step per distinct audio array shown."""
         spans = []
-        for clip in self.project.clips():
-            visuals = self.visuals.get(id(clip.audio))
+        for key in self._key_items:
+            visuals = self.visuals.get(key)
             image = visuals.spectrogram if visuals is not None else None
             if image is not None:
                 spans.append((image.f_min_hz, image.f_max_hz, image.mel_scale))
@@ -258,25 +379,40 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
                 self._sync_selection_overlays(lane, self.project.selection)
 
     def _lane(self, track_id: str) -> TrackLane | None:
-        for lane in self._lanes:
-            if lane.track_id == track_id:
-                return lane
-        return None
+        return self._lanes_by_id.get(track_id)
 
-    def _on_project_track_added(self, track: Track) -> None:
-        lane = TrackLane(self, track, self._layout())
+    def _add_lane(self, track: Track) -> TrackLane:
         index = self.project.tracks.index(track)
+        color = self._track_colors.setdefault(track.id, QtGui.QColor(TRACK_COLORS[index % len(TRACK_COLORS)]))
+        lane = TrackLane(self, track, self._layout(), color)
         self._lanes.insert(index, lane)
+        self._lanes_by_id[track.id] = lane
         self._lanes_layout.insertWidget(index, lane.row)
         lane.viewbox.setXRange(*self._view, padding=0.0)
+        lane.viewbox.sigResized.connect(self._schedule_details)
         lane.playhead.setValue(self.project.playhead_s)
         self._sync_selection_overlays(lane, self.project.selection)
         self._apply_tool_cursor(lane)
+        return lane
+
+    def _place_overview_rows(self) -> None:
+        self._overview.place_tracks([(t.id, self._track_color(t.id)) for t in self.project.tracks])
+
+    def _on_project_track_added(self, track: Track) -> None:
+        lane = self._add_lane(track)
+        self._place_overview_rows()
+        for clip in track.clips:  # a track comes back with its clips (undo of a delete)
+            self._add_block(lane, clip)
+        self._update_extent()
 
     def _remove_lane(self, lane: TrackLane) -> None:
-        for clip_id in list(lane.clip_items):
-            self._remove_clip_item(lane, clip_id)
+        # The lane's scene goes with its widget: no item-by-item removal (thousands of items
+        # would stall the GUI), only the bookkeeping and the items' listeners.
+        for clip_id, item in lane.clip_items.items():
+            self._forget_item(clip_id, item)
+        lane.clip_items.clear()
         self._lanes.remove(lane)
+        self._lanes_by_id.pop(lane.track_id, None)
         self._lanes_layout.removeWidget(lane.row)
         lane.row.setParent(None)
         lane.row.deleteLater()
@@ -285,7 +421,10 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         lane = self._lane(track.id)
         if lane is not None:
             self._remove_lane(lane)
-        self._update_overview()
+        self._track_colors.pop(track.id, None)
+        self._place_overview_rows()
+        self._update_scale()
+        self._update_extent()
 
     def set_track_levels(self, levels: dict[str, list[float]]) -> None:
         """Feed the track headers' meters: {track_id: [left, right] peak}; an empty dict (playback
@@ -301,27 +440,44 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         if lane is not None:
             lane.header.sync(track)
 
+    def _on_project_track_moved(self, track: Track, index: int) -> None:
+        lane = self._lane(track.id)
+        if lane is None:
+            return
+        self._lanes.remove(lane)
+        self._lanes.insert(index, lane)
+        self._lanes_layout.removeWidget(lane.row)
+        self._lanes_layout.insertWidget(index, lane.row)
+        self._place_overview_rows()
+
     def _track_color(self, track_id: str) -> QtGui.QColor:
-        ids = [t.id for t in self.project.tracks]
-        index = ids.index(track_id) if track_id in ids else 0
-        return QtGui.QColor(TRACK_COLORS[index % len(TRACK_COLORS)])
+        """A track's colour: given by its position when its lane was made, kept after that."""
+        color = self._track_colors.get(track_id)
+        return QtGui.QColor(color) if color is not None else QtGui.QColor(TRACK_COLORS[0])
 
     def _on_visuals_pyramid_ready(self, key: int, pyramid: EnvelopePyramid) -> None:
         for item in self._items_showing(key):
             item.set_pyramid(pyramid)
-        for item in self._overview.items.values():
-            if item.audio_key == key:
-                item.set_pyramid(pyramid)
 
-    def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
-        lane = self._lane(track.id)
-        if lane is None:
-            return
+    def _add_block(self, lane: TrackLane, clip: Clip) -> None:
+        """The clip's block on its lane's layer and in the overview (on top of the others)."""
+        self._seq += 1
+        lane.layer.set_block(clip, self._seq)
+        self._overview.set_clip(lane.track_id, clip, self._seq)
+        item = lane.clip_items.get(clip.id)
+        if item is not None:
+            item.setZValue(_stack_z(self._seq))
+
+    def _add_clip_item(self, lane: TrackLane, clip: Clip) -> ClipItem:
+        """The clip's detailed item on ``lane`` (replacing one it has)."""
         if clip.id in lane.clip_items:
             self._remove_clip_item(lane, clip.id)
         visuals = self.visuals.for_clip(clip)
-        item = ClipItem(clip, track.id, visuals.pyramid, lane.layout, self._track_color(track.id), handler=self)
+        item = ClipItem(clip, lane.track_id, visuals.pyramid, lane.layout, lane.color, handler=self)
+        item.setZValue(_stack_z(lane.layer.blocks.get(clip.id, (None, self._seq))[1]))
         lane.clip_items[clip.id] = item
+        lane.layer.set_hidden(clip.id, True)
+        self._key_items.setdefault(item.audio_key, {})[clip.id] = item
         lane.viewbox.addItem(item, ignoreBounds=True)
         item.set_selected(clip.id in self.project.selection.clip_ids)
         self.visuals.ensure_spectrogram(clip, visuals)
@@ -329,20 +485,43 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for decorate in self._clip_decorators:
             decorate(item, clip)
         item.refresh_children()
-        self._update_scale()
-        self._update_overview()
+        return item
 
     def _remove_clip_item(self, lane: TrackLane, clip_id: str) -> None:
         item = lane.clip_items.pop(clip_id, None)
+        lane.layer.set_hidden(clip_id, False)
         if item is not None:
-            item.detach()
+            self._forget_item(clip_id, item)
             lane.viewbox.removeItem(item)
+
+    def _forget_item(self, clip_id: str, item: ClipItem) -> None:
+        """Drop a detailed item from the bookkeeping and release its listeners."""
+        shown = self._key_items.get(item.audio_key)
+        if shown is not None:
+            shown.pop(clip_id, None)
+            if not shown:
+                del self._key_items[item.audio_key]
+        item.detach()
+
+    def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
+        lane = self._lane(track.id)
+        if lane is None:
+            return
+        self._add_block(lane, clip)
+        if clip.id in lane.clip_items:  # the same clip again (redo): fresh item
+            self._remove_clip_item(lane, clip.id)
+        self._sync_clip_detail(lane, clip)
+        self._update_scale()
+        self._update_extent()
 
     def _on_project_clip_removed(self, track: Track, clip: Clip) -> None:
         lane = self._lane(track.id)
         if lane is not None:
             self._remove_clip_item(lane, clip.id)
-        self._update_overview()
+            lane.layer.remove_block(clip.id)
+        self._overview.remove_clip(track.id, clip.id)
+        self._update_scale()
+        self._update_extent()
 
     def _on_project_clip_changed(self, clip: Clip) -> None:
         try:
@@ -352,12 +531,16 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         lane = self._lane(track.id)
         if lane is None:
             return
+        self._add_block(lane, clip)  # on top: the clip the user just changed
         item = lane.clip_items.get(clip.id)
-        if item is None or item.audio_key != id(clip.audio) or item.total_samples != clip.audio.shape[1]:
-            self._on_project_clip_added(track, clip)  # new audio: new item
-            return
-        item.sync_from_clip(clip)
-        self._update_overview()
+        if item is not None:
+            if item.audio_key != id(clip.audio) or item.total_samples != clip.audio.shape[1]:
+                self._remove_clip_item(lane, clip.id)  # new audio: new item
+            else:
+                item.sync_from_clip(clip)
+        self._sync_clip_detail(lane, clip)
+        self._update_scale()
+        self._update_extent()
 
     def _on_project_selection_changed(self, selection: Selection) -> None:
         for lane in self._lanes:
@@ -368,6 +551,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.ruler_region.setVisible(selection.has_time_range)
 
     def _sync_selection_overlays(self, lane: TrackLane, selection: Selection) -> None:
+        lane.layer.set_selected(selection.clip_ids)
         for clip_id, item in lane.clip_items.items():
             item.set_selected(clip_id in selection.clip_ids)
         has_box = selection.has_time_range and selection.has_freq_band and selection.track_id == lane.track_id
@@ -400,8 +584,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     # ================================================================= spectrograms
 
     def _items_showing(self, key: int) -> list[ClipItem]:
-        """The lanes' items showing the audio array with this key."""
-        return [item for lane in self._lanes for item in lane.clip_items.values() if item.audio_key == key]
+        """The lanes' detailed items showing the audio array with this key."""
+        return list(self._key_items.get(key, {}).values())
 
     def _on_visuals_spectrogram_started(self, key: int, image: SpectrogramImage) -> None:
         for item in self._items_showing(key):
@@ -416,18 +600,18 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         """True while a spectrogram is still being computed."""
         return self.visuals.pending()
 
-    def _update_overview(self) -> None:
-        """Rebuild the overview's clip items and the scroll bar's range."""
-        self._overview.rebuild(self.project, self.visuals, self._scale, self._track_color)
-        if not self._syncing:
-            start, end = self._view
-            self._syncing = True
-            try:
-                self._update_overview_range()
-                total = max(self._content_end_s() * 1.05, end)
-                self.scrollbar.setRange(0, max(0, int(round((total - (end - start)) * 1000))))
-            finally:
-                self._syncing = False
+    def _update_extent(self) -> None:
+        """The overview's time range and the scroll bar's range after the project's end moved."""
+        if self._syncing:
+            return
+        start, end = self._view
+        self._syncing = True
+        try:
+            self._update_overview_range()
+            total = max(self._content_end_s() * 1.05, end)
+            self.scrollbar.setRange(0, max(0, int(round((total - (end - start)) * 1000))))
+        finally:
+            self._syncing = False
 
     # ================================================================= modes, tool, snapping
 
@@ -489,9 +673,15 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         return len(self._lanes)
 
     def clip_item(self, clip_id: str) -> ClipItem | None:
+        """The clip's detailed item, made now if the clip is drawn only as a block (None if the
+        timeline does not show the clip)."""
         for lane in self._lanes:
-            if clip_id in lane.clip_items:
-                return lane.clip_items[clip_id]
+            item = lane.clip_items.get(clip_id)
+            if item is not None:
+                return item
+            block = lane.layer.blocks.get(clip_id)
+            if block is not None:
+                return self._add_clip_item(lane, block[0])
         return None
 
     def lane_for_track(self, track_id: str) -> TrackLane | None:
@@ -513,4 +703,13 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.overview_region.setRegion((start_s, end_s))
 
     def clip_ids_shown(self) -> set[str]:
+        """Every clip the lanes show (in detail or as a block)."""
+        return {cid for lane in self._lanes for cid in lane.layer.blocks}
+
+    def detailed_clip_ids(self) -> set[str]:
+        """The clips shown in detail now (in view and wide enough on screen)."""
         return {cid for lane in self._lanes for cid in lane.clip_items}
+
+    def overview_clips(self) -> dict[str, tuple[int, float, float]]:
+        """What the overview shows: clip id -> (track row, start_s, end_s)."""
+        return self._overview.clips()

@@ -26,6 +26,7 @@ from app.widgets.timeline.viewport import SCROLL_FRACTION, ZOOM_STEP
 
 if TYPE_CHECKING:
     from app.widgets.qt_timeline import QtTimeline
+    from app.widgets.timeline.clips_layer import ClipsLayer
     from app.widgets.timeline.lanes import TimelineViewBox, TrackLane
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,36 @@ class GesturesMixin:
 
     def clip_hover(self: QtTimeline, item: ClipItem, zone: str | None) -> None:
         pass
+
+    # -- gestures on clips drawn as blocks (called by ClipsLayer) --------------------------------
+
+    def _layer_clip_item(self: QtTimeline, layer: ClipsLayer, ev) -> ClipItem | None:
+        """The detailed item of the block under the press (made now), or None over empty space."""
+        lane = next((lane for lane in self._lanes if lane.layer is layer), None)
+        if lane is None:
+            return None
+        pos = ev.buttonDownPos() if hasattr(ev, "buttonDownPos") else ev.pos()
+        clip = layer.block_at(float(layer.mapToView(pos).x()))
+        return None if clip is None else self._add_clip_item(lane, clip)
+
+    def layer_click_event(self: QtTimeline, layer: ClipsLayer, ev) -> None:
+        item = self._layer_clip_item(layer, ev) if ev.button() == Qt.MouseButton.LeftButton else None
+        if item is None:
+            ev.ignore()  # empty space: the lane's view box takes it
+            return
+        self.clip_click_event(item, ev)
+
+    def layer_drag_event(self: QtTimeline, layer: ClipsLayer, ev) -> None:
+        if ev.isStart():
+            item = self._layer_clip_item(layer, ev) if ev.button() == Qt.MouseButton.LeftButton else None
+            self._layer_drag_item = item
+        item = getattr(self, "_layer_drag_item", None)
+        if item is None:
+            ev.ignore()
+            return
+        self.clip_drag_event(item, ev)
+        if ev.isFinish():
+            self._layer_drag_item = None
 
     def clip_click_event(self: QtTimeline, item: ClipItem, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:

@@ -7,12 +7,13 @@ import weakref
 from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 from app.model.project import Track
 from app.plot_items.axes import MelFrequencyAxis
 from app.plot_items.clip_item import ClipItem, LaneLayout
+from app.widgets.timeline.clips_layer import ClipsLayer
 from app.widgets.timeline.track_header import TrackHeader
 
 if TYPE_CHECKING:
@@ -74,8 +75,9 @@ def make_plot(viewbox: pg.ViewBox, left: pg.AxisItem | None, bottom: pg.AxisItem
 class TrackLane:
     """The widgets and items of one track: header, plot, clip items, overlays."""
 
-    def __init__(self, timeline: QtTimeline, track: Track, layout: LaneLayout) -> None:
+    def __init__(self, timeline: QtTimeline, track: Track, layout: LaneLayout, color: QtGui.QColor) -> None:
         self.track_id = track.id
+        self.color = QtGui.QColor(color)
         self.header = TrackHeader(timeline, track)
         self.axis = MelFrequencyAxis(layout.scale)
         self.viewbox = TimelineViewBox(timeline, "lane", self)
@@ -86,7 +88,10 @@ class TrackLane:
         row_layout.setSpacing(0)
         row_layout.addWidget(self.header)
         row_layout.addWidget(self.plot, 1)
+        #: Clips shown in detail (in view and wide enough); the layer draws every other clip.
         self.clip_items: dict[str, ClipItem] = {}
+        self.layer = ClipsLayer(self.color, handler=timeline)
+        self.viewbox.addItem(self.layer, ignoreBounds=True)
         self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_PEN, width=1))
         self.playhead.setZValue(30)
         self.viewbox.addItem(self.playhead, ignoreBounds=True)
@@ -128,6 +133,7 @@ class TrackLane:
             waveform_band=layout.waveform_band,
         )
         self.viewbox.setYRange(*layout.y_range, padding=0.0)
+        self.layer.set_y_range(*layout.y_range)
         for item in self.clip_items.values():
             item.set_layout(layout)
 

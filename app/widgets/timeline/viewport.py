@@ -51,6 +51,7 @@ class ViewportMixin:
             self.scrollbar.setValue(int(round(start * 1000)))
         finally:
             self._syncing = False
+        self._schedule_details()
         self.view_range_changed.emit(start, end)
 
     def zoom(self: QtTimeline, factor: float, anchor_s: float | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -66,6 +67,8 @@ class VisualsCache(QtCore.QObject):
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self._visuals: dict[int, Visuals] = {}
+        self._sweep_at = 64  # sweep dead entries when the cache grows past this (amortised O(1))
+        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specdiff-spectrogram")
         self._spectrogram_progressed.connect(self._on_spectrogram_progressed)
         self._pyramid_computed.connect(self._on_pyramid_computed)
@@ -97,9 +100,20 @@ class VisualsCache(QtCore.QObject):
                     return
                 computed.emit(key, pyramid)
 
-            self._executor.submit(compute)
-        self._drop_dead()
+            self._submit(compute)
+        if len(self._visuals) >= self._sweep_at:
+            self._drop_dead()
+            self._sweep_at = max(64, 2 * len(self._visuals))
         return visuals
+
+    def adopt(self, prepared: dict[int, tuple[np.ndarray, EnvelopePyramid]]) -> None:
+        """Take pyramids computed off the GUI thread (:func:`prepare_pyramids`)."""
+        for key, (audio, pyramid) in prepared.items():
+            visuals = self._visuals.get(key)
+            if visuals is None or visuals.audio_ref() is not audio:
+                self._visuals[key] = Visuals(audio_ref=weakref.ref(audio), pyramid=pyramid)
+            elif visuals.pyramid is None:
+                visuals.pyramid = pyramid
 
     def ensure_spectrogram(self, clip: Clip, visuals: Visuals) -> None:
         """Queue the display spectrogram of ``clip``'s audio unless it is there or on its way."""
@@ -110,14 +124,19 @@ class VisualsCache(QtCore.QObject):
         token = (audio_key(clip.audio), clip.id)
         progressed = self._spectrogram_progressed
         job.on_progress = lambda done: progressed.emit(token, done)  # worker thread -> queued
-        self._executor.submit(job.run)
+        self._submit(job.run)
 
     def pending(self) -> bool:
         """True while a spectrogram is still being computed."""
         return any(v.job is not None for v in self._visuals.values())
 
+    def _submit(self, fn: Callable[[], None]) -> None:
+        if not self._closed:  # after shutdown nothing new starts (the view is closing)
+            self._executor.submit(fn)
+
     def shutdown(self) -> None:
         """Cancel the spectrogram jobs and stop the worker (waits for it)."""
+        self._closed = True
         for visuals in self._visuals.values():
             if visuals.job is not None:
                 visuals.job.cancel()
@@ -159,3 +178,18 @@ class VisualsCache(QtCore.QObject):
         self.spectrogram_updated.emit(key)
         if done:
             self.spectrogram_finished.emit(key, clip_id)
+
+
+def prepare_pyramids(
+    clips: list[Clip], progress: Callable[[int, int], None] | None = None
+) -> dict[int, tuple[np.ndarray, EnvelopePyramid]]:
+    """Envelope pyramids of the distinct audio arrays of ``clips``, computed on the calling thread
+    (a loader thread, before a document is swapped in; see :meth:`VisualsCache.adopt`).
+    ``progress(done, total)`` is called after each array. Returns ``{id(audio): (audio, pyramid)}``."""
+    arrays = list({id(c.audio): c.audio for c in clips}.values())
+    prepared: dict[int, tuple[np.ndarray, EnvelopePyramid]] = {}
+    for i, audio in enumerate(arrays):
+        prepared[audio_key(audio)] = (audio, EnvelopePyramid(audio))
+        if progress is not None:
+            progress(i + 1, len(arrays))
+    return prepared

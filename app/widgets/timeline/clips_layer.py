@@ -1,0 +1,188 @@
+"""ClipsLayer: every clip of one track drawn as a block in one paint call.
+
+A lane shows a clip in detail (a :class:`~app.plot_items.clip_item.ClipItem` with its waveform,
+spectrogram and overlays) only while the clip is in view and wide enough on screen to show
+anything; the layer draws all the others as coloured blocks (fill, border, selection), culled to
+the view, so a lane of thousands of clips costs one item and a screen's worth of rectangles. The
+overview uses one layer per track row. A block under the pointer is found by
+:meth:`ClipsLayer.block_at` (the topmost: the most recently added or changed clip).
+
+The layer holds the model's :class:`~app.model.project.Clip` objects by reference and reads
+their ``start_s`` and ``length_s`` when painting, so it is never out of date with the model; the
+timeline calls :meth:`changed` after a clip moved or was trimmed.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+from PySide6.QtCore import Qt
+
+from app.model.project import Clip
+
+#: Blocks are never drawn narrower than this (a clip stays visible at any zoom).
+MIN_BLOCK_PX = 1.0
+#: Clicks within this many pixels of a block that is narrower than that pick it.
+PICK_SLOP_PX = 2.0
+
+
+class ClipsLayer(pg.GraphicsObject):
+    """The blocks of one track's clips between ``y0`` and ``y1`` (plot units).
+
+    Args:
+        color: the track's colour.
+        handler: gets ``layer_click_event(layer, ev)`` and ``layer_drag_event(layer, ev)``
+            (the timeline); None for a layer that takes no mouse input (the overview).
+    """
+
+    def __init__(self, color: QtGui.QColor, handler=None) -> None:
+        super().__init__()
+        self.handler = handler
+        self.blocks: dict[str, tuple[Clip, int]] = {}  # clip id -> (clip, stacking sequence)
+        self.hidden: set[str] = set()  # drawn by their own ClipItem
+        self.selected: frozenset[str] = frozenset()
+        self._y = (0.0, 1.0)
+        self._end_s = 0.0
+        self.set_color(color)
+        self.setZValue(0.5)
+        if handler is None:
+            self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    # -- content ---------------------------------------------------------------------------------
+
+    def set_color(self, color: QtGui.QColor) -> None:
+        self.color = QtGui.QColor(color)
+        fill = QtGui.QColor(self.color)
+        fill.setAlpha(110)
+        self._brush = QtGui.QBrush(fill)
+        self._pen = QtGui.QPen(self.color.lighter(130), 1)
+        self._pen.setCosmetic(True)
+        self._selected_pen = QtGui.QPen(QtGui.QColor(255, 255, 255), 2)
+        self._selected_pen.setCosmetic(True)
+        self.update()
+
+    def set_block(self, clip: Clip, seq: int) -> None:
+        """Add or refresh a clip's block (``seq`` orders stacking: higher is on top)."""
+        known = self.blocks.pop(clip.id, None) is not None
+        self.blocks[clip.id] = (clip, seq)  # dict order = stacking order
+        if known:
+            self.changed()  # it may have moved or shrunk
+        elif clip.end_s > self._end_s:
+            self.prepareGeometryChange()
+            self._end_s = clip.end_s
+        self.update()
+
+    def remove_block(self, clip_id: str) -> None:
+        entry = self.blocks.pop(clip_id, None)
+        if entry is not None:
+            self.hidden.discard(clip_id)
+            if entry[0].end_s >= self._end_s:
+                self.changed()
+            self.update()
+
+    def clear(self) -> None:
+        self.blocks.clear()
+        self.hidden.clear()
+        self.changed()
+
+    def set_hidden(self, clip_id: str, hidden: bool) -> None:
+        if hidden:
+            self.hidden.add(clip_id)
+        else:
+            self.hidden.discard(clip_id)
+        self.update()
+
+    def set_selected(self, clip_ids: frozenset[str]) -> None:
+        if clip_ids != self.selected:
+            self.selected = clip_ids
+            self.update()
+
+    def set_y_range(self, y0: float, y1: float) -> None:
+        if (y0, y1) != self._y:
+            self.prepareGeometryChange()
+            self._y = (float(y0), float(y1))
+            self.update()
+
+    def changed(self) -> None:
+        """A clip's position or length changed (or one came or went): recompute the extent."""
+        end = max((clip.end_s for clip, _ in self.blocks.values()), default=0.0)
+        if end != self._end_s:
+            self.prepareGeometryChange()
+            self._end_s = end
+        self.update()
+
+    def block_at(self, t_s: float) -> Clip | None:
+        """The topmost clip drawn by this layer (not hidden) under time ``t_s``, or None."""
+        slop = PICK_SLOP_PX * (self.pixelWidth() or 0.0)
+        best: Clip | None = None
+        for clip_id, (clip, _) in self.blocks.items():
+            if clip_id in self.hidden:
+                continue
+            start, end = clip.start_s, clip.end_s
+            if end - start < 2 * slop:
+                start, end = start - slop, end + slop
+            if start <= t_s < end:
+                best = clip  # later entries are on top
+        return best
+
+    # -- painting --------------------------------------------------------------------------------
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt API
+        y0, y1 = self._y
+        return QtCore.QRectF(0.0, y0, max(self._end_s, 1e-9), y1 - y0)
+
+    def paint(self, painter: QtGui.QPainter, *args) -> None:
+        vb = self.getViewBox()
+        if vb is None or not self.blocks:
+            return
+        view = self.mapRectFromView(vb.viewRect())
+        if view is None:
+            return
+        lo, hi = view.left(), view.right()
+        transform = painter.transform()
+        sx, dx = transform.m11(), transform.dx()
+        y0, y1 = self._y
+        top = transform.map(QtCore.QPointF(0.0, y1)).y()
+        bottom = transform.map(QtCore.QPointF(0.0, y0)).y()
+        top, bottom = min(top, bottom), max(top, bottom)
+        height = bottom - top
+        plain: list[QtCore.QRectF] = []
+        chosen: list[QtCore.QRectF] = []
+        for clip_id, (clip, _) in self.blocks.items():
+            if clip_id in self.hidden:
+                continue
+            start = clip.start_s
+            end = start + clip.length_s
+            if end < lo or start > hi:
+                continue
+            x0, x1 = sx * start + dx, sx * end + dx
+            rect = QtCore.QRectF(x0, top, max(x1 - x0, MIN_BLOCK_PX), height)
+            (chosen if clip_id in self.selected else plain).append(rect)
+        if not plain and not chosen:
+            return
+        painter.save()
+        try:
+            painter.resetTransform()
+            painter.setBrush(self._brush)
+            painter.setPen(self._pen)
+            if plain:
+                painter.drawRects(plain)
+            if chosen:
+                painter.setPen(self._selected_pen)
+                painter.drawRects(chosen)
+        finally:
+            painter.restore()
+
+    # -- mouse -----------------------------------------------------------------------------------
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        if self.handler is None:
+            ev.ignore()
+            return
+        self.handler.layer_click_event(self, ev)
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        if self.handler is None:
+            ev.ignore()
+            return
+        self.handler.layer_drag_event(self, ev)

@@ -1,0 +1,218 @@
+"""Opening big projects in the app: total time and the longest GUI stall, for 20 to 2000 clips.
+
+A project is a loop chopped into slices, as a user builds one: CLIPS one-second clips cut from 16
+distinct 8-second sources (22.05 kHz mono), laid end to end on 4 tracks, saved as a real
+``.sdproj``. Ours: ``MainWindow.open_project(path)`` in the real window (offscreen), from the call
+until the document is in and every clip is drawn on its lane and in the overview; a 5 ms
+``QTimer`` on the GUI thread records the longest gap between its ticks (the longest stall a user
+would feel). Reference, same run: ``load_project(path)`` alone (reading and decoding the file
+with no GUI), the floor any open is bound by. Targets (issue 17): 2000 clips open in under 5 s
+with no stall over 100 ms.
+
+Then the mix of the largest project: peak memory (tracemalloc) of writing it to a WAV in blocks
+(export) against the size of the whole mix as one array (what a one-shot render allocates).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_open_project.py [--clips 20 100 500 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SOURCE_RATE_HZ = 22050
+SOURCES = 16
+SOURCE_S = 8.0
+TRACKS = 4
+TICK_MS = 5
+TARGET_OPEN_S = 5.0
+TARGET_STALL_MS = 100.0
+
+
+def make_project(clips: int):
+    """``clips`` one-second slices of SOURCES sources, end to end on TRACKS tracks."""
+    from app.model.project import Clip, Project, Track
+
+    rng = np.random.default_rng(0)
+    n = int(SOURCE_S * SOURCE_RATE_HZ)
+    t = np.arange(n) / SOURCE_RATE_HZ
+    sources = [
+        (0.3 * np.sin(2 * np.pi * (110 * (k + 1)) * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)[None, :]
+        for k in range(SOURCES)
+    ]
+    project = Project()
+    tracks = [Track(name=f"Track {i + 1}") for i in range(TRACKS)]
+    for i in range(clips):
+        track = tracks[i % TRACKS]
+        source = sources[i % SOURCES]
+        offset = float((i // SOURCES) % int(SOURCE_S))
+        track.clips.append(
+            Clip(name=f"slice {i}", audio=source, sample_rate_hz=SOURCE_RATE_HZ,
+                 start_s=float(i // TRACKS), offset_s=offset, duration_s=1.0)
+        )
+    for track in tracks:
+        project.add_track(track)
+    return project
+
+
+class StallProbe:
+    """The longest gap between ticks of a TICK_MS timer on the GUI thread, minus the interval."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.longest = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last - TICK_MS / 1000)
+        self.last = now
+
+    def start(self) -> None:
+        self.longest = 0.0
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> float:
+        self._tick()
+        self.timer.stop()
+        return max(0.0, self.longest)
+
+
+def timeline_done(window, project) -> bool:
+    """Every clip has its item on a lane and in the overview."""
+    timeline = window.timeline
+    pending = getattr(timeline, "rebuild_pending", None)
+    if callable(pending) and pending():
+        return False
+    ids = {c.id for c in project.clips()}
+    return timeline.clip_ids_shown() == ids
+
+
+def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) -> tuple[float, float]:
+    """(seconds, longest stall in ms) of opening ``path`` in ``window`` until it is drawn."""
+    loaded: list[str] = []
+    failed: list[str] = []
+    window.project_loaded.connect(loaded.append)
+    original_warning = None
+    from PySide6.QtWidgets import QMessageBox
+
+    original_warning = QMessageBox.warning
+    QMessageBox.warning = staticmethod(lambda *args, **kwargs: failed.append(str(args[-1])))
+    try:
+        probe.start()
+        t0 = time.perf_counter()
+        window.open_project(path)
+        while not (loaded and timeline_done(window, window.project)):
+            app.processEvents()
+            if failed:
+                raise RuntimeError(failed[0])
+            if time.perf_counter() - t0 > timeout_s:
+                raise TimeoutError(f"not open after {timeout_s:.0f} s")
+            time.sleep(0.001)
+        seconds = time.perf_counter() - t0
+        return seconds, probe.stop() * 1000
+    finally:
+        QMessageBox.warning = original_warning
+        window.project_loaded.disconnect(loaded.append)
+        probe.timer.stop()
+
+
+def mix_memory(project, folder: Path) -> tuple[float, float]:
+    """(peak MB of exporting the whole mix to WAV, MB of the whole mix as one array)."""
+    import tracemalloc
+
+    from app import io_actions
+
+    duration = project.duration_s
+    whole_mb = 2 * int(round(duration * project.sample_rate_hz)) * 4 / 1e6
+    export = getattr(io_actions, "export_audio_file", None)
+    tracemalloc.start()
+    if export is not None:
+        export(project, "mix", str(folder / "mix.wav"), "wav16")
+    else:  # before streaming: render the whole mix, then write it
+        audio, rate, metadata = io_actions.render_export(project, "mix")
+        io_actions.write_export(folder / "mix.wav", audio, rate, "wav16", metadata)
+        del audio
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6, whole_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, nargs="+", default=[20, 100, 500, 2000])
+    parser.add_argument("--timeout-s", type=float, default=600.0)
+    parser.add_argument("--no-mix", action="store_true", help="skip the mix memory measurement")
+    args = parser.parse_args()
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from app.engine_client import EngineClient
+    from app.main_window import MainWindow
+    from app.model.persistence import load_project, save_project
+    from app.settings import AppSettings
+    from engine.api import EngineSettings
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f}; {TRACKS} tracks of 1 s slices of {SOURCES} sources")
+    with tempfile.TemporaryDirectory(prefix="specdiff-bench-open-") as tmp:
+        folder = Path(tmp)
+        client = EngineClient(EngineSettings(device="cpu", offline=True, cache_dir=str(folder / "hub")))
+        window = MainWindow(client, AppSettings(folder / "settings.ini"))
+        window.ask_before_closing = False
+        window.resize(1400, 860)
+        window.show()
+        # As app/__main__.py does: the heavy imports happen at start-up, then gc.freeze().
+        warm: list[float] = []
+        client.warmed_up.connect(warm.append)
+        client.warm_up()
+        while not warm:
+            app.processEvents()
+            time.sleep(0.01)
+        print(f"engine warm-up (imports at start-up, as the app does): {warm[0]:.1f} s")
+        probe = StallProbe()
+        print(f"{'clips':>6} {'file kB':>8} {'load_project s':>15} {'open in app s':>14} {'ratio':>6} "
+              f"{'longest stall ms':>17}  targets: < {TARGET_OPEN_S:.0f} s, < {TARGET_STALL_MS:.0f} ms")
+        project = None
+        try:
+            for clips in args.clips:
+                project = make_project(clips)
+                path = folder / f"p{clips}.sdproj"
+                save_project(project, path)
+                t0 = time.perf_counter()
+                load_project(path)
+                reference_s = time.perf_counter() - t0
+                window.undo_stack.setClean()
+                ours_s, stall_ms = open_in_window(app, window, str(path), probe, args.timeout_s)
+                ok = "ok" if ours_s < TARGET_OPEN_S and stall_ms < TARGET_STALL_MS else "MISSED"
+                print(f"{clips:>6} {path.stat().st_size / 1000:>8.0f} {reference_s:>15.3f} {ours_s:>14.3f} "
+                      f"{ours_s / reference_s:>6.1f} {stall_ms:>17.0f}  {ok}")
+            if project is not None and not args.no_mix:
+                peak_mb, whole_mb = mix_memory(window.project, folder)
+                print(f"mix of {len(window.project.clips())} clips, {window.project.duration_s:.0f} s: export peak "
+                      f"{peak_mb:.1f} MB vs the whole mix as one array {whole_mb:.1f} MB "
+                      f"(ratio {peak_mb / whole_mb:.3f})")
+        finally:
+            window.client.wait_for_tasks()
+            window.close()
+            client.shutdown()
+
+
+if __name__ == "__main__":
+    main()
