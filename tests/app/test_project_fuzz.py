@@ -239,18 +239,18 @@ def test_a_view_failing_on_the_new_document_puts_the_previous_one_back(qtbot, wi
     path = corpus.valid_project_file(tmp_path / "good.sdproj")
     incoming = {c.id for c in load_project(path).clips()}
 
-    def breaks(track, added):
-        if added.id in incoming:
+    def breaks(project):  # views rebuild on project_reset (a new document sends no clip events)
+        if {c.id for c in project.clips()} & incoming:
             raise OverflowError("a view could not place this clip")
 
-    window.project.events.clip_added.connect(breaks)
+    window.project.events.project_reset.connect(breaks)
     with qtbot.waitSignal(window.project_open_failed, timeout=30000) as failed:
         window.open_project(str(path))
     assert "OverflowError" in failed.args[0] and "unchanged" in failed.args[0]
     assert window.project.clips() == [clip] and window.edit_tools.masks.get(clip.id) == mask
     assert window.project.playhead_s == 0.5 and window.undo_stack.count() == 1
     assert window.timeline.clip_item(clip.id) is not None
-    window.project.events.clip_added.disconnect(breaks)
+    window.project.events.project_reset.disconnect(breaks)
     with qtbot.waitSignal(window.project_loaded, timeout=30000):  # the same file opens once the view is fixed
         window.open_project(str(path))
     assert {c.id for c in window.project.clips()} == incoming
