@@ -115,6 +115,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._seq = 0  # stacking sequence of clip blocks and items
         self._details_scheduled = False
         self._details_total = 0
+        self._rebuilding = False
         self.visuals = VisualsCache(self)
         self._drag: dict[str, Any] | None = None
         self._clip_decorators: list = []
@@ -275,6 +276,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._update_scale()
         self._update_extent()
         self._details_total = 0
+        self._rebuilding = True
         self._schedule_details()
         self._on_project_selection_changed(self.project.selection)
         self._on_project_playhead_moved(self.project.playhead_s)
@@ -311,10 +313,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
                 if clip_id not in lane.clip_items and self._wants_detail(clip, start, end, px_per_s, DETAIL_MIN_PX):
                     wanted.append((lane, clip))
         if not wanted:
-            if self._details_total:
-                self.rebuild_progressed.emit(self._details_total, self._details_total)
-                self._details_total = 0
-                self.rebuild_finished.emit()
+            self._details_done()
             return
         self._details_total = max(self._details_total, len(wanted))
         t0 = time.perf_counter()
@@ -330,7 +329,14 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         if left:
             self._schedule_details()
         else:
+            self._details_done()
+
+    def _details_done(self) -> None:
+        """Every clip in view has its detail: tell whoever waits for a rebuild or a batch."""
+        if self._details_total or self._rebuilding:
+            self.rebuild_progressed.emit(self._details_total, self._details_total)
             self._details_total = 0
+            self._rebuilding = False
             self.rebuild_finished.emit()
 
     def _schedule_details(self) -> None:
