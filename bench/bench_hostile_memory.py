@@ -53,7 +53,8 @@ def run_case(tree: Path, argv: list[str], cap_gb: float, timeout_s: float) -> tu
     """(peak RSS in GB, outcome, seconds)."""
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", HARNESS, str(cap_gb), *argv], env=env,
+    # cwd=tree too: ``python -c`` puts the working directory first on sys.path.
+    proc = subprocess.Popen([sys.executable, "-c", HARNESS, str(cap_gb), *argv], env=env, cwd=tree,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_kb = 0
     while proc.poll() is None:

@@ -61,7 +61,7 @@ def run_cli_limited(commands: list[list[str]], budget_bytes: int) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     done = subprocess.run(
         [sys.executable, "-c", HARNESS, str(budget_bytes), json.dumps(commands)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True, text=True, env=env, timeout=600, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]  # the process itself survived every command
     return json.loads(done.stdout.splitlines()[-1])["results"]
