@@ -45,9 +45,15 @@ def hz_to_mel(hz: np.ndarray | float) -> np.ndarray | float:
     return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
 
 
+def _short(value: Any, most: int = 60) -> str:
+    """``repr(value)`` cut to ``most`` characters, for messages about values read from a file."""
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _number(owner: str, name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: `{name}` must be a number, got {repr(value)[:60]}.")
+        raise ValueError(f"{owner}: `{name}` must be a number, got {_short(value)}.")
     if isinstance(value, (int, np.integer)) and abs(value) > 1e300 or not math.isfinite(value):
         raise ValueError(f"{owner}: `{name}` must be a finite number, got {str(value)[:30]}.")
     return float(value)
@@ -93,7 +99,7 @@ class Stroke:
         points = []
         for i, point in enumerate(self.points):
             if len(point) != 2:
-                raise ValueError(f"Stroke: points[{i}] must be (seconds, Hz), got {point!r}.")
+                raise ValueError(f"Stroke: points[{i}] must be (seconds, Hz), got {_short(point)}.")
             t, hz = _number("Stroke", f"points[{i}] seconds", point[0]), _number("Stroke", f"points[{i}] Hz", point[1])
             if hz < 0:
                 raise ValueError(f"Stroke: points[{i}] Hz must be >= 0, got {hz}.")
@@ -193,9 +199,9 @@ class MaskGrid:
 
     def __post_init__(self) -> None:
         if not isinstance(self.columns, int) or self.columns < 0:
-            raise ValueError(f"MaskGrid: `columns` must be an integer >= 0, got {self.columns!r}.")
+            raise ValueError(f"MaskGrid: `columns` must be an integer >= 0, got {_short(self.columns)}.")
         if not self.column_s > 0:
-            raise ValueError(f"MaskGrid: `column_s` must be > 0 seconds, got {self.column_s!r}.")
+            raise ValueError(f"MaskGrid: `column_s` must be > 0 seconds, got {_short(self.column_s)}.")
         rows = np.asarray(self.row_hz, dtype=np.float64)
         if rows.ndim != 1 or rows.size == 0 or np.any(np.diff(rows) <= 0):
             raise ValueError("MaskGrid: `row_hz` must be a non-empty ascending 1-D array of Hz.")
@@ -341,9 +347,9 @@ class Mask:
         object.__setattr__(self, "shapes", tuple(self.shapes))
         for i, shape in enumerate(self.shapes):
             if type(shape) not in _KIND_OF:
-                raise ValueError(f"Mask: shapes[{i}] must be a Stroke, Rect, TimeBand, FreqBand or Invert, got {shape!r}.")
+                raise ValueError(f"Mask: shapes[{i}] must be a Stroke, Rect, TimeBand, FreqBand or Invert, got {_short(shape)}.")
         if isinstance(self.feather_px, bool) or not isinstance(self.feather_px, (int, np.integer)):
-            raise ValueError(f"Mask: `feather_px` must be an integer, got {self.feather_px!r}.")
+            raise ValueError(f"Mask: `feather_px` must be an integer, got {_short(self.feather_px)}.")
         if not 0 <= self.feather_px <= MAX_FEATHER_PX:
             raise ValueError(f"Mask: `feather_px` must be between 0 and {MAX_FEATHER_PX}, got {self.feather_px}.")
         object.__setattr__(self, "feather_px", int(self.feather_px))
@@ -420,7 +426,7 @@ class Mask:
             raise ValueError(f"a mask must be a JSON object, got {type(data).__name__}.")
         version = data.get("version", MASK_FORMAT_VERSION)
         if not isinstance(version, int) or version > MASK_FORMAT_VERSION:
-            raise ValueError(f"this mask was saved by a newer version (mask format {version!r}); "
+            raise ValueError(f"this mask was saved by a newer version (mask format {_short(version)}); "
                              f"this version reads format {MASK_FORMAT_VERSION}.")
         raw_shapes = data.get("shapes", [])
         if not isinstance(raw_shapes, list):
@@ -429,7 +435,7 @@ class Mask:
         for i, entry in enumerate(raw_shapes):
             kind_name = entry.get("kind") if isinstance(entry, dict) else None
             if not isinstance(kind_name, str) or kind_name not in _KINDS:
-                raise ValueError(f"mask shape {i} has no known kind (expected one of {sorted(_KINDS)}): {repr(entry)[:80]}.")
+                raise ValueError(f"mask shape {i} has no known kind (expected one of {sorted(_KINDS)}): {_short(entry, 80)}.")
             kind = _KINDS[kind_name]
             args = {k: v for k, v in entry.items() if k != "kind"}
             unknown = set(args) - set(kind.__dataclass_fields__)
@@ -501,7 +507,7 @@ class MaskStore:
             try:
                 masks[str(clip_id)] = Mask.from_dict(entry)
             except ValueError as exc:
-                raise ValueError(f"the mask of clip {clip_id!r} is damaged: {exc}") from None
+                raise ValueError(f"the mask of clip {_short(clip_id)} is damaged: {exc}") from None
         return masks
 
     def __len__(self) -> int:

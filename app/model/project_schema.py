@@ -172,7 +172,7 @@ class Fields:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, f"must be an integer, got {_describe(value)}.")
         if not lo <= value <= hi:
-            self.fail(field, f"must be between {lo} and {hi}{unit}, got {value}.")
+            self.fail(field, f"must be between {lo} and {hi}{unit}, got {_number_text(value)}.")
         return value
 
     def flag(self, value: Any, field: str) -> bool:
@@ -184,7 +184,7 @@ class Fields:
         """``obj["id"]``: a non-empty string no earlier ``what`` had (added to ``seen``)."""
         value = self.text(self.get(obj, "id", field), f"{field}.id", MAX_ID_CHARS, empty=False)
         if value in seen:
-            self.fail(f"{field}.id", f"{value!r} is the id of an earlier {what} too.")
+            self.fail(f"{field}.id", f"{_describe(value)} is the id of an earlier {what} too.")
         seen.add(value)
         return value
 
@@ -193,7 +193,7 @@ class Fields:
         if not name.startswith(folder) or ".." in name.split("/") or "\\" in name:
             self.fail(field, f"must name a member under {folder}, got {_describe(value)}.")
         if name not in members:
-            self.fail(field, f"names {name!r}, which is not in the file.")
+            self.fail(field, f"names {_describe(name)}, which is not in the file.")
         return name
 
 
