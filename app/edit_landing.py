@@ -1,7 +1,9 @@
-"""Where edit results land: each lands as one undo step that replaces a clip's audio (its mask
-moving with its sound) or adds clips on tracks (new tracks below as needed).
+"""Where results land: each lands as one undo step that replaces a clip's audio (its mask moving
+with its sound) or adds clips where :mod:`app.model.placement` says (never over another clip).
 
-Used by the task modules' ``land`` functions (``tools.landing``) on the GUI thread.
+Every landing path goes through here on the GUI thread: the task modules' ``land`` functions
+(``tools.landing``), the main window's generations and imports. :meth:`Landing.show_landed`
+then selects the result and scrolls the timeline to it.
 """
 
 from __future__ import annotations
@@ -9,21 +11,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.model.commands import AddClip, AddTrack, Command, CommandGroup, MoveClip, ReplaceClipAudio
+from app.model.commands import Command, CommandGroup, MoveClip, ReplaceClipAudio
 from app.model.mask import MaskStore
 from app.model.mask_commands import SetMask
-from app.model.project import Clip, Project, Track
+from app.model.placement import landing_commands, plan_landing
+from app.model.project import Clip, Project, Selection
 from app.tasks import Plan
+
+
+#: The setting (app.settings.AppSettings key) behind Edit > Results on a New Track.
+RESULTS_ON_NEW_TRACK_KEY = "results_on_new_track"
 
 
 class Landing:
     """Puts task results into ``project`` through ``undo_stack``; ``show(text)`` tells the user."""
 
-    def __init__(self, project: Project, undo_stack: Any, masks: MaskStore, show: Callable[[str], None]) -> None:
+    def __init__(self, project: Project, undo_stack: Any, masks: MaskStore, show: Callable[[str], None], *,
+                 reveal: Callable[[list[str]], None] | None = None,
+                 new_track: Callable[[], bool] | None = None) -> None:
         self.project = project
         self.undo_stack = undo_stack
         self.masks = masks
         self.show = show
+        #: Scrolls the timeline to clips (``QtTimeline.reveal_clips``); a no-op without one.
+        self.reveal: Callable[[list[str]], None] = reveal or (lambda clip_ids: None)
+        #: Whether the user asked for results on a new track (Edit > Results on a New Track).
+        self.new_track: Callable[[], bool] = new_track or (lambda: False)
 
     def push(self, text: str, commands: list[Command]) -> None:
         self.undo_stack.push_command(commands[0] if len(commands) == 1 else CommandGroup(self.project, text, commands))
@@ -56,24 +69,34 @@ class Landing:
         return self.replace(clip, result, text, keep_trim=False, new_start_s=max(0.0, new_start),
                             mask_shift_s=added - clip.offset_s)
 
-    def add_clips(self, text: str, base_track_id: str | None, clips: list[Clip]) -> list[str]:
-        """One undo step named ``text``: clip ``i`` on the ``i``-th track from ``base_track_id``
-        (tracks added below as needed; a new track when ``base_track_id`` is None). Generations
-        and the edits that make new clips land through here."""
-        tracks = list(self.project.tracks)
-        commands: list[Command] = []
-        if base_track_id is None or not any(t.id == base_track_id for t in tracks):
-            base = len(tracks)
-        else:
-            base = [t.id for t in tracks].index(base_track_id)
-        for i, clip in enumerate(clips):
-            if base + i >= len(tracks):
-                track = Track(name=f"Track {len(tracks) + 1}")
-                commands.append(AddTrack(self.project, track))
-                tracks.append(track)
-            commands.append(AddClip(self.project, tracks[base + i], clip))
+    def add_clips(self, text: str, track_id: str | None, clips: list[Clip], *, arrangement: str = "stack",
+                  new_track: bool | None = None, keep_start: bool = False) -> list[str]:
+        """One undo step named ``text`` adding ``clips`` where :mod:`app.model.placement` says:
+        on ``track_id`` (None: the selected track) at the first clip's ``start_s`` (the playhead
+        when the job started) if that is free, else after the track's last clip; a ``"stack"``
+        (variations) shares that start on the tracks below where free, a ``"sequence"``
+        (imports) follows on; never over another clip; new tracks as needed, or for all of them
+        when ``new_track`` (default: the user's choice, ``self.new_track()``). The first new
+        clip is then selected and shown (:meth:`show_landed`)."""
+        if new_track is None:
+            new_track = self.new_track()
+        placement = plan_landing(self.project, [c.length_s for c in clips], track_id=track_id,
+                                 at_s=clips[0].start_s, arrangement=arrangement, new_track=new_track,
+                                 keep_start=keep_start)
+        commands = landing_commands(self.project, clips, placement)
         self.undo_stack.push_command(CommandGroup(self.project, text, commands))
-        return [c.id for c in clips]
+        ids = [c.id for c in clips]
+        self.show_landed(ids)
+        return ids
+
+    def show_landed(self, clip_ids: list[str]) -> None:
+        """Select the first landed clip that is still there and scroll the views to it."""
+        present = [cid for cid in clip_ids if self.project.has_clip(cid)]
+        if not present:
+            return
+        track, _ = self.project.find_clip(present[0])
+        self.project.set_selection(Selection(clip_ids=frozenset({present[0]}), track_id=track.id))
+        self.reveal(present)
 
     def land_as_new_clips(self, plan: Plan, results: list[Any]) -> list[str]:
         """Results of an edit whose clip changed while it ran: new clips on a new track."""
@@ -81,4 +104,4 @@ class Landing:
         clips = [Clip(name=f"{plan.extra.get('name', 'Edit')} ({plan.kind})", audio=r.audio,
                       sample_rate_hz=r.sample_rate_hz, start_s=max(0.0, start_s), recipe=r.recipe, image=r.image)
                  for r in results]
-        return self.add_clips(f"{plan.kind.capitalize()} (new clip)", None, clips)
+        return self.add_clips(f"{plan.kind.capitalize()} (new clip)", None, clips, new_track=True)

@@ -38,7 +38,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox
 
 from app.autosave import Autosaver, AutosaveInfo
-from app.edit_landing import Landing
+from app.edit_landing import RESULTS_ON_NEW_TRACK_KEY, Landing
 from app.edit_menus import EditMenusMixin
 from app.edit_recovery import RecoveryMixin
 from app.model.mask import MaskStore
@@ -87,7 +87,12 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         self.timeline = window.timeline
         self.masks = MaskStore()
         self.tasks: dict[str, AppTask] = {task.name: task for task in app_tasks()}
-        self.landing = Landing(self.project, self.undo_stack, self.masks, self._show)
+        reveal = getattr(self.timeline, "reveal_clips", None)
+        settings = getattr(window, "settings", None)
+        self.landing = Landing(
+            self.project, self.undo_stack, self.masks, self._show, reveal=reveal if callable(reveal) else None,
+            new_track=(lambda: bool(settings.get(RESULTS_ON_NEW_TRACK_KEY, False))) if settings is not None else None,
+        )
         self._plans: dict[int, Plan] = {}
         self._preparing: list[Plan] = []
         self._on_recovery = None

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QMimeData, QUrl
 
-from app.model.commands import AddClip, CommandGroup
 from app.model.mix import mix_channels, render_clip, render_mix
 from app.model.persistence import PROJECT_SUFFIX, ProjectSnapshot, load_project  # noqa: F401 - re-exported
 from app.model.project import MAX_CHANNELS, Clip, Project
@@ -185,18 +184,6 @@ def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a per-file message
             results.append(ImportResult(str(path), None, str(exc) or type(exc).__name__))
     return results
-
-
-def place_clips(project: Project, track_id: str, start_s: float, clips: list[Clip]) -> CommandGroup:
-    """One undo step adding ``clips`` one after another on a track, the first at ``start_s``."""
-    commands = []
-    at = start_s
-    for clip in clips:
-        clip.start_s = at
-        at += clip.length_s
-        commands.append(AddClip(project, track_id, clip))
-    text = f"Import {clips[0].name!r}" if len(clips) == 1 else f"Import {len(clips)} files"
-    return CommandGroup(project, text, commands)
 
 
 def dropped_paths(mime: QMimeData) -> list[str]:

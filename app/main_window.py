@@ -28,7 +28,7 @@ from app import io_actions
 from app.engine_client import EngineClient, ModelListing
 from app.model.commands import AddTrack, CommandGroup
 from app.model.generation import NATIVE_SIZE, GenerationSettings, duration_for_size
-from app.model.project import Clip, Project, Selection, Track
+from app.model.project import Clip, Project, Selection
 from app.settings import AppSettings
 from app.undo import UndoStack
 from app.widgets.qt_inspector import QtInspector
@@ -291,6 +291,14 @@ class MainWindow(QMainWindow):
         self.models_action = a("&Model Manager…", self.open_model_manager, "Ctrl+M")
         self.unload_action = a("&Unload Models", self.unload_models, tip="Free the memory the loaded model uses")
         self.add_track_action = a("Add &Track", self.add_track, "Ctrl+T")
+        from app.edit_landing import RESULTS_ON_NEW_TRACK_KEY
+
+        self.new_track_results_action = a(
+            "Results on a &New Track", lambda: self.settings.set(RESULTS_ON_NEW_TRACK_KEY, self.new_track_results_action.isChecked()),
+            tip="Generations, edits that make new clips and imports land on a new track",
+        )
+        self.new_track_results_action.setCheckable(True)
+        self.new_track_results_action.setChecked(bool(self.settings.get(RESULTS_ON_NEW_TRACK_KEY, False)))
         timeline_actions = getattr(self.timeline, "timeline_actions", None)
         if callable(timeline_actions):
             # The timeline's own actions (same objects, so no ambiguous shortcuts), answering
@@ -344,6 +352,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.add_track_action)
+        edit_menu.addAction(self.new_track_results_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.settings_action)
 
@@ -686,24 +695,17 @@ class MainWindow(QMainWindow):
         first = results[0].recipe
         self.prompt_panel.note_used_seed(first.seed)
         self.status.set_device_used(first.device)
-        # Select on the next event-loop turn: the views' work for the new clips and for the
-        # selection then run in separate turns instead of one long stall.
-        QTimer.singleShot(0, lambda: self._select_landed(job_id, clips, track_id))
+        # The landing selected the first clip and scrolled to it; listeners hear on the next turn.
+        QTimer.singleShot(0, lambda: self.clips_generated.emit(job_id, clips))
 
     def _on_generation_failed(self, pending: _PendingJob, message: str) -> None:
         self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
         self.jobs_dock.raise_()
 
-    def _select_landed(self, job_id: int, clips: list[Clip], track_id: str) -> None:
-        present = [c for c in clips if self.project.has_clip(c.id)]
-        if present:
-            track = self.project.find_clip(present[0].id)[0]
-            self.project.set_selection(Selection(clip_ids=frozenset({present[0].id}), track_id=track.id))
-        self.clips_generated.emit(job_id, clips)
-
     def _land_results(self, pending: _PendingJob, results: list[GenerationResult]) -> tuple[list[Clip], str]:
-        """One undo step: a clip per variation, variation i on the i-th track from the target
-        (new tracks are added below when there are not enough)."""
+        """One undo step: a clip per variation, at the playhead of the job's start on the target
+        track if free (else after its last clip), variations on the tracks below where free
+        (app.model.placement: never over another clip)."""
         project = self.project
         track_id = pending.track_id if any(t.id == pending.track_id for t in project.tracks) else None
         if track_id is None:
@@ -740,8 +742,9 @@ class MainWindow(QMainWindow):
             self.import_files(paths)
 
     def import_files(self, paths: list[str]) -> None:
-        """Read files off the GUI thread; they land one after another at the playhead on the
-        selected track as one undo step. Files that fail are reported, the others still import."""
+        """Read files off the GUI thread; they land one after another on the selected track, from
+        the playhead if that is free (else after the track's last clip), as one undo step, and are
+        selected. Files that fail are reported, the others still import."""
         track = self.project.selected_track()
         target = (track.id if track else None, self.project.playhead_s)
         self.show_message(f"Importing {len(paths)} file(s)…", 0)
@@ -759,13 +762,12 @@ class MainWindow(QMainWindow):
         self.last_import_errors = [(r.path, r.error) for r in results if r.error]
         if clips:
             track_id, start_s = target
-            if track_id is None or not any(t.id == track_id for t in self.project.tracks):
-                if not self.project.tracks:
-                    self.undo_stack.push_command(AddTrack(self.project, Track(name="Track 1")))
-                track_id = self.project.selected_track().id
-            group = io_actions.place_clips(self.project, track_id, start_s, clips)
-            self.undo_stack.push_command(group)
-            self.project.set_selection(Selection(clip_ids=frozenset(c.id for c in clips), track_id=track_id))
+            clips[0].start_s = start_s
+            text = f"Import {clips[0].name!r}" if len(clips) == 1 else f"Import {len(clips)} files"
+            # One after another from the playhead if that is free, else after the track's last clip.
+            ids = self.edit_tools.landing.add_clips(text, track_id, clips, arrangement="sequence")
+            track_id = self.project.find_clip(ids[0])[0].id
+            self.project.set_selection(Selection(clip_ids=frozenset(ids), track_id=track_id))
         if self.last_import_errors:
             lines = "\n".join(f"{Path(p).name}: {e}" for p, e in self.last_import_errors)
             self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)

@@ -92,6 +92,7 @@ class ClipItem(pg.GraphicsObject):
         self.handler = handler
         self.selected = False
         self.show_name = True
+        self.label_row = 0  # which line of the clip its name is drawn on (see set_label_row)
         self.gain = 1.0
         self.start_s = self.offset_s = self.length_s = 0.0
         self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape, True)
@@ -168,6 +169,12 @@ class ClipItem(pg.GraphicsObject):
         if self.spectrogram is not None:
             self.spectrogram.detach()
 
+    def set_label_row(self, row: int) -> None:
+        """Draw the name on line ``row`` (0 = the top): overlapping clips use different lines."""
+        if row != self.label_row:
+            self.label_row = int(row)
+            self.update()
+
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:
             self.selected = selected
@@ -229,11 +236,15 @@ class ClipItem(pg.GraphicsObject):
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
             painter.drawRect(device.adjusted(0.5, 0.5, -0.5, -0.5))
             if self.show_name and device.width() > 24:
+                # Overlapping clips of a lane get different label rows (set by the timeline), and a
+                # name never runs past its clip: no two labels are ever drawn over each other.
                 painter.setPen(QtGui.QColor(255, 255, 255, 220))
-                text_rect = device.adjusted(4, 1, -4, 0)
-                painter.drawText(
-                    text_rect, int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop), str(self.name)
-                )
+                metrics = painter.fontMetrics()
+                top = 1 + self.label_row * metrics.height()
+                text_rect = device.adjusted(4, top, -4, 0)
+                if text_rect.height() >= metrics.height():
+                    text = metrics.elidedText(str(self.name), QtCore.Qt.TextElideMode.ElideRight, int(text_rect.width()))
+                    painter.drawText(text_rect, int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop), text)
         finally:
             painter.restore()
 

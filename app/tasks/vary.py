@@ -58,9 +58,11 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
                                duration_s=None if current.duration_s is None else
                                min(current.duration_s, r.duration_s - current.offset_s))
                   for r in results]
+        # Under the clip, lined up with it: on the tracks below where free, new tracks as needed.
         index = tools.project.tracks.index(track)
         below = tools.project.tracks[index + 1].id if index + 1 < len(tools.project.tracks) else None
-        return tools.landing.add_clips(f"Vary {current.name!r} ({len(results)} variations)", below, copies)
+        return tools.landing.add_clips(f"Vary {current.name!r} ({len(results)} variations)", below, copies,
+                                       keep_start=True, new_track=True if below is None else None)
 
     return plan_for("vary", clip, build, land)
 

@@ -273,6 +273,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for lane, track in zip(lanes, self.project.tracks):
             for clip in track.clips:
                 self._add_block(lane, clip)
+            self._relabel(lane)
         self._update_scale()
         self._update_extent()
         self._details_total = 0
@@ -409,6 +410,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._place_overview_rows()
         for clip in track.clips:  # a track comes back with its clips (undo of a delete)
             self._add_block(lane, clip)
+        self._relabel(lane)
         self._update_extent()
 
     def _remove_lane(self, lane: TrackLane) -> None:
@@ -474,6 +476,12 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         if item is not None:
             item.setZValue(_stack_z(self._seq))
 
+    def _relabel(self, lane: TrackLane) -> None:
+        """Give overlapping clips of ``lane`` different lines for their names."""
+        lane.label_rows = lane.layer.label_rows()
+        for clip_id, item in lane.clip_items.items():
+            item.set_label_row(lane.label_rows.get(clip_id, 0))
+
     def _add_clip_item(self, lane: TrackLane, clip: Clip) -> ClipItem:
         """The clip's detailed item on ``lane`` (replacing one it has)."""
         if clip.id in lane.clip_items:
@@ -482,6 +490,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         item = ClipItem(clip, lane.track_id, visuals.pyramid, lane.layout, lane.color, handler=self)
         item.setZValue(_stack_z(lane.layer.blocks.get(clip.id, (None, self._seq))[1]))
         lane.clip_items[clip.id] = item
+        item.set_label_row(lane.label_rows.get(clip.id, 0))
         lane.layer.set_hidden(clip.id, True)
         self._key_items.setdefault(item.audio_key, {})[clip.id] = item
         lane.viewbox.addItem(item, ignoreBounds=True)
@@ -516,6 +525,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._add_block(lane, clip)
         if clip.id in lane.clip_items:  # the same clip again (redo): fresh item
             self._remove_clip_item(lane, clip.id)
+        self._relabel(lane)
         self._sync_clip_detail(lane, clip)
         self._update_scale()
         self._update_extent()
@@ -525,6 +535,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         if lane is not None:
             self._remove_clip_item(lane, clip.id)
             lane.layer.remove_block(clip.id)
+            self._relabel(lane)
         self._overview.remove_clip(track.id, clip.id)
         self._update_scale()
         self._update_extent()
@@ -544,6 +555,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
                 self._remove_clip_item(lane, clip.id)  # new audio: new item
             else:
                 item.sync_from_clip(clip)
+        self._relabel(lane)
         self._sync_clip_detail(lane, clip)
         self._update_scale()
         self._update_extent()

@@ -287,8 +287,9 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     stack.undo()
     assert other.audio is before
 
-    # Interpolate: a new clip at the playhead, removed again by undo.
-    project.set_playhead(4.0)
+    # Interpolate: a new clip at the playhead (a free spot: a taken one lands after the track's
+    # last clip, see test_placement.py), removed again by undo.
+    project.set_playhead(6.0)
     tools.edit_panel.forms["interpolate"].prompt_to.setText("bright bells")
     tools.edit_panel.forms["interpolate"].steps.setValue(2)
     tools.edit_panel.forms["interpolate"].segment.setValue(0.64)
@@ -296,7 +297,7 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     count = len(project.clips())
     _, _, (new_id,) = run_and_wait(qtbot, tools, lambda: tools.run_edit("interpolate"))
     _, new_clip = project.find_clip(new_id)
-    assert new_clip.start_s == 4.0 and new_clip.recipe.task == "interpolate" and len(project.clips()) == count + 1
+    assert new_clip.start_s == 6.0 and new_clip.recipe.task == "interpolate" and len(project.clips()) == count + 1
     stack.undo()
     assert not project.has_clip(new_id) and clip.audio is original
 

@@ -111,6 +111,21 @@ class ClipsLayer(pg.GraphicsObject):
             self._end_s = end
         self.update()
 
+    def label_rows(self) -> dict[str, int]:
+        """A line for each clip's name such that clips that overlap in time never share one
+        (interval partitioning, earliest start first; touching clips do not overlap)."""
+        rows: dict[str, int] = {}
+        ends: list[float] = []  # per line, where its last clip ends
+        for clip_id, (clip, _) in sorted(self.blocks.items(), key=lambda kv: (kv[1][0].start_s, kv[1][1])):
+            start = clip.start_s
+            row = next((r for r, end in enumerate(ends) if end <= start + 1e-9), len(ends))
+            if row == len(ends):
+                ends.append(clip.end_s)
+            else:
+                ends[row] = clip.end_s
+            rows[clip_id] = row
+        return rows
+
     def block_at(self, t_s: float) -> Clip | None:
         """The topmost clip drawn by this layer (not hidden) under time ``t_s``, or None."""
         slop = PICK_SLOP_PX * (self.pixelWidth() or 0.0)

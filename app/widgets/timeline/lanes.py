@@ -91,6 +91,7 @@ class TrackLane:
         #: Clips shown in detail (in view and wide enough); the layer draws every other clip.
         self.clip_items: dict[str, ClipItem] = {}
         self.layer = ClipsLayer(self.color, handler=timeline)
+        self.label_rows: dict[str, int] = {}  # clip id -> the line its name is drawn on
         self.viewbox.addItem(self.layer, ignoreBounds=True)
         self.playhead = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(PLAYHEAD_PEN, width=1))
         self.playhead.setZValue(30)

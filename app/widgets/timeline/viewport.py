@@ -103,3 +103,28 @@ class ViewportMixin:
         start, end = self._view
         width = self._lanes[0].viewbox.width() if self._lanes else self.ruler_viewbox.width()
         return max(width, 1.0) / (end - start)
+
+    def reveal_clips(self: QtTimeline, clip_ids: list[str]) -> None:
+        """Bring clips into view: scroll as little as needed (or zoom out when they are longer
+        than the view) and scroll the lanes to the first one's track."""
+        spans, first_lane = [], None
+        for clip_id in clip_ids:
+            for lane in self._lanes:
+                block = lane.layer.blocks.get(clip_id)
+                if block is not None:
+                    spans.append((block[0].start_s, block[0].end_s))
+                    first_lane = first_lane or lane
+                    break
+        if not spans:
+            return
+        lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+        start, end = self._view
+        span = end - start
+        if hi - lo > 0.9 * span:
+            pad = 0.05 * (hi - lo)
+            self.set_visible_range(lo - pad, hi + pad)
+        elif lo < start or hi > end:
+            new_start = lo - 0.05 * span if lo < start else hi + 0.05 * span - span
+            self.set_visible_range(new_start, new_start + span)
+        if first_lane is not None:
+            self.lanes_scroll.ensureWidgetVisible(first_lane.row, 0, 0)
