@@ -41,6 +41,8 @@ from engine.api import EngineSettings, GenerationResult, JobSpec
 log = logging.getLogger(__name__)
 
 APP_TITLE = "Specdiff Studio"
+#: Setting: the timeline's spectrogram colour map and range in dB, as [name, dB].
+SPECTROGRAM_STYLE_KEY = "spectrogram_style"
 STATUS_MESSAGE_MS = 6000
 DEFAULT_WINDOW_SIZE = QSize(1400, 860)
 HUB_CHECK_INTERVAL_MS = 60_000
@@ -401,6 +403,15 @@ class MainWindow(QMainWindow):
             self.timeline.drag_out_failed.connect(lambda message: self.show_message(message, STATUS_MESSAGE_MS * 2))
         if hasattr(self.timeline, "rebuild_progressed"):
             self.timeline.rebuild_progressed.connect(self._on_timeline_rebuild_progressed)
+        if hasattr(self.timeline, "spectrogram_style_changed"):
+            saved = self.settings.get(SPECTROGRAM_STYLE_KEY)
+            try:
+                self.timeline.set_spectrogram_style(*saved)
+            except (TypeError, ValueError):  # none saved yet, or from another version
+                pass
+            self.timeline.spectrogram_style_changed.connect(
+                lambda colormap, range_db: self.settings.set(SPECTROGRAM_STYLE_KEY, [colormap, range_db])
+            )
         self.open_progressed.connect(lambda text: self.show_message(text, 0))
         if self.transport is not None:
             if hasattr(self.transport, "output_device_changed"):

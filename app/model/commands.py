@@ -307,6 +307,25 @@ class RemoveTrack(Command):
         self.project.add_track(self.track, self.index)
 
 
+class MoveTrack(Command):
+    """Put a track at position ``index`` (its clips go with it); undo puts it back."""
+
+    def __init__(self, project: Project, track_id: str, index: int) -> None:
+        track = project.track(track_id)
+        super().__init__(project, f"Move track {track.name!r}")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(project.tracks):
+            raise IndexError(f"MoveTrack: index {index!r} out of range 0..{len(project.tracks) - 1}")
+        self.track_id = track_id
+        self.old_index = project.track_index(track_id)
+        self.new_index = index
+
+    def _redo(self) -> None:
+        self.project.move_track(self.track_id, self.new_index)
+
+    def _undo(self) -> None:
+        self.project.move_track(self.track_id, self.old_index)
+
+
 _TRACK_PROPERTIES = ("name", "gain_db", "mute", "solo")
 
 

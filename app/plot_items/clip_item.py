@@ -110,6 +110,7 @@ class ClipItem(pg.GraphicsObject):
         self.waveform.setParentItem(self)
         self.waveform.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent, True)
         self.spectrogram: SpectrogramItem | None = None
+        self.spectrogram_lut = None  # the timeline's colour map and dB range (None: the default)
         self.overlays: list = []  # e.g. the mask overlay: children told of every layout change
         self.sync_from_clip(clip)
 
@@ -145,11 +146,17 @@ class ClipItem(pg.GraphicsObject):
                 self.scene().removeItem(self.spectrogram)
             self.spectrogram = None
         if image is not None:
-            self.spectrogram = SpectrogramItem(image, self.layout.scale)
+            self.spectrogram = SpectrogramItem(image, self.layout.scale, self.spectrogram_lut)
             self.spectrogram.setParentItem(self)
             self.spectrogram.setFlag(self.GraphicsItemFlag.ItemStacksBehindParent, True)
             self.spectrogram.setZValue(-1)
         self._layout_children()
+
+    def set_spectrogram_lut(self, lut) -> None:
+        """Colour the spectrogram with ``lut`` (256 x 3 uint8), now and when it arrives."""
+        self.spectrogram_lut = lut
+        if self.spectrogram is not None:
+            self.spectrogram.set_lut(lut)
 
     def add_overlay(self, overlay: QtWidgets.QGraphicsItem, z: float = -0.5) -> None:
         """Show ``overlay`` over the spectrogram, inside the clip's rectangle. It must have

@@ -24,14 +24,12 @@ from typing import Any
 import numpy as np
 
 from app.plot_items.axes import hz_to_mel, mel_to_hz
-from app.plot_items.spectrogram_item import SpectrogramImage, pool_columns
+from app.plot_items.spectrogram_item import DISPLAY_RANGE_DB, SpectrogramImage, pool_columns
 
 #: Mel rows of the display image (the lane is 100-200 px tall).
 DISPLAY_N_MELS = 256
 #: Columns computed per chunk (20 s at Riffusion's 10 ms hop).
 CHUNK_COLUMNS = 2048
-#: Dynamic range shown: 0 = DISPLAY_RANGE_DB below a full-scale sine, 255 = the sine.
-DISPLAY_RANGE_DB = 90.0
 #: Pooled levels stop at this many columns.
 MIN_LEVEL_COLUMNS = 256
 

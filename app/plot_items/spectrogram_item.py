@@ -25,12 +25,29 @@ from app.plot_items.axes import FrequencyScale
 TILE_COLUMNS = 1024
 #: Colormap of the spectrogram (a 256-entry uint8 LUT is built from it).
 COLORMAP_NAME = "inferno"
+#: Colour maps offered (pyqtgraph names; "CET-L1" is a plain grey ramp), with their labels.
+COLORMAPS = {"inferno": "Inferno", "magma": "Magma", "viridis": "Viridis", "plasma": "Plasma",
+             "cividis": "Cividis", "turbo": "Turbo", "CET-L1": "Grey"}
+#: Dynamic range of the display images: pixel 0 = DISPLAY_RANGE_DB below a full-scale sine,
+#: 255 = the sine (app/plot_items/spectrogram_compute.py). A smaller shown range only needs a LUT.
+DISPLAY_RANGE_DB = 90.0
+MIN_SHOWN_RANGE_DB = 20.0
 
 
-def spectrogram_lut(name: str = COLORMAP_NAME) -> np.ndarray:
-    """(256, 3) uint8 lookup table of a pyqtgraph colormap."""
-    lut = pg.colormap.get(name).getLookupTable(nPts=256, alpha=False)
-    return np.ascontiguousarray(lut, dtype=np.uint8)
+def spectrogram_lut(name: str = COLORMAP_NAME, range_db: float = DISPLAY_RANGE_DB) -> np.ndarray:
+    """(256, 3) uint8 lookup table: the colormap ``name`` spread over the top ``range_db``
+    decibels of the display image (everything quieter is the colormap's darkest colour).
+    Raises ValueError for an unknown colormap or a range outside 20-90 dB."""
+    if name not in COLORMAPS:
+        raise ValueError(f"colour map must be one of {', '.join(COLORMAPS)}, got {name!r}.")
+    if not MIN_SHOWN_RANGE_DB <= float(range_db) <= DISPLAY_RANGE_DB:
+        raise ValueError(
+            f"spectrogram range must be {MIN_SHOWN_RANGE_DB:g} to {DISPLAY_RANGE_DB:g} dB, got {range_db!r}."
+        )
+    colors = np.ascontiguousarray(pg.colormap.get(name).getLookupTable(nPts=256, alpha=False), dtype=np.uint8)
+    db = np.arange(256) / 255.0 * DISPLAY_RANGE_DB - DISPLAY_RANGE_DB  # what each pixel value means
+    position = np.clip((db + float(range_db)) / float(range_db), 0.0, 1.0)
+    return np.ascontiguousarray(colors[np.round(position * 255).astype(np.intp)])
 
 
 def pool_columns(image: np.ndarray) -> np.ndarray:
@@ -132,6 +149,12 @@ class SpectrogramItem(pg.GraphicsObject):
     def set_audible(self, start_s: float, end_s: float) -> None:
         """Only tiles over ``start_s .. end_s`` (seconds from the audio's start) are shown."""
         self.audible = (float(start_s), float(end_s))
+
+    def set_lut(self, lut: np.ndarray) -> None:
+        """Recolour (a new colour map or dB range): the tiles keep their pixels."""
+        self.lut = lut
+        for tile in self._tiles.values():
+            tile.setLookupTable(lut)
 
     def set_scale(self, scale: FrequencyScale) -> None:
         self.scale = scale

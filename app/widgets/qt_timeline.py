@@ -30,7 +30,14 @@ from app.model.project import Clip, Project, Selection, Track
 from app.plot_items.axes import FrequencyScale, TimeAxis
 from app.plot_items.clip_item import VIEW_MODES, ClipItem, LaneLayout
 from app.plot_items.envelope import EnvelopePyramid
-from app.plot_items.spectrogram_item import SpectrogramImage
+from app.plot_items.spectrogram_item import (
+    COLORMAP_NAME,
+    COLORMAPS,
+    DISPLAY_RANGE_DB,
+    MIN_SHOWN_RANGE_DB,
+    SpectrogramImage,
+    spectrogram_lut,
+)
 from app.widgets.timeline.edit_actions import EditActionsMixin
 from app.widgets.timeline.gestures import GesturesMixin, MaskGesture
 from app.widgets.timeline.lanes import (
@@ -44,7 +51,7 @@ from app.widgets.timeline.lanes import (
 )
 from app.widgets.timeline.overview import TimelineOverview
 from app.widgets.timeline.snapping import SnappingMixin
-from app.widgets.timeline.track_header import HEADER_WIDTH_PX
+from app.widgets.timeline.track_header import header_width_px
 from app.widgets.timeline.viewport import DEFAULT_VISIBLE_S, ViewportMixin
 from app.widgets.timeline.visuals import VisualsCache, prepare_pyramids
 
@@ -80,6 +87,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         spectrogram_computed(str clip_id): a clip's spectrogram image is complete.
         spectrogram_failed(str clip_id, str reason): it could not be computed (the waveform stays).
         tool_changed(str tool): "edit", "box" or "mask".
+        spectrogram_style_changed(str colormap, float range_db): the spectrograms' colours changed.
         rebuild_progressed(int done, int total): detailed clip items made so far (after a new
             document or a big zoom change); rebuild_finished(): all of them
             (see :meth:`rebuild_pending`). Every clip shows as a block meanwhile.
@@ -93,6 +101,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     tool_changed = Signal(str)
     clip_dragged_out = Signal(str, str)  # clip id, path of the WAV file the drag carries
     drag_out_failed = Signal(str)
+    spectrogram_style_changed = Signal(str, float)  # colour map, range in dB
     rebuild_progressed = Signal(int, int)  # detailed clip items made, to make
     rebuild_finished = Signal()
 
@@ -117,6 +126,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._details_total = 0
         self._rebuilding = False
         self.visuals = VisualsCache(self)
+        self._spectrogram_style = (COLORMAP_NAME, DISPLAY_RANGE_DB)
+        self._spectrogram_lut = spectrogram_lut(*self._spectrogram_style)
         self._drag: dict[str, Any] | None = None
         self._clip_decorators: list = []
         #: Receives MaskGesture values while the "mask" tool is on (see app/widgets/qt_mask_tools.py).
@@ -136,6 +147,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     # ================================================================= construction
 
     def _build_ui(self) -> None:
+        self.header_width = header_width_px()
         self.mode_combo = QtWidgets.QComboBox()
         self.mode_combo.addItems(["Waveform", "Spectrogram", "Both"])
         self.mode_combo.setCurrentIndex(VIEW_MODES.index(self._view_mode))
@@ -153,9 +165,26 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         toolbar.addWidget(self.mode_combo)
         toolbar.addWidget(self.box_tool_button)
         toolbar.addWidget(self.snap_button)
+        self.colormap_combo = QtWidgets.QComboBox(toolTip="Spectrogram colours")
+        for name, label in COLORMAPS.items():
+            self.colormap_combo.addItem(label, name)
+        self.colormap_combo.setCurrentIndex(self.colormap_combo.findData(self._spectrogram_style[0]))
+        self.colormap_combo.currentIndexChanged.connect(
+            lambda i: self.set_spectrogram_style(self.colormap_combo.itemData(i), self._spectrogram_style[1])
+        )
+        self.range_spin = QtWidgets.QSpinBox(
+            minimum=int(MIN_SHOWN_RANGE_DB), maximum=int(DISPLAY_RANGE_DB), singleStep=5, suffix=" dB",
+            toolTip="Spectrogram range: how many dB below full scale are shown (quieter is dark)",
+        )
+        self.range_spin.setValue(int(self._spectrogram_style[1]))
+        self.range_spin.valueChanged.connect(lambda v: self.set_spectrogram_style(self._spectrogram_style[0], float(v)))
+        toolbar.addWidget(QtWidgets.QLabel("Colours:"))
+        toolbar.addWidget(self.colormap_combo)
+        toolbar.addWidget(QtWidgets.QLabel("Range:"))
+        toolbar.addWidget(self.range_spin)
         toolbar.addStretch(1)
         self._toolbar_layout = toolbar
-        for widget in (self.mode_combo, self.box_tool_button, self.snap_button):
+        for widget in (self.mode_combo, self.box_tool_button, self.snap_button, self.colormap_combo):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         scroll_extent = self.style().pixelMetric(QtWidgets.QStyle.PixelMetric.PM_ScrollBarExtent)
@@ -209,10 +238,10 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(toolbar)
-        layout.addWidget(padded(self.ruler, HEADER_WIDTH_PX))
+        layout.addWidget(padded(self.ruler, self.header_width))
         layout.addWidget(self.lanes_scroll, 1)
-        layout.addWidget(padded(self.scrollbar, HEADER_WIDTH_PX + AXIS_WIDTH_PX))
-        layout.addWidget(padded(self.overview, HEADER_WIDTH_PX))
+        layout.addWidget(padded(self.scrollbar, self.header_width + AXIS_WIDTH_PX))
+        layout.addWidget(padded(self.overview, self.header_width))
 
 
     # ================================================================= project wiring
@@ -488,6 +517,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             self._remove_clip_item(lane, clip.id)
         visuals = self.visuals.for_clip(clip)
         item = ClipItem(clip, lane.track_id, visuals.pyramid, lane.layout, lane.color, handler=self)
+        item.spectrogram_lut = self._spectrogram_lut
         item.setZValue(_stack_z(lane.layer.blocks.get(clip.id, (None, self._seq))[1]))
         lane.clip_items[clip.id] = item
         item.set_label_row(lane.label_rows.get(clip.id, 0))
@@ -651,6 +681,28 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for lane in self._lanes:
             lane.apply_layout(layout)
             self._sync_selection_overlays(lane, self.project.selection)
+
+    @property
+    def spectrogram_style(self) -> tuple[str, float]:
+        """``(colour map, range in dB)`` of the spectrograms."""
+        return self._spectrogram_style
+
+    def set_spectrogram_style(self, colormap: str, range_db: float) -> None:
+        """Recolour every spectrogram now: a colour map of ``COLORMAPS`` spread over the top
+        ``range_db`` dB (20-90). Raises ValueError for anything else. Emits
+        spectrogram_style_changed when it changed."""
+        lut = spectrogram_lut(colormap, range_db)
+        style = (colormap, float(range_db))
+        with QtCore.QSignalBlocker(self.colormap_combo), QtCore.QSignalBlocker(self.range_spin):
+            self.colormap_combo.setCurrentIndex(self.colormap_combo.findData(colormap))
+            self.range_spin.setValue(int(round(range_db)))
+        if style == self._spectrogram_style:
+            return
+        self._spectrogram_style, self._spectrogram_lut = style, lut
+        for lane in self._lanes:
+            for item in lane.clip_items.values():
+                item.set_spectrogram_lut(lut)
+        self.spectrogram_style_changed.emit(*style)
 
     @property
     def tool(self) -> str:

@@ -1,14 +1,23 @@
-"""Clip and track edits from the keyboard and menus: split at the playhead, duplicate, delete,
-track properties. Every edit is an undo command (one group per action)."""
+"""Clip and track edits from the keyboard and menus: split at the playhead, duplicate, delete;
+track properties, rename, move and delete; zoom to the selection. Every edit is an undo command
+(one group per action)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 from PySide6.QtCore import Qt
 
-from app.model.commands import CommandGroup, DuplicateClip, RemoveClip, SetTrackProperty, SplitClip
+from app.model.commands import (
+    CommandGroup,
+    DuplicateClip,
+    MoveTrack,
+    RemoveClip,
+    RemoveTrack,
+    SetTrackProperty,
+    SplitClip,
+)
 from app.model.project import Clip
 
 if TYPE_CHECKING:
@@ -31,12 +40,24 @@ class EditActionsMixin:
         self.zoom_in_action = action("Zoom in", ["+", "=", "Ctrl++", "Ctrl+="], self.zoom_in)
         self.zoom_out_action = action("Zoom out", ["-", "Ctrl+-"], self.zoom_out)
         self.zoom_fit_action = action("Zoom to fit", ["Ctrl+0"], self.zoom_to_fit)
+        self.zoom_selection_action = action(
+            "Zoom to selection", ["Z"], self.zoom_to_selection, "Show the selected time range or clips"
+        )
         self.split_action = action("Split at playhead", ["S"], self.split_at_playhead)
         self.duplicate_action = action("Duplicate clip", ["Ctrl+D"], self.duplicate_selected)
         self.delete_action = action("Delete clip", ["Del", "Backspace"], self.delete_selected)
         self.snap_action = action("Snap", ["N"], lambda: self.set_snap_enabled(not self._snap_enabled))
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(self._snap_enabled)
+        selected = self._selected_track_id
+        self.rename_track_action = action("Rename track…", ["F2"], lambda: self.start_track_rename(selected()))
+        self.move_track_up_action = action(
+            "Move track up", ["Ctrl+Shift+Up"], lambda: self._move_selected_track(-1)
+        )
+        self.move_track_down_action = action(
+            "Move track down", ["Ctrl+Shift+Down"], lambda: self._move_selected_track(1)
+        )
+        self.delete_track_action = action("Delete track", [], lambda: self.delete_track(selected()))
 
     def timeline_actions(self: QtTimeline) -> list[QtGui.QAction]:
         """The timeline's actions (with their shortcuts), for the main window's menus. Add these
@@ -50,6 +71,11 @@ class EditActionsMixin:
             self.duplicate_action,
             self.delete_action,
             self.snap_action,
+            self.zoom_selection_action,
+            self.rename_track_action,
+            self.move_track_up_action,
+            self.move_track_down_action,
+            self.delete_track_action,
         ]
 
     def _target_clips(self: QtTimeline, at_s: float | None = None) -> list[Clip]:
@@ -96,6 +122,60 @@ class EditActionsMixin:
         track = self.project.track(track_id)
         if getattr(track, name) != value:
             self.undo_stack.push_command(SetTrackProperty(self.project, track_id, name, value))
+
+    # -- tracks ----------------------------------------------------------------------------------
+
+    def _selected_track_id(self: QtTimeline) -> str | None:
+        track = self.project.selected_track()
+        return track.id if track is not None else None
+
+    def rename_track(self: QtTimeline, track_id: str | None, name: str) -> bool:
+        """Rename a track (one undo step); an empty name or the same name changes nothing."""
+        name = name.strip()
+        if track_id is None or not name or not any(t.id == track_id for t in self.project.tracks):
+            return False
+        if self.project.track(track_id).name == name:
+            return False
+        self.undo_stack.push_command(SetTrackProperty(self.project, track_id, "name", name))
+        return True
+
+    def start_track_rename(self: QtTimeline, track_id: str | None) -> None:
+        """Open the name editor in the track's header (F2, the header's menu, a double click)."""
+        lane = self._lane(track_id) if track_id is not None else None
+        if lane is not None:
+            lane.header.start_rename()
+
+    def delete_track(self: QtTimeline, track_id: str | None) -> bool:
+        """Delete a track with its clips (one undo step)."""
+        if track_id is None or not any(t.id == track_id for t in self.project.tracks):
+            return False
+        self.undo_stack.push_command(RemoveTrack(self.project, track_id))
+        return True
+
+    def move_track(self: QtTimeline, track_id: str | None, index: int) -> bool:
+        """Put a track at position ``index`` (clamped; one undo step); False if it did not move."""
+        if track_id is None or not any(t.id == track_id for t in self.project.tracks):
+            return False
+        index = min(max(int(index), 0), len(self.project.tracks) - 1)
+        if index == self.project.track_index(track_id):
+            return False
+        self.undo_stack.push_command(MoveTrack(self.project, track_id, index))
+        return True
+
+    def _move_selected_track(self: QtTimeline, step: int) -> None:
+        track_id = self._selected_track_id()
+        if track_id is not None:
+            self.move_track(track_id, self.project.track_index(track_id) + step)
+
+    def drop_track(self: QtTimeline, track_id: str, global_pos: QtCore.QPoint) -> bool:
+        """A header dragged and let go at ``global_pos``: the track moves to the lane there."""
+        for index, lane in enumerate(self._lanes):
+            local = lane.row.mapFromGlobal(global_pos)
+            if 0 <= local.y() < lane.row.height():
+                return self.move_track(track_id, index)
+        if self._lanes and self._lanes[-1].row.mapFromGlobal(global_pos).y() >= 0:
+            return self.move_track(track_id, len(self._lanes) - 1)  # below the last lane
+        return False
 
     def _select_track(self: QtTimeline, track_id: str) -> None:
         self.project.set_selection(self.project.selection.with_changes(track_id=track_id))

@@ -78,7 +78,7 @@ class TrackLane:
     def __init__(self, timeline: QtTimeline, track: Track, layout: LaneLayout, color: QtGui.QColor) -> None:
         self.track_id = track.id
         self.color = QtGui.QColor(color)
-        self.header = TrackHeader(timeline, track)
+        self.header = TrackHeader(timeline, track, timeline.header_width)
         self.axis = MelFrequencyAxis(layout.scale)
         self.viewbox = TimelineViewBox(timeline, "lane", self)
         self.plot = make_plot(self.viewbox, self.axis, None)

@@ -79,6 +79,21 @@ class ViewportMixin:
     def zoom_to_fit(self: QtTimeline) -> None:
         self.set_visible_range(0.0, self._content_end_s() * 1.02)
 
+    def zoom_to_selection(self: QtTimeline) -> bool:
+        """Show the selected time range, else the selected clips (a little margin around them).
+        False when nothing is selected."""
+        selection = self.project.selection
+        if selection.has_time_range:
+            lo, hi = selection.start_s, selection.end_s
+        else:
+            clips = self.project.selected_clips()
+            if not clips:
+                return False
+            lo, hi = min(c.start_s for c in clips), max(c.end_s for c in clips)
+        pad = 0.03 * (hi - lo)
+        self.set_visible_range(lo - pad, hi + pad)
+        return True
+
     def scroll_by(self: QtTimeline, seconds: float) -> None:
         start, end = self._view
         self.set_visible_range(start + seconds, end + seconds)
