@@ -11,12 +11,13 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QMimeData, QUrl
 
-from app.model.mix import mix_channels, render_clip, render_mix
+from app.model.mix import MixPlan, mix_channels, render_clip
 from app.model.persistence import PROJECT_SUFFIX, ProjectSnapshot, load_project  # noqa: F401 - re-exported
 from app.model.project import MAX_CHANNELS, Clip, Project
 
@@ -209,8 +210,37 @@ def export_metadata(clips: list[Clip]) -> dict[str, str]:
     return tags
 
 
-def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[str, str]]:
-    """``(audio (channels, samples) float32, sample_rate_hz, metadata)`` for an export.
+@dataclass(frozen=True)
+class ExportSource:
+    """What an export writes, captured on the GUI thread without rendering it: a clip's audio
+    (``audio``) or a mix to stream (``plan``), its rate and the file's metadata."""
+
+    sample_rate_hz: int
+    metadata: dict[str, str]
+    audio: np.ndarray | None = None
+    plan: MixPlan | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.audio.shape[0] if self.audio is not None else self.plan.channels
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The audio in blocks (a mix is rendered block by block: memory of one block)."""
+        return iter([self.audio]) if self.audio is not None else self.plan.blocks()
+
+    def peak(self) -> float:
+        """The largest sample magnitude (a mix is measured block by block)."""
+        if self.audio is not None:
+            return float(np.abs(self.audio).max()) if self.audio.size else 0.0
+        return self.plan.peak()
+
+    def whole(self) -> np.ndarray:
+        """All of it as one array (for what needs it whole: remedies, spectrogram images)."""
+        return self.audio if self.audio is not None else self.plan.render_all()
+
+
+def export_source(project: Project, scope: str) -> ExportSource:
+    """What an export of ``scope`` writes, without rendering it (GUI thread, cheap).
 
     ``scope``: "clip" (the first selected clip, at its own rate, sample-exact at 0 dB),
     "selection" (the mix over the selected time range, or over the selected clips' extent),
@@ -221,7 +251,7 @@ def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[s
         if not clips:
             raise ValueError("Select a clip to export it.")
         clip = clips[0]
-        return render_clip(clip), clip.sample_rate_hz, export_metadata([clip])
+        return ExportSource(clip.sample_rate_hz, export_metadata([clip]), audio=render_clip(clip))
     if scope == "selection":
         sel = project.selection
         if sel.has_time_range:
@@ -234,15 +264,41 @@ def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[s
         else:
             raise ValueError("Select a time range or some clips to export the selection.")
         clips = [c for c in project.clips() if c.end_s > start_s and c.start_s < end_s and (ids is None or c.id in ids)]
-        audio = render_mix(project, start_s, end_s, channels=mix_channels(project, clips), clip_ids=ids)
-        return audio, project.sample_rate_hz, export_metadata(clips)
+        plan = MixPlan(project, start_s, end_s, channels=mix_channels(project, clips), clip_ids=ids)
+        return ExportSource(project.sample_rate_hz, export_metadata(clips), plan=plan)
     if scope == "mix":
         clips = project.clips()
         if not clips:
             raise ValueError("The project is empty: there is nothing to export.")
-        audio = render_mix(project, 0.0, project.duration_s, channels=mix_channels(project))
-        return audio, project.sample_rate_hz, export_metadata(clips)
+        plan = MixPlan(project, 0.0, project.duration_s, channels=mix_channels(project))
+        return ExportSource(project.sample_rate_hz, export_metadata(clips), plan=plan)
     raise ValueError(f"unknown export scope {scope!r}; expected one of {', '.join(EXPORT_SCOPES)}.")
+
+
+def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[str, str]]:
+    """``(audio (channels, samples) float32, sample_rate_hz, metadata)`` of an export, whole
+    (see :func:`export_source`; :func:`write_export_source` writes a mix in blocks instead)."""
+    source = export_source(project, scope)
+    return source.whole(), source.sample_rate_hz, source.metadata
+
+
+def write_export_source(path: str | Path, source: ExportSource, format_key: str, *, remedy: str = "keep",
+                        preset: str = "riffusion") -> None:
+    """Write an export (worker thread). Audio files are written block by block (a mix of hours
+    in the memory of one block); a spectrogram image and the Normalise and Limit remedies need
+    the whole audio and render it first."""
+    from engine.audio.io import write_audio_blocks
+
+    fmt = export_format(format_key)
+    if fmt.is_image or remedy in ("normalize", "limit"):
+        audio = apply_clipping_remedy(source.whole(), source.sample_rate_hz, remedy)
+        write_export(path, audio, source.sample_rate_hz, format_key, source.metadata, preset=preset)
+        return
+    path = Path(path)
+    if path.suffix.lower() != fmt.extension:
+        raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
+    write_audio_blocks(path, source.blocks(), source.sample_rate_hz, source.channels, subtype=fmt.subtype,
+                       metadata=_export_tags(fmt, source.metadata))
 
 
 def apply_clipping_remedy(audio: np.ndarray, sample_rate_hz: int, remedy: str) -> np.ndarray:
@@ -292,9 +348,13 @@ def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, forma
     if fmt.is_image:
         write_spectrogram_png(path, audio, sample_rate_hz, preset)
         return
+    write_audio(path, audio, sample_rate_hz, subtype=fmt.subtype, metadata=_export_tags(fmt, metadata))
+
+
+def _export_tags(fmt: ExportFormat, metadata: dict[str, str]) -> dict[str, str]:
     if fmt.extension == ".wav" and len(metadata.get("comment", "").encode("utf-8")) > WAV_COMMENT_LIMIT_BYTES:
-        metadata = _fit_comment(metadata, WAV_COMMENT_LIMIT_BYTES)
-    write_audio(path, audio, sample_rate_hz, subtype=fmt.subtype, metadata=metadata)
+        return _fit_comment(metadata, WAV_COMMENT_LIMIT_BYTES)
+    return metadata
 
 
 def _fit_comment(metadata: dict[str, str], limit: int) -> dict[str, str]:

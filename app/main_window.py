@@ -9,8 +9,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -816,8 +814,9 @@ class MainWindow(QMainWindow):
 
     def export_audio(self, path: str, scope: str, format_key: str, preset: str = "", *,
                      on_clipping: str = "ask") -> None:
-        """Render ``scope`` ("clip", "selection" or "mix") on the GUI thread (numpy mixing) and
-        write it as ``format_key`` off it (a spectrogram PNG in ``preset``, by default the clip's).
+        """Capture ``scope`` ("clip", "selection" or "mix") on the GUI thread and write it as
+        ``format_key`` off it, a mix block by block (a spectrogram PNG in ``preset``, by default
+        the clip's).
         export_finished(path) or export_failed(message) follows.
 
         When a 16/24-bit file would clip (samples beyond full scale), ``on_clipping`` says what
@@ -825,7 +824,7 @@ class MainWindow(QMainWindow):
         EXPORT_CEILING_DBTP), "float" (32-bit float WAV, unchanged) or "keep" (write it clipped).
         """
         try:
-            audio, rate, metadata = io_actions.render_export(self.project, scope)
+            source = io_actions.export_source(self.project, scope)  # a mix is not rendered here
             fmt = io_actions.export_format(format_key)
         except ValueError as exc:
             self.show_message(str(exc))
@@ -834,7 +833,7 @@ class MainWindow(QMainWindow):
         if fmt.is_image and not preset:
             clips = self.project.selected_clips() or self.project.clips()
             preset = clips[0].spectrogram_preset if clips else "riffusion"
-        peak = float(np.abs(audio).max()) if audio.size else 0.0
+        peak = source.peak()  # a mix is measured block by block (memory of one block)
         if fmt.fixed_point and peak > 1.0:
             if on_clipping == "ask":
                 self._ask_about_clipping(path, scope, format_key, preset, peak, fmt)
@@ -846,8 +845,7 @@ class MainWindow(QMainWindow):
         self._busy_io += 1
 
         def work() -> None:
-            safe = io_actions.apply_clipping_remedy(audio, rate, remedy)
-            io_actions.write_export(path, safe, rate, format_key, metadata, preset=preset or "riffusion")
+            io_actions.write_export_source(path, source, format_key, remedy=remedy, preset=preset or "riffusion")
 
         self.client.run_in_thread(
             "export",

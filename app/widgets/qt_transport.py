@@ -1,8 +1,9 @@
 """QtTransport: play/pause/stop, play selection, loop, time display and output device chooser.
 
-Drives an :class:`engine.audio.playback.Player` with the project's mix
-(:func:`app.model.mix.render_mix`, re-rendered when the project changes). As in friture, the
-audio callback only copies from the preallocated buffer; a ``QTimer`` every
+Drives an :class:`engine.audio.playback.Player` with the project's mix, streamed
+(:class:`app.model.mix.MixStream`: chunks rendered on a helper thread just ahead of what plays,
+re-planned when the project changes), so a long project never sits in memory whole. The audio
+callback copies from those chunks; a ``QTimer`` every
 ``PLAYHEAD_TIMER_MS`` reads ``Player.position_s`` and moves the project's playhead, which every
 view follows. Seeking anywhere (a click on the timeline) moves the project's playhead, and the
 transport moves the player there. Without PortAudio or an output device, the buttons are disabled
@@ -14,7 +15,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from app.model.mix import render_mix, track_peaks
+from app.model.mix import MixPlan, MixStream, track_peaks
 from app.model.project import Project
 from app.plot_items.axes import format_time
 from app.widgets.qt_meter import QtPeakMeter, window_peaks
@@ -214,6 +215,7 @@ class QtTransport(QtWidgets.QWidget):
         self.timer.stop()
         self._remix_timer.stop()
         self.player.close()
+        self._close_mix()
         for event, handler in self._event_pairs:
             event.disconnect(handler)
         self._event_pairs = []
@@ -244,11 +246,19 @@ class QtTransport(QtWidgets.QWidget):
         duration = self.project.duration_s
         if duration <= 0:
             return False
-        mix = render_mix(self.project, 0.0, duration, channels=self._mix_channels)
-        self.player.load(mix, self.project.sample_rate_hz)
-        self._mix = mix
+        # Streamed: the mix is rendered in chunks just ahead of what plays (a project of hours
+        # never sits in memory whole); capturing the plan here is cheap.
+        stream = MixStream(MixPlan(self.project, 0.0, duration, channels=self._mix_channels))
+        self.player.load_source(stream, self.project.sample_rate_hz)
+        self._close_mix()
+        self._mix = stream
         self._mix_dirty = False
-        return mix.shape[1] > 0
+        return stream.frames > 0
+
+    def _close_mix(self) -> None:
+        if self._mix is not None:
+            self._mix.close()
+            self._mix = None
 
     def _reload_while_playing(self) -> None:
         if not self.player.playing:

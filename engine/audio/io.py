@@ -23,7 +23,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -482,6 +482,40 @@ def write_audio(
         AudioSampleRateError, AudioFileError: invalid ``audio`` or rate (see :func:`validate_audio`).
     """
     dest = Path(path)
+    fmt = _writable_format(dest, subtype)
+    tags = _check_metadata(dest, metadata)
+    audio = np.asarray(audio)
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    validate_audio(audio, sample_rate_hz, str(dest))
+    _write_blocks(dest, fmt, subtype, tags, [audio], sample_rate_hz, audio.shape[0])
+
+
+def write_audio_blocks(
+    path: str | os.PathLike[str],
+    blocks: Iterable[np.ndarray],
+    sample_rate_hz: int,
+    channels: int,
+    *,
+    subtype: str = "PCM_16",
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """:func:`write_audio` for audio that comes in ``(channels, samples)`` blocks (a long mix
+    rendered block by block): the same formats, clipping, metadata checks and atomic replace,
+    in the memory of one block. Each block is checked as :func:`validate_audio` checks an array
+    (an empty block is skipped); the file must end up with at least one sample.
+
+    Raises the errors :func:`write_audio` raises; the previous file is untouched on any of them.
+    """
+    dest = Path(path)
+    fmt = _writable_format(dest, subtype)
+    tags = _check_metadata(dest, metadata)
+    _check_channel_count(int(channels), str(dest), "")
+    _write_blocks(dest, fmt, subtype, tags, blocks, sample_rate_hz, int(channels))
+
+
+def _writable_format(dest: Path, subtype: str) -> str:
+    """libsndfile's format for ``dest``'s suffix, checked against ``subtype``."""
     fmt = _FORMAT_BY_SUFFIX.get(dest.suffix.lower())
     if fmt is None:
         raise AudioWriteError(
@@ -491,23 +525,38 @@ def write_audio(
         raise AudioWriteError(f"{dest}: unsupported subtype {subtype!r}; use one of {list(WRITE_SUBTYPES)}")
     if fmt not in WRITE_SUBTYPES[subtype]:
         raise AudioWriteError(f"{dest}: {fmt} files cannot store subtype {subtype!r}")
-    tags = _check_metadata(dest, metadata)
-    audio = np.asarray(audio)
-    if audio.ndim == 1:
-        audio = audio[None, :]
-    validate_audio(audio, sample_rate_hz, str(dest))
-    data = audio.astype(np.float32, copy=False)
-    if subtype != "FLOAT":
-        data = np.clip(data, -1.0, 1.0)
+    return fmt
+
+
+def _write_blocks(dest: Path, fmt: str, subtype: str, tags: dict[str, str], blocks: Iterable[np.ndarray],
+                  sample_rate_hz: int, channels: int) -> None:
     with atomic_output_path(dest) as tmp:
         try:
+            written = 0
             with sf.SoundFile(
-                tmp, "w", samplerate=int(sample_rate_hz), channels=data.shape[0],
+                tmp, "w", samplerate=int(sample_rate_hz), channels=int(channels),
                 subtype=subtype, format=fmt,
             ) as f:
                 for key, value in tags.items():
                     setattr(f, key, value)
-                f.write(np.ascontiguousarray(data.T))
+                for block in blocks:
+                    block = np.asarray(block)
+                    if block.ndim == 1:
+                        block = block[None, :]
+                    if block.ndim == 2 and block.shape[1] == 0:
+                        continue
+                    validate_audio(block, sample_rate_hz, str(dest))
+                    if block.shape[0] != channels:
+                        raise AudioChannelsError(
+                            f"{dest}: a block has {block.shape[0]} channels, the file {channels}"
+                        )
+                    data = block.astype(np.float32, copy=False)
+                    if subtype != "FLOAT":
+                        data = np.clip(data, -1.0, 1.0)
+                    f.write(np.ascontiguousarray(data.T))
+                    written += data.shape[1]
+            if written == 0:
+                raise AudioFileEmptyError(f"{dest}: contains no samples (zero-length audio)")
             if tags:
                 with sf.SoundFile(tmp) as f:
                     lost = _metadata_survived(f.copy_metadata(), tags)

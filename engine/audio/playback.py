@@ -1,6 +1,8 @@
 """Audio playback over a sounddevice output stream (Qt-free).
 
-:class:`Player` plays one preallocated float32 buffer (the project mix). Following friture's
+:class:`Player` plays one preallocated float32 buffer (the project mix), or a source that hands
+out the mix block by block (:meth:`Player.load_source`: a long project streams instead of
+living in memory whole). Following friture's
 ``audiobackend.py``, the real-time callback does nothing but copy frames out of that buffer and
 advance an integer frame counter (wrapping at a loop end, filling silence and stopping at the end);
 the GUI reads :attr:`Player.position_s` from a timer to move its playhead.
@@ -101,6 +103,34 @@ def fill_block(
         outdata[n:] = 0.0
         return frame, True
     return frame, frame >= end_frame
+
+
+def device_frames(mix: np.ndarray, out_channels: int) -> np.ndarray:
+    """``mix`` (channels, samples) as (samples, ``out_channels``) C-contiguous float32: mono
+    duplicated, stereo averaged into mono, channels beyond the device's dropped."""
+    channels = mix.shape[0]
+    if channels == out_channels:
+        frames_first = mix.T
+    elif channels == 1:
+        frames_first = np.repeat(mix.T, out_channels, axis=1)
+    elif out_channels == 1:
+        frames_first = mix.mean(axis=0, keepdims=True).T
+    else:
+        frames_first = mix[:out_channels].T
+    return np.ascontiguousarray(frames_first, dtype=np.float32)
+
+
+class _SourceFrames:
+    """A streamed source seen as the player's (frames, device channels) buffer: slicing it
+    reads and converts just those frames (what :func:`fill_block` asks for)."""
+
+    def __init__(self, source: Any, out_channels: int) -> None:
+        self.source = source
+        self.shape = (int(source.frames), out_channels)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        first, stop, _ = key.indices(self.shape[0])
+        return device_frames(self.source.read(first, max(0, stop - first)), self.shape[1])
 
 
 class Player:
@@ -247,6 +277,23 @@ class Player:
             raise ValueError(f"`mix` must be a (channels, samples) array, got shape {shape}.")
         if mix.dtype.kind != "f":
             raise ValueError(f"`mix` must hold float samples in [-1, 1], got dtype {mix.dtype}.")
+        self._install(mix, sample_rate_hz)
+
+    def load_source(self, source: Any, sample_rate_hz: int) -> None:
+        """Play from ``source`` instead of a buffer: an object with ``frames``, ``channels`` and
+        ``read(first, count) -> (channels, count)`` float32 (a mix streamed in blocks, so a long
+        project never needs its whole mix in memory). ``read`` is called from the audio thread
+        and must be quick (read ahead elsewhere; see ``app.model.mix.MixStream``).
+
+        Raises ValueError for a source without frames or channels, or a bad rate."""
+        frames, channels = getattr(source, "frames", None), getattr(source, "channels", None)
+        if not isinstance(frames, int) or not isinstance(channels, int) or channels < 1 or frames < 0:
+            raise ValueError(f"`source` needs integer `frames` and `channels`, got {frames!r} and {channels!r}.")
+        if not callable(getattr(source, "read", None)):
+            raise ValueError("`source` needs a read(first, count) method.")
+        self._install(source, sample_rate_hz)
+
+    def _install(self, mix: Any, sample_rate_hz: int) -> None:
         if (
             isinstance(sample_rate_hz, bool)
             or not isinstance(sample_rate_hz, (int, np.integer))
@@ -267,20 +314,14 @@ class Player:
         self._end_frame = total
         self._loop = None
 
-    def _output_buffer(self, mix: np.ndarray) -> np.ndarray:
+    def _output_buffer(self, mix: Any) -> Any:
         """(frames, device channels) C-contiguous float32 copy of ``mix`` (mono duplicated,
-        extra channels averaged into mono or dropped beyond stereo)."""
+        extra channels averaged into mono or dropped beyond stereo); for a source, a view that
+        converts each block the same way as it is read."""
         out_channels = self._device_channels()
-        channels = mix.shape[0]
-        if channels == out_channels:
-            frames_first = mix.T
-        elif channels == 1:
-            frames_first = np.repeat(mix.T, out_channels, axis=1)
-        elif out_channels == 1:
-            frames_first = mix.mean(axis=0, keepdims=True).T
-        else:
-            frames_first = mix[:out_channels].T
-        return np.ascontiguousarray(frames_first, dtype=np.float32)
+        if not isinstance(mix, np.ndarray):
+            return _SourceFrames(mix, out_channels)
+        return device_frames(mix, out_channels)
 
     # ------------------------------------------------------------------ transport
 

@@ -249,3 +249,36 @@ def test_position_while_playing_is_what_is_heard_after_the_output_latency():
     player.play(start_s=0.0, loop=(0.0, 0.1))  # an 800-frame loop
     player._stream.pump(900)  # wrapped: 100 frames into the second pass
     assert player.position_s == pytest.approx(0.0), "held at the loop start, not before it"
+
+
+class ArraySource:
+    """A streamed source over an array, counting what the player asked for."""
+
+    def __init__(self, mix: np.ndarray):
+        self.mix = mix
+        self.frames, self.channels = mix.shape[1], mix.shape[0]
+        self.reads: list[tuple[int, int]] = []
+
+    def read(self, first: int, count: int) -> np.ndarray:
+        self.reads.append((first, count))
+        return self.mix[:, first : first + count]
+
+
+def test_a_streamed_source_plays_like_the_buffer_it_stands_for():
+    mix = make_mix(2, 4000)
+    source = ArraySource(mix)
+    player = Player(backend=FakeBackend())
+    player.load_source(source, RATE_HZ)
+    assert player.duration_s == pytest.approx(4000 / RATE_HZ)
+    player.play(start_s=0.1, loop=(0.125, 0.25))  # frames 800..1000..2000
+    out = player._stream.pump(1500)
+    np.testing.assert_array_equal(out, np.concatenate([mix[:, 800:2000], mix[:, 1000:1300]], axis=1).T)
+    assert all(count <= 1500 for _, count in source.reads)  # only what each block needs
+    # A mono source on a stereo device is duplicated, as a loaded mono mix is.
+    mono = ArraySource(make_mix(1, 100))
+    player.load_source(mono, RATE_HZ)
+    player.play()
+    out = player._stream.pump(100)
+    np.testing.assert_array_equal(out, np.repeat(mono.mix.T, 2, axis=1))
+    with pytest.raises(ValueError, match="frames"):
+        player.load_source(object(), RATE_HZ)

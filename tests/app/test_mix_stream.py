@@ -1,0 +1,153 @@
+"""The mix streams (issue 17 part 3): any block of a MixPlan is exactly those frames of the whole
+mix; playback and export never hold the whole mix; memory grows with the audio the clips hold,
+not with the length of the timeline. Qt-free."""
+
+from __future__ import annotations
+
+import random
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.model.mix import MixPlan, MixStream, db_to_gain, render_mix
+from app.model.project import Clip, Project, Track
+
+RATE = 8000
+
+
+def reference_mix(project: Project, start_s: float, end_s: float, channels: int) -> np.ndarray:
+    """The mix as the one-array renderer made it before mixing streamed (the reference)."""
+    from app.model.mix import audible_tracks, render_clip
+
+    first = int(round(start_s * project.sample_rate_hz))
+    n = int(round(end_s * project.sample_rate_hz)) - first
+    out = np.zeros((channels, n), np.float32)
+    for track in audible_tracks(project):
+        gain = db_to_gain(track.gain_db)
+        for clip in track.clips:
+            if clip.end_s <= start_s or clip.start_s >= end_s:
+                continue
+            audio = render_clip(clip, sample_rate_hz=project.sample_rate_hz)
+            if gain != 1.0:
+                audio *= np.float32(gain)
+            at = int(round(clip.start_s * project.sample_rate_hz)) - first
+            lo, dst = max(0, -at), max(0, at)
+            count = min(audio.shape[1] - lo, n - dst)
+            if count <= 0:
+                continue
+            part = audio[:, lo : lo + count]
+            if part.shape[0] == channels:
+                out[:, dst : dst + count] += part
+            elif channels == 2:
+                out[:, dst : dst + count] += part[0]
+            else:
+                out[0, dst : dst + count] += part.mean(axis=0, dtype=np.float32)
+    return out
+
+
+def random_project(seed: int) -> Project:
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    project = Project(sample_rate_hz=RATE)
+    for t in range(3):
+        track = Track(name=f"T{t}", gain_db=rng.choice([0.0, -3.0, 2.5]), mute=rng.random() < 0.15)
+        for _ in range(rng.randint(2, 12)):
+            rate = rng.choice([RATE, RATE, 11025, 6000])
+            channels = rng.choice([1, 2])
+            samples = rng.randint(200, 3 * rate)
+            audio = nrng.uniform(-0.5, 0.5, (channels, samples)).astype(np.float32)
+            offset = rng.uniform(0, samples / rate / 3)
+            track.clips.append(Clip(audio=audio, sample_rate_hz=rate, start_s=rng.uniform(0, 8), offset_s=offset,
+                                    duration_s=rng.choice([None, (samples / rate - offset) / 2]),
+                                    gain_db=rng.choice([0.0, -6.0, 1.5])))
+        project.add_track(track)
+    return project
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_block_is_exactly_the_same_frames_of_the_whole_mix(seed):
+    project = random_project(seed)
+    for channels in (1, 2):
+        start, end = 0.37, project.duration_s + 0.5
+        plan = MixPlan(project, start, end, channels=channels)
+        whole = plan.render_all()
+        np.testing.assert_array_equal(whole, reference_mix(project, start, end, channels))
+        np.testing.assert_array_equal(np.concatenate(list(plan.blocks(1000)), axis=1), whole)
+        rng = np.random.default_rng(seed)
+        for first in rng.integers(0, plan.frames, 10):
+            np.testing.assert_array_equal(plan.render(int(first), 777), whole[:, first : first + 777])
+        assert plan.peak() == pytest.approx(float(np.abs(whole).max()))
+        np.testing.assert_array_equal(render_mix(project, start, end, channels=channels), whole)
+
+
+def test_a_long_timeline_of_slices_streams_in_the_memory_of_its_audio():
+    """2000 one-second slices of one 8-second loop, end to end: 2000 s of timeline, 256 kB of
+    audio. Streaming the mix needs about a block, not the 64 MB the whole mix would take."""
+    loop = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 8 * RATE)).astype(np.float32)
+    project = Project(sample_rate_hz=RATE)
+    track = Track()
+    for i in range(2000):
+        track.clips.append(Clip(audio=loop, sample_rate_hz=RATE, start_s=float(i), offset_s=float(i % 8), duration_s=1.0))
+    project.add_track(track)
+    whole_bytes = 2 * 2000 * RATE * 4
+    tracemalloc.start()
+    plan = MixPlan(project, channels=2)
+    peak = 0.0
+    checked = 0
+    for i, block in enumerate(plan.blocks()):
+        peak = max(peak, float(np.abs(block).max()))
+        if i % 200 == 0:  # spot-check a block against the loop it was cut from
+            first = i * 8192
+            t = first // RATE
+            expected = loop[0, (t % 8) * RATE + first % RATE :][: min(RATE - first % RATE, block.shape[1])]
+            np.testing.assert_array_equal(block[0, : expected.size], expected)
+            checked += 1
+    _, used = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert checked == 10 and peak == pytest.approx(float(np.abs(loop).max()), abs=1e-6)
+    assert used < whole_bytes / 20, f"streaming used {used / 1e6:.1f} MB for a {whole_bytes / 1e6:.0f} MB mix"
+
+
+def test_a_stream_reads_ahead_and_matches_the_plan():
+    project = random_project(3)
+    plan = MixPlan(project, channels=2)
+    stream = MixStream(plan, chunk_frames=1024, ahead=3)
+    try:
+        assert stream.shape == (2, plan.frames)
+        whole = plan.render_all()
+        np.testing.assert_array_equal(stream.read(0, 700), whole[:, :700])
+        np.testing.assert_array_equal(stream.read(700, 2500), whole[:, 700:3200])  # across chunks
+        np.testing.assert_array_equal(stream[:, 5000:5100], whole[:, 5000:5100])
+        # The helper thread renders the chunks after the last read.
+        deadline = threading.Event()
+        for _ in range(200):
+            with stream._lock:
+                if {5, 6, 7} <= set(stream._chunks):
+                    break
+            deadline.wait(0.01)
+        with stream._lock:
+            assert {5, 6, 7} <= set(stream._chunks)
+            assert len(stream._chunks) <= 2 * 3 + 4  # memory: a few chunks, never the whole mix
+    finally:
+        stream.close()
+    assert not stream._thread.is_alive()
+
+
+def test_exporting_a_mix_writes_it_block_by_block(tmp_path):
+    from app import io_actions
+
+    project = random_project(1)
+    project.set_selection(project.selection.with_changes(clip_ids=frozenset()))
+    source = io_actions.export_source(project, "mix")
+    assert source.plan is not None and source.audio is None  # nothing rendered yet
+    path = tmp_path / "mix.wav"
+    io_actions.write_export_source(path, source, "wav32f")
+    written, rate = sf.read(path, dtype="float32", always_2d=True)
+    assert rate == RATE
+    np.testing.assert_array_equal(written.T, source.plan.render_all())
+    flac = tmp_path / "mix.flac"
+    io_actions.write_export_source(flac, source, "flac16")
+    assert sf.info(flac).frames == source.plan.frames
