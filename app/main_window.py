@@ -833,7 +833,25 @@ class MainWindow(QMainWindow):
         if fmt.is_image and not preset:
             clips = self.project.selected_clips() or self.project.clips()
             preset = clips[0].spectrogram_preset if clips else "riffusion"
-        peak = source.peak()  # a mix is measured block by block (memory of one block)
+        if source.plan is not None and fmt.fixed_point:
+            # A mix is measured block by block off the GUI thread (a long one takes a while).
+            self.show_message(f"Measuring {Path(path).name}…", 0)
+            self._busy_io += 1
+
+            def measured(peak: float) -> None:
+                self._busy_io -= 1
+                self._export_measured(path, scope, format_key, preset, on_clipping, source, fmt, peak)
+
+            def failed(exc: BaseException) -> None:
+                self._on_export_done(path, str(exc))  # also undoes the += 1 above
+
+            self.client.run_in_thread("export-measure", source.peak, measured, failed)
+            return
+        peak = source.peak() if fmt.fixed_point else 0.0  # a clip: quick
+        self._export_measured(path, scope, format_key, preset, on_clipping, source, fmt, peak)
+
+    def _export_measured(self, path: str, scope: str, format_key: str, preset: str, on_clipping: str,
+                         source: Any, fmt: Any, peak: float) -> None:
         if fmt.fixed_point and peak > 1.0:
             if on_clipping == "ask":
                 self._ask_about_clipping(path, scope, format_key, preset, peak, fmt)

@@ -151,3 +151,24 @@ def test_exporting_a_mix_writes_it_block_by_block(tmp_path):
     flac = tmp_path / "mix.flac"
     io_actions.write_export_source(flac, source, "flac16")
     assert sf.info(flac).frames == source.plan.frames
+
+
+def test_a_mix_that_would_clip_is_measured_off_the_gui_thread_then_asked_about(qtbot, window, tmp_path):
+    from app.model.commands import AddClip
+
+    loud = np.full((1, RATE), 0.8, np.float32)
+    for start in (0.0, 0.5):  # overlapping: the mix reaches 1.6
+        window.undo_stack.push_command(
+            AddClip(window.project, window.project.tracks[0].id, Clip(audio=loud, sample_rate_hz=RATE, start_s=start)))
+    window.project.sample_rate_hz = RATE
+    path = tmp_path / "loud.wav"
+    window.clipping_box = None
+    window.export_audio(str(path), "mix", "wav16")
+    assert window.is_busy or window.clipping_box is not None  # measuring in the background
+    qtbot.waitUntil(lambda: window.clipping_box is not None, timeout=30000)
+    assert "+4.1 dBFS" in window.clipping_box.text()
+    window.clipping_box.close()
+    with qtbot.waitSignal(window.export_finished, timeout=30000):
+        window.export_audio(str(path), "mix", "wav16", on_clipping="normalize")
+    written, _ = sf.read(path, dtype="float32")
+    assert 0.8 < np.abs(written).max() <= 1.0 and not window.is_busy
