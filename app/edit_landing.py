@@ -62,7 +62,7 @@ class Landing:
     def land_extension(self, clip: Clip, result: Any, text: str) -> list[str]:
         """The extended audio replaces the clip; the original samples stay where they were on the
         timeline (a left extension moves the clip's start left by the added seconds)."""
-        added = int(result.recipe.extra.get("offset_samples", 0)) / result.sample_rate_hz
+        added = int(result.recipe.facts.get("offset_samples", 0)) / result.sample_rate_hz
         new_start = clip.start_s - added
         if new_start < 0:
             self.show(f"The clip cannot start before 0 s: its audio now starts {-new_start:.2f} s later.")

@@ -47,7 +47,7 @@ from app.model.project_files import LoadedProject, ProjectFileSnapshot
 from app.tasks import AppTask, EditError, Plan, app_tasks
 from app.widgets.qt_edit_panel import QtEditPanel
 from app.widgets.qt_mask_tools import MaskPainter, QtMaskTools
-from engine.api import GenerationResult
+from engine.api import TaskResult
 
 __all__ = ["EditError", "EditTools", "install_edit_tools"]
 
@@ -212,7 +212,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         An empty ``prompt`` for an edit of ``clip`` is the clip's own prompt (its recipe's; empty
         for a clip without one); without a clip (interpolation) it is the settings' prompt."""
         if not prompt and clip is not None:
-            prompt = clip.recipe.prompt if clip.recipe is not None else ""
+            prompt = clip.recipe.params.get("prompt", "") if clip.recipe is not None else ""
         kwargs: dict[str, Any] = {"prompt": prompt, **self.edit_panel.shared_params()}
         settings = getattr(self.window, "generation", None)
         if settings is None:
@@ -345,7 +345,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         if plan is None:
             return
         self._update_running()
-        results = [r for r in (result or ()) if isinstance(r, GenerationResult)]
+        results = [r for r in (result or ()) if isinstance(r, TaskResult)]
         if not results:
             self._fail(plan.kind, "the engine returned no audio.")
             return

@@ -103,25 +103,25 @@ def list_models(store: Any, local_folders: list[str] | tuple[str, ...] = ()) -> 
     Touches only the disk (the hub cache scan); never the network. Slow for a big cache: call it
     off the GUI thread (:meth:`EngineClient.request_models`).
     """
-    from engine.models.catalog import CATALOG, STARTER_MODEL_DIR, default_model, model_hints
+    from engine.models.catalog import CATALOG, STARTER_MODEL_DIR, STARTER_MODEL_ID, default_model, model_hints
 
     cached = {m.model_id: m for m in store.list_cached()}
     entries: list[ModelEntry] = []
     seen: set[str] = set()
-    starter = model_hints(str(STARTER_MODEL_DIR)) if (STARTER_MODEL_DIR / "model_index.json").is_file() else None
+    starter = model_hints(STARTER_MODEL_ID) if (STARTER_MODEL_DIR / "model_index.json").is_file() else None
     if starter is not None:
         entries.append(
             ModelEntry(
-                model_id=str(STARTER_MODEL_DIR),
+                model_id=STARTER_MODEL_ID,
                 label=starter.title,
                 source="bundled",
                 downloaded=True,
                 size_bytes=folder_size_bytes(STARTER_MODEL_DIR),
                 description=starter.description,
-                tasks=("text_to_audio", "variation", "inpaint", "outpaint"),
+                tasks=("generate", "vary", "inpaint", "extend"),
             )
         )
-        seen.add(str(STARTER_MODEL_DIR))
+        seen.add(STARTER_MODEL_ID)
     for item in CATALOG:
         hit = cached.get(item.model_id)
         entries.append(

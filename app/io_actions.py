@@ -143,7 +143,7 @@ def preset_for(params: object) -> str | None:
     """The name of the spectrogram preset ``params`` are (mono or stereo), or None."""
     import dataclasses
 
-    from engine.audio.spectrogram import PRESETS
+    from engine.api import PRESETS
 
     mono = dataclasses.replace(params, stereo=False)
     return next((name for name, preset in PRESETS.items() if dataclasses.replace(preset, stereo=False) == mono), None)
@@ -154,7 +154,7 @@ def read_spectrogram_clip(path: str | Path) -> Clip:
     its EXIF, Riffusion's preset for an image without them). Slow: runs on a worker thread.
     Raises ValueError saying why an image is not a spectrogram."""
     from engine.audio.limits import load_image
-    from engine.audio.spectrogram import SpectrogramParamsError, audio_from_mel, mel_from_image
+    from engine.api import SpectrogramParamsError, audio_from_mel, mel_from_image
 
     name = Path(path).name
     image = load_image(path)  # size checked before decoding; one-line ValueErrors
@@ -322,7 +322,7 @@ def write_spectrogram_png(path: str | Path, audio: np.ndarray, sample_rate_hz: i
     import dataclasses
 
     from engine.audio.io import resample
-    from engine.audio.spectrogram import get_preset, image_from_audio, save_spectrogram_image
+    from engine.api import get_preset, image_from_audio, save_spectrogram_image
 
     params = get_preset(preset)
     if audio.shape[0] == 2:

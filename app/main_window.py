@@ -34,7 +34,7 @@ from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_class_browser import QtClassBrowser
 from app.widgets.qt_prompt_panel import QtPromptPanel, preset_names
 from app.widgets.qt_status import QtStatus
-from engine.api import EngineSettings, GenerationResult, JobSpec
+from engine.api import EngineSettings, JobSpec, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -697,7 +697,7 @@ class MainWindow(QMainWindow):
     def _on_generation_finished(self, job_id: int, pending: _PendingJob, result: Any) -> None:
         if not isinstance(result, (tuple, list)):
             return
-        results = [r for r in result if isinstance(r, GenerationResult)]
+        results = [r for r in result if isinstance(r, TaskResult)]
         if not results:
             return
         clips, track_id = self._land_results(pending, results)
@@ -711,7 +711,7 @@ class MainWindow(QMainWindow):
         self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
         self.jobs_dock.raise_()
 
-    def _land_results(self, pending: _PendingJob, results: list[GenerationResult]) -> tuple[list[Clip], str]:
+    def _land_results(self, pending: _PendingJob, results: list[TaskResult]) -> tuple[list[Clip], str]:
         """One undo step: a clip per variation, at the playhead of the job's start on the target
         track if free (else after its last clip), variations on the tracks below where free
         (app.model.placement: never over another clip)."""
@@ -732,8 +732,12 @@ class MainWindow(QMainWindow):
         from engine.api import spec_from_recipe
 
         try:
-            self.prompt_panel.apply_spec(spec_from_recipe(recipe))
-        except ValueError:  # another task's recipe: take what text-to-audio shares with it
+            spec = spec_from_recipe(recipe) if recipe.task == "generate" else None
+        except ValueError:  # a recipe this version cannot reproduce
+            spec = None
+        if spec is not None:
+            self.prompt_panel.apply_spec(spec)
+        else:  # another task's recipe: take what text-to-audio shares with it
             self.prompt_panel.apply_recipe(recipe, duration_s=clip.total_s, preset=clip.spectrogram_preset)
         self.prompt_dock.raise_()
 
@@ -1199,8 +1203,8 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def _clip_name(result: GenerationResult) -> str:
+def _clip_name(result: TaskResult) -> str:
     recipe = result.recipe
-    prompt = recipe.prompt.strip() or "Generated"
+    prompt = str(recipe.params.get("prompt", "")).strip() or "Generated"
     short = prompt if len(prompt) <= 28 else prompt[:27] + "…"
     return f"{short} #{recipe.seed}"

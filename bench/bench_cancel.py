@@ -161,13 +161,13 @@ def bench_decode(args: argparse.Namespace) -> list[tuple[str, float, float]]:
 def bench_generation(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     from assets.make_tiny_sd import TINY_SD_DIR
 
-    from engine.api import Engine, EngineSettings, TextToAudioJob
+    from engine.api import Engine, EngineSettings, GenerateJob
 
     rows = []
     with Engine(EngineSettings(device="cpu")) as engine:
-        spec = TextToAudioJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=8,
+        spec = GenerateJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=8,
                               duration_s=args.gen_seconds)
-        engine.run(TextToAudioJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=2, duration_s=1.0))
+        engine.run(GenerateJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=2, duration_s=1.0))
         marks: list[tuple[float, str]] = []
         t0 = time.perf_counter()
         engine.run(spec, lambda p: marks.append((time.perf_counter() - t0, p.stage)))

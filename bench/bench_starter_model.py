@@ -1,7 +1,7 @@
 """How fast the shipped starter model generates on this machine's CPU, and how well it follows prompts.
 
 Generates the four prompt-check prompts (engine.training.starter_metrics.PROMPT_CHECKS) through
-the real Engine + TextToAudioJob at the model's training resolution (128 x 128, 2.56 s) with
+the real Engine + GenerateJob at the model's training resolution (128 x 128, 2.56 s) with
 20 DPM++ 2M Karras steps, and prints:
 
 * seconds per clip (end to end: text encoder, UNet, VAE, Griffin-Lim) against the reference
@@ -43,7 +43,7 @@ def main() -> None:
     import torch
     from assets.make_tiny_sd import TINY_SD_DIR
 
-    from engine.api import Engine, EngineSettings, TextToAudioJob
+    from engine.api import Engine, EngineSettings, GenerateJob
     from engine.audio import spectrogram
     from engine.audio.spectrogram import SpectrogramParams
     from engine.models.catalog import STARTER_MODEL_DIR
@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache, Engine(EngineSettings(device="cpu", offline=True, cache_dir=cache)) as engine:
 
         def run(model: Path, prompt: str, seed: int, key: str):
-            job = TextToAudioJob(
+            job = GenerateJob(
                 prompt=prompt, seed=seed, model=str(model), spectrogram_preset="starter",
                 duration_s=DURATION_S, num_inference_steps=20, guidance_scale=guidance,
             )

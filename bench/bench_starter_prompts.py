@@ -1,6 +1,6 @@
 """How well a starter model follows prompts phrased the way it was never trained on (issue 15).
 
-Generates through the real Engine + TextToAudioJob at the model's own resolution, spectrogram,
+Generates through the real Engine + GenerateJob at the model's own resolution, spectrogram,
 steps and guidance (its starter.json), and measures (engine.training.starter_metrics), each
 against a reference measured in the same run on real sounds sent through the same spectrogram
 and Griffin-Lim inversion (what a perfect model would reach):
@@ -44,7 +44,7 @@ def main() -> None:
 
     import torch
 
-    from engine.api import Engine, EngineSettings, TextToAudioJob
+    from engine.api import Engine, EngineSettings, GenerateJob
     from engine.audio import spectrogram
     from engine.audio.spectrogram import SpectrogramParams
     from engine.models.catalog import STARTER_MODEL_DIR
@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache, Engine(EngineSettings(device="cpu", offline=True, cache_dir=cache)) as engine:
 
         def generate(prompt: str, seed: int) -> tuple[np.ndarray, int]:
-            job = TextToAudioJob(
+            job = GenerateJob(
                 prompt=prompt, seed=seed, model=str(folder), spectrogram_preset=preset, duration_s=duration_s,
                 num_inference_steps=recommended["num_inference_steps"], guidance_scale=recommended["guidance_scale"],
             )  # fmt: skip

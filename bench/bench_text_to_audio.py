@@ -54,7 +54,7 @@ def sync(device: torch.device) -> None:
 
 def time_ours_engine(model_dir: Path, device: str, precision: str, steps: int, width: int, height: int) -> dict[str, float]:
     """One full text-to-audio job through the Engine; seconds per stage from event arrival times."""
-    from engine.api import Engine, EngineSettings, TextToAudioJob
+    from engine.api import Engine, EngineSettings, GenerateJob
     from engine.audio.spectrogram import duration_for_width, get_preset
 
     params = get_preset("riffusion")
@@ -64,7 +64,7 @@ def time_ours_engine(model_dir: Path, device: str, precision: str, steps: int, w
         if not marks or marks[-1][0] != progress.stage:
             marks.append((progress.stage, time.perf_counter()))
 
-    spec = TextToAudioJob(
+    spec = GenerateJob(
         prompt=PROMPT, seed=1, num_inference_steps=steps, guidance_scale=7.0, scheduler=SCHEDULER,
         duration_s=float(duration_for_width(params, width)), height=height, model=str(model_dir),
     )

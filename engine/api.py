@@ -1,7 +1,7 @@
 """The engine's one door for the desktop app and the CLI.
 
     engine = Engine(EngineSettings(device="auto"), on_event=print)
-    job_id = engine.submit(TextToAudioJob("warm analog synth pad", seed=42))
+    job_id = engine.submit(GenerateJob("warm analog synth pad", seed=42))
     ...
     engine.cancel(job_id)
     engine.shutdown()
@@ -9,26 +9,33 @@
 Events arrive on the engine's worker thread; the GUI moves them to its own thread in
 ``app/engine_client.py``. ``Engine.run(spec)`` is the blocking form used by the CLI and tests.
 Heavy modules (torch, diffusers) load lazily on the worker, so importing this module is cheap.
+
+The jobs the engine runs are its tasks (:mod:`engine.tasks`): their spec classes are attributes
+of this module by class name (``from engine.api import InpaintJob``), built from the task registry
+like the worker's runners, and :func:`spec_from_recipe` turns any task's recipe back into its job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from engine.audio.params import PRESETS, SpectrogramParams, SpectrogramParamsError, get_preset  # torch-free
+from engine.pipelines.editing import mel_bin_frequencies  # numpy only: where each image row sits in Hz
+from engine.pipelines.landing import working_length  # numpy only: the working copy's length at the model's rate
+from engine.recipes import MissingInputError, Recipe
 from engine.specs import (  # re-exported: the app and the CLI import these from here
     DEFAULT_SCHEDULER,
     SCHEDULER_NAMES,
     STAGES,
-    DownloadModelJob,
-    ExtendJob,
-    GenerationResult,
-    InpaintJob,
-    InterpolateJob,
+    AudioInput,
+    AudioInputJob,
+    EditJob,
+    GenerationJob,
     JobCancelled,
     JobCancelledError,
     JobEvent,
@@ -38,48 +45,128 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     JobQueued,
     JobSpec,
     JobStarted,
-    LoopJob,
     Progress,
-    Recipe,
-    TextToAudioJob,
-    UnloadModelsJob,
-    VariationJob,
+    RegionEditJob,
+    TaskResult,
+    TrainingJob,
+    WindowedJob,
 )
-from engine.pipelines.editing import mel_bin_frequencies  # numpy only: where each image row sits in Hz
+from engine.tasks import Needs, Task, registry
 from engine.worker import Worker
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SCHEDULER",
+    "PRESETS",
     "SCHEDULER_NAMES",
     "STAGES",
-    "DownloadModelJob",
+    "AudioInput",
+    "AudioInputJob",
+    "EditJob",
     "Engine",
     "EngineSettings",
-    "ExtendJob",
-    "GenerationResult",
-    "InpaintJob",
-    "InterpolateJob",
+    "GenerationJob",
     "JobCancelled",
     "JobCancelledError",
     "JobEvent",
     "JobFailed",
+    "JobFailedError",
     "JobFinished",
     "JobProgress",
     "JobQueued",
     "JobSpec",
     "JobStarted",
-    "LoopJob",
+    "MissingInputError",
+    "Needs",
     "Progress",
     "Recipe",
-    "TextToAudioJob",
-    "UnloadModelsJob",
-    "VariationJob",
-    "register_runner",
+    "RegionEditJob",
+    "SpectrogramParams",
+    "SpectrogramParamsError",
+    "Task",
+    "TaskResult",
+    "TrainingJob",
+    "WindowedJob",
+    "audio_from_mel",
+    "get_preset",
+    "image_from_audio",
     "mel_bin_frequencies",
+    "mel_from_audio",
+    "mel_from_image",
+    "register_runner",
+    "save_spectrogram_image",
     "spec_from_recipe",
+    "task",
+    "tasks",
+    "working_length",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Every task's spec class by its class name (``InpaintJob``, ``GenerateJob``, ...)."""
+    spec = registry().spec_classes().get(name)
+    if spec is None:
+        raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
+    return spec
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(registry().spec_classes()))
+
+
+def tasks() -> list[Task]:
+    """The tasks this engine runs (built-in ones first, then plugins), see :mod:`engine.tasks`."""
+    return list(registry())
+
+
+def task(name: str) -> Task:
+    """The task called ``name`` (or formerly so: ``text_to_audio`` is ``generate``).
+
+    Raises ValueError naming the known tasks.
+    """
+    return registry().get(name)
+
+
+def spec_from_recipe(
+    recipe: Recipe, inputs: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> JobSpec:
+    """The job that makes ``recipe``'s result again, bit-identically on the same device and dtype.
+
+    ``inputs`` gives the task's inputs by name: ``{"audio": AudioInput(samples, rate)}`` (or a
+    ``(samples, rate)`` pair) for the tasks that edit a clip; each is checked against the
+    fingerprint in ``recipe.inputs``. ``overrides`` sets run-only fields recipes do not keep
+    (where a training job writes, ``preview_every``). A job that made several results
+    (variations) is rebuilt to make this one only.
+
+    Raises:
+        MissingInputError: the task needs an input that was not given (a ValueError).
+        ValueError: an unknown task, an input that is not the one the recipe was made from,
+            a recipe from a newer version, or one this version cannot reproduce.
+    """
+    return registry().get(recipe.task).spec_from_recipe(recipe, inputs, overrides)
+
+
+def _spectrogram_function(name: str) -> Callable[..., Any]:
+    """``engine.audio.spectrogram.<name>``, imported when first called: it imports torch, so the
+    app calls it on helper threads only."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        from engine.audio import spectrogram
+
+        return getattr(spectrogram, name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``engine.audio.spectrogram.{name}`` (imports torch: call it off the GUI thread)."
+    return call
+
+
+mel_from_audio = _spectrogram_function("mel_from_audio")
+mel_from_image = _spectrogram_function("mel_from_image")
+audio_from_mel = _spectrogram_function("audio_from_mel")
+image_from_audio = _spectrogram_function("image_from_audio")
+save_spectrogram_image = _spectrogram_function("save_spectrogram_image")
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -118,22 +205,19 @@ class EngineSettings:
         return replace(self, **changes)
 
 
-#: Spec class -> "module:function" of its runner, imported on the worker thread when first used.
-_RUNNERS: dict[type, Any] = {
-    TextToAudioJob: "engine.pipelines.text_to_audio:run",
-    DownloadModelJob: "engine.pipelines.model_jobs:run_download",
-    UnloadModelsJob: "engine.pipelines.model_jobs:run_unload",
-    InpaintJob: "engine.pipelines.inpaint:run",
-    ExtendJob: "engine.pipelines.extend:run",
-    LoopJob: "engine.pipelines.loop:run",
-    VariationJob: "engine.pipelines.variation:run",
-    InterpolateJob: "engine.pipelines.interpolate:run",
-}
+#: Runners added by :func:`register_runner` (jobs that are not tasks: tests, tools).
+_EXTRA_RUNNERS: dict[type, Any] = {}
 
 
 def register_runner(spec_type: type, runner: Any) -> None:
-    """Add a job kind (a spec class and its generator runner or "module:function")."""
-    _RUNNERS[spec_type] = runner
+    """Run jobs of ``spec_type`` with ``runner`` (a generator function or "module:function") without
+    declaring a task: no CLI command, no recipes. Tasks are declared in task modules instead."""
+    _EXTRA_RUNNERS[spec_type] = runner
+
+
+def _runners() -> dict[type, Any]:
+    """Spec class -> runner: every task's, then the registered ones."""
+    return {**{t.spec: t.run for t in registry()}, **_EXTRA_RUNNERS}
 
 
 class Engine:
@@ -168,7 +252,7 @@ class Engine:
             self._listeners.append(on_event)
         self._worker = Worker(
             self._dispatch,
-            _RUNNERS,
+            _runners(),
             store=self.store,
             pipelines=self.pipelines,
             settings=self.settings,
@@ -200,9 +284,9 @@ class Engine:
 
     def submit(self, spec: JobSpec) -> int:
         """Queue a job; returns its id. Raises ValueError for a spec kind with no runner."""
-        if type(spec) not in _RUNNERS:
-            raise ValueError(f"no runner for job kind {type(spec).__name__}")
-        self._worker._runners.setdefault(type(spec), _RUNNERS[type(spec)])
+        runner = _EXTRA_RUNNERS.get(type(spec))
+        if runner is not None:  # registered after this engine was made
+            self._worker.add_runner(type(spec), runner)
         return self._worker.submit(spec)
 
     def cancel(self, job_id: int) -> bool:
@@ -283,16 +367,6 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
-
-
-def spec_from_recipe(recipe: Recipe) -> TextToAudioJob:
-    """The one-variation job that regenerates a text-to-audio ``recipe`` bit-identically.
-
-    Raises ValueError for a recipe of another task or with non-preset spectrogram parameters.
-    """
-    from engine.pipelines.text_to_audio import spec_from_recipe as _spec_from_recipe
-
-    return _spec_from_recipe(recipe)
 
 
 class _LazyPipelineCache:

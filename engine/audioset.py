@@ -30,7 +30,7 @@ MIXTURE_TEMPLATE = "a mel spectrogram of the sound of multiple overlapping {pare
 
 #: Seed 001's output sizes, (height, width) in pixels = (mel rows, time columns). Height is the
 #: spectrogram's ``num_frequencies``: 64 means the image has 64 mel bins over the preset's
-#: frequency range (a TextToAudioJob with ``height=64`` uses the preset with num_frequencies=64;
+#: frequency range (a GenerateJob with ``height=64`` uses the preset with num_frequencies=64;
 #: a model trained on 512-row images draws 64 rows as a squeezed picture of its usual ones).
 #: Width is time: 400 columns are 4.0 s at Riffusion's 10 ms per column.
 OUTPUT_SIZES: dict[str, tuple[int, int]] = {"64x400 (seed 001)": (64, 400), "512x512": (512, 512)}
@@ -240,7 +240,7 @@ def children(parent: str) -> list[str]:
 
 
 def output_size_settings(name: str, params: Any) -> dict[str, float | int]:
-    """TextToAudioJob fields for output size ``name`` under spectrogram ``params``.
+    """GenerateJob fields for output size ``name`` under spectrogram ``params``.
 
     Returns ``{"height": rows, "duration_s": seconds}``: ``height`` becomes the job's
     ``num_frequencies`` and ``duration_s`` gives exactly the size's width in columns at the
@@ -248,7 +248,7 @@ def output_size_settings(name: str, params: Any) -> dict[str, float | int]:
     """
     if name not in OUTPUT_SIZES:
         raise ValueError(f"unknown output size {name!r}; expected one of {', '.join(OUTPUT_SIZES)}.")
-    from engine.audio.spectrogram import duration_for_width
+    from engine.audio.params import duration_for_width
 
     height, width = OUTPUT_SIZES[name]
     return {"height": height, "duration_s": float(duration_for_width(params, width))}

@@ -222,6 +222,10 @@ class Worker:
 
     # -- jobs ----------------------------------------------------------------------------------
 
+    def add_runner(self, spec_type: type, runner: Runner | str) -> None:
+        """Run jobs of ``spec_type`` with ``runner`` from now on (unless it has one already)."""
+        self._runners.setdefault(spec_type, runner)
+
     def submit(self, spec: JobSpec) -> int:
         if type(spec) not in self._runners:
             raise ValueError(f"no runner for job kind {type(spec).__name__}")

@@ -44,3 +44,56 @@ def test_readme_commands_are_the_ci_commands():
     assert "bash scripts/test.sh" in ci
     for script in ("run.sh", "test.sh"):
         assert (ROOT / "scripts" / script).exists()
+
+
+def door_modules() -> list[str]:
+    """The engine modules the app may import: those the door contract in pyproject.toml allows."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (door,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["source_modules"] == ["app"]
+               and c["forbidden_modules"] == ["engine"]]
+    return [rule.split("->")[1].strip() for rule in door["ignore_imports"]]
+
+
+def test_the_door_modules_import_no_torch():
+    modules = door_modules()
+    assert "engine.api" in modules and "engine.audio.spectrogram" not in modules
+    code = (
+        "import sys, importlib\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "import engine.api\n"
+        "engine.api.tasks(), engine.api.GenerateJob, engine.api.get_preset('riffusion')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchaudio', 'diffusers', 'transformers'))\n"
+        "assert not heavy, heavy[:5]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_building_the_main_window_imports_no_torch(tmp_path):
+    """The window is built on the GUI thread: torch (seconds of imports) must not load there. The
+    app's warm-up imports it afterwards, off the GUI thread (app/__main__.py)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.engine_client import EngineClient\n"
+        "from app.main_window import MainWindow\n"
+        "from app.settings import AppSettings\n"
+        "from engine.api import EngineSettings\n"
+        f"client = EngineClient(EngineSettings(device='cpu', offline=True, cache_dir={str(tmp_path / 'hub')!r}))\n"
+        f"window = MainWindow(client, AppSettings({str(tmp_path / 'settings.ini')!r}))\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchaudio', 'diffusers'))\n"
+        "window.ask_before_closing = False\n"
+        "client.wait_for_tasks()\n"
+        "window.close()\n"
+        "client.shutdown()\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.model.events import Event, EventGroup
-from engine.api import DEFAULT_SCHEDULER, SCHEDULER_NAMES, TextToAudioJob
+from engine.api import DEFAULT_SCHEDULER, SCHEDULER_NAMES, GenerateJob
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_SEED
@@ -204,7 +204,7 @@ class GenerationSettings:
         name = self.size if size is None else size
         return None if name == NATIVE_SIZE else OUTPUT_SIZES[name][0]
 
-    def text_to_audio_spec(self, **overrides: Any) -> TextToAudioJob:
+    def text_to_audio_spec(self, **overrides: Any) -> GenerateJob:
         """The text-to-audio job these settings describe, with ``overrides`` (field names of
         this model) used for this job only. Raises ValueError saying what to fix."""
         if overrides:
@@ -214,7 +214,7 @@ class GenerationSettings:
         prompt = self.prompt.strip()
         if not prompt:
             raise ValueError("Type a prompt first.")
-        return TextToAudioJob(
+        return GenerateJob(
             **self.edit_kwargs(prompt),
             duration_s=self.duration_s,
             num_variations=self.variations,
@@ -274,9 +274,9 @@ class GenerationSettings:
 
 
 def duration_for_size(size: str, preset: str) -> float:
-    """Seconds that make exactly output size ``size``'s width under spectrogram ``preset``
-    (imports the engine's spectrogram module on first use). Raises ValueError for unknown names."""
-    from engine.audio.spectrogram import get_preset
+    """Seconds that make exactly output size ``size``'s width under spectrogram ``preset``.
+    Raises ValueError for unknown names."""
+    from engine.api import get_preset
     from engine.audioset import output_size_settings
 
     return float(output_size_settings(size, get_preset(preset))["duration_s"])

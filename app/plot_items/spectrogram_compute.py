@@ -127,7 +127,7 @@ class SpectrogramJob:
         self._report(True)
 
     def _compute(self) -> None:
-        from engine.audio.spectrogram import get_preset, mel_from_audio
+        from engine.api import get_preset, mel_from_audio  # mel_from_audio imports torch: this is a worker thread
 
         params = display_params(get_preset(self.preset), self.sample_rate_hz)
         reference = full_scale_reference(params, mel_from_audio)

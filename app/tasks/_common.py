@@ -58,9 +58,8 @@ def region_context_s(window_s: float) -> float:
 
 
 def preset_params(common: dict[str, Any]) -> Any:
-    """The job's SpectrogramParams from the shared kwargs (helper thread only: the spectrogram
-    module imports torch)."""
-    from engine.audio.spectrogram import get_preset
+    """The job's SpectrogramParams from the shared kwargs."""
+    from engine.api import get_preset
 
     params = get_preset(common.get("spectrogram_preset", "riffusion"))
     height = common.get("height")

@@ -38,7 +38,7 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
     def build() -> Any:
         region: dict[str, Any] = {"boxes": boxes} if boxes is not None else {}
         if boxes is None:
-            from engine.pipelines.landing import working_length
+            from engine.api import working_length
 
             sp = preset_params(common)
             raster = mask.job_mask(working_length(audio.shape[1], rate, sp.sample_rate), sp)

@@ -59,7 +59,7 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
 
     def land(job_id: int, results: list[Any]) -> list[str]:
         r = results[0]
-        name = f"{r.recipe.prompt[:20] or 'silence'} → {params['prompt_to'][:20]}"
+        name = f"{r.recipe.params.get('prompt', '')[:20] or 'silence'} → {params['prompt_to'][:20]}"
         clip = Clip(name=name, audio=r.audio, sample_rate_hz=r.sample_rate_hz, start_s=start_s,
                     recipe=r.recipe, image=r.image, spectrogram_preset=common.get("spectrogram_preset", "riffusion"))
         return tools.landing.add_clips(f"Interpolate to {params['prompt_to'][:30]!r}", track_id, [clip])

@@ -38,14 +38,14 @@ class Form(TaskForm):
 
 
 def plan(tools: Any, params: dict[str, Any]) -> Plan:
-    from engine.api import VariationJob
+    from engine.api import VaryJob
 
     clip = tools.target_clip()
     common = tools.generation_kwargs(params["prompt"], clip)
     audio, rate, count = clip.audio, clip.sample_rate_hz, params["num_variations"]
 
     def build() -> Any:
-        return VariationJob(audio=audio, sample_rate_hz=rate,
+        return VaryJob(audio=audio, sample_rate_hz=rate,
                             strength=params["strength"], num_variations=count, **common)
 
     def land(job_id: int, results: list[Any]) -> list[str]:

@@ -23,13 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.project import Clip, Project, Selection, Track
-from engine.api import spec_from_recipe
+from engine.api import spec_from_recipe, task
 
 THUMBNAIL_HEIGHT_PX = 96
-#: What each task is called in the inspector.
-TASK_NAMES = {"text_to_audio": "Generate", "inpaint": "Inpaint", "extend": "Extend", "loop": "Make loop",
-              "variation": "Vary", "interpolate": "Interpolate"}
-#: Labels of the task settings a recipe keeps in ``extra`` (others are named from their key).
+#: Settings every generation recipe has, shown in rows of their own.
+SHARED_PARAMS = ("prompt", "negative_prompt", "num_inference_steps", "guidance_scale", "scheduler")
+#: Labels of a task's own settings (recipe ``params``; others are named from their key).
 EXTRA_LABELS = {
     "spectrogram_preset": "Spectrogram", "strength": "Strength", "start_s": "From", "end_s": "To",
     "fmin_hz": "Lowest frequency", "fmax_hz": "Highest frequency", "left_s": "Extend left",
@@ -38,8 +37,16 @@ EXTRA_LABELS = {
     "context_s": "Context", "crossfade_s": "Crossfade", "feather_px": "Feather", "window_s": "Window",
     "griffin_lim_iters": "Griffin-Lim iterations", "sample_rate_hz": "Input rate",
 }
-#: Bookkeeping in ``extra`` that says nothing to a reader (it stays in the copied recipe).
-HIDDEN_EXTRA = {"input_sha256", "input_shape", "tiles", "mask", "offset_samples"}
+#: Settings that say nothing to a reader (they stay in the copied recipe).
+HIDDEN_EXTRA = {"mask"}
+
+
+def task_title(name: str) -> str:
+    """A task's name for people ("Make loop"), from the engine's task registry."""
+    try:
+        return task(name).title
+    except ValueError:  # a task this version does not know
+        return name.replace("_", " ").capitalize()
 
 
 def model_name(model_id: str) -> str:
@@ -84,7 +91,7 @@ def _format_value(key: str, value: Any) -> str | None:
 
 
 def extra_rows(extra: dict[str, Any]) -> dict[str, str]:
-    """The task settings of a recipe's ``extra`` as labelled rows."""
+    """A recipe's task settings (its ``params`` but the shared ones) as labelled rows."""
     rows = {}
     for key in sorted(extra, key=lambda k: (list(EXTRA_LABELS).index(k) if k in EXTRA_LABELS else len(EXTRA_LABELS), k)):
         if key in HIDDEN_EXTRA:
@@ -283,22 +290,24 @@ class QtInspector(QWidget):
             self._fill(self.recipe_form, {})
         else:
             revision = recipe.model_revision or ""
-            model_tip = recipe.model_id + (f" @ {revision}" if revision else "")
+            model_tip = (recipe.model_id or "") + (f" @ {revision}" if revision else "")
+            params, facts = recipe.params, recipe.facts
             rows: dict[str, str | None] = {
-                "Task": TASK_NAMES.get(recipe.task, recipe.task.replace("_", " ").capitalize()),
-                "Prompt": recipe.prompt or "-",
-                "Negative": recipe.negative_prompt or None,
-                "Seed": str(recipe.seed),
-                "Model": wrappable(model_name(recipe.model_id)),
+                "Task": task_title(recipe.task),
+                "Prompt": (params.get("prompt") or "-") if "prompt" in params else None,
+                "Negative": params.get("negative_prompt") or None,
+                "Seed": None if recipe.seed is None else str(recipe.seed),
+                "Model": wrappable(model_name(recipe.model_id)) if recipe.model_id else None,
                 "Revision": revision[:10] or None,
-                "Steps": str(recipe.num_inference_steps),
-                "Guidance": f"{recipe.guidance_scale:g}",
-                "Scheduler": recipe.scheduler,
-                "Size": f"{recipe.width} x {recipe.height} px",
+                "Steps": str(params["num_inference_steps"]) if "num_inference_steps" in params else None,
+                "Guidance": f"{params['guidance_scale']:g}" if "guidance_scale" in params else None,
+                "Scheduler": params.get("scheduler"),
+                "Size": f"{facts['width']} x {facts['height']} px" if "width" in facts and "height" in facts else None,
                 "Device": f"{recipe.device}, {recipe.dtype}",
                 "LoRAs": wrappable(", ".join(f"{model_name(p)} x{w:g}" for p, w in recipe.loras)) if recipe.loras else None,
             }
-            rows.update({label: wrappable(text) for label, text in extra_rows(recipe.extra).items()})
+            own = {key: value for key, value in params.items() if key not in SHARED_PARAMS}
+            rows.update({label: wrappable(text) for label, text in extra_rows(own).items()})
             self._fill(self.recipe_form, rows, tips={"Model": model_tip, "Revision": revision,
                                                      "LoRAs": "\n".join(p for p, _ in recipe.loras)})
         has_recipe = recipe is not None
@@ -306,7 +315,7 @@ class QtInspector(QWidget):
         self.copy_seed_button.setEnabled(has_recipe)
         self.copy_recipe_button.setEnabled(has_recipe)
         self.use_settings_button.setEnabled(has_recipe)
-        self.regenerate_button.setEnabled(has_recipe and recipe.task == "text_to_audio")
+        self.regenerate_button.setEnabled(has_recipe and recipe.task == "generate")
 
     # -- buttons -----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings
-from engine.api import SCHEDULER_NAMES, Recipe, TextToAudioJob
+from engine.api import PRESETS, SCHEDULER_NAMES, GenerateJob, Recipe
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_DURATION_S, MAX_SEED, MAX_STEPS, MAX_VARIATIONS
@@ -45,10 +45,6 @@ DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow a
 
 def preset_names() -> list[str]:
     """Spectrogram presets the engine knows (riffusion first)."""
-    try:
-        from engine.audio.spectrogram import PRESETS
-    except ImportError:  # pragma: no cover - engine.audio.spectrogram ships with the engine
-        return ["riffusion"]
     names = list(PRESETS)
     return sorted(names, key=lambda n: (n != "riffusion", n))
 
@@ -67,7 +63,7 @@ class _PromptEdit(QPlainTextEdit):
 
 class QtPromptPanel(QWidget):
     """A view of :class:`GenerationSettings` (``settings``; a new one when none is given) that
-    builds a :class:`TextToAudioJob`; ``generate_requested(spec)`` on Generate.
+    builds a :class:`GenerateJob`; ``generate_requested(spec)`` on Generate.
 
     Invalid input (an empty prompt, a seed out of range, a missing model) shows a message under
     the button and emits nothing.
@@ -359,7 +355,7 @@ class QtPromptPanel(QWidget):
 
     # -- the job -----------------------------------------------------------------------------
 
-    def spec(self, **overrides: Any) -> TextToAudioJob:
+    def spec(self, **overrides: Any) -> GenerateJob:
         """The job the settings describe (``overrides`` for this job only); raises ValueError
         saying what to fix."""
         return self.settings.text_to_audio_spec(**overrides)
@@ -380,7 +376,7 @@ class QtPromptPanel(QWidget):
         self.message_label.setText(text)
         self.message_label.setVisible(bool(text))
 
-    def apply_spec(self, spec: TextToAudioJob) -> None:
+    def apply_spec(self, spec: GenerateJob) -> None:
         """Fill the fields from a job spec (one made from a clip's recipe); a set seed gets locked."""
         self.settings.apply_spec(spec)
 

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
-from engine.audio.spectrogram import INT16_SCALE, SpectrogramParams
+from engine.audio.params import INT16_SCALE, SpectrogramParams
 from engine.cancel import cancel_point
 
 __all__ = [

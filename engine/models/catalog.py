@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 #: The small shipped "starter" model (a diffusers folder trained by engine.training.train_starter).
 STARTER_MODEL_DIR: Path = Path(__file__).resolve().parents[2] / "resources" / "models" / "starter"
+#: Models that ship with the app live in resources/models/<name> and are named ``builtin:<name>``
+#: in specs and recipes, so a recipe regenerates on another machine or from another install folder.
+BUILTIN_PREFIX = "builtin:"
+STARTER_MODEL_ID = BUILTIN_PREFIX + "starter"
+_BUILTIN_MODELS_DIR = STARTER_MODEL_DIR.parent
 #: A model folder's own description of itself (the starter model writes one): title,
 #: description, spectrogram preset, native size and recommended sampling settings.
 MODEL_CARD_FILE = "starter.json"
@@ -35,7 +40,7 @@ class CatalogEntry:
         model_id: Hugging Face repo id.
         title: short name for menus.
         description: one or two sentences for the model manager.
-        tasks: engine tasks it suits ("text_to_audio", "variation", "inpaint", "outpaint").
+        tasks: engine tasks it suits ("generate", "vary", "inpaint", "extend").
         kind: "text2img" (4-channel UNet) or "inpaint" (9-channel UNet: latents, mask, masked image).
         approx_size_bytes: approximate download size of the files the store fetches.
         license: the repository's license id.
@@ -60,7 +65,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
             "Stable Diffusion 1.5 fine-tuned on 512x512 mel spectrogram images of music, in the Riffusion "
             "format this app reads and writes. The default for text-to-audio."
         ),
-        tasks=("text_to_audio", "variation", "inpaint", "outpaint"),
+        tasks=("generate", "vary", "inpaint", "extend"),
         kind="text2img",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
@@ -73,7 +78,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
             "The general image model Riffusion was fine-tuned from. Knows no spectrograms, but its img2img "
             "and masked repainting work on them at low strength."
         ),
-        tasks=("variation", "inpaint", "outpaint"),
+        tasks=("vary", "inpaint", "extend"),
         kind="text2img",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
@@ -86,7 +91,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
             "SD 1.5 with a 9-channel UNet trained to fill masked regions; repaints a selected time or "
             "frequency range so it blends with its surroundings."
         ),
-        tasks=("inpaint", "outpaint"),
+        tasks=("inpaint", "extend"),
         kind="inpaint",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
@@ -96,12 +101,51 @@ CATALOG: tuple[CatalogEntry, ...] = (
         model_id="CompVis/stable-diffusion-v1-4",
         title="Stable Diffusion 1.4",
         description="The original CompVis Stable Diffusion release, a base for fine-tunes and LoRA training.",
-        tasks=("variation", "inpaint", "outpaint"),
+        tasks=("vary", "inpaint", "extend"),
         kind="text2img",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
     ),
 )
+
+
+def builtin_model_dir(model_id: str) -> Path | None:
+    """The folder of a shipped model named ``builtin:<name>``, None for any other id.
+
+    Raises ValueError for a ``builtin:`` id that names no shipped model.
+    """
+    text = str(model_id)
+    if not text.startswith(BUILTIN_PREFIX):
+        return None
+    name = text[len(BUILTIN_PREFIX):]
+    folder = _BUILTIN_MODELS_DIR / name
+    if not name or "/" in name or "\\" in name or name.startswith(".") or not (folder / "model_index.json").is_file():
+        shipped = sorted(BUILTIN_PREFIX + index.parent.name for index in _BUILTIN_MODELS_DIR.glob("*/model_index.json"))
+        raise ValueError(f"'{text}' is not a model that ships with this version; shipped: {', '.join(shipped) or 'none'}.")
+    return folder
+
+
+def portable_model_id(model: str) -> str:
+    """``builtin:<name>`` for the folder of a shipped model, else ``model`` unchanged.
+
+    A shipped model's folder is recognised in this install and, for recipes written before
+    recipes named models portably, in any install (a path ending in ``resources/models/<name>``
+    where this version ships ``<name>``).
+    """
+    text = str(model)
+    if text.startswith(BUILTIN_PREFIX) or not text.strip():
+        return text
+    path = Path(text).expanduser()
+    parts = path.parts
+    if len(parts) >= 3 and parts[-3:-1] == ("resources", "models") and (_BUILTIN_MODELS_DIR / parts[-1] / "model_index.json").is_file():
+        return BUILTIN_PREFIX + parts[-1]
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the text
+        return text
+    if resolved.parent == _BUILTIN_MODELS_DIR.resolve() and (resolved / "model_index.json").is_file():
+        return BUILTIN_PREFIX + resolved.name
+    return text
 
 
 def find_entry(model_id: str) -> CatalogEntry | None:
@@ -113,13 +157,14 @@ def find_entry(model_id: str) -> CatalogEntry | None:
 def default_model(store: ModelStore) -> str:
     """The model to use when the user picked none, without network access.
 
-    Returns the Riffusion repo id when it is downloaded, else the shipped starter model's folder
-    when it exists, else the Riffusion repo id (which the caller then offers to download).
+    Returns the Riffusion repo id when it is downloaded, else the shipped starter model
+    (:data:`STARTER_MODEL_ID`) when it exists, else the Riffusion repo id (which the caller then
+    offers to download).
     """
     if store.is_downloaded(DEFAULT_TEXT_TO_AUDIO_MODEL):
         return DEFAULT_TEXT_TO_AUDIO_MODEL
     if (STARTER_MODEL_DIR / "model_index.json").is_file():
-        return str(STARTER_MODEL_DIR)
+        return STARTER_MODEL_ID
     return DEFAULT_TEXT_TO_AUDIO_MODEL
 
 
@@ -175,7 +220,10 @@ def model_hints(model: str) -> ModelHints | None:
     text = str(model).strip()
     if not text:
         return None
-    folder = Path(text).expanduser()
+    try:
+        folder = builtin_model_dir(text) or Path(text).expanduser()
+    except ValueError:
+        return None
     card_path = folder / MODEL_CARD_FILE
     if card_path.is_file():
         try:

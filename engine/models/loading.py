@@ -298,7 +298,8 @@ class PipelineCache:
     def unload(self, model_id: str | None = None) -> int:
         """Unload one model (every policy and revision of it) or, with None, all models.
 
-        ``model_id`` is a repo id or a folder path (matched after making it absolute).
+        ``model_id`` is a repo id, a folder path (matched after making it absolute) or a
+        ``builtin:`` id (a shipped model's folder matches it too).
 
         Returns:
             How many loaded pipelines were dropped.
@@ -306,7 +307,10 @@ class PipelineCache:
         if model_id is None:
             keys = list(self._entries)
         else:
-            wanted = {model_id, str(Path(model_id).expanduser().resolve())}
+            from engine.models.catalog import portable_model_id
+
+            path = str(Path(model_id).expanduser().resolve())
+            wanted = {model_id, path, portable_model_id(path)}
             keys = [key for key in self._entries if key[0] in wanted]
         self._release([self._entries.pop(key) for key in keys])
         return len(keys)

@@ -31,6 +31,7 @@ from typing import Literal
 
 from tqdm.std import tqdm as _base_tqdm
 
+from engine.models.catalog import builtin_model_dir, portable_model_id
 from engine.models.errors import (
     DownloadCancelledError,
     GatedModelError,
@@ -65,7 +66,8 @@ class ResolvedModel:
     """A model reference resolved to a loadable folder on this machine.
 
     Attributes:
-        model_id: the hub repo id, or the absolute folder path for a local model.
+        model_id: the hub repo id, the absolute folder path of a local model, or ``builtin:<name>``
+            for a model that ships with the app (however it was given).
         revision: the commit hash of the hub snapshot; None for a local folder.
         path: the folder holding model_index.json and the component subfolders.
         source: "hub" (from the Hugging Face cache) or "local" (a folder given by path).
@@ -478,12 +480,13 @@ class ModelStore:
     ) -> ResolvedModel:
         """Resolve a repo id or a local folder to a loadable pipeline folder.
 
-        A path to an existing folder (absolute, relative or starting with ~) is used as is.
+        A path to an existing folder (absolute, relative or starting with ~) is used as is, and
+        ``builtin:<name>`` names a model that ships with the app (resources/models/<name>).
         Anything else is a hub repo id, looked up in the cache without network; when it is not
         there (or incomplete) and ``download`` is true, the needed files are downloaded.
 
         Args:
-            model: hub repo id ("owner/name") or path of a diffusers pipeline folder.
+            model: hub repo id ("owner/name"), path of a diffusers pipeline folder or ``builtin:<name>``.
             revision: branch, tag or commit hash of a hub model (None: "main"). Not for folders.
             download: fetch a missing hub model (never in offline mode).
             progress: called with DownloadProgress during a download, from download threads.
@@ -507,7 +510,8 @@ class ModelStore:
                     "only to hub repo ids. Leave the revision empty for a folder."
                 )
             _validate_pipeline_folder(folder, allow_pickle=self.allow_pickle)
-            return ResolvedModel(model_id=str(folder), revision=None, path=folder, source="local")
+            # A shipped model is named portably (builtin:<name>), however it was given.
+            return ResolvedModel(model_id=portable_model_id(str(folder)), revision=None, path=folder, source="local")
 
         repo_id = _validate_repo_id(os.fspath(model))
         cached, plan = self._find_cached(repo_id, revision)
@@ -690,6 +694,12 @@ def _as_local_folder(model: str | os.PathLike) -> Path | None:
     if not isinstance(model, (str, os.PathLike)):
         raise ModelNotFoundError(f"A model must be a repo id or a folder path, got {type(model).__name__}: {model!r}.")
     text = os.fspath(model)
+    try:
+        builtin = builtin_model_dir(text)
+    except ValueError as error:
+        raise ModelNotFoundError(str(error)) from None
+    if builtin is not None:
+        return builtin
     if not text.strip():
         raise ModelNotFoundError("No model given: expected a hub repo id ('owner/name') or a folder path.")
     candidate = Path(text).expanduser()

@@ -25,17 +25,14 @@ like ``mel_from_audio``) are flipped to image rows here.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-import zlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from engine.specs import Progress, Recipe
+from engine.specs import Progress
 
 #: Columns of the clip's spectrogram computed per STFT call (20.48 s in the riffusion preset):
 #: shorter clips are computed in one call, exactly like ``image_from_audio``.
@@ -168,23 +165,6 @@ def feather(binary: np.ndarray, feather_px: int) -> np.ndarray:
     distance = distance_transform_edt(padded)[feather_px + 1 : -feather_px - 1, feather_px + 1 : -feather_px - 1]
     soft = np.minimum(distance / (feather_px + 1), 1.0)
     return np.where(binary, soft, 0.0).astype(np.float32)
-
-
-def encode_mask(binary: np.ndarray) -> dict[str, Any]:
-    """A bool mask as JSON-able data for a recipe (bit-packed, zlib, base64)."""
-    binary = np.asarray(binary, dtype=bool)
-    packed = zlib.compress(np.packbits(binary, axis=None).tobytes(), 9)
-    return {"shape": list(binary.shape), "bits": base64.b64encode(packed).decode("ascii")}
-
-
-def decode_mask(data: dict[str, Any]) -> np.ndarray:
-    """Inverse of :func:`encode_mask`. Raises ValueError for malformed data."""
-    try:
-        shape = tuple(int(n) for n in data["shape"])
-        bits = np.frombuffer(zlib.decompress(base64.b64decode(data["bits"])), dtype=np.uint8)
-        return np.unpackbits(bits, count=int(np.prod(shape))).astype(bool).reshape(shape)
-    except (KeyError, TypeError, ValueError, zlib.error) as error:
-        raise ValueError(f"the recipe's mask cannot be decoded: {error}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,15 +698,6 @@ def stitch_windows(
 # ---------------------------------------------------------------------------------------------
 
 
-def audio_fingerprint(audio: np.ndarray, sample_rate_hz: int) -> str:
-    """SHA-256 of the input audio (shape, rate and float32 bytes): a recipe's check that it is
-    regenerated from the same input."""
-    digest = hashlib.sha256()
-    digest.update(f"{audio.shape}|{sample_rate_hz}|".encode())
-    digest.update(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
-    return digest.hexdigest()
-
-
 def run_with_model(
     spec: Any, ctx: Any, work: Callable[[Any], Generator[Progress, None, Any]]
 ) -> Generator[Progress, None, Any]:
@@ -747,106 +718,3 @@ def run_with_model(
         return (yield from work(loaded))
     finally:
         remove_loras(pipe, adapters)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return encode_mask(value >= 0.5)
-    return value
-
-
-def _spec_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_spec_value(v) for v in value)
-    if isinstance(value, dict) and "bits" in value:
-        return decode_mask(value).astype(np.float32)
-    return value
-
-
-def _task_fields(spec_type: type) -> list[str]:
-    """The fields a spec class adds to the shared generation/edit fields, plus ``window_s``."""
-    from dataclasses import fields
-
-    from engine.specs import AudioEditJob, GenerationJob
-
-    base = AudioEditJob if issubclass(spec_type, AudioEditJob) else GenerationJob
-    shared = {f.name for f in fields(base)}
-    return [f.name for f in fields(spec_type) if f.name not in shared]
-
-
-def make_recipe(
-    task: str, spec: Any, loaded: Any, seed: int, params: Any, width: int, extra: dict[str, Any]
-) -> Recipe:
-    """The Recipe of an edit: the common generation fields, and in ``extra`` the spec's own settings
-    (masks bit-packed), the spectrogram preset, the window, the input audio's fingerprint and
-    ``extra`` (tiles and other facts about the run).
-    """
-    from engine.pipelines.text_to_audio import recipe_for
-
-    settings = {name: _json_value(getattr(spec, name)) for name in _task_fields(type(spec))}
-    facts = {
-        "spectrogram_preset": spec.spectrogram_preset,
-        "griffin_lim_iters": spec.griffin_lim_iters,
-        "window_s": float(spec.window_s),
-    }
-    audio = getattr(spec, "audio", None)
-    if audio is not None:
-        facts.update(
-            input_sha256=audio_fingerprint(audio, spec.sample_rate_hz),
-            input_shape=list(audio.shape),
-            sample_rate_hz=spec.sample_rate_hz,
-        )
-    return recipe_for(loaded, spec, task=task, seed=seed, width=width, params=params,
-                      extra={**facts, **settings, **extra})
-
-
-def spec_from_edit_recipe(
-    spec_type: type, task: str, recipe: Recipe, audio: np.ndarray | None = None, sample_rate_hz: int | None = None,
-    **overrides: Any,
-) -> Any:
-    """The ``spec_type`` job that regenerates ``recipe``'s result (from the same input ``audio``).
-
-    Raises ValueError if the recipe belongs to another task, lacks its preset or settings, or
-    ``audio`` is not the input it was made from (its fingerprint differs).
-    """
-    from engine.audio.spectrogram import get_preset
-
-    if recipe.task != task:
-        raise ValueError(f"this recipe is for the task {recipe.task!r}, not {task!r}.")
-    extra = recipe.extra
-    preset = extra.get("spectrogram_preset")
-    if not isinstance(preset, str):
-        raise ValueError("the recipe does not name its spectrogram preset (extra['spectrogram_preset']).")
-    names = _task_fields(spec_type)
-    missing = [name for name in names if name not in extra and name not in overrides]
-    if missing:
-        raise ValueError(f"the {task} recipe lacks the settings {missing}.")
-    kwargs: dict[str, Any] = {name: _spec_value(extra[name]) for name in names if name in extra}
-    if audio is not None:
-        expected = extra.get("input_sha256")
-        if expected is not None and expected != audio_fingerprint(np.asarray(audio), int(sample_rate_hz or 0)):
-            raise ValueError(
-                "this audio is not the input the recipe was made from (its fingerprint differs); "
-                "regenerating needs the same input audio."
-            )
-        kwargs.update(audio=audio, sample_rate_hz=sample_rate_hz)
-    default_height = get_preset(preset).num_frequencies
-    kwargs.update(
-        prompt=recipe.prompt,
-        negative_prompt=recipe.negative_prompt,
-        seed=recipe.seed,
-        num_inference_steps=recipe.num_inference_steps,
-        guidance_scale=recipe.guidance_scale,
-        scheduler=recipe.scheduler,
-        model=recipe.model_id,
-        revision=recipe.model_revision,
-        spectrogram_preset=preset,
-        height=recipe.height if recipe.height != default_height else None,
-        loras=tuple(recipe.loras),
-        griffin_lim_iters=int(extra.get("griffin_lim_iters", 32)),
-        window_s=float(extra.get("window_s", 5.12)),
-    )
-    kwargs.update(overrides)
-    return spec_type(**kwargs)

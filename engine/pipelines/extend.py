@@ -13,7 +13,7 @@ Seams: in the image, ``feather_px`` columns of the clip (and of each previous ti
 regenerated and faded into the new picture. In the audio, the clip's samples are never touched:
 the new audio is synthesised with them held fixed (see ``editing.constrained_griffin_lim``), so it
 continues the clip's waveform without a jump. The output contains the input array bit-identically,
-starting at sample ``round(left_s * sample_rate_hz)`` (``recipe.extra["offset_samples"]``).
+starting at sample ``round(left_s * sample_rate_hz)`` (``recipe.facts["offset_samples"]``).
 
 The clip may have any rate and channel count: the extension is made from a working copy at the
 spectrogram's rate, and only the new audio comes back to the clip's rate, each side at the
@@ -27,12 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.specs import ExtendJob, GenerationResult, Progress, Recipe
-
-TASK = "extend"
+from engine.specs import EditJob, Progress, TaskResult
 
 
-def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Extend ``spec.audio``; returns one result: the whole extended clip, its image and recipe.
 
     Progress: "load", then for each tile ``Progress(stage="tile", step=i, total=n)`` followed by
@@ -43,23 +41,22 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
         ValueError: the window leaves no room after the context; a LoRA that cannot load.
         ModelError: the model cannot be found or loaded. JobCancelledError: on cancel.
     """
-    from engine.audio.spectrogram import width_for_duration
+    from engine.audio.params import width_for_duration
     from engine.pipelines.editing import (
         CanvasEditor,
         canvas_columns,
         clip_pixels,
         feather,
         image_with_params,
-        make_recipe,
         plan_tiles,
         run_with_model,
         sample_index,
     )
     from engine.pipelines.inpaint import run_tiles
     from engine.pipelines.landing import land_extension, working_copy
-    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+    from engine.pipelines.text_to_audio import random_seed, recipe_for
 
-    params = spectrogram_params_for(spec)
+    params = spec.spectrogram_params()
     hop = params.hop_length
     audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)  # the model's rate
     channels, samples = audio.shape
@@ -107,7 +104,7 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
                           has_reference)
     seed = spec.seed if spec.seed is not None else random_seed()
 
-    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         yield from run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=prompts)
         start = offset - left
         extended = editor.audio[:, start : offset + samples + right].copy()
@@ -116,18 +113,8 @@ def run(spec: ExtendJob, ctx: Any) -> Generator[Progress, None, tuple[Generation
         image = image_with_params(editor.pixels[:, first : first + extended.shape[1] // hop], params, max_value)
         out, clip_start, levels = land_extension(spec.audio, spec.sample_rate_hz, extended, params.sample_rate,
                                                  left, spec.left_s, spec.right_s)
-        extra = {"offset_samples": clip_start, "tiles": [tile.to_json() for tile in tiles], "level": levels}
-        recipe = make_recipe(TASK, spec, loaded, seed, params, window, extra)
-        return (GenerationResult(out, int(spec.sample_rate_hz), image, recipe),)
+        facts = {"offset_samples": clip_start, "tiles": [tile.to_json() for tile in tiles], "level": levels}
+        recipe = recipe_for(loaded, spec, seed=seed, params=params, width=window, facts=facts)
+        return (TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image),)
 
     return (yield from run_with_model(spec, ctx, work))
-
-
-def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> ExtendJob:
-    """The job that regenerates ``recipe``'s result from the same input ``audio``.
-
-    Raises ValueError if the recipe is not an extend recipe or ``audio`` is not its input.
-    """
-    from engine.pipelines.editing import spec_from_edit_recipe
-
-    return spec_from_edit_recipe(ExtendJob, TASK, recipe, audio, sample_rate_hz)

@@ -28,9 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.specs import GenerationResult, InpaintJob, Progress, Recipe
-
-TASK = "inpaint"
+from engine.specs import Progress, RegionEditJob, TaskResult
 
 
 def region_of(spec: Any, params: Any, clip_columns: int, samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,13 +147,13 @@ def run_tiles(
     yield Progress(stage="tile", step=count, total=count, message="Tiles done")
 
 
-def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Inpaint ``spec``'s region; returns one result holding the whole edited clip.
 
     The result's audio has the input's shape and sample rate; its image is the working copy's
     spectrogram with the region repainted (Riffusion EXIF, the clip's MAX_VALUE); its recipe
-    regenerates it from the same input audio (:func:`spec_from_recipe`) and records the level
-    gain (``extra["level"]``).
+    regenerates it from the same input audio (:func:`engine.api.spec_from_recipe`) and records the
+    level gain (``facts["level"]``).
 
     Raises:
         ValueError: the region holds no mel bin or column, a painted mask has the wrong shape
@@ -164,11 +162,11 @@ def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[Generatio
         ModelError: the model cannot be found or loaded (never downloaded here).
         JobCancelledError: on cancel, within one denoising step.
     """
-    from engine.pipelines.editing import image_with_params, make_recipe, run_with_model
+    from engine.pipelines.editing import image_with_params, run_with_model
     from engine.pipelines.landing import land_region, working_copy
-    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+    from engine.pipelines.text_to_audio import random_seed, recipe_for
 
-    params = spectrogram_params_for(spec)
+    params = spec.spectrogram_params()
     audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)
     clip_columns = audio.shape[1] // params.hop_length
     if clip_columns < 8:
@@ -179,7 +177,7 @@ def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[Generatio
     mask_mel, spans = region_of(spec, params, clip_columns, audio.shape[1])
     seed = spec.seed if spec.seed is not None else random_seed()
 
-    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         edited, pixels, max_value, tiles = yield from inpaint_clip(
             spec, loaded, params, audio, mask_mel, spans, seed, ctx
         )
@@ -187,19 +185,9 @@ def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[Generatio
         full_band = bool((mask_mel[:, masked] == masked[masked]).all())  # every masked column is masked top to bottom
         out, level = land_region(spec.audio, spec.sample_rate_hz, edited, spans, params.sample_rate, spec.crossfade_s,
                                  full_band=full_band)
-        recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width,
-                             {"tiles": [tile.to_json() for tile in tiles], "level": level.to_json()})
+        recipe = recipe_for(loaded, spec, seed=seed, params=params, width=tiles[0].width,
+                            facts={"tiles": [tile.to_json() for tile in tiles], "level": level.to_json()})
         image = image_with_params(pixels, params, max_value)
-        return (GenerationResult(out, int(spec.sample_rate_hz), image, recipe),)
+        return (TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image),)
 
     return (yield from run_with_model(spec, ctx, work))
-
-
-def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> InpaintJob:
-    """The job that regenerates ``recipe``'s result from the same input ``audio``.
-
-    Raises ValueError if the recipe is not an inpaint recipe or ``audio`` is not its input.
-    """
-    from engine.pipelines.editing import spec_from_edit_recipe
-
-    return spec_from_edit_recipe(InpaintJob, TASK, recipe, audio, sample_rate_hz)

@@ -9,7 +9,7 @@ the CLIP text embeddings are interpolated linearly (``a + alpha * (b - a)``, Rif
 noise). Segments are inverted at one common level (no per-segment normalisation, so loudness
 moves smoothly), joined with equal-power crossfades of ``crossfade_s`` and the whole clip is
 brought to the generation loudness target once (true-peak ceiling; the gain is in
-``recipe.extra["level"]``).
+``recipe.facts["level"]``).
 
 Interpolating between two *different* seeds needs ``engine.pipelines.sampling.denoise`` to take
 the initial noise (``initial_noise=``); with one seed the noise is the same for every segment
@@ -23,9 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.specs import GenerationResult, InterpolateJob, Progress, Recipe
-
-TASK = "interpolate"
+from engine.specs import Progress, TaskResult, WindowedJob
 
 
 def slerp(alpha: float, v0: Any, v1: Any, dot_threshold: float = 0.9995) -> Any:
@@ -51,7 +49,7 @@ def alphas(num_steps: int) -> list[float]:
     return [i / (num_steps - 1) for i in range(num_steps)]
 
 
-def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Generate the interpolation; returns one result: the joined clip, its image and recipe.
 
     Progress: "load", "encode" (the prompts), then per segment ``Progress(stage="tile", step=i,
@@ -66,19 +64,18 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
 
     from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.loudness import level_to_target
-    from engine.audio.spectrogram import DEFAULT_MAX_VALUE, width_for_duration
+    from engine.audio.params import DEFAULT_MAX_VALUE, width_for_duration
     from engine.pipelines.editing import (
         image_with_params,
-        make_recipe,
         run_with_model,
         sample_index,
         stitch_windows,
         synthesise_window,
     )
     from engine.pipelines.sampling import check_size, denoise, pipeline_of
-    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+    from engine.pipelines.text_to_audio import random_seed, recipe_for
 
-    params = spectrogram_params_for(spec)
+    params = spec.spectrogram_params()
     height, width = params.num_frequencies, width_for_duration(params, spec.window_s)
     check_size(height, width)
     seed = spec.seed if spec.seed is not None else random_seed()
@@ -86,7 +83,7 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
     hop = params.hop_length
     crossfade = sample_index(spec.crossfade_s, params.sample_rate) // hop * hop  # whole columns
 
-    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         pipe = pipeline_of(loaded)
         yield Progress(stage="encode", step=0, total=1, message="Encoding the prompts")
         with torch.no_grad():
@@ -127,16 +124,9 @@ def run(spec: InterpolateJob, ctx: Any) -> Generator[Progress, None, tuple[Gener
         starts = [i * (width - crossfade // hop) for i in range(len(waves))]
         joined, picture = stitch_windows(waves, planes, starts, crossfade // hop, hop)
         audio, level = level_to_target(joined, int(params.sample_rate))
-        recipe = make_recipe(TASK, spec, loaded, seed, params, width,
-                             {"alphas": alphas(spec.num_steps), "level": level.to_json()})
+        recipe = recipe_for(loaded, spec, seed=seed, params=params, width=width,
+                            facts={"alphas": alphas(spec.num_steps), "level": level.to_json()})
         image = image_with_params(picture[:, : audio.shape[1] // hop], params, DEFAULT_MAX_VALUE)
-        return (GenerationResult(audio, int(params.sample_rate), image, recipe),)
+        return (TaskResult(recipe=recipe, audio=audio, sample_rate_hz=int(params.sample_rate), image=image),)
 
     return (yield from run_with_model(spec, ctx, work))
-
-
-def spec_from_recipe(recipe: Recipe) -> InterpolateJob:
-    """The job that regenerates ``recipe``'s interpolation. Raises ValueError for another task's recipe."""
-    from engine.pipelines.editing import spec_from_edit_recipe
-
-    return spec_from_edit_recipe(InterpolateJob, TASK, recipe)

@@ -17,7 +17,7 @@ spectrogram drives every channel), and only the samples it regenerated are broug
 
 Generated clips (text to audio, interpolation) go to :data:`engine.audio.loudness.TARGET_LUFS`
 through :func:`engine.audio.loudness.level_to_target`. Every gain has a true-peak ceiling, so no
-new material lands above full scale; recipes record the gains in ``extra["level"]``.
+new material lands above full scale; recipes record the gains in ``facts["level"]``.
 """
 
 from __future__ import annotations

@@ -23,9 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.specs import GenerationResult, LoopJob, Progress, Recipe
-
-TASK = "loop"
+from engine.specs import Progress, RegionEditJob, TaskResult
 
 
 def rotation_for(num_samples: int, hop_length: int) -> int:
@@ -33,7 +31,7 @@ def rotation_for(num_samples: int, hop_length: int) -> int:
     return (num_samples // hop_length) // 2 * hop_length
 
 
-def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Make ``spec``'s range loop; returns one result holding the loop audio, image and recipe.
 
     Raises:
@@ -42,16 +40,15 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
     """
     from engine.pipelines.editing import (
         image_with_params,
-        make_recipe,
         mask_from_boxes,
         run_with_model,
         sample_index,
     )
     from engine.pipelines.inpaint import inpaint_clip
     from engine.pipelines.landing import land_region, working_copy
-    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for
+    from engine.pipelines.text_to_audio import random_seed, recipe_for
 
-    params = spectrogram_params_for(spec)
+    params = spec.spectrogram_params()
     hop, clip_rate, rate = params.hop_length, spec.sample_rate_hz, params.sample_rate
     audio = np.asarray(spec.audio)
     start = 0 if spec.start_s is None else sample_index(spec.start_s, clip_rate)
@@ -74,7 +71,7 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
     spans[band_lo:band_hi] = True
     seed = spec.seed if spec.seed is not None else random_seed()
 
-    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         edited, pixels, max_value, tiles = yield from inpaint_clip(
             spec, loaded, params, rotated, mask_mel, spans, seed, ctx
         )
@@ -84,24 +81,15 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationRe
                                  spec.crossfade_s)
         clip_samples = clip_loop.shape[1]
         band = [int(round(i * clip_rate / rate) + clip_shift) % clip_samples for i in (band_lo, band_hi)]
-        extra = {
+        facts = {
             "rotation_samples": clip_shift,
             "band_samples": band,
             "tiles": [tile.to_json() for tile in tiles],
             "level": level.to_json(),
         }
-        recipe = make_recipe(TASK, spec, loaded, seed, params, tiles[0].width, extra)
+        recipe = recipe_for(loaded, spec, seed=seed, params=params, width=tiles[0].width, facts=facts)
         image = image_with_params(np.roll(pixels, shift // hop, axis=1), params, max_value)
-        return (GenerationResult(np.roll(out, clip_shift, axis=1), int(clip_rate), image, recipe),)
+        return (TaskResult(recipe=recipe, audio=np.roll(out, clip_shift, axis=1), sample_rate_hz=int(clip_rate),
+                           image=image),)
 
     return (yield from run_with_model(spec, ctx, work))
-
-
-def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> LoopJob:
-    """The job that regenerates ``recipe``'s loop from the same input ``audio``.
-
-    Raises ValueError if the recipe is not a loop recipe or ``audio`` is not its input.
-    """
-    from engine.pipelines.editing import spec_from_edit_recipe
-
-    return spec_from_edit_recipe(LoopJob, TASK, recipe, audio, sample_rate_hz)

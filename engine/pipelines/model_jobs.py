@@ -12,7 +12,7 @@ import threading
 from collections.abc import Generator
 from typing import Any
 
-from engine.specs import DownloadModelJob, JobCancelledError, Progress, UnloadModelsJob
+from engine.specs import JobCancelledError, Progress
 
 #: How often the job wakes up while no progress arrives, to notice a cancel (seconds).
 _POLL_S = 0.2
@@ -38,7 +38,7 @@ def _download_progress(model: str, report: Any) -> Progress:
     )
 
 
-def run_download(spec: DownloadModelJob, ctx: Any) -> Generator[Progress, None, Any]:
+def run_download(spec: Any, ctx: Any) -> Generator[Progress, None, Any]:
     """Download ``spec.model`` (at ``spec.revision``) into the model store's cache.
 
     The transfer runs on a helper thread (``ModelStore.resolve(download=True)``); this generator
@@ -104,7 +104,7 @@ def run_download(spec: DownloadModelJob, ctx: Any) -> Generator[Progress, None, 
     return outcome["result"]
 
 
-def run_unload(spec: UnloadModelsJob, ctx: Any) -> Generator[Progress, None, int]:
+def run_unload(spec: Any, ctx: Any) -> Generator[Progress, None, int]:
     """Unload every loaded pipeline and free its (GPU) memory; returns how many were unloaded."""
     yield Progress(stage="load", message="Unloading models")
     return int(ctx.pipelines.unload() or 0)

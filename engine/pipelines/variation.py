@@ -1,6 +1,6 @@
-"""Variations (audio to audio): img2img over a clip's spectrogram, any length, like Riffusion's.
+"""Variations (the ``vary`` task; audio to audio): img2img over a clip's spectrogram, any length, like Riffusion's.
 
-    results = yield from run(VariationJob(audio=clip, sample_rate_hz=44100, strength=0.4,
+    results = yield from run(VaryJob(audio=clip, sample_rate_hz=44100, strength=0.4,
                                           prompt="jazz piano", seed=1), ctx)
 
 The clip's spectrogram is cut into windows of ``window_s`` that overlap by ``overlap_s``; each
@@ -23,9 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.specs import GenerationResult, Progress, Recipe, VariationJob
-
-TASK = "variation"
+from engine.specs import EditJob, Progress, TaskResult
 
 
 def window_starts(total_columns: int, window_px: int, overlap_px: int) -> list[int]:
@@ -44,7 +42,7 @@ def window_starts(total_columns: int, window_px: int, overlap_px: int) -> list[i
     return [round(i * (total_columns - window_px) / (count - 1)) for i in range(count)]
 
 
-def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Make ``spec.num_variations`` variations of the clip; returns them in order.
 
     Progress: "load", then per variation and window ``Progress(stage="tile", step=k, total=n)``
@@ -55,21 +53,20 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
     """
     from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.io import to_channels
-    from engine.audio.spectrogram import width_for_duration
+    from engine.audio.params import width_for_duration
     from engine.pipelines.editing import (
         canvas_columns,
         clip_pixels,
         image_with_params,
-        make_recipe,
         run_with_model,
         stitch_windows,
         synthesise_window,
     )
     from engine.pipelines.landing import land_whole, working_copy
     from engine.pipelines.sampling import denoise
-    from engine.pipelines.text_to_audio import random_seed, spectrogram_params_for, variation_seed
+    from engine.pipelines.text_to_audio import random_seed, recipe_for, variation_seed
 
-    params = spectrogram_params_for(spec)
+    params = spec.spectrogram_params()
     hop = params.hop_length
     audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)  # the model's rate
     channels, samples = audio.shape
@@ -84,7 +81,7 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
     starts = window_starts(total, window, overlap)
     seed = spec.seed if spec.seed is not None else random_seed()
 
-    def work(loaded: Any) -> Generator[Progress, None, tuple[GenerationResult, ...]]:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         vocoder = GriffinLimVocoder(n_iter=spec.griffin_lim_iters, device=str(loaded.device))
         results = []
         for variation in range(spec.num_variations):
@@ -118,20 +115,10 @@ def run(spec: VariationJob, ctx: Any) -> Generator[Progress, None, tuple[Generat
             joined, picture = stitch_windows(waves, planes, starts, overlap, hop)
             out, level = land_whole(spec.audio, spec.sample_rate_hz, to_channels(joined[:, :samples], channels),
                                     params.sample_rate)
-            recipe = make_recipe(TASK, spec, loaded, seed_v, params, window,
-                                 {"window_starts": starts, "variation_index": variation, "level": level.to_json()})
+            recipe = recipe_for(loaded, spec, seed=seed_v, params=params, width=window,
+                                facts={"window_starts": starts, "level": level.to_json()})
             image = image_with_params(picture[:, : samples // hop], params, max_value)
-            results.append(GenerationResult(out, int(spec.sample_rate_hz), image, recipe))
+            results.append(TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image))
         return tuple(results)
 
     return (yield from run_with_model(spec, ctx, work))
-
-
-def spec_from_recipe(recipe: Recipe, audio: np.ndarray, sample_rate_hz: int) -> VariationJob:
-    """The one-variation job that regenerates ``recipe``'s result from the same input ``audio``.
-
-    Raises ValueError if the recipe is not a variation recipe or ``audio`` is not its input.
-    """
-    from engine.pipelines.editing import spec_from_edit_recipe
-
-    return spec_from_edit_recipe(VariationJob, TASK, recipe, audio, sample_rate_hz, num_variations=1)

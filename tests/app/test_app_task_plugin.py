@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QCheckBox
 
 from app.tasks import AppTask, TaskForm
 from app.tasks._common import plan_for
-from engine.api import GenerationResult, JobSpec, Progress, Recipe, register_runner
+from engine.api import JobSpec, Progress, Recipe, TaskResult, register_runner
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,8 @@ class ReverseJob(JobSpec):
 def run(spec, ctx):
     yield Progress(stage="reverse", step=0, total=1)
     audio = spec.audio[::-1, ::-1] if spec.flip_channels else spec.audio[:, ::-1]
-    recipe = Recipe(task="toy_reverse", model_id="", model_revision=None, prompt="", negative_prompt="",
-                    seed=0, num_inference_steps=0, guidance_scale=0.0, scheduler="", width=0, height=0,
-                    spectrogram={})
-    return (GenerationResult(audio=np.ascontiguousarray(audio), sample_rate_hz=spec.sample_rate_hz,
-                             image=None, recipe=recipe),)
+    recipe = Recipe(task="toy_reverse", params={"flip_channels": spec.flip_channels})
+    return (TaskResult(audio=np.ascontiguousarray(audio), sample_rate_hz=spec.sample_rate_hz, recipe=recipe),)
 
 
 register_runner(ReverseJob, run)

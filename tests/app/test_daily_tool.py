@@ -121,13 +121,14 @@ def make_recipe(**changes):
     from engine.specs import Recipe
 
     fields = dict(
-        task="inpaint", model_id=str(STARTER_MODEL_DIR), model_revision=None,
-        prompt="a sine tone at 440 Hz with a long tail that keeps going on and on " * 3,
-        negative_prompt="", seed=1234, num_inference_steps=20, guidance_scale=5.0, scheduler="dpm++2m-karras",
-        width=128, height=128, spectrogram={"sample_rate": 22050},
+        task="inpaint", model_id=str(STARTER_MODEL_DIR), model_revision=None, seed=1234,
+        params={"prompt": "a sine tone at 440 Hz with a long tail that keeps going on and on " * 3,
+                "negative_prompt": "", "num_inference_steps": 20, "guidance_scale": 5.0,
+                "scheduler": "dpm++2m-karras", "spectrogram_preset": "starter", "strength": 0.4, "start_s": 0.5,
+                "end_s": 1.25, "window_s": 2.56},
+        inputs={"audio": {"sha256": "ab" * 32, "shape": [2, 22050], "sample_rate_hz": 22050}},
+        facts={"width": 128, "height": 128, "spectrogram": {"sample_rate": 22050}, "tiles": [{"x": 1}] * 9},
         loras=(("/home/someone/very/long/folder/name/without/any/spaces/my_lora_weights.safetensors", 0.8),),
-        extra={"spectrogram_preset": "starter", "strength": 0.4, "start_s": 0.5, "end_s": 1.25,
-               "input_sha256": "ab" * 32, "tiles": [{"x": 1}] * 9, "window_s": 2.56},
     )
     fields.update(changes)
     return Recipe(**fields)

@@ -237,7 +237,7 @@ def test_every_edit_lands_as_one_exact_undo_step(qtbot, tools_window, tiny_model
     assert clip.audio is original
     tools.edit_panel.forms["vary"].strength.setValue(0.5)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("vary"))
-    assert clip.audio.shape == original.shape and clip.recipe.task == "variation"
+    assert clip.audio.shape == original.shape and clip.recipe.task == "vary"
     assert not np.array_equal(clip.audio, original)
     stack.undo()
     assert clip.audio is original

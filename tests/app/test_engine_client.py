@@ -10,7 +10,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from engine.api import EngineSettings, GenerationResult, JobSpec, Progress, TextToAudioJob, register_runner
+from engine.api import EngineSettings, GenerateJob, JobSpec, Progress, TaskResult, register_runner
 
 GATES: dict[str, threading.Event] = {}
 
@@ -165,12 +165,12 @@ def test_background_task_result_and_error_come_back_on_the_gui_thread(qtbot, cli
 def test_real_generation_through_the_engine_thread(qtbot, client, tiny_model, wait_job):
     progress = []
     client.job_progressed.connect(lambda job_id, p: progress.append(p.stage))
-    spec = TextToAudioJob("bright plucked synth", seed=3, num_inference_steps=2, duration_s=0.64, model=tiny_model)
+    spec = GenerateJob("bright plucked synth", seed=3, num_inference_steps=2, duration_s=0.64, model=tiny_model)
     outcome, args = wait_job(client, lambda: client.submit(spec))
     assert outcome == "finished", args
     (result,) = args[1]
-    assert isinstance(result, GenerationResult)
-    assert result.recipe.seed == 3 and result.recipe.prompt == "bright plucked synth"
+    assert isinstance(result, TaskResult)
+    assert result.recipe.seed == 3 and result.recipe.params["prompt"] == "bright plucked synth"
     assert result.audio.dtype == np.float32 and result.audio.ndim == 2
     assert result.duration_s == pytest.approx(0.64, abs=0.02)
     assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
@@ -179,7 +179,7 @@ def test_real_generation_through_the_engine_thread(qtbot, client, tiny_model, wa
 
 def test_missing_model_fails_with_a_message_naming_it(qtbot, client, tmp_path):
     missing = str(tmp_path / "no-model-here")
-    spec = TextToAudioJob("x", num_inference_steps=2, duration_s=0.64, model=missing)
+    spec = GenerateJob("x", num_inference_steps=2, duration_s=0.64, model=missing)
     with qtbot.waitSignal(client.job_failed, timeout=60000) as failed:
         client.submit(spec)
     assert "no-model-here" in failed.args[1]

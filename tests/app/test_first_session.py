@@ -17,7 +17,7 @@ from app.model.mask import TimeBand
 from app.model.mask_commands import add_shape
 from app.model.project import Selection
 from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, integrated_loudness, true_peak_dbtp
-from engine.models.catalog import STARTER_MODEL_DIR
+from engine.models.catalog import STARTER_MODEL_ID
 
 IMPORT_RATE = 44100
 
@@ -51,7 +51,7 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
     tools = install_edit_tools(window, autosave_dir=tmp_path / "autosave", check_recovery=False)
     project, stack, panel = window.project, window.undo_stack, window.prompt_panel
-    assert panel.model_id() == str(STARTER_MODEL_DIR)
+    assert panel.model_id() == STARTER_MODEL_ID
     panel.steps_spin.setValue(8)  # fewer steps than the card's 20 keep the test quick
     panel.seed_edit.setText("0")
     panel.seed_lock.setChecked(True)
@@ -89,7 +89,7 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     assert np.abs(imported.audio).max() <= 1.0
     assert not np.array_equal(imported.audio[0, lo:hi], imported.audio[1, lo:hi])  # still stereo
     around = integrated_loudness(np.concatenate([source[:, :lo], source[:, hi:]], axis=1), IMPORT_RATE)
-    level = imported.recipe.extra["level"]
+    level = imported.recipe.facts["level"]
     assert level["gain_db"] == 12.0 or integrated_loudness(imported.audio[:, lo:hi], IMPORT_RATE) == pytest.approx(
         around, abs=2.0)
 

@@ -37,9 +37,10 @@ def export_and_wait(qtbot, window, path, scope, fmt):
 
 def make_recipe(seed=5, prompt="glassy bells"):
     return Recipe(
-        task="text_to_audio", model_id="org/model", model_revision="abc", prompt=prompt, negative_prompt="",
-        seed=seed, num_inference_steps=30, guidance_scale=7.0, scheduler="euler", width=512, height=512,
-        spectrogram={"sample_rate_hz": 44100, "step_size_ms": 10},
+        task="generate", model_id="org/model", model_revision="abc", seed=seed,
+        params={"prompt": prompt, "negative_prompt": "", "num_inference_steps": 30, "guidance_scale": 7.0,
+                "scheduler": "euler"},
+        facts={"width": 512, "height": 512, "spectrogram": {"sample_rate_hz": 44100, "step_size_ms": 10}},
     )
 
 

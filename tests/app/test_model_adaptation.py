@@ -12,9 +12,9 @@ from app.model.commands import AddClip
 from app.model.project import Clip, Selection
 from app.widgets.qt_prompt_panel import NATIVE_SIZE
 from engine.audioset import DEFAULT_OUTPUT_SIZE
-from engine.models.catalog import STARTER_MODEL_DIR, task_caution
+from engine.models.catalog import STARTER_MODEL_ID, task_caution
 
-STARTER = str(STARTER_MODEL_DIR)
+STARTER = STARTER_MODEL_ID
 SD_INPAINTING = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 
 

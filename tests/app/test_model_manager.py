@@ -159,9 +159,9 @@ def test_list_models_without_qt_sees_cache_and_folders(client, hub_with_tiny_mod
 
 
 def test_the_bundled_starter_model_is_listed_first_and_cannot_be_deleted(manager):
-    from engine.models.catalog import STARTER_MODEL_DIR
+    from engine.models.catalog import STARTER_MODEL_DIR, STARTER_MODEL_ID
 
-    starter = str(STARTER_MODEL_DIR)
+    starter = STARTER_MODEL_ID
     assert manager.table.item(0, 0).data(Qt.ItemDataRole.UserRole) == starter
     row = table_rows(manager)[starter]
     assert "Starter model (synthetic sounds only)" in row[0] and "Shipped with the app" in row

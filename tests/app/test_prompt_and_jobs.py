@@ -45,9 +45,9 @@ def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, ti
     assert clip.start_s == 1.5
     assert clip.length_s == pytest.approx(0.64, abs=0.02)
     recipe = clip.recipe
-    assert (recipe.prompt, recipe.seed, recipe.num_inference_steps, recipe.model_id) == (
+    assert (recipe.params["prompt"], recipe.seed, recipe.params["num_inference_steps"], recipe.model_id) == (
         "dusty vinyl drum loop", 7, 2, tiny_model)
-    assert recipe.guidance_scale == 5.0 and recipe.device == "cpu"
+    assert recipe.params["guidance_scale"] == 5.0 and recipe.device == "cpu"
     assert clip.image is not None and np.abs(clip.audio).max() > 0
     # Selected and shown in the inspector with its recipe.
     assert project.selection.clip_ids == {clip.id}
@@ -100,7 +100,7 @@ def test_variations_land_on_successive_tracks_and_regenerate_identically(qtbot, 
     qtbot.mouseClick(window.inspector.use_settings_button, Qt.MouseButton.LeftButton)
     spec = window.prompt_panel.spec()
     assert (spec.prompt, spec.seed, spec.num_inference_steps, spec.model) == (
-        second.recipe.prompt, seed + 1, 2, tiny_model)
+        second.recipe.params["prompt"], seed + 1, 2, tiny_model)
     assert spec.duration_s == pytest.approx(second.total_s, abs=0.011)
 
 

@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.qt_prompt_panel import NATIVE_SIZE, QtPromptPanel
-from engine.models.catalog import STARTER_MODEL_DIR
+from engine.models.catalog import STARTER_MODEL_ID
 from engine.training import starter_metrics as metrics
 
-STARTER = str(STARTER_MODEL_DIR)
+STARTER = STARTER_MODEL_ID
 
 
 def wait_for_models(qtbot, window):
@@ -111,7 +111,7 @@ def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tin
         qtbot.mouseClick(browser.generate_button, Qt.MouseButton.LeftButton)
     _job_id, (clip,) = generated.args
     prompt = "a mel spectrogram of the sound of multiple overlapping Dogs, including Bark and Howl"
-    assert panel.prompt_edit.toPlainText() == prompt and clip.recipe.prompt == prompt
+    assert panel.prompt_edit.toPlainText() == prompt and clip.recipe.params["prompt"] == prompt
     assert clip.image.size == (400, 64) and clip.length_s == pytest.approx(4.0, abs=0.02)
     # The browser's size was for that job only: later generations keep the panel's own.
     assert (panel.output_size(), panel.duration_spin.value()) == before

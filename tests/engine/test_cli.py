@@ -55,8 +55,8 @@ def test_generate_writes_wavs_with_recipes_and_images(capsys, tmp_path):
         assert audio.shape == (1, samples_for_width(get_preset("riffusion"), 64))
         assert np.abs(audio).max() > 0.1
         recipe = read_recipe(path)
-        assert (recipe.prompt, recipe.seed, recipe.num_inference_steps) == ("jazz piano", seed, 2)
-        assert recipe.model_id == str(TINY_SD_DIR.resolve()) and recipe.width == 64
+        assert (recipe.params["prompt"], recipe.seed, recipe.params["num_inference_steps"]) == ("jazz piano", seed, 2)
+        assert recipe.model_id == str(TINY_SD_DIR.resolve()) and recipe.facts["width"] == 64
         assert f"{path}  seed {seed}  0.64 s" in stdout
     image = Image.open(tmp_path / "clip_2.png")
     assert image.size == (64, 512)
@@ -187,7 +187,7 @@ def test_wav_recipe_metadata_is_read_back(tmp_path):
 def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_path):
     """A fresh machine (empty hub cache, offline): the shipped starter model, in its own 2.56 s
     'starter' spectrogram with its recommended steps; flags still override the recommendation."""
-    from engine.models.catalog import STARTER_MODEL_DIR
+    from engine.models.catalog import STARTER_MODEL_ID
     from engine.training import starter_metrics
 
     out = tmp_path / "sweep.wav"
@@ -197,11 +197,11 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
     audio, rate = read_audio(out)
     recipe = read_recipe(out)
     assert rate == 22050 and audio.shape[1] == samples_for_width(get_preset("starter"), 128)
-    assert recipe.model_id == str(STARTER_MODEL_DIR) and recipe.num_inference_steps == 20
-    assert recipe.guidance_scale == 5.0 and "2.56 s" in stdout
+    assert recipe.model_id == STARTER_MODEL_ID and recipe.params["num_inference_steps"] == 20
+    assert recipe.params["guidance_scale"] == 5.0 and "2.56 s" in stdout
     assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
     status, _, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0", "--steps", "3",
                              "--duration", "1.28", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
     assert status == 0, err
-    assert read_recipe(out).num_inference_steps == 3 and read_audio(out)[0].shape[1] == samples_for_width(
+    assert read_recipe(out).params["num_inference_steps"] == 3 and read_audio(out)[0].shape[1] == samples_for_width(
         get_preset("starter"), 64)

@@ -37,7 +37,7 @@ def test_inpaint_keeps_the_untouched_samples_of_the_file(capsys, tmp_path, wav):
     assert np.array_equal(edited[:, keep], original[:, keep])  # 16-bit in, 16-bit out: exact
     assert not np.array_equal(edited, original)
     recipe = read_recipe(out)
-    assert (recipe.task, recipe.seed, recipe.extra["fmin_hz"]) == ("inpaint", 3, 200.0)
+    assert (recipe.task, recipe.seed, recipe.params["fmin_hz"]) == ("inpaint", 3, 200.0)
     assert (tmp_path / "out.png").is_file() and f"{out}  seed 3  1.20 s" in stdout
 
 

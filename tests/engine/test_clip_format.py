@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from test_inpaint import FAST, engine, make_clip, run_job  # noqa: F401 (engine: fixture)
 
-from engine.api import ExtendJob, InpaintJob, LoopJob, VariationJob
+from engine.api import ExtendJob, InpaintJob, LoopJob, VaryJob, spec_from_recipe
 from engine.audio.io import resample
 from engine.audio.loudness import CEILING_DBTP, MAX_EDIT_BOOST_DB, integrated_loudness, true_peak_dbtp
-from engine.pipelines.inpaint import spec_from_recipe as inpaint_from_recipe
 
 CLIP_RATE = 48000
 
@@ -39,25 +38,25 @@ def test_inpaint_keeps_rate_channels_and_every_untouched_sample(engine, clip):
     new = result.audio[:, lo:hi]
     assert np.abs(new - clip[:, lo:hi]).max() > 0.01  # something was repainted
     assert not np.array_equal(new[0], new[1])  # stereo stays stereo: the channels keep their own audio
-    level = result.recipe.extra["level"]
+    level = result.recipe.facts["level"]
     assert matched(level, integrated_loudness(new, CLIP_RATE), integrated_loudness(clip, CLIP_RATE))
     # The recipe regenerates it from the clip as it is (48 kHz), gain included.
-    (again,) = run_job(engine, inpaint_from_recipe(result.recipe, clip, CLIP_RATE))
+    (again,) = run_job(engine, spec_from_recipe(result.recipe, {"audio": (clip, CLIP_RATE)}))
     np.testing.assert_array_equal(again.audio, result.audio)
-    assert again.recipe.extra["level"] == level
+    assert again.recipe.facts["level"] == level
 
 
 def test_extend_keeps_rate_channels_and_the_clip(engine, clip):
     spec = ExtendJob(audio=clip, sample_rate_hz=CLIP_RATE, left_s=0.5, right_s=1.0, seed=4, window_s=1.28,
                      context_s=0.5, **FAST)
     (result,) = run_job(engine, spec)
-    left = result.recipe.extra["offset_samples"]
+    left = result.recipe.facts["offset_samples"]
     assert (result.sample_rate_hz, left) == (CLIP_RATE, CLIP_RATE // 2)
     assert result.audio.shape == (2, clip.shape[1] + int(1.5 * CLIP_RATE))
     np.testing.assert_array_equal(result.audio[:, left : left + clip.shape[1]], clip)
     assert np.abs(result.audio).max() <= 1.0
     for side, new in (("left", result.audio[:, :left]), ("right", result.audio[:, left + clip.shape[1] :])):
-        level = result.recipe.extra["level"][side]
+        level = result.recipe.facts["level"][side]
         assert true_peak_dbtp(new) <= CEILING_DBTP + 1e-3
         assert matched(level, integrated_loudness(new, CLIP_RATE), level["reference_lufs"])
 
@@ -66,18 +65,18 @@ def test_loop_keeps_rate_channels_and_everything_outside_the_band(engine, clip):
     spec = LoopJob(audio=clip, sample_rate_hz=CLIP_RATE, seam_s=0.4, seed=5, window_s=1.28, **FAST)
     (result,) = run_job(engine, spec)
     assert (result.sample_rate_hz, result.audio.shape) == (CLIP_RATE, clip.shape)
-    lo, hi = result.recipe.extra["band_samples"]  # the band wraps around the loop's end
+    lo, hi = result.recipe.facts["band_samples"]  # the band wraps around the loop's end
     assert hi < lo
     np.testing.assert_array_equal(result.audio[:, hi:lo], clip[:, hi:lo])
     assert np.abs(result.audio).max() <= 1.0
 
 
 def test_variation_keeps_rate_channels_and_loudness(engine, clip):
-    spec = VariationJob(audio=clip, sample_rate_hz=CLIP_RATE, strength=0.6, seed=6, window_s=1.28, **FAST)
+    spec = VaryJob(audio=clip, sample_rate_hz=CLIP_RATE, strength=0.6, seed=6, window_s=1.28, **FAST)
     (result,) = run_job(engine, spec)
     assert (result.sample_rate_hz, result.audio.shape) == (CLIP_RATE, clip.shape)
     assert true_peak_dbtp(result.audio) <= CEILING_DBTP + 1e-3
-    assert matched(result.recipe.extra["level"], integrated_loudness(result.audio, CLIP_RATE),
+    assert matched(result.recipe.facts["level"], integrated_loudness(result.audio, CLIP_RATE),
                    integrated_loudness(clip, CLIP_RATE))
 
 

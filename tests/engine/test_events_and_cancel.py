@@ -16,7 +16,7 @@ import torch
 import engine.audio.inversion as inversion
 import engine.audio.spectrogram as spectrogram
 from engine.api import Engine, EngineSettings, register_runner
-from engine.api import _RUNNERS as API_RUNNERS
+from engine.api import _EXTRA_RUNNERS as API_RUNNERS
 from engine.specs import (
     JobCancelled,
     JobFailed,
@@ -309,14 +309,14 @@ def test_cancel_during_a_generation_s_final_inversion_lands_no_clip(tmp_path, mo
     """The issue's case: cancel while the text-to-audio job inverts its image -> JobCancelled, no result."""
     from assets.make_tiny_sd import TINY_SD_DIR
 
-    from engine.api import TextToAudioJob
+    from engine.api import GenerateJob
 
     rec = Recorder()
     state = {}
     iterations = cancel_at_iteration(monkeypatch, 3, lambda: engine.cancel(state["job"]))
     engine = Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path)), rec)
     try:
-        spec = TextToAudioJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=2, duration_s=0.64)
+        spec = GenerateJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=2, duration_s=0.64)
         state["job"] = engine.submit(spec)
         assert isinstance(rec.wait_done(state["job"]), JobCancelled)
     finally:
@@ -334,7 +334,7 @@ def test_cancel_inside_the_unet_or_the_vae_stops_at_the_next_layer(stage, tmp_pa
     from assets.make_tiny_sd import TINY_SD_DIR
     from diffusers.models.resnet import ResnetBlock2D
 
-    from engine.api import TextToAudioJob
+    from engine.api import GenerateJob
 
     rec = Recorder()
     state = {"stage": None, "layers": 0, "after": 0}
@@ -352,7 +352,7 @@ def test_cancel_inside_the_unet_or_the_vae_stops_at_the_next_layer(stage, tmp_pa
     monkeypatch.setattr(ResnetBlock2D, "forward", counting_forward)
     engine = Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path)), rec)
     try:
-        spec = TextToAudioJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=4, duration_s=0.64)
+        spec = GenerateJob("drums", model=str(TINY_SD_DIR), seed=1, num_inference_steps=4, duration_s=0.64)
         state["job"] = engine.submit(spec)
         assert isinstance(rec.wait_done(state["job"]), JobCancelled)
     finally:

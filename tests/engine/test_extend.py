@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from test_inpaint import FAST, HOP, RATE, engine, make_clip, run_job  # noqa: F401 (engine: fixture)
 
-from engine.api import ExtendJob, JobCancelled, JobFinished, JobProgress
+from engine.api import ExtendJob, JobCancelled, JobFinished, JobProgress, spec_from_recipe
 from engine.audio.splice import jump_ratio
-from engine.pipelines.extend import spec_from_recipe
 from engine.specs import MAX_EXTEND_S
 
 
@@ -23,13 +22,13 @@ def test_extending_5_s_to_30_s_keeps_the_original_exactly_and_the_seams_smooth(e
     (result,) = run_job(engine, spec, events)
     out = result.audio
     assert out.shape == (1, 30 * RATE)
-    assert result.recipe.extra["offset_samples"] == 0
+    assert result.recipe.facts["offset_samples"] == 0
     assert np.array_equal(out[:, : clip.shape[1]], clip)  # every original sample, bit-identical
     assert np.isfinite(out).all() and np.abs(out[:, clip.shape[1] :]).max() > 0.01  # new audio, not silence
 
     # No click where the new audio starts, nor where one tile hands over to the next.
     assert jump_ratio(out, clip.shape[1]) < 3.0
-    tiles = result.recipe.extra["tiles"]
+    tiles = result.recipe.facts["tiles"]
     assert len(tiles) >= 3
     for _start, _width, active_lo, _hi, _blend_lo, _blend_hi in tiles[1:]:
         assert jump_ratio(out, active_lo * HOP) < 3.0
@@ -50,14 +49,14 @@ def test_left_and_right_with_their_own_prompts(engine):
     (result,) = run_job(engine, spec)
     left = int(1.5 * RATE)
     assert result.audio.shape == (2, clip.shape[1] + left + int(2.5 * RATE))
-    assert result.recipe.extra["offset_samples"] == left
+    assert result.recipe.facts["offset_samples"] == left
     assert np.array_equal(result.audio[:, left : left + clip.shape[1]], clip)
     for seam in (left, left + clip.shape[1]):
         assert jump_ratio(result.audio, seam) < 3.0
-    assert result.recipe.extra["prompt_left"] == "train horn" and result.recipe.prompt == "dog bark"
+    assert result.recipe.params["prompt_left"] == "train horn" and result.recipe.params["prompt"] == "dog bark"
 
     # The recipe regenerates the same result from the same input.
-    (again,) = run_job(engine, spec_from_recipe(result.recipe, clip, RATE))
+    (again,) = run_job(engine, spec_from_recipe(result.recipe, {"audio": (clip, RATE)}))
     assert np.array_equal(again.audio, result.audio)
 
 

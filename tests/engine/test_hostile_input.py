@@ -288,12 +288,12 @@ def test_params_refuse_sizes_that_would_explode():
 
 
 def test_prompts_have_a_length_limit():
-    from engine.specs import TextToAudioJob
+    from engine.api import GenerateJob
 
     with pytest.raises(ValueError, match="`prompt` is 5000 characters long; at most 2000"):
-        TextToAudioJob("x" * 5000)
+        GenerateJob("x" * 5000)
     with pytest.raises(ValueError, match="`negative_prompt`"):
-        TextToAudioJob("x", negative_prompt="y" * 2001)
+        GenerateJob("x", negative_prompt="y" * 2001)
     check_prompt("a warm pad")
 
 

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from assets.make_tiny_sd import TINY_SD_DIR, TINY_SD_INPAINT_DIR
 
-from engine.api import Engine, EngineSettings, InpaintJob, JobFailedError
+from engine.api import Engine, EngineSettings, InpaintJob, JobFailedError, spec_from_recipe
 from engine.audio.spectrogram import get_preset, image_from_audio
 from engine.audio.splice import jump_ratio
-from engine.pipelines.inpaint import spec_from_recipe
 
 RATE = 44100
 HOP = 441
@@ -94,14 +93,14 @@ def test_time_band_leaves_every_other_sample_and_pixel_exact(band_result, clip):
 def test_recipe_regenerates_identically_from_the_same_input(engine, band_result, clip):
     spec, result, _ = band_result
     recipe = result.recipe
-    assert recipe.task == "inpaint" and recipe.seed == 7 and recipe.prompt == "train horn"
-    assert (recipe.extra["start_s"], recipe.extra["end_s"], recipe.extra["strength"]) == (1.0, 2.0, 1.0)
-    again_spec = spec_from_recipe(type(recipe).from_json(recipe.to_json()), clip, RATE)
+    assert recipe.task == "inpaint" and recipe.seed == 7 and recipe.params["prompt"] == "train horn"
+    assert (recipe.params["start_s"], recipe.params["end_s"], recipe.params["strength"]) == (1.0, 2.0, 1.0)
+    again_spec = spec_from_recipe(type(recipe).from_json(recipe.to_json()), {"audio": (clip, RATE)})
     (again,) = run_job(engine, again_spec)
     assert np.array_equal(again.audio, result.audio)
     assert np.array_equal(np.asarray(again.image), np.asarray(result.image))
     with pytest.raises(ValueError, match="not the input"):
-        spec_from_recipe(recipe, clip * 0.5, RATE)
+        spec_from_recipe(recipe, {"audio": (clip * 0.5, RATE)})
 
 
 def test_nine_channel_inpainting_model(engine, clip):
@@ -156,7 +155,7 @@ def test_painted_mask_and_boxes_keep_everything_they_do_not_touch(engine):
     (boxed,) = run_job(engine, InpaintJob(audio=clip, sample_rate_hz=RATE, boxes=boxes, seed=2, **FAST))
     keep = outside(clip.shape[1], (int(0.3 * RATE), int(0.6 * RATE)), (int(1.5 * RATE), 2 * RATE))
     assert np.array_equal(boxed.audio[:, keep], clip[:, keep])
-    assert boxed.recipe.extra["boxes"] == [list(box) for box in boxes]
+    assert boxed.recipe.params["boxes"] == [list(box) for box in boxes]
 
     with pytest.raises(JobFailedError, match=r"`mask` has shape \(64, 10\)"):
         run_job(engine, InpaintJob(audio=clip, sample_rate_hz=RATE, mask=np.ones((64, 10), np.float32), **FAST))
@@ -171,7 +170,7 @@ def test_a_region_wider_than_the_window_is_done_in_tiles(engine):
     tiles = [(e.step, e.total) for e in events if e.stage == "tile"]
     count = tiles[-1][1]
     assert count >= 3 and tiles == [(i, count) for i in range(count + 1)]
-    assert len(result.recipe.extra["tiles"]) == count
+    assert len(result.recipe.facts["tiles"]) == count
     keep = outside(clip.shape[1], (int(0.4 * RATE), int(3.6 * RATE)))
     assert np.array_equal(result.audio[:, keep], clip[:, keep])
     assert np.isfinite(result.audio).all()

@@ -8,10 +8,10 @@ import torch
 from assets.make_tiny_sd import TINY_SD_DIR
 from test_inpaint import FAST, HOP, RATE, engine, run_job  # noqa: F401 (engine: fixture)
 
-from engine.api import InterpolateJob
+from engine.api import InterpolateJob, spec_from_recipe
 from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, integrated_loudness, true_peak_dbtp
 from engine.audio.splice import jump_ratio
-from engine.pipelines.interpolate import slerp, spec_from_recipe
+from engine.pipelines.interpolate import slerp
 
 SEGMENT = dict(window_s=1.28, crossfade_s=0.32)
 
@@ -30,7 +30,7 @@ def test_length_and_continuity(morph):
     assert result.duration_s == pytest.approx(3 * 1.28 - 2 * 0.32)
     assert np.isfinite(result.audio).all()
     # At the generation loudness (or below it, if the true-peak ceiling capped the gain).
-    level = result.recipe.extra["level"]
+    level = result.recipe.facts["level"]
     assert true_peak_dbtp(result.audio) <= CEILING_DBTP + 1e-3
     assert integrated_loudness(result.audio, RATE) == pytest.approx(level["loudness_lufs"], abs=0.01)
     assert level["loudness_lufs"] == pytest.approx(TARGET_LUFS, abs=0.1) or level["true_peak_dbtp"] == pytest.approx(
@@ -39,7 +39,7 @@ def test_length_and_continuity(morph):
         for at in (join * HOP, (join + fade) * HOP):
             assert jump_ratio(result.audio, at) < 3.0
     assert result.image.size == (3 * width - 2 * fade, 64)
-    assert result.recipe.extra["alphas"] == [0.0, 0.5, 1.0]
+    assert result.recipe.facts["alphas"] == [0.0, 0.5, 1.0]
 
 
 def test_the_ends_are_the_two_prompts_and_the_middle_is_between(morph):
@@ -90,7 +90,7 @@ def test_slerp_keeps_the_noise_on_the_sphere():
 def test_seed_interpolation_moves_the_noise(engine):
     spec = InterpolateJob(prompt="rain", prompt_to="rain", num_steps=3, seed=1, seed_to=2, **SEGMENT, **FAST)
     (result,) = run_job(engine, spec)
-    assert result.recipe.extra["seed_to"] == 2 and np.isfinite(result.audio).all()
+    assert result.recipe.params["seed_to"] == 2 and np.isfinite(result.audio).all()
     (one_seed,) = run_job(engine, InterpolateJob(prompt="rain", prompt_to="rain", num_steps=3, seed=1, **SEGMENT, **FAST))
     assert result.audio.shape == one_seed.audio.shape
     assert not np.array_equal(result.audio, one_seed.audio)  # the noise really travels to seed 2

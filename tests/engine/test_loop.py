@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from test_inpaint import FAST, RATE, engine, run_job  # noqa: F401 (engine: fixture)
 
-from engine.api import LoopJob
+from engine.api import LoopJob, spec_from_recipe
 from engine.audio.splice import jump_ratio
-from engine.pipelines.loop import spec_from_recipe
 
 
 def broken_loop(seconds: float) -> np.ndarray:
@@ -40,7 +39,7 @@ def test_the_wrap_point_becomes_continuous(looped):
 
 def test_only_the_band_around_the_wrap_changes(looped):
     clip, result = looped
-    band_lo, band_hi = result.recipe.extra["band_samples"]  # the band wraps: [band_lo, end) + [0, band_hi)
+    band_lo, band_hi = result.recipe.facts["band_samples"]  # the band wraps: [band_lo, end) + [0, band_hi)
     assert band_hi < band_lo
     assert (clip.shape[1] - band_lo) + band_hi == pytest.approx(0.5 * RATE, abs=2)
     assert np.array_equal(result.audio[:, band_hi:band_lo], clip[:, band_hi:band_lo])
@@ -57,7 +56,7 @@ def test_a_range_of_a_clip_becomes_the_loop_and_regenerates_from_its_recipe(engi
     loop = clip[:, int(0.5 * RATE) : int(round(2.913 * RATE))]
     assert result.audio.shape == loop.shape
     assert wrap_jump(loop) > 5 and wrap_jump(result.audio) < 3.0
-    (again,) = run_job(engine, spec_from_recipe(result.recipe, clip, RATE))
+    (again,) = run_job(engine, spec_from_recipe(result.recipe, {"audio": (clip, RATE)}))
     assert np.array_equal(again.audio, result.audio)
 
 

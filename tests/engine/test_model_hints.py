@@ -11,7 +11,7 @@ from engine.models.catalog import (
     is_starter_model,
     model_hints,
 )
-from engine.specs import TextToAudioJob
+from engine.api import GenerateJob
 from engine.api import SCHEDULER_NAMES
 
 
@@ -24,7 +24,7 @@ def test_the_starter_card_gives_its_preset_length_and_sampling_settings():
     assert hints.scheduler in SCHEDULER_NAMES
     assert "a sine tone at 440 Hz" in hints.example_prompts
     # The hints make a valid job of exactly the training resolution (128 columns).
-    job = TextToAudioJob(prompt="white noise", model=str(STARTER_MODEL_DIR), spectrogram_preset=hints.spectrogram_preset,
+    job = GenerateJob(prompt="white noise", model=str(STARTER_MODEL_DIR), spectrogram_preset=hints.spectrogram_preset,
                          duration_s=hints.duration_s)
     assert round(job.duration_s * 1000 / PRESETS["starter"].step_size_ms) == 128
 

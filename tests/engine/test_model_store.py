@@ -581,3 +581,20 @@ def test_progress_hook_raises_when_cancelled():
     cancel.set()
     with pytest.raises(DownloadCancelledError):
         written.update(5)
+
+
+def test_shipped_models_are_named_portably(tmp_path):
+    """Recipes name the starter model ``builtin:starter``, never this install's path; an old
+    recipe's path of any install's resources/models/starter reads as that name."""
+    from engine.models.catalog import STARTER_MODEL_DIR, STARTER_MODEL_ID, builtin_model_dir, portable_model_id
+
+    store = ModelStore(tmp_path / "hub", offline=True)
+    for given in (STARTER_MODEL_ID, str(STARTER_MODEL_DIR)):
+        resolved = store.resolve(given)
+        assert (resolved.model_id, resolved.path) == (STARTER_MODEL_ID, STARTER_MODEL_DIR.resolve())
+    assert builtin_model_dir(STARTER_MODEL_ID) == STARTER_MODEL_DIR
+    assert portable_model_id("/opt/other-install/resources/models/starter") == STARTER_MODEL_ID
+    assert portable_model_id(str(TINY_SD_DIR)) == str(TINY_SD_DIR) and portable_model_id("org/name") == "org/name"
+    with pytest.raises(ModelNotFoundError, match="'builtin:nope' is not a model that ships with this version; "
+                                                 "shipped: builtin:starter"):
+        store.resolve("builtin:nope")

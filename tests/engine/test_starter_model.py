@@ -1,7 +1,7 @@
 """The shipped starter model follows its prompts, through the real pipeline.
 
 Prompt -> CLIP text encoder -> UNet (DPM++ 2M Karras, 20 steps) -> VAE -> Riffusion image ->
-Griffin-Lim audio, via engine.api.Engine and TextToAudioJob(model=<starter folder>), then the
+Griffin-Lim audio, via engine.api.Engine and GenerateJob(model=<starter folder>), then the
 audio is measured (engine.training.starter_metrics): a 440 Hz tone's pitch, white noise's
 flatness, a click track's rate, a sweep's direction.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from transformers import CLIPTokenizer
 
-from engine.api import Engine, EngineSettings, TextToAudioJob
+from engine.api import Engine, EngineSettings, GenerateJob
 from engine.audio import spectrogram
 from engine.audio.spectrogram import SpectrogramParams
 from engine.models.catalog import STARTER_MODEL_DIR
@@ -57,7 +57,7 @@ def generate(engine, metadata):
     guidance = metadata["recommended"]["guidance_scale"]
 
     def run(prompt: str, seed: int) -> tuple[np.ndarray, int]:
-        job = TextToAudioJob(
+        job = GenerateJob(
             prompt=prompt,
             seed=seed,
             model=str(STARTER_MODEL_DIR),

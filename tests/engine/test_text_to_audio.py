@@ -11,11 +11,10 @@ import pytest
 import torch
 from assets.make_tiny_sd import TINY_SD_DIR, make_hub_cache_entry
 
-from engine.api import Engine, EngineSettings, JobProgress, TextToAudioJob
+from engine.api import Engine, EngineSettings, GenerateJob, JobProgress, spec_from_recipe
 from engine.api import JobFailedError  # type: ignore[attr-defined]
 from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, apply_gain, integrated_loudness, true_peak_dbtp
 from engine.audio.spectrogram import audio_from_image, get_preset, mel_from_image, samples_for_width
-from engine.pipelines.text_to_audio import spec_from_recipe
 from engine.specs import MAX_SEED, Recipe
 
 COMMIT = "c" * 40
@@ -40,7 +39,7 @@ def generate(engine, **kwargs):
     events = []
     args = dict(prompt="jazz piano", model=HUB_ID, seed=3, **FAST)
     args.update(kwargs)
-    results = engine.run(TextToAudioJob(**args), events.append, timeout_s=300)
+    results = engine.run(GenerateJob(**args), events.append, timeout_s=300)
     return results, events
 
 
@@ -66,17 +65,18 @@ def test_generate_from_the_hub_cache_gives_audio_image_and_recipe(engine):
     # the recorded gain that brings it to the target loudness.
     audio, rate = audio_from_image(result.image, generator=torch.Generator("cpu").manual_seed(3))
     assert rate == 44100
-    level = result.recipe.extra["level"]
+    level = result.recipe.facts["level"]
     np.testing.assert_array_equal(apply_gain(audio, level["gain_db"]), result.audio)
     assert integrated_loudness(result.audio, rate) == pytest.approx(TARGET_LUFS, abs=0.1)
     assert true_peak_dbtp(result.audio) <= CEILING_DBTP + 1e-3
 
     recipe = result.recipe
-    assert (recipe.task, recipe.model_id, recipe.model_revision) == ("text_to_audio", HUB_ID, COMMIT)
-    assert (recipe.prompt, recipe.negative_prompt, recipe.seed) == ("jazz piano", "drums", 3)
-    assert (recipe.num_inference_steps, recipe.guidance_scale, recipe.scheduler) == (2, 7.0, "euler-a")
-    assert (recipe.width, recipe.height) == (WIDTH, 512)
-    assert recipe.spectrogram == PARAMS.to_dict()
+    assert (recipe.task, recipe.model_id, recipe.model_revision) == ("generate", HUB_ID, COMMIT)
+    params = recipe.params
+    assert (params["prompt"], params["negative_prompt"], recipe.seed) == ("jazz piano", "drums", 3)
+    assert (params["num_inference_steps"], params["guidance_scale"], params["scheduler"]) == (2, 7.0, "euler-a")
+    assert (recipe.facts["width"], recipe.facts["height"]) == (WIDTH, 512)
+    assert recipe.facts["spectrogram"] == PARAMS.to_dict()
     assert (recipe.device, recipe.dtype, recipe.loras) == ("cpu", "float32", ())
     assert Recipe.from_json(recipe.to_json()) == recipe
 
@@ -178,9 +178,10 @@ def test_spec_from_recipe_refuses_what_it_cannot_reproduce(engine):
     spec = spec_from_recipe(result.recipe)
     assert (spec.seed, spec.model, spec.revision, spec.duration_s) == (3, HUB_ID, COMMIT, pytest.approx(0.64))
     with pytest.raises(ValueError, match="task 'inpaint'"):
-        spec_from_recipe(replace(result.recipe, task="inpaint"))
-    custom = dict(result.recipe.spectrogram, max_frequency=8000)
+        GenerateJob.from_recipe(replace(result.recipe, task="inpaint"))
+    custom = dict(result.recipe.facts["spectrogram"], max_frequency=8000)
     with pytest.raises(ValueError, match="differ from the 'riffusion' preset"):
-        spec_from_recipe(replace(result.recipe, spectrogram=custom))
-    extra = json.loads(result.recipe.to_json())["extra"]
-    assert extra["spectrogram_preset"] == "riffusion" and set(extra) == {"spectrogram_preset", "level"}
+        spec_from_recipe(replace(result.recipe, facts={**result.recipe.facts, "spectrogram": custom}))
+    stored = json.loads(result.recipe.to_json())
+    assert stored["params"]["spectrogram_preset"] == "riffusion"
+    assert set(stored["facts"]) == {"spectrogram", "width", "height", "level"}

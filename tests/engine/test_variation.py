@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from test_inpaint import FAST, HOP, RATE, engine, make_clip, run_job  # noqa: F401 (engine: fixture)
 
-from engine.api import VariationJob
+from engine.api import VaryJob, spec_from_recipe
 from engine.audio.splice import jump_ratio
-from engine.pipelines.variation import spec_from_recipe, window_starts
+from engine.pipelines.variation import window_starts
 
 
 def test_variations_of_a_clip_longer_than_one_window(engine):
     clip = make_clip(4.0, channels=2)
     events = []
-    spec = VariationJob(audio=clip, sample_rate_hz=RATE, strength=0.5, prompt="jazz piano", seed=11,
+    spec = VaryJob(audio=clip, sample_rate_hz=RATE, strength=0.5, prompt="jazz piano", seed=11,
                         num_variations=2, window_s=2.56, overlap_s=0.2, **FAST)
     first, second = run_job(engine, spec, events)
     for result in (first, second):
@@ -25,13 +25,13 @@ def test_variations_of_a_clip_longer_than_one_window(engine):
     assert (first.recipe.seed, second.recipe.seed) == (11, 12)
     assert not np.array_equal(first.audio, second.audio)
 
-    starts = first.recipe.extra["window_starts"]
+    starts = first.recipe.facts["window_starts"]
     assert len(starts) == 2 and starts[0] == 0
     assert [(e.step, e.total) for e in events if e.stage == "tile"] == [(0, 2), (1, 2), (2, 2)] * 2
     for at in (starts[1], starts[1] + 10, starts[1] + 20):  # where the 0.2 s crossfade starts, in it, ends
         assert jump_ratio(first.audio, at * HOP) < 3.0
 
-    (again,) = run_job(engine, spec_from_recipe(second.recipe, clip, RATE))
+    (again,) = run_job(engine, spec_from_recipe(second.recipe, {"audio": (clip, RATE)}))
     assert np.array_equal(again.audio, second.audio)
 
 
@@ -59,4 +59,4 @@ def test_window_starts_cover_the_canvas():
 )
 def test_absurd_variations_are_refused_clearly(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        VariationJob(audio=make_clip(1.0), sample_rate_hz=RATE, **kwargs)
+        VaryJob(audio=make_clip(1.0), sample_rate_hz=RATE, **kwargs)

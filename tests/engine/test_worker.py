@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 
+from engine.api import GenerateJob
 from engine.specs import (
     JobCancelled,
     JobFailed,
@@ -19,7 +20,6 @@ from engine.specs import (
     JobStarted,
     Progress,
     Recipe,
-    TextToAudioJob,
 )
 from engine.worker import Worker
 
@@ -157,23 +157,24 @@ def test_stop_cancels_queued_jobs(make_worker):
 
 def test_specs_reject_absurd_parameters_with_clear_messages():
     with pytest.raises(ValueError, match="num_inference_steps"):
-        TextToAudioJob("x", num_inference_steps=0)
+        GenerateJob("x", num_inference_steps=0)
     with pytest.raises(ValueError, match="scheduler"):
-        TextToAudioJob("x", scheduler="magic")
+        GenerateJob("x", scheduler="magic")
     with pytest.raises(ValueError, match="duration_s"):
-        TextToAudioJob("x", duration_s=float("nan"))
+        GenerateJob("x", duration_s=float("nan"))
     with pytest.raises(ValueError, match="divisible by 8"):
-        TextToAudioJob("x", height=100)
+        GenerateJob("x", height=100)
     with pytest.raises(ValueError, match="seed"):
-        TextToAudioJob("x", seed=-1)
+        GenerateJob("x", seed=-1)
 
 
 def test_recipe_round_trips_through_json():
     recipe = Recipe(
-        task="text_to_audio", model_id="riffusion/riffusion-model-v1", model_revision="abc",
-        prompt="jazz", negative_prompt="", seed=7, num_inference_steps=30, guidance_scale=7.0,
-        scheduler="ddim", width=512, height=512, spectrogram={"sample_rate": 44100},
-        loras=(("my-lora", 0.8),), extra={"strength": 0.5},
+        task="generate", model_id="riffusion/riffusion-model-v1", model_revision="abc", seed=7,
+        params={"prompt": "jazz", "negative_prompt": "", "num_inference_steps": 30, "guidance_scale": 7.0,
+                "scheduler": "ddim"},
+        facts={"width": 512, "height": 512, "spectrogram": {"sample_rate": 44100}},
+        loras=(("my-lora", 0.8),), inputs={"audio": {"sha256": "ab", "shape": [1, 10], "sample_rate_hz": 44100}},
     )
     assert Recipe.from_json(recipe.to_json()) == recipe
     with pytest.raises(ValueError, match="newer version"):

@@ -17,13 +17,13 @@ from engine.api import (
     DownloadModelJob,
     Engine,
     EngineSettings,
+    GenerateJob,
     JobCancelled,
     JobCancelledError,
     JobFailed,
     JobFinished,
     JobProgress,
     JobStarted,
-    TextToAudioJob,
     UnloadModelsJob,
 )
 from engine.models import ModelStore
@@ -32,10 +32,10 @@ COMMIT = "d" * 40
 TINY = str(TINY_SD_DIR)
 
 
-def job(**kwargs) -> TextToAudioJob:
+def job(**kwargs) -> GenerateJob:
     args = dict(prompt="drums", model=TINY, seed=1, num_inference_steps=2, duration_s=0.64)
     args.update(kwargs)
-    return TextToAudioJob(**args)
+    return GenerateJob(**args)
 
 
 class Recorder:

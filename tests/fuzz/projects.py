@@ -67,9 +67,10 @@ def make_project(clips: int = 2, seconds: float = 0.05) -> tuple[Any, Any]:
     project = Project(sample_rate_hz=RATE)
     track = Track(name="Drums", gain_db=-2.0)
     audio = rng.uniform(-0.5, 0.5, (2, int(seconds * RATE))).astype(np.float32)
-    recipe = Recipe(task="text_to_audio", model_id="starter", model_revision=None, prompt="a tone", negative_prompt="",
-                    seed=5, num_inference_steps=2, guidance_scale=5.0, scheduler="ddim", width=64, height=64,
-                    spectrogram={"sample_rate": RATE})
+    recipe = Recipe(task="generate", model_id="starter", model_revision=None, seed=5,
+                    params={"prompt": "a tone", "negative_prompt": "", "num_inference_steps": 2,
+                            "guidance_scale": 5.0, "scheduler": "ddim"},
+                    facts={"width": 64, "height": 64, "spectrogram": {"sample_rate": RATE}})
     for i in range(clips):
         own = audio if i >= clips - 2 and clips >= 2 else rng.uniform(-0.5, 0.5, (1, int(seconds * RATE))).astype(np.float32)
         track.clips.append(Clip(name=f"clip {i}", audio=own, sample_rate_hz=RATE, start_s=0.1 * i, gain_db=-1.0,

@@ -1,0 +1,113 @@
+"""``specdiff-cli`` commands that are not tasks: models (list, pull, rm), to-image and to-audio."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.cli.common import EXIT_USAGE, CliError, check_input, check_output, make_engine, run_job
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from engine.models.store import ModelStore
+
+    store = ModelStore(args.cache_dir, offline=args.offline)
+    if args.models_command == "list":
+        models = store.list_cached()
+        if not models:
+            print(f"No models in {store.cache_dir}.")
+        for model in models:
+            kind = "pipeline" if model.is_pipeline else "other"
+            refs = f" [{', '.join(model.refs)}]" if model.refs else ""
+            print(f"{model.model_id}  {model.size_bytes / 1e9:.2f} GB  {kind}  {len(model.revisions)} revision(s){refs}")
+        return 0
+    if args.models_command == "pull":
+        from engine.api import task
+
+        try:
+            spec = task("download_model").spec(args.model_id, revision=args.revision)
+        except ValueError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+        with make_engine(args) as engine:
+            resolved = run_job(engine, spec, args.quiet)
+        print(f"{resolved.model_id} {resolved.revision or ''} -> {resolved.path}")
+        return 0
+    if args.models_command == "rm":
+        freed = store.delete(args.model_id, args.revision)
+        print(f"Deleted {args.model_id}: {freed / 1e9:.2f} GB freed.")
+        return 0
+    raise CliError("choose a models command: list, pull or rm", EXIT_USAGE)
+
+
+def cmd_to_image(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from engine.audio.io import read_audio, read_audio_info, resample, to_channels
+    from engine.audio.spectrogram import check_audio_for_image, get_preset, image_from_audio, save_spectrogram_image
+
+    source = check_input(Path(args.input), "the audio file")
+    output = check_output(Path(args.output), (".png",), "the output")
+    try:
+        params = get_preset(args.preset)
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    if args.stereo:
+        params = replace(params, stereo=True)
+    frames, sample_rate_hz, _ = read_audio_info(source)
+    check_audio_for_image(frames, sample_rate_hz, params)  # too big: refused before reading a sample
+    audio, sample_rate_hz = read_audio(source)
+    note = ""
+    if sample_rate_hz != params.sample_rate:
+        audio = to_channels(audio, 2 if params.stereo else 1)  # resample only what the image uses
+        audio = resample(audio, sample_rate_hz, params.sample_rate)
+        note = f" (resampled from {sample_rate_hz} Hz to the preset's {params.sample_rate} Hz)"
+    image = image_from_audio(audio, params)
+    save_spectrogram_image(image, output)
+    print(f"{output}  {image.width}x{image.height} px{note}")
+    return 0
+
+
+def cmd_to_audio(args: argparse.Namespace) -> int:
+    from engine.audio.inversion import GriffinLimVocoder
+    from engine.audio.io import write_audio
+    from engine.audio.limits import load_image
+    from engine.audio.spectrogram import audio_from_image
+
+    source = check_input(Path(args.input), "the image")
+    output = check_output(Path(args.output), (".wav",), "the output")
+    if not 1 <= args.iters <= 10_000:
+        raise CliError(f"--iters must be between 1 and 10000, got {args.iters}.", EXIT_USAGE)
+    image = load_image(source)  # size checked before decoding; one-line errors
+    audio, sample_rate_hz = audio_from_image(image, vocoder=GriffinLimVocoder(n_iter=args.iters))
+    write_audio(output, audio, sample_rate_hz, subtype="PCM_16")
+    print(f"{output}  {audio.shape[-1] / sample_rate_hz:.2f} s at {sample_rate_hz} Hz")
+    return 0
+
+
+def add_tool_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, parser_class: type) -> None:
+    """Add the models, to-image and to-audio commands to ``sub``."""
+    models = sub.add_parser("models", help="list, download or delete models")
+    models_sub = models.add_subparsers(dest="models_command", required=True, parser_class=parser_class)
+    listing = models_sub.add_parser("list", parents=[common], help="models in the cache")
+    listing.set_defaults(func=cmd_models)
+    pull = models_sub.add_parser("pull", parents=[common], help="download a model")
+    pull.add_argument("model_id")
+    pull.add_argument("--revision", default=None)
+    pull.set_defaults(func=cmd_models)
+    remove = models_sub.add_parser("rm", parents=[common], help="delete a cached model")
+    remove.add_argument("model_id")
+    remove.add_argument("--revision", default=None)
+    remove.set_defaults(func=cmd_models)
+
+    to_image = sub.add_parser("to-image", help="audio file -> spectrogram PNG")
+    to_image.add_argument("input")
+    to_image.add_argument("-o", "--output", required=True)
+    to_image.add_argument("--preset", default="riffusion")
+    to_image.add_argument("--stereo", action="store_true", help="keep both channels (default: mix to mono)")
+    to_image.set_defaults(func=cmd_to_image)
+
+    to_audio = sub.add_parser("to-audio", help="spectrogram PNG -> audio file (Griffin-Lim)")
+    to_audio.add_argument("input")
+    to_audio.add_argument("-o", "--output", required=True)
+    to_audio.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
+    to_audio.set_defaults(func=cmd_to_audio)
