@@ -5,7 +5,8 @@ distinct 8-second sources (22.05 kHz mono), laid end to end on 4 tracks, saved a
 ``.sdproj``. Ours: ``MainWindow.open_project(path)`` in the real window (offscreen), from the call
 until the document is in and every clip is drawn on its lane and in the overview; a 5 ms
 ``QTimer`` on the GUI thread records the longest gap between its ticks (the longest stall a user
-would feel). Reference, same run: ``load_project(path)`` alone (reading and decoding the file
+would feel), and the most GUI-thread CPU time spent between two ticks (the same stall on an
+idle machine). Reference, same run: ``load_project(path)`` alone (reading and decoding the file
 with no GUI), the floor any open is bound by. Targets (issue 17): 2000 clips open in under 5 s
 with no stall over 100 ms.
 
@@ -66,7 +67,9 @@ def make_project(clips: int):
 
 
 class StallProbe:
-    """The longest gap between ticks of a TICK_MS timer on the GUI thread, minus the interval."""
+    """The longest gap between ticks of a TICK_MS timer on the GUI thread, minus the interval,
+    and the longest GUI-thread CPU time between two ticks (what the stall costs on an idle
+    machine; on a loaded one the wall time is longer by the wait for a core)."""
 
     def __init__(self) -> None:
         from PySide6.QtCore import QTimer
@@ -74,23 +77,24 @@ class StallProbe:
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
-        self.last = 0.0
-        self.longest = 0.0
+        self.last = self.last_cpu = 0.0
+        self.longest = self.longest_cpu = 0.0
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.longest = max(self.longest, now - self.last - TICK_MS / 1000)
-        self.last = now
+        self.longest_cpu = max(self.longest_cpu, cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
 
     def start(self) -> None:
-        self.longest = 0.0
-        self.last = time.perf_counter()
+        self.longest = self.longest_cpu = 0.0
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
         self.timer.start()
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._tick()
         self.timer.stop()
-        return max(0.0, self.longest)
+        return max(0.0, self.longest), self.longest_cpu
 
 
 def timeline_done(window, project) -> bool:
@@ -103,8 +107,9 @@ def timeline_done(window, project) -> bool:
     return timeline.clip_ids_shown() == ids
 
 
-def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) -> tuple[float, float]:
-    """(seconds, longest stall in ms) of opening ``path`` in ``window`` until it is drawn."""
+def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) -> tuple[float, float, float]:
+    """(seconds, longest stall in ms, longest GUI-thread CPU between ticks in ms) of opening
+    ``path`` in ``window`` until it is drawn."""
     loaded: list[str] = []
     failed: list[str] = []
     window.project_loaded.connect(loaded.append)
@@ -125,7 +130,8 @@ def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) 
                 raise TimeoutError(f"not open after {timeout_s:.0f} s")
             time.sleep(0.001)
         seconds = time.perf_counter() - t0
-        return seconds, probe.stop() * 1000
+        stall, cpu = probe.stop()
+        return seconds, stall * 1000, cpu * 1000
     finally:
         QMessageBox.warning = original_warning
         window.project_loaded.disconnect(loaded.append)
@@ -188,7 +194,8 @@ def main() -> None:
         print(f"engine warm-up (imports at start-up, as the app does): {warm[0]:.1f} s")
         probe = StallProbe()
         print(f"{'clips':>6} {'file kB':>8} {'load_project s':>15} {'open in app s':>14} {'ratio':>6} "
-              f"{'longest stall ms':>17}  targets: < {TARGET_OPEN_S:.0f} s, < {TARGET_STALL_MS:.0f} ms")
+              f"{'longest stall ms':>17} {'(its GUI CPU ms)':>17}  targets: < {TARGET_OPEN_S:.0f} s, "
+              f"< {TARGET_STALL_MS:.0f} ms")
         project = None
         try:
             for clips in args.clips:
@@ -199,10 +206,10 @@ def main() -> None:
                 load_project(path)
                 reference_s = time.perf_counter() - t0
                 window.undo_stack.setClean()
-                ours_s, stall_ms = open_in_window(app, window, str(path), probe, args.timeout_s)
+                ours_s, stall_ms, cpu_ms = open_in_window(app, window, str(path), probe, args.timeout_s)
                 ok = "ok" if ours_s < TARGET_OPEN_S and stall_ms < TARGET_STALL_MS else "MISSED"
                 print(f"{clips:>6} {path.stat().st_size / 1000:>8.0f} {reference_s:>15.3f} {ours_s:>14.3f} "
-                      f"{ours_s / reference_s:>6.1f} {stall_ms:>17.0f}  {ok}")
+                      f"{ours_s / reference_s:>6.1f} {stall_ms:>17.0f} {cpu_ms:>17.0f}  {ok}")
             if project is not None and not args.no_mix:
                 streamed_mb, whole_mb, seconds = mix_memory(window.project, folder)
                 print(f"mix of {len(window.project.clips())} clips, {seconds:.0f} s: exporting it block by block "

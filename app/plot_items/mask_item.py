@@ -65,8 +65,7 @@ class MaskItem(pg.GraphicsObject):
         self.scale = scale
         self.lut = mask_lut()
         self.setFlag(self.GraphicsItemFlag.ItemHasNoContents, True)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.image_item.setParentItem(self)
+        self.image_item: pg.ImageItem | None = None  # made when there is something to show
         self._grid = display_grid(self.total_s, scale)
         self._base: np.ndarray | None = None  # the committed mask on the grid (None: empty)
         self._work: np.ndarray | None = None  # committed mask + the shape being drawn
@@ -148,10 +147,14 @@ class MaskItem(pg.GraphicsObject):
         self._show(self._base)
 
     def _show(self, values: np.ndarray | None) -> None:
-        if values is None:  # nothing painted: no image memory for clips without a mask
-            self.image_item.clear()
-            self.image_item.setVisible(False)
+        if values is None:  # nothing painted: no image (nor item) for clips without a mask
+            if self.image_item is not None:
+                self.image_item.clear()
+                self.image_item.setVisible(False)
             return
+        if self.image_item is None:
+            self.image_item = pg.ImageItem(axisOrder="row-major")
+            self.image_item.setParentItem(self)
         pixels = np.ascontiguousarray(np.round(values * 255.0).astype(np.uint8))
         self.image_item.setImage(pixels, levels=(0, 255), lut=self.lut, autoLevels=False)
         self.image_item.setRect(QtCore.QRectF(0.0, 0.0, self.total_s, self.scale.height))

@@ -65,7 +65,7 @@ DETAIL_MIN_PX = 10.0
 #: Detailed items are made in batches: at least DETAIL_MIN_BATCH, then until DETAIL_BATCH_MS have
 #: passed, one batch per event-loop turn (no GUI stall over ~100 ms however many are due).
 DETAIL_MIN_BATCH = 1
-DETAIL_BATCH_MS = 40.0
+DETAIL_BATCH_MS = 25.0
 
 
 def _stack_z(seq: int) -> float:
@@ -292,12 +292,29 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     def _rebuild(self) -> None:
         """Drop every lane and item and build them again from the project. Every clip gets its
         block at once (cheap); the detailed items of the clips in view are made in batches
-        (:meth:`_sync_details`) so a big project never stalls the GUI."""
-        for lane in list(self._lanes):
-            self._remove_lane(lane)
+        (:meth:`_sync_details`) so a big project never stalls the GUI. The lanes already there
+        are given to the new tracks (a lane's plot is costly to make), the others made."""
+        spare = list(self._lanes)
+        self._lanes.clear()
+        self._lanes_by_id.clear()
         self._overview.clear()
         self._track_colors.clear()
-        lanes = [self._add_lane(track) for track in self.project.tracks]
+        lanes = []
+        for index, track in enumerate(self.project.tracks):
+            if spare:
+                lane = spare.pop(0)
+                for clip_id in list(lane.clip_items):
+                    self._remove_clip_item(lane, clip_id)
+                lane.retarget(track, self._new_track_color(track.id, index))
+                lane.apply_layout(self._layout())
+                self._lanes.append(lane)
+                self._lanes_by_id[track.id] = lane
+                self._setup_lane(lane)
+            else:
+                lane = self._add_lane(track)
+            lanes.append(lane)
+        for lane in spare:
+            self._remove_lane(lane)
         self._place_overview_rows()
         for lane, track in zip(lanes, self.project.tracks):
             for clip in track.clips:
@@ -417,19 +434,24 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     def _lane(self, track_id: str) -> TrackLane | None:
         return self._lanes_by_id.get(track_id)
 
+    def _new_track_color(self, track_id: str, index: int) -> QtGui.QColor:
+        return self._track_colors.setdefault(track_id, QtGui.QColor(TRACK_COLORS[index % len(TRACK_COLORS)]))
+
     def _add_lane(self, track: Track) -> TrackLane:
         index = self.project.tracks.index(track)
-        color = self._track_colors.setdefault(track.id, QtGui.QColor(TRACK_COLORS[index % len(TRACK_COLORS)]))
-        lane = TrackLane(self, track, self._layout(), color)
+        lane = TrackLane(self, track, self._layout(), self._new_track_color(track.id, index))
         self._lanes.insert(index, lane)
         self._lanes_by_id[track.id] = lane
         self._lanes_layout.insertWidget(index, lane.row)
-        lane.viewbox.setXRange(*self._view, padding=0.0)
         lane.viewbox.sigResized.connect(self._schedule_details)
+        self._setup_lane(lane)
+        return lane
+
+    def _setup_lane(self, lane: TrackLane) -> None:
+        lane.viewbox.setXRange(*self._view, padding=0.0)
         lane.playhead.setValue(self.project.playhead_s)
         self._sync_selection_overlays(lane, self.project.selection)
         self._apply_tool_cursor(lane)
-        return lane
 
     def _place_overview_rows(self) -> None:
         self._overview.place_tracks([(t.id, self._track_color(t.id)) for t in self.project.tracks])

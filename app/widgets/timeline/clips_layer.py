@@ -2,14 +2,14 @@
 
 A lane shows a clip in detail (a :class:`~app.plot_items.clip_item.ClipItem` with its waveform,
 spectrogram and overlays) only while the clip is in view and wide enough on screen to show
-anything; the layer draws all the others as coloured blocks (fill, border, selection), culled to
-the view, so a lane of thousands of clips costs one item and a screen's worth of rectangles. The
-overview uses one layer per track row. A block under the pointer is found by
+anything; the layer draws all the others as coloured blocks (fill, border, selection) from cached
+rectangles, so a lane of thousands of clips costs one item and one paint call. The overview
+uses one layer per track row. A block under the pointer is found by
 :meth:`ClipsLayer.block_at` (the topmost: the most recently added or changed clip).
 
-The layer holds the model's :class:`~app.model.project.Clip` objects by reference and reads
-their ``start_s`` and ``length_s`` when painting, so it is never out of date with the model; the
-timeline calls :meth:`changed` after a clip moved or was trimmed.
+The layer holds the model's :class:`~app.model.project.Clip` objects by reference and builds its
+rectangles from their ``start_s`` and ``length_s`` after every change it is told of (the timeline
+calls :meth:`set_block` or :meth:`changed` after a clip moved or was trimmed).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from PySide6.QtCore import Qt
 
 from app.model.project import Clip
 
-#: Blocks are never drawn narrower than this (a clip stays visible at any zoom).
-MIN_BLOCK_PX = 1.0
 #: Clicks within this many pixels of a block that is narrower than that pick it.
 PICK_SLOP_PX = 2.0
 
@@ -43,6 +41,7 @@ class ClipsLayer(pg.GraphicsObject):
         self.selected: frozenset[str] = frozenset()
         self._y = (0.0, 1.0)
         self._end_s = 0.0
+        self._cached: tuple[list[QtCore.QRectF], list[QtCore.QRectF]] | None = None
         self.set_color(color)
         self.setZValue(0.5)
         if handler is None:
@@ -146,47 +145,36 @@ class ClipsLayer(pg.GraphicsObject):
         y0, y1 = self._y
         return QtCore.QRectF(0.0, y0, max(self._end_s, 1e-9), y1 - y0)
 
+    def _rects(self) -> tuple[list[QtCore.QRectF], list[QtCore.QRectF]]:
+        """The blocks as rectangles in item coordinates (plain, selected), rebuilt only after a
+        change: a repaint (scrolling, the playhead moving) runs no Python loop over clips."""
+        if self._cached is None:
+            plain: list[QtCore.QRectF] = []
+            chosen: list[QtCore.QRectF] = []
+            y0, y1 = self._y
+            for clip_id, (clip, _) in self.blocks.items():
+                if clip_id not in self.hidden:
+                    rect = QtCore.QRectF(clip.start_s, y0, clip.length_s, y1 - y0)
+                    (chosen if clip_id in self.selected else plain).append(rect)
+            self._cached = (plain, chosen)
+        return self._cached
+
+    def update(self, *args) -> None:
+        self._cached = None
+        super().update(*args)
+
     def paint(self, painter: QtGui.QPainter, *args) -> None:
-        vb = self.getViewBox()
-        if vb is None or not self.blocks:
+        if not self.blocks:
             return
-        view = self.mapRectFromView(vb.viewRect())
-        if view is None:
-            return
-        lo, hi = view.left(), view.right()
-        transform = painter.transform()
-        sx, dx = transform.m11(), transform.dx()
-        y0, y1 = self._y
-        top = transform.map(QtCore.QPointF(0.0, y1)).y()
-        bottom = transform.map(QtCore.QPointF(0.0, y0)).y()
-        top, bottom = min(top, bottom), max(top, bottom)
-        height = bottom - top
-        plain: list[QtCore.QRectF] = []
-        chosen: list[QtCore.QRectF] = []
-        for clip_id, (clip, _) in self.blocks.items():
-            if clip_id in self.hidden:
-                continue
-            start = clip.start_s
-            end = start + clip.length_s
-            if end < lo or start > hi:
-                continue
-            x0, x1 = sx * start + dx, sx * end + dx
-            rect = QtCore.QRectF(x0, top, max(x1 - x0, MIN_BLOCK_PX), height)
-            (chosen if clip_id in self.selected else plain).append(rect)
-        if not plain and not chosen:
-            return
-        painter.save()
-        try:
-            painter.resetTransform()
-            painter.setBrush(self._brush)
-            painter.setPen(self._pen)
-            if plain:
-                painter.drawRects(plain)
-            if chosen:
-                painter.setPen(self._selected_pen)
-                painter.drawRects(chosen)
-        finally:
-            painter.restore()
+        plain, chosen = self._rects()
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        painter.setBrush(self._brush)
+        painter.setPen(self._pen)  # cosmetic: a block narrower than a pixel still shows as a line
+        if plain:
+            painter.drawRects(plain)
+        if chosen:
+            painter.setPen(self._selected_pen)
+            painter.drawRects(chosen)
 
     # -- mouse -----------------------------------------------------------------------------------
 

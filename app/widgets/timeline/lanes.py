@@ -124,6 +124,21 @@ class TrackLane:
         self.ghost.setVisible(False)
         self.apply_layout(layout)
 
+    def retarget(self, track: Track, color: QtGui.QColor) -> None:
+        """Show another track (a new document reuses the lanes it has); the caller has taken the
+        clip items off already."""
+        self.header._finish_rename(keep=False)  # an edit of the old track's name ends here
+        self.track_id = track.id
+        self.color = QtGui.QColor(color)
+        self.header.track_id = track.id
+        self.header.sync(track)
+        clear = getattr(self.header.meter, "clear_levels", None)
+        if callable(clear):
+            clear()
+        self.layer.clear()
+        self.layer.set_color(color)
+        self.label_rows = {}
+
     def apply_layout(self, layout: LaneLayout) -> None:
         self.layout = layout
         self.plot.setFixedHeight(LANE_HEIGHT_PX[layout.mode])
