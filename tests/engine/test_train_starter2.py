@@ -39,7 +39,7 @@ def dataset(config: t2.Train2Config):
 
 def test_the_training_data_is_seeded_sounds_captioned_only_in_training_phrasings():
     first, again = dataset(TINY), dataset(TINY)
-    assert first.images.shape == (24, 128, 128)
+    assert first.images.shape == (24, 160, 128)
     assert np.array_equal(first.images, again.images) and first.captions == again.captions
     assert not np.array_equal(dataset(t2.Train2Config(**{**TINY.__dict__, "seed": 1})).images, first.images)
     assert (first.images.reshape(24, -1).min(axis=1) < 200).all()  # every image holds a sound (255 = silence)
@@ -69,7 +69,8 @@ def test_a_run_renders_trains_and_writes_a_model_the_engine_loads(trained):
         "synthesize", "render", "train-vae", "encode", "train-text", "train-unet", "train-decoder", "save"
     ]
     pipe = StableDiffusionPipeline.from_pretrained(out, safety_checker=None)
-    assert pipe.unet.config.block_out_channels == [32, 64, 64]
+    assert pipe.unet.config.block_out_channels == [32, 64, 64] and pipe.unet.config.sample_size == 20
+    assert json.loads((out / "spectrogram.json").read_text())["num_frequencies"] == 160
     meta = json.loads((out / "starter.json").read_text())
     assert meta["starter"] is True and meta["training"]["script"] == "python -m engine.training.train_starter2"
     assert {"Piano", "Drum kit", "Applause", "Helicopter", "Sine wave"} <= set(meta["audioset_classes"])
