@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
         #: The generation settings the prompt panel shows and every job starts from.
         self.generation = GenerationSettings(preset_names())
         self.prompt_panel = QtPromptPanel(settings=self.generation)
+        self.prompt_panel.lora_picker.cache_dir = self.client.settings.cache_dir
         self.inspector = QtInspector(self.project)
         self.job_panel = QtJobPanel(self.client)
         self.history_view = QUndoView(self.undo_stack)
@@ -616,6 +617,7 @@ class MainWindow(QMainWindow):
 
     def _on_client_engine_restarted(self, settings: EngineSettings) -> None:
         self.status.set_engine_settings(settings)
+        self.prompt_panel.lora_picker.cache_dir = settings.cache_dir
         self.check_hub()
         self.show_message("Engine settings applied.")
         self.refresh_models()

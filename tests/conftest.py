@@ -28,3 +28,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs real weights: pass --run-slow"))
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tmp_path_factory):
+    """A LoRA trained for 2 steps on the tiny model (64 x 64 'starter' spectrograms of tones),
+    trigger word 'zorb', rank 2 with alpha 4 (the diffusers layout): ``(path, base_model)``."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from engine.training.lora import LoraTrainConfig, train_lora
+    from engine.training.lora_data import Clip, build_dataset, make_target
+
+    model = str(Path(__file__).resolve().parent / "assets" / "tiny-sd")
+    rate = 22050
+    t = np.arange(int(1.5 * rate)) / rate
+    clips = [Clip(f"c{i}", (0.5 * np.sin(2 * np.pi * (300 + 60 * i) * t)).astype(np.float32), rate, f"tone {i}")
+             for i in range(3)]
+    dataset = build_dataset(None, make_target("starter", 1.28, height=64), clips=clips, trigger="zorb")
+    config = LoraTrainConfig(rank=2, alpha=4.0, learning_rate=5e-2, max_steps=2, device="cpu", num_threads=1,
+                             validation_fraction=0.0)
+    out = tmp_path_factory.mktemp("tiny-lora") / "zorb.safetensors"
+    run = train_lora(model, dataset, out, config)
+    for _ in run:
+        pass
+    return out, model

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings
+from app.widgets.lora_picker import QtLoraPicker
 from engine.api import PRESETS, SCHEDULER_NAMES, GenerateJob, Recipe
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
@@ -154,6 +155,7 @@ class QtPromptPanel(QWidget):
         )
         self.size_combo.activated.connect(lambda _index: self._on_size_chosen())
         self.preview_check = QCheckBox("Live preview while denoising")
+        self.lora_picker = QtLoraPicker(self.settings)
 
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
@@ -176,6 +178,7 @@ class QtPromptPanel(QWidget):
         form.addRow("Variations", self.variations_spin)
         form.addRow("Model", self.model_combo)
         form.addRow("", self.model_note)
+        form.addRow("LoRAs", self.lora_picker)
         form.addRow("Spectrogram", self.preset_combo)
         form.addRow("Size", self.size_combo)
         layout = QVBoxLayout(self)
@@ -402,6 +405,7 @@ class QtPromptPanel(QWidget):
             "preset": s.preset,
             "size": s.size,
             "preview": s.preview,
+            "loras": [[ref, weight] for ref, weight in s.loras],
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -420,6 +424,7 @@ class QtPromptPanel(QWidget):
             "preset": lambda v: self.preset_combo.setCurrentText(v) if self.preset_combo.findText(v) >= 0 else None,
             "size": lambda v: self.size_combo.setCurrentIndex(i) if (i := self.size_combo.findData(v)) >= 0 else None,
             "preview": self.preview_check.setChecked,
+            "loras": lambda v: self.settings.set(loras=tuple((str(r), float(w)) for r, w in v)),
         }
         for key, setter in setters.items():
             if key in state:

@@ -1,0 +1,413 @@
+"""The user's LoRAs: files in the library folder and LoRAs in the Hugging Face hub cache.
+
+    entries, problems = scan_library()            # library folder + hub cache, header reads only
+    entry = read_lora_entry("zorblat.safetensors")
+    entry.fits("builtin:starter")                 # False: trained for another base model
+
+Torch-free: a ``.safetensors`` file starts with an 8-byte little-endian header length and a JSON
+header (tensor names, dtypes, shapes, offsets and ``__metadata__``), so a LoRA is described from
+that header alone (and, for a kohya file's ``.alpha``, one scalar read at its offset). Our own
+LoRAs carry their training record in the metadata key ``specdiff_lora``
+(:data:`engine.training.lora.METADATA_KEY`): base model, settings, dataset summary, trigger words.
+LoRAs made by kohya's sd-scripts carry ``ss_*`` keys (``ss_network_dim``, ``ss_network_alpha``,
+``ss_sd_model_name``), and ``modelspec.*`` keys; those are read too.
+
+The library folder is ``<user data dir>/loras`` (:func:`library_dir`; ``$SPECDIFF_DATA_DIR``
+overrides the data directory). Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The metadata key of our training record (the same as engine.training.lora.METADATA_KEY; kept
+#: here as text so that this module imports no torch).
+METADATA_KEY = "specdiff_lora"
+DATA_DIR_ENV = "SPECDIFF_DATA_DIR"
+#: A safetensors header larger than this is not a LoRA's (and not read).
+MAX_HEADER_BYTES = 64 * 2**20
+_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "BF16": None}
+#: The down-projection of a LoRA pair in every layout: PEFT ``lora_A``, diffusers ``lora.down``,
+#: kohya ``lora_down``.
+_DOWN = re.compile(r"lora[._](A|down)\.")
+
+
+class LoraLibraryError(ValueError):
+    """A file cannot be read as a LoRA; the message is one line that says why."""
+
+
+def user_data_dir() -> Path:
+    """Where the app keeps the user's data: ``$SPECDIFF_DATA_DIR``, else the platform's place
+    (``~/.local/share/specdiff-studio``, ``~/Library/Application Support/Specdiff Studio``,
+    ``%APPDATA%/Specdiff Studio``)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "Specdiff Studio"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Specdiff Studio"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "specdiff-studio"
+
+
+def library_dir() -> Path:
+    """The folder the app keeps LoRAs in (trained ones land here)."""
+    return user_data_dir() / "loras"
+
+
+def default_hub_cache() -> Path:
+    """The Hugging Face hub cache folder ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading one file
+# ---------------------------------------------------------------------------------------------
+
+
+def read_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str], int]:
+    """``(tensors, metadata, data_start)`` of a .safetensors file: tensor name -> {dtype, shape,
+    data_offsets}, the ``__metadata__`` strings, and where the tensor data starts.
+
+    Raises LoraLibraryError for a file that is not safetensors.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                raise LoraLibraryError(f"'{path.name}' is not a .safetensors file (too short).")
+            (size,) = struct.unpack("<Q", head)
+            if size > MAX_HEADER_BYTES or size > path.stat().st_size - 8:
+                raise LoraLibraryError(f"'{path.name}' is not a .safetensors file (bad header length).")
+            raw = handle.read(size)
+    except OSError as error:
+        raise LoraLibraryError(f"Cannot read '{path}': {error.strerror or error}.") from error
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LoraLibraryError(f"'{path.name}' is not a .safetensors file (the header is not JSON).") from error
+    if not isinstance(header, dict):
+        raise LoraLibraryError(f"'{path.name}' is not a .safetensors file (the header is not a table).")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return header, {str(k): str(v) for k, v in metadata.items()}, 8 + size
+
+
+def _read_scalar(path: Path, info: dict[str, Any], data_start: int) -> float | None:
+    """The value of a one-element tensor (a kohya ``.alpha``) without torch."""
+    import numpy as np
+
+    dtype = info.get("dtype")
+    begin, end = info.get("data_offsets", (0, 0))
+    try:
+        with path.open("rb") as handle:
+            handle.seek(data_start + int(begin))
+            raw = handle.read(int(end) - int(begin))
+    except OSError:
+        return None
+    if dtype == "BF16" and len(raw) == 2:
+        return float(np.frombuffer(b"\x00\x00" + raw, "<f4")[0])
+    code = _DTYPES.get(str(dtype))
+    if code is None or len(raw) != np.dtype(code).itemsize:
+        return None
+    return float(np.frombuffer(raw, code)[0])
+
+
+def is_lora_header(tensors: dict[str, Any]) -> bool:
+    """True when the tensor names are a LoRA's (PEFT ``lora_A``, diffusers ``lora.down``, kohya ``lora_down``)."""
+    return any(_DOWN.search(name) for name in tensors)
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN -> None
+
+
+@dataclass(frozen=True)
+class LoraEntry:
+    """One LoRA the user can apply.
+
+    ``ref`` is what goes into a job's ``loras`` (the file's path); ``base_model`` is the model it
+    was trained on as recorded ('' when the file does not say); ``settings`` our training
+    settings (empty for LoRAs made elsewhere).
+    """
+
+    ref: str
+    path: str
+    name: str
+    source: str  # "library", "hub" or "file"
+    base_model: str = ""
+    base_model_title: str = ""
+    trigger_words: tuple[str, ...] = ()
+    rank: int | None = None
+    alpha: float | None = None
+    fmt: str = "unknown"  # "diffusers", "kohya" or "unknown"
+    targets: tuple[str, ...] = ()  # "unet", "text_encoder"
+    steps: int | None = None
+    size_bytes: int = 0
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    dataset: dict[str, Any] = field(default_factory=dict, compare=False)
+    trained_here: bool = False  # carries our training record (a new run can start from it)
+
+    def fits(self, model: str) -> bool | None:
+        """True when trained on ``model``, False when on another model, None when the file does
+        not say (a LoRA made elsewhere without a base model in its metadata)."""
+        if not self.base_model:
+            return None
+        return same_model(self.base_model, model)
+
+    def warning(self, model: str) -> str:
+        """A one-line warning when the LoRA was trained for another model than ``model``, else ''."""
+        if self.fits(model) is False:
+            title = self.base_model_title or self.base_model
+            return f"'{self.name}' was trained for {title}, not this model: it may do nothing useful."
+        return ""
+
+    def describe(self) -> str:
+        """One line: base model, trigger words, rank/alpha, steps and format."""
+        parts = [f"for {self.base_model_title or self.base_model}" if self.base_model else "base model unknown"]
+        if self.trigger_words:
+            parts.append("trigger " + ", ".join(self.trigger_words))
+        if self.rank is not None:
+            parts.append(f"rank {self.rank}" + (f", alpha {self.alpha:g}" if self.alpha is not None else ""))
+        if self.steps:
+            parts.append(f"{self.steps} steps")
+        if self.settings.get("learning_rate"):
+            parts.append(f"lr {self.settings['learning_rate']:g}")
+        parts.append(self.fmt if self.fmt != "unknown" else "format unknown")
+        return "; ".join(parts)
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two model names (repo id, folder, ``builtin:<name>``) name the same model."""
+    from engine.models.catalog import portable_model_id
+
+    def key(text: str) -> str:
+        text = portable_model_id(str(text).strip())
+        if text.startswith("builtin:") or not text:
+            return text
+        path = Path(text).expanduser()
+        if path.exists():
+            try:
+                return str(path.resolve())
+            except OSError:
+                return text
+        return text.lower().rstrip("/")
+
+    return key(a) == key(b)
+
+
+def read_lora_entry(path: str | Path, *, source: str = "file", ref: str | None = None) -> LoraEntry:
+    """Describe the LoRA in ``path`` from its header. Raises LoraLibraryError for a file that is
+    not safetensors or holds no LoRA weights."""
+    path = Path(path).expanduser()
+    tensors, metadata, data_start = read_header(path)
+    if not is_lora_header(tensors):
+        raise LoraLibraryError(f"'{path.name}' holds no LoRA weights (no lora_A/lora_down tensors).")
+    record = _json(metadata.get(METADATA_KEY))
+    record = record if isinstance(record, dict) else {}
+    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    dataset = record.get("dataset") if isinstance(record.get("dataset"), dict) else {}
+
+    # Rank: the smaller side of the first down/A matrix.
+    rank = None
+    for name, info in sorted(tensors.items()):
+        if _DOWN.search(name) and len(info.get("shape", ())) >= 2:
+            rank = int(info["shape"][0])
+            break
+    alpha = _number(settings.get("alpha"))
+    adapter = _json(metadata.get("lora_adapter_metadata"))
+    if alpha is None and isinstance(adapter, dict):
+        alpha = _number(adapter.get("unet.lora_alpha", adapter.get("lora_alpha")))
+    if alpha is None:
+        alpha = _number(metadata.get("ss_network_alpha"))
+    if alpha is None:
+        alpha_key = next((name for name in sorted(tensors) if name.endswith(".alpha")), None)
+        if alpha_key is not None:
+            alpha = _read_scalar(path, tensors[alpha_key], data_start)
+    if rank is None:
+        rank_value = _number(settings.get("rank") or metadata.get("ss_network_dim"))
+        rank = int(rank_value) if rank_value else None
+
+    names = list(tensors)
+    if any(n.startswith("lora_unet_") or n.startswith("lora_te") for n in names):
+        fmt = "kohya"
+    elif any(n.startswith(("unet.", "text_encoder.")) for n in names):
+        fmt = "diffusers"
+    else:
+        fmt = str(record.get("format") or "unknown")
+    targets = tuple(t for t, prefixes in (("unet", ("unet.", "lora_unet_")), ("text_encoder", ("text_encoder.", "lora_te")))
+                    if any(n.startswith(prefixes) for n in names))
+
+    base = str(record.get("base_model") or metadata.get("ss_sd_model_name") or metadata.get("modelspec.architecture") or "")
+    title = str(record.get("base_model_title") or "")
+    triggers = record.get("trigger_words")
+    if not isinstance(triggers, list):
+        phrase = metadata.get("modelspec.trigger_phrase", "")
+        triggers = [t.strip() for t in phrase.split(",") if t.strip()]
+    steps = record.get("steps")
+    if steps is None and metadata.get("ss_steps"):
+        steps = _number(metadata["ss_steps"])
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    name = str(metadata.get("modelspec.title") or "") or path.stem
+    return LoraEntry(
+        ref=ref if ref is not None else str(path),
+        path=str(path),
+        name=name,
+        source=source,
+        base_model=base,
+        base_model_title=title,
+        trigger_words=tuple(str(t) for t in triggers if str(t).strip()),
+        rank=rank,
+        alpha=alpha,
+        fmt=fmt,
+        targets=targets,
+        steps=int(steps) if isinstance(steps, (int, float)) else None,
+        size_bytes=size,
+        settings=dict(settings),
+        dataset=dict(dataset),
+        trained_here=bool(settings),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning
+# ---------------------------------------------------------------------------------------------
+
+
+def scan_folder(folder: str | Path, *, source: str = "library") -> tuple[list[LoraEntry], list[tuple[str, str]]]:
+    """Every LoRA ``.safetensors`` below ``folder`` (hidden folders and checkpoints skipped) and the
+    files that could not be read, with the reason. A missing folder gives nothing."""
+    folder = Path(folder).expanduser()
+    entries: list[LoraEntry] = []
+    problems: list[tuple[str, str]] = []
+    if not folder.is_dir():
+        return entries, problems
+    for path in sorted(folder.rglob("*.safetensors")):
+        rel = path.relative_to(folder).parts
+        if any(part.startswith(".") or part.endswith(".checkpoints") for part in rel):
+            continue
+        try:
+            entries.append(read_lora_entry(path, source=source))
+        except LoraLibraryError as error:
+            problems.append((str(path), str(error)))
+    return entries, problems
+
+
+def scan_hub_cache(cache_dir: str | Path | None = None) -> tuple[list[LoraEntry], list[tuple[str, str]]]:
+    """LoRAs in the hub cache: model repos whose newest snapshot holds LoRA ``.safetensors`` files
+    (pipelines, folders with ``model_index.json``, are skipped). Each is applied by its file path
+    (diffusers loads a cached repo offline only with a file name); it is named by its repo id."""
+    cache = Path(cache_dir).expanduser() if cache_dir else default_hub_cache()
+    entries: list[LoraEntry] = []
+    problems: list[tuple[str, str]] = []
+    if not cache.is_dir():
+        return entries, problems
+    for repo in sorted(cache.glob("models--*")):
+        snapshots = repo / "snapshots"
+        if not snapshots.is_dir():
+            continue
+        revisions = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        if not revisions:
+            continue
+        snapshot = revisions[-1]
+        if (snapshot / "model_index.json").exists():
+            continue
+        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+        found: list[LoraEntry] = []
+        for path in sorted(snapshot.rglob("*.safetensors")):
+            try:
+                found.append(read_lora_entry(path, source="hub"))
+            except LoraLibraryError as error:
+                if "holds no LoRA" not in str(error):
+                    problems.append((f"{repo_id}/{path.relative_to(snapshot).as_posix()}", str(error)))
+        many = len(found) > 1
+        found = [LoraEntry(**{**e.__dict__, "name": f"{repo_id}/{Path(e.path).name}" if many else repo_id})
+                 for e in found]
+        entries.extend(found)
+    return entries, problems
+
+
+def scan_library(folders: Iterable[str | Path] | None = None, cache_dir: str | Path | None = None,
+                 *, hub: bool = True) -> tuple[list[LoraEntry], list[tuple[str, str]]]:
+    """The library folder (or ``folders``) and, with ``hub``, the hub cache: ``(entries, problems)``,
+    library entries first, each sorted by name. Reads headers only: call it off the GUI thread for
+    a big cache all the same."""
+    entries: list[LoraEntry] = []
+    problems: list[tuple[str, str]] = []
+    for folder in (folders if folders is not None else (library_dir(),)):
+        found, bad = scan_folder(folder)
+        entries.extend(sorted(found, key=lambda e: e.name.lower()))
+        problems.extend(bad)
+    if hub:
+        found, bad = scan_hub_cache(cache_dir)
+        entries.extend(sorted(found, key=lambda e: e.name.lower()))
+        problems.extend(bad)
+    return entries, problems
+
+
+def add_to_library(path: str | Path, folder: str | Path | None = None) -> LoraEntry:
+    """Copy a LoRA file into the library folder (a new name if one is taken) and describe it.
+
+    Raises LoraLibraryError when the file is not a LoRA (nothing is copied then)."""
+    source = Path(path).expanduser()
+    read_lora_entry(source)  # check first
+    target_dir = Path(folder).expanduser() if folder is not None else library_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    if target.exists() and target.resolve() == source.resolve():
+        return read_lora_entry(target, source="library")
+    number = 2
+    while target.exists():
+        target = target_dir / f"{source.stem}-{number}{source.suffix}"
+        number += 1
+    shutil.copy2(source, target)
+    return read_lora_entry(target, source="library")
+
+
+def unique_output_path(name: str, folder: str | Path | None = None) -> Path:
+    """A new ``<name>.safetensors`` path in the library folder (``name-2`` ... when taken)."""
+    stem = "".join(c if c.isalnum() or c in "-_ " else "_" for c in name).strip() or "lora"
+    target_dir = Path(folder).expanduser() if folder is not None else library_dir()
+    target = target_dir / f"{stem}.safetensors"
+    number = 2
+    while target.exists() or (target_dir / f"{target.stem}.checkpoints").exists():
+        target = target_dir / f"{stem}-{number}.safetensors"
+        number += 1
+    return target
+
+
+__all__ = [
+    "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
+    "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
+    "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir",
+]

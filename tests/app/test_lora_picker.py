@@ -1,0 +1,97 @@
+"""LoRAs from the prompt panel as a user applies them: the library lists the tiny LoRA with its
+trigger word and settings, the picker puts it with a weight into every generation's spec and
+recipe, the output differs from the base model's, Regenerate reapplies it bit-identically, and a
+LoRA trained for another base model is flagged."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDoubleSpinBox, QToolButton
+from test_prompt_and_jobs import click_generate_and_wait, fill_prompt
+
+from app.model.generation import GenerationSettings
+from app.model.project import Selection
+from app.widgets.lora_picker import WARNING_MARK, QtLoraPicker
+
+
+@pytest.fixture
+def library(tiny_lora, tmp_path, monkeypatch):
+    """A data dir whose library folder holds the tiny LoRA: its path in the library."""
+    monkeypatch.setenv("SPECDIFF_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "data" / "loras"
+    folder.mkdir(parents=True)
+    return str(shutil.copy(tiny_lora[0], folder / "zorb.safetensors"))
+
+
+def menu_actions(picker):
+    return {a.text(): a for a in picker.menu.actions()}
+
+
+def test_the_picker_lists_the_library_and_binds_weights_to_the_settings(qtbot, library, tiny_model, tmp_path):
+    settings = GenerationSettings(model=tiny_model)
+    picker = QtLoraPicker(settings)
+    picker.cache_dir = str(tmp_path / "empty-hub")
+    qtbot.addWidget(picker)
+    picker.menu.aboutToShow.emit()  # opening the menu scans once, off the GUI thread
+    with qtbot.waitSignal(picker.library_scanned, timeout=10000):
+        pass
+    picker.wait_for_scan()
+    (entry,) = picker.entries
+    assert entry.trigger_words == ("zorb",) and (entry.rank, entry.alpha) == (2, 4.0)
+    action = menu_actions(picker)["zorb"]
+    assert "trigger zorb" in action.toolTip() and "rank 2, alpha 4" in action.toolTip()
+    action.trigger()
+    assert settings.loras == ((library, 1.0),) and picker.row_refs() == [library]
+    assert not menu_actions(picker)["zorb"].isEnabled()  # applied once only
+    picker._row_widgets[0].findChild(QDoubleSpinBox).setValue(0.6)
+    assert settings.loras == ((library, 0.6),)
+    assert settings.edit_kwargs()["loras"] == ((library, 0.6),)  # every edit job gets them too
+    assert picker.warning_label.isHidden()
+    # Another base model: the row and the menu flag it, with a one-line reason.
+    settings.set(model="builtin:starter")
+    assert picker.warning_label.isVisibleTo(picker) and "was trained for" in picker.warning_label.text()
+    assert WARNING_MARK + "zorb" in menu_actions(picker)
+    settings.set(model=tiny_model)
+    assert picker.warning_label.isHidden()
+    # A file that is not a LoRA is refused with a message; nothing is applied.
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nope")
+    assert not picker.add(str(bad)) and "not a LoRA" in picker.warning_label.text()
+    picker._row_widgets[0].findChild(QToolButton).click()
+    assert settings.loras == () and picker.row_refs() == []
+
+
+def test_a_generation_carries_its_loras_and_regenerate_reapplies_them(qtbot, window, library, tiny_model):
+    from engine.api import spec_from_recipe
+
+    project = window.project
+    panel = window.prompt_panel
+    fill_prompt(panel, tiny_model, prompt="zorb, tone 2")
+    _, (plain,) = click_generate_and_wait(qtbot, window)
+    assert plain.recipe.loras == ()
+    panel.lora_picker.add(library, 1.5)
+    assert panel.lora_picker.row_refs() == [library]
+    _, (with_lora,) = click_generate_and_wait(qtbot, window)
+    assert with_lora.recipe.loras == ((library, 1.5),)
+    assert with_lora.recipe.seed == plain.recipe.seed
+    assert not np.array_equal(with_lora.audio, plain.audio)  # the LoRA changes what the model makes
+    assert spec_from_recipe(with_lora.recipe).loras == ((library, 1.5),)
+    # The panel forgets the LoRA; Regenerate still reapplies the recorded one.
+    panel.lora_picker.remove(library)
+    project.set_selection(Selection(clip_ids={with_lora.id}))
+    qtbot.waitUntil(lambda: window.inspector.clip is with_lora, timeout=2000)
+    with qtbot.waitSignal(window.clips_generated, timeout=120000) as again:
+        qtbot.mouseClick(window.inspector.regenerate_button, Qt.MouseButton.LeftButton)
+    (regenerated,) = again.args[1]
+    assert regenerated.recipe.loras == ((library, 1.5),)
+    np.testing.assert_array_equal(regenerated.audio, with_lora.audio)
+    # The applied LoRAs survive a restart of the panel's state.
+    panel.lora_picker.add(library, 0.5)
+    state = panel.state()
+    panel.lora_picker.remove(library)
+    panel.restore_state(state)
+    assert window.generation.loras == ((library, 0.5),)
