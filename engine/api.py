@@ -41,8 +41,10 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     JobEvent,
     JobFailed,
     JobFinished,
+    JobPaused,
     JobProgress,
     JobQueued,
+    JobResumed,
     JobSpec,
     JobStarted,
     Progress,
@@ -73,8 +75,10 @@ __all__ = [
     "JobFailed",
     "JobFailedError",
     "JobFinished",
+    "JobPaused",
     "JobProgress",
     "JobQueued",
+    "JobResumed",
     "JobSpec",
     "JobStarted",
     "MissingInputError",
@@ -292,6 +296,15 @@ class Engine:
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job: it stops within one denoising step."""
         return self._worker.cancel(job_id)
+
+    def pause(self, job_id: int) -> bool:
+        """Pause a long-running job (training) at its next step, its model kept loaded; jobs
+        submitted meanwhile still run. False for short jobs (they cannot pause) and unknown ones."""
+        return self._worker.pause(job_id)
+
+    def resume(self, job_id: int) -> bool:
+        """Let a paused job go on from where it stopped."""
+        return self._worker.resume(job_id)
 
     def run(
         self,

@@ -605,5 +605,15 @@ class JobCancelled(JobEvent):
     pass
 
 
+@dataclass(frozen=True, eq=False)
+class JobPaused(JobEvent):
+    """A long job stopped between two steps on request (its model stays loaded)."""
+
+
+@dataclass(frozen=True, eq=False)
+class JobResumed(JobEvent):
+    """A paused long job goes on."""
+
+
 class JobCancelledError(Exception):
     """Raised inside a job when the user cancelled it."""

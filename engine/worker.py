@@ -2,9 +2,19 @@
 
 A job runner is a generator function ``runner(spec, ctx)``: every ``yield Progress(...)`` is a
 progress report and a cancel point, and its return value is the job's result. The worker turns
-that into events (queued, started, progress, finished, failed, cancelled) delivered to a sink
-callable, on the worker thread; the GUI's bridge (app/engine_client.py) moves them to the GUI
-thread. No Qt here.
+that into events (queued, started, progress, finished, failed, cancelled, paused, resumed)
+delivered to a sink callable, on the worker thread; the GUI's bridge (app/engine_client.py) moves
+them to the GUI thread. No Qt here.
+
+Long jobs share the device: while a ``long_running`` job (training) runs, every one of its yields
+is a point where the worker runs the short jobs queued meanwhile (generations, edits), each to
+its end, before the long job's next step; other long jobs wait their turn. A long job can be
+paused at such a point (:meth:`Worker.pause`: its generator, and so its loaded model, stays as it
+is; queued short jobs still run) and resumed where it stopped (:meth:`Worker.resume`).
+
+Thread settings stay with their job: torch's CPU thread count a job sets is put back to the
+worker's own after every step and set again before that job's next one, so a training job's
+``torch.set_num_threads`` never reaches a generation served between its steps or the next job.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import importlib
 import itertools
 import logging
 import queue
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -27,8 +38,10 @@ from engine.specs import (
     JobEvent,
     JobFailed,
     JobFinished,
+    JobPaused,
     JobProgress,
     JobQueued,
+    JobResumed,
     JobSpec,
     JobStarted,
     Progress,
@@ -153,18 +166,54 @@ def _free_device_memory(pipelines: Any) -> None:
 
 
 _STOP = object()
+#: Put on the queue to wake a paused long job's wait (resume, cancel); otherwise ignored.
+_WAKE = object()
 
 
 @dataclass
 class _Job:
-    """A queued or running job's cancel flag and whether the worker has started it."""
+    """A queued or running job's cancel flag, whether the worker has started it, and (long jobs)
+    whether it is asked to pause."""
 
     flag: threading.Event = field(default_factory=threading.Event)
     started: bool = False
+    long_running: bool = False
+    paused: threading.Event = field(default_factory=threading.Event)
+
+
+class _Threads:
+    """One job's torch CPU thread count, kept apart from the worker's (see the module docstring).
+
+    ``enter()`` before each step sets the job's own count (when it set one), ``leave()`` after it
+    remembers the count the job left and puts the worker's back. Without torch it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.torch = sys.modules.get("torch")
+        if self.torch is None:
+            try:
+                import torch
+
+                self.torch = torch
+            except ImportError:  # pragma: no cover - the engine always has torch
+                pass
+        self.worker_count = self.torch.get_num_threads() if self.torch is not None else None
+        self.job_count = self.worker_count
+
+    def enter(self) -> None:
+        if self.torch is not None and self.job_count != self.torch.get_num_threads():
+            self.torch.set_num_threads(self.job_count)
+
+    def leave(self) -> None:
+        if self.torch is not None:
+            self.job_count = self.torch.get_num_threads()
+            if self.job_count != self.worker_count:
+                self.torch.set_num_threads(self.worker_count)
 
 
 class Worker:
-    """One thread, one FIFO queue, one job at a time.
+    """One thread, one FIFO queue, one job at a time, but short jobs queued while a long one runs
+    are served between its steps (see the module docstring).
 
     ``runners`` maps a spec class to a runner or to a ``"module:function"`` string imported lazily
     on the worker thread (so importing the engine stays cheap for the GUI).
@@ -192,6 +241,9 @@ class Worker:
         # when its terminal event is decided (under the lock), so a True from cancel() always
         # ends in JobCancelled and never in JobFinished.
         self._jobs: dict[int, _Job] = {}
+        # Items taken off the queue while a long job ran that must wait for it to end (other long
+        # jobs, the stop marker), oldest first; the loop takes them before the queue.
+        self._deferred: list[Any] = []
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._started = False
 
@@ -232,9 +284,39 @@ class Worker:
         job_id = next(self._ids)
         self._emit(JobQueued(job_id, spec))  # before the job can be cancelled or started
         with self._lock:
-            self._jobs[job_id] = _Job()
+            self._jobs[job_id] = _Job(long_running=bool(getattr(spec, "long_running", False)))
         self._queue.put((job_id, spec))
         return job_id
+
+    def pause(self, job_id: int) -> bool:
+        """Ask a long-running job to pause at its next step boundary (queued: at its first).
+
+        It keeps everything it holds (its loaded model), emits :class:`JobPaused`, and stays
+        until :meth:`resume` or :meth:`cancel`; short jobs queued meanwhile still run. Returns
+        False for unknown, finished or short jobs (a generation cannot pause), True otherwise.
+        """
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.long_running or job.flag.is_set():
+                return False
+            job.paused.set()
+        return True
+
+    def resume(self, job_id: int) -> bool:
+        """Let a paused long job go on from where it stopped; False if it is unknown or finished."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.long_running:
+                return False
+            job.paused.clear()
+        self._queue.put(_WAKE)
+        return True
+
+    def is_paused(self, job_id: int) -> bool:
+        """Whether ``job_id`` is asked to pause (and has not been resumed or cancelled)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job is not None and job.paused.is_set()
 
     def cancel(self, job_id: int) -> bool:
         """Ask a queued or running job to stop.
@@ -254,6 +336,8 @@ class Worker:
                 del self._jobs[job_id]
         if queued:
             self._emit(JobCancelled(job_id))
+        elif job.paused.is_set():
+            self._queue.put(_WAKE)  # a paused job waits on the queue: wake it to end
         return True
 
     def _emit(self, event: JobEvent) -> None:
@@ -272,27 +356,63 @@ class Worker:
 
     def _loop(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._deferred.pop(0) if self._deferred else self._queue.get()
             if item is _STOP:
                 break
-            job_id, spec = item
-            with self._lock:
-                job = self._jobs.get(job_id)
-                if job is None:  # cancelled while queued: already reported
-                    continue
-                job.started = True
-            self._run_one(job_id, spec, job.flag)
+            if item is not _WAKE:
+                self._start(item)
         # Drain: everything still queued is cancelled, so no listener waits forever.
+        leftovers = list(self._deferred)
+        self._deferred.clear()
         while True:
             try:
-                item = self._queue.get_nowait()
+                leftovers.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-            if item is not _STOP:
+        for item in leftovers:
+            if item is not _STOP and item is not _WAKE:
                 with self._lock:
                     pending = self._jobs.pop(item[0], None)
                 if pending is not None:
                     self._emit(JobCancelled(item[0]))
+
+    def _start(self, item: tuple[int, JobSpec]) -> None:
+        """Run a queued job unless it was cancelled while queued (then it is already reported)."""
+        job_id, spec = item
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            job.started = True
+        self._run_one(job_id, spec, job)
+
+    def _between_steps(self, job_id: int, job: _Job) -> None:
+        """At a long job's step boundary: run the short jobs queued meanwhile, and wait here while
+        the job is paused (still serving short jobs). Returns when it may go on or was cancelled."""
+        announced = False
+        while not job.flag.is_set():
+            paused = job.paused.is_set()
+            if paused and not announced:
+                self._emit(JobPaused(job_id))
+                announced = True
+            elif not paused and announced:
+                self._emit(JobResumed(job_id))
+                announced = False
+            try:
+                item = self._queue.get() if paused else self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is _WAKE:
+                continue
+            if item is _STOP or self._is_long(item):
+                self._deferred.append(item)  # stop() has set every job's flag; long jobs wait
+                continue
+            self._start(item)
+
+    def _is_long(self, item: tuple[int, JobSpec]) -> bool:
+        with self._lock:
+            job = self._jobs.get(item[0])
+        return bool(job is not None and job.long_running)
 
     def _finish(self, job_id: int, event: JobEvent) -> None:
         """Emit the job's terminal event: ``event``, or JobCancelled if a cancel got in first."""
@@ -302,27 +422,35 @@ class Worker:
                 event = JobCancelled(job_id)
         self._emit(event)
 
-    def _run_one(self, job_id: int, spec: JobSpec, flag: threading.Event) -> None:
+    def _run_one(self, job_id: int, spec: JobSpec, job: _Job) -> None:
+        flag = job.flag
         if flag.is_set():
             self._finish(job_id, JobCancelled(job_id))
             return
         ctx = JobContext(job_id, self.store, self.pipelines, self.settings, flag)
         self._emit(JobStarted(job_id, spec))
         gen = None
+        threads = _Threads()
         try:
-            with cancel_scope(ctx.check_cancelled):
-                gen = self._runner_for(spec)(spec, ctx)
-                while True:
-                    if flag.is_set():
-                        raise JobCancelledError()
-                    try:
+            while True:
+                if flag.is_set():
+                    raise JobCancelledError()
+                threads.enter()
+                try:
+                    with cancel_scope(ctx.check_cancelled):
+                        if gen is None:
+                            gen = self._runner_for(spec)(spec, ctx)
                         progress = next(gen)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    if flag.is_set():
-                        raise JobCancelledError()
-                    self._emit(JobProgress(job_id, progress))
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                finally:
+                    threads.leave()
+                if flag.is_set():
+                    raise JobCancelledError()
+                self._emit(JobProgress(job_id, progress))
+                if job.long_running:
+                    self._between_steps(job_id, job)
         except JobCancelledError:
             self._close(gen)
             self._finish(job_id, JobCancelled(job_id))

@@ -179,3 +179,142 @@ def test_recipe_round_trips_through_json():
     assert Recipe.from_json(recipe.to_json()) == recipe
     with pytest.raises(ValueError, match="newer version"):
         Recipe.from_dict({**recipe.to_dict(), "future_field": 1})
+
+
+# -- long jobs share the worker (issue 12 part 8) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LongJob(JobSpec):
+    """A 'training' job: a running sum over its steps; it sets its own torch thread count."""
+
+    kind: ClassVar[str] = "long"
+    long_running: ClassVar[bool] = True
+    steps: int = 40
+    threads: int = 0
+
+
+SEEN_THREADS: dict[str, list[int]] = {"long": [], "short": []}
+
+
+def long_runner(spec: LongJob, ctx):
+    import torch
+
+    if spec.threads:
+        torch.set_num_threads(spec.threads)  # set once, as train_starter does: must not leak
+    total = 0
+    for i in range(spec.steps):
+        SEEN_THREADS["long"].append(torch.get_num_threads())
+        total = total * 31 + i + 1
+        time.sleep(0.01)
+        yield Progress("train", i + 1, spec.steps)
+    return total
+
+
+def short_runner(spec: CountJob, ctx):
+    import torch
+
+    SEEN_THREADS["short"].append(torch.get_num_threads())
+    return (yield from count_runner(spec, ctx))
+
+
+@pytest.fixture
+def long_worker():
+    rec = Recorder()
+    w = Worker(rec, {CountJob: short_runner, LongJob: long_runner})
+    w.start()
+    yield w, rec
+    w.stop()
+    assert not w.is_alive
+
+
+def _progress_steps(rec, job_id):
+    return [e.progress.step for e in rec.of(job_id, JobProgress)]
+
+
+def test_a_generation_submitted_during_training_finishes_before_training_does(long_worker):
+    w, rec = long_worker
+    train = w.submit(LongJob(steps=200))
+    rec.wait_for(lambda evs: len(rec.of(train, JobProgress)) >= 3)
+    short = w.submit(CountJob(steps=2))
+    rec.wait_for(_done(short))
+    assert isinstance(rec.of(short)[-1], JobFinished)
+    assert not rec.of(train, JobFinished)  # served between training steps, not after them
+    steps_then = len(rec.of(train, JobProgress))
+    assert steps_then < 200
+    rec.wait_for(_done(train))
+    finished = [e.job_id for e in rec.events if isinstance(e, JobFinished)]
+    assert finished == [short, train]
+    assert _progress_steps(rec, train) == list(range(1, 201))  # training went on where it was
+
+
+def test_long_jobs_wait_for_each_other_in_order(long_worker):
+    w, rec = long_worker
+    first = w.submit(LongJob(steps=20))
+    second = w.submit(LongJob(steps=5))
+    short = w.submit(CountJob(steps=1))
+    rec.wait_for(_done(second))
+    finished = [e.job_id for e in rec.events if isinstance(e, JobFinished)]
+    assert finished == [short, first, second]
+
+
+def test_pause_stops_progress_resume_continues_and_the_result_is_unchanged(long_worker):
+    from engine.specs import JobPaused, JobResumed
+
+    w, rec = long_worker
+    uninterrupted = w.submit(LongJob(steps=30))
+    rec.wait_for(_done(uninterrupted))
+    expected = rec.of(uninterrupted, JobFinished)[0].result
+
+    job = w.submit(LongJob(steps=30))
+    rec.wait_for(lambda evs: len(rec.of(job, JobProgress)) >= 2)
+    assert w.pause(job)
+    rec.wait_for(lambda evs: rec.of(job, JobPaused))
+    at_pause = len(rec.of(job, JobProgress))
+    time.sleep(0.3)  # 30 steps' worth of time
+    assert len(rec.of(job, JobProgress)) == at_pause and w.is_paused(job)
+    short = w.submit(CountJob(steps=2))  # a paused job still lets generations run
+    rec.wait_for(_done(short))
+    assert isinstance(rec.of(short)[-1], JobFinished) and len(rec.of(job, JobProgress)) == at_pause
+    assert w.resume(job)
+    rec.wait_for(_done(job))
+    assert rec.of(job, JobResumed)
+    assert rec.of(job, JobFinished)[0].result == expected
+    assert _progress_steps(rec, job) == list(range(1, 31))
+    assert not w.pause(short) and not w.pause(job)  # short and finished jobs cannot pause
+
+
+def test_cancel_and_stop_end_a_paused_job(long_worker):
+    w, rec = long_worker
+    job = w.submit(LongJob(steps=1000))
+    rec.wait_for(lambda evs: rec.of(job, JobProgress))
+    w.pause(job)
+    w.cancel(job)
+    rec.wait_for(_done(job))
+    assert isinstance(rec.of(job)[-1], JobCancelled)
+    other = w.submit(LongJob(steps=1000))
+    rec.wait_for(lambda evs: rec.of(other, JobProgress))
+    w.pause(other)
+    w.stop()
+    assert isinstance(rec.of(other)[-1], JobCancelled)
+
+
+def test_a_jobs_thread_count_stays_with_it(long_worker):
+    import torch
+
+    w, rec = long_worker
+    before = torch.get_num_threads()
+    mine = before + 1
+    SEEN_THREADS["long"].clear()
+    SEEN_THREADS["short"].clear()
+    train = w.submit(LongJob(steps=100, threads=mine))
+    rec.wait_for(lambda evs: len(rec.of(train, JobProgress)) >= 3)
+    short = w.submit(CountJob(steps=1))
+    rec.wait_for(_done(train))
+    assert rec.of(short, JobFinished)
+    assert set(SEEN_THREADS["long"]) == {mine}  # the job keeps its own setting across the yields
+    assert SEEN_THREADS["short"] == [before]  # a job served between its steps does not inherit it
+    after = w.submit(CountJob(steps=1))
+    rec.wait_for(_done(after))
+    assert SEEN_THREADS["short"] == [before, before]  # nor does the next job
+    assert torch.get_num_threads() == before
