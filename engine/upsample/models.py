@@ -1,0 +1,140 @@
+"""Upsampler models on disk: a folder with ``upsampler.json`` (kind + config) and
+``model.safetensors``, found by name.
+
+    upsampler = load_upsampler("builtin:upsampler")      # the shipped offline model
+    upsampler = load_upsampler("/path/to/my-upsampler")   # any folder train_upsampler wrote
+    save_upsampler(folder, upsampler, training={...})
+
+Upsamplers are a kind of model of their own, next to the Stable Diffusion pipelines of the
+model store: :data:`KINDS` maps a folder's ``kind`` to how it is built, so a new kind (the seed
+004 diffusion upsampler, a hub port) is one entry. Weights are only ever read from safetensors
+(no pickles). Loaded models are cached by folder and file times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.models.catalog import BUILTIN_PREFIX
+
+#: The folder file that says what an upsampler is.
+CONFIG_FILE = "upsampler.json"
+WEIGHTS_FILE = "model.safetensors"
+#: Shipped upsamplers live in resources/models/<name> next to the shipped models.
+_BUILTIN_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+#: The upsampler the starter model's card recommends: 4 kHz band -> 44.1 kHz full band.
+DEFAULT_UPSAMPLER = "builtin:upsampler"
+#: Spelled in a spec, a setting or on the command line: do not upsample.
+NO_UPSAMPLER = "none"
+
+
+class UpsamplerError(ValueError):
+    """An upsampler that cannot be found or loaded (the message says which and why)."""
+
+
+def _spectral(config: dict[str, Any]) -> Any:
+    from engine.upsample.spectral import BandNet, SpectralConfig, SpectralUpsampler
+
+    cfg = SpectralConfig.from_dict(config)
+    return SpectralUpsampler(cfg, BandNet(cfg))
+
+
+def _diffusion(config: dict[str, Any]) -> Any:
+    from engine.upsample.diffusion import DiffusionConfig, DiffusionUpsampler
+
+    return DiffusionUpsampler(DiffusionConfig.from_dict(config))
+
+
+#: kind -> build(config dict) -> an upsampler object whose ``.net`` gets the weights.
+KINDS: dict[str, Callable[[dict[str, Any]], Any]] = {"spectral": _spectral, "diffusion": _diffusion}
+
+
+def builtin_upsamplers() -> list[str]:
+    """``builtin:<name>`` of every shipped upsampler."""
+    return sorted(BUILTIN_PREFIX + p.parent.name for p in _BUILTIN_DIR.glob(f"*/{CONFIG_FILE}"))
+
+
+def upsampler_dir(name: str) -> Path:
+    """The folder of upsampler ``name`` (``builtin:<name>`` or a path); UpsamplerError if it is
+    not an upsampler folder."""
+    text = str(name).strip()
+    if text.startswith(BUILTIN_PREFIX):
+        short = text[len(BUILTIN_PREFIX):]
+        folder = _BUILTIN_DIR / short
+        if not short or "/" in short or short.startswith(".") or not (folder / CONFIG_FILE).is_file():
+            raise UpsamplerError(
+                f"'{text}' is not an upsampler that ships with this version; shipped: {', '.join(builtin_upsamplers()) or 'none'}."
+            )
+        return folder
+    folder = Path(text).expanduser()
+    if not (folder / CONFIG_FILE).is_file():
+        raise UpsamplerError(f"'{text}' is not an upsampler folder (no {CONFIG_FILE} in it).")
+    return folder
+
+
+def read_card(folder: Path) -> dict[str, Any]:
+    try:
+        card = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UpsamplerError(f"{folder / CONFIG_FILE} cannot be read: {error}".splitlines()[0]) from None
+    if not isinstance(card, dict) or card.get("kind") not in KINDS or not isinstance(card.get("config"), dict):
+        raise UpsamplerError(f"{folder / CONFIG_FILE}: expected {{'kind': one of {sorted(KINDS)}, 'config': {{...}}}}.")
+    return card
+
+
+_cache: dict[tuple[str, float, float], Any] = {}
+_lock = threading.Lock()
+
+
+def load_upsampler(name: str) -> Any:
+    """The upsampler named ``name`` with its weights, ready to run (cached).
+
+    Raises UpsamplerError for a missing folder, a bad config or weights that do not fit it.
+    """
+    folder = upsampler_dir(name).resolve()
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise UpsamplerError(f"{folder} has no {WEIGHTS_FILE}.")
+    key = (str(folder), (folder / CONFIG_FILE).stat().st_mtime, weights.stat().st_mtime)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    card = read_card(folder)
+    from safetensors.torch import load_file
+
+    try:
+        upsampler = KINDS[card["kind"]](card["config"])
+        state = load_file(str(weights))
+        upsampler.net.load_state_dict(state)
+    except (ValueError, TypeError, RuntimeError, OSError) as error:
+        raise UpsamplerError(f"upsampler {name}: {error}".splitlines()[0]) from None
+    upsampler.net.eval()
+    upsampler.name = str(name)
+    upsampler.card = card
+    with _lock:
+        _cache.clear()
+        _cache[key] = upsampler
+    return upsampler
+
+
+def save_upsampler(folder: str | Path, kind: str, config: dict[str, Any], net: Any, **extra: Any) -> Path:
+    """Write ``net``'s weights (safetensors) and ``{"kind", "config", **extra}`` to ``folder``."""
+    from safetensors.torch import save_file
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown upsampler kind {kind!r}; known: {', '.join(sorted(KINDS))}.")
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(out / WEIGHTS_FILE, 0o666 & ~umask)  # safetensors writes 0600; saved files keep the umask
+    card = {"kind": kind, "config": config, **extra}
+    (out / CONFIG_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return out

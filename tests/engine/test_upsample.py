@@ -1,0 +1,158 @@
+"""The upsample task: the input's low band survives, the missing band is filled, chunk seams are
+continuous, recipes regenerate bit-identically, bad input gets one clear line or a noted no-op.
+
+The tiny random-weight upsampler (tests/assets/tiny-upsampler, made by make_tiny_upsampler.py)
+goes through the real loading path; the shipped offline model (builtin:upsampler) is checked
+for what a user hears: band-limited white noise comes back white.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine.api as api
+from engine.api import AudioInput, Engine, EngineSettings, Recipe
+from engine.upsample.dsp import detect_cutoff_hz, log_spectral_distance, spectral_flatness
+from engine.upsample.models import UpsamplerError, load_upsampler
+from engine.upsample.run import upsample_clip
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+TINY = str(ASSETS / "tiny-upsampler")
+
+
+def drive(gen):
+    """Run a job generator to its end; returns (its value, its progress reports)."""
+    reports = []
+    while True:
+        try:
+            reports.append(next(gen))
+        except StopIteration as stop:
+            return stop.value, reports
+
+
+def band_limited(signal: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:
+    """``signal`` with every FFT bin at or above ``cutoff_hz`` zeroed (a brick-wall low-pass)."""
+    spectrum = np.fft.rfft(signal, axis=-1)
+    spectrum[..., np.fft.rfftfreq(signal.shape[-1], 1 / rate) >= cutoff_hz] = 0
+    return np.fft.irfft(spectrum, n=signal.shape[-1], axis=-1).astype(np.float32)
+
+
+def music(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """Harmonic notes plus noise bursts, (1, samples) float32, full band."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    out = np.zeros_like(t)
+    for i, f0 in enumerate((196.0, 293.7, 440.0)):
+        env = np.exp(-((t - 0.4 * i) % 1.2) * 3)
+        out += sum(env * np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 30) if f0 * k < rate / 2)
+    out += np.repeat(rng.standard_normal(len(t) // 2205 + 1) > 1.5, 2205)[: len(t)] * rng.standard_normal(len(t))
+    return (0.3 * out / np.abs(out).max())[None, :].astype(np.float32)
+
+
+def low_band(audio: np.ndarray, rate: int, top_hz: float, n: int | None = None) -> np.ndarray:
+    return band_limited(audio[..., :n] if n else audio, rate, top_hz)
+
+
+def test_the_tiny_model_loads_through_the_real_path_and_bad_folders_say_why(tmp_path):
+    upsampler = load_upsampler(TINY)
+    assert upsampler.kind == "spectral" and upsampler.sample_rate_hz == 22050
+    assert load_upsampler(TINY) is upsampler  # cached
+    with pytest.raises(UpsamplerError, match="is not an upsampler folder"):
+        load_upsampler(str(tmp_path))
+    with pytest.raises(UpsamplerError, match="'builtin:nope' is not an upsampler that ships with this version"):
+        load_upsampler("builtin:nope")
+    (tmp_path / "upsampler.json").write_text('{"kind": "spectral", "config": {"hidden": 8}}')
+    with pytest.raises(UpsamplerError, match="has no model.safetensors"):
+        load_upsampler(str(tmp_path))
+
+
+def test_the_low_band_is_kept_and_the_band_above_the_cutoff_is_filled():
+    rate = 22050
+    original = music(rate, 2.0)
+    clip = band_limited(original, rate, 3000.0)
+    assert 2900 < detect_cutoff_hz(clip, rate) < 3200
+    out, _ = drive(upsample_clip(load_upsampler(TINY), clip, rate))
+    assert out.sample_rate_hz == rate and out.audio.shape == clip.shape and not out.note
+    assert 2900 < out.facts["cutoff_hz"] < 3200
+    # Below the cutoff the output is the input (the low band is never regenerated) ...
+    # (compared away from the ends, where the brick-wall test filter wraps around)
+    keep, want = low_band(out.audio, rate, 2900.0), low_band(clip, rate, 2900.0)
+    middle = slice(rate // 10, -rate // 10)
+    np.testing.assert_allclose(keep[:, middle], want[:, middle], atol=2e-3 * np.abs(clip).max())
+    # ... and above it there is sound where the input had none.
+    high = out.audio - band_limited(out.audio, rate, 3200.0)
+    assert np.sqrt(np.mean(high**2)) > 1e-3 * np.sqrt(np.mean(clip**2))
+
+
+def test_chunk_seams_are_continuous():
+    rate = 22050
+    clip = band_limited(music(rate, 6.0, seed=1), rate, 3000.0)
+    upsampler = load_upsampler(TINY)
+    whole, _ = drive(upsample_clip(upsampler, clip, rate, chunk_s=60.0))
+    chunked, reports = drive(upsample_clip(upsampler, clip, rate, chunk_s=2.0, overlap_s=0.5))
+    assert chunked.facts["chunks"] == 4 and whole.facts["chunks"] == 1
+    assert [r.step for r in reports if r.total][:4] == [0, 1, 2, 3]  # a progress report (cancel point) a chunk
+    # Chunked and whole agree everywhere, seams included (chunks start on the STFT's frame grid,
+    # so the crossfaded overlaps hold the same sound) ...
+    assert np.abs(chunked.audio - whole.audio).max() < 1e-3 * np.abs(whole.audio).max()
+    # ... and no seam steps more from one sample to the next than the music itself does.
+    step = np.abs(np.diff(chunked.audio[0]))
+    for seam in (int(1.5 * rate), int(3.0 * rate), int(4.5 * rate)):
+        assert step[seam - 2000 : seam + 2000].max() <= 1.2 * np.abs(np.diff(whole.audio[0]))[seam - 2000 : seam + 2000].max()
+
+
+def test_the_task_runs_through_the_engine_and_regenerates_bit_identically():
+    rate = 22050
+    clip = band_limited(music(rate, 1.5, seed=2), rate, 3000.0)
+    with Engine(EngineSettings(device="cpu", offline=True)) as engine:
+        (result,) = engine.run(api.UpsampleJob(audio=clip, sample_rate_hz=rate, model=TINY, output_rate_hz=44100))
+        recipe = Recipe.from_json(result.recipe.to_json())
+        assert recipe.task == "upsample" and recipe.model_id == TINY and 2900 < recipe.facts["cutoff_hz"] < 3200
+        assert result.sample_rate_hz == 44100 and result.audio.shape == (1, int(1.5 * 44100))
+        (again,) = engine.run(api.spec_from_recipe(recipe, {"audio": AudioInput(clip, rate)}))
+    np.testing.assert_array_equal(again.audio, result.audio)
+
+
+def test_bad_input_gets_one_line_or_a_noted_no_op():
+    upsampler = load_upsampler(TINY)
+    rate = 22050
+    with pytest.raises(ValueError, match="the clip is 45 ms long; upsampling needs at least 100 ms"):
+        drive(upsample_clip(upsampler, np.ones((1, 1000), np.float32) * 0.1, rate))
+    silent, _ = drive(upsample_clip(upsampler, np.zeros((2, rate), np.float32), rate))
+    assert "silent" in silent.note and silent.facts["passed_through"] and silent.audio.shape == (2, rate)
+    assert not silent.audio.any()
+    full = music(rate, 1.0)
+    same, _ = drive(upsample_clip(upsampler, full, rate))
+    assert "already reaches" in same.note and same.facts["passed_through"]
+    np.testing.assert_array_equal(same.audio, full)
+    # Another rate is resampled to the model's, the cutoff found there (8 kHz audio stops at 4 kHz).
+    low_rate = band_limited(music(8000, 1.0), 8000, 3500.0)
+    out, _ = drive(upsample_clip(upsampler, low_rate, 8000))
+    assert out.sample_rate_hz == 22050 and 3300 < out.facts["cutoff_hz"] < 4000
+    with pytest.raises(ValueError, match="output_rate_hz"):
+        api.UpsampleJob(audio=full, sample_rate_hz=rate, model=TINY, output_rate_hz=100)
+
+
+def test_the_cli_upsamples_a_file_and_regenerates_it(tmp_path, capsys):
+    from engine.audio.io import read_audio, write_audio
+    from engine.cli import main
+
+    rate = 22050
+    source = tmp_path / "in.wav"
+    write_audio(source, band_limited(music(rate, 1.0, seed=4), rate, 3000.0), rate, subtype="FLOAT")
+    assert main(["upsample", str(source), "-o", str(tmp_path / "up.wav"), "--model", TINY, "--rate", "44100", "-q"]) == 0
+    audio, out_rate = read_audio(tmp_path / "up.wav")
+    assert out_rate == 44100 and audio.shape == (1, 44100)
+    assert main(["regenerate", str(tmp_path / "up.wav"), "-o", str(tmp_path / "again.wav"), "-q"]) == 0
+    np.testing.assert_array_equal(read_audio(tmp_path / "again.wav")[0], audio)
+    # A full-band file is a no-op with a note; a missing model is one line.
+    write_audio(tmp_path / "full.wav", music(rate, 1.0), rate, subtype="FLOAT")
+    capsys.readouterr()
+    assert main(["upsample", str(tmp_path / "full.wav"), "-o", str(tmp_path / "same.wav"), "--model", TINY, "-q"]) == 0
+    assert "note: The clip already reaches" in capsys.readouterr().out
+    assert main(["upsample", str(source), "-o", str(tmp_path / "x.wav"), "--model", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an upsampler folder" in err[0]
