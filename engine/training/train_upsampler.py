@@ -139,6 +139,30 @@ def warmup_cosine(steps: int, warmup: int = 100) -> Any:
     return factor
 
 
+def optimise(net: Any, batch_loss: Any, args: argparse.Namespace, lr: float, log: Any = print) -> list[float]:
+    """``args.steps`` AdamW steps on ``batch_loss(step)`` (warm-up + cosine, gradients clipped
+    at 1), logging every ``args.log_every``; returns the losses. Leaves ``net`` in eval mode."""
+    import torch
+
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(args.steps))
+    net.train()
+    losses: list[float] = []
+    started = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        loss = batch_loss(step)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        if step % args.log_every == 0 or step == args.steps:
+            log(f"step {step}/{args.steps}  loss {np.mean(losses[-args.log_every:]):.4f}  {time.perf_counter() - started:.0f} s")
+    net.eval()
+    return losses
+
+
 def train_spectral(audio: Iterable[np.ndarray], args: argparse.Namespace, log: Any = print) -> tuple[Any, dict[str, Any]]:
     import torch
 
@@ -155,13 +179,8 @@ def train_spectral(audio: Iterable[np.ndarray], args: argparse.Namespace, log: A
     n_clips, bands, frames = powers.shape
     log(f"{n_clips} clips, {bands} bands x {frames} frames, {sum(p.numel() for p in net.parameters())} parameters")
     crop = min(args.crop_frames, frames)
-    started = time.perf_counter()
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(args.steps))
-    net.train()
-    losses: list[float] = []
-    started = time.perf_counter()
-    for step in range(1, args.steps + 1):
+
+    def batch_loss(step: int) -> Any:
         idx = torch.from_numpy(rng.integers(0, n_clips, size=args.batch_size))
         offsets = rng.integers(0, frames - crop + 1, size=args.batch_size)
         batch = torch.stack([powers[i, :, o : o + crop] for i, o in zip(idx.tolist(), offsets.tolist())])
@@ -180,17 +199,9 @@ def train_spectral(audio: Iterable[np.ndarray], args: argparse.Namespace, log: A
         feats, ref = features(inputs, known, helper.widths)
         target = (torch.log10(batch + POWER_FLOOR) - ref) / 2
         unknown = 1.0 - known.unsqueeze(-1)
-        loss = ((net(feats) - target).abs() * unknown).sum() / (unknown.sum() * crop)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        if step % args.log_every == 0 or step == args.steps:
-            log(f"step {step}/{args.steps}  loss {np.mean(losses[-args.log_every:]):.4f}  "
-                f"{time.perf_counter() - started:.0f} s")
-    net.eval()
+        return ((net(feats) - target).abs() * unknown).sum() / (unknown.sum() * crop)
+
+    losses = optimise(net, batch_loss, args, args.lr, log)
     info = {"final_loss_l1_log10_power_halved": round(float(np.mean(losses[-100:])), 4)}
     return SpectralUpsampler(config, net), info
 
@@ -215,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop-frames", type=int, default=96)
     parser.add_argument("--hidden", type=int, default=96)
     parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--crop-samples", type=int, default=16384, help="diffusion: training crop length (samples)")
+    parser.add_argument("--diffusion-channels", type=int, nargs="+", default=[32, 64, 96, 128],
+                        help="diffusion: U-Net channels per level (each a multiple of 8)")
+    parser.add_argument("--diffusion-lr", type=float, default=5e-4)
     parser.add_argument("--log-every", type=int, default=100)
     return parser
 
