@@ -34,8 +34,10 @@ from engine.api import (
     JobEvent,
     JobFailed,
     JobFinished,
+    JobPaused,
     JobProgress,
     JobQueued,
+    JobResumed,
     JobSpec,
     JobStarted,
 )
@@ -178,7 +180,8 @@ class JobHandle(QObject):
 
     Signals (on the GUI thread, each at most once except ``progressed``): ``started(spec)``,
     ``progressed(Progress)``, ``finished(result)``, ``failed(message, error_type)``,
-    ``cancelled()``. ``state`` is "queued", "running", "finished", "failed" or "cancelled";
+    ``cancelled()``, ``paused()`` / ``resumed()`` (a long job, see :meth:`EngineClient.pause`).
+    ``state`` is "queued", "running", "paused", "finished", "failed" or "cancelled";
     ``result`` / ``error`` hold the outcome once it is known.
     """
 
@@ -187,6 +190,8 @@ class JobHandle(QObject):
     finished = Signal(object)
     failed = Signal(str, str)
     cancelled = Signal()
+    paused = Signal()
+    resumed = Signal()
 
     def __init__(self, client: EngineClient, job_id: int, spec: JobSpec) -> None:
         super().__init__()
@@ -211,6 +216,12 @@ class JobHandle(QObject):
             self.started.emit(event.spec)
         elif isinstance(event, JobProgress):
             self.progressed.emit(event.progress)
+        elif isinstance(event, JobPaused):
+            self.state = "paused"
+            self.paused.emit()
+        elif isinstance(event, JobResumed):
+            self.state = "running"
+            self.resumed.emit()
         elif isinstance(event, JobFinished):
             self.state, self.result = "finished", event.result
             self.finished.emit(event.result)
@@ -231,6 +242,7 @@ class EngineClient(QObject):
     :meth:`submit` returns a :class:`JobHandle` with the job's own signals. The client's
     signals announce every job: ``job_queued(id, spec)``, ``job_started(id, spec)``, ``job_progressed(id, Progress)``,
     ``job_finished(id, result)``, ``job_failed(id, message, error_type)``, ``job_cancelled(id)``,
+    ``job_paused(id)``, ``job_resumed(id)``,
     ``busy_changed(bool)``, ``engine_restarted(EngineSettings)``, ``models_listed(ModelListing)``,
     ``task_failed(what, message)`` (a background store task failed), ``model_deleted(model_id, bytes)``.
     """
@@ -241,6 +253,8 @@ class EngineClient(QObject):
     job_finished = Signal(int, object)
     job_failed = Signal(int, str, str)
     job_cancelled = Signal(int)
+    job_paused = Signal(int)
+    job_resumed = Signal(int)
     busy_changed = Signal(bool)
     engine_restarted = Signal(object)
     models_listed = Signal(object)
@@ -317,6 +331,15 @@ class EngineClient(QObject):
             return False
         return self._engine.cancel(job_id)
 
+    def pause(self, job_id: int) -> bool:
+        """Pause a long-running job (training) at its next step, its model kept loaded; jobs
+        submitted meanwhile still run. False for short jobs and unknown ones."""
+        return self._engine is not None and self._engine.pause(job_id)
+
+    def resume(self, job_id: int) -> bool:
+        """Let a paused job go on from where it stopped."""
+        return self._engine is not None and self._engine.resume(job_id)
+
     def cancel_all(self) -> None:
         for job_id in list(self._jobs):
             self.cancel(job_id)
@@ -335,6 +358,10 @@ class EngineClient(QObject):
             self.job_started.emit(job_id, event.spec)
         elif isinstance(event, JobProgress):
             self.job_progressed.emit(job_id, event.progress)
+        elif isinstance(event, JobPaused):
+            self.job_paused.emit(job_id)
+        elif isinstance(event, JobResumed):
+            self.job_resumed.emit(job_id)
         else:
             self._jobs.pop(job_id, None)
             if self._running == job_id:

@@ -291,6 +291,8 @@ class MainWindow(QMainWindow):
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.models_action = a("&Model Manager…", self.open_model_manager, "Ctrl+M")
         self.unload_action = a("&Unload Models", self.unload_models, tip="Free the memory the loaded model uses")
+        self.lora_wizard_action = a("Train a &LoRA…", self.open_lora_wizard,
+                                    tip="Fine-tune a model on your own sounds; the LoRA joins your library")
         self.add_track_action = a("Add &Track", self.add_track, "Ctrl+T")
         from app.edit_landing import RESULTS_ON_NEW_TRACK_KEY
 
@@ -377,6 +379,9 @@ class MainWindow(QMainWindow):
         generate_menu.addSeparator()
         generate_menu.addAction(self.models_action)
         generate_menu.addAction(self.unload_action)
+
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.lora_wizard_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
@@ -650,6 +655,22 @@ class MainWindow(QMainWindow):
         dialog.show()
         dialog.raise_()
         dialog.refresh()
+
+    def open_lora_wizard(self) -> Any:
+        """Tools > Train a LoRA…: one wizard per window (a run keeps going while it is hidden)."""
+        from app.widgets.lora_wizard import LoraWizard
+
+        wizard = getattr(self, "lora_wizard", None)
+        if wizard is None:
+            combo = self.prompt_panel.model_combo
+            models = [(combo.itemData(i), combo.itemText(i)) for i in range(combo.count()) if combo.itemData(i)]
+            wizard = LoraWizard(self.client, generation=self.generation, project=self.project, settings=self.settings,
+                                models=models, parent=self)
+            wizard.lora_trained.connect(lambda _entry: self.prompt_panel.lora_picker.refresh())
+            self.lora_wizard = wizard
+        wizard.show()
+        wizard.raise_()
+        return wizard
 
     def open_settings_dialog(self) -> None:
         from app.dialogs.settings_dialog import SettingsDialog

@@ -27,7 +27,9 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from engine.specs import JobSpec
 
 #: The metadata key of our training record (the same as engine.training.lora.METADATA_KEY; kept
 #: here as text so that this module imports no torch).
@@ -406,8 +408,106 @@ def unique_output_path(name: str, folder: str | Path | None = None) -> Path:
     return target
 
 
+# ---------------------------------------------------------------------------------------------
+# What the wizard runs (imported lazily: these import torch when called, never at import)
+# ---------------------------------------------------------------------------------------------
+
+
+def clip(name: str, audio: Any, sample_rate_hz: int, caption: str = "") -> Any:
+    """A sound given in memory (a clip or selection of the open project) for a dataset."""
+    from engine.training.lora_data import Clip
+
+    return Clip(name, audio, int(sample_rate_hz), caption)
+
+
+def preview_dataset(model: str, data_dir: str | None, clips: tuple[Any, ...] = (), *, trigger: str = "",
+                    prefix: str = "", captions: dict[str, str] | None = None, validation_fraction: float = 0.1,
+                    seed: int = 0, spectrogram_preset: str | None = None, duration_s: float | None = None,
+                    height: int | None = None) -> tuple[Any, Any, Any]:
+    """Read, caption and preprocess the dataset as training will: ``(dataset, train, validation)``
+    (:class:`engine.training.lora_data.LoraDataset` s, the split training will use). Imports torch
+    (the spectrogram): call it off the GUI thread. Raises LoraDataError with one line."""
+    from engine.training.lora_data import build_dataset, split_dataset, target_for_model
+
+    target = target_for_model(model, preset=spectrogram_preset, duration_s=duration_s, height=height)
+    dataset = build_dataset(data_dir, target, clips=clips, trigger=trigger, prefix=prefix, captions=captions)
+    train, validation = split_dataset(dataset, validation_fraction, seed)
+    return dataset, train, validation
+
+
+def presets() -> dict[str, dict[str, Any]]:
+    """The training presets by memory (``cpu``, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
+    from engine.training.lora import PRESETS
+
+    return {name: config.to_json() for name, config in PRESETS.items()}
+
+
+def estimate_run(model: str, dataset: Any, settings: dict[str, Any]) -> Any:
+    """Load ``model``, add the adapters and time two steps: the run's
+    :class:`engine.training.lora.Estimate` (steps, seconds, peak memory). Imports torch."""
+    from engine.training.lora import LoraTrainConfig, estimate_lora_run
+
+    return estimate_lora_run(model, dataset, LoraTrainConfig.from_json(settings))
+
+
+@dataclass(frozen=True, eq=False)
+class LoraRunJob(JobSpec):
+    """One training run as the wizard starts it (the arguments of
+    :class:`engine.training.lora.TrainLoraJob`, ``settings`` as :meth:`LoraTrainConfig.to_json`).
+    Runs on the engine worker like every job; its result is a ``LoraResult``."""
+
+    kind: ClassVar[str] = "train_lora"
+    long_running: ClassVar[bool] = True
+    output: str
+    model: str
+    data_dir: str | None = None
+    clips: tuple[Any, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    trigger: str = ""
+    prefix: str = ""
+    captions: tuple[tuple[str, str], ...] = ()
+    fmt: str = "diffusers"
+    resume: bool = False
+    spectrogram_preset: str | None = None
+    duration_s: float | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if Path(self.output).suffix != ".safetensors":
+            raise ValueError(f"The LoRA file must end in .safetensors, got '{Path(self.output).name}'.")
+        if self.data_dir is None and not self.clips:
+            raise ValueError("No sounds to train on: choose a folder of audio files or add clips.")
+        if self.fmt not in ("diffusers", "kohya"):
+            raise ValueError(f"Unknown LoRA format {self.fmt!r}; choose diffusers or kohya.")
+
+    def describe(self) -> str:
+        return f"Train LoRA {Path(self.output).name}"
+
+
+def run_lora_job(spec: LoraRunJob, ctx: Any = None) -> Any:
+    """The runner of :class:`LoraRunJob`: :func:`engine.training.lora.run_train_lora`."""
+    from engine.training.lora import LoraTrainConfig, TrainLoraJob, run_train_lora
+
+    job = TrainLoraJob(output=spec.output, model=spec.model, data_dir=spec.data_dir, clips=spec.clips,
+                       config=LoraTrainConfig.from_json(spec.settings), trigger=spec.trigger, prefix=spec.prefix,
+                       captions=spec.captions, fmt=spec.fmt, resume=spec.resume,
+                       spectrogram_preset=spec.spectrogram_preset, duration_s=spec.duration_s, height=spec.height)
+    return (yield from run_train_lora(job, ctx))
+
+
+def _register() -> None:
+    from engine.api import register_runner
+
+    register_runner(LoraRunJob, run_lora_job)
+
+
+_register()
+
+
 __all__ = [
     "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
     "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
-    "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir",
+    "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
+    "estimate_run", "LoraRunJob", "run_lora_job",
 ]

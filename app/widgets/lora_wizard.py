@@ -1,0 +1,1151 @@
+"""Tools > Train a LoRA…: a wizard from a folder of sounds (and/or clips of the open project) to a
+LoRA in the library, applied to the prompt panel.
+
+Pages: **Dataset** (base model, folder, clips, captions, trigger word and prefix, split; "Read
+the sounds" preprocesses them as training will, on a helper thread, and shows what was skipped and
+why and a grid of the spectrograms, each plays), **Training** (a memory preset, rank, alpha,
+targets, learning rate, warm-up, schedule, steps or epochs shown as how many times each clip is
+seen, batch, accumulation, Min-SNR, mixed precision, gradient checkpointing, 8-bit Adam, seed;
+the settings of a LoRA in the library; an estimate of time and peak memory), **Output** (name and
+layout: diffusers/PEFT or kohya) and **Training run** (loss curves, validation samples next to the
+base model's that play, pause/resume/cancel, checkpoints; the finished LoRA lands in the library
+and can be applied at once). An unfinished run (a crash, a restart) resumes from its last
+checkpoint.
+
+The run is an engine job submitted through :class:`app.engine_client.EngineClient` (the worker
+thread trains; the GUI thread only draws what its progress reports carry).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from engine.api import PRESETS as SPECTROGRAM_PRESETS
+from engine.models.catalog import STARTER_MODEL_ID, model_hints
+from engine.training.lora_library import (
+    LoraEntry,
+    LoraLibraryError,
+    LoraRunJob,
+    clip,
+    estimate_run,
+    library_dir,
+    presets,
+    preview_dataset,
+    read_lora_entry,
+    scan_library,
+    unique_output_path,
+)
+
+__all__ = ["LoraWizard"]
+
+THUMB = QSize(96, 96)
+#: Settings keys of the run that may be resumed after a restart.
+LAST_RUN_KEY = "lora_wizard/last_run"
+SCHEDULES = ("constant", "cosine", "linear")
+PRECISIONS = ("no", "fp16", "bf16")
+DEVICES = ("auto", "cpu", "cuda")
+UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+def pixmap_from_image(image: np.ndarray, size: QSize = THUMB) -> QPixmap:
+    """uint8 (H, W, 3) -> a QPixmap scaled to ``size`` (aspect kept)."""
+    data = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    height, width = data.shape[:2]
+    qimage = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(qimage).scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.SmoothTransformation)
+
+
+def _strip_head(caption: str, trigger: str, prefix: str) -> str:
+    head = " ".join(part for part in (prefix.strip(), trigger.strip()) if part)
+    if head and caption.startswith(head + ", "):
+        return caption[len(head) + 2:]
+    return "" if caption == head else caption
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset
+# ---------------------------------------------------------------------------------------------
+
+
+class DatasetPage(QWizardPage):
+    """Base model, sounds, captions, trigger and prefix, split; reads and shows the dataset."""
+
+    def __init__(self, wizard: LoraWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("Your sounds")
+        self.setSubTitle("A folder of audio files and/or clips of the open project. Captions come from "
+                         "metadata.csv / metadata.jsonl (file_name, text), a NAME.txt beside each file, "
+                         "the table below, else the file name.")
+        self.dataset: Any = None
+        self.train_set: Any = None
+        self.validation_set: Any = None
+        self.clips: list[tuple[str, np.ndarray, int]] = []
+        self.typed: dict[str, str] = {}
+        self._reading = False
+
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.setToolTip("The model the LoRA adapts; it also sets the spectrogram the sounds become")
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("a folder of .wav / .flac / .ogg / .mp3 files")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+        self.add_clips_button = QPushButton("Add the selected clips")
+        self.add_clips_button.setToolTip("The audible part of each selected clip (or the selected time range)")
+        self.add_clips_button.clicked.connect(self.add_selected_clips)
+        self.clips_label = QLabel("No clips")
+        clips_row = QHBoxLayout()
+        clips_row.addWidget(self.clips_label, 1)
+        clips_row.addWidget(self.add_clips_button)
+        self.trigger_edit = QLineEdit()
+        self.trigger_edit.setPlaceholderText("a made-up word, e.g. zorblat")
+        self.prefix_edit = QLineEdit()
+        self.prefix_edit.setPlaceholderText("optional text before every caption")
+        self.validation_spin = QSpinBox()
+        self.validation_spin.setRange(0, 50)
+        self.validation_spin.setSuffix(" %")
+        self.validation_spin.setValue(10)
+        self.validation_spin.setToolTip("Clips kept out of training to measure the validation loss")
+        self.spectrogram_combo = QComboBox()
+        self.spectrogram_combo.addItem("The model's own", "")
+        for name in sorted(SPECTROGRAM_PRESETS):
+            self.spectrogram_combo.addItem(name, name)
+        self.duration_spin = QDoubleSpinBox()
+        self.duration_spin.setRange(0.0, 60.0)
+        self.duration_spin.setDecimals(2)
+        self.duration_spin.setSpecialValueText("the model's own")
+        self.duration_spin.setSuffix(" s")
+        self.height_spin = QSpinBox()
+        self.height_spin.setRange(0, 1024)
+        self.height_spin.setSingleStep(8)
+        self.height_spin.setSpecialValueText("the preset's")
+        spectrogram = QGroupBox("Spectrogram (for a model that does not name its own)")
+        spectrogram_form = QFormLayout(spectrogram)
+        spectrogram_form.addRow("Preset", self.spectrogram_combo)
+        spectrogram_form.addRow("Clip length", self.duration_spin)
+        spectrogram_form.addRow("Height (mel rows)", self.height_spin)
+
+        self.read_button = QPushButton("Read the sounds")
+        self.read_button.clicked.connect(self.read_dataset)
+        self.summary_label = QLabel("Choose sounds, then read them.")
+        self.summary_label.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Sound", "Caption (editable)", "Set"])
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.itemChanged.connect(self._on_table_item_changed)
+        self.skipped_list = QListWidget()
+        self.skipped_list.setMaximumHeight(70)
+        self.skipped_list.hide()
+        self.grid = QListWidget()
+        self.grid.setViewMode(QListWidget.ViewMode.IconMode)
+        self.grid.setIconSize(THUMB)
+        self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.grid.setMovement(QListWidget.Movement.Static)
+        self.grid.setMinimumHeight(THUMB.height() + 40)
+        self.grid.setToolTip("Double-click a spectrogram to hear the sound as the model will learn it")
+        self.grid.itemActivated.connect(self._on_grid_item_activated)
+
+        form = QFormLayout()
+        form.addRow("Base model", self.model_combo)
+        form.addRow("Folder", folder_row)
+        form.addRow("Clips", clips_row)
+        form.addRow("Trigger word", self.trigger_edit)
+        form.addRow("Caption prefix", self.prefix_edit)
+        form.addRow("Validation", self.validation_spin)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(spectrogram)
+        read_row = QHBoxLayout()
+        read_row.addWidget(self.read_button)
+        read_row.addWidget(self.summary_label, 1)
+        layout.addLayout(read_row)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.skipped_list)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.grid, 1)
+        for signal in (self.folder_edit.textChanged, self.trigger_edit.textChanged, self.prefix_edit.textChanged,
+                       self.validation_spin.valueChanged, self.model_combo.currentTextChanged,
+                       self.spectrogram_combo.currentIndexChanged, self.duration_spin.valueChanged,
+                       self.height_spin.valueChanged):
+            signal.connect(self._invalidate)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def model_id(self) -> str:
+        text = self.model_combo.currentText().strip()
+        index = self.model_combo.findText(text)
+        if index >= 0 and self.model_combo.itemData(index):
+            return str(self.model_combo.itemData(index))
+        return text
+
+    def set_model(self, model_id: str) -> None:
+        index = self.model_combo.findData(model_id)
+        if index >= 0:
+            self.model_combo.setCurrentIndex(index)
+        else:
+            self.model_combo.setEditText(model_id)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder of sounds", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def add_selected_clips(self) -> int:
+        """Add the project's selected clips (their audible part, or the selected time range of
+        each); returns how many were added."""
+        project = self.w.project
+        if project is None:
+            return 0
+        selection = project.selection
+        added = 0
+        for item in project.selected_clips():
+            audio = item.audible_audio()
+            if selection.has_time_range:
+                first = max(0, int(round((selection.start_s - item.start_s) * item.sample_rate_hz)))
+                last = min(audio.shape[1], int(round((selection.end_s - item.start_s) * item.sample_rate_hz)))
+                if last <= first:
+                    continue
+                audio = audio[:, first:last]
+            name = f"{item.name} ({item.id[:6]})"
+            if any(n == name for n, _a, _r in self.clips):
+                continue
+            self.clips.append((name, np.array(audio, dtype=np.float32), int(item.sample_rate_hz)))
+            prompt = item.recipe.params.get("prompt") if item.recipe is not None else None
+            if prompt and name not in self.typed:
+                self.typed[name] = str(prompt)
+            added += 1
+        self.clips_label.setText(f"{len(self.clips)} clips" if self.clips else "No clips")
+        self._invalidate()
+        return added
+
+    def job_inputs(self) -> dict[str, Any]:
+        """What a run needs from this page (LoraRunJob fields)."""
+        preset = self.spectrogram_combo.currentData() or None
+        return {
+            "model": self.model_id(),
+            "data_dir": self.folder_edit.text().strip() or None,
+            "clips": tuple(clip(name, audio, rate, "") for name, audio, rate in self.clips),
+            "trigger": self.trigger_edit.text().strip(),
+            "prefix": self.prefix_edit.text().strip(),
+            "captions": tuple(sorted(self.typed.items())),
+            "spectrogram_preset": preset,
+            "duration_s": self.duration_spin.value() or None,
+            "height": self.height_spin.value() or None,
+        }
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _invalidate(self, *_args: Any) -> None:
+        if self.dataset is not None:
+            self.dataset = self.train_set = self.validation_set = None
+            self.summary_label.setText("Changed: read the sounds again.")
+            self.table.setRowCount(0)
+            self.grid.clear()
+            self.skipped_list.clear()
+            self.skipped_list.hide()
+        self.completeChanged.emit()
+
+    def read_dataset(self) -> None:
+        """Preprocess the dataset as training will, off the GUI thread; the page fills when done."""
+        inputs = self.job_inputs()
+        if not inputs["model"]:
+            self.show_error("Choose a base model first.")
+            return
+        if inputs["data_dir"] is None and not inputs["clips"]:
+            self.show_error("No sounds to train on: choose a folder of audio files or add clips.")
+            return
+        self.show_error("")
+        self._reading = True
+        self.read_button.setEnabled(False)
+        self.summary_label.setText("Reading the sounds…")
+        fraction = self.validation_spin.value() / 100.0
+        seed = self.w.training_page.seed_spin.value()
+        kwargs = {k: inputs[k] for k in ("trigger", "prefix", "spectrogram_preset", "duration_s", "height")}
+
+        def work() -> Any:
+            return preview_dataset(inputs["model"], inputs["data_dir"], inputs["clips"], captions=dict(inputs["captions"]),
+                                   validation_fraction=fraction, seed=seed, **kwargs)
+
+        self.w.client.run_in_thread("lora-dataset", work, self._on_dataset_read, self._on_dataset_failed)
+
+    def _on_dataset_failed(self, error: BaseException) -> None:
+        self._reading = False
+        self.read_button.setEnabled(True)
+        self.summary_label.setText("")
+        self.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        self.w.dataset_read.emit(None)
+
+    def _on_dataset_read(self, result: tuple[Any, Any, Any]) -> None:
+        self._reading = False
+        self.read_button.setEnabled(True)
+        self.dataset, self.train_set, self.validation_set = result
+        dataset = self.dataset
+        validation = {e.name for e in self.validation_set.examples}
+        trigger, prefix = self.trigger_edit.text(), self.prefix_edit.text()
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(dataset.examples))
+        for row, example in enumerate(dataset.examples):
+            name_item = QTableWidgetItem(example.name)
+            name_item.setFlags(name_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            caption_item = QTableWidgetItem(_strip_head(example.caption, trigger, prefix))
+            caption_item.setData(Qt.ItemDataRole.UserRole, example.name)
+            caption_item.setToolTip(f"Trained as: {example.caption}")
+            set_item = QTableWidgetItem("validation" if example.name in validation else "training")
+            set_item.setFlags(set_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            self.table.setItem(row, 0, name_item)
+            self.table.setItem(row, 1, caption_item)
+            self.table.setItem(row, 2, set_item)
+        self.table.blockSignals(False)
+        self.grid.clear()
+        for example in dataset.examples:
+            item = QListWidgetItem(QIcon(pixmap_from_image(example.image)), example.name)
+            item.setData(Qt.ItemDataRole.UserRole, example.name)
+            item.setToolTip(example.caption)
+            self.grid.addItem(item)
+        self.skipped_list.clear()
+        for name, why in dataset.skipped:
+            self.skipped_list.addItem(f"Skipped {name}: {why}")
+        self.skipped_list.setVisible(bool(dataset.skipped))
+        spec = dataset.target
+        self.summary_label.setText(
+            f"{len(dataset)} sounds ({len(self.train_set)} training, {len(self.validation_set)} validation)"
+            + (f", {len(dataset.skipped)} skipped" if dataset.skipped else "")
+            + f"; each becomes a {spec.height} x {spec.width} '{spec.preset}' spectrogram of {spec.duration_s:.2f} s."
+        )
+        self.completeChanged.emit()
+        self.w.training_page.update_seen()
+        self.w.dataset_read.emit(dataset)
+
+    def _on_table_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() != 1:
+            return
+        name = item.data(Qt.ItemDataRole.UserRole)
+        self.typed[str(name)] = item.text().strip()
+
+    def example(self, name: str) -> Any:
+        return next((e for e in self.dataset.examples if e.name == name), None) if self.dataset else None
+
+    def _on_grid_item_activated(self, item: QListWidgetItem) -> None:
+        example = self.example(item.data(Qt.ItemDataRole.UserRole))
+        if example is not None:
+            self.w.play(example.audio, int(self.dataset.target.params.sample_rate))
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+        return self.dataset is not None and len(self.dataset) > 0 and not self._reading
+
+
+# ---------------------------------------------------------------------------------------------
+# Training settings
+# ---------------------------------------------------------------------------------------------
+
+
+class TrainingPage(QWizardPage):
+    """The run's settings, a memory preset to start from, and an estimate before starting."""
+
+    def __init__(self, wizard: LoraWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("Training")
+        self.setSubTitle("Start from a preset for your memory, or from the settings of a LoRA you trained.")
+        self.presets: dict[str, dict[str, Any]] = {}
+        self.base: dict[str, Any] = {}  # settings not shown as fields (thread count, sampling)
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Loading presets…", "")
+        self.preset_combo.activated.connect(lambda _i: self.apply_preset(self.preset_combo.currentData()))
+        self.from_lora_combo = QComboBox()
+        self.from_lora_combo.addItem("—", "")
+        self.from_lora_combo.activated.connect(lambda _i: self.apply_lora_settings(self.from_lora_combo.currentData()))
+        self.rank_spin = QSpinBox()
+        self.rank_spin.setRange(1, 256)
+        self.alpha_spin = QDoubleSpinBox()
+        self.alpha_spin.setRange(0.01, 512.0)
+        self.alpha_spin.setToolTip("The LoRA's scale is alpha / rank")
+        self.target_checks = [QCheckBox(name) for name in UNET_TARGETS]
+        for check in self.target_checks:
+            check.setChecked(True)
+            check.setEnabled(False)
+            check.setToolTip("The UNet's attention projections the LoRA adapts")
+        self.text_encoder_check = QCheckBox("text encoder (q/k/v/out)")
+        targets = QHBoxLayout()
+        for check in (*self.target_checks, self.text_encoder_check):
+            targets.addWidget(check)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(6)
+        self.lr_spin.setRange(1e-6, 1.0)
+        self.lr_spin.setSingleStep(1e-4)
+        self.warmup_spin = QSpinBox()
+        self.warmup_spin.setRange(0, 100000)
+        self.schedule_combo = QComboBox()
+        self.schedule_combo.addItems(SCHEDULES)
+        self.unit_combo = QComboBox()
+        self.unit_combo.addItems(["steps", "epochs"])
+        self.length_spin = QDoubleSpinBox()
+        self.length_spin.setRange(1, 1_000_000)
+        self.length_spin.setDecimals(0)
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length_spin, 1)
+        length_row.addWidget(self.unit_combo)
+        self.seen_label = QLabel()
+        self.seen_label.setObjectName("hintLabel")
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 64)
+        self.accumulation_spin = QSpinBox()
+        self.accumulation_spin.setRange(1, 64)
+        self.snr_check = QCheckBox("Min-SNR weighting, gamma")
+        self.snr_spin = QDoubleSpinBox()
+        self.snr_spin.setRange(0.1, 50.0)
+        self.snr_spin.setValue(5.0)
+        snr_row = QHBoxLayout()
+        snr_row.addWidget(self.snr_check)
+        snr_row.addWidget(self.snr_spin)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(DEVICES)
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip("fp16 / bf16 on a CUDA GPU only")
+        self.checkpointing_check = QCheckBox("Gradient checkpointing (GPU: less memory, slower)")
+        self.adam8_check = QCheckBox("8-bit Adam (where bitsandbytes runs)")
+        self.latents_check = QCheckBox("Cached latents (each clip is encoded once)")
+        self.latents_check.setChecked(True)
+        self.latents_check.setEnabled(False)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.sample_every_spin = QSpinBox()
+        self.sample_every_spin.setRange(0, 100000)
+        self.sample_every_spin.setSpecialValueText("at the end only")
+        self.validation_every_spin = QSpinBox()
+        self.validation_every_spin.setRange(0, 100000)
+        self.validation_every_spin.setSpecialValueText("at the start and end")
+        self.checkpoint_spin = QSpinBox()
+        self.checkpoint_spin.setRange(0, 100000)
+        self.checkpoint_spin.setSpecialValueText("never")
+        self.prompts_edit = QLineEdit()
+        self.prompts_edit.setPlaceholderText("validation prompts, separated by '|' (default: the trigger word)")
+        self.estimate_button = QPushButton("Estimate time and memory")
+        self.estimate_button.clicked.connect(self.estimate)
+        self.estimate_label = QLabel("Loads the model and times two steps.")
+        self.estimate_label.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.addRow("Preset", self.preset_combo)
+        form.addRow("Settings of a LoRA", self.from_lora_combo)
+        form.addRow("Rank", self.rank_spin)
+        form.addRow("Alpha", self.alpha_spin)
+        form.addRow("Adapts", targets)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Warm-up steps", self.warmup_spin)
+        form.addRow("Schedule", self.schedule_combo)
+        form.addRow("Length", length_row)
+        form.addRow("", self.seen_label)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Gradient accumulation", self.accumulation_spin)
+        form.addRow("", snr_row)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Mixed precision", self.precision_combo)
+        form.addRow("", self.checkpointing_check)
+        form.addRow("", self.adam8_check)
+        form.addRow("", self.latents_check)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow("Samples every", self.sample_every_spin)
+        form.addRow("Validation loss every", self.validation_every_spin)
+        form.addRow("Checkpoint every", self.checkpoint_spin)
+        form.addRow("Validation prompts", self.prompts_edit)
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.addLayout(form)
+        estimate_row = QHBoxLayout()
+        estimate_row.addWidget(self.estimate_button)
+        estimate_row.addWidget(self.estimate_label, 1)
+        inner_layout.addLayout(estimate_row)
+        inner_layout.addWidget(self.error_label)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        for signal in (self.length_spin.valueChanged, self.unit_combo.currentIndexChanged,
+                       self.batch_spin.valueChanged, self.accumulation_spin.valueChanged):
+            signal.connect(self.update_seen)
+
+    # -- presets and stored settings -------------------------------------------------------
+
+    def set_presets(self, found: dict[str, dict[str, Any]]) -> None:
+        self.presets = dict(found)
+        self.preset_combo.clear()
+        for name in found:
+            self.preset_combo.addItem(name, name)
+        model = self.w.dataset_page.model_id()
+        wanted = "cpu" if "cpu" in found and (not self.w.has_gpu or _small_model(model)) else next(iter(found), "")
+        if wanted:
+            self.preset_combo.setCurrentIndex(self.preset_combo.findData(wanted))
+            self.apply_preset(wanted)
+
+    def apply_preset(self, name: str) -> None:
+        if name in self.presets:
+            self.set_settings(self.presets[name])
+
+    def set_library(self, entries: list[LoraEntry]) -> None:
+        self.from_lora_combo.clear()
+        self.from_lora_combo.addItem("—", "")
+        for entry in entries:
+            if entry.trained_here:
+                self.from_lora_combo.addItem(f"{entry.name} ({entry.describe()})", entry.path)
+
+    def apply_lora_settings(self, path: str) -> bool:
+        """Start from the settings, base model and trigger word stored in the LoRA at ``path``."""
+        if not path:
+            return False
+        try:
+            entry = read_lora_entry(path)
+        except LoraLibraryError as error:
+            self.show_error(str(error))
+            return False
+        if not entry.settings:
+            self.show_error(f"'{entry.name}' holds no training settings (it was not trained by this app).")
+            return False
+        self.set_settings(entry.settings)
+        page = self.w.dataset_page
+        if entry.base_model:
+            page.set_model(entry.base_model)
+        if entry.trigger_words and not page.trigger_edit.text().strip():
+            page.trigger_edit.setText(entry.trigger_words[0])
+        if entry.dataset.get("prefix") and not page.prefix_edit.text().strip():
+            page.prefix_edit.setText(str(entry.dataset["prefix"]))
+        spectrogram = entry.dataset.get("spectrogram") or {}
+        if spectrogram and model_hints(page.model_id()) is None:
+            index = page.spectrogram_combo.findData(spectrogram.get("preset", ""))
+            if index >= 0:
+                page.spectrogram_combo.setCurrentIndex(index)
+            page.duration_spin.setValue(float(spectrogram.get("duration_s") or 0.0))
+            page.height_spin.setValue(int(spectrogram.get("height") or 0))
+        self.show_error("")
+        return True
+
+    def set_settings(self, settings: dict[str, Any]) -> None:
+        """Show ``settings`` (LoraTrainConfig.to_json) in the fields; the rest is kept as is."""
+        self.base = dict(settings)
+        s = settings
+        self.rank_spin.setValue(int(s.get("rank", 4)))
+        self.alpha_spin.setValue(float(s.get("alpha", 4.0)))
+        self.text_encoder_check.setChecked(bool(s.get("train_text_encoder", False)))
+        self.lr_spin.setValue(float(s.get("learning_rate", 1e-4)))
+        self.warmup_spin.setValue(int(s.get("warmup_steps", 0)))
+        self.schedule_combo.setCurrentText(str(s.get("lr_schedule", "constant")))
+        if s.get("epochs"):
+            self.unit_combo.setCurrentText("epochs")
+            self.length_spin.setValue(float(s["epochs"]))
+        else:
+            self.unit_combo.setCurrentText("steps")
+            self.length_spin.setValue(float(s.get("max_steps", 500)))
+        self.batch_spin.setValue(int(s.get("batch_size", 1)))
+        self.accumulation_spin.setValue(int(s.get("gradient_accumulation_steps", 1)))
+        self.snr_check.setChecked(s.get("snr_gamma") is not None)
+        if s.get("snr_gamma") is not None:
+            self.snr_spin.setValue(float(s["snr_gamma"]))
+        self.device_combo.setCurrentText(str(s.get("device", "auto")))
+        self.precision_combo.setCurrentText(str(s.get("mixed_precision", "no")))
+        self.checkpointing_check.setChecked(bool(s.get("gradient_checkpointing", False)))
+        self.adam8_check.setChecked(bool(s.get("use_8bit_adam", False)))
+        self.seed_spin.setValue(int(s.get("seed", 0)))
+        self.sample_every_spin.setValue(int(s.get("sample_every", 0)))
+        self.validation_every_spin.setValue(int(s.get("validation_every", 0)))
+        self.checkpoint_spin.setValue(int(s.get("checkpoint_every", 0)))
+        self.prompts_edit.setText(" | ".join(s.get("validation_prompts") or ()))
+        self.update_seen()
+
+    def settings(self) -> dict[str, Any]:
+        """The run's settings (LoraTrainConfig.to_json) from the fields."""
+        s = dict(self.base)
+        epochs = self.unit_combo.currentText() == "epochs"
+        s.update(
+            rank=self.rank_spin.value(), alpha=self.alpha_spin.value(),
+            train_text_encoder=self.text_encoder_check.isChecked(), learning_rate=self.lr_spin.value(),
+            warmup_steps=self.warmup_spin.value(), lr_schedule=self.schedule_combo.currentText(),
+            epochs=self.length_spin.value() if epochs else None,
+            max_steps=int(self.length_spin.value()) if not epochs else int(s.get("max_steps", 500)),
+            batch_size=self.batch_spin.value(), gradient_accumulation_steps=self.accumulation_spin.value(),
+            snr_gamma=self.snr_spin.value() if self.snr_check.isChecked() else None,
+            device=self.device_combo.currentText(), mixed_precision=self.precision_combo.currentText(),
+            gradient_checkpointing=self.checkpointing_check.isChecked(), use_8bit_adam=self.adam8_check.isChecked(),
+            seed=self.seed_spin.value(), sample_every=self.sample_every_spin.value(),
+            validation_every=self.validation_every_spin.value(), checkpoint_every=self.checkpoint_spin.value(),
+            validation_prompts=[p.strip() for p in self.prompts_edit.text().split("|") if p.strip()],
+            validation_fraction=self.w.dataset_page.validation_spin.value() / 100.0,
+        )
+        return s
+
+    def total_steps(self, num_train: int) -> int:
+        """As LoraTrainConfig.total_steps: steps, or epochs turned into steps."""
+        per_step = self.batch_spin.value() * self.accumulation_spin.value()
+        if self.unit_combo.currentText() == "epochs":
+            return max(1, math.ceil(self.length_spin.value() * num_train / per_step))
+        return int(self.length_spin.value())
+
+    def update_seen(self, *_args: Any) -> None:
+        """'N steps: each clip is seen K times' for the dataset read (or per clip count unknown)."""
+        train_set = self.w.dataset_page.train_set
+        per_step = self.batch_spin.value() * self.accumulation_spin.value()
+        if train_set is None or not len(train_set):
+            self.seen_label.setText(f"{per_step} clips per step; read the sounds to see how often each is seen.")
+            return
+        n = len(train_set)
+        steps = self.total_steps(n)
+        self.seen_label.setText(f"{steps} steps x {per_step} clips per step over {n} training clips: "
+                                f"each clip is seen {steps * per_step / n:.1f} times.")
+
+    # -- estimate ------------------------------------------------------------------------------
+
+    def estimate(self) -> None:
+        page = self.w.dataset_page
+        if page.dataset is None:
+            self.estimate_label.setText("Read the sounds first.")
+            return
+        model, dataset, settings = page.model_id(), page.dataset, self.settings()
+        self.estimate_button.setEnabled(False)
+        self.estimate_label.setText("Estimating…")
+
+        def done(estimate: Any) -> None:
+            self.estimate_button.setEnabled(True)
+            self.estimate_label.setText(estimate.describe())
+            self.w.estimated.emit(estimate)
+
+        def failed(error: BaseException) -> None:
+            self.estimate_button.setEnabled(True)
+            self.estimate_label.setText("")
+            self.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+        self.w.client.run_in_thread("lora-estimate", lambda: estimate_run(model, dataset, settings), done, failed)
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+
+def _small_model(model: str) -> bool:
+    hints = model_hints(model)
+    return bool(hints is not None and hints.starter)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+
+class OutputPage(QWizardPage):
+    def __init__(self, wizard: LoraWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("The LoRA file")
+        self.setSubTitle("It goes into your LoRA library, with its settings, base model and dataset in its metadata.")
+        self.name_edit = QLineEdit()
+        self.name_edit.textChanged.connect(self._update_path)
+        self.diffusers_radio = QRadioButton("diffusers / PEFT (loads with diffusers' load_lora_weights)")
+        self.kohya_radio = QRadioButton("kohya / A1111 (lora_unet_* keys with the true alpha)")
+        self.diffusers_radio.setChecked(True)
+        self.apply_check = QCheckBox("Apply it in the prompt panel when it is done")
+        self.apply_check.setChecked(True)
+        self.path_label = QLabel()
+        self.path_label.setWordWrap(True)
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form = QFormLayout(self)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Layout", self.diffusers_radio)
+        form.addRow("", self.kohya_radio)
+        form.addRow("", self.apply_check)
+        form.addRow("File", self.path_label)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        if not self.name_edit.text().strip():
+            self.name_edit.setText(self.w.dataset_page.trigger_edit.text().strip() or "my-lora")
+        self._update_path()
+
+    def output_path(self) -> Path:
+        return unique_output_path(self.name_edit.text().strip() or "lora", self.w.library_folder)
+
+    def fmt(self) -> str:
+        return "kohya" if self.kohya_radio.isChecked() else "diffusers"
+
+    def _update_path(self, *_args: Any) -> None:
+        self.path_label.setText(str(self.output_path()))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return bool(self.name_edit.text().strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------------
+
+
+class MonitorPage(QWizardPage):
+    """The run: loss curves, samples next to the base model's, pause/resume/cancel, checkpoints."""
+
+    def __init__(self, wizard: LoraWizard) -> None:
+        super().__init__()
+        self.w = wizard
+        self.setTitle("Training")
+        self.handle: Any = None
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.validation: list[tuple[int, float]] = []
+        self.samples: list[Any] = []
+        self.result: Any = None
+        self.entry: LoraEntry | None = None
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(160)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.addLegend()
+        self.train_curve = self.plot.plot([], [], pen=pg.mkPen("#4aa3ff", width=1.5), name="training")
+        self.validation_curve = self.plot.plot([], [], pen=pg.mkPen("#ffb347", width=1.5), symbol="o", symbolSize=6,
+                                               symbolBrush="#ffb347", name="validation")
+        self.progress = QProgressBar()
+        self.status_label = QLabel("Not started")
+        self.status_label.setWordWrap(True)
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
+        self.checkpoint_label = QLabel("No checkpoint yet")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume from the last checkpoint")
+        self.resume_button.clicked.connect(lambda: self.w.start(resume=True))
+        self.resume_button.hide()
+        self.apply_button = QPushButton("Apply it now")
+        self.apply_button.clicked.connect(self.w.apply_trained)
+        self.apply_button.hide()
+        buttons = QHBoxLayout()
+        for button in (self.pause_button, self.cancel_button, self.resume_button, self.apply_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.samples_box = QGroupBox("Validation samples: with the LoRA | the base model (click to play)")
+        self.samples_grid = QGridLayout(self.samples_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.plot, 2)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.estimate_label)
+        layout.addWidget(self.checkpoint_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.samples_box, 1)
+
+    def initializePage(self) -> None:  # noqa: N802
+        if self.w._resume_pending:
+            self.w._resume_pending = False
+            self.w.start(resume=True)
+        elif self.handle is None or self.handle.is_done:
+            self.w.start()
+
+    def reset(self) -> None:
+        self.steps, self.losses, self.validation, self.samples = [], [], [], []
+        self.result = self.entry = None
+        self.train_curve.setData([], [])
+        self.validation_curve.setData([], [])
+        self.progress.setValue(0)
+        self.checkpoint_label.setText("No checkpoint yet")
+        self.resume_button.hide()
+        self.apply_button.hide()
+        while self.samples_grid.count():
+            widget = self.samples_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+
+    def watch(self, handle: Any) -> None:
+        self.handle = handle
+        handle.progressed.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.failed.connect(self._on_failed)
+        handle.cancelled.connect(self._on_cancelled)
+        for name, slot in (("paused", self._on_paused), ("resumed", self._on_resumed)):
+            signal = getattr(handle, name, None)
+            if signal is not None:
+                signal.connect(slot)
+        self.pause_button.setEnabled(True)
+        self.pause_button.setText("Pause")
+        self.cancel_button.setEnabled(True)
+        self.status_label.setText("Queued")
+        self.completeChanged.emit()
+
+    def _on_progress(self, progress: Any) -> None:
+        stage = progress.stage
+        self.status_label.setText(f"{stage}: {progress.message}")
+        if progress.total:
+            self.progress.setMaximum(int(progress.total))
+            self.progress.setValue(int(progress.step))
+        if getattr(progress, "estimate", None) is not None:
+            self.estimate_label.setText("Estimate: " + progress.estimate.describe())
+        loss = getattr(progress, "loss", None)
+        if stage == "train" and loss is not None:
+            self.steps.append(int(progress.step))
+            self.losses.append(float(loss))
+            self.train_curve.setData(self.steps, self.losses)
+        validation = getattr(progress, "validation_loss", None)
+        if validation is not None:
+            self.validation.append((int(progress.step), float(validation)))
+            self.validation_curve.setData([s for s, _v in self.validation], [v for _s, v in self.validation])
+        if getattr(progress, "checkpoint", None):
+            self.checkpoint_label.setText(f"Checkpoint at step {progress.step}: {Path(progress.checkpoint).name}")
+        if getattr(progress, "samples", None):
+            self.show_samples(progress.samples)
+
+    def show_samples(self, samples: Any) -> None:
+        """A row per prompt/seed: the LoRA's spectrogram and the base model's, each plays."""
+        self.samples = list(samples)
+        while self.samples_grid.count():
+            widget = self.samples_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        for row, sample in enumerate(self.samples):
+            label = QLabel(f"step {sample.step}: '{sample.prompt}' seed {sample.seed}")
+            self.samples_grid.addWidget(label, row, 0)
+            for column, (image, audio, what) in enumerate(((sample.image, sample.audio, "with the LoRA"),
+                                                           (sample.base_image, sample.base_audio, "base model")), 1):
+                button = QPushButton()
+                button.setIcon(QIcon(pixmap_from_image(image)))
+                button.setIconSize(THUMB)
+                button.setToolTip(f"Play '{sample.prompt}' {what}")
+                button.setProperty("sample_kind", what)
+                button.clicked.connect(lambda _c=False, a=audio, r=sample.sample_rate_hz: self.w.play(a, r))
+                self.samples_grid.addWidget(button, row, column)
+
+    def sample_buttons(self) -> list[QPushButton]:
+        return [self.samples_grid.itemAt(i).widget() for i in range(self.samples_grid.count())
+                if isinstance(self.samples_grid.itemAt(i).widget(), QPushButton)]
+
+    def toggle_pause(self) -> None:
+        if self.handle is None or self.handle.is_done:
+            return
+        if self.pause_button.text() == "Pause":
+            if self.w.pause_job(self.handle.job_id):
+                self.pause_button.setText("Pausing…")
+                self.pause_button.setEnabled(False)
+        elif self.w.resume_job(self.handle.job_id):
+            self.pause_button.setText("Pause")
+
+    def _on_paused(self, *_args: Any) -> None:
+        self.pause_button.setText("Resume")
+        self.pause_button.setEnabled(True)
+        self.status_label.setText(f"Paused at step {self.steps[-1] if self.steps else 0} (the model stays loaded)")
+
+    def _on_resumed(self, *_args: Any) -> None:
+        self.pause_button.setText("Pause")
+        self.pause_button.setEnabled(True)
+
+    def cancel(self) -> None:
+        if self.handle is not None and not self.handle.is_done:
+            self.handle.cancel()
+            self.cancel_button.setEnabled(False)
+
+    def _ended(self) -> None:
+        self.pause_button.setEnabled(False)
+        self.cancel_button.setEnabled(False)
+        self.completeChanged.emit()
+
+    def _on_finished(self, result: Any) -> None:
+        self.result = result
+        self._ended()
+        self.w.on_trained(result)
+
+    def _on_failed(self, message: str, _error_type: str) -> None:
+        self._ended()
+        self.status_label.setText(f"Training failed: {message}")
+        self.resume_button.setVisible(self.w.has_checkpoint())
+
+    def _on_cancelled(self) -> None:
+        self._ended()
+        self.status_label.setText("Cancelled." + (" The last checkpoint is kept: resume from it." if self.w.has_checkpoint() else ""))
+        self.resume_button.setVisible(self.w.has_checkpoint())
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.entry is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# The wizard
+# ---------------------------------------------------------------------------------------------
+
+
+class LoraWizard(QWizard):
+    """Train a LoRA on the engine and put it into the library.
+
+    ``client``: the app's EngineClient (jobs and helper threads); ``generation``: the prompt
+    panel's GenerationSettings (the base model to start from; the new LoRA is applied there);
+    ``project``: the open project (its selected clips can join the dataset); ``settings``: the
+    AppSettings that remember an unfinished run across restarts; ``models``: ``(model_id, label)``
+    pairs to offer (the starter is always there); ``player``: an engine Player for the previews
+    (one is made when first needed); ``library_folder``: where LoRAs go (default: the library).
+
+    ``lora_trained(LoraEntry)`` when a run wrote its file; ``dataset_read(dataset or None)``,
+    ``estimated(Estimate)``.
+    """
+
+    lora_trained = Signal(object)
+    dataset_read = Signal(object)
+    estimated = Signal(object)
+    run_started = Signal(object)
+
+    def __init__(self, client: Any, *, generation: Any = None, project: Any = None, settings: Any = None,
+                 models: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (), player: Any = None,
+                 library_folder: str | Path | None = None, has_gpu: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train a LoRA")
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.HaveFinishButtonOnEarlyPages, False)
+        self.client = client
+        self.generation = generation
+        self.project = project
+        self.app_settings = settings
+        self.player = player
+        self.has_gpu = has_gpu
+        self.library_folder = Path(library_folder) if library_folder is not None else library_dir()
+        self.job: LoraRunJob | None = None
+        self.dataset_page = DatasetPage(self)
+        self.training_page = TrainingPage(self)
+        self.output_page = OutputPage(self)
+        self.monitor_page = MonitorPage(self)
+        self._resume_pending = False
+        self.resume_button: QPushButton | None = None
+        for page in (self.dataset_page, self.training_page, self.output_page):
+            self.addPage(page)
+        self.monitor_id = self.addPage(self.monitor_page)
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
+        self.output_page.setCommitPage(True)
+        self.resize(820, 720)
+        self.set_models(models)
+        self.client.run_in_thread("lora-presets", presets, self.training_page.set_presets, self._on_helper_failed)
+        folder = self.library_folder
+        self.client.run_in_thread("lora-library", lambda: scan_library([folder], hub=False)[0],
+                                  self.training_page.set_library, self._on_helper_failed)
+        self.resume_banner = self._unfinished_run()
+
+    def _on_helper_failed(self, error: BaseException) -> None:
+        self.dataset_page.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+
+    def set_models(self, models: Any) -> None:
+        combo = self.dataset_page.model_combo
+        combo.clear()
+        seen = set()
+        for model_id, label in [(STARTER_MODEL_ID, "Starter model"), *models]:
+            if model_id and model_id not in seen:
+                combo.addItem(label, model_id)
+                seen.add(model_id)
+        current = getattr(self.generation, "model", "") or STARTER_MODEL_ID
+        if current not in seen:
+            combo.addItem(current, current)
+        self.dataset_page.set_model(current)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def make_job(self, *, resume: bool = False) -> LoraRunJob:
+        """The run the pages describe (ValueError says what is wrong)."""
+        inputs = self.dataset_page.job_inputs()
+        return LoraRunJob(output=str(self.output_page.output_path()), settings=self.training_page.settings(),
+                          fmt=self.output_page.fmt(), resume=resume, **inputs)
+
+    def start(self, *, resume: bool = False) -> Any:
+        """Submit the run (or resume the last one from its checkpoint) to the engine."""
+        page = self.monitor_page
+        try:
+            job = self.job if resume and self.job is not None else self.make_job()
+            if resume:
+                job = LoraRunJob(**{**_job_fields(job), "resume": True})
+        except ValueError as error:
+            page.status_label.setText(str(error))
+            return None
+        self.job = job
+        page.reset()
+        handle = self.client.submit(job)
+        page.watch(handle)
+        self._remember_run(job)
+        self.run_started.emit(handle)
+        return handle
+
+    def pause_job(self, job_id: int) -> bool:
+        """Pause the run at its next step (the model stays loaded; generations still run)."""
+        return bool(self.client.pause(job_id))
+
+    def resume_job(self, job_id: int) -> bool:
+        return bool(self.client.resume(job_id))
+
+    def checkpoint_folder(self, job: LoraRunJob | None = None) -> Path | None:
+        job = job or self.job
+        if job is None:
+            return None
+        output = Path(job.output)
+        return output.with_name(output.stem + ".checkpoints")
+
+    def has_checkpoint(self, job: LoraRunJob | None = None) -> bool:
+        folder = self.checkpoint_folder(job)
+        return bool(folder is not None and folder.is_dir() and any(folder.glob("checkpoint-*.pt")))
+
+    def on_trained(self, result: Any) -> None:
+        page = self.monitor_page
+        try:
+            entry = read_lora_entry(result.path, source="library")
+        except LoraLibraryError as error:
+            page.status_label.setText(str(error))
+            return
+        page.entry = entry
+        page.status_label.setText(
+            f"Done: {entry.name} in {_minutes(result.seconds)}, loss {result.initial_loss:.4f} -> {result.final_loss:.4f}"
+            + (f", validation {result.initial_validation_loss:.4f} -> {result.final_validation_loss:.4f}"
+               if result.final_validation_loss is not None and result.initial_validation_loss is not None else "")
+            + f". Saved to {result.path}."
+        )
+        page.apply_button.setVisible(self.generation is not None)
+        page.completeChanged.emit()
+        self._forget_run()
+        if self.output_page.apply_check.isChecked():
+            self.apply_trained()
+        self.lora_trained.emit(entry)
+
+    def apply_trained(self) -> bool:
+        """Apply the new LoRA (weight 1) in the prompt panel's settings."""
+        entry = self.monitor_page.entry
+        if entry is None or self.generation is None:
+            return False
+        loras = tuple(self.generation.loras)
+        if all(ref != entry.ref for ref, _w in loras):
+            self.generation.set(loras=(*loras, (entry.ref, 1.0)))
+        if entry.base_model and not self.generation.model:
+            self.generation.set(model=entry.base_model)
+        self.monitor_page.apply_button.setEnabled(False)
+        return True
+
+    # -- previews ------------------------------------------------------------------------------
+
+    def play(self, audio: np.ndarray, sample_rate_hz: int) -> bool:
+        """Play a preview; False (and a message) when there is no audio output."""
+        try:
+            if self.player is None:
+                from engine.audio.playback import Player
+
+                self.player = Player()
+            self.player.load(np.asarray(audio, dtype=np.float32).reshape(-1, np.asarray(audio).shape[-1]),
+                             int(sample_rate_hz))
+            self.player.play()
+        except Exception as error:  # noqa: BLE001 - no device, no PortAudio: say so, keep going
+            self.monitor_page.status_label.setText(f"Cannot play: {error}".splitlines()[0])
+            self.dataset_page.summary_label.setToolTip(f"Cannot play: {error}")
+            return False
+        return True
+
+    # -- an unfinished run survives a restart ------------------------------------------------------
+
+    def _remember_run(self, job: LoraRunJob) -> None:
+        if self.app_settings is None or job.clips:  # clips live in the project: not kept across restarts
+            return
+        self.app_settings.set(LAST_RUN_KEY, {k: v for k, v in _job_fields(job).items() if k != "clips"})
+
+    def _forget_run(self) -> None:
+        if self.app_settings is not None:
+            self.app_settings.set(LAST_RUN_KEY, None)
+
+    def _unfinished_run(self) -> QWidget | None:
+        """A banner over the dataset page offering to resume the run a restart interrupted."""
+        if self.app_settings is None:
+            return None
+        saved = self.app_settings.get(LAST_RUN_KEY)
+        if not isinstance(saved, dict):
+            return None
+        try:
+            saved["captions"] = tuple(tuple(pair) for pair in saved.get("captions", ()))
+            job = LoraRunJob(**saved)
+        except (TypeError, ValueError):
+            return None
+        if Path(job.output).exists() or not self.has_checkpoint(job):
+            return None
+        banner = QWidget()
+        row = QHBoxLayout(banner)
+        row.addWidget(QLabel(f"The run writing '{Path(job.output).name}' did not finish; it can go on from its "
+                             "last checkpoint."), 1)
+        button = QPushButton("Resume it")
+        row.addWidget(button)
+        self.dataset_page.layout().insertWidget(0, banner)
+
+        def resume() -> None:
+            self.job = job
+            self.output_page.name_edit.setText(Path(job.output).stem)
+            self.output_page.diffusers_radio.setChecked(job.fmt == "diffusers")
+            self.output_page.kohya_radio.setChecked(job.fmt == "kohya")
+            banner.hide()
+            self._resume_pending = True
+            self.setStartId(self.monitor_id)
+            self.restart()  # shows the monitor page, which resumes the run
+
+        button.clicked.connect(resume)
+        self.resume_button = button
+        return banner
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        if self.player is not None and hasattr(self.player, "stop"):
+            try:
+                self.player.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        super().closeEvent(event)
+
+
+def _job_fields(job: LoraRunJob) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(job, f.name) for f in fields(job)}
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"

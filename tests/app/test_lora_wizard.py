@@ -1,0 +1,239 @@
+"""The LoRA wizard driven as a user would, on the tiny model: a folder of tones -> the dataset
+read (a broken file skipped with its reason, spectrograms that play) -> settings from the CPU
+preset with each clip's count of views -> a run on the engine worker with loss curves, samples
+next to the base model's and checkpoints -> the LoRA in the library, applied, and a generation
+with it differs from one without. A cancelled run resumes from its checkpoint after a restart,
+and a new run starts from a LoRA's stored settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from app.model.generation import GenerationSettings
+from app.widgets.lora_wizard import LAST_RUN_KEY, LoraWizard
+from engine.training.lora_library import scan_library
+
+RATE = 22050
+
+
+class FakePlayer:
+    def __init__(self):
+        self.loaded = []
+
+    def load(self, mix, rate):
+        self.loaded.append((mix, rate))
+
+    def play(self):
+        pass
+
+    def stop(self):
+        pass
+
+
+@pytest.fixture
+def sounds(tmp_path):
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    t = np.arange(int(1.5 * RATE)) / RATE
+    for i in range(4):
+        sf.write(str(folder / f"tone{i}.wav"), 0.5 * np.sin(2 * np.pi * (350 + 90 * i) * t), RATE)
+    (folder / "broken.wav").write_bytes(b"not audio at all")
+    (folder / "metadata.csv").write_text("file_name,text\ntone0.wav,a low hum\n", encoding="utf-8")
+    return folder
+
+
+def make_wizard(qtbot, client, tiny_model, settings, tmp_path, **kwargs):
+    generation = GenerationSettings(model=tiny_model)
+    wizard = LoraWizard(client, generation=generation, settings=settings, library_folder=tmp_path / "loras",
+                        player=FakePlayer(), **kwargs)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.waitUntil(lambda: wizard.training_page.preset_combo.findData("cpu") >= 0, timeout=60000)
+    return wizard, generation
+
+
+def fill_dataset(qtbot, wizard, folder, trigger="zorb"):
+    page = wizard.dataset_page
+    page.folder_edit.setText(str(folder) if folder else "")
+    page.trigger_edit.setText(trigger)
+    page.spectrogram_combo.setCurrentIndex(page.spectrogram_combo.findData("starter"))
+    page.duration_spin.setValue(1.28)
+    page.height_spin.setValue(64)  # 64 x 64 images: 8 x 8 latents for the tiny model
+    page.validation_spin.setValue(25)
+    with qtbot.waitSignal(wizard.dataset_read, timeout=60000) as read:
+        page.read_button.click()
+    return read.args[0]
+
+
+def fill_training(page, *, steps=3, checkpoint_every=0, sample_every=3):
+    page.preset_combo.setCurrentIndex(page.preset_combo.findData("cpu"))
+    page.apply_preset("cpu")
+    page.unit_combo.setCurrentText("steps")
+    page.length_spin.setValue(steps)
+    page.rank_spin.setValue(2)
+    page.alpha_spin.setValue(4.0)
+    page.lr_spin.setValue(0.05)
+    page.text_encoder_check.setChecked(False)
+    page.batch_spin.setValue(2)
+    page.warmup_spin.setValue(0)
+    page.sample_every_spin.setValue(sample_every)
+    page.checkpoint_spin.setValue(checkpoint_every)
+    page.prompts_edit.setText("zorb")
+
+
+def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
+        qtbot, client, tiny_model, settings, sounds, tmp_path, wait_job):
+    wizard, generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    page = wizard.dataset_page
+    assert not page.isComplete()
+    dataset = fill_dataset(qtbot, wizard, sounds)
+    # The dataset as training will see it: 4 sounds, the broken file skipped with its reason.
+    assert len(dataset) == 4 and page.isComplete()
+    assert page.table.rowCount() == 4 and page.grid.count() == 4
+    assert page.table.item(0, 1).text() == "a low hum"  # from metadata.csv, trigger shown apart
+    assert page.table.item(0, 1).toolTip() == "Trained as: zorb, a low hum"
+    assert [page.table.item(r, 2).text() for r in range(4)].count("validation") == 1
+    (skipped,) = [page.skipped_list.item(i).text() for i in range(page.skipped_list.count())]
+    assert skipped.startswith("Skipped broken.wav:") and page.skipped_list.isVisibleTo(page)
+    assert "4 sounds (3 training, 1 validation), 1 skipped" in page.summary_label.text()
+    page.table.item(1, 1).setText("a bright beep")  # a typed caption
+    page.grid.itemActivated.emit(page.grid.item(1))  # a spectrogram plays what the model learns
+    mix, rate = wizard.player.loaded[-1]
+    assert rate == RATE and mix.shape == (1, 64 * dataset.target.params.hop_length)
+    np.testing.assert_array_equal(mix, dataset.examples[1].audio)
+
+    wizard.next()
+    training = wizard.training_page
+    fill_training(training, steps=3, checkpoint_every=2)
+    assert "each clip is seen 2.0 times" in training.seen_label.text()  # 3 steps x 2 clips / 3 clips
+    training.unit_combo.setCurrentText("epochs")
+    training.length_spin.setValue(4)
+    assert training.seen_label.text().startswith("6 steps")  # 4 passes over 3 clips, 2 per step
+    training.unit_combo.setCurrentText("steps")
+    training.length_spin.setValue(3)
+    settings_ = training.settings()
+    assert (settings_["max_steps"], settings_["rank"], settings_["num_threads"], settings_["snr_gamma"]) == (3, 2, 1, 5.0)
+
+    wizard.next()
+    wizard.output_page.name_edit.setText("zorb")
+    with qtbot.waitSignal(wizard.lora_trained, timeout=180000) as trained:
+        wizard.next()  # "Train": the run goes to the engine worker
+        assert wizard.currentPage() is wizard.monitor_page
+    entry = trained.args[0]
+    monitor = wizard.monitor_page
+    # What the monitoring page showed: a loss per step, validation losses, samples, a checkpoint.
+    assert monitor.steps == [1, 2, 3] and all(np.isfinite(monitor.losses))
+    assert [s for s, _v in monitor.validation] == [0, 3]
+    assert "step 2" in monitor.checkpoint_label.text()
+    buttons = monitor.sample_buttons()
+    assert [b.property("sample_kind") for b in buttons] == ["with the LoRA", "base model"]
+    buttons[1].click()
+    np.testing.assert_array_equal(wizard.player.loaded[-1][0], monitor.samples[0].base_audio)
+    assert not np.array_equal(monitor.samples[0].audio, monitor.samples[0].base_audio)
+    assert "Done: zorb" in monitor.status_label.text() and monitor.isComplete()
+    # The file is in the library with what it was trained on, and applied in the prompt panel.
+    (listed,), problems = scan_library([tmp_path / "loras"], hub=False)
+    assert problems == [] and listed.path == entry.path == str(tmp_path / "loras" / "zorb.safetensors")
+    assert listed.trigger_words == ("zorb",) and (listed.rank, listed.alpha, listed.steps) == (2, 4.0, 3)
+    assert "zorb, a bright beep" in listed.dataset["captions"] and listed.fits(tiny_model)
+    assert generation.loras == ((entry.ref, 1.0),)
+    assert settings.get(LAST_RUN_KEY) is None  # nothing left to resume
+
+    # A generation with the LoRA differs from the same one without.
+    from engine.api import GenerateJob
+
+    job = dict(prompt="zorb", model=tiny_model, seed=3, num_inference_steps=2, duration_s=0.64, guidance_scale=5.0)
+    outcome, (_id, with_lora) = wait_job(client, lambda: client.submit(GenerateJob(**job, loras=generation.loras)))
+    assert outcome == "finished"
+    outcome, (_id, without) = wait_job(client, lambda: client.submit(GenerateJob(**job)))
+    assert outcome == "finished" and with_lora[0].recipe.loras == ((entry.ref, 1.0),)
+    assert not np.array_equal(with_lora[0].audio, without[0].audio)
+
+
+def test_a_cancelled_run_resumes_after_a_restart_and_settings_come_back_from_a_lora(
+        qtbot, client, tiny_model, settings, sounds, tmp_path):
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    fill_dataset(qtbot, wizard, sounds, trigger="blip")
+    wizard.next()
+    fill_training(wizard.training_page, steps=4, checkpoint_every=1, sample_every=0)
+    wizard.next()
+    wizard.output_page.name_edit.setText("blip")
+    monitor = wizard.monitor_page
+    checkpoints, paused_at = [], []
+
+    def on_progress(p):
+        if p.stage == "train" and p.step == 1:
+            monitor.pause_button.click()  # pause after the first step
+        if p.stage == "checkpoint" and p.step >= 2:
+            checkpoints.append(p.step)
+            monitor.cancel_button.click()
+
+    def on_paused():
+        paused_at.append(list(monitor.steps))
+        assert monitor.pause_button.text() == "Resume" and "Paused at step 1" in monitor.status_label.text()
+        monitor.pause_button.click()  # resume
+
+    wizard.run_started.connect(lambda handle: (handle.progressed.connect(on_progress), handle.paused.connect(on_paused)))
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.next()
+    handle = monitor.handle
+    qtbot.waitUntil(lambda: handle.is_done, timeout=120000)
+    assert paused_at == [[1]]  # it stopped after step 1 and went on when resumed
+    assert handle.state == "cancelled" and checkpoints == [2]
+    assert wizard.monitor_page.resume_button.isVisibleTo(wizard.monitor_page)
+    assert "resume from it" in wizard.monitor_page.status_label.text()
+    assert settings.get(LAST_RUN_KEY)["output"].endswith("blip.safetensors")
+    wizard.close()
+
+    # "Restart": a new wizard finds the unfinished run and goes on from its checkpoint.
+    again, generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    assert again.resume_banner is not None and again.resume_button is not None
+    with qtbot.waitSignal(again.lora_trained, timeout=180000) as trained:
+        again.resume_button.click()
+    entry = trained.args[0]
+    assert entry.name == "blip" and entry.steps == 4
+    # It went on from the checkpoint: the first step it reports is the one after it.
+    assert again.monitor_page.steps == list(range(checkpoints[0] + 1, 5))
+    assert settings.get(LAST_RUN_KEY) is None
+
+    # A new run starts from the settings stored in that LoRA.
+    third, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    qtbot.waitUntil(lambda: third.training_page.from_lora_combo.count() == 2, timeout=30000)
+    page = third.training_page
+    page.rank_spin.setValue(16)
+    assert page.apply_lora_settings(third.training_page.from_lora_combo.itemData(1))
+    assert (page.rank_spin.value(), page.alpha_spin.value(), page.lr_spin.value(), page.length_spin.value()) == (2, 4.0, 0.05, 4)
+    assert third.dataset_page.trigger_edit.text() == "blip"
+    assert third.dataset_page.height_spin.value() == 64
+
+
+def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, window, tiny_model):
+    window.prompt_panel.set_model(tiny_model)
+    tools = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Tools")
+    (action,) = [a for a in tools.actions() if a.text() == "Train a &LoRA…"]
+    action.trigger()
+    wizard = window.lora_wizard
+    assert wizard.isVisible() and wizard.dataset_page.model_id() == tiny_model
+    assert wizard.generation is window.generation and wizard.project is window.project
+    assert window.open_lora_wizard() is wizard  # one per window
+    assert window.prompt_panel.lora_picker.cache_dir == window.client.settings.cache_dir
+    qtbot.waitUntil(lambda: wizard.training_page.preset_combo.findData("cpu") >= 0, timeout=60000)
+    # Clips of the open project join the dataset: the selected one's audible part, its prompt as caption.
+    from app.model.commands import AddClip
+    from app.model.project import Clip, Selection
+    from engine.api import Recipe
+
+    t = np.arange(int(2.0 * RATE)) / RATE
+    tone = Clip(name="hum", audio=(0.4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)[None], sample_rate_hz=RATE,
+                offset_s=0.5, recipe=Recipe(task="generate", params={"prompt": "a deep hum"}))
+    window.undo_stack.push_command(AddClip(window.project, window.project.tracks[0].id, tone))
+    window.project.set_selection(Selection(clip_ids={tone.id}))
+    wizard.dataset_page.add_clips_button.click()
+    assert wizard.dataset_page.clips_label.text() == "1 clips"
+    dataset = fill_dataset(qtbot, wizard, None)
+    (example,) = dataset.examples
+    assert example.caption == "zorb, a deep hum" and example.name.startswith("hum (")
+    window.client.wait_for_tasks()
+    wizard.close()
