@@ -274,7 +274,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
             return False
         settings = getattr(self.window, "generation", None)
         ask = getattr(self.window, "run_after_caution", None)
-        if settings is not None and callable(ask):
+        if settings is not None and callable(ask) and _uses_model(task.engine_task or kind):
             ask(task.engine_task or kind, settings.model, lambda: self._prepare(plan))
         else:
             self._prepare(plan)
@@ -297,6 +297,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         except (RuntimeError, ValueError) as exc:
             self._fail(plan.kind, f"Could not start the job: {exc}")
             return
+        plan.spec = spec
         job_id = plan.job_id = handle.job_id
         self._plans[job_id] = plan
         handle.started.connect(lambda spec: self.edit_panel.set_running(f"{spec.describe()}: running"))
@@ -349,6 +350,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         if not results:
             self._fail(plan.kind, "the engine returned no audio.")
             return
+        self.project.remember_inputs(plan.spec, [r.recipe for r in results])  # for Regenerate
         try:
             if plan.clip_id is not None and not self._clip_unchanged(plan):
                 ids = self.landing.land_as_new_clips(plan, results)
@@ -368,6 +370,16 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         return clip.audio is plan.audio and (clip.offset_s, clip.duration_s) == plan.trim
 
     # -- landing helpers --------------------------------------------------------------------------
+
+def _uses_model(engine_task: str) -> bool:
+    """Whether the engine task runs a model (a caution about the chosen model applies to it)."""
+    from engine.api import task
+
+    try:
+        return task(engine_task).needs.model is not None
+    except ValueError:  # an app task whose engine task is not loaded: its job says so when submitted
+        return True
+
 
 def install_edit_tools(window: QMainWindow, **options: Any) -> EditTools:
     """Add the spectrogram-editing tools to ``window`` (a MainWindow) and return them.

@@ -723,6 +723,7 @@ class MainWindow(QMainWindow):
         results = [r for r in result if isinstance(r, TaskResult)]
         if not results:
             return
+        self.project.remember_inputs(pending.spec, [r.recipe for r in results])  # for Regenerate
         clips, track_id = self._land_results(pending, results)
         first = results[0].recipe
         self.prompt_panel.note_used_seed(first.seed)
@@ -1038,6 +1039,7 @@ class MainWindow(QMainWindow):
             tools.masks.for_project(project) if tools is not None else {},
         )
         before.project.path = project.path
+        before.project.inputs = project.inputs
         playhead, selection = project.playhead_s, project.selection
         try:
             project.replace_contents(loaded.project)

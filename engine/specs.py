@@ -186,6 +186,11 @@ class JobSpec:
         """Fingerprints of this job's inputs, by input name (nothing for a job without inputs)."""
         return {}
 
+    def input_values(self) -> dict[str, Any]:
+        """This job's inputs by name, as :meth:`from_recipe` takes them back (what a caller keeps
+        to regenerate its results: the recipe holds only their fingerprints)."""
+        return {}
+
     def make_recipe(
         self,
         *,
@@ -419,6 +424,9 @@ class AudioInputJob(JobSpec):
 
     def recipe_inputs(self) -> dict[str, dict[str, Any]]:
         return {"audio": audio_record(self.audio, self.sample_rate_hz)}
+
+    def input_values(self) -> dict[str, Any]:
+        return {"audio": AudioInput(self.audio, self.sample_rate_hz)}
 
     @classmethod
     def _fields_from_inputs(cls, recipe: Recipe, inputs: Mapping[str, Any]) -> dict[str, Any]:

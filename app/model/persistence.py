@@ -1,5 +1,7 @@
 """Project files (``.sdproj``): a zip holding ``project.json``, each audio array once as a 32-bit
-float WAV (sample-exact) and each spectrogram image as a PNG with its EXIF params. Qt-free.
+float WAV (sample-exact), each spectrogram image as a PNG with its EXIF params, and the input
+audio of the edits that made clips (``inputs/<sha256>.wav``, once per fingerprint, so Regenerate
+can rerun them after the project is reopened). Qt-free.
 
 Saving is split so the GUI never blocks: :meth:`ProjectSnapshot.capture` runs on the GUI thread
 (cheap: it copies field values and keeps references to the immutable arrays), and
@@ -41,9 +43,12 @@ from app.model.project_schema import (  # noqa: F401 - FORMAT_*, ProjectFileErro
     format_bytes,
     parse_json,
 )
+from engine.recipes import audio_fingerprint
 from engine.specs import Recipe
 
 PROJECT_SUFFIX = ".sdproj"
+#: Where the input audio of edits is kept (``inputs/<sha256>.wav``; the manifest's ``inputs``).
+INPUTS_FOLDER = "inputs/"
 MANIFEST_ENTRY = "project.json"
 READ_CHUNK_BYTES = 1 << 20
 AUDIO_BLOCK_FRAMES = 1 << 16
@@ -108,12 +113,18 @@ class ProjectSnapshot:
                     "clips": clips,
                 }
             )
+        inputs = {}
+        for sha, (audio, rate) in project.referenced_inputs().items():  # each once, by fingerprint
+            key = inputs[sha] = f"{INPUTS_FOLDER}{sha}.wav"
+            arrays[key] = audio
+            rates[key] = rate
         manifest = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "sample_rate_hz": project.sample_rate_hz,
             "playhead_s": project.playhead_s,
             "tracks": tracks,
+            "inputs": inputs,
         }
         return cls(manifest, arrays, rates, images)
 
@@ -415,6 +426,12 @@ def project_from_archive(archive: ProjectArchive) -> tuple[Project, list[str]]:
             track.clips.append(clip)
         project.add_track(track)
     project.playhead_s = manifest.playhead_s
+    for sha, key in manifest.inputs.items():
+        audio, rate = _read_audio(archive, key, budget)
+        if audio_fingerprint(audio, rate) != sha:
+            warnings.append(f"The kept input {key} is not the audio its name says; clips made from it cannot be regenerated.")
+            continue
+        project.inputs[sha] = (audio, rate)
     return project, warnings
 
 

@@ -316,6 +316,10 @@ class Project:
         self.playhead_s = 0.0
         self.selection = Selection()
         self.path: str | None = None
+        #: The input audio of the edits that made clips, by its recipe fingerprint (sha256):
+        #: ``(audio, sample_rate_hz)``, so Regenerate can rerun them (:meth:`inputs_for`).
+        #: Saved with the project, each once; arrays are immutable like the clips'.
+        self.inputs: dict[str, tuple[np.ndarray, int]] = {}
         for track in tracks or ():
             self.add_track(track)
 
@@ -325,6 +329,48 @@ class Project:
         project = cls(**kwargs)
         project.add_track(Track(name=name))
         return project
+
+    # -- inputs of edits -------------------------------------------------------------------
+
+    def remember_inputs(self, spec: Any, recipes: list[Recipe]) -> None:
+        """Keep the input audio of ``spec`` (a job that made results with ``recipes``) under the
+        fingerprints the recipes record, so those results can be regenerated. Inputs that are not
+        a clip's audio (1-2 channels, float32) are not kept."""
+        values = spec.input_values() if callable(getattr(spec, "input_values", None)) else {}
+        for name, value in values.items():
+            try:
+                audio, rate = value
+            except (TypeError, ValueError):
+                continue
+            if not (isinstance(audio, np.ndarray) and audio.ndim == 2 and audio.dtype == np.float32
+                    and 1 <= audio.shape[0] <= MAX_CHANNELS and MIN_SAMPLE_RATE_HZ <= int(rate) <= MAX_SAMPLE_RATE_HZ):
+                continue
+            for recipe in recipes:
+                sha = recipe.inputs.get(name, {}).get("sha256")
+                if isinstance(sha, str) and sha:
+                    self.inputs.setdefault(sha, (audio, int(rate)))
+
+    def inputs_for(self, recipe: Recipe) -> dict[str, tuple[np.ndarray, int]] | None:
+        """The inputs ``recipe`` was made from, by name (``{}`` for a recipe without inputs), or
+        None when one of them is not kept (an edit from before inputs were saved, an import)."""
+        found = {}
+        for name, record in recipe.inputs.items():
+            value = self.inputs.get(record.get("sha256") or "")
+            if value is None:
+                return None
+            found[name] = value
+        return found
+
+    def referenced_inputs(self) -> dict[str, tuple[np.ndarray, int]]:
+        """The kept inputs some clip's recipe names (what a save writes)."""
+        used = {}
+        for clip in self.clips():
+            if clip.recipe is not None:
+                for record in clip.recipe.inputs.values():
+                    sha = record.get("sha256")
+                    if sha in self.inputs:
+                        used[sha] = self.inputs[sha]
+        return used
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -494,7 +540,7 @@ class Project:
         """Become ``other`` (File > New / Open) while views keep holding this object.
 
         Resets selection and playhead (with their events), takes over ``other``'s sample rate,
-        path and tracks (``other`` is left empty), then emits project_reset(self) once: no track
+        path, tracks and kept inputs (``other`` is left empty), then emits project_reset(self) once: no track
         or clip events, so swapping in thousands of clips costs each view one rebuild.
         """
         self.set_selection(Selection())
@@ -502,7 +548,9 @@ class Project:
         self.sample_rate_hz = other.sample_rate_hz
         self.path = other.path
         self.tracks[:] = other.tracks
+        self.inputs = other.inputs
         other.tracks.clear()
+        other.inputs = {}
         self.events.project_reset.emit(self)
 
     def _drop_from_selection(self, clip_ids: set[str], track_id: str | None) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from app.model.project import (
@@ -267,6 +268,8 @@ class Manifest:
     sample_rate_hz: int
     playhead_s: float
     tracks: tuple[TrackEntry, ...]
+    #: Kept input audio of edits: sha256 fingerprint -> member name (``inputs/<sha256>.wav``).
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def check_manifest(data: Any, fields: Fields, members: set[str], limits: FileLimits = DEFAULT_LIMITS) -> Manifest:
@@ -335,4 +338,12 @@ def check_manifest(data: Any, fields: Fields, members: set[str], limits: FileLim
                 clips=tuple(clips),
             )
         )
-    return Manifest(rate, playhead, tuple(tracks))
+    raw_inputs = f.object(root.get("inputs", {}), "inputs")
+    if len(raw_inputs) > limits.clips:
+        f.fail("inputs", f"holds {len(raw_inputs)} entries; at most {limits.clips} are allowed.")
+    inputs = {}
+    for sha, member in raw_inputs.items():
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            f.fail("inputs", f"has the key {_describe(sha)}; keys are sha256 fingerprints (64 hex digits).")
+        inputs[sha] = f.member(member, f"inputs.{sha[:12]}", "inputs/", members)
+    return Manifest(rate, playhead, tuple(tracks), inputs)

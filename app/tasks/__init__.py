@@ -66,6 +66,7 @@ class Plan:
     land: Callable[[int, Any], list[str]]  # GUI thread: (job_id, results) -> ids of the clips changed
     cancelled: bool = False
     job_id: int | None = None
+    spec: Any = None  # the job spec once built (its inputs are kept for Regenerate)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -37,6 +37,8 @@ EXTRA_LABELS = {
     "context_s": "Context", "crossfade_s": "Crossfade", "feather_px": "Feather", "window_s": "Window",
     "griffin_lim_iters": "Griffin-Lim iterations", "sample_rate_hz": "Input rate",
 }
+REGENERATE_TIP = ("Run the recipe again (on the input it edited, for an edit) into a new clip: the same seed gives "
+                  "the same audio on this device")
 #: Settings that say nothing to a reader (they stay in the copied recipe).
 HIDDEN_EXTRA = {"mask"}
 
@@ -126,7 +128,8 @@ def qimage_from_pil(image: Any, height_px: int | None = None) -> QImage:
 class QtInspector(QWidget):
     """Shows the first selected clip of ``project``; emits what its buttons ask for.
 
-    Signals: ``regenerate_requested(spec)``, ``regenerate_failed(reason)``,
+    Signals: ``regenerate_requested(spec)`` (for any task's recipe, with the inputs the project
+    keeps for an edit), ``regenerate_failed(reason)``,
     ``use_settings_requested(recipe, clip)``.
     """
 
@@ -150,7 +153,7 @@ class QtInspector(QWidget):
         self.recipe_form = QFormLayout()
         self.recipe_title = QLabel("<b>Recipe</b>")
         self.regenerate_button = QPushButton("Regenerate")
-        self.regenerate_button.setToolTip("Run the recipe again: the same seed gives the same audio on this device")
+        self.regenerate_button.setToolTip(REGENERATE_TIP)
         self.copy_seed_button = QPushButton("Copy seed")
         self.copy_recipe_button = QPushButton("Copy recipe")
         self.copy_recipe_button.setToolTip("Copy the whole recipe as JSON (for a bug report, a script or specdiff-cli)")
@@ -315,7 +318,23 @@ class QtInspector(QWidget):
         self.copy_seed_button.setEnabled(has_recipe)
         self.copy_recipe_button.setEnabled(has_recipe)
         self.use_settings_button.setEnabled(has_recipe)
-        self.regenerate_button.setEnabled(has_recipe and recipe.task == "generate")
+        blocker = self.regenerate_blocker(recipe) if has_recipe else "No recipe: this clip was not generated."
+        self.regenerate_button.setEnabled(blocker is None)
+        self.regenerate_button.setToolTip(blocker or REGENERATE_TIP)
+
+    def regenerate_blocker(self, recipe: Any) -> str | None:
+        """Why ``recipe`` cannot be regenerated here (None when it can): a task this version does
+        not know or that makes no recipes, or an input the project does not keep."""
+        try:
+            known = task(recipe.task)
+        except ValueError:
+            return f"This version does not know the task {recipe.task!r}."
+        if not known.makes_recipes:
+            return f"{known.title} cannot be regenerated."
+        if self.project.inputs_for(recipe) is None:
+            return ("The input audio of this edit is not in the project (an edit from before inputs were kept, "
+                    "or a recipe read from a file).")
+        return None
 
     # -- buttons -----------------------------------------------------------------------------
 
@@ -323,7 +342,7 @@ class QtInspector(QWidget):
         if self.clip is None or self.clip.recipe is None:
             return
         try:
-            spec = spec_from_recipe(self.clip.recipe)
+            spec = spec_from_recipe(self.clip.recipe, inputs=self.project.inputs_for(self.clip.recipe))
         except ValueError as exc:
             self.regenerate_button.setToolTip(str(exc))
             self.regenerate_failed.emit(str(exc))
