@@ -3,12 +3,12 @@
     settings = GenerationSettings()
     settings.events.changed.connect(view._on_settings_changed)   # (name, value)
     settings.set(prompt="white noise", steps=20)
-    spec = settings.text_to_audio_spec()
+    spec = settings.generate_spec()
 
 The prompt panel is one view of it (its widgets write into it and follow it); the edit tools
 read the same values through :meth:`GenerationSettings.edit_kwargs` instead of reaching into the
 panel's widgets. A job that needs other values only for itself (the Sound Classes browser's
-64x400 size) passes them as overrides to :meth:`text_to_audio_spec`: nothing sticks.
+64x400 size) passes them as overrides to :meth:`generate_spec`: nothing sticks.
 
 Choosing a model applies what its card recommends (:meth:`apply_model_hints`): its
 spectrogram preset, native length, steps, guidance and scheduler.
@@ -204,13 +204,13 @@ class GenerationSettings:
         name = self.size if size is None else size
         return None if name == NATIVE_SIZE else OUTPUT_SIZES[name][0]
 
-    def text_to_audio_spec(self, **overrides: Any) -> GenerateJob:
-        """The text-to-audio job these settings describe, with ``overrides`` (field names of
+    def generate_spec(self, **overrides: Any) -> GenerateJob:
+        """The generate job these settings describe, with ``overrides`` (field names of
         this model) used for this job only. Raises ValueError saying what to fix."""
         if overrides:
             other = GenerationSettings(self._presets, **self._values)
             other.set(**overrides)
-            return other.text_to_audio_spec()
+            return other.generate_spec()
         prompt = self.prompt.strip()
         if not prompt:
             raise ValueError("Type a prompt first.")

@@ -255,7 +255,7 @@ class QtPromptPanel(QWidget):
         self.model_combo.clear()
         ids = []
         for entry in listing.entries:
-            if not entry.is_pipeline or not {"generate", "text_to_audio"} & set(entry.tasks or ("generate",)):
+            if not entry.is_pipeline or "generate" not in (entry.tasks or ("generate",)):
                 continue
             mark = "" if entry.downloaded else "  (not downloaded)"
             self.model_combo.addItem(f"{entry.label}{mark}", entry.model_id)
@@ -361,7 +361,7 @@ class QtPromptPanel(QWidget):
     def spec(self, **overrides: Any) -> GenerateJob:
         """The job the settings describe (``overrides`` for this job only); raises ValueError
         saying what to fix."""
-        return self.settings.text_to_audio_spec(**overrides)
+        return self.settings.generate_spec(**overrides)
 
     def request_generate(self, **overrides: Any) -> bool:
         """Emit generate_requested with the spec (``overrides``: settings for this job only),

@@ -2,7 +2,7 @@
 
 from engine.models.catalog import (
     CATALOG,
-    DEFAULT_TEXT_TO_AUDIO_MODEL,
+    DEFAULT_GENERATE_MODEL,
     STARTER_MODEL_DIR,
     STARTER_MODEL_ID,
     CatalogEntry,
@@ -33,7 +33,7 @@ from engine.models.store import (
 
 __all__ = [
     "CATALOG",
-    "DEFAULT_TEXT_TO_AUDIO_MODEL",
+    "DEFAULT_GENERATE_MODEL",
     "STARTER_MODEL_DIR",
     "STARTER_MODEL_ID",
     "CachedModel",

@@ -26,7 +26,7 @@ _BUILTIN_MODELS_DIR = STARTER_MODEL_DIR.parent
 #: description, spectrogram preset, native size and recommended sampling settings.
 MODEL_CARD_FILE = "starter.json"
 
-DEFAULT_TEXT_TO_AUDIO_MODEL = "riffusion/riffusion-model-v1"
+DEFAULT_GENERATE_MODEL = "riffusion/riffusion-model-v1"
 
 # fp32 SD 1.x components in safetensors: unet 3.44 GB + text encoder 0.49 GB + vae 0.33 GB.
 _SD1_PIPELINE_BYTES = 4_265_000_000
@@ -161,11 +161,11 @@ def default_model(store: ModelStore) -> str:
     (:data:`STARTER_MODEL_ID`) when it exists, else the Riffusion repo id (which the caller then
     offers to download).
     """
-    if store.is_downloaded(DEFAULT_TEXT_TO_AUDIO_MODEL):
-        return DEFAULT_TEXT_TO_AUDIO_MODEL
+    if store.is_downloaded(DEFAULT_GENERATE_MODEL):
+        return DEFAULT_GENERATE_MODEL
     if (STARTER_MODEL_DIR / "model_index.json").is_file():
         return STARTER_MODEL_ID
-    return DEFAULT_TEXT_TO_AUDIO_MODEL
+    return DEFAULT_GENERATE_MODEL
 
 
 @dataclass(frozen=True)
@@ -248,11 +248,19 @@ def model_hints(model: str) -> ModelHints | None:
             scheduler=scheduler if isinstance(scheduler, str) else None,
             example_prompts=tuple(str(p) for p in prompts) if isinstance(prompts, list) else (),
             sound_families=tuple(str(f) for f in families) if isinstance(families, list) else (),
-            cautions=tuple((str(k), str(v)) for k, v in cautions.items()) if isinstance(cautions, dict) else (),
+            cautions=tuple((_task_name(str(k)), str(v)) for k, v in cautions.items()) if isinstance(cautions, dict) else (),
         )
-    if text.lower() == DEFAULT_TEXT_TO_AUDIO_MODEL.lower():
+    if text.lower() == DEFAULT_GENERATE_MODEL.lower():
         return _RIFFUSION_HINTS
     return None
+
+
+def _task_name(name: str) -> str:
+    """A task named in a model card, under its current name (cards written before the task
+    registry may say ``text_to_audio`` or ``variation``; the registry knows those old names)."""
+    from engine.tasks import canonical_name  # torch-free; imported late (task modules read this catalog)
+
+    return canonical_name(name)
 
 
 def is_starter_model(model: str) -> bool:
@@ -261,8 +269,6 @@ def is_starter_model(model: str) -> bool:
     return bool(hints and hints.starter)
 
 
-#: Catalog task names -> the app's task names (the catalog's older names are accepted too).
-_TASK_NAMES = {"text_to_audio": "generate", "variation": "vary", "outpaint": "extend"}
 #: What a task needs of a model, in the catalog's terms (Sound Classes prompts are generation).
 _TASK_NEEDS = {"sound_classes": "generate", "continue": "extend", "loop": "inpaint", "interpolate": "generate"}
 _TASK_LABELS = {"generate": "text-to-audio generation", "sound_classes": "AudioSet class prompts",
@@ -292,7 +298,7 @@ def task_caution(model: str, task: str) -> str | None:
     if entry is None:
         return None
     need = _TASK_NEEDS.get(task, task)
-    if need in {_TASK_NAMES.get(t, t) for t in entry.tasks}:
+    if need in entry.tasks:
         return None
     label = _TASK_LABELS.get(task, task)
     return f"{entry.title} is not made for {label}." + (f" {entry.notes}" if entry.notes else "")

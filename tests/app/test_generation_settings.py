@@ -30,9 +30,9 @@ def test_specs_use_the_settings_and_overrides_do_not_stick():
     settings = GenerationSettings(model="some/model", prompt="  rain on a tin roof ", steps=7)
     with pytest.raises(ValueError, match="seed is locked"):
         settings.set(seed_locked=True)
-        settings.text_to_audio_spec()
+        settings.generate_spec()
     settings.set(seed=42)
-    spec = settings.text_to_audio_spec(size="64x400 (seed 001)", duration_s=4.0)
+    spec = settings.generate_spec(size="64x400 (seed 001)", duration_s=4.0)
     assert (spec.prompt, spec.seed, spec.num_inference_steps, spec.height, spec.duration_s) == (
         "rain on a tin roof", 42, 7, 64, 4.0)
     assert (settings.size, settings.duration_s) == (NATIVE_SIZE, GENERIC_SETTINGS["duration_s"])

@@ -115,7 +115,7 @@ def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tin
     assert clip.image.size == (400, 64) and clip.length_s == pytest.approx(4.0, abs=0.02)
     # The browser's size was for that job only: later generations keep the panel's own.
     assert (panel.output_size(), panel.duration_spin.value()) == before
-    assert window.generation.text_to_audio_spec().height is None
+    assert window.generation.generate_spec().height is None
     # "Use prompt" only fills the panel; the browser's choices persist with the window state.
     browser.select_labels(["Dog"])
     qtbot.mouseClick(browser.use_button, Qt.MouseButton.LeftButton)

@@ -6,7 +6,7 @@ import json
 
 from engine.audio.spectrogram import PRESETS
 from engine.models.catalog import (
-    DEFAULT_TEXT_TO_AUDIO_MODEL,
+    DEFAULT_GENERATE_MODEL,
     STARTER_MODEL_DIR,
     is_starter_model,
     model_hints,
@@ -30,7 +30,7 @@ def test_the_starter_card_gives_its_preset_length_and_sampling_settings():
 
 
 def test_riffusion_has_its_own_defaults_and_unknown_models_have_none(tmp_path):
-    hints = model_hints(DEFAULT_TEXT_TO_AUDIO_MODEL)
+    hints = model_hints(DEFAULT_GENERATE_MODEL)
     assert hints.spectrogram_preset == "riffusion" and hints.duration_s == 5.12 and not hints.starter
     assert model_hints("someone/else") is None and model_hints("") is None
     assert model_hints(str(tmp_path)) is None  # a folder without a card
@@ -48,3 +48,13 @@ def test_a_malformed_card_is_ignored_and_odd_values_are_dropped(tmp_path):
     hints = model_hints(str(tmp_path))
     assert hints.title == "Mine" and not hints.starter and hints.duration_s is None
     assert hints.guidance_scale is None and hints.num_inference_steps == 12
+
+
+def test_a_card_written_with_old_task_names_cautions_under_the_current_ones(tmp_path):
+    from engine.models.catalog import task_caution
+
+    (tmp_path / "starter.json").write_text(json.dumps(
+        {"title": "Old card", "cautions": {"text_to_audio": "Only drums.", "variation": "Too noisy.", "loop": "Clicks."}}))
+    assert task_caution(str(tmp_path), "generate") == "Only drums."
+    assert task_caution(str(tmp_path), "vary") == "Too noisy."
+    assert task_caution(str(tmp_path), "loop") == "Clicks."
