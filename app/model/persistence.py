@@ -427,7 +427,11 @@ def project_from_archive(archive: ProjectArchive) -> tuple[Project, list[str]]:
         project.add_track(track)
     project.playhead_s = manifest.playhead_s
     for sha, key in manifest.inputs.items():
-        audio, rate = _read_audio(archive, key, budget)
+        try:
+            audio, rate = _read_audio(archive, key, budget)
+        except ProjectFileError as exc:  # the project opens without it: only Regenerate needs it
+            warnings.append(f"{exc} Clips made from it cannot be regenerated.")
+            continue
         if audio_fingerprint(audio, rate) != sha:
             warnings.append(f"The kept input {key} is not the audio its name says; clips made from it cannot be regenerated.")
             continue

@@ -143,6 +143,7 @@ def test_a_task_in_one_engine_and_one_app_module_joins_the_dock_menu_and_regener
     panel = tools.edit_panel
     assert [panel.tabs.tabText(i) for i in range(panel.tabs.count())][-1] == "Reverse"
     assert tools.actions["reverse"] in tools.menu.actions()
+    assert tools.actions["reverse"] in tools.edit_toolbar.actions()
     assert tools.actions["reverse"].shortcut().toString() == "Ctrl+Alt+R"
     generate_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Generate")
     assert tools.actions["interpolate"] in generate_menu.actions()  # a task making new clips

@@ -162,6 +162,14 @@ def test_inputs_are_stored_once_by_fingerprint_and_checked_when_read(tmp_path):
     with ProjectArchive(other) as archive:
         swapped, warnings = project_from_archive(archive)
     assert swapped.inputs == {} and any("cannot be regenerated" in w for w in warnings)
+    # A damaged input: the project still opens, with a warning (only Regenerate needs it).
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(other, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, b"RIFF not a wav" if info.filename.startswith(INPUTS_FOLDER) else src.read(info))
+    with ProjectArchive(other) as archive:
+        damaged, warnings = project_from_archive(archive)
+    assert damaged.inputs == {} and len(damaged.clips()) == 2
+    assert any("cannot be regenerated" in w and "inputs/" in w for w in warnings)
 
     # A key that is no fingerprint is refused with a one-line message.
     with zipfile.ZipFile(path) as zf:
