@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         if task.name in TOOL_COMMANDS:
             log.warning("task %r has the name of a specdiff-cli command; it gets no CLI command", task.name)
             continue
-        command = sub.add_parser(task.name, parents=[common], help=task.summary)
+        # train_pictures is also `specdiff-cli train-pictures` (hyphens, as the other commands are spelled)
+        aliases = [task.name.replace("_", "-")] if "_" in task.name else []
+        command = sub.add_parser(task.name, aliases=aliases, parents=[common], help=task.summary)
         task.add_arguments(command)
         command.set_defaults(func=lambda args, task=task: run_task(task, args))
     add_tool_commands(sub, common, Parser)

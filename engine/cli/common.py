@@ -319,8 +319,9 @@ def write_audio_with_recipe(path: Path, audio: Any, sample_rate_hz: int, recipe:
 
 
 def read_recipe(path: str | Path) -> Any:
-    """The :class:`engine.recipes.Recipe` an audio file written by ``specdiff-cli`` carries: in its
-    comment tag, else in ``PATH.recipe.json`` beside it (format-1 recipes are migrated).
+    """The :class:`engine.recipes.Recipe` a file written by ``specdiff-cli`` carries: an audio file's
+    comment tag, else ``PATH.recipe.json`` beside it (format-1 recipes are migrated); a PNG
+    picture's ``specdiff-recipe`` text chunk.
 
     Raises ValueError if the file carries none or it is not a recipe.
     """
@@ -328,6 +329,10 @@ def read_recipe(path: str | Path) -> Any:
     from engine.recipes import Recipe
 
     path = Path(path)
+    if path.suffix.lower() == ".png":  # a picture (specdiff-cli illustrate): the recipe is in a text chunk
+        from engine.pictures.png import read_png_recipe
+
+        return read_png_recipe(path)
     text = read_audio_metadata(path).get(RECIPE_METADATA_KEY)
     if not text:
         sidecar = path.with_name(path.name + RECIPE_SIDECAR_SUFFIX)

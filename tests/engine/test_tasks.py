@@ -20,7 +20,8 @@ from engine.tasks import MODULES_ENV, Needs, Task, TaskRegistry, builtin_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parent / "plugins"
-BUILTIN = ["download_model", "extend", "generate", "inpaint", "interpolate", "loop", "unload_models", "upsample", "vary"]
+BUILTIN = ["download_model", "extend", "generate", "illustrate", "inpaint", "interpolate", "loop", "train_pictures",
+           "unload_models", "upsample", "vary"]
 
 
 @pytest.fixture
@@ -43,7 +44,8 @@ def test_every_builtin_task_is_one_module_with_one_name_everywhere():
         assert api.task(name) is task
     # The CLI command, the recipe's task and the spec's kind are the same word.
     cli = {task.name for task in registry() if task.has_cli}
-    assert cli == {"generate", "inpaint", "extend", "loop", "vary", "interpolate", "upsample"}
+    assert cli == {"generate", "inpaint", "extend", "loop", "vary", "interpolate", "upsample", "illustrate",
+                   "train_pictures"}
     assert api.task("text_to_audio").name == "generate" and api.task("variation").name == "vary"
     assert tasks["inpaint"].needs == Needs(model="sd", audio=True, region=True, prompt=True)
     with pytest.raises(ValueError, match="unknown task 'paint'; this version knows: download_model, extend"):
@@ -150,8 +152,7 @@ def test_a_plugin_task_gets_a_cli_command_and_regenerates(tmp_path, make_music):
     # Without the plugin, the recipe names a task this version does not know: one line.
     gone = run_cli("regenerate", tmp_path / "quiet.wav", "-o", tmp_path / "x.wav", env=cli_env())
     assert gone.returncode == 1 and gone.stderr.strip().splitlines() == [
-        "specdiff-cli: error: unknown task 'toy-gain'; this version knows: download_model, extend, generate, "
-        "inpaint, interpolate, loop, unload_models, upsample, vary."]
+        f"specdiff-cli: error: unknown task 'toy-gain'; this version knows: {', '.join(BUILTIN)}."]
 
 
 def test_entry_point_plugins_load_and_broken_ones_are_skipped(tmp_path):

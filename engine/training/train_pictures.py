@@ -1,0 +1,387 @@
+"""Training seed 002's picture model: the shipped starter, and a model of a user's own pairs.
+
+The starter (no download; one torch thread; seeded, so the same run gives the same weights)::
+
+    OMP_NUM_THREADS=1 python -m engine.training.train_pictures --out resources/models/pictures
+
+1. sounds: General MIDI clips rendered with fluidsynth (FluidR3) and synth corpus sounds, each
+   with its attributes (:mod:`engine.pictures.corpus`) and its procedural picture
+   (:mod:`engine.pictures.drawing`);
+2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented);
+3. with the encoder frozen, the projector and the DDPM learn the pictures from the embeddings,
+   the condition dropped for 20% of the examples (classifier-free guidance); EMA weights are kept.
+
+A user's pairs (``specdiff-cli train-pictures PAIRS_DIR -o OUT``, the ``train_pictures`` task):
+a folder of audio files each with a picture of the same name (``dog.wav`` + ``dog.png``/``.jpg``);
+the base model's encoder (the starter's by default) stays frozen, its projector and DDPM are
+fine-tuned on the pairs (pictures centre-cropped to a square and resized to 64x64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: The starter's run.
+STARTER_SEED = 0
+STARTER_GM_SOUNDS = 3600
+STARTER_SYNTH_SOUNDS = 1200
+STARTER_ENCODER_STEPS = 600
+STARTER_DIFFUSION_STEPS = 1500
+BATCH = 16
+STARTER_CARD = {
+    "title": "Starter picture model (procedural pictures only)",
+    "description": (
+        "A 64x64 pixel-space diffusion model conditioned on a small audio encoder (seed 002's method), trained "
+        "offline on General MIDI and synthesized sounds paired with pictures drawn from each sound's attributes. "
+        "It draws what it hears as a diagram: colour = family (keys red, plucked orange, bowed/organ green, winds "
+        "blue, synth purple, drums yellow, noise/effects grey), a disc for a pitched sound (higher = higher and "
+        "smaller) or a band for an unpitched one, ticks along the bottom for onsets, brightness for loudness. It "
+        "knows no photographs: for scenes, use an image model from the store (the zero-shot path)."
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+
+def mels_of(clips: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, WINDOW_SAMPLES) prepared clips -> (N, 1, 64, frames) float32 log-mels."""
+    import torch
+
+    from engine.pictures.model import log_mel
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(clips), batch):
+            out.append(log_mel(torch.as_tensor(clips[i : i + batch])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 1, 64, 1), np.float32)
+
+
+def starter_corpus(seed: int, n_gm: int, n_synth: int, *, font: Path | None = None, chunk: int = 600) -> tuple[np.ndarray, list]:
+    """The starter's sounds as log-mels and their attributes (rendered in chunks to bound memory)."""
+    from engine.pictures.corpus import gm_sounds, synth_sounds
+
+    rng = np.random.default_rng(seed)
+    mels, attributes = [], []
+    remaining = n_gm
+    while remaining > 0:
+        sounds = gm_sounds(rng, min(chunk, remaining), font=font)
+        remaining -= min(chunk, remaining)
+        mels.append(mels_of(np.stack([s.audio for s in sounds])))
+        attributes += [s.attributes for s in sounds]
+    for start in range(0, n_synth, chunk):
+        sounds = synth_sounds(rng, min(chunk, n_synth - start))
+        mels.append(mels_of(np.stack([s.audio for s in sounds])))
+        attributes += [s.attributes for s in sounds]
+    return np.concatenate(mels), attributes
+
+
+def encoder_targets(attributes: Sequence[Any]) -> dict[str, np.ndarray]:
+    from engine.pictures.drawing import LOUDNESS_HIGH_DB, LOUDNESS_LOW_DB, MAX_TICKS, pitch_position
+
+    return {
+        "group": np.array([a.group_index for a in attributes], np.int64),
+        "pitched": np.array([a.pitch_hz is not None for a in attributes], np.float32),
+        "pitch": np.array([pitch_position(a.pitch_hz) if a.pitch_hz else 0.0 for a in attributes], np.float32),
+        "onsets": np.array([min(a.onsets, MAX_TICKS) / MAX_TICKS for a in attributes], np.float32),
+        "loudness": np.array([(a.loudness_db - LOUDNESS_LOW_DB) / (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB)
+                              for a in attributes], np.float32),
+    }
+
+
+def pictures_tensor(pictures: Sequence[np.ndarray]) -> Any:
+    """uint8 (64, 64, 3) pictures -> float32 (N, 3, 64, 64) in [-1, 1]."""
+    import torch
+
+    array = np.stack(pictures).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------
+
+
+def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, steps: int, seed: int,
+                  batch: int = 32, lr: float = 2e-3, log_every: int = 100) -> list[float]:
+    """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB); returns the losses."""
+    import torch
+    from torch.nn import functional as F
+
+    from engine.pictures.drawing import LOUDNESS_HIGH_DB, LOUDNESS_LOW_DB
+
+    targets = {k: torch.from_numpy(v) for k, v in encoder_targets(attributes).items()}
+    data = torch.from_numpy(mels)
+    rng = torch.Generator().manual_seed(seed)
+    encoder = model.encoder.train()
+    opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    losses = []
+    for step in range(steps):
+        idx = torch.randint(0, len(data), (batch,), generator=rng)
+        gain_db = torch.rand(batch, generator=rng) * 18.0 - 12.0
+        x = data[idx] + (gain_db / 30.0)[:, None, None, None]
+        out = encoder.predict(encoder.embed(x))
+        pitched = targets["pitched"][idx]
+        loudness = targets["loudness"][idx] + gain_db / (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB)
+        loss = (F.cross_entropy(out["group"], targets["group"][idx])
+                + F.binary_cross_entropy_with_logits(out["pitched"], pitched)
+                + 4 * (pitched * (out["pitch"] - targets["pitch"][idx]) ** 2).sum() / pitched.sum().clamp(min=1)
+                + F.mse_loss(out["onsets"], targets["onsets"][idx]) + F.mse_loss(out["loudness"], loudness))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if log_every and (step + 1) % log_every == 0:
+            log.info("encoder step %d/%d loss %.4f", step + 1, steps, float(np.mean(losses[-log_every:])))
+    encoder.eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    return losses
+
+
+def embeddings_of(model: Any, mels: np.ndarray, batch: int = 256) -> Any:
+    import torch
+
+    with torch.no_grad():
+        return torch.cat([model.encoder.embed(torch.from_numpy(mels[i : i + batch])) for i in range(0, len(mels), batch)])
+
+
+def train_diffusion(
+    model: Any,
+    embeddings: Any,
+    pictures: Any,
+    *,
+    steps: int,
+    seed: int,
+    batch: int = BATCH,
+    lr: float = 1e-3,
+    ema_decay: float = 0.995,
+    start_step: int = 0,
+    state: dict[str, Any] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Iterator[tuple[int, float]]:
+    """Train the projector and the UNet (encoder frozen) for ``steps`` steps; yields ``(step, loss)``
+    after each. At the end the EMA weights are copied into the model. ``state`` (optimizer, EMA,
+    generator) may be passed to resume; it is updated in place."""
+    import torch
+
+    params = [p for m in (model.projector, model.unet) for p in m.parameters()]
+    state = state if state is not None else {}
+    if "opt" not in state:
+        state["opt"] = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+        state["ema"] = [p.detach().clone() for p in params]
+        state["generator"] = torch.Generator().manual_seed(seed)
+    opt, ema, generator = state["opt"], state["ema"], state["generator"]
+    scheduler = model.scheduler()
+    model.projector.train()
+    model.unet.train()
+    for step in range(start_step, steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / 50)
+        idx = torch.randint(0, len(pictures), (batch,), generator=generator)
+        loss = model.diffusion_loss(pictures[idx], embeddings[idx], generator, scheduler)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.lerp_(p.detach(), 1 - decay)
+        yield step + 1, loss.item()
+    use_ema(model, state)
+    model.eval()
+
+
+def use_ema(model: Any, state: dict[str, Any]) -> list[Any]:
+    """Copy the EMA weights of ``state`` into the model's projector and UNet; returns the weights
+    they replaced (for :func:`restore`)."""
+    import torch
+
+    params = [p for m in (model.projector, model.unet) for p in m.parameters()]
+    with torch.no_grad():
+        old = [p.detach().clone() for p in params]
+        for e, p in zip(state["ema"], params):
+            p.copy_(e)
+    return old
+
+
+def restore(model: Any, weights: list[Any]) -> None:
+    import torch
+
+    with torch.no_grad():
+        for w, p in zip(weights, [p for m in (model.projector, model.unet) for p in m.parameters()]):
+            p.copy_(w)
+
+
+# ---------------------------------------------------------------------------------------------
+# The starter
+# ---------------------------------------------------------------------------------------------
+
+
+def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
+                  encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
+                  config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0) -> dict[str, Any]:
+    """Train the starter picture model into ``out``; returns its training facts."""
+    import torch
+
+    from engine.pictures.drawing import draw
+    from engine.pictures.model import PictureModel, PictureModelCard, num_parameters, save_picture_model
+
+    torch.manual_seed(seed)
+    started = time.monotonic()
+    cache = Path(cache_dir) / f"corpus-{seed}-{n_gm}-{n_synth}.npz" if cache_dir else None
+    if cache is not None and cache.is_file():
+        import pickle
+
+        with np.load(cache, allow_pickle=False) as data:
+            mels = data["mels"]
+        attributes = pickle.loads(cache.with_suffix(".pkl").read_bytes())
+    else:
+        mels, attributes = starter_corpus(seed, n_gm, n_synth)
+        if cache is not None:
+            import pickle
+
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, mels=mels)
+            cache.with_suffix(".pkl").write_bytes(pickle.dumps(attributes))
+    log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
+    model = PictureModel(config)
+    enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1)
+    embeddings = embeddings_of(model, mels)
+    pictures = pictures_tensor([draw(a) for a in attributes])
+    del mels
+    losses: list[float] = []
+    state: dict[str, Any] = {}
+    for step, loss in train_diffusion(model, embeddings, pictures, steps=diffusion_steps, seed=seed + 2, state=state):
+        losses.append(loss)
+        if step % 50 == 0:
+            log.info("diffusion step %d/%d loss %.4f (%.0f s)", step, diffusion_steps, float(np.mean(losses[-50:])),
+                     time.monotonic() - started)
+        if snapshot_every and step % snapshot_every == 0 and step < diffusion_steps:
+            weights = use_ema(model, state)
+            save_picture_model(model, Path(out) / "snapshots" / f"step-{step:06d}",
+                               PictureModelCard(title=f"snapshot at step {step}"))
+            restore(model, weights)
+    facts = {
+        "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
+        "encoder_steps": encoder_steps, "diffusion_steps": diffusion_steps, "batch": BATCH,
+        "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
+        "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))],
+        "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
+        "torch_threads": torch.get_num_threads(),
+    }  # fmt: skip
+    card = PictureModelCard(
+        title=STARTER_CARD["title"], description=STARTER_CARD["description"],
+        trained_on=(f"{len(attributes)} sounds: {n_gm} General MIDI clips drawn from engine.training.gm_corpus and "
+                    f"rendered with FluidR3_GM (fluidsynth), {n_synth} engine.training.synth sounds; pictures from "
+                    "engine.pictures.drawing. No download."),
+        extra=facts,
+    )
+    save_picture_model(model, out, card)
+    write_readme(out, card)
+    return facts
+
+
+def write_readme(folder: Path, card: Any) -> None:
+    lines = [f"# {card.title}", "", card.description, "", f"Trained on: {card.trained_on}", "",
+             "Made by `python -m engine.training.train_pictures` (seed 002's method: audio encoder -> learned "
+             "projection to cross-attention tokens -> 64x64 pixel-space DDPM, classifier-free guidance 3, "
+             "condition dropped for 20% of training examples).", "", "Training facts:", ""]
+    lines += [f"- {k}: {v}" for k, v in card.extra.items()]
+    (Path(folder) / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# A user's pairs
+# ---------------------------------------------------------------------------------------------
+
+
+def find_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
+    """(audio, picture) pairs in ``folder``: each audio file with a picture of the same stem.
+    Raises ValueError when the folder is missing or holds no pair."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"'{folder}' is not a folder of (audio, picture) pairs.")
+    pictures = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    pairs = [(a, pictures[a.stem]) for a in sorted(folder.iterdir())
+             if a.suffix.lower() in AUDIO_SUFFIXES and a.stem in pictures]
+    if not pairs:
+        raise ValueError(f"'{folder}' holds no pairs: put each sound beside a picture of the same name "
+                         f"(dog.wav + dog.png; audio {', '.join(AUDIO_SUFFIXES)}, pictures {', '.join(IMAGE_SUFFIXES)}).")
+    return pairs
+
+
+def load_picture(path: Path) -> np.ndarray:
+    """A picture file centre-cropped to a square and resized to 64x64: uint8 (64, 64, 3)."""
+    from PIL import Image
+
+    from engine.pictures.drawing import SIZE
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+            return np.asarray(image, dtype=np.uint8)
+    except OSError as error:
+        raise ValueError(f"the picture '{path}' cannot be read: {error}") from None
+
+
+def load_pairs(pairs: Sequence[tuple[Path, Path]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The pairs' prepared clips (N, WINDOW_SAMPLES) and pictures."""
+    from engine.audio.io import read_audio
+    from engine.pictures.model import prepare_clip
+
+    clips, pictures = [], []
+    for audio_path, picture_path in pairs:
+        audio, rate = read_audio(audio_path)
+        try:
+            clips.append(prepare_clip(audio, rate))
+        except ValueError as error:
+            raise ValueError(f"'{audio_path.name}': {error}") from None
+        pictures.append(load_picture(picture_path))
+    return np.stack(clips), pictures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the starter picture model (offline, seeded).")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seed", type=int, default=STARTER_SEED)
+    parser.add_argument("--gm", type=int, default=STARTER_GM_SOUNDS)
+    parser.add_argument("--synth", type=int, default=STARTER_SYNTH_SOUNDS)
+    parser.add_argument("--encoder-steps", type=int, default=STARTER_ENCODER_STEPS)
+    parser.add_argument("--steps", type=int, default=STARTER_DIFFUSION_STEPS)
+    parser.add_argument("--cache-dir", default=None, help="keep the rendered corpus here (a rerun skips rendering)")
+    parser.add_argument("--snapshot-every", type=int, default=0, help="save the EMA weights every N steps")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    facts = train_starter(Path(args.out), seed=args.seed, n_gm=args.gm, n_synth=args.synth,
+                          encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
+                          snapshot_every=args.snapshot_every)
+    print(facts)
+    return 0
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
