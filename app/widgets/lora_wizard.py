@@ -67,6 +67,7 @@ from engine.training.lora_library import (
     preview_dataset,
     read_lora_entry,
     scan_library,
+    train_lora_spec,
     unique_output_path,
 )
 
@@ -528,10 +529,15 @@ class TrainingPage(QWizardPage):
         for name in found:
             self.preset_combo.addItem(name, name)
         model = self.w.dataset_page.model_id()
-        wanted = "cpu" if "cpu" in found and (not self.w.has_gpu or _small_model(model)) else next(iter(found), "")
+        cpu = self.cpu_preset()
+        wanted = cpu if cpu and (not self.w.has_gpu or _small_model(model)) else next(iter(found), "")
         if wanted:
             self.preset_combo.setCurrentIndex(self.preset_combo.findData(wanted))
             self.apply_preset(wanted)
+
+    def cpu_preset(self) -> str:
+        """The name of the CPU preset (for the starter model), '' before the presets are known."""
+        return next((name for name in self.presets if name.startswith("cpu")), "")
 
     def apply_preset(self, name: str) -> None:
         if name in self.presets:
@@ -653,21 +659,33 @@ class TrainingPage(QWizardPage):
         if page.dataset is None:
             self.estimate_label.setText("Read the sounds first.")
             return
-        model, dataset, settings = page.model_id(), page.dataset, self.settings()
         self.estimate_button.setEnabled(False)
         self.estimate_label.setText("Estimating…")
+        self.show_error("")
 
         def done(estimate: Any) -> None:
             self.estimate_button.setEnabled(True)
             self.estimate_label.setText(estimate.describe())
             self.w.estimated.emit(estimate)
 
-        def failed(error: BaseException) -> None:
+        def failed(message: str) -> None:
             self.estimate_button.setEnabled(True)
             self.estimate_label.setText("")
-            self.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+            self.show_error(message.splitlines()[0] if message else "The estimate failed.")
 
-        self.w.client.run_in_thread("lora-estimate", lambda: estimate_run(model, dataset, settings), done, failed)
+        if train_lora_spec() is not None:  # an estimate-only run on the engine worker
+            try:
+                job = self.w.make_job(estimate_only=True)
+            except ValueError as error:
+                failed(str(error))
+                return
+            handle = self.w.client.submit(job)
+            handle.finished.connect(done)
+            handle.failed.connect(lambda message, _kind: failed(message))
+            return
+        model, dataset, settings = page.model_id(), page.dataset, self.settings()
+        self.w.client.run_in_thread("lora-estimate", lambda: estimate_run(model, dataset, settings), done,
+                                    lambda error: failed(str(error) or type(error).__name__))
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)
@@ -773,7 +791,7 @@ class MonitorPage(QWizardPage):
         for button in (self.pause_button, self.cancel_button, self.resume_button, self.apply_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        self.samples_box = QGroupBox("Validation samples: with the LoRA | the base model (click to play)")
+        self.samples_box = QGroupBox("Validation samples (click one to play it)")
         self.samples_grid = QGridLayout(self.samples_box)
         layout = QVBoxLayout(self)
         layout.addWidget(self.plot, 2)
@@ -839,7 +857,8 @@ class MonitorPage(QWizardPage):
             self.validation.append((int(progress.step), float(validation)))
             self.validation_curve.setData([s for s, _v in self.validation], [v for _s, v in self.validation])
         if getattr(progress, "checkpoint", None):
-            self.checkpoint_label.setText(f"Checkpoint at step {progress.step}: {Path(progress.checkpoint).name}")
+            where = "/".join(Path(progress.checkpoint).parts[-2:])
+            self.checkpoint_label.setText(f"Checkpoint at step {progress.step}: {where}")
         if getattr(progress, "samples", None):
             self.show_samples(progress.samples)
 
@@ -850,8 +869,11 @@ class MonitorPage(QWizardPage):
             widget = self.samples_grid.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
-        for row, sample in enumerate(self.samples):
-            label = QLabel(f"step {sample.step}: '{sample.prompt}' seed {sample.seed}")
+        for column, text in enumerate(("", "with the LoRA", "base model")):
+            self.samples_grid.addWidget(QLabel(text), 0, column, Qt.AlignmentFlag.AlignHCenter)
+        for row, sample in enumerate(self.samples, start=1):
+            label = QLabel(f"step {sample.step}: '{sample.prompt}', seed {sample.seed}")
+            label.setWordWrap(True)
             self.samples_grid.addWidget(label, row, 0)
             for column, (image, audio, what) in enumerate(((sample.image, sample.audio, "with the LoRA"),
                                                            (sample.base_image, sample.base_audio, "base model")), 1):
@@ -953,7 +975,7 @@ class LoraWizard(QWizard):
         self.player = player
         self.has_gpu = has_gpu
         self.library_folder = Path(library_folder) if library_folder is not None else library_dir()
-        self.job: LoraRunJob | None = None
+        self.job: Any = None
         self.dataset_page = DatasetPage(self)
         self.training_page = TrainingPage(self)
         self.output_page = OutputPage(self)
@@ -991,11 +1013,24 @@ class LoraWizard(QWizard):
 
     # -- the run -------------------------------------------------------------------------------
 
-    def make_job(self, *, resume: bool = False) -> LoraRunJob:
-        """The run the pages describe (ValueError says what is wrong)."""
+    def make_job(self, *, resume: bool = False, estimate_only: bool = False) -> Any:
+        """The run the pages describe: the train_lora task's spec (LoraRunJob before that task
+        exists). The length is in steps (epochs are turned into steps for the dataset read).
+        Raises ValueError saying what is wrong."""
         inputs = self.dataset_page.job_inputs()
-        return LoraRunJob(output=str(self.output_page.output_path()), settings=self.training_page.settings(),
-                          fmt=self.output_page.fmt(), resume=resume, **inputs)
+        settings = self.training_page.settings()
+        train_set = self.dataset_page.train_set
+        steps = self.training_page.total_steps(len(train_set)) if train_set is not None else int(settings["max_steps"])
+        settings.update(epochs=None, max_steps=steps)
+        output = str(self.output_page.output_path())
+        spec_class = train_lora_spec()
+        if spec_class is None:
+            if estimate_only:
+                raise ValueError("Estimates need the train_lora task.")
+            return LoraRunJob(output=output, settings=settings, fmt=self.output_page.fmt(), resume=resume, **inputs)
+        return spec_class(output=output, settings=settings, preset=self.training_page.preset_combo.currentData() or "cpu",
+                          num_steps=steps, fmt=self.output_page.fmt(), resume=resume, estimate_only=estimate_only,
+                          **inputs)
 
     def start(self, *, resume: bool = False) -> Any:
         """Submit the run (or resume the last one from its checkpoint) to the engine."""
@@ -1003,9 +1038,9 @@ class LoraWizard(QWizard):
         try:
             job = self.job if resume and self.job is not None else self.make_job()
             if resume:
-                job = LoraRunJob(**{**_job_fields(job), "resume": True})
+                job = type(job)(**{**_job_fields(job), "resume": True})
         except ValueError as error:
-            page.status_label.setText(str(error))
+            page.status_label.setText(str(error).splitlines()[0])
             return None
         self.job = job
         page.reset()
@@ -1022,30 +1057,32 @@ class LoraWizard(QWizard):
     def resume_job(self, job_id: int) -> bool:
         return bool(self.client.resume(job_id))
 
-    def checkpoint_folder(self, job: LoraRunJob | None = None) -> Path | None:
+    def has_checkpoint(self, job: Any = None) -> bool:
+        """Whether the run ``job`` (default: the last one) left a checkpoint to resume from."""
         job = job or self.job
         if job is None:
-            return None
+            return False
+        latest = getattr(job, "latest_checkpoint", None)
+        if callable(latest):
+            return latest() is not None
         output = Path(job.output)
-        return output.with_name(output.stem + ".checkpoints")
-
-    def has_checkpoint(self, job: LoraRunJob | None = None) -> bool:
-        folder = self.checkpoint_folder(job)
-        return bool(folder is not None and folder.is_dir() and any(folder.glob("checkpoint-*.pt")))
+        folder = output.with_name(output.stem + ".checkpoints")
+        return folder.is_dir() and any(folder.glob("checkpoint-*.pt"))
 
     def on_trained(self, result: Any) -> None:
         page = self.monitor_page
+        run = run_summary(result)
         try:
-            entry = read_lora_entry(result.path, source="library")
+            entry = read_lora_entry(run["path"], source="library")
         except LoraLibraryError as error:
             page.status_label.setText(str(error))
             return
         page.entry = entry
+        initial, final = run.get("initial_validation_loss"), run.get("final_validation_loss")
         page.status_label.setText(
-            f"Done: {entry.name} in {_minutes(result.seconds)}, loss {result.initial_loss:.4f} -> {result.final_loss:.4f}"
-            + (f", validation {result.initial_validation_loss:.4f} -> {result.final_validation_loss:.4f}"
-               if result.final_validation_loss is not None and result.initial_validation_loss is not None else "")
-            + f". Saved to {result.path}."
+            f"Done: {entry.name} in {_minutes(run['seconds'])}, loss {run['initial_loss']:.4f} -> {run['final_loss']:.4f}"
+            + (f", validation {initial:.4f} -> {final:.4f}" if initial is not None and final is not None else "")
+            + f". Saved to {run['path']}."
         )
         page.apply_button.setVisible(self.generation is not None)
         page.completeChanged.emit()
@@ -1087,7 +1124,7 @@ class LoraWizard(QWizard):
 
     # -- an unfinished run survives a restart ------------------------------------------------------
 
-    def _remember_run(self, job: LoraRunJob) -> None:
+    def _remember_run(self, job: Any) -> None:
         if self.app_settings is None or job.clips:  # clips live in the project: not kept across restarts
             return
         self.app_settings.set(LAST_RUN_KEY, {k: v for k, v in _job_fields(job).items() if k != "clips"})
@@ -1105,7 +1142,7 @@ class LoraWizard(QWizard):
             return None
         try:
             saved["captions"] = tuple(tuple(pair) for pair in saved.get("captions", ()))
-            job = LoraRunJob(**saved)
+            job = (train_lora_spec() or LoraRunJob)(**saved)
         except (TypeError, ValueError):
             return None
         if Path(job.output).exists() or not self.has_checkpoint(job):
@@ -1141,10 +1178,22 @@ class LoraWizard(QWizard):
         super().closeEvent(event)
 
 
-def _job_fields(job: LoraRunJob) -> dict[str, Any]:
+def _job_fields(job: Any) -> dict[str, Any]:
     from dataclasses import fields
 
-    return {f.name: getattr(job, f.name) for f in fields(job)}
+    return {f.name: getattr(job, f.name) for f in fields(job) if f.init}
+
+
+def run_summary(result: Any) -> dict[str, Any]:
+    """Path, seconds and losses of a finished run: the train_lora task's TaskResult (facts in its
+    recipe) or a LoraResult."""
+    if isinstance(result, tuple):
+        (first,) = result[:1]
+        facts = dict(first.recipe.facts)
+        return {**facts, "path": str(first.files[0]), "seconds": float(facts.get("seconds") or 0.0)}
+    return {"path": str(result.path), "seconds": result.seconds, "initial_loss": result.initial_loss,
+            "final_loss": result.final_loss, "initial_validation_loss": result.initial_validation_loss,
+            "final_validation_loss": result.final_validation_loss}
 
 
 def _minutes(seconds: float) -> str:

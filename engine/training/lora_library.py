@@ -435,19 +435,38 @@ def preview_dataset(model: str, data_dir: str | None, clips: tuple[Any, ...] = (
     return dataset, train, validation
 
 
-def presets() -> dict[str, dict[str, Any]]:
-    """The training presets by memory (``cpu``, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
-    from engine.training.lora import PRESETS
+def _config_module() -> Any:
+    """Where the training settings and presets live (engine.training.lora_config once training is
+    a task, before that engine.training.lora)."""
+    try:
+        from engine.training import lora_config
+    except ImportError:
+        from engine.training import lora as lora_config
+    return lora_config
 
-    return {name: config.to_json() for name, config in PRESETS.items()}
+
+def presets() -> dict[str, dict[str, Any]]:
+    """The training presets by memory (the CPU one, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
+    return {name: config.to_json() for name, config in _config_module().PRESETS.items()}
 
 
 def estimate_run(model: str, dataset: Any, settings: dict[str, Any]) -> Any:
-    """Load ``model``, add the adapters and time two steps: the run's
-    :class:`engine.training.lora.Estimate` (steps, seconds, peak memory). Imports torch."""
-    from engine.training.lora import LoraTrainConfig, estimate_lora_run
+    """Load ``model``, add the adapters and time two steps: the run's Estimate (steps, seconds,
+    peak memory). Imports torch: off the GUI thread (the wizard uses an ``estimate_only`` job on
+    the engine when the train_lora task exists)."""
+    from engine.training.lora import estimate_lora_run
 
-    return estimate_lora_run(model, dataset, LoraTrainConfig.from_json(settings))
+    return estimate_lora_run(model, dataset, _config_module().LoraTrainConfig.from_json(settings))
+
+
+def train_lora_spec() -> type | None:
+    """The train_lora task's spec class, or None before that task exists (then :class:`LoraRunJob`)."""
+    from engine.api import task
+
+    try:
+        return task("train_lora").spec
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -509,5 +528,5 @@ __all__ = [
     "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
     "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
     "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
-    "estimate_run", "LoraRunJob", "run_lora_job",
+    "estimate_run", "LoraRunJob", "run_lora_job", "train_lora_spec",
 ]

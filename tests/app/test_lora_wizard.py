@@ -50,7 +50,7 @@ def make_wizard(qtbot, client, tiny_model, settings, tmp_path, **kwargs):
                         player=FakePlayer(), **kwargs)
     qtbot.addWidget(wizard)
     wizard.show()
-    qtbot.waitUntil(lambda: wizard.training_page.preset_combo.findData("cpu") >= 0, timeout=60000)
+    qtbot.waitUntil(lambda: bool(wizard.training_page.cpu_preset()), timeout=60000)
     return wizard, generation
 
 
@@ -68,8 +68,8 @@ def fill_dataset(qtbot, wizard, folder, trigger="zorb"):
 
 
 def fill_training(page, *, steps=3, checkpoint_every=0, sample_every=3):
-    page.preset_combo.setCurrentIndex(page.preset_combo.findData("cpu"))
-    page.apply_preset("cpu")
+    page.preset_combo.setCurrentIndex(page.preset_combo.findData(page.cpu_preset()))
+    page.apply_preset(page.cpu_preset())
     page.unit_combo.setCurrentText("steps")
     page.length_spin.setValue(steps)
     page.rank_spin.setValue(2)
@@ -78,6 +78,8 @@ def fill_training(page, *, steps=3, checkpoint_every=0, sample_every=3):
     page.text_encoder_check.setChecked(False)
     page.batch_spin.setValue(2)
     page.warmup_spin.setValue(0)
+    page.snr_check.setChecked(True)
+    page.snr_spin.setValue(5.0)
     page.sample_every_spin.setValue(sample_every)
     page.checkpoint_spin.setValue(checkpoint_every)
     page.prompts_edit.setText("zorb")
@@ -113,6 +115,10 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert training.seen_label.text().startswith("6 steps")  # 4 passes over 3 clips, 2 per step
     training.unit_combo.setCurrentText("steps")
     training.length_spin.setValue(3)
+    with qtbot.waitSignal(wizard.estimated, timeout=120000) as estimated:
+        training.estimate_button.click()  # on the engine (or a helper thread): the GUI goes on
+    assert estimated.args[0].total_steps == 3 and estimated.args[0].peak_memory_bytes > 0
+    assert training.estimate_label.text().startswith("3 steps (each clip seen 2.0 times)")
     settings_ = training.settings()
     assert (settings_["max_steps"], settings_["rank"], settings_["num_threads"], settings_["snr_gamma"]) == (3, 2, 1, 5.0)
 
@@ -219,7 +225,7 @@ def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, wi
     assert wizard.generation is window.generation and wizard.project is window.project
     assert window.open_lora_wizard() is wizard  # one per window
     assert window.prompt_panel.lora_picker.cache_dir == window.client.settings.cache_dir
-    qtbot.waitUntil(lambda: wizard.training_page.preset_combo.findData("cpu") >= 0, timeout=60000)
+    qtbot.waitUntil(lambda: bool(wizard.training_page.cpu_preset()), timeout=60000)
     # Clips of the open project join the dataset: the selected one's audible part, its prompt as caption.
     from app.model.commands import AddClip
     from app.model.project import Clip, Selection
