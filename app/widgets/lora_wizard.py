@@ -1162,12 +1162,21 @@ class LoraWizard(QWizard):
             self.output_page.kohya_radio.setChecked(job.fmt == "kohya")
             banner.hide()
             self._resume_pending = True
+            first = self.startId()
             self.setStartId(self.monitor_id)
             self.restart()  # shows the monitor page, which resumes the run
+            self.setStartId(first)
 
         button.clicked.connect(resume)
         self.resume_button = button
         return banner
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        """Shown again after a run ended: back to the first page (the fields keep their values)."""
+        handle = self.monitor_page.handle
+        if self.currentPage() is self.monitor_page and (handle is None or handle.is_done):
+            self.restart()
+        super().showEvent(event)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         if self.player is not None and hasattr(self.player, "stop"):

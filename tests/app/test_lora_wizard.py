@@ -146,6 +146,9 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert "zorb, a bright beep" in listed.dataset["captions"] and listed.fits(tiny_model)
     assert generation.loras == ((entry.ref, 1.0),)
     assert settings.get(LAST_RUN_KEY) is None  # nothing left to resume
+    wizard.hide()
+    wizard.show()  # opened again after the run: a new run starts from the first page, fields kept
+    assert wizard.currentPage() is wizard.dataset_page and page.folder_edit.text() == str(sounds)
 
     # A generation with the LoRA differs from the same one without.
     from engine.api import GenerateJob
