@@ -26,7 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.generation import GenerationSettings
-from engine.training.lora_library import LoraEntry, LoraLibraryError, library_dir, read_lora_entry, scan_library
+from engine.training.lora_library import (
+    LoraEntry,
+    LoraLibraryError,
+    add_to_library,
+    library_dir,
+    read_lora_entry,
+    scan_library,
+)
 
 __all__ = ["QtLoraPicker"]
 
@@ -155,6 +162,8 @@ class QtLoraPicker(QWidget):
         self.menu.setToolTipsVisible(True)
         self.menu.addSeparator()
         self.menu.addAction("From file…").triggered.connect(self._choose_file)
+        self.menu.addAction("Copy a file into the library…").triggered.connect(self._import_file)
+        self.menu.addAction("Open the library folder").triggered.connect(self._open_library)
         self.menu.addAction("Refresh the list").triggered.connect(lambda: self.refresh())
         for path, why in self.problems[:5]:
             self.menu.addAction(f"Skipped {Path(path).name}: {why}").setEnabled(False)
@@ -163,6 +172,33 @@ class QtLoraPicker(QWidget):
         path, _filter = QFileDialog.getOpenFileName(self, "Apply a LoRA", str(library_dir()), "LoRA (*.safetensors)")
         if path:
             self.add(path)
+
+    def _import_file(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Copy a LoRA into the library", "", "LoRA (*.safetensors)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path: str) -> LoraEntry | None:
+        """Copy the LoRA at ``path`` into the library (a new name if one is taken), apply it and
+        list it; None (and the warning line says why) when it is not a LoRA."""
+        folder = self.folders[0] if self.folders else None
+        try:
+            entry = add_to_library(path, folder)
+        except (LoraLibraryError, OSError) as error:
+            self._show_warning(str(error).splitlines()[0])
+            return None
+        self._described[entry.ref] = entry
+        self.add(entry.ref)
+        self.refresh()
+        return entry
+
+    def _open_library(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        folder = Path(self.folders[0]) if self.folders else library_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def describe(self, ref: str) -> LoraEntry | None:
         """The library's entry for ``ref``, else its header read now (a small read), None when the

@@ -63,6 +63,16 @@ def test_the_picker_lists_the_library_and_binds_weights_to_the_settings(qtbot, l
     assert not picker.add(str(bad)) and "not a LoRA" in picker.warning_label.text()
     picker._row_widgets[0].findChild(QToolButton).click()
     assert settings.loras == () and picker.row_refs() == []
+    # A LoRA from elsewhere copied into the library: applied and listed after the rescan.
+    elsewhere = tmp_path / "elsewhere" / "zorb.safetensors"
+    elsewhere.parent.mkdir()
+    shutil.copy(library, elsewhere)
+    with qtbot.waitSignal(picker.library_scanned, timeout=10000):
+        entry = picker.import_file(str(elsewhere))
+    picker.wait_for_scan()
+    assert entry.path.endswith("zorb-2.safetensors") and settings.loras == ((entry.ref, 1.0),)
+    assert sorted(e.name for e in picker.entries) == ["zorb", "zorb-2"]
+    assert picker.import_file(str(bad)) is None and "not a .safetensors file" in picker.warning_label.text()
 
 
 def test_a_generation_carries_its_loras_and_regenerate_reapplies_them(qtbot, window, library, tiny_model):
