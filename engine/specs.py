@@ -36,6 +36,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from engine.recipes import (
+    GRIFFIN_LIM,
     MissingInputError,
     Recipe,
     audio_fingerprint,
@@ -138,7 +139,8 @@ class TaskResult:
 # ---------------------------------------------------------------------------------------------
 
 #: Spec fields that recipes keep in their header, and the header field each goes to.
-RECIPE_HEADER_FIELDS = {"model": "model_id", "revision": "model_revision", "seed": "seed", "loras": "loras"}
+RECIPE_HEADER_FIELDS = {"model": "model_id", "revision": "model_revision", "seed": "seed", "loras": "loras",
+                        "vocoder": "vocoder"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,7 +217,7 @@ class JobSpec:
             loras=tuple((str(p), float(w)) for p, w in loras),
             device=device,
             dtype=dtype,
-            vocoder=vocoder,
+            vocoder=vocoder if vocoder is not None else getattr(self, "vocoder", None),
         )
 
     @classmethod
@@ -269,7 +271,8 @@ class GenerationJob(JobSpec):
 
     ``seed`` None picks a random seed when the job starts (recorded in the recipe). ``height``
     overrides the preset's mel bins (``None`` = the preset's; a multiple of 8).
-    ``preview_every`` > 0 sends a decoded preview image every that many steps.
+    ``preview_every`` > 0 sends a decoded preview image every that many steps. ``vocoder`` turns
+    the spectrogram into audio (``engine.vocoders``: a registry name or a vocoder folder).
     """
 
     kind: ClassVar[str] = "generation"
@@ -286,9 +289,13 @@ class GenerationJob(JobSpec):
     height: int | None = None
     loras: tuple[tuple[str, float], ...] = ()
     preview_every: int = 0
+    vocoder: str = GRIFFIN_LIM
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        from engine.vocoders import check_vocoder_name  # torch-free
+
+        check_vocoder_name(self.vocoder)
         if not isinstance(self.prompt, str):
             raise ValueError(f"`prompt` must be a string, got {type(self.prompt).__name__}.")
         if not isinstance(self.negative_prompt, str):

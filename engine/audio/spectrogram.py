@@ -441,8 +441,8 @@ def audio_from_mel(
     """Audio from mel amplitudes ``(channels, num_frequencies, width)``.
 
     Args:
-        vocoder: defaults to :class:`engine.audio.inversion.GriffinLimVocoder` with
-            ``params.num_griffin_lim_iters`` iterations on ``device``.
+        vocoder: defaults to the default vocoder (``engine.vocoders.factory.make_vocoder()``:
+            Griffin-Lim) with ``params.num_griffin_lim_iters`` iterations on ``device``.
         generator: seeds the vocoder's phase initialisation (same seed, same audio).
 
     Returns:
@@ -452,8 +452,6 @@ def audio_from_mel(
     Raises:
         ValueError: wrong shape or non-finite/negative values.
     """
-    from engine.audio.inversion import GriffinLimVocoder
-
     mel = np.asarray(mel, dtype=np.float32)
     if mel.ndim != 3 or mel.shape[1] != params.num_frequencies or mel.shape[2] < 1:
         raise ValueError(
@@ -471,7 +469,9 @@ def audio_from_mel(
     if not mel.any():  # a white image: silence, no need to run a vocoder
         return np.zeros((mel.shape[0], num_samples), dtype=np.float32)
     if vocoder is None:
-        vocoder = GriffinLimVocoder(n_iter=params.num_griffin_lim_iters, device=device)
+        from engine.vocoders.factory import make_vocoder
+
+        vocoder = make_vocoder(device=device, n_iter=params.num_griffin_lim_iters)
     with torch.inference_mode():
         wave = vocoder(torch.from_numpy(mel).to(device), params, num_samples=num_samples, generator=generator)
     audio = wave.detach().float().cpu().numpy()

@@ -234,6 +234,16 @@ class CliRun:
             raise CliError(str(error), EXIT_USAGE) from None
 
 
+def add_vocoder_argument(parser: argparse.ArgumentParser) -> None:
+    """``--vocoder NAME``: what turns the spectrogram into audio (``engine.vocoders``)."""
+    from engine.vocoders import DEFAULT_VOCODER, vocoder_names
+
+    parser.add_argument(
+        "--vocoder", default=DEFAULT_VOCODER,
+        help=f"{', '.join(vocoder_names())} or a vocoder folder (default {DEFAULT_VOCODER}; see `specdiff-cli vocoders`)",
+    )
+
+
 def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str = "--steps") -> None:
     """The output and diffusion options of the edit and interpolate commands (see :func:`generation_kwargs`)."""
     from engine.specs import DEFAULT_SCHEDULER, SCHEDULER_NAMES
@@ -251,6 +261,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     parser.add_argument("--window", type=float, default=5.12, help="window the model sees, seconds (default 5.12)")
     parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
+    add_vocoder_argument(parser)
     parser.add_argument("--image", default=None, help="also save the edited spectrogram as PNG")
 
 
@@ -266,6 +277,7 @@ def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
         height=args.height,
         window_s=args.window,
         griffin_lim_iters=args.gl_iters,
+        vocoder=args.vocoder,
         model=cli.default_model(),
         revision=args.revision,
     )

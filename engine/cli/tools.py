@@ -1,11 +1,19 @@
-"""``specdiff-cli`` commands that are not tasks: models (list, pull, rm), to-image and to-audio."""
+"""``specdiff-cli`` commands that are not tasks: models (list, pull, rm), vocoders, to-image and to-audio."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from engine.cli.common import EXIT_USAGE, CliError, check_input, check_output, make_engine, run_job
+from engine.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    add_vocoder_argument,
+    check_input,
+    check_output,
+    make_engine,
+    run_job,
+)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -68,17 +76,21 @@ def cmd_to_image(args: argparse.Namespace) -> int:
 
 
 def cmd_to_audio(args: argparse.Namespace) -> int:
-    from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.io import write_audio
     from engine.audio.limits import load_image
     from engine.audio.spectrogram import audio_from_image
+    from engine.vocoders.factory import make_vocoder
 
     source = check_input(Path(args.input), "the image")
     output = check_output(Path(args.output), (".wav",), "the output")
     if not 1 <= args.iters <= 10_000:
         raise CliError(f"--iters must be between 1 and 10000, got {args.iters}.", EXIT_USAGE)
     image = load_image(source)  # size checked before decoding; one-line errors
-    audio, sample_rate_hz = audio_from_image(image, vocoder=GriffinLimVocoder(n_iter=args.iters))
+    try:
+        vocoder = make_vocoder(args.vocoder, n_iter=args.iters)
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    audio, sample_rate_hz = audio_from_image(image, vocoder=vocoder)
     write_audio(output, audio, sample_rate_hz, subtype="PCM_16")
     print(f"{output}  {audio.shape[-1] / sample_rate_hz:.2f} s at {sample_rate_hz} Hz")
     return 0
@@ -106,8 +118,13 @@ def add_tool_commands(sub: argparse._SubParsersAction, common: argparse.Argument
     to_image.add_argument("--stereo", action="store_true", help="keep both channels (default: mix to mono)")
     to_image.set_defaults(func=cmd_to_image)
 
-    to_audio = sub.add_parser("to-audio", help="spectrogram PNG -> audio file (Griffin-Lim)")
+    from engine.vocoders.commands import add_vocoders_command
+
+    add_vocoders_command(sub, common, parser_class)
+
+    to_audio = sub.add_parser("to-audio", help="spectrogram PNG -> audio file (Griffin-Lim or --vocoder)")
     to_audio.add_argument("input")
     to_audio.add_argument("-o", "--output", required=True)
     to_audio.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
+    add_vocoder_argument(to_audio)
     to_audio.set_defaults(func=cmd_to_audio)

@@ -109,6 +109,11 @@ CATALOG: tuple[CatalogEntry, ...] = (
 )
 
 
+def _is_model_folder(folder: Path) -> bool:
+    """A shipped model: a pipeline (model_index.json) or a model of another kind (config.json: a vocoder)."""
+    return (folder / "model_index.json").is_file() or (folder / "config.json").is_file()
+
+
 def builtin_model_dir(model_id: str) -> Path | None:
     """The folder of a shipped model named ``builtin:<name>``, None for any other id.
 
@@ -119,8 +124,8 @@ def builtin_model_dir(model_id: str) -> Path | None:
         return None
     name = text[len(BUILTIN_PREFIX):]
     folder = _BUILTIN_MODELS_DIR / name
-    if not name or "/" in name or "\\" in name or name.startswith(".") or not (folder / "model_index.json").is_file():
-        shipped = sorted(BUILTIN_PREFIX + index.parent.name for index in _BUILTIN_MODELS_DIR.glob("*/model_index.json"))
+    if not name or "/" in name or "\\" in name or name.startswith(".") or not _is_model_folder(folder):
+        shipped = sorted(BUILTIN_PREFIX + p.name for p in _BUILTIN_MODELS_DIR.glob("*") if _is_model_folder(p))
         raise ValueError(f"'{text}' is not a model that ships with this version; shipped: {', '.join(shipped) or 'none'}.")
     return folder
 
@@ -137,13 +142,13 @@ def portable_model_id(model: str) -> str:
         return text
     path = Path(text).expanduser()
     parts = path.parts
-    if len(parts) >= 3 and parts[-3:-1] == ("resources", "models") and (_BUILTIN_MODELS_DIR / parts[-1] / "model_index.json").is_file():
+    if len(parts) >= 3 and parts[-3:-1] == ("resources", "models") and _is_model_folder(_BUILTIN_MODELS_DIR / parts[-1]):
         return BUILTIN_PREFIX + parts[-1]
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the text
         return text
-    if resolved.parent == _BUILTIN_MODELS_DIR.resolve() and (resolved / "model_index.json").is_file():
+    if resolved.parent == _BUILTIN_MODELS_DIR.resolve() and _is_model_folder(resolved):
         return BUILTIN_PREFIX + resolved.name
     return text
 

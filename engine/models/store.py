@@ -1,5 +1,10 @@
 """Where models live: the Hugging Face hub cache (shared with other tools) and local folders.
 
+The store finds models of several kinds (:data:`MODEL_KINDS`): ``"sd"``, a diffusers Stable
+Diffusion pipeline (the default), and ``"vocoder"``, a vocoder model (``config.json`` plus its
+weights at the top of the folder or repository; see :func:`plan_vocoder_files`). Each kind says
+which files it needs; finding, downloading and listing are the same code for all of them.
+
 :class:`ModelStore` turns a model reference (a hub repo id such as
 ``riffusion/riffusion-model-v1`` or a path to a diffusers folder) into a local folder that
 :mod:`engine.models.loading` can load, downloading from the hub only when asked to.
@@ -208,6 +213,55 @@ def plan_pipeline_files(
     return FilePlan(files=tuple(chosen), missing=tuple(missing), pickle_only=tuple(pickle_only))
 
 
+def plan_vocoder_files(files: Iterable[str], *, allow_pickle: bool = False) -> FilePlan:
+    """Choose, from a listing of relative posix paths, the files a vocoder model loads.
+
+    ``config.json`` and the generator's weights at the top level: every ``*.safetensors`` file
+    when there is one; else the generator's pickle (``.pt``/``.pth``/``.bin``, never a
+    discriminator's or optimizer's state), as NVIDIA's BigVGAN repositories publish it. Such a
+    pickle is read only with torch's weights-only unpickler (no code runs) and converted to a
+    safetensors copy on first load, so it is accepted without ``allow_pickle``.
+    """
+    del allow_pickle  # vocoder pickles are always read weights-only (see above)
+    listing = sorted({f.replace("\\", "/").lstrip("/") for f in files})
+    top = [f for f in listing if "/" not in f]
+    chosen: list[str] = []
+    missing: list[str] = []
+    if "config.json" in top:
+        chosen.append("config.json")
+    else:
+        missing.append("config.json")
+    safe = [f for f in top if f.endswith(SAFE_WEIGHT_SUFFIXES)]
+    pickle = [f for f in top if f.endswith(PICKLE_WEIGHT_SUFFIXES)
+              and not any(word in f.lower() for word in ("discriminator", "optimizer", "optim"))]
+    if safe:
+        chosen.extend(safe)
+    elif pickle:
+        chosen.extend(pickle[:1] if len(pickle) == 1 else [f for f in pickle if "generator" in f.lower()][:1] or pickle[:1])
+    else:
+        missing.append("vocoder weights (*.safetensors or the generator's .pt)")
+    return FilePlan(files=tuple(chosen), missing=tuple(missing))
+
+
+#: Model kinds the store finds: the files each needs, the file that marks one in the hub cache,
+#: and what a complete one looks like (for messages).
+MODEL_KINDS: dict[str, tuple[Callable[..., FilePlan], str, str]] = {
+    "sd": (plan_pipeline_files, "model_index.json",
+           "Expected model_index.json and the subfolders unet/, vae/, text_encoder/, tokenizer/ and scheduler/ "
+           "with their configs and weights (as written by diffusers' save_pretrained)."),
+    "vocoder": (plan_vocoder_files, "config.json",
+                "Expected config.json and the generator's weights (*.safetensors, or the generator's .pt) "
+                "at the top of the folder."),
+}
+
+
+def _kind(kind: str) -> tuple[Callable[..., FilePlan], str, str]:
+    try:
+        return MODEL_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown model kind {kind!r}; the store knows {', '.join(MODEL_KINDS)}.") from None
+
+
 def _list_pipeline_folder(folder: Path) -> list[str]:
     """Relative posix paths of the files at the top of ``folder`` and one level below (no deeper walk)."""
     found: list[str] = []
@@ -243,25 +297,23 @@ def check_weights(path: str | Path, allow_pickle: bool = False) -> tuple[str, ..
     return tuple(f for f in plan.files if _weight_kind(f)[0] is not None)
 
 
-def _describe_incomplete(label: str, plan: FilePlan) -> str:
-    return (
-        f"'{label}' is not a complete diffusers Stable Diffusion pipeline: missing {', '.join(plan.missing)}. "
-        "Expected model_index.json and the subfolders unet/, vae/, text_encoder/, tokenizer/ and scheduler/ "
-        "with their configs and weights (as written by diffusers' save_pretrained)."
-    )
+def _describe_incomplete(label: str, plan: FilePlan, kind: str = "sd") -> str:
+    what = "diffusers Stable Diffusion pipeline" if kind == "sd" else f"{kind} model"
+    return f"'{label}' is not a complete {what}: missing {', '.join(plan.missing)}. {_kind(kind)[2]}"
 
 
-def _validate_pipeline_folder(folder: Path, *, allow_pickle: bool) -> None:
-    """Raise NotADiffusersModelError / PickleWeightsRefusedError unless ``folder`` is a loadable pipeline."""
-    plan = plan_pipeline_files(_list_pipeline_folder(folder), allow_pickle=allow_pickle)
+def _validate_pipeline_folder(folder: Path, *, allow_pickle: bool, kind: str = "sd") -> None:
+    """Raise NotADiffusersModelError / PickleWeightsRefusedError unless ``folder`` is a loadable model of ``kind``."""
+    plan_files, marker, _ = _kind(kind)
+    plan = plan_files(_list_pipeline_folder(folder), allow_pickle=allow_pickle)
     if plan.pickle_only:
         raise PickleWeightsRefusedError(str(folder), plan.pickle_only)
     if plan.missing:
-        raise NotADiffusersModelError(f"Folder {_describe_incomplete(str(folder), plan)}")
+        raise NotADiffusersModelError(f"Folder {_describe_incomplete(str(folder), plan, kind)}")
     try:
-        json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+        json.loads((folder / marker).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise NotADiffusersModelError(f"'{folder / 'model_index.json'}' is not readable JSON: {error}") from error
+        raise NotADiffusersModelError(f"'{folder / marker}' is not readable JSON: {error}") from error
 
 
 def _env_offline() -> bool:
@@ -477,8 +529,9 @@ class ModelStore:
         download: bool = False,
         progress: ProgressCallback | None = None,
         cancel_event: threading.Event | None = None,
+        kind: str = "sd",
     ) -> ResolvedModel:
-        """Resolve a repo id or a local folder to a loadable pipeline folder.
+        """Resolve a repo id or a local folder to a loadable pipeline folder (or a model of another ``kind``).
 
         A path to an existing folder (absolute, relative or starting with ~) is used as is, and
         ``builtin:<name>`` names a model that ships with the app (resources/models/<name>).
@@ -491,6 +544,7 @@ class ModelStore:
             download: fetch a missing hub model (never in offline mode).
             progress: called with DownloadProgress during a download, from download threads.
             cancel_event: set it to stop a download; DownloadCancelledError is raised.
+            kind: the kind of model (:data:`MODEL_KINDS`): which files it needs.
 
         Raises:
             ModelNotFoundError: no such folder; not a valid repo id; no such repo or revision.
@@ -509,12 +563,12 @@ class ModelStore:
                     f"A revision ('{revision}') was given for the local folder '{folder}'; revisions apply "
                     "only to hub repo ids. Leave the revision empty for a folder."
                 )
-            _validate_pipeline_folder(folder, allow_pickle=self.allow_pickle)
+            _validate_pipeline_folder(folder, allow_pickle=self.allow_pickle, kind=kind)
             # A shipped model is named portably (builtin:<name>), however it was given.
             return ResolvedModel(model_id=portable_model_id(str(folder)), revision=None, path=folder, source="local")
 
         repo_id = _validate_repo_id(os.fspath(model))
-        cached, plan = self._find_cached(repo_id, revision)
+        cached, plan = self._find_cached(repo_id, revision, kind)
         if cached is not None:
             return cached
         if not download:
@@ -524,25 +578,28 @@ class ModelStore:
             raise ModelNotDownloadedError(repo_id, detail, revision=revision)
         if self.is_offline:
             raise OfflineModeError(repo_id, revision=revision)
-        return self._download(repo_id, revision, progress, cancel_event)
+        return self._download(repo_id, revision, progress, cancel_event, kind)
 
-    def is_downloaded(self, model_id: str, revision: str | None = None) -> bool:
-        """True when ``resolve(model_id, revision)`` succeeds without downloading (no network)."""
+    def is_downloaded(self, model_id: str, revision: str | None = None, *, kind: str = "sd") -> bool:
+        """True when ``resolve(model_id, revision, kind=kind)`` succeeds without downloading (no network)."""
         try:
-            self.resolve(model_id, revision)
+            self.resolve(model_id, revision, kind=kind)
         except ModelError:
             return False
         return True
 
-    def _find_cached(self, repo_id: str, revision: str | None) -> tuple[ResolvedModel | None, FilePlan | None]:
+    def _find_cached(
+        self, repo_id: str, revision: str | None, kind: str = "sd"
+    ) -> tuple[ResolvedModel | None, FilePlan | None]:
         """Look a repo up in the cache (files only). Returns (model, None) or (None, plan of what is there)."""
         from huggingface_hub import try_to_load_from_cache
 
-        index = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=self.cache_dir, revision=revision)
+        plan_files, marker, _ = _kind(kind)
+        index = try_to_load_from_cache(repo_id, marker, cache_dir=self.cache_dir, revision=revision)
         if not isinstance(index, str):
             return None, None
         snapshot = Path(index).parent
-        plan = plan_pipeline_files(_list_pipeline_folder(snapshot), allow_pickle=self.allow_pickle)
+        plan = plan_files(_list_pipeline_folder(snapshot), allow_pickle=self.allow_pickle)
         if not plan.complete:
             return None, plan
         return ResolvedModel(model_id=repo_id, revision=snapshot.name, path=snapshot, source="hub"), None
@@ -554,7 +611,9 @@ class ModelStore:
 
         return HfApi(endpoint=self.endpoint, token=self.token)
 
-    def plan_download(self, repo_id: str, revision: str | None = None) -> tuple[str, FilePlan, dict[str, int]]:
+    def plan_download(
+        self, repo_id: str, revision: str | None = None, kind: str = "sd"
+    ) -> tuple[str, FilePlan, dict[str, int]]:
         """Ask the hub which files a download of ``repo_id`` would fetch (one network call).
 
         Returns:
@@ -571,11 +630,11 @@ class ModelStore:
         except Exception as error:  # noqa: BLE001 - mapped to a user-facing error
             raise _hub_error(repo_id, revision, error) from error
         sizes = {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
-        plan = plan_pipeline_files(sizes, allow_pickle=self.allow_pickle)
+        plan = _kind(kind)[0](sizes, allow_pickle=self.allow_pickle)
         if plan.pickle_only:
             raise PickleWeightsRefusedError(repo_id, plan.pickle_only)
         if plan.missing:
-            raise NotADiffusersModelError(f"Repository {_describe_incomplete(repo_id, plan)}")
+            raise NotADiffusersModelError(f"Repository {_describe_incomplete(repo_id, plan, kind)}")
         return str(info.sha), plan, sizes
 
     def _download(
@@ -584,10 +643,11 @@ class ModelStore:
         revision: str | None,
         progress: ProgressCallback | None,
         cancel_event: threading.Event | None,
+        kind: str = "sd",
     ) -> ResolvedModel:
         from huggingface_hub import snapshot_download, try_to_load_from_cache
 
-        commit, plan, sizes = self.plan_download(repo_id, revision)
+        commit, plan, sizes = self.plan_download(repo_id, revision, kind)
         to_fetch = [
             f
             for f in plan.files
@@ -618,7 +678,7 @@ class ModelStore:
         tracker.raise_if_cancelled()
         tracker.finish()
         snapshot = Path(folder)
-        done = plan_pipeline_files(_list_pipeline_folder(snapshot), allow_pickle=self.allow_pickle)
+        done = _kind(kind)[0](_list_pipeline_folder(snapshot), allow_pickle=self.allow_pickle)
         if not done.complete:
             raise ModelNotDownloadedError(
                 repo_id, f"The download finished incomplete (missing {', '.join(done.missing)}).", revision=revision

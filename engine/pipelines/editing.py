@@ -558,8 +558,10 @@ class CanvasEditor:
         preview_every: int = 0,
         ctx: Any = None,
         label: str = "",
+        vocoder: Any = None,
     ) -> Generator[Progress, None, None]:
-        """Generate ``tile``: denoise its window, composite its active columns, synthesise their audio."""
+        """Generate ``tile``: denoise its window, composite its active columns, synthesise their audio
+        (then a neural ``vocoder``, if given, resynthesises the new samples)."""
         from engine.audio.spectrogram import mel_from_pixels
         from engine.pipelines.sampling import denoise
         from engine.pipelines.text_to_audio import labelled
@@ -627,6 +629,11 @@ class CanvasEditor:
             commit_samples = np.zeros(self.pending_samples.size, dtype=bool)
             commit_samples[active] = self.pending_samples[active]
             local = commit_samples[span]
+            if vocoder is not None:
+                from engine.vocoders.factory import resynthesise_region
+
+                synthesised = resynthesise_region(vocoder, synthesised, local, self.params.sample_rate,
+                                                  int(round(SEAM_FADE_S * self.params.sample_rate)))
             self.audio[:, span][:, local] = synthesised[:, local]
             self.pending_samples[commit_samples] = False
             self.has_reference[commit_samples] = True

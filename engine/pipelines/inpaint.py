@@ -123,8 +123,11 @@ def run_tiles(
     Reports ``Progress(stage="tile", step=i, total=n)`` before tile ``i`` and ``step=n`` at the
     end, and relays each tile's own progress (labelled "Tile i/n" when there are several).
     """
-    from engine.pipelines.text_to_audio import variation_seed
+    from engine.pipelines.text_to_audio import job_vocoder, variation_seed
+    from engine.vocoders import DEFAULT_VOCODER
 
+    # Griffin-Lim is the constrained synthesis itself; a neural vocoder resynthesises its new samples.
+    vocoder = None if spec.vocoder == DEFAULT_VOCODER else job_vocoder(spec, ctx, loaded.device, spec.griffin_lim_iters)
     count = len(tiles)
     for index, (tile, prompt) in enumerate(zip(tiles, prompts)):
         label = f"Tile {index + 1}/{count}" if count > 1 else ""
@@ -143,6 +146,7 @@ def run_tiles(
             preview_every=spec.preview_every,
             ctx=ctx,
             label=label,
+            vocoder=vocoder,
         )
     yield Progress(stage="tile", step=count, total=count, message="Tiles done")
 

@@ -62,7 +62,6 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
     """
     import torch
 
-    from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.loudness import level_to_target
     from engine.audio.params import DEFAULT_MAX_VALUE, width_for_duration
     from engine.pipelines.editing import (
@@ -73,7 +72,7 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
         synthesise_window,
     )
     from engine.pipelines.sampling import check_size, denoise, pipeline_of
-    from engine.pipelines.text_to_audio import random_seed, recipe_for
+    from engine.pipelines.text_to_audio import job_vocoder, random_seed, recipe_for
 
     params = spec.spectrogram_params()
     height, width = params.num_frequencies, width_for_duration(params, spec.window_s)
@@ -94,7 +93,7 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
             torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(s)), dtype=embeds_from.dtype)
             for s in (seed, seed_to)
         )
-        vocoder = GriffinLimVocoder(n_iter=spec.griffin_lim_iters, device=str(loaded.device))
+        vocoder = job_vocoder(spec, ctx, loaded.device, spec.griffin_lim_iters)
         waves, planes = [], []
         for index, alpha in enumerate(alphas(spec.num_steps)):
             label = f"Segment {index + 1}/{spec.num_steps}"

@@ -60,7 +60,8 @@ def run_download(spec: Any, ctx: Any) -> Generator[Progress, None, Any]:
     def work() -> None:
         try:
             outcome["result"] = store.resolve(
-                spec.model, spec.revision, download=True, progress=reports.put, cancel_event=cancel_event
+                spec.model, spec.revision, download=True, progress=reports.put, cancel_event=cancel_event,
+                kind=getattr(spec, "model_kind", "sd"),
             )
         except BaseException as error:  # noqa: BLE001 - handed to the job's thread
             outcome["error"] = error

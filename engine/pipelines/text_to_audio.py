@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.audio.loudness import level_to_target
 from engine.pipelines.sampling import check_size, denoise, pipeline_of, to_uint8
-from engine.recipes import GRIFFIN_LIM, Recipe
+from engine.recipes import Recipe
 from engine.specs import MAX_SEED, GenerationJob, Progress, TaskResult
 
 
@@ -134,7 +134,7 @@ def recipe_for(loaded: Any, spec: GenerationJob, *, seed: int, params: Any, widt
         model_revision=loaded.resolved.revision,
         device=str(loaded.device),
         dtype=dtype_name(loaded.dtype),
-        vocoder=GRIFFIN_LIM,
+        vocoder=spec.vocoder,
         facts={"spectrogram": params.to_dict(), "width": int(width), "height": int(params.num_frequencies),
                **(facts or {})},
     )
@@ -159,8 +159,9 @@ def spectrogram_image(pixels_u8: np.ndarray, params: Any) -> Any:
     return image
 
 
-def invert(image: Any, params: Any, device: Any, seed: int) -> tuple[np.ndarray, int]:
-    """Spectrogram image -> (audio (channels, samples) float32, sample rate) by Griffin-Lim on ``device``.
+def invert(image: Any, params: Any, device: Any, seed: int, vocoder: Any = None) -> tuple[np.ndarray, int]:
+    """Spectrogram image -> (audio (channels, samples) float32, sample rate) by ``vocoder`` on ``device``
+    (None: Griffin-Lim with the preset's iterations; see :func:`engine.vocoders.factory.make_vocoder`).
 
     The random phases are drawn from a CPU generator seeded with ``seed`` (and moved to the
     device), so the same image gives the same audio.
@@ -170,7 +171,14 @@ def invert(image: Any, params: Any, device: Any, seed: int) -> tuple[np.ndarray,
     from engine.audio.spectrogram import audio_from_image
 
     generator = torch.Generator("cpu").manual_seed(seed)
-    return audio_from_image(image, params, device=str(device), generator=generator)
+    return audio_from_image(image, params, device=str(device), generator=generator, vocoder=vocoder)
+
+
+def job_vocoder(spec: Any, ctx: Any, device: Any, n_iter: int) -> Any:
+    """The vocoder ``spec.vocoder`` names, from the job's model store (the one factory)."""
+    from engine.vocoders.factory import make_vocoder
+
+    return make_vocoder(spec.vocoder, device=str(device), n_iter=n_iter, store=getattr(ctx, "store", None))
 
 
 def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
@@ -196,6 +204,7 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     get_kwargs = {"policy": policy} if policy is not None else {}
     loaded = ctx.pipelines.get(spec.model, spec.revision, download=False, **get_kwargs)
     pipe = pipeline_of(loaded)
+    vocoder = job_vocoder(spec, ctx, loaded.device, params.num_griffin_lim_iters)
     adapters = apply_loras(pipe, spec.loras, ctx)
     try:
         results = []
@@ -219,7 +228,7 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
             # The saved image is exactly what the audio is made from: quantise first, then invert.
             image = spectrogram_image(to_uint8(pixels), params)
             yield Progress(stage="invert", step=0, total=1, message=f"{label + ': ' if label else ''}Inverting to audio")
-            audio, sample_rate_hz = invert(image, params, loaded.device, seed_i)
+            audio, sample_rate_hz = invert(image, params, loaded.device, seed_i, vocoder)
             audio, level = level_to_target(audio, int(sample_rate_hz))
             recipe = recipe_for(loaded, spec, seed=seed_i, params=params, width=width,
                                 facts={"level": level.to_json()})

@@ -51,7 +51,6 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     Raises:
         ValueError: the clip is shorter than one column, a LoRA cannot load. ModelError: the model cannot be loaded. JobCancelledError: on cancel.
     """
-    from engine.audio.inversion import GriffinLimVocoder
     from engine.audio.io import to_channels
     from engine.audio.params import width_for_duration
     from engine.pipelines.editing import (
@@ -64,7 +63,7 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     )
     from engine.pipelines.landing import land_whole, working_copy
     from engine.pipelines.sampling import denoise
-    from engine.pipelines.text_to_audio import random_seed, recipe_for, variation_seed
+    from engine.pipelines.text_to_audio import job_vocoder, random_seed, recipe_for, variation_seed
 
     params = spec.spectrogram_params()
     hop = params.hop_length
@@ -82,7 +81,7 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     seed = spec.seed if spec.seed is not None else random_seed()
 
     def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
-        vocoder = GriffinLimVocoder(n_iter=spec.griffin_lim_iters, device=str(loaded.device))
+        vocoder = job_vocoder(spec, ctx, loaded.device, spec.griffin_lim_iters)
         results = []
         for variation in range(spec.num_variations):
             seed_v = variation_seed(seed, variation)

@@ -16,16 +16,24 @@ from engine.tasks import Needs, Task
 
 @dataclass(frozen=True)
 class DownloadModelJob(JobSpec):
-    """Download a model from the Hugging Face hub into the shared cache (progress: bytes, rate, ETA)."""
+    """Download a model from the Hugging Face hub into the shared cache (progress: bytes, rate, ETA).
+
+    ``model_kind`` is the store's kind of model (``"sd"`` pipelines, ``"vocoder"``): which files it fetches.
+    """
 
     kind: ClassVar[str] = "download_model"
     model: str
     revision: str | None = None
+    model_kind: str = "sd"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.model or "/" not in self.model:
             raise ValueError(f"`model` must be a hub repo id like 'org/name', got {self.model!r}.")
+        from engine.models.store import MODEL_KINDS
+
+        if self.model_kind not in MODEL_KINDS:
+            raise ValueError(f"`model_kind` must be one of {', '.join(MODEL_KINDS)}, got {self.model_kind!r}.")
 
     def describe(self) -> str:
         return f"Download {self.model}"

@@ -97,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default.format("riffusion"))
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     parser.add_argument("--image", default=None, help="also save the spectrogram image(s) as PNG")
+    from engine.cli.common import add_vocoder_argument
+
+    add_vocoder_argument(parser)
 
 
 def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
@@ -151,6 +154,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
         spectrogram_preset=settings["preset"],
         model=model,
         revision=args.revision,
+        vocoder=args.vocoder,
     )
 
 
