@@ -54,12 +54,14 @@ from engine.specs import (  # re-exported: the app and the CLI import these from
     WindowedJob,
 )
 from engine.tasks import Needs, Task, registry
+from engine.vocoders import DEFAULT_VOCODER, VOCODERS, VocoderEntry, check_vocoder_name, vocoder_names  # torch-free
 from engine.worker import Worker
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_SCHEDULER",
+    "DEFAULT_VOCODER",
     "PRESETS",
     "SCHEDULER_NAMES",
     "STAGES",
@@ -91,8 +93,11 @@ __all__ = [
     "Task",
     "TaskResult",
     "TrainingJob",
+    "VOCODERS",
+    "VocoderEntry",
     "WindowedJob",
     "audio_from_mel",
+    "check_vocoder_name",
     "get_preset",
     "image_from_audio",
     "mel_bin_frequencies",
@@ -103,6 +108,7 @@ __all__ = [
     "spec_from_recipe",
     "task",
     "tasks",
+    "vocoder_names",
     "working_length",
 ]
 

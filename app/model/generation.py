@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.model.events import Event, EventGroup
-from engine.api import DEFAULT_SCHEDULER, SCHEDULER_NAMES, GenerateJob
+from engine.api import DEFAULT_SCHEDULER, DEFAULT_VOCODER, SCHEDULER_NAMES, GenerateJob, check_vocoder_name
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_SEED
@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "variations": 1,
     "preview": False,
     "loras": (),  # ((path_or_id, weight), ...)
+    "vocoder": DEFAULT_VOCODER,  # a vocoder name (engine.api.VOCODERS) or a vocoder folder
 }
 #: The fields a model's hints may set (field -> ModelHints attribute).
 HINTED_FIELDS = {
@@ -74,7 +75,7 @@ class GenerationEvents(EventGroup):
 
 class GenerationSettings:
     """Model, prompt, negative prompt, seed, steps, guidance, scheduler, duration, spectrogram
-    preset and output size, variations, preview and LoRAs (see :data:`DEFAULTS`).
+    preset and output size, variations, preview, LoRAs and vocoder (see :data:`DEFAULTS`).
 
     Read fields as attributes (``settings.steps``); change them with :meth:`set`, which checks
     names and types and emits ``events.changed`` for each field whose value really changed.
@@ -112,6 +113,9 @@ class GenerationSettings:
     def _check(self, name: str, value: Any) -> Any:
         if name not in DEFAULTS:
             raise ValueError(f"unknown generation setting {name!r}; expected one of {', '.join(DEFAULTS)}.")
+        if name == "vocoder":
+            check_vocoder_name(value)  # ValueError naming the vocoders
+            return value
         if name in ("model", "prompt", "negative_prompt", "scheduler", "preset", "size"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be text, got {value!r}.")
@@ -225,7 +229,7 @@ class GenerationSettings:
     def edit_kwargs(self, prompt: str = "") -> dict[str, Any]:
         """The fields every edit job shares (GenerationJob's): ``prompt`` (empty: this model's
         prompt), negative prompt, seed, steps, guidance, scheduler, model, spectrogram preset
-        and LoRAs. Raises ValueError when no model is chosen or the seed is bad."""
+        LoRAs and vocoder. Raises ValueError when no model is chosen or the seed is bad."""
         return {
             "prompt": prompt or self.prompt.strip(),
             "negative_prompt": self.negative_prompt.strip(),
@@ -236,6 +240,7 @@ class GenerationSettings:
             "model": self._checked_model(),
             "spectrogram_preset": self.preset,
             "loras": self.loras,
+            "vocoder": self.vocoder,
         }
 
     def apply_spec(self, spec: Any, *, duration_s: float | None = None, preset: str | None = None) -> None:
@@ -260,6 +265,7 @@ class GenerationSettings:
             "duration_s": duration_s if duration_s is not None else (None if recipe_like else field_of("duration_s")),
             "preset": preset or field_of("spectrogram_preset"),
             "loras": field_of("loras"),
+            "vocoder": getattr(spec, "vocoder", None),
         }
         values = {k: v for k, v in found.items() if v is not None}
         values.update(seed=spec.seed, seed_locked=spec.seed is not None)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings
 from app.widgets.lora_picker import QtLoraPicker
-from engine.api import PRESETS, SCHEDULER_NAMES, GenerateJob, Recipe
+from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_DURATION_S, MAX_SEED, MAX_STEPS, MAX_VARIATIONS
@@ -154,6 +154,11 @@ class QtPromptPanel(QWidget):
             "column) instead of 512 x 512; choosing a size sets the duration to its width."
         )
         self.size_combo.activated.connect(lambda _index: self._on_size_chosen())
+        self.vocoder_combo = QComboBox()  # what turns spectrograms into audio, for generations and edits
+        for entry in VOCODERS:
+            self.vocoder_combo.addItem(entry.title, entry.name)
+            self.vocoder_combo.setItemData(self.vocoder_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
+        self.vocoder_combo.setToolTip("The vocoder of generations and edits (recorded in each clip's recipe)")
         self.preview_check = QCheckBox("Live preview while denoising")
         self.lora_picker = QtLoraPicker(self.settings)
 
@@ -181,6 +186,7 @@ class QtPromptPanel(QWidget):
         form.addRow("LoRAs", self.lora_picker)
         form.addRow("Spectrogram", self.preset_combo)
         form.addRow("Size", self.size_combo)
+        form.addRow("Vocoder", self.vocoder_combo)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.preview_check)
@@ -213,12 +219,22 @@ class QtPromptPanel(QWidget):
             "size": (lambda v: self.size_combo.setCurrentIndex(max(0, self.size_combo.findData(v))),
                      self.size_combo.currentIndexChanged, self.output_size),
             "preview": (self.preview_check.setChecked, self.preview_check.toggled, self.preview_check.isChecked),
+            "vocoder": (self._show_vocoder, self.vocoder_combo.currentIndexChanged,
+                        lambda: self.vocoder_combo.currentData() or self.settings.vocoder),
         }
         for name, (show, changed, read) in self._views.items():
             show(getattr(s, name))
             changed.connect(lambda *_, n=name, r=read: self._on_widget_changed(n, r))
         s.events.changed.connect(self._on_settings_changed)
         s.events.model_hints_applied.connect(self._update_model_note)
+
+    def _show_vocoder(self, name: str) -> None:
+        """Select vocoder ``name``; a vocoder folder (from a recipe) gets an entry of its own."""
+        index = self.vocoder_combo.findData(name)
+        if index < 0:
+            self.vocoder_combo.addItem(name, name)
+            index = self.vocoder_combo.count() - 1
+        self.vocoder_combo.setCurrentIndex(index)
 
     def _on_widget_changed(self, name: str, read: Any) -> None:
         try:
@@ -406,6 +422,7 @@ class QtPromptPanel(QWidget):
             "size": s.size,
             "preview": s.preview,
             "loras": [[ref, weight] for ref, weight in s.loras],
+            "vocoder": s.vocoder,
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -425,6 +442,7 @@ class QtPromptPanel(QWidget):
             "size": lambda v: self.size_combo.setCurrentIndex(i) if (i := self.size_combo.findData(v)) >= 0 else None,
             "preview": self.preview_check.setChecked,
             "loras": lambda v: self.settings.set(loras=tuple((str(r), float(w)) for r, w in v)),
+            "vocoder": lambda v: self.settings.set(vocoder=str(v)),
         }
         for key, setter in setters.items():
             if key in state:
