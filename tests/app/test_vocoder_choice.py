@@ -13,7 +13,7 @@ def test_settings_carry_the_vocoder_into_every_job():
     settings = GenerationSettings(model="some/model", prompt="rain")
     assert settings.vocoder == DEFAULT_VOCODER == "griffin-lim"
     settings.set(vocoder="bigvgan-v2")
-    assert settings.text_to_audio_spec().vocoder == "bigvgan-v2"
+    assert settings.generate_spec().vocoder == "bigvgan-v2"
     assert settings.edit_kwargs()["vocoder"] == "bigvgan-v2"
     with pytest.raises(ValueError, match="unknown vocoder 'wavenet'"):
         settings.set(vocoder="wavenet")
