@@ -350,7 +350,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         if not results:
             self._fail(plan.kind, "the engine returned no audio.")
             return
-        self.project.remember_inputs(plan.spec, [r.recipe for r in results])  # for Regenerate
+        self.project.remember_inputs(plan.spec, [r.recipe for r in results], (plan.audio,))  # for Regenerate
         try:
             if plan.clip_id is not None and not self._clip_unchanged(plan):
                 ids = self.landing.land_as_new_clips(plan, results)

@@ -332,10 +332,12 @@ class Project:
 
     # -- inputs of edits -------------------------------------------------------------------
 
-    def remember_inputs(self, spec: Any, recipes: list[Recipe]) -> None:
+    def remember_inputs(self, spec: Any, recipes: list[Recipe], reuse: tuple[np.ndarray | None, ...] = ()) -> None:
         """Keep the input audio of ``spec`` (a job that made results with ``recipes``) under the
         fingerprints the recipes record, so those results can be regenerated. Inputs that are not
-        a clip's audio (1-2 channels, float32) are not kept."""
+        a clip's audio (1-2 channels, float32) are not kept. An array of ``reuse`` (the clip's
+        audio the job was planned from) holding the same samples is kept instead of the spec's
+        copy, so the input costs no memory while the clip or its undo step holds that array."""
         values = spec.input_values() if callable(getattr(spec, "input_values", None)) else {}
         for name, value in values.items():
             try:
@@ -345,10 +347,14 @@ class Project:
             if not (isinstance(audio, np.ndarray) and audio.ndim == 2 and audio.dtype == np.float32
                     and 1 <= audio.shape[0] <= MAX_CHANNELS and MIN_SAMPLE_RATE_HZ <= int(rate) <= MAX_SAMPLE_RATE_HZ):
                 continue
-            for recipe in recipes:
-                sha = recipe.inputs.get(name, {}).get("sha256")
-                if isinstance(sha, str) and sha:
-                    self.inputs.setdefault(sha, (audio, int(rate)))
+            shas = [sha for sha in (r.inputs.get(name, {}).get("sha256") for r in recipes)
+                    if isinstance(sha, str) and sha and sha not in self.inputs]
+            if not shas:
+                continue
+            same = next((a for a in reuse if isinstance(a, np.ndarray) and a.shape == audio.shape
+                         and a.dtype == audio.dtype and np.array_equal(a, audio)), None)
+            for sha in shas:
+                self.inputs[sha] = (audio if same is None else same, int(rate))
 
     def inputs_for(self, recipe: Recipe) -> dict[str, tuple[np.ndarray, int]] | None:
         """The inputs ``recipe`` was made from, by name (``{}`` for a recipe without inputs), or

@@ -42,8 +42,11 @@ def test_every_edit_regenerates_bit_identically_after_save_and_reopen(qtbot, mak
     edited: dict[str, str] = {}  # task -> id of a clip it made
     select(project, sources["inpaint"])
     stack.push_command(add_shape(project, tools.masks, sources["inpaint"].id, TimeBand(0.4, 0.8)))
+    before = sources["inpaint"].audio
     run_and_wait(qtbot, tools, lambda: tools.run_edit("inpaint"))
     edited["inpaint"] = sources["inpaint"].id
+    # The input kept is the clip's own earlier array (which its undo step holds anyway), not a copy.
+    assert project.inputs[sources["inpaint"].recipe.inputs["audio"]["sha256"]][0] is before
 
     select(project, sources["extend"])
     tools.edit_panel.forms["extend"].left.setValue(0.5)
