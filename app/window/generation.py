@@ -1,0 +1,166 @@
+"""The main window's generations: the prompt panel's and the class browser's jobs (after the
+model's cautions), their results landing as clips (one undo step), the Inspector's Regenerate
+and Use these settings. A mixin of :class:`app.main_window.MainWindow`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from app.model.generation import NATIVE_SIZE, duration_for_size
+from app.model.project import Clip
+from app.window import APP_TITLE, STATUS_MESSAGE_MS
+from engine.api import JobSpec, TaskResult
+
+
+class _PendingJob:
+    """Where a job's results land: captured on the GUI thread when it was submitted."""
+
+    def __init__(self, spec: JobSpec, track_id: str | None, start_s: float) -> None:
+        self.spec = spec
+        self.track_id = track_id
+        self.start_s = start_s
+
+
+class GenerationMixin:
+    """Generations of the main window and where their results land."""
+
+    def use_class_prompt(self, prompt: str, size: str, *, generate: bool = False) -> None:
+        """A class browser prompt (seed 001's templates) goes into the prompt panel.
+
+        "Use" also puts its output size (and that size's duration) into the panel, as the user
+        asked; "Generate" (``generate``) uses the size for that one job only, so the panel's
+        size and duration stay what they were for later generations. A model that does class
+        prompts badly (the synthetic-sounds starter) says so before generating."""
+        overrides: dict[str, Any] = {}
+        try:
+            if generate and size != NATIVE_SIZE:
+                overrides = {"size": size, "duration_s": duration_for_size(size, self.generation.preset)}
+            elif not generate:
+                self.generation.set_output_size(size)
+        except ValueError as exc:
+            self.show_message(str(exc))
+            return
+        self.generation.set(prompt=prompt)
+        self.prompt_dock.show()
+        self.prompt_dock.raise_()
+        if not generate:
+            self.prompt_panel.prompt_edit.setFocus()
+            return
+        try:
+            spec = self.prompt_panel.spec(**overrides)
+        except ValueError as exc:
+            self.prompt_panel.show_message(str(exc))
+            return
+        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec))
+
+    def _on_prompt_panel_generate_requested(self, spec: JobSpec) -> None:
+        self.run_after_caution("generate", getattr(spec, "model", ""), lambda: self.generate(spec))
+
+    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any]) -> bool:
+        """Run ``proceed()`` now when nothing is known against ``model`` doing ``task`` (True);
+        otherwise say what the model does badly in a box that does not block, whose buttons go
+        on anyway, open the model manager, or cancel (False; ``caution_box`` holds the box)."""
+        from engine.models.catalog import task_caution
+
+        caution = task_caution(model, task)
+        if not caution:
+            proceed()
+            return True
+        box = QMessageBox(QMessageBox.Icon.Warning, APP_TITLE, caution, QMessageBox.StandardButton.Cancel, self)
+        go_on = box.addButton("Go On", QMessageBox.ButtonRole.AcceptRole)
+        manager = box.addButton("Open Model Manager", QMessageBox.ButtonRole.ActionRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def clicked(button: Any) -> None:
+            if button is go_on:
+                proceed()
+            elif button is manager:
+                self.open_model_manager()
+
+        box.buttonClicked.connect(clicked)
+        box.show()
+        self.caution_box = box
+        self.show_message(caution, STATUS_MESSAGE_MS * 2)
+        return False
+
+    def _on_generation_changed(self, name: str, value: Any) -> None:
+        if name == "model":
+            from engine.models.catalog import model_hints, task_caution
+
+            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"))
+
+    def generate(self, spec: JobSpec) -> int | None:
+        """Submit a generation; its clips land at the current playhead on the selected track.
+        Returns the job id (None when the engine refused the job)."""
+        track = self.project.selected_track()
+        try:
+            handle = self.client.submit(spec)
+        except (RuntimeError, ValueError) as exc:
+            self.show_message(f"Could not start the job: {exc}")
+            return None
+        pending = _PendingJob(spec, track.id if track else None, self.project.playhead_s)
+        handle.finished.connect(lambda result: self._on_generation_finished(handle.job_id, pending, result))
+        handle.failed.connect(lambda message, _kind: self._on_generation_failed(pending, message))
+        self.jobs_dock.raise_()
+        return handle.job_id
+
+    def _on_generation_finished(self, job_id: int, pending: _PendingJob, result: Any) -> None:
+        if not isinstance(result, (tuple, list)):
+            return
+        results = [r for r in result if isinstance(r, TaskResult)]
+        if not results:
+            return
+        self.project.remember_inputs(pending.spec, [r.recipe for r in results])  # for Regenerate
+        clips, track_id = self._land_results(pending, results)
+        first = results[0].recipe
+        self.prompt_panel.note_used_seed(first.seed)
+        self.status.set_device_used(first.device)
+        # The landing selected the first clip and scrolled to it; listeners hear on the next turn.
+        QTimer.singleShot(0, lambda: self.clips_generated.emit(job_id, clips))
+
+    def _on_generation_failed(self, pending: _PendingJob, message: str) -> None:
+        self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
+        self.jobs_dock.raise_()
+
+    def _land_results(self, pending: _PendingJob, results: list[TaskResult]) -> tuple[list[Clip], str]:
+        """One undo step: a clip per variation, at the playhead of the job's start on the target
+        track if free (else after its last clip), variations on the tracks below where free
+        (app.model.placement: never over another clip)."""
+        project = self.project
+        track_id = pending.track_id if any(t.id == pending.track_id for t in project.tracks) else None
+        if track_id is None:
+            selected = project.selected_track() or (project.tracks[0] if project.tracks else None)
+            track_id = selected.id if selected is not None else None
+        preset = getattr(pending.spec, "spectrogram_preset", "riffusion")
+        clips = [Clip(name=_clip_name(r), audio=r.audio, sample_rate_hz=r.sample_rate_hz, start_s=pending.start_s,
+                      recipe=r.recipe, image=r.image, spectrogram_preset=preset) for r in results]
+        prompt = getattr(pending.spec, "prompt", "")
+        text = f"Generate {prompt[:30]!r}" + (f" ({len(clips)} variations)" if len(clips) > 1 else "")
+        self.edit_tools.landing.add_clips(text, track_id, clips)
+        return clips, project.find_clip(clips[0].id)[0].id
+
+    def _on_inspector_use_settings_requested(self, recipe: Any, clip: Clip) -> None:
+        from engine.api import spec_from_recipe
+
+        try:
+            spec = spec_from_recipe(recipe) if recipe.task == "generate" else None
+        except ValueError:  # a recipe this version cannot reproduce
+            spec = None
+        if spec is not None:
+            self.prompt_panel.apply_spec(spec)
+        else:  # another task's recipe: take what text-to-audio shares with it
+            self.prompt_panel.apply_recipe(recipe, duration_s=clip.total_s, preset=clip.spectrogram_preset)
+        self.prompt_dock.raise_()
+
+
+def _clip_name(result: TaskResult) -> str:
+    recipe = result.recipe
+    prompt = str(recipe.params.get("prompt", "")).strip() or "Generated"
+    short = prompt if len(prompt) <= 28 else prompt[:27] + "…"
+    return f"{short} #{recipe.seed}"
