@@ -3,7 +3,7 @@
 The sound, "zorblat", is made up: a pure tone that jumps between C5 (523 Hz) and G5 (784 Hz) every
 ~160 ms (a two-note trill the starter's synthetic training set never had). Sixteen clips of it
 (each with its own jump timing, phase, loudness and a little vibrato) are written as WAV files
-with a metadata.csv, read through the dataset step, and a LoRA is trained with the "cpu" preset
+with a metadata.csv, read through the dataset step, and a LoRA is trained with the "cpu-starter" preset
 (one thread, as on a machine that is busy with other work). Then the prompt "zorblat" is
 generated for ``--seeds`` seeds through the engine's own LoRA path (``apply_loras``), with the
 LoRA and without it (the reference: the base model in the same run), and each clip is measured:
@@ -163,7 +163,7 @@ def main() -> None:
     overrides = {"num_threads": args.threads}
     if args.steps:
         overrides["max_steps"] = args.steps
-    config = preset_config("cpu", **overrides)
+    config = preset_config("cpu-starter", **overrides)
     started = time.perf_counter()
     dataset = build_dataset(data, target, trigger=TRIGGER)
     run = train_lora(model, dataset, work / "zorblat.safetensors", config)

@@ -66,7 +66,7 @@ class ProgressBar:
         from tqdm import tqdm
 
         is_bytes = progress.bytes_total is not None
-        total = progress.bytes_total if is_bytes else progress.total if progress.stage == "denoise" else 0
+        total = progress.bytes_total if is_bytes else progress.total if progress.stage in ("denoise", "train") else 0
         # Multi-variation jobs prefix their messages with "Variation i/N".
         label = progress.message.split(":")[0] if progress.message.startswith("Variation ") else ""
         key = (progress.stage, int(total or 0), label)
@@ -88,6 +88,9 @@ class ProgressBar:
         done = progress.bytes_done if is_bytes else progress.step
         if total and done is not None and done > self._bar.n:
             self._bar.update(done - self._bar.n)
+        loss = getattr(progress, "loss", None)  # training steps show their loss
+        if loss is not None and progress.stage == "train":
+            self._bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -244,6 +247,38 @@ def add_vocoder_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_lora_argument(parser: argparse.ArgumentParser) -> None:
+    """``--lora PATH[:WEIGHT]``, repeatable: LoRAs applied to the job (see :func:`parse_loras`)."""
+    parser.add_argument("--lora", action="append", default=[], metavar="PATH[:WEIGHT]",
+                        help="apply a LoRA (.safetensors file, folder or cached hub id) at WEIGHT (default 1.0); "
+                             "repeat for several")
+
+
+def parse_loras(values: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """``--lora`` values -> ``(path_or_id, weight)`` pairs; a file or folder becomes its absolute path
+    (so the recipe regenerates from anywhere). Raises a usage CliError for a LoRA that is neither
+    an existing file or folder nor a hub id, or a weight that is not a number."""
+    loras = []
+    for value in values:
+        source, weight = value, 1.0
+        head, sep, tail = value.rpartition(":")
+        if sep and head and not tail.startswith(("\\", "/")):
+            try:
+                weight = float(tail)
+            except ValueError:
+                raise CliError(f"--lora '{value}': the weight after ':' must be a number, like "
+                               f"'{head}:0.8'.", EXIT_USAGE) from None
+            source = head
+        path = Path(source).expanduser()
+        if path.exists():
+            source = str(path.resolve())
+        elif path.is_absolute() or source.startswith((".", "~")) or source.count("/") != 1:
+            raise CliError(f"--lora '{source}' does not exist; expected a .safetensors file, a folder or a "
+                           "hub repo id.", EXIT_USAGE)
+        loras.append((source, weight))
+    return tuple(loras)
+
+
 def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str = "--steps") -> None:
     """The output and diffusion options of the edit and interpolate commands (see :func:`generation_kwargs`)."""
     from engine.specs import DEFAULT_SCHEDULER, SCHEDULER_NAMES
@@ -263,6 +298,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str
     parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     add_vocoder_argument(parser)
     parser.add_argument("--image", default=None, help="also save the edited spectrogram as PNG")
+    add_lora_argument(parser)
 
 
 def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
@@ -280,6 +316,7 @@ def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
         vocoder=args.vocoder,
         model=cli.default_model(),
         revision=args.revision,
+        loras=parse_loras(args.lora),
     )
 
 

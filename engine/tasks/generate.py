@@ -97,9 +97,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default.format("riffusion"))
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     parser.add_argument("--image", default=None, help="also save the spectrogram image(s) as PNG")
-    from engine.cli.common import add_vocoder_argument
+    from engine.cli.common import add_lora_argument, add_vocoder_argument
 
     add_vocoder_argument(parser)
+    add_lora_argument(parser)
 
 
 def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
     from engine.audio.params import get_preset
-    from engine.cli.common import EXIT_USAGE, CliError
+    from engine.cli.common import EXIT_USAGE, CliError, parse_loras
 
     cli.outputs((".wav",))
     text_bytes = len(args.prompt.encode("utf-8")) + len(args.negative.encode("utf-8"))
@@ -155,6 +156,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
         model=model,
         revision=args.revision,
         vocoder=args.vocoder,
+        loras=parse_loras(args.lora),
     )
 
 

@@ -1,7 +1,7 @@
 """LoRA fine-tuning of a spectrogram diffusion model on one's own sounds (seed 000's method).
 
     dataset = build_dataset("my_sounds/", target_for_model(model), trigger="zorblat")
-    result = yield from train_lora(model, dataset, "zorblat.safetensors", preset_config("cpu"))
+    result = yield from train_lora(model, dataset, "zorblat.safetensors", preset_config("cpu-starter"))
 
 :func:`train_lora` is a generator: each yield is a :class:`LoraProgress` (a progress report with
 the loss, and a cancel and pause point: a consumer that stops pulling pauses the run with the model
@@ -35,6 +35,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import shutil
 import tempfile
 import time
 from collections.abc import Generator, Iterator
@@ -45,141 +47,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.specs import Progress
+from engine.specs import CHECKPOINT_COMPLETE, Progress, TrainingJob
+from engine.training.lora_config import (  # noqa: F401 - re-exported: the trainer's settings live there
+    FORMATS,
+    LR_SCHEDULES,
+    MIXED_PRECISIONS,
+    PRESETS,
+    Estimate,
+    LoraTrainConfig,
+    LoraTrainingError,
+    _duration,
+    _size,
+    preset_config,
+)
 from engine.training.lora_data import LoraDataError, LoraDataset, split_dataset
 
 #: The safetensors metadata key holding the training record (JSON).
 METADATA_KEY = "specdiff_lora"
-FORMATS = ("diffusers", "kohya")
-LR_SCHEDULES = ("constant", "cosine", "linear")
-MIXED_PRECISIONS = ("no", "fp16", "bf16")
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
-CHECKPOINT_PREFIX = "checkpoint-"
+CHECKPOINT_FILE = "state.pt"
 ADAPTER = "default"
 KEEP_CHECKPOINTS = 2
-
-
-class LoraTrainingError(ValueError):
-    """A training run cannot start or continue; the message says why in one line."""
-
-
-@dataclass(frozen=True)
-class LoraTrainConfig:
-    """The settings of one run. Defaults follow diffusers' ``train_text_to_image_lora.py``."""
-
-    rank: int = 4
-    alpha: float = 4.0
-    learning_rate: float = 1e-4
-    train_text_encoder: bool = False
-    text_encoder_lr: float | None = None  # None: the UNet's rate
-    max_steps: int = 500
-    epochs: float | None = None  # set: the number of steps is worked out from it
-    batch_size: int = 1
-    gradient_accumulation_steps: int = 1
-    lr_schedule: str = "constant"
-    warmup_steps: int = 0
-    snr_gamma: float | None = 5.0
-    max_grad_norm: float = 1.0
-    caption_dropout: float = 0.0
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
-    use_8bit_adam: bool = False
-    seed: int = 0
-    validation_fraction: float = 0.1
-    validation_every: int = 0  # steps between validation losses (0: only at the start and the end)
-    sample_every: int = 0  # steps between validation samples (0: never during the run)
-    validation_prompts: tuple[str, ...] = ()
-    validation_seeds: tuple[int, ...] = (0,)
-    sample_steps: int = 20
-    sample_guidance_scale: float = 5.0
-    sample_scheduler: str = "dpm++2m-karras"
-    checkpoint_every: int = 0  # 0: no checkpoints
-    num_threads: int | None = None  # torch CPU threads for this job only (None: leave as is)
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        positive = ("rank", "alpha", "learning_rate", "max_steps", "batch_size", "gradient_accumulation_steps",
-                    "max_grad_norm", "sample_steps")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise LoraTrainingError(f"`{name}` must be a positive number, got {value!r}.")
-        for name in ("warmup_steps", "validation_every", "sample_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LoraTrainingError(f"`{name}` must be a whole number >= 0, got {value!r}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise LoraTrainingError(f"`lr_schedule` must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}.")
-        if self.mixed_precision not in MIXED_PRECISIONS:
-            raise LoraTrainingError(
-                f"`mixed_precision` must be one of {', '.join(MIXED_PRECISIONS)}, got {self.mixed_precision!r}."
-            )
-        if self.snr_gamma is not None and not self.snr_gamma > 0:
-            raise LoraTrainingError(f"`snr_gamma` must be > 0 (or None for plain MSE), got {self.snr_gamma!r}.")
-        if self.epochs is not None and not self.epochs > 0:
-            raise LoraTrainingError(f"`epochs` must be > 0, got {self.epochs!r}.")
-        if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.validation_fraction < 1.0:
-            raise LoraTrainingError("`caption_dropout` and `validation_fraction` must be in [0, 1).")
-        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
-            raise LoraTrainingError(f"`num_threads` must be a positive integer, got {self.num_threads!r}.")
-
-    @property
-    def clips_per_step(self) -> int:
-        return self.batch_size * self.gradient_accumulation_steps
-
-    def total_steps(self, num_train: int) -> int:
-        """Optimizer steps of the run: ``max_steps``, or ``epochs`` passes over ``num_train`` clips."""
-        if self.epochs is None:
-            return int(self.max_steps)
-        return max(1, math.ceil(self.epochs * num_train / self.clips_per_step))
-
-    def times_each_clip_seen(self, num_train: int) -> float:
-        """How many times the run shows each training clip (on average)."""
-        return self.total_steps(num_train) * self.clips_per_step / max(1, num_train)
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LoraTrainConfig:
-        """Settings from :meth:`to_json` (unknown keys ignored, lists back to tuples)."""
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in names}
-        return cls(**kwargs)
-
-
-#: Memory presets: the CPU one is for the starter model (a few minutes on 2 cores); the GPU ones
-#: are for SD 1.5-sized models at 512 px and fit the card's memory (see :func:`estimate_memory`).
-PRESETS: dict[str, LoraTrainConfig] = {
-    "cpu": LoraTrainConfig(
-        rank=8, alpha=8.0, learning_rate=1e-3, train_text_encoder=True, max_steps=900, batch_size=4,
-        lr_schedule="cosine", warmup_steps=20, device="cpu", num_threads=1, checkpoint_every=100, sample_every=300,
-    ),
-    "gpu-6gb": LoraTrainConfig(
-        rank=4, alpha=4.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
-        gradient_checkpointing=True, use_8bit_adam=True, device="cuda", checkpoint_every=250, sample_every=250,
-    ),
-    "gpu-8gb": LoraTrainConfig(
-        rank=8, alpha=8.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
-        gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
-    ),
-    "gpu-12gb": LoraTrainConfig(
-        rank=16, alpha=16.0, max_steps=1500, batch_size=2, gradient_accumulation_steps=2, mixed_precision="fp16",
-        gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
-    ),
-    "gpu-24gb": LoraTrainConfig(
-        rank=32, alpha=32.0, max_steps=1500, batch_size=4, mixed_precision="bf16", train_text_encoder=True,
-        device="cuda", checkpoint_every=250, sample_every=250,
-    ),
-}
-
-
-def preset_config(name: str, **overrides: Any) -> LoraTrainConfig:
-    """The named preset with ``overrides``; LoraTrainingError for an unknown name."""
-    if name not in PRESETS:
-        raise LoraTrainingError(f"Unknown training preset {name!r}; choose one of {', '.join(PRESETS)}.")
-    return replace(PRESETS[name], **overrides)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,23 +88,6 @@ class LoraSample:
     base_image: np.ndarray
     base_audio: np.ndarray
     sample_rate_hz: int
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What a run will take, worked out before it starts."""
-
-    total_steps: int
-    step_s: float  # measured seconds per optimizer step on this device
-    seconds: float
-    peak_memory_bytes: int
-    trainable_parameters: int
-    times_each_clip_seen: float
-    device: str
-
-    def describe(self) -> str:
-        return (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
-                f"{_duration(self.seconds)} and {_size(self.peak_memory_bytes)} peak on {self.device}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,14 +112,6 @@ class LoraResult:
     final_validation_loss: float | None
     losses: tuple[float, ...]
     seconds: float
-
-
-def _size(num_bytes: int) -> str:
-    return f"{num_bytes / 2**30:.1f} GB" if num_bytes >= 2**30 else f"{num_bytes / 2**20:.0f} MB"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,9 +552,9 @@ class LoraTrainer:
         return out
 
     def save_checkpoint(self, folder: Path) -> Path:
-        """Write ``checkpoint-STEP.pt`` (LoRA weights, optimizer, schedule, RNG, data order, step)
-        atomically into ``folder``; keep the last :data:`KEEP_CHECKPOINTS`."""
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write the state after this step (LoRA weights, optimizer, schedule, RNG, data order, losses)
+        into ``folder/checkpoints/step-NNNNNNNN/state.pt`` (the :class:`engine.specs.TrainingJob`
+        layout), mark it complete last, and keep the newest :data:`KEEP_CHECKPOINTS`. Returns the file."""
         state = {
             "step": self.step,
             "lora": self.lora_state_dicts(),
@@ -706,17 +570,15 @@ class LoraTrainer:
             "model": self.model,
             "dataset": _dataset_fingerprint(self.dataset),
         }
-        path = folder / f"{CHECKPOINT_PREFIX}{self.step:07d}.pt"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        step_dir = Path(folder) / "checkpoints" / f"step-{self.step:08d}"
+        if step_dir.exists():  # an incomplete one from a crash: write it again
+            shutil.rmtree(step_dir)
+        step_dir.mkdir(parents=True)
+        path = step_dir / CHECKPOINT_FILE
+        torch.save(state, path)
+        TrainingJob.mark_complete(step_dir)
         for old in list_checkpoints(folder)[:-KEEP_CHECKPOINTS]:
-            old.unlink(missing_ok=True)
+            shutil.rmtree(old.parent, ignore_errors=True)
         return path
 
     def load_checkpoint(self, path: Path) -> None:
@@ -791,17 +653,22 @@ def _load_lora_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor]
 
 
 def list_checkpoints(folder: str | Path) -> list[Path]:
-    """The checkpoints in ``folder``, oldest first."""
-    folder = Path(folder)
-    if not folder.is_dir():
+    """The complete checkpoints of the run folder ``folder``, oldest first (their ``state.pt`` files)."""
+    root = Path(folder) / "checkpoints"
+    if not root.is_dir():
         return []
-    return sorted(folder.glob(f"{CHECKPOINT_PREFIX}*.pt"))
+    found = []
+    for step_dir in root.iterdir():
+        match = re.fullmatch(r"step-(\d{8})", step_dir.name)
+        if match and (step_dir / CHECKPOINT_COMPLETE).is_file() and (step_dir / CHECKPOINT_FILE).is_file():
+            found.append((int(match.group(1)), step_dir / CHECKPOINT_FILE))
+    return [path for _, path in sorted(found)]
 
 
 def checkpoint_folder_for(output: str | Path) -> Path:
-    """Where a run writing ``output`` keeps its checkpoints: ``OUTPUT_STEM.checkpoints/`` beside it."""
+    """A run's folder (its checkpoints) when none is given: ``OUTPUT_STEM.training/`` beside ``output``."""
     output = Path(output)
-    return output.with_name(output.stem + ".checkpoints")
+    return output.with_name(output.stem + ".training")
 
 
 def estimate_memory(pipe: Any, config: LoraTrainConfig, height: int, width: int, trainable: int) -> int:
@@ -966,13 +833,15 @@ def train_lora(
     total = trainer.total_steps
     yield LoraProgress("encode", 1, 1, f"Encoded {len(trainer.train_set)} training and {len(trainer.val_set)} "
                                        "validation clips to latents")
+    if not resume and (folder / "checkpoints").is_dir():  # a new run: an old run's checkpoints must not be resumed
+        shutil.rmtree(folder / "checkpoints")
     if resume:
         checkpoints = list_checkpoints(folder)
         if not checkpoints:
-            raise LoraTrainingError(f"Nothing to resume: no checkpoint in '{folder}'.")
+            raise LoraTrainingError(f"Nothing to resume: no complete checkpoint in '{folder}'.")
         with torch_threads(cfg.num_threads):
             trainer.load_checkpoint(checkpoints[-1])
-        yield LoraProgress("load", 1, 1, f"Resumed from step {trainer.step} ({checkpoints[-1].name})")
+        yield LoraProgress("load", 1, 1, f"Resumed from step {trainer.step} ({checkpoints[-1].parent.name})")
     check_cancelled()
     with torch_threads(cfg.num_threads):
         estimate = trainer.estimate(trainer.measure_step_s())
@@ -1005,7 +874,7 @@ def train_lora(
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
             with torch_threads(cfg.num_threads):
                 path = trainer.save_checkpoint(folder)
-            yield LoraProgress("checkpoint", step, total, f"Saved {path.name}", checkpoint=str(path))
+            yield LoraProgress("checkpoint", step, total, f"Saved {path.parent.name}", checkpoint=str(path.parent))
     with torch_threads(cfg.num_threads):
         final_train = trainer.evaluate("train")
         final_val = trainer.evaluate("validation")
@@ -1051,159 +920,53 @@ __all__ = [
     "Estimate", "FORMATS", "LoraProgress", "LoraResult", "LoraSample", "LoraTrainConfig", "LoraTrainer",
     "LoraTrainingError", "METADATA_KEY", "PRESETS", "checkpoint_folder_for", "config_from_lora", "estimate_lora_run",
     "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "read_lora_info",
-    "run_train_lora", "save_lora", "torch_threads", "train_lora", "TrainLoraJob", "add_arguments", "job_from_args",
-    "main",
+    "run_train_lora", "save_lora", "torch_threads", "train_lora",
 ]
 
 
 # ---------------------------------------------------------------------------------------------
-# The whole job: dataset step + training (what the wizard, the CLI and a task runner call)
+# The task's runner: dataset step + training (engine.tasks.train_lora)
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class TrainLoraJob:
-    """Train a LoRA from a folder of sounds and/or clips.
+def run_train_lora(spec: Any, ctx: Any = None) -> Generator[LoraProgress, None, Any]:
+    """Run a :class:`engine.tasks.train_lora.TrainLoraJob`: build the dataset (a "dataset" progress
+    says how many sounds were used and which were skipped, and why), then :func:`train_lora`.
 
-    ``model``: a model folder or a cached repo id; ``preset`` / ``duration_s`` / ``height`` override
-    the spectrogram the model card names (a model without a card needs them). ``captions`` maps a
-    file name (relative to ``data_dir``) or clip name to its caption, over every other source.
+    Returns a one-tuple of :class:`engine.specs.TaskResult` (``files``: the LoRA; the recipe's
+    facts: steps, losses, seconds, the dataset summary), or the :class:`Estimate` for an
+    ``estimate_only`` job. Raises LoraDataError / LoraTrainingError with one line.
     """
-
-    output: str
-    model: str
-    data_dir: str | None = None
-    clips: tuple[Any, ...] = ()  # engine.training.lora_data.Clip
-    config: LoraTrainConfig = LoraTrainConfig()
-    trigger: str = ""
-    prefix: str = ""
-    captions: tuple[tuple[str, str], ...] = ()
-    fmt: str = "diffusers"
-    resume: bool = False
-    checkpoint_dir: str | None = None
-    spectrogram_preset: str | None = None
-    duration_s: float | None = None
-    height: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.fmt not in FORMATS:
-            raise LoraTrainingError(f"Unknown LoRA format {self.fmt!r}; choose one of {', '.join(FORMATS)}.")
-        if Path(self.output).suffix != ".safetensors":
-            raise LoraTrainingError(f"The LoRA file must end in .safetensors, got '{Path(self.output).name}'.")
-        if self.data_dir is None and not self.clips:
-            raise LoraDataError("No sounds to train on: choose a folder of audio files or add clips.")
-
-    def describe(self) -> str:
-        return f"Train LoRA {Path(self.output).name}"
-
-
-def run_train_lora(job: TrainLoraJob, ctx: Any = None) -> Generator[LoraProgress, None, LoraResult]:
-    """Build the dataset (a "dataset" progress says how many sounds were used and which were
-    skipped, and why), then :func:`train_lora`. Raises LoraDataError / LoraTrainingError."""
+    from engine.specs import TaskResult
     from engine.training.lora_data import build_dataset, target_for_model
 
     yield LoraProgress("dataset", 0, 1, "Reading the sounds")
-    target = target_for_model(job.model, preset=job.spectrogram_preset, duration_s=job.duration_s, height=job.height)
-    dataset = build_dataset(job.data_dir, target, clips=job.clips, trigger=job.trigger, prefix=job.prefix,
-                            captions=dict(job.captions))
+    store = getattr(ctx, "store", None)
+    model = spec.model
+    target = target_for_model(model, preset=spec.spectrogram_preset, duration_s=spec.duration_s, height=spec.height)
+    dataset = build_dataset(spec.data_dir, target, clips=spec.clips, trigger=spec.trigger, prefix=spec.prefix,
+                            captions=dict(spec.captions))
     skipped = "; ".join(f"{name}: {why}" for name, why in dataset.skipped)
     yield LoraProgress("dataset", 1, 1, f"{len(dataset)} sounds" + (f", skipped {len(dataset.skipped)} ({skipped})"
                                                                     if skipped else ""))
-    config = job.config
+    config = spec.config
     if not config.validation_prompts:  # sample the trigger word (or the first caption) unless told otherwise
         config = replace(config, validation_prompts=(dataset.trigger or dataset.examples[0].caption,))
-    return (yield from train_lora(job.model, dataset, job.output, config, fmt=job.fmt, resume=job.resume,
-                                  checkpoint_dir=job.checkpoint_dir, ctx=ctx, store=getattr(ctx, "store", None)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line (python -m engine.training.lora); the CLI's train-lora command takes the same arguments
-# ---------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: Any) -> None:
-    """The train-lora arguments: DATA_DIR -o OUT.safetensors [--model] [--preset] [--steps] ..."""
-    import argparse
-
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of audio files (captions: metadata.csv/jsonl, "
-                        "NAME.txt beside each file, or the file name)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the LoRA file to write")
-    parser.add_argument("--model", default=None, help="base model folder or cached repo id (default: the default model)")
-    parser.add_argument("--preset", default=None, choices=sorted(PRESETS),
-                        help="memory preset (default: cpu without a CUDA GPU, else gpu-8gb)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps")
-    parser.add_argument("--epochs", type=float, default=None, help="passes over the clips (instead of --steps)")
-    parser.add_argument("--rank", type=int, default=None)
-    parser.add_argument("--alpha", type=float, default=None)
-    parser.add_argument("--lr", type=float, default=None, help="learning rate")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--trigger", default="", help="trigger word put in front of every caption")
-    parser.add_argument("--prefix", default="", help="text put in front of every caption (before the trigger)")
-    parser.add_argument("--text-encoder", action=argparse.BooleanOptionalAction, default=None,
-                        help="also train the text encoder (default: the preset's)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for this job")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--format", dest="fmt", default="diffusers", choices=FORMATS)
-    parser.add_argument("--spectrogram-preset", default=None, help="for a model that does not name its spectrogram")
-    parser.add_argument("--duration", type=float, default=None, help="clip length in seconds (same)")
-
-
-def job_from_args(args: Any, default_model: str | None = None) -> TrainLoraJob:
-    """The :class:`TrainLoraJob` of parsed :func:`add_arguments` arguments."""
-    preset = args.preset or ("gpu-8gb" if torch.cuda.is_available() else "cpu")
-    overrides = {
-        name: value
-        for name, value in (
-            ("max_steps", args.steps), ("epochs", args.epochs), ("rank", args.rank), ("alpha", args.alpha),
-            ("learning_rate", args.lr), ("batch_size", args.batch_size), ("seed", args.seed),
-            ("train_text_encoder", args.text_encoder), ("num_threads", args.threads),
-        )
-        if value is not None
+    if spec.estimate_only:
+        yield LoraProgress("load", 0, 1, f"Loading {model}")
+        estimate = estimate_lora_run(model, dataset, config, store=store)
+        yield LoraProgress("estimate", 0, estimate.total_steps, estimate.describe(), estimate=estimate)
+        return estimate
+    result = yield from train_lora(model, dataset, spec.output, config, fmt=spec.fmt, resume=spec.resume,
+                                   checkpoint_dir=spec.output_dir, ctx=ctx, store=store)
+    facts = {
+        "steps": result.steps, "initial_loss": result.initial_loss, "final_loss": result.final_loss,
+        "initial_validation_loss": result.initial_validation_loss,
+        "final_validation_loss": result.final_validation_loss, "seconds": round(result.seconds, 3),
+        "dataset": {**dataset.summary(), "fingerprint": _dataset_fingerprint(dataset)},
+        "lora_sha256": hashlib.sha256(Path(result.path).read_bytes()).hexdigest(),
     }
-    if args.rank is not None and args.alpha is None:
-        overrides["alpha"] = float(args.rank)  # a new rank without an alpha keeps the scale alpha/rank = 1
-    model = args.model or default_model
-    if model is None:
-        from engine.models.catalog import default_model as pick
-        from engine.models.store import ModelStore
-
-        model = pick(ModelStore())
-    return TrainLoraJob(output=args.output, model=model, data_dir=args.data_dir,
-                        config=preset_config(preset, **overrides), trigger=args.trigger, prefix=args.prefix,
-                        fmt=args.fmt, resume=args.resume, spectrogram_preset=args.spectrogram_preset,
-                        duration_s=args.duration)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train a LoRA from the command line, printing progress; errors are one line, exit code 2."""
-    import argparse
-    import sys
-
-    from engine.models.errors import ModelError
-
-    parser = argparse.ArgumentParser(prog="python -m engine.training.lora", description="Train a LoRA on a folder of sounds.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        job = job_from_args(args)
-        run = run_train_lora(job)
-        while True:
-            try:
-                event = next(run)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if event.stage != "train" or event.step == event.total or event.step % 10 == 0:
-                print(f"{event.stage}: {event.message}", flush=True)
-    except (LoraDataError, LoraTrainingError, ModelError, ValueError, OSError) as error:
-        print(f"{parser.prog}: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
-              file=sys.stderr)
-        return 2
-    print(f"Wrote {result.path}: {result.steps} steps, loss {result.initial_loss:.4f} -> {result.final_loss:.4f} "
-          f"in {_duration(result.seconds)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    recipe = spec.make_recipe(seed=config.seed, model_id=model, device=config.device,
+                              dtype={"no": "float32", "fp16": "float16", "bf16": "bfloat16"}[config.mixed_precision],
+                              facts=facts)
+    return (TaskResult(recipe=recipe, files=(Path(result.path),)),)

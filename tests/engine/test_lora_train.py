@@ -154,8 +154,8 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(trained, dataset, tmp_p
         if event.stage == "checkpoint":
             break
     stopped.close()
-    assert not out.exists() and [p.name for p in list_checkpoints(tmp_path / "resumed.checkpoints")] == [
-        "checkpoint-0000002.pt"
+    assert not out.exists() and [p.parent.name for p in list_checkpoints(tmp_path / "resumed.training")] == [
+        "step-00000002"
     ]
     result, events = drain(train_lora(str(TINY_SD), dataset, out, config, resume=True))
     assert [e.step for e in events if e.stage == "train"] == [3, 4, 5, 6]
@@ -229,7 +229,8 @@ def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(t
     import soundfile as sf
 
     from engine.pipelines.text_to_audio import apply_loras, remove_loras
-    from engine.training.lora import TrainLoraJob, run_train_lora
+    from engine.tasks.train_lora import TrainLoraJob
+    from engine.training.lora import run_train_lora
 
     data = tmp_path / "sounds"
     data.mkdir()
@@ -239,20 +240,22 @@ def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(t
     (data / "broken.wav").write_bytes(b"not audio")
     (data / "metadata.csv").write_text("file_name,text\ns0.wav,a low beep\n", encoding="utf-8")
     job = TrainLoraJob(output=str(tmp_path / "beep.safetensors"), model=str(TINY_SD), data_dir=str(data),
-                       trigger="beepo", spectrogram_preset="starter", duration_s=1.28, height=64,
-                       config=LoraTrainConfig(max_steps=2, sample_steps=2, **{**FAST, "validation_fraction": 0.0}))
-    result, events = drain(run_train_lora(job))
+                       trigger="beepo", spectrogram_preset="starter", duration_s=1.28, height=64, num_steps=2,
+                       settings=dict(sample_steps=2, **{**FAST, "validation_fraction": 0.0}))
+    (result,), events = drain(run_train_lora(job))
     assert [s.prompt for e in events if e.stage == "sample" for s in e.samples] == ["beepo"]  # the trigger by default
     report = [e.message for e in events if e.stage == "dataset"][-1]
     assert report.startswith("3 sounds, skipped 1 (broken.wav:")
-    assert read_lora_info(result.path)["dataset"]["captions"] == ["beepo, a low beep", "beepo, s1", "beepo, s2"]
+    (path,) = result.files
+    assert read_lora_info(path)["dataset"]["captions"] == ["beepo, a low beep", "beepo, s1", "beepo, s2"]
+    assert result.recipe.task == "train_lora" and result.recipe.facts["steps"] == 2
     from engine.models.loading import load_pipeline
     from engine.models.policy import LoadPolicy
     from engine.models.store import ModelStore
 
     loaded = load_pipeline(ModelStore().resolve(str(TINY_SD)), LoadPolicy(device="cpu", precision="fp32"))
     base = loaded.pipeline.unet.state_dict()["down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight"].clone()
-    names = apply_loras(loaded.pipeline, ((str(result.path), 1.0),))
+    names = apply_loras(loaded.pipeline, ((str(path), 1.0),))
     assert names and any("lora" in k for k in loaded.pipeline.unet.state_dict())
     remove_loras(loaded.pipeline, names)
     assert torch.equal(loaded.pipeline.unet.state_dict()["down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight"], base)
@@ -261,28 +264,3 @@ def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(t
         drain(run_train_lora(TrainLoraJob(output=str(tmp_path / "x.safetensors"), model=str(TINY_SD),
                                           data_dir=str(tmp_path / "empty"), spectrogram_preset="starter",
                                           duration_s=1.28, height=64)))
-
-
-def test_the_command_line_trains_and_refuses_bad_data_in_one_line(tmp_path, capsys):
-    import soundfile as sf
-
-    from engine.training.lora import main
-
-    data = tmp_path / "sounds"
-    data.mkdir()
-    t = np.arange(int(1.5 * SR)) / SR
-    for i in range(2):
-        sf.write(str(data / f"s{i}.wav"), 0.5 * np.sin(2 * np.pi * (400 + 100 * i) * t), SR)
-    out = tmp_path / "cli.safetensors"
-    common = ["--model", str(TINY_SD), "--spectrogram-preset", "starter", "--duration", "1.28", "--threads", "1"]
-    assert main([str(data), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo", "--format", "kohya",
-                 *common]) == 0
-    printed = capsys.readouterr().out
-    assert "train: step 2/2" in printed and f"Wrote {out}" in printed
-    info = read_lora_info(out)
-    assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
-    assert info["trigger_words"] == ["beepo"]
-    (tmp_path / "empty").mkdir()
-    assert main([str(tmp_path / "empty"), "-o", str(tmp_path / "x.safetensors"), *common]) == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "holds no audio files" in error

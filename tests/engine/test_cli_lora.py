@@ -1,0 +1,67 @@
+"""--lora PATH[:WEIGHT] on generate and every edit command (issue 13 part 6): the LoRA changes the
+output, the recipe records it (absolute path, weight) and regenerate reapplies it bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from assets.make_tiny_sd import TINY_SD_DIR
+from test_cli import assert_one_line_error, run_cli
+from test_inpaint import RATE, make_clip
+
+from engine.audio.io import read_audio, write_audio
+from engine.cli import read_recipe
+
+BASE = ["--model", str(TINY_SD_DIR), "--seed", "11", "--steps", "2", "--device", "cpu", "--offline", "-q"]
+GENERATE = ["generate", "zorb, tone 2", "--duration", "0.64", *BASE]
+VARY = ["--strength", "0.6", "--prompt", "zorb", "--height", "64", "--gl-iters", "2", "--window", "0.64", *BASE]
+EDITS = ("inpaint", "extend", "loop", "vary", "interpolate")
+
+
+def test_a_lora_changes_the_generation_and_regenerate_reapplies_it(capsys, tmp_path, tiny_lora):
+    lora, _ = tiny_lora
+    plain, with_lora, again = tmp_path / "plain.wav", tmp_path / "lora.wav", tmp_path / "again.wav"
+    assert run_cli(capsys, *GENERATE, "-o", plain)[0] == 0
+    status, _, err = run_cli(capsys, *GENERATE, "-o", with_lora, "--lora", f"{lora}:1.5")
+    assert status == 0, err
+    assert not np.array_equal(read_audio(plain)[0], read_audio(with_lora)[0])
+    recipe = read_recipe(with_lora)
+    assert recipe.loras == ((str(lora.resolve()), 1.5),)
+    status, _, err = run_cli(capsys, "regenerate", with_lora, "-o", again, "--offline", "-q")
+    assert status == 0, err
+    np.testing.assert_array_equal(read_audio(again)[0], read_audio(with_lora)[0])
+    assert read_recipe(again).loras == recipe.loras
+
+
+def test_an_edit_applies_the_lora_and_regenerates_with_it(capsys, tmp_path, tiny_lora):
+    lora, _ = tiny_lora
+    wav = tmp_path / "in.wav"
+    write_audio(wav, make_clip(0.8), RATE, subtype="PCM_16")
+    plain, with_lora, again = tmp_path / "plain.wav", tmp_path / "lora.wav", tmp_path / "again.wav"
+    assert run_cli(capsys, "vary", wav, *VARY, "-o", plain)[0] == 0
+    status, _, err = run_cli(capsys, "vary", wav, *VARY, "-o", with_lora, "--lora", str(lora), "--lora",
+                             f"{lora}:-0.5")
+    assert status == 0, err
+    assert not np.array_equal(read_audio(plain)[0], read_audio(with_lora)[0])
+    assert read_recipe(with_lora).loras == ((str(lora.resolve()), 1.0), (str(lora.resolve()), -0.5))
+    status, _, err = run_cli(capsys, "regenerate", with_lora, "-o", again, "--offline", "-q")
+    assert status == 0, err
+    np.testing.assert_array_equal(read_audio(again)[0], read_audio(with_lora)[0])
+
+
+@pytest.mark.parametrize("command", EDITS)
+def test_every_edit_command_takes_loras(command):
+    from engine.cli.commands import build_parser
+
+    parser = build_parser()
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[command]._actions}
+    assert "lora" in actions and actions["lora"].default == [] and "PATH[:WEIGHT]" in str(actions["lora"].metavar)
+
+
+def test_a_missing_lora_or_a_bad_weight_is_one_line(capsys, tmp_path, tiny_lora):
+    lora, _ = tiny_lora
+    status, _, err = run_cli(capsys, *GENERATE, "-o", tmp_path / "x.wav", "--lora", str(tmp_path / "nope.safetensors"))
+    assert_one_line_error(status, err, "nope.safetensors' does not exist")
+    status, _, err = run_cli(capsys, *GENERATE, "-o", tmp_path / "x.wav", "--lora", f"{lora}:loud")
+    assert_one_line_error(status, err, "the weight after ':' must be a number")
+    assert not (tmp_path / "x.wav").exists()

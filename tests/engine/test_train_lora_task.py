@@ -1,0 +1,224 @@
+"""The train_lora task (issue 13): through the engine's worker and specdiff-cli train-lora, on the
+tiny model. A generation submitted during training finishes first; a paused run keeps its model
+and ends with the weights of an uninterrupted one; a run stopped after a checkpoint resumes bit for
+bit; the estimate comes before training; bad data and settings give one-line messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from safetensors import safe_open
+from test_worker import Recorder
+
+from engine.api import (
+    Engine,
+    EngineSettings,
+    JobCancelled,
+    JobFinished,
+    JobPaused,
+    JobProgress,
+    JobResumed,
+    spec_from_recipe,
+)
+from engine.tasks.train_lora import TrainLoraJob
+from engine.training.lora import read_lora_info
+from engine.training.lora_config import Estimate
+
+TINY_SD = Path(__file__).resolve().parents[1] / "assets" / "tiny-sd"
+SR = 22050
+#: The tiny model has no card: it is told its spectrogram (64 x 64 'starter' images).
+TINY = dict(spectrogram_preset="starter", duration_s=1.28, height=64)
+FAST = dict(rank=4, alpha=8.0, learning_rate=2e-2, batch_size=2, device="cpu", num_threads=1,
+            validation_fraction=0.2, sample_steps=2)
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sounds")
+    t = np.arange(int(1.5 * SR)) / SR
+    for i in range(5):
+        sf.write(str(folder / f"tone_{i}.wav"), 0.5 * np.sin(2 * np.pi * (300 + 60 * i) * t), SR)
+    return folder
+
+
+def job(sounds, out, **kw):
+    args = dict(output=str(out), model=str(TINY_SD), data_dir=str(sounds), trigger="zorb", num_steps=6,
+                checkpoint_every=2, settings=dict(FAST, **kw.pop("settings", {})), **TINY)
+    args.update(kw)
+    return TrainLoraJob(**args)
+
+
+class Events(Recorder):
+    def wait(self, predicate, timeout=300):
+        self.wait_for(predicate, timeout)
+
+    def steps(self, job_id):
+        return [e.progress.step for e in self.of(job_id, JobProgress) if e.progress.stage == "train"]
+
+
+def tensors(path):
+    with safe_open(str(path), framework="pt") as handle:
+        return {key: handle.get_tensor(key) for key in handle.keys()}
+
+
+def assert_same_weights(a, b):
+    ta, tb = tensors(a), tensors(b)
+    assert sorted(ta) == sorted(tb)
+    for key in ta:
+        assert (ta[key] == tb[key]).all(), key
+
+
+@pytest.fixture(scope="module")
+def engine():
+    events = Events()
+    eng = Engine(EngineSettings(device="cpu", offline=True), events)
+    eng.events = events
+    yield eng
+    eng.shutdown()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(engine, sounds, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plain") / "zorb.safetensors"
+    (result,) = engine.run(job(sounds, out), timeout_s=600)
+    return result, out
+
+
+def test_the_task_trains_a_lora_with_its_recipe_and_losses(uninterrupted):
+    result, out = uninterrupted
+    assert result.files == (out,) and out.is_file()
+    facts = result.recipe.facts
+    assert facts["steps"] == 6 and facts["final_loss"] < facts["initial_loss"]
+    assert result.recipe.task == "train_lora" and result.recipe.params["settings"]["rank"] == 4
+    again = spec_from_recipe(result.recipe, overrides={"output": str(out.with_name("again.safetensors"))})
+    assert isinstance(again, TrainLoraJob) and again.config == TrainLoraJob(output=str(out), model=str(TINY_SD),
+                                                                              data_dir="x", settings=again.settings).config
+    assert again.trigger == "zorb" and again.num_steps == 6 and again.height == 64
+    assert read_lora_info(out)["trigger_words"] == ["zorb"]
+
+
+def test_a_generation_submitted_during_training_finishes_first_and_pause_keeps_the_result(
+        engine, sounds, uninterrupted, tmp_path):
+    from engine.api import GenerateJob
+
+    events = engine.events
+    out = tmp_path / "paused.safetensors"
+    train = engine.submit(job(sounds, out))
+    events.wait(lambda evs: len(events.steps(train)) >= 2)
+    assert engine.pause(train)
+    events.wait(lambda evs: events.of(train, JobPaused))
+    at_pause = len(events.steps(train))
+    generation = engine.submit(GenerateJob("zorb", model=str(TINY_SD), seed=1, num_inference_steps=2,
+                                           duration_s=0.64))
+    events.wait(lambda evs: events.of(generation, JobFinished))
+    assert len(events.steps(train)) == at_pause  # paused: no step while the generation ran
+    assert not events.of(train, JobFinished)
+    assert engine.resume(train)
+    events.wait(lambda evs: events.of(train, JobFinished))
+    assert events.of(train, JobResumed)
+    finished = [e.job_id for e in events.events if isinstance(e, JobFinished)]
+    assert finished.index(generation) < finished.index(train)
+    assert events.steps(train) == [1, 2, 3, 4, 5, 6]
+    assert_same_weights(out, uninterrupted[1])  # a pause changes nothing in the result
+
+    # Without a pause too: a generation submitted while training runs is served between its steps.
+    train = engine.submit(job(sounds, tmp_path / "again.safetensors", num_steps=40, checkpoint_every=0))
+    events.wait(lambda evs: len(events.steps(train)) >= 1)
+    generation = engine.submit(GenerateJob("zorb", model=str(TINY_SD), seed=2, num_inference_steps=2,
+                                           duration_s=0.64))
+    events.wait(lambda evs: events.of(generation, JobFinished))
+    assert not events.of(train, JobFinished) and len(events.steps(train)) < 40
+    engine.cancel(train)
+    events.wait(lambda evs: events.of(train, JobCancelled))
+
+
+def test_a_run_stopped_after_a_checkpoint_resumes_bit_for_bit(engine, sounds, uninterrupted, tmp_path):
+    events = engine.events
+    out = tmp_path / "crashed.safetensors"
+    first = engine.submit(job(sounds, out))
+    events.wait(lambda evs: any(e.progress.stage == "checkpoint" for e in events.of(first, JobProgress)))
+    engine.cancel(first)  # as a crash would: the run ends between checkpoints
+    events.wait(lambda evs: events.of(first, JobCancelled))
+    assert not out.exists()
+    (result,) = engine.run(job(sounds, out, resume=True), timeout_s=600)
+    assert result.recipe.facts["steps"] == 6
+    assert_same_weights(out, uninterrupted[1])
+
+
+def test_an_incomplete_checkpoint_is_never_resumed(engine, sounds, uninterrupted, tmp_path):
+    out = tmp_path / "half.safetensors"
+    spec = job(sounds, out)
+    engine.run(spec, timeout_s=600)
+    # Checkpoints of steps 2 and 4 were kept; a crash while writing step 4's leaves it unmarked.
+    (Path(spec.output_dir) / "checkpoints" / "step-00000004" / "complete").unlink()
+    steps = []
+    engine.run(job(sounds, out, resume=True), lambda p: steps.append(p.step) if p.stage == "train" else None,
+               timeout_s=600)
+    assert steps == [3, 4, 5, 6]
+    assert_same_weights(out, uninterrupted[1])
+
+
+def test_the_estimate_comes_before_training(engine, sounds, tmp_path):
+    estimate = engine.run(job(sounds, tmp_path / "e.safetensors", estimate_only=True), timeout_s=600)
+    assert isinstance(estimate, Estimate)
+    assert estimate.total_steps == 6 and estimate.step_s > 0 and estimate.peak_memory_bytes > 0
+    assert "6 steps" in estimate.describe() and not (tmp_path / "e.safetensors").exists()
+
+
+def test_bad_data_and_settings_give_one_line_messages(engine, tmp_path):
+    from engine.api import JobFailedError
+
+    def fails(folder, match):
+        with pytest.raises(JobFailedError, match=match) as error:
+            engine.run(job(folder, tmp_path / "x.safetensors"), timeout_s=600)
+        assert "\n" not in str(error.value)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    fails(empty, "holds no audio files")
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    for i in range(2):
+        sf.write(str(silent / f"quiet_{i}.wav"), np.zeros(SR), SR)
+    fails(silent, "silent")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.wav").write_bytes(b"RIFF nonsense")
+    (broken / "notes.txt").write_text("not audio")
+    fails(broken, "a.wav")
+    with pytest.raises(ValueError, match="must end in .safetensors"):
+        job(empty, tmp_path / "x.ckpt")
+    with pytest.raises(ValueError, match="Unknown training preset 'huge'"):
+        job(empty, tmp_path / "x.safetensors", preset="huge")
+    with pytest.raises(ValueError, match="Unknown LoRA training settings"):
+        job(empty, tmp_path / "x.safetensors", settings={"rnak": 4})
+    with pytest.raises(ValueError, match="No sounds to train on"):
+        TrainLoraJob(output=str(tmp_path / "x.safetensors"), model=str(TINY_SD))
+
+
+def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_path, capsys):
+    from engine.cli import main
+
+    out = tmp_path / "cli.safetensors"
+    common = ["--model", str(TINY_SD), "--spectrogram-preset", "starter", "--duration", "1.28", "--height", "64",
+              "--threads", "1", "--device", "cpu", "--offline"]
+    assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo",
+                 "--format", "kohya", *common]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"Wrote {out}: 2 steps, training loss ")
+    info = read_lora_info(out)
+    assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
+    assert info["trigger_words"] == ["beepo"]
+    assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2", "--estimate", *common]) == 0
+    assert "2 steps (each clip seen" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert main(["train-lora", str(tmp_path / "empty"), "-o", str(tmp_path / "x.safetensors"), *common]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds no audio files" in error
+    assert main(["train-lora", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.safetensors"), *common]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--resume", *common]) == 1
+    assert "Nothing to resume" in capsys.readouterr().err
