@@ -228,6 +228,16 @@ class ExportSource:
         """The audio in blocks (a mix is rendered block by block: memory of one block)."""
         return iter([self.audio]) if self.audio is not None else self.plan.blocks()
 
+    @property
+    def frames(self) -> int:
+        return self.audio.shape[1] if self.audio is not None else self.plan.frames
+
+    def read(self, first: int, count: int) -> np.ndarray:
+        """Frames ``first .. first + count`` (a mix renders only those)."""
+        if self.audio is not None:
+            return self.audio[:, first : first + count]
+        return self.plan.render(first, count)
+
     def peak(self) -> float:
         """The largest sample magnitude (a mix is measured block by block)."""
         if self.audio is not None:
@@ -235,7 +245,7 @@ class ExportSource:
         return self.plan.peak()
 
     def whole(self) -> np.ndarray:
-        """All of it as one array (for what needs it whole: remedies, spectrogram images)."""
+        """All of it as one array (for what needs it whole: a spectrogram image)."""
         return self.audio if self.audio is not None else self.plan.render_all()
 
 
@@ -284,36 +294,57 @@ def render_export(project: Project, scope: str) -> tuple[np.ndarray, int, dict[s
 
 def write_export_source(path: str | Path, source: ExportSource, format_key: str, *, remedy: str = "keep",
                         preset: str = "riffusion") -> None:
-    """Write an export (worker thread). Audio files are written block by block (a mix of hours
-    in the memory of one block); a spectrogram image and the Normalise and Limit remedies need
-    the whole audio and render it first."""
+    """Write an export (worker thread). Audio files are written block by block, Normalise and
+    Limit included (a mix of hours in the memory of one block: they measure it in a first pass).
+    A spectrogram image is refused before anything is rendered when it would be too large (the
+    image cap, or the memory it needs), else it is made from the whole audio."""
     from engine.audio.io import write_audio_blocks
 
     fmt = export_format(format_key)
-    if fmt.is_image or remedy in ("normalize", "limit"):
-        audio = apply_clipping_remedy(source.whole(), source.sample_rate_hz, remedy)
-        write_export(path, audio, source.sample_rate_hz, format_key, source.metadata, preset=preset)
-        return
     path = Path(path)
     if path.suffix.lower() != fmt.extension:
         raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
-    write_audio_blocks(path, source.blocks(), source.sample_rate_hz, source.channels, subtype=fmt.subtype,
-                       metadata=_export_tags(fmt, source.metadata))
+    if fmt.is_image:
+        check_spectrogram_export(source.frames, source.sample_rate_hz, source.channels, preset)
+        write_export(path, source.whole(), source.sample_rate_hz, format_key, source.metadata, preset=preset)
+        return
+    write_audio_blocks(path, clipping_remedy_blocks(source, remedy), source.sample_rate_hz, source.channels,
+                       subtype=fmt.subtype, metadata=_export_tags(fmt, source.metadata))
+
+
+def clipping_remedy_blocks(source: ExportSource, remedy: str) -> Iterator[np.ndarray]:
+    """The export's blocks made safe for a fixed-point file (see :func:`apply_clipping_remedy`),
+    each equal to the same frames of the whole-array result, in the memory of one block."""
+    from engine.audio.limiter import limit_blocks, normalize_true_peak_blocks
+
+    if remedy == "normalize":
+        return normalize_true_peak_blocks(source.read, source.frames, EXPORT_CEILING_DBTP)[1]
+    if remedy == "limit":
+        return limit_blocks(source.read, source.frames, source.sample_rate_hz, EXPORT_CEILING_DBTP)
+    if remedy in ("float", "keep"):
+        return source.blocks()
+    raise ValueError(f"unknown clipping remedy {remedy!r}; expected one of {', '.join(CLIPPING_REMEDIES)}.")
 
 
 def apply_clipping_remedy(audio: np.ndarray, sample_rate_hz: int, remedy: str) -> np.ndarray:
     """``audio`` made safe for a fixed-point file: "normalize" (one gain, true peak at
     EXPORT_CEILING_DBTP), "limit" (only the loud moments turned down to it); "float" and "keep"
     leave it as it is. Runs on a worker thread (true peaks are measured oversampled)."""
-    from engine.audio.limiter import limit, normalize_true_peak
+    blocks = list(clipping_remedy_blocks(ExportSource(sample_rate_hz, {}, audio=audio), remedy))
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((audio.shape[0], 0), np.float32)
 
-    if remedy == "normalize":
-        return normalize_true_peak(audio, EXPORT_CEILING_DBTP)[0]
-    if remedy == "limit":
-        return limit(audio, sample_rate_hz, EXPORT_CEILING_DBTP)
-    if remedy in ("float", "keep"):
-        return audio
-    raise ValueError(f"unknown clipping remedy {remedy!r}; expected one of {', '.join(CLIPPING_REMEDIES)}.")
+
+def check_spectrogram_export(frames: int, sample_rate_hz: int, channels: int, preset: str) -> None:
+    """Refuse, before rendering anything, a spectrogram export too large to build: wider than
+    the image cap, or needing more memory than there is (the estimate is in the message)."""
+    import dataclasses
+
+    from engine.api import check_audio_for_image, get_preset
+
+    params = get_preset(preset)
+    if channels == 2:
+        params = dataclasses.replace(params, stereo=True)
+    check_audio_for_image(frames, sample_rate_hz, params)
 
 
 def write_spectrogram_png(path: str | Path, audio: np.ndarray, sample_rate_hz: int, preset: str) -> None:

@@ -100,6 +100,7 @@ __all__ = [
     "check_vocoder_name",
     "get_preset",
     "image_from_audio",
+    "check_audio_for_image",
     "mel_bin_frequencies",
     "mel_from_audio",
     "mel_from_image",
@@ -175,6 +176,7 @@ mel_from_audio = _spectrogram_function("mel_from_audio")
 mel_from_image = _spectrogram_function("mel_from_image")
 audio_from_mel = _spectrogram_function("audio_from_mel")
 image_from_audio = _spectrogram_function("image_from_audio")
+check_audio_for_image = _spectrogram_function("check_audio_for_image")
 save_spectrogram_image = _spectrogram_function("save_spectrogram_image")
 
 

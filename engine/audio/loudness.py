@@ -118,27 +118,72 @@ def integrated_loudness(audio: Any, sample_rate_hz: int) -> float:
     return value if value >= SILENCE_LUFS else -math.inf
 
 
+class TruePeakMeter:
+    """The true peak of audio fed in consecutive blocks (:meth:`feed`), read from :attr:`peak`
+    after :meth:`finish`: the same value :func:`true_peak` gives for the blocks joined.
+
+    Each block is oversampled with the last ``_TRUE_PEAK_MARGIN`` samples before it in front
+    (wider than the filter), and its last ``_TRUE_PEAK_MARGIN`` samples are measured with the
+    next block (or at the end, as the signal's own edge), so memory is one block and a margin.
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._held: np.ndarray | None = None  # samples not measured yet, with their left margin
+        self._lead = 0  # how many of _held's first samples are margin only (already measured)
+
+    def feed(self, block: Any) -> None:
+        block = _as_channels(block)
+        if block.shape[1] == 0:
+            return
+        if not np.isfinite(block).all():
+            raise ValueError("audio contains NaN or infinite samples.")
+        self.peak = max(self.peak, float(np.max(np.abs(block))))
+        joined = block if self._held is None else np.concatenate([self._held, block], axis=1)
+        keep = _TRUE_PEAK_MARGIN  # the last samples wait for their right margin
+        if joined.shape[1] - self._lead > 2 * keep:
+            self._measure(joined, self._lead, joined.shape[1] - keep)
+            joined, self._lead = joined[:, -2 * keep :], keep
+        self._held = joined
+
+    def finish(self) -> float:
+        """Measure what is held (the signal ends there) and return the peak."""
+        if self._held is not None and self._held.shape[1] > self._lead:
+            self._measure(self._held, self._lead, self._held.shape[1])
+        self._held, self._lead = None, 0
+        return self.peak
+
+    def _measure(self, joined: np.ndarray, first: int, stop: int) -> None:
+        """Oversampled peak of ``joined[:, first:stop]`` (``joined`` holds its margins)."""
+        from scipy.signal import resample_poly
+
+        if self.peak == 0.0 and not np.any(joined):
+            return
+        factor = TRUE_PEAK_OVERSAMPLING
+        for start in range(first, stop, _TRUE_PEAK_BLOCK):
+            end = min(start + _TRUE_PEAK_BLOCK, stop)
+            lo, hi = max(start - _TRUE_PEAK_MARGIN, 0), min(end + _TRUE_PEAK_MARGIN, joined.shape[1])
+            piece = np.asarray(joined[:, lo:hi], dtype=np.float64)
+            if not np.any(piece):
+                continue
+            oversampled = resample_poly(piece, factor, 1, axis=1)
+            inner = oversampled[:, (start - lo) * factor : (end - lo) * factor]
+            self.peak = max(self.peak, float(np.max(np.abs(inner))))
+
+
 def true_peak(audio: Any) -> float:
     """The true peak of ``audio`` (linear, not dB): the largest magnitude oversampled 4x.
 
     Long audio is oversampled in blocks (each with a margin wider than the filter, whose
     oversampled samples are dropped), so memory stays bounded.
     """
-    from scipy.signal import resample_poly
-
     array = _as_channels(audio)
-    if array.size == 0:
+    if array.size == 0 or not np.any(array):
         return 0.0
-    peak = float(np.max(np.abs(array)))
-    if peak == 0.0:
-        return 0.0
-    samples, factor = array.shape[1], TRUE_PEAK_OVERSAMPLING
-    for start in range(0, samples, _TRUE_PEAK_BLOCK):
-        lo, hi = max(start - _TRUE_PEAK_MARGIN, 0), min(start + _TRUE_PEAK_BLOCK + _TRUE_PEAK_MARGIN, samples)
-        oversampled = resample_poly(np.asarray(array[:, lo:hi], dtype=np.float64), factor, 1, axis=1)
-        inner = oversampled[:, (start - lo) * factor : (min(start + _TRUE_PEAK_BLOCK, samples) - lo) * factor]
-        peak = max(peak, float(np.max(np.abs(inner))))
-    return peak
+    meter = TruePeakMeter()
+    meter._measure(array, 0, array.shape[1])
+    meter.peak = max(meter.peak, float(np.max(np.abs(array))))
+    return meter.peak
 
 
 def true_peak_dbtp(audio: Any) -> float:

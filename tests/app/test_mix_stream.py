@@ -172,3 +172,43 @@ def test_a_mix_that_would_clip_is_measured_off_the_gui_thread_then_asked_about(q
         window.export_audio(str(path), "mix", "wav16", on_clipping="normalize")
     written, _ = sf.read(path, dtype="float32")
     assert 0.8 < np.abs(written).max() <= 1.0 and not window.is_busy
+
+
+@pytest.mark.parametrize("remedy", ["normalize", "limit"])
+def test_normalise_and_limit_export_a_long_mix_block_by_block(tmp_path, remedy):
+    """The remedies measure the mix in a first pass and write it block by block: the file holds
+    the whole-array result, and no render ever asks for more than a block and its margins."""
+    from app import io_actions
+    from engine.audio.limiter import BLOCK_FRAMES
+
+    project = Project(sample_rate_hz=RATE, tracks=[Track(name="T")])
+    loud = (np.sin(np.arange(RATE * 3) * 0.05) * 1.7).astype(np.float32)[None]
+    quiet = np.tile(loud * 0.01, (1, 8))  # 24 s
+    project.tracks[0].clips.extend([Clip(audio=quiet, sample_rate_hz=RATE, start_s=0.0),
+                                    Clip(audio=loud, sample_rate_hz=RATE, start_s=10.0)])
+    source = io_actions.export_source(project, "mix")
+    whole = io_actions.apply_clipping_remedy(source.plan.render_all(), RATE, remedy)
+    counts = []
+    render = source.plan.render
+    source.plan.render = lambda first, count: counts.append(count) or render(first, count)
+    path = tmp_path / f"{remedy}.wav"
+    io_actions.write_export_source(path, source, "wav32f", remedy=remedy)
+    written, _ = sf.read(path, dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(written.T, whole)
+    assert np.abs(written).max() < 1.0 < np.abs(source.plan.render(RATE * 11, RATE)).max()
+    assert counts and max(counts) <= BLOCK_FRAMES + 2048 < source.plan.frames  # a block and its margins
+
+
+def test_a_spectrogram_export_too_large_is_refused_before_anything_is_rendered(tmp_path):
+    from app import io_actions
+    from engine.audio.limits import ResourceLimitError
+
+    project = Project(sample_rate_hz=44100, tracks=[Track(name="T")])
+    # One short clip at 50 minutes: the mix is 50 minutes long, its image wider than the cap.
+    project.tracks[0].clips.append(Clip(audio=np.full((1, 100), 0.1, np.float32), sample_rate_hz=44100,
+                                        start_s=3000.0))
+    source = io_actions.export_source(project, "mix")
+    source.plan.render = lambda first, count: pytest.fail("rendered before the size was checked")
+    with pytest.raises(ResourceLimitError, match="spectrogram image"):
+        io_actions.write_export_source(tmp_path / "mix.png", source, "png")
+    assert not (tmp_path / "mix.png").exists()

@@ -84,3 +84,55 @@ def test_bad_input_is_refused_with_a_reason():
         limit(np.array([[0.0, np.nan]], np.float32), RATE)
     with pytest.raises(ValueError, match="sample_rate_hz"):
         limit(np.zeros((1, 10), np.float32), 0)
+
+
+def _bursty(seconds: float = 2.0, rate: int = 22050) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((2, int(seconds * rate))) * 0.3).astype(np.float32)
+    audio[:, 20000:20100] *= 8  # a burst, a lone spike, a spike on one channel
+    audio[:, 30000] += 3.0
+    audio[0, 40000:40010] = 2.5
+    return audio
+
+
+@pytest.mark.parametrize("block_frames", [7, 221, 1000, 4096])
+def test_the_limiter_block_by_block_gives_the_whole_array_result_bit_for_bit(block_frames):
+    """Blocks shorter than the look-ahead, blocks cutting through a burst, and a last short block:
+    the look-ahead, the hold and the running sum carry across, so every sample is the same."""
+    from engine.audio.limiter import limit_blocks
+
+    audio = _bursty()[:, :12000] if block_frames == 7 else _bursty()
+    rate = 22050
+    whole = limit(audio, rate)
+    reads = []
+
+    def read(first, count):
+        reads.append(count)
+        return audio[:, first : first + count]
+
+    blocks = list(limit_blocks(read, audio.shape[1], rate, block_frames=block_frames))
+    assert all(b.shape[1] <= block_frames for b in blocks) and all(b.dtype == np.float32 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), whole)
+    assert not np.array_equal(whole, audio) and true_peak_dbtp(whole) <= -1.0 + 1e-3
+    # Memory of a block: never more than the block and its margins is read at once.
+    assert max(reads) <= block_frames + int(0.005 * rate) * 2 + int(0.05 * rate) + 2 * 256 + 2
+
+
+def test_normalising_and_measuring_block_by_block_match_the_whole_array():
+    from engine.audio.limiter import normalize_true_peak_blocks
+    from engine.audio.loudness import TruePeakMeter, true_peak
+
+    audio = _bursty()
+    for block_frames in (5, 300, 65536):
+        meter = TruePeakMeter()
+        for first in range(0, audio.shape[1], block_frames):
+            meter.feed(audio[:, first : first + block_frames])
+        assert meter.finish() == true_peak(audio)
+    whole, gain_db = normalize_true_peak(audio)
+    streamed_gain, blocks = normalize_true_peak_blocks(lambda f, n: audio[:, f : f + n], audio.shape[1],
+                                                       block_frames=1234)
+    assert streamed_gain == gain_db
+    np.testing.assert_array_equal(np.concatenate(list(blocks), axis=1), whole)
+    meter = TruePeakMeter()
+    with pytest.raises(ValueError, match="NaN"):
+        meter.feed(np.array([[0.1, np.nan]], np.float32))
