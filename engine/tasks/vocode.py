@@ -98,6 +98,13 @@ class VocodeJob(JobSpec):
             return {"image": {"kind": "file", "sha256": hashlib.sha256(self.image).hexdigest(), "bytes": len(self.image)}}
         return {"audio": audio_record(self.audio, self.sample_rate_hz)}  # type: ignore[arg-type]
 
+    def input_values(self) -> dict[str, Any]:
+        if self.image is not None:
+            return {"image": self.image}
+        from engine.specs import AudioInput
+
+        return {"audio": AudioInput(self.audio, self.sample_rate_hz)}
+
     @classmethod
     def _fields_from_inputs(cls, recipe: Recipe, inputs: Mapping[str, Any]) -> dict[str, Any]:
         name = "image" if "image" in recipe.inputs else "audio"

@@ -96,6 +96,10 @@ def make_vocoder(
         )
         raise missing from None
     model, config = load_vocoder_model(resolved, device)
+    from engine.vocoders.diffusion import DiffusionVocoder, is_diffusion_config
+
+    if is_diffusion_config(config):  # takes our own spectrogram: no Griffin-Lim stage
+        return DiffusionVocoder(name=entry.name if entry is not None else resolved.model_id, net=model, config=config)
     return NeuralVocoder(
         name=entry.name if entry is not None else resolved.model_id,
         model=model,
@@ -166,14 +170,17 @@ def load_vocoder_model(resolved: Any, device: str | torch.device = "cpu") -> tup
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+    from engine.vocoders.diffusion import DiffusionVocoderNet, is_diffusion_config
+
     folder = Path(resolved.path)
     config = _read_config(folder)
-    if not is_bigvgan_config(config):
+    if not is_bigvgan_config(config) and not is_diffusion_config(config):
         raise NotADiffusersModelError(
-            f"'{folder}' is not a vocoder this version can run: its config.json is not a BigVGAN generator's."
+            f"'{folder}' is not a vocoder this version can run: its config.json is neither a BigVGAN generator's "
+            "nor a diffusion vocoder's."
         )
     try:
-        model = BigVGAN(config)
+        model = DiffusionVocoderNet(config) if is_diffusion_config(config) else BigVGAN(config)
     except ValueError as error:
         raise NotADiffusersModelError(f"'{folder / 'config.json'}': {error}") from error
     state = fold_weight_norm(read_state_dict(folder))

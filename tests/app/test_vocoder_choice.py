@@ -79,3 +79,18 @@ def test_re_vocode_a_clip_in_one_undo_step(qtbot, make_window, tmp_path):
         np.testing.assert_array_equal(clip.audio, audio)
     finally:
         tools.shutdown()
+
+
+def test_a_re_vocoded_clip_keeps_its_input_for_regenerate():
+    import numpy as np
+
+    from app.model.project import Project
+    from engine.api import task
+
+    clip = np.zeros((1, 22050), dtype=np.float32)
+    spec = task("vocode").spec(audio=clip, sample_rate_hz=22050, spectrogram_preset="starter")
+    recipe = spec.make_recipe(seed=0)
+    project = Project()
+    project.remember_inputs(spec, [recipe])
+    kept = project.inputs_for(recipe)
+    assert kept is not None and np.array_equal(kept["audio"][0], clip)

@@ -21,7 +21,7 @@ from engine.tasks import MODULES_ENV, Needs, Task, TaskRegistry, builtin_modules
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 BUILTIN = ["download_model", "extend", "generate", "illustrate", "inpaint", "interpolate", "loop", "train_lora",
-           "train_pictures", "unload_models", "upsample", "vary", "vocode"]
+           "train_pictures", "train_vocoder", "unload_models", "upsample", "vary", "vocode"]
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_every_builtin_task_is_one_module_with_one_name_everywhere():
     # The CLI command, the recipe's task and the spec's kind are the same word.
     cli = {task.name for task in registry() if task.has_cli}
     assert cli == {"generate", "inpaint", "extend", "loop", "vary", "interpolate", "upsample", "illustrate",
-                   "train_pictures", "vocode", "train_lora"}
+                   "train_pictures", "vocode", "train_lora", "train_vocoder"}
     assert api.task("text_to_audio").name == "generate" and api.task("variation").name == "vary"
     assert tasks["inpaint"].needs == Needs(model="sd", audio=True, region=True, prompt=True)
     with pytest.raises(ValueError, match="unknown task 'paint'; this version knows: download_model, extend"):
