@@ -59,9 +59,7 @@ from engine.models.catalog import STARTER_MODEL_ID, model_hints
 from engine.training.lora_library import (
     LoraEntry,
     LoraLibraryError,
-    LoraRunJob,
     clip,
-    estimate_run,
     library_dir,
     presets,
     preview_dataset,
@@ -264,7 +262,7 @@ class DatasetPage(QWizardPage):
         return added
 
     def job_inputs(self) -> dict[str, Any]:
-        """What a run needs from this page (LoraRunJob fields)."""
+        """What a run needs from this page (TrainLoraJob fields)."""
         preset = self.spectrogram_combo.currentData() or None
         return {
             "model": self.model_id(),
@@ -399,7 +397,6 @@ class TrainingPage(QWizardPage):
         self.presets: dict[str, dict[str, Any]] = {}
         self.base: dict[str, Any] = {}  # settings not shown as fields (thread count, sampling)
         self.preset_combo = QComboBox()
-        self.preset_combo.addItem("Loading presets…", "")
         self.preset_combo.activated.connect(lambda _i: self.apply_preset(self.preset_combo.currentData()))
         self.from_lora_combo = QComboBox()
         self.from_lora_combo.addItem("—", "")
@@ -673,19 +670,14 @@ class TrainingPage(QWizardPage):
             self.estimate_label.setText("")
             self.show_error(message.splitlines()[0] if message else "The estimate failed.")
 
-        if train_lora_spec() is not None:  # an estimate-only run on the engine worker
-            try:
-                job = self.w.make_job(estimate_only=True)
-            except ValueError as error:
-                failed(str(error))
-                return
-            handle = self.w.client.submit(job)
-            handle.finished.connect(done)
-            handle.failed.connect(lambda message, _kind: failed(message))
+        try:  # an estimate-only run on the engine worker
+            job = self.w.make_job(estimate_only=True)
+        except ValueError as error:
+            failed(str(error))
             return
-        model, dataset, settings = page.model_id(), page.dataset, self.settings()
-        self.w.client.run_in_thread("lora-estimate", lambda: estimate_run(model, dataset, settings), done,
-                                    lambda error: failed(str(error) or type(error).__name__))
+        handle = self.w.client.submit(job)
+        handle.finished.connect(done)
+        handle.failed.connect(lambda message, _kind: failed(message))
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)
@@ -989,7 +981,7 @@ class LoraWizard(QWizard):
         self.output_page.setCommitPage(True)
         self.resize(820, 720)
         self.set_models(models)
-        self.client.run_in_thread("lora-presets", presets, self.training_page.set_presets, self._on_helper_failed)
+        self.training_page.set_presets(presets())
         folder = self.library_folder
         self.client.run_in_thread("lora-library", lambda: scan_library([folder], hub=False)[0],
                                   self.training_page.set_library, self._on_helper_failed)
@@ -1014,23 +1006,18 @@ class LoraWizard(QWizard):
     # -- the run -------------------------------------------------------------------------------
 
     def make_job(self, *, resume: bool = False, estimate_only: bool = False) -> Any:
-        """The run the pages describe: the train_lora task's spec (LoraRunJob before that task
-        exists). The length is in steps (epochs are turned into steps for the dataset read).
+        """The run the pages describe: the train_lora task's spec. The length is in steps (epochs
+        are turned into steps for the dataset read).
         Raises ValueError saying what is wrong."""
         inputs = self.dataset_page.job_inputs()
         settings = self.training_page.settings()
         train_set = self.dataset_page.train_set
         steps = self.training_page.total_steps(len(train_set)) if train_set is not None else int(settings["max_steps"])
         settings.update(epochs=None, max_steps=steps)
-        output = str(self.output_page.output_path())
-        spec_class = train_lora_spec()
-        if spec_class is None:
-            if estimate_only:
-                raise ValueError("Estimates need the train_lora task.")
-            return LoraRunJob(output=output, settings=settings, fmt=self.output_page.fmt(), resume=resume, **inputs)
-        return spec_class(output=output, settings=settings, preset=self.training_page.preset_combo.currentData() or "cpu",
-                          num_steps=steps, fmt=self.output_page.fmt(), resume=resume, estimate_only=estimate_only,
-                          **inputs)
+        return train_lora_spec()(output=str(self.output_page.output_path()), settings=settings,
+                                 preset=self.training_page.preset_combo.currentData() or "cpu-starter",
+                                 num_steps=steps, fmt=self.output_page.fmt(), resume=resume,
+                                 estimate_only=estimate_only, **inputs)
 
     def start(self, *, resume: bool = False) -> Any:
         """Submit the run (or resume the last one from its checkpoint) to the engine."""
@@ -1062,12 +1049,7 @@ class LoraWizard(QWizard):
         job = job or self.job
         if job is None:
             return False
-        latest = getattr(job, "latest_checkpoint", None)
-        if callable(latest):
-            return latest() is not None
-        output = Path(job.output)
-        folder = output.with_name(output.stem + ".checkpoints")
-        return folder.is_dir() and any(folder.glob("checkpoint-*.pt"))
+        return job.latest_checkpoint() is not None
 
     def on_trained(self, result: Any) -> None:
         page = self.monitor_page
@@ -1142,7 +1124,7 @@ class LoraWizard(QWizard):
             return None
         try:
             saved["captions"] = tuple(tuple(pair) for pair in saved.get("captions", ()))
-            job = (train_lora_spec() or LoraRunJob)(**saved)
+            job = train_lora_spec()(**saved)
         except (TypeError, ValueError):
             return None
         if Path(job.output).exists() or not self.has_checkpoint(job):
@@ -1194,15 +1176,10 @@ def _job_fields(job: Any) -> dict[str, Any]:
 
 
 def run_summary(result: Any) -> dict[str, Any]:
-    """Path, seconds and losses of a finished run: the train_lora task's TaskResult (facts in its
-    recipe) or a LoraResult."""
-    if isinstance(result, tuple):
-        (first,) = result[:1]
-        facts = dict(first.recipe.facts)
-        return {**facts, "path": str(first.files[0]), "seconds": float(facts.get("seconds") or 0.0)}
-    return {"path": str(result.path), "seconds": result.seconds, "initial_loss": result.initial_loss,
-            "final_loss": result.final_loss, "initial_validation_loss": result.initial_validation_loss,
-            "final_validation_loss": result.final_validation_loss}
+    """Path, seconds and losses of a finished run (the facts of its TaskResult's recipe)."""
+    (first,) = result[:1]
+    facts = dict(first.recipe.facts)
+    return {**facts, "path": str(first.files[0]), "seconds": float(facts.get("seconds") or 0.0)}
 
 
 def _minutes(seconds: float) -> str:

@@ -27,9 +27,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-from engine.specs import JobSpec
+from typing import Any
 
 #: The metadata key of our training record (the same as engine.training.lora.METADATA_KEY; kept
 #: here as text so that this module imports no torch).
@@ -316,7 +314,7 @@ def scan_folder(folder: str | Path, *, source: str = "library") -> tuple[list[Lo
         return entries, problems
     for path in sorted(folder.rglob("*.safetensors")):
         rel = path.relative_to(folder).parts
-        if any(part.startswith(".") or part.endswith(".checkpoints") for part in rel):
+        if any(part.startswith(".") or part.endswith((".checkpoints", ".training")) for part in rel):
             continue
         try:
             entries.append(read_lora_entry(path, source=source))
@@ -402,7 +400,7 @@ def unique_output_path(name: str, folder: str | Path | None = None) -> Path:
     target_dir = Path(folder).expanduser() if folder is not None else library_dir()
     target = target_dir / f"{stem}.safetensors"
     number = 2
-    while target.exists() or (target_dir / f"{target.stem}.checkpoints").exists():
+    while target.exists() or (target_dir / f"{target.stem}.training").exists():
         target = target_dir / f"{stem}-{number}.safetensors"
         number += 1
     return target
@@ -435,98 +433,23 @@ def preview_dataset(model: str, data_dir: str | None, clips: tuple[Any, ...] = (
     return dataset, train, validation
 
 
-def _config_module() -> Any:
-    """Where the training settings and presets live (engine.training.lora_config once training is
-    a task, before that engine.training.lora)."""
-    try:
-        from engine.training import lora_config
-    except ImportError:
-        from engine.training import lora as lora_config
-    return lora_config
-
-
 def presets() -> dict[str, dict[str, Any]]:
-    """The training presets by memory (the CPU one, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
-    return {name: config.to_json() for name, config in _config_module().PRESETS.items()}
+    """The training presets by memory (``cpu-starter``, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
+    from engine.training.lora_config import PRESETS
+
+    return {name: config.to_json() for name, config in PRESETS.items()}
 
 
-def estimate_run(model: str, dataset: Any, settings: dict[str, Any]) -> Any:
-    """Load ``model``, add the adapters and time two steps: the run's Estimate (steps, seconds,
-    peak memory). Imports torch: off the GUI thread (the wizard uses an ``estimate_only`` job on
-    the engine when the train_lora task exists)."""
-    from engine.training.lora import estimate_lora_run
-
-    return estimate_lora_run(model, dataset, _config_module().LoraTrainConfig.from_json(settings))
-
-
-def train_lora_spec() -> type | None:
-    """The train_lora task's spec class, or None before that task exists (then :class:`LoraRunJob`)."""
+def train_lora_spec() -> type:
+    """The train_lora task's spec class (:class:`engine.tasks.train_lora.TrainLoraJob`)."""
     from engine.api import task
 
-    try:
-        return task("train_lora").spec
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True, eq=False)
-class LoraRunJob(JobSpec):
-    """One training run as the wizard starts it (the arguments of
-    :class:`engine.training.lora.TrainLoraJob`, ``settings`` as :meth:`LoraTrainConfig.to_json`).
-    Runs on the engine worker like every job; its result is a ``LoraResult``."""
-
-    kind: ClassVar[str] = "train_lora"
-    long_running: ClassVar[bool] = True
-    output: str
-    model: str
-    data_dir: str | None = None
-    clips: tuple[Any, ...] = ()
-    settings: dict[str, Any] = field(default_factory=dict)
-    trigger: str = ""
-    prefix: str = ""
-    captions: tuple[tuple[str, str], ...] = ()
-    fmt: str = "diffusers"
-    resume: bool = False
-    spectrogram_preset: str | None = None
-    duration_s: float | None = None
-    height: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if Path(self.output).suffix != ".safetensors":
-            raise ValueError(f"The LoRA file must end in .safetensors, got '{Path(self.output).name}'.")
-        if self.data_dir is None and not self.clips:
-            raise ValueError("No sounds to train on: choose a folder of audio files or add clips.")
-        if self.fmt not in ("diffusers", "kohya"):
-            raise ValueError(f"Unknown LoRA format {self.fmt!r}; choose diffusers or kohya.")
-
-    def describe(self) -> str:
-        return f"Train LoRA {Path(self.output).name}"
-
-
-def run_lora_job(spec: LoraRunJob, ctx: Any = None) -> Any:
-    """The runner of :class:`LoraRunJob`: :func:`engine.training.lora.run_train_lora`."""
-    from engine.training.lora import LoraTrainConfig, TrainLoraJob, run_train_lora
-
-    job = TrainLoraJob(output=spec.output, model=spec.model, data_dir=spec.data_dir, clips=spec.clips,
-                       config=LoraTrainConfig.from_json(spec.settings), trigger=spec.trigger, prefix=spec.prefix,
-                       captions=spec.captions, fmt=spec.fmt, resume=spec.resume,
-                       spectrogram_preset=spec.spectrogram_preset, duration_s=spec.duration_s, height=spec.height)
-    return (yield from run_train_lora(job, ctx))
-
-
-def _register() -> None:
-    from engine.api import register_runner
-
-    register_runner(LoraRunJob, run_lora_job)
-
-
-_register()
+    return task("train_lora").spec
 
 
 __all__ = [
     "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
     "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
     "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
-    "estimate_run", "LoraRunJob", "run_lora_job", "train_lora_spec",
+    "train_lora_spec",
 ]
