@@ -159,7 +159,7 @@ def main() -> int:
 
     estimate = estimates[0] if estimates else None
     entry = trained[0]
-    print(f"LoRA wizard, starter model, 'cpu' preset, {args.steps} steps, {args.clips} clips, device cpu, "
+    print(f"LoRA wizard, starter model, '{training.cpu_preset()}' preset, {args.steps} steps, {args.clips} clips, device cpu, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, load average {os.getloadavg()[0]:.1f}")
     print(f"  dataset step (read, preprocess, split)   {read_s:6.1f} s")
     if estimate is not None:

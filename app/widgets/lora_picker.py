@@ -87,6 +87,10 @@ class QtLoraPicker(QWidget):
         self.warning_label.setObjectName("errorLabel")
         self.warning_label.setWordWrap(True)
         self.warning_label.hide()
+        self.trigger_label = QLabel()
+        self.trigger_label.setObjectName("hintLabel")
+        self.trigger_label.setWordWrap(True)
+        self.trigger_label.hide()
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.none_label, 1)
@@ -96,6 +100,7 @@ class QtLoraPicker(QWidget):
         layout.addLayout(self.rows)
         layout.addLayout(head)
         layout.addWidget(self.warning_label)
+        layout.addWidget(self.trigger_label)
         self._row_widgets: list[QWidget] = []
         self._fill_menu()
         settings.events.changed.connect(self._on_settings_changed)
@@ -230,6 +235,8 @@ class QtLoraPicker(QWidget):
         self.settings.set(loras=tuple((r, float(weight) if r == ref else w) for r, w in self.settings.loras))
 
     def _on_settings_changed(self, name: str, _value: Any) -> None:
+        if name == "prompt":
+            self._show_trigger_hint()
         if name in ("loras", "model"):
             self._show_rows()
             if name == "model" or self._scanned:
@@ -264,6 +271,19 @@ class QtLoraPicker(QWidget):
             if warning:
                 warnings.append(warning)
         self._show_warning(" ".join(warnings))
+        self._show_trigger_hint()
+
+    def _show_trigger_hint(self) -> None:
+        """'Add <word> to the prompt' for an applied LoRA whose trigger words the prompt lacks."""
+        prompt = self.settings.prompt.lower()
+        missing = []
+        for ref, _weight in self.settings.loras:
+            entry = self.describe(ref)
+            if entry is not None and entry.trigger_words and not any(w.lower() in prompt for w in entry.trigger_words):
+                missing.append(entry.trigger_words[0])
+        text = f"Put {', '.join(repr(w) for w in missing)} in the prompt to call up what the LoRA learned." if missing else ""
+        self.trigger_label.setText(text)
+        self.trigger_label.setVisible(bool(text))
 
     def _show_warning(self, text: str) -> None:
         self.warning_label.setText(text)

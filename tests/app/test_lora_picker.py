@@ -46,6 +46,9 @@ def test_the_picker_lists_the_library_and_binds_weights_to_the_settings(qtbot, l
     assert "trigger zorb" in action.toolTip() and "rank 2, alpha 4" in action.toolTip()
     action.trigger()
     assert settings.loras == ((library, 1.0),) and picker.row_refs() == [library]
+    assert picker.trigger_label.isVisibleTo(picker) and "'zorb'" in picker.trigger_label.text()
+    settings.set(prompt="zorb, a low hum")
+    assert picker.trigger_label.isHidden()  # the prompt has the trigger word
     assert not menu_actions(picker)["zorb"].isEnabled()  # applied once only
     picker._row_widgets[0].findChild(QDoubleSpinBox).setValue(0.6)
     assert settings.loras == ((library, 0.6),)
