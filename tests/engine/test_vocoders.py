@@ -251,3 +251,16 @@ def test_vocoders_command_lists_what_is_offline_and_downloadable(tmp_path, capsy
     assert lines[1].startswith("bigvgan-v2  BigVGAN-v2 44 kHz  downloadable  489 MB  MIT")
     fake_hub_cache(tmp_path)  # another repo: bigvgan-v2 stays downloadable
     assert "bigvgan-v2  BigVGAN-v2 44 kHz  downloadable" in run_cli(capsys, "vocoders", "--offline", "--cache-dir", tmp_path)[1]
+
+
+def test_long_audio_is_synthesised_in_chunks_without_seams(monkeypatch):
+    import engine.vocoders.factory as factory
+
+    vocoder = make_vocoder(str(TINY_BIGVGAN_DIR), n_iter=2)
+    rng = np.random.default_rng(3)
+    wave = torch.from_numpy((0.2 * rng.standard_normal((1, 44100))).astype(np.float32))
+    whole = vocoder.resynthesise(wave, 44100)
+    monkeypatch.setattr(factory, "CHUNK_FRAMES", 12)  # seven chunks, six seams
+    chunked = vocoder.resynthesise(wave, 44100)
+    assert chunked.shape == whole.shape
+    assert float((chunked - whole).abs().max()) < 1e-3 * float(whole.abs().max())
