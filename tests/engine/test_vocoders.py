@@ -264,3 +264,30 @@ def test_long_audio_is_synthesised_in_chunks_without_seams(monkeypatch):
     chunked = vocoder.resynthesise(wave, 44100)
     assert chunked.shape == whole.shape
     assert float((chunked - whole).abs().max()) < 1e-3 * float(whole.abs().max())
+
+
+def test_a_hub_vocoder_downloads_only_its_generator_and_loads(tmp_path):
+    """The real download path against a local stand-in for the hub: config.json and the generator's
+    pickle come down, the discriminator/optimizer state and the README do not."""
+    import io
+
+    from safetensors.torch import load_file
+    from test_model_store import FakeHub
+
+    state = load_file(str(TINY_BIGVGAN_DIR / "bigvgan_generator.safetensors"))
+    pickled = io.BytesIO()
+    torch.save({"generator": state}, pickled)
+    files = {"config.json": (TINY_BIGVGAN_DIR / "config.json").read_bytes(), "bigvgan_generator.pt": pickled.getvalue(),
+             "bigvgan_discriminator_optimizer.pt": b"d" * 50_000, "README.md": b"# BigVGAN"}
+    hub = FakeHub({REPO: files})
+    try:
+        store = ModelStore(tmp_path / "hub", endpoint=hub.url)
+        vocoder = make_vocoder(REPO, n_iter=2, store=store, download=True)
+        assert hub.fetched() == {"config.json", "bigvgan_generator.pt"}
+        params = get_preset("starter")
+        wave = vocoder(tone_mel(params, seconds=0.3), params, generator=torch.Generator().manual_seed(0))
+        assert wave.shape[-1] > 0 and float(wave.abs().max()) > 0
+        resolved = store.resolve(REPO, kind="vocoder")
+        assert (resolved.path / SAFETENSORS_COPY).is_file()
+    finally:
+        hub.close()
