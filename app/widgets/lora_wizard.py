@@ -61,6 +61,7 @@ from engine.training.lora_library import (
     LoraLibraryError,
     clip,
     library_dir,
+    machine_preset,
     presets,
     preview_dataset,
     read_lora_entry,
@@ -397,7 +398,9 @@ class TrainingPage(QWizardPage):
         self.presets: dict[str, dict[str, Any]] = {}
         self.base: dict[str, Any] = {}  # settings not shown as fields (thread count, sampling)
         self.preset_combo = QComboBox()
-        self.preset_combo.activated.connect(lambda _i: self.apply_preset(self.preset_combo.currentData()))
+        self.machine_preset = ""
+        self._preset_picked = False
+        self.preset_combo.activated.connect(self._on_preset_activated)
         self.from_lora_combo = QComboBox()
         self.from_lora_combo.addItem("—", "")
         self.from_lora_combo.activated.connect(lambda _i: self.apply_lora_settings(self.from_lora_combo.currentData()))
@@ -525,12 +528,30 @@ class TrainingPage(QWizardPage):
         self.preset_combo.clear()
         for name in found:
             self.preset_combo.addItem(name, name)
-        model = self.w.dataset_page.model_id()
-        cpu = self.cpu_preset()
-        wanted = cpu if cpu and (not self.w.has_gpu or _small_model(model)) else next(iter(found), "")
-        if wanted:
-            self.preset_combo.setCurrentIndex(self.preset_combo.findData(wanted))
-            self.apply_preset(wanted)
+        self.choose_preset(self.cpu_preset())
+
+    def choose_preset(self, name: str) -> None:
+        """Select and apply preset ``name`` (unknown names are ignored)."""
+        if name in self.presets:
+            self.preset_combo.setCurrentIndex(self.preset_combo.findData(name))
+            self.apply_preset(name)
+
+    def set_machine_preset(self, name: str) -> None:
+        """The preset this machine suits (found off the GUI thread; see :meth:`initializePage`)."""
+        self.machine_preset = name
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        """The first time the page shows, unless settings were chosen already: the CPU preset for
+        the starter model, else the one for this machine's GPU memory."""
+        if not self._preset_picked:
+            self._preset_picked = True
+            small = _small_model(self.w.dataset_page.model_id())
+            self.choose_preset(self.cpu_preset() if small or not self.machine_preset else self.machine_preset)
+        self.update_seen()
+
+    def _on_preset_activated(self, _index: int) -> None:
+        self._preset_picked = True
+        self.apply_preset(self.preset_combo.currentData())
 
     def cpu_preset(self) -> str:
         """The name of the CPU preset (for the starter model), '' before the presets are known."""
@@ -560,6 +581,7 @@ class TrainingPage(QWizardPage):
             self.show_error(f"'{entry.name}' holds no training settings (it was not trained by this app).")
             return False
         self.set_settings(entry.settings)
+        self._preset_picked = True
         page = self.w.dataset_page
         if entry.base_model:
             page.set_model(entry.base_model)
@@ -955,7 +977,7 @@ class LoraWizard(QWizard):
 
     def __init__(self, client: Any, *, generation: Any = None, project: Any = None, settings: Any = None,
                  models: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (), player: Any = None,
-                 library_folder: str | Path | None = None, has_gpu: bool = False, parent: QWidget | None = None) -> None:
+                 library_folder: str | Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a LoRA")
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
@@ -965,7 +987,6 @@ class LoraWizard(QWizard):
         self.project = project
         self.app_settings = settings
         self.player = player
-        self.has_gpu = has_gpu
         self.library_folder = Path(library_folder) if library_folder is not None else library_dir()
         self.job: Any = None
         self.dataset_page = DatasetPage(self)
@@ -982,6 +1003,9 @@ class LoraWizard(QWizard):
         self.resize(820, 720)
         self.set_models(models)
         self.training_page.set_presets(presets())
+        device = str(getattr(client.settings, "device", "auto"))
+        self.client.run_in_thread("lora-device", lambda: machine_preset(device), self.training_page.set_machine_preset,
+                                  self._on_helper_failed)
         folder = self.library_folder
         self.client.run_in_thread("lora-library", lambda: scan_library([folder], hub=False)[0],
                                   self.training_page.set_library, self._on_helper_failed)

@@ -440,6 +440,21 @@ def presets() -> dict[str, dict[str, Any]]:
     return {name: config.to_json() for name, config in PRESETS.items()}
 
 
+def machine_preset(device: str = "auto") -> str:
+    """The preset for this machine and engine ``device`` ("auto", "cpu", "cuda..."): the CPU one
+    without a CUDA GPU, else the largest GPU preset the card's memory fits. Imports torch: call it
+    off the GUI thread."""
+    from engine.training.lora_config import default_preset
+
+    if device == "cpu":
+        return default_preset(None)
+    import torch
+
+    if not torch.cuda.is_available():
+        return default_preset(None)
+    return default_preset(int(torch.cuda.get_device_properties(0).total_memory))
+
+
 def train_lora_spec() -> type:
     """The train_lora task's spec class (:class:`engine.tasks.train_lora.TrainLoraJob`)."""
     from engine.api import task
@@ -451,5 +466,5 @@ __all__ = [
     "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
     "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
     "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
-    "train_lora_spec",
+    "train_lora_spec", "machine_preset",
 ]

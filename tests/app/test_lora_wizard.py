@@ -244,5 +244,13 @@ def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, wi
     dataset = fill_dataset(qtbot, wizard, None)
     (example,) = dataset.examples
     assert example.caption == "zorb, a deep hum" and example.name.startswith("hum (")
+    # The training page starts from the preset for this machine's memory (found off the GUI
+    # thread; here a CPU machine) unless the model is the starter; as if it had an 8 GB GPU:
     window.client.wait_for_tasks()
+    assert wizard.training_page.machine_preset == "cpu-starter"
+    wizard.training_page.set_machine_preset("gpu-8gb")
+    wizard.next()
+    training = wizard.training_page
+    assert training.preset_combo.currentData() == "gpu-8gb" and training.device_combo.currentText() == "cuda"
+    assert training.precision_combo.currentText() == "fp16" and training.checkpointing_check.isChecked()
     wizard.close()
