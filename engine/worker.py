@@ -153,6 +153,8 @@ def _free_device_memory(pipelines: Any) -> None:
     try:
         if pipelines is not None:
             pipelines.unload()
+        if "engine.vocoders.factory" in sys.modules:  # a loaded neural vocoder holds memory too
+            sys.modules["engine.vocoders.factory"].unload_vocoders()
     except Exception:  # freeing memory must never raise
         log.exception("unloading pipelines after OOM failed")
     gc.collect()

@@ -106,6 +106,10 @@ def run_download(spec: Any, ctx: Any) -> Generator[Progress, None, Any]:
 
 
 def run_unload(spec: Any, ctx: Any) -> Generator[Progress, None, int]:
-    """Unload every loaded pipeline and free its (GPU) memory; returns how many were unloaded."""
+    """Unload every loaded pipeline (and neural vocoder) and free their (GPU) memory; returns how
+    many pipelines were unloaded."""
+    from engine.vocoders.factory import unload_vocoders
+
     yield Progress(stage="load", message="Unloading models")
+    unload_vocoders()
     return int(ctx.pipelines.unload() or 0)

@@ -291,3 +291,18 @@ def test_a_hub_vocoder_downloads_only_its_generator_and_loads(tmp_path):
         assert (resolved.path / SAFETENSORS_COPY).is_file()
     finally:
         hub.close()
+
+
+def test_unloading_models_drops_a_loaded_vocoder():
+    from types import SimpleNamespace
+
+    import engine.vocoders.factory as factory
+    from engine.pipelines.model_jobs import run_unload
+
+    make_vocoder(str(TINY_BIGVGAN_DIR))
+    assert len(factory._cache) == 1
+    job = run_unload(None, SimpleNamespace(pipelines=SimpleNamespace(unload=lambda: 0)))
+    with pytest.raises(StopIteration):
+        while True:
+            next(job)
+    assert len(factory._cache) == 0
