@@ -1,7 +1,7 @@
 """Peak memory of hostile and huge inputs through the CLI: this tree against another (e.g. the commit
 before issue 17's limits), case by case, in the same run.
 
-Run:  .venv/bin/python bench/bench_hostile_memory.py --reference /path/to/old/checkout [--cap-gb 6] [--timeout 180]
+Run:  .venv/bin/python bench/bench_hostile_memory.py [--reference /path/to/old/checkout] [--cap-gb 6] [--timeout 180]
 
 Each case runs ``specdiff-cli`` in a fresh process (1 thread) with ``PYTHONPATH`` set to a tree,
 under an address-space limit of ``--cap-gb`` above what the imported libraries map (so a runaway
@@ -132,7 +132,8 @@ def make_inputs(folder: Path) -> dict[str, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, required=True, help="checkout to compare with (e.g. the commit before)")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="checkout to compare with (e.g. the commit before); without it, this tree only")
     parser.add_argument("--cap-gb", type=float, default=6.0)
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
@@ -143,7 +144,8 @@ def main() -> None:
         for name, argv in cases.items():
             if args.only not in name:
                 continue
-            for label, tree in (("reference", args.reference), ("ours", ROOT)):
+            trees = (("reference", args.reference),) if args.reference is not None else ()
+            for label, tree in (*trees, ("ours", ROOT)):
                 peak, outcome, seconds = run_case(tree, argv, args.cap_gb, args.timeout)
                 print(f"{name:42s} {label:9s} peak {peak:6.2f} GB {seconds:7.1f} s  {outcome}", flush=True)
 

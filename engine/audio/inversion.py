@@ -194,6 +194,7 @@ def _grid_system(params: SpectrogramParams, n_fft: int, sample_rate_hz: int, dev
     ok = lo + 1 < n_bins
     grid_fb.index_add_(0, lo[ok] + 1, fb[ok] * frac[ok, None])
 
+    cancel_point()  # built once per grid, but a while on a loaded machine: checks between the steps
     gram = grid_fb.T @ grid_fb
     rows, cols = torch.nonzero(gram > gram.abs().max() * 1e-12, as_tuple=True)
     bandwidth = int((rows - cols).abs().max()) if rows.numel() else 0
@@ -203,7 +204,9 @@ def _grid_system(params: SpectrogramParams, n_fft: int, sample_rate_hz: int, dev
         diagonals[d + bandwidth, m] = gram[m, m + d]
     row_sums = gram.sum(dim=1)
     jacobi = torch.where(row_sums > 0, 1.0 / row_sums.clamp_min(1e-300), torch.zeros_like(row_sums))
+    cancel_point()
     largest = float(torch.linalg.eigvalsh(gram)[-1])
+    cancel_point()
 
     support = grid_fb > 0
     width = max(1, int(support.sum(dim=1).max()))
@@ -324,6 +327,7 @@ def pghi_phase(
     else:
         d_time = torch.zeros_like(log_mag)
     d_freq = torch.gradient(log_mag, dim=2)[0] if n_bins > 1 else torch.zeros_like(log_mag)
+    cancel_point()  # the vectorised steps of a long chunk take a while each: a check between them
     bins = torch.arange(n_bins, device=device, dtype=log_mag.dtype)
     group = -gamma / (a * m_fft) * d_time  # phase change per bin (frequency direction)
     inst = a * m_fft / gamma * d_freq + 2 * math.pi * a * bins / m_fft  # per hop (time direction)
@@ -338,6 +342,7 @@ def pghi_phase(
     next_peak = torch.where(is_peak, idx, n_bins).flip(-1).cummin(dim=-1).values.flip(-1)
     prev_peak = torch.where(is_peak, idx, -1).cummax(dim=-1).values
     ptr = torch.where(is_peak, idx, torch.where(left > right, prev_peak, next_peak))
+    cancel_point()
 
     # Integrated group delay along frequency (trapezoid rule), relative to each bin's peak.
     increments = (group[..., 1:] + group[..., :-1]) / 2
@@ -345,6 +350,7 @@ def pghi_phase(
     offset = cumulative - torch.gather(cumulative, 2, ptr)
     advance = torch.zeros_like(inst)
     advance[:, 1:] = (inst[:, 1:] + inst[:, :-1]) / 2
+    cancel_point()
 
     # The sequential part - one step per frame, peaks advance by their instantaneous
     # frequency, the rest follow their peak - runs in numpy (tiny ops, no dispatch overhead).
@@ -361,6 +367,7 @@ def pghi_phase(
             row = (row + advance_np[b, n])[ptr_np[b, n]] + offset_np[b, n]
             out[n] = row
     phase = torch.from_numpy(phase_np).to(device)
+    cancel_point()
 
     # Centred-window convention -> frames that start at the window's first sample.
     phase = phase - (2 * math.pi * (grid.win_length / 2) / m_fft) * bins
@@ -556,12 +563,14 @@ class GriffinLimVocoder:
         magnitude = mel_to_linear(mel / INT16_SCALE, params, grid.n_fft, sample_rate_hz=grid.sample_rate_hz,
                                   n_iter=self.mel_iters)
         magnitude = magnitude.transpose(1, 2).contiguous()  # (batch, frames, bins)
+        cancel_point()
         if self.init == "pghi":
             phase = pghi_phase(magnitude, grid, generator)
         else:
             phase = _uniform_phase(tuple(magnitude.shape), generator, self.device)
         stft = _Stft(grid, frames, grid_samples, self.device)
         estimate = self._griffin_lim(torch.polar(magnitude, phase), magnitude, stft, self.n_iter)
+        cancel_point()
         wave = stft.inverse(estimate)
 
         if grid.sample_rate_hz != params.sample_rate:
@@ -594,19 +603,23 @@ class GriffinLimVocoder:
             end = frames if frames - (start + core) <= overlap else start + core
             lo, hi = max(0, start - overlap), min(frames, end + overlap)
             local_samples = (hi - lo) * hop if hi < frames else grid_samples - lo * hop
+            cancel_point()
             magnitude = mel_to_linear(mel[:, :, lo:hi] / INT16_SCALE, params, grid.n_fft,
                                       sample_rate_hz=grid.sample_rate_hz, n_iter=self.mel_iters)
             magnitude = magnitude.transpose(1, 2).contiguous()
+            cancel_point()
             if self.init == "pghi":
                 phase = pghi_phase(magnitude, grid, generator)
             else:
                 phase = _uniform_phase(tuple(magnitude.shape), generator, self.device)
+            cancel_point()
             stft = _Stft(grid, hi - lo, local_samples, self.device)
             held = (start - lo) * hop
             known = wave[:, lo * hop : lo * hop + held].to(self.device) if held else None
             if known is not None:
                 phase = _continue_phase(phase, known, stft, start - lo)
             estimate = self._griffin_lim(torch.polar(magnitude, phase), magnitude, stft, self.n_iter, known)
+            cancel_point()
             local = stft.inverse(estimate)
             commit_end = local_samples if end == frames else (end - lo) * hop
             wave[:, start * hop : lo * hop + commit_end] = local[:, held:commit_end].cpu()

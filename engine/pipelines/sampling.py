@@ -181,10 +181,63 @@ def decode_latents(pipe: Any, latents: torch.Tensor, generator: torch.Generator 
 _CANCEL_POINT_LAYERS = ("ResnetBlock2D", "Transformer2DModel")
 
 
+#: Attention scores (batch x heads x queries x keys) computed in one call at most: a longer
+#: self-attention (a wide spectrogram: it grows with the square of the duration) runs over its
+#: queries in chunks, with a cancel point before each, in the memory of one chunk's scores.
+ATTENTION_CHUNK_SCORES = 1 << 26
+
+
+class ChunkedAttnProcessor:
+    """diffusers' ``AttnProcessor2_0`` with the queries in chunks of at most
+    :data:`ATTENTION_CHUNK_SCORES` scores and a cancel point before each chunk; the keys and values
+    are projected once. Every query row is computed by the same kernel over the same keys, so the
+    result equals one call's (tested); attention it does not cover (masks, group or spatial norms,
+    q/k norms, 4-D input) and attention small enough for one chunk go to ``inner`` unchanged.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None, *args: Any,
+                 **kwargs: Any) -> torch.Tensor:
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        plain = (hidden_states.ndim == 3 and attention_mask is None and not args and not kwargs
+                 and attn.spatial_norm is None and attn.group_norm is None
+                 and attn.norm_q is None and attn.norm_k is None)
+        batch, queries = hidden_states.shape[0], hidden_states.shape[1]
+        per_query = batch * attn.heads * context.shape[1]
+        if not plain or per_query * queries <= ATTENTION_CHUNK_SCORES:
+            return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+        from engine.cancel import cancel_point
+
+        residual = hidden_states
+        query = attn.to_q(hidden_states)
+        if encoder_hidden_states is not None and attn.norm_cross:
+            context = attn.norm_encoder_hidden_states(encoder_hidden_states)
+        key, value = attn.to_k(context), attn.to_v(context)
+        head_dim = key.shape[-1] // attn.heads
+        query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
+        key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
+        value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
+        out = torch.empty_like(query)
+        step = max(1, ATTENTION_CHUNK_SCORES // per_query)
+        for lo in range(0, queries, step):
+            cancel_point()
+            out[:, :, lo : lo + step] = torch.nn.functional.scaled_dot_product_attention(
+                query[:, :, lo : lo + step], key, value, dropout_p=0.0, is_causal=False)
+        hidden_states = out.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
+        hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
+        if attn.residual_connection:
+            hidden_states = hidden_states + residual
+        return hidden_states / attn.rescale_output_factor
+
+
 @contextlib.contextmanager
 def cancel_points_inside(model: Any) -> Iterator[None]:
     """Within the block, every ResNet and transformer layer of ``model`` starts with a cancel point
-    (:func:`engine.cancel.cancel_point`; nothing outside a job). The hooks are removed afterwards."""
+    (:func:`engine.cancel.cancel_point`; nothing outside a job), and a long attention has one before
+    each chunk of its queries (:class:`ChunkedAttnProcessor`). Removed afterwards."""
     from engine.cancel import cancel_point
 
     def check(module: Any, args: Any) -> None:
@@ -195,11 +248,17 @@ def cancel_points_inside(model: Any) -> Iterator[None]:
         for layer in model.modules()
         if type(layer).__name__ in _CANCEL_POINT_LAYERS
     ]
+    swapped = [(layer, layer.processor) for layer in model.modules()
+               if type(getattr(layer, "processor", None)).__name__ == "AttnProcessor2_0"]
+    for layer, processor in swapped:
+        layer.processor = ChunkedAttnProcessor(processor)
     try:
         yield
     finally:
         for handle in handles:
             handle.remove()
+        for layer, processor in swapped:
+            layer.processor = processor
 
 
 def _decode_whole(pipe: Any, latents: torch.Tensor, generator: torch.Generator | None) -> np.ndarray:

@@ -119,3 +119,33 @@ def test_wide_latents_decode_in_windows_like_one_piece(monkeypatch):
     steps = np.abs(np.diff(windowed, axis=1)).mean(axis=(0, 2))
     seams = [40 * 8 * k - 1 for k in range(1, 4)]
     assert steps[seams].max() < 3 * np.median(steps) + 0.01
+
+
+def test_long_self_attention_runs_in_query_chunks_equal_to_one_call_and_cancels_inside(monkeypatch):
+    """A wide spectrogram's self-attention (quadratic in the duration) runs over its queries in
+    chunks: the same numbers as diffusers' one call, and a cancel stops it between two chunks."""
+    from diffusers.models.attention_processor import Attention
+
+    from engine.cancel import cancel_scope
+    from engine.pipelines import sampling
+    from engine.specs import JobCancelledError
+
+    torch.manual_seed(0)
+    attn = Attention(query_dim=32, cross_attention_dim=32, heads=16, dim_head=2).eval()
+    x, words = torch.randn(2, 1500, 32), torch.randn(2, 77, 32)
+    monkeypatch.setattr(sampling, "ATTENTION_CHUNK_SCORES", 1 << 20)  # 1500 queries: 24 chunks
+    with torch.no_grad():
+        whole, cross = attn(x), attn(x, words)
+        with sampling.cancel_points_inside(attn):
+            assert type(attn.processor).__name__ == "ChunkedAttnProcessor"
+            assert torch.equal(attn(x), whole) and torch.equal(attn(x, words), cross)
+            calls = []
+
+            def check():
+                calls.append(1)
+                if len(calls) == 3:
+                    raise JobCancelledError()
+
+            with cancel_scope(check), pytest.raises(JobCancelledError):
+                attn(x)
+    assert len(calls) == 3 and type(attn.processor).__name__ == "AttnProcessor2_0"  # restored
