@@ -155,8 +155,31 @@ class ProjectFilesMixin:
         if done < total:
             self.show_message(f"Drawing clips {done}/{total}…", 0)
         elif self._opened_message:
-            self.show_message(self._opened_message)
-            self._opened_message = ""
+            self._on_open_spectrogram_computed()
+
+    def _on_open_spectrogram_computed(self, *_: Any) -> None:
+        """The last part of opening: the spectrograms of the clips in view, computed on the
+        timeline's worker thread after the swap (shown column by column as they come); the status
+        bar counts them until none is left, then says the project is open."""
+        if not self._opened_message:
+            return
+        pending = getattr(self.timeline, "spectrogram_pending", lambda: False)()
+        signals = [getattr(self.timeline, name, None) for name in ("spectrogram_computed", "spectrogram_failed")]
+        if pending:
+            if not getattr(self, "_open_spectrograms_done", None):
+                self._open_spectrograms_done = [0]
+                for signal in filter(None, signals):
+                    signal.connect(self._on_open_spectrogram_computed)
+            else:
+                self._open_spectrograms_done[0] += 1
+            self.show_message(f"{self._opened_message}: spectrograms ({self._open_spectrograms_done[0]} done)…", 0)
+            return
+        if getattr(self, "_open_spectrograms_done", None):
+            for signal in filter(None, signals):
+                signal.disconnect(self._on_open_spectrogram_computed)
+            self._open_spectrograms_done = None
+        self.show_message(self._opened_message)
+        self._opened_message = ""
 
     def _notify(self, title: str, text: str) -> QMessageBox:
         """A warning box that does not block (the window keeps working); returned for tests."""

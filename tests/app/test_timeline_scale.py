@@ -157,7 +157,8 @@ def test_opening_a_project_reads_off_the_gui_thread_with_progress(window, qtbot,
     assert window.timeline.clip_ids_shown() == {c.id for c in window.project.clips()}
     assert window.timeline.overview_clips() == expected_overview(window.project)
     assert progress and progress[-1].endswith("waveforms 100%")
-    assert window.statusBar().currentMessage() == f"Opened {path}"
+    qtbot.waitUntil(lambda: not window.timeline.spectrogram_pending(), timeout=30000)  # the last part of opening
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == f"Opened {path}", timeout=10000)
     # The waveforms came from the loader thread: no clip waits for its envelope.
     item = window.timeline.clip_item(window.project.clips()[0].id)
     assert item.waveform.pyramid is not None
