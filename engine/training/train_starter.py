@@ -674,8 +674,20 @@ def train(config: TrainConfig, out_dir: Path, recipe: Recipe | None = None) -> I
     ``recipe`` is the first starter model's (:data:`STARTER_RECIPE`) unless given.
 
     Yields :class:`Progress` (stages synthesize, train-vae, encode, train-text, train-unet,
-    train-decoder, save; a recipe's dataset may report other stages first).
+    train-decoder, save; a recipe's dataset may report other stages first). The run sets torch's
+    CPU thread count for itself (``config.num_threads``) and puts the caller's back when it ends,
+    is closed or fails (on the engine worker each step also runs with its own count).
     """
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield from _train(config, out_dir, recipe)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterator[Progress]:
     import torch
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer

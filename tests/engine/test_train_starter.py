@@ -33,7 +33,16 @@ TINY = ts.TrainConfig(
 
 
 def run(config: ts.TrainConfig, out):
-    stages = [p.stage for p in ts.train(config, out)]
+    import torch
+
+    before = torch.get_num_threads()
+    mine = 1 if config.num_threads != 1 else 2  # not the run's own count
+    torch.set_num_threads(mine)
+    try:
+        stages = [p.stage for p in ts.train(config, out)]
+        assert torch.get_num_threads() == mine  # the run's thread setting does not outlive it
+    finally:
+        torch.set_num_threads(before)
     return stages
 
 
