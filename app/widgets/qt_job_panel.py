@@ -221,6 +221,8 @@ class QtJobPanel(QWidget):
         client.job_finished.connect(self._on_client_job_finished)
         client.job_failed.connect(self._on_client_job_failed)
         client.job_cancelled.connect(self._on_client_job_cancelled)
+        client.job_paused.connect(self._on_client_job_paused)
+        client.job_resumed.connect(self._on_client_job_resumed)
         self._update_buttons()
 
     def row(self, job_id: int) -> JobRow | None:
@@ -264,6 +266,18 @@ class QtJobPanel(QWidget):
         if row is not None:
             row.set_cancelled()
         self._update_buttons()
+
+    def _on_client_job_paused(self, job_id: int) -> None:
+        row = self._row(job_id)
+        if row is not None and not row.is_done:
+            row.state = "paused"
+            row.stage.setText("Paused")
+
+    def _on_client_job_resumed(self, job_id: int) -> None:
+        row = self._row(job_id)
+        if row is not None and not row.is_done:
+            row.state = "running"
+            row.stage.setText("Resuming")
 
     def _on_row_cancel_requested(self, job_id: int) -> None:
         row = self.rows.get(job_id)

@@ -184,12 +184,18 @@ def test_a_cancelled_run_resumes_after_a_restart_and_settings_come_back_from_a_l
         assert monitor.pause_button.text() == "Resume" and "Paused at step 1" in monitor.status_label.text()
         monitor.pause_button.click()  # resume
 
+    from app.widgets.qt_job_panel import QtJobPanel
+
+    jobs = QtJobPanel(client)  # the Jobs dock says the run is paused
+    qtbot.addWidget(jobs)
+    shown = []
+    client.job_paused.connect(lambda job_id: shown.append(jobs.row(job_id).stage.text()))
     wizard.run_started.connect(lambda handle: (handle.progressed.connect(on_progress), handle.paused.connect(on_paused)))
     with qtbot.waitSignal(wizard.run_started, timeout=10000):
         wizard.next()
     handle = monitor.handle
     qtbot.waitUntil(lambda: handle.is_done, timeout=120000)
-    assert paused_at == [[1]]  # it stopped after step 1 and went on when resumed
+    assert paused_at == [[1]] and shown == ["Paused"]  # it stopped after step 1 and went on when resumed
     assert handle.state == "cancelled" and checkpoints == [2]
     assert wizard.monitor_page.resume_button.isVisibleTo(wizard.monitor_page)
     assert "resume from it" in wizard.monitor_page.status_label.text()
