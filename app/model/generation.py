@@ -35,6 +35,7 @@ GENERIC_SETTINGS: dict[str, Any] = {
     "steps": 30,
     "guidance": 7.0,
     "scheduler": DEFAULT_SCHEDULER,
+    "upsampler": "",
 }
 #: Every field and its value in a new settings object.
 DEFAULTS: dict[str, Any] = {
@@ -53,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "preview": False,
     "loras": (),  # ((path_or_id, weight), ...)
     "vocoder": DEFAULT_VOCODER,  # a vocoder name (engine.api.VOCODERS) or a vocoder folder
+    "upsampler": "",  # run after inversion ("" none); the starter's card recommends builtin:upsampler
 }
 #: The fields a model's hints may set (field -> ModelHints attribute).
 HINTED_FIELDS = {
@@ -61,7 +63,19 @@ HINTED_FIELDS = {
     "steps": "num_inference_steps",
     "guidance": "guidance_scale",
     "scheduler": "scheduler",
+    "upsampler": "upsampler",
 }
+
+
+#: The shipped upsampler (engine.upsample.models.DEFAULT_UPSAMPLER), for models that recommend none.
+DEFAULT_UPSAMPLER = "builtin:upsampler"
+
+
+def upsampler_for(settings: GenerationSettings) -> str:
+    """The upsampler to switch on for ``settings``' model: the one its card recommends, else the
+    shipped one."""
+    hints = settings.hints
+    return hints.upsampler if hints is not None and hints.upsampler else DEFAULT_UPSAMPLER
 
 
 class GenerationEvents(EventGroup):
@@ -116,7 +130,7 @@ class GenerationSettings:
         if name == "vocoder":
             check_vocoder_name(value)  # ValueError naming the vocoders
             return value
-        if name in ("model", "prompt", "negative_prompt", "scheduler", "preset", "size"):
+        if name in ("model", "prompt", "negative_prompt", "scheduler", "preset", "size", "upsampler"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be text, got {value!r}.")
             if name == "scheduler" and value not in SCHEDULER_NAMES:
@@ -162,6 +176,8 @@ class GenerationSettings:
         if hints is not None:
             wanted = {name: getattr(hints, attr) for name, attr in HINTED_FIELDS.items()}
             wanted = {k: v for k, v in wanted.items() if v is not None}
+            if hints.upsampler is None and self._hinted.get("upsampler") == self._values["upsampler"]:
+                wanted["upsampler"] = ""  # the previous model's upsampler is not this one's
             self.set(size=NATIVE_SIZE)
         else:
             wanted = {k: v for k, v in GENERIC_SETTINGS.items() if k in self._hinted and self._hinted[k] == self._values[k]}
@@ -222,6 +238,7 @@ class GenerationSettings:
             **self.edit_kwargs(prompt),
             duration_s=self.duration_s,
             num_variations=self.variations,
+            upsampler=self.upsampler,
             height=self.height(),
             preview_every=max(1, self.steps // PREVIEWS_PER_JOB) if self.preview else 0,
         )

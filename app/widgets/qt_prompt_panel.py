@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings
+from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings, upsampler_for
 from app.widgets.lora_picker import QtLoraPicker
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audioset import OUTPUT_SIZES
@@ -160,6 +160,11 @@ class QtPromptPanel(QWidget):
             self.vocoder_combo.setItemData(self.vocoder_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
         self.vocoder_combo.setToolTip("The vocoder of generations and edits (recorded in each clip's recipe)")
         self.preview_check = QCheckBox("Live preview while denoising")
+        self.upsample_check = QCheckBox("Full band (upsample to 44.1 kHz)")
+        self.upsample_check.setToolTip(
+            "Run an upsampler after inversion: it restores the band above the model's top (the starter "
+            "model stops at 4 kHz). On by default where the model's card recommends it."
+        )
         self.lora_picker = QtLoraPicker(self.settings)
 
         self.generate_button = QPushButton("Generate")
@@ -190,6 +195,7 @@ class QtPromptPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.preview_check)
+        layout.addWidget(self.upsample_check)
         layout.addWidget(self.generate_button)
         layout.addWidget(self.message_label)
         layout.addStretch(1)
@@ -221,6 +227,8 @@ class QtPromptPanel(QWidget):
             "preview": (self.preview_check.setChecked, self.preview_check.toggled, self.preview_check.isChecked),
             "vocoder": (self._show_vocoder, self.vocoder_combo.currentIndexChanged,
                         lambda: self.vocoder_combo.currentData() or self.settings.vocoder),
+            "upsampler": (lambda v: self.upsample_check.setChecked(bool(v)), self.upsample_check.toggled,
+                          lambda: upsampler_for(s) if self.upsample_check.isChecked() else ""),
         }
         for name, (show, changed, read) in self._views.items():
             show(getattr(s, name))
@@ -421,6 +429,7 @@ class QtPromptPanel(QWidget):
             "preset": s.preset,
             "size": s.size,
             "preview": s.preview,
+            "upsampler": s.upsampler,
             "loras": [[ref, weight] for ref, weight in s.loras],
             "vocoder": s.vocoder,
         }
@@ -441,6 +450,7 @@ class QtPromptPanel(QWidget):
             "preset": lambda v: self.preset_combo.setCurrentText(v) if self.preset_combo.findText(v) >= 0 else None,
             "size": lambda v: self.size_combo.setCurrentIndex(i) if (i := self.size_combo.findData(v)) >= 0 else None,
             "preview": self.preview_check.setChecked,
+            "upsampler": lambda v: self.settings.set(upsampler=str(v)),
             "loras": lambda v: self.settings.set(loras=tuple((str(r), float(w)) for r, w in v)),
             "vocoder": lambda v: self.settings.set(vocoder=str(v)),
         }

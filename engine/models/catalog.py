@@ -189,6 +189,9 @@ class ModelHints:
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
     scheduler: str | None = None
+    #: The upsampler its recommended pipeline runs after inversion (``builtin:upsampler``: the
+    #: starter model's 4 kHz band made full-band), None for none.
+    upsampler: str | None = None
     example_prompts: tuple[str, ...] = field(default=())
     #: What the model does well (the starter card's sound families), for labels.
     sound_families: tuple[str, ...] = field(default=())
@@ -242,6 +245,7 @@ def model_hints(model: str) -> ModelHints | None:
         families, cautions = card.get("sound_families"), card.get("cautions")
         preset = card.get("spectrogram_preset")
         scheduler = recommended.get("scheduler")
+        upsampler = recommended.get("upsampler")
         return ModelHints(
             title=str(card.get("title") or folder.name),
             description=str(card.get("description") or ""),
@@ -251,6 +255,7 @@ def model_hints(model: str) -> ModelHints | None:
             num_inference_steps=_number(recommended, "num_inference_steps", int),
             guidance_scale=_number(recommended, "guidance_scale", float),
             scheduler=scheduler if isinstance(scheduler, str) else None,
+            upsampler=upsampler if isinstance(upsampler, str) and upsampler.strip() else None,
             example_prompts=tuple(str(p) for p in prompts) if isinstance(prompts, list) else (),
             sound_families=tuple(str(f) for f in families) if isinstance(families, list) else (),
             cautions=tuple((_task_name(str(k)), str(v)) for k, v in cautions.items()) if isinstance(cautions, dict) else (),

@@ -4,7 +4,8 @@
 
 Stages, each reported as a Progress: "load" (the pipeline, from the store's cache or a local
 folder: never downloaded here), then for each variation "encode", "denoise" (one per step),
-"decode" (VAE), "invert" (Griffin-Lim). Variations run one after another, each from its own seed
+"decode" (VAE), "invert" (Griffin-Lim, then the spec's upsampler, if any: the starter model's
+card recommends one, so its clips come out full-band at 44.1 kHz). Variations run one after another, each from its own seed
 (``seed + i``), so any one of them regenerates bit-identically from its recipe alone
 (:func:`engine.api.spec_from_recipe`) on the same device and dtype.
 """
@@ -181,6 +182,18 @@ def job_vocoder(spec: Any, ctx: Any, device: Any, n_iter: int) -> Any:
     return make_vocoder(spec.vocoder, device=str(device), n_iter=n_iter, store=getattr(ctx, "store", None))
 
 
+def upsample(name: str, audio: np.ndarray, sample_rate_hz: int, seed: int) -> Generator[Progress, None, tuple[np.ndarray, int, dict[str, Any]]]:
+    """The recommended pipeline's last stage: ``audio`` made full-band by upsampler ``name``
+    (engine.upsample); returns the audio, its rate and what was done (cutoffs, or a note)."""
+    from engine.upsample.models import load_upsampler
+    from engine.upsample.run import upsample_clip
+
+    yield Progress(stage="invert", step=0, total=1, message="Upsampling")
+    outcome = yield from upsample_clip(load_upsampler(name), audio, sample_rate_hz, seed=seed)
+    facts = {"upsampler": name, **outcome.facts, **({"note": outcome.note} if outcome.note else {})}
+    return outcome.audio, outcome.sample_rate_hz, facts
+
+
 def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Generate ``spec.num_variations`` clips for ``spec.prompt``; returns them in order.
 
@@ -229,9 +242,13 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
             image = spectrogram_image(to_uint8(pixels), params)
             yield Progress(stage="invert", step=0, total=1, message=f"{label + ': ' if label else ''}Inverting to audio")
             audio, sample_rate_hz = invert(image, params, loaded.device, seed_i, vocoder)
+            facts: dict[str, Any] = {}
+            if getattr(spec, "upsampler", ""):
+                upsampling = upsample(spec.upsampler, audio, int(sample_rate_hz), seed_i)
+                audio, sample_rate_hz, facts["upsample"] = yield from (labelled(upsampling, label) if label else upsampling)
             audio, level = level_to_target(audio, int(sample_rate_hz))
             recipe = recipe_for(loaded, spec, seed=seed_i, params=params, width=width,
-                                facts={"level": level.to_json()})
+                                facts={"level": level.to_json(), **facts})
             results.append(TaskResult(recipe=recipe, audio=audio, sample_rate_hz=int(sample_rate_hz), image=image))
         return tuple(results)
     finally:

@@ -31,6 +31,7 @@ GENERATE_FALLBACKS: dict[str, Any] = {
     "duration": 5.12,
     "preset": "riffusion",
     "scheduler": DEFAULT_SCHEDULER,
+    "upsampler": "",
 }
 #: WAV INFO tags hold about 2000 bytes; the rest of a recipe takes about 900.
 MAX_PROMPT_BYTES = 1000
@@ -40,6 +41,8 @@ MAX_PROMPT_BYTES = 1000
 class GenerateJob(GenerationJob):
     """Generate ``num_variations`` clips from a text prompt.
 
+    ``upsampler`` names an upsampler that extends each clip's band after inversion (the
+    result then has the upsampler's rate, 44.1 kHz for the shipped one); "" for none.
     ``seed`` None picks a random seed when the job starts (recorded in each result's recipe);
     variation ``i`` uses ``seed + i`` and regenerates alone from its recipe. ``duration_s`` is
     rounded to a whole number of 8-pixel image columns of the spectrogram preset (5.12 s is
@@ -51,11 +54,22 @@ class GenerateJob(GenerationJob):
     prompt: str = field(kw_only=False)
     duration_s: float = 5.12
     num_variations: int = 1
+    #: Upsampler run on each clip after inversion (``builtin:upsampler`` or a folder; see
+    #: engine.tasks.upsample), "" for none. The starter model's card recommends one.
+    upsampler: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("duration_s", self.duration_s, 0.08, MAX_DURATION_S)
+        if not isinstance(self.upsampler, str):
+            raise ValueError(f"`upsampler` must be text (a name, a folder or \"\" for none), got {self.upsampler!r}.")
         check_int("num_variations", self.num_variations, 1, MAX_VARIATIONS)
+
+    def recipe_params(self) -> dict[str, Any]:
+        params = super().recipe_params()
+        if not self.upsampler:
+            del params["upsampler"]  # recipes from before upsamplers read the same: none
+        return params
 
     def describe(self) -> str:
         return f"Generate: {self.prompt[:40]}" if self.prompt else "Generate"
@@ -101,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_vocoder_argument(parser)
     add_lora_argument(parser)
+    parser.add_argument("--upsampler", default=None,
+                        help="upsampler run after inversion (builtin:upsampler or a folder), 'none' for none; "
+                             "default: the model's recommendation (the starter model's: builtin:upsampler)")
 
 
 def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
@@ -116,6 +133,7 @@ def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
         "duration": hints.duration_s if hints else None,
         "preset": hints.spectrogram_preset if hints else None,
         "scheduler": hints.scheduler if hints else None,
+        "upsampler": hints.upsampler if hints else None,
     }
     settings = {}
     for key, fallback in GENERATE_FALLBACKS.items():
@@ -142,8 +160,17 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
         get_preset(settings["preset"])
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
+    upsampler = "" if settings["upsampler"].strip().lower() in ("", "none") else settings["upsampler"].strip()
+    if upsampler:
+        from engine.upsample.models import UpsamplerError, upsampler_dir
+
+        try:
+            upsampler_dir(upsampler)
+        except UpsamplerError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
     return cli.spec(
         GenerateJob,
+        upsampler=upsampler,
         prompt=args.prompt,
         negative_prompt=args.negative,
         seed=args.seed,

@@ -47,6 +47,10 @@ def job_prompts(window) -> list[str]:
     return prompts
 
 
+#: The rate of the starter's clips: its 22.05 kHz audio upsampled to 44.1 kHz (its card's pipeline).
+TONE_RATE = 44100
+
+
 def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
     tools = install_edit_tools(window, autosave_dir=tmp_path / "autosave", check_recovery=False)
@@ -63,8 +67,10 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.clips_generated, timeout=240000) as generated:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     _job, (tone,) = generated.args
-    assert tone.sample_rate_hz == 22050 and tone.audio.shape[0] == 1
-    assert integrated_loudness(tone.audio, 22050) == pytest.approx(TARGET_LUFS, abs=1.0)
+    # The starter's recommended pipeline ends with the shipped upsampler: full band at 44.1 kHz.
+    assert tone.sample_rate_hz == TONE_RATE and tone.audio.shape[0] == 1
+    assert tone.recipe.params["upsampler"] == "builtin:upsampler"
+    assert integrated_loudness(tone.audio, TONE_RATE) == pytest.approx(TARGET_LUFS, abs=1.0)
     assert true_peak_dbtp(tone.audio) <= CEILING_DBTP + 1e-3
 
     # 2. Import a 44.1 kHz stereo file after it.
@@ -101,7 +107,7 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     tools.edit_panel.forms["extend"].left.setValue(0.0)
     run_and_wait(qtbot, tools, lambda: tools.run_edit("extend"))
     assert prompts[-1] == "a sine tone at 440 Hz"
-    assert tone.sample_rate_hz == 22050 and tone.audio.shape == (1, original_tone.shape[1] + 22050)
+    assert tone.sample_rate_hz == TONE_RATE and tone.audio.shape == (1, original_tone.shape[1] + TONE_RATE)
     np.testing.assert_array_equal(tone.audio[:, : original_tone.shape[1]], original_tone)
     assert np.abs(tone.audio).max() <= 1.0 and true_peak_dbtp(tone.audio[:, original_tone.shape[1] :]) <= CEILING_DBTP + 1e-3
 
@@ -112,7 +118,7 @@ def test_a_first_session_on_the_starter_model(qtbot, window, tmp_path):
     assert prompts[-1] == "a sine tone at 440 Hz"
     assert tone.audio.shape == extended.shape and not np.array_equal(tone.audio, extended)
     assert true_peak_dbtp(tone.audio) <= CEILING_DBTP + 1e-3
-    assert integrated_loudness(tone.audio, 22050) == pytest.approx(integrated_loudness(extended, 22050), abs=2.0)
+    assert integrated_loudness(tone.audio, TONE_RATE) == pytest.approx(integrated_loudness(extended, TONE_RATE), abs=2.0)
 
     # 6. Undo the variation.
     stack.undo()

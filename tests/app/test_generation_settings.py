@@ -56,3 +56,19 @@ def test_model_hints_preset_fields_and_generic_values_come_back():
     assert settings.apply_model_hints() is None
     assert (settings.preset, settings.duration_s, settings.guidance) == ("riffusion", 5.12, 7.0)
     assert settings.steps == 33
+
+
+def test_the_starter_model_turns_the_upsampler_on_and_the_user_can_turn_it_off():
+    from app.model.generation import upsampler_for
+
+    settings = GenerationSettings(model="builtin:starter", prompt="white noise")
+    settings.apply_model_hints()
+    assert settings.upsampler == "builtin:upsampler" == upsampler_for(settings)
+    assert settings.generate_spec().upsampler == "builtin:upsampler"
+    settings.set(model="riffusion/riffusion-model-v1")
+    settings.apply_model_hints()
+    assert settings.upsampler == ""  # Riffusion recommends none
+    settings.set(model="builtin:starter")
+    settings.apply_model_hints()
+    settings.set(upsampler="")  # the user switches it off
+    assert settings.generate_spec().upsampler == ""

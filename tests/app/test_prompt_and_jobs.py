@@ -175,3 +175,16 @@ def test_job_rows_show_download_bytes_rate_eta_and_steps(qtbot):
     row.set_failed("Out of GPU memory. Try: turn on VAE tiling.", "OutOfMemoryError")
     assert row.stage.text() == "Failed" and "VAE tiling" in row.detail.text()
     assert row.cancel_button.isHidden() and row.is_done
+
+
+def test_full_band_follows_the_starter_models_card_and_can_be_switched_off(qtbot):
+    panel = QtPromptPanel()
+    qtbot.addWidget(panel)
+    panel.set_model("builtin:starter")
+    panel.apply_model_hints()
+    assert panel.upsample_check.isChecked() and panel.settings.upsampler == "builtin:upsampler"
+    panel.upsample_check.setChecked(False)
+    assert panel.settings.upsampler == ""
+    panel.upsample_check.setChecked(True)
+    assert panel.settings.upsampler == "builtin:upsampler"
+    assert panel.state()["upsampler"] == "builtin:upsampler"

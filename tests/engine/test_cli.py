@@ -196,12 +196,14 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
     assert status == 0, err
     audio, rate = read_audio(out)
     recipe = read_recipe(out)
-    assert rate == 22050 and audio.shape[1] == samples_for_width(get_preset("starter"), 128)
+    # The starter's card ends its pipeline with the shipped upsampler: full band at 44.1 kHz.
+    assert rate == 44100 and audio.shape[1] == 2 * samples_for_width(get_preset("starter"), 128)
     assert recipe.model_id == STARTER_MODEL_ID and recipe.params["num_inference_steps"] == 20
+    assert recipe.params["upsampler"] == "builtin:upsampler"
     assert recipe.params["guidance_scale"] == 5.0 and "2.56 s" in stdout
     assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
     status, _, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0", "--steps", "3",
                              "--duration", "1.28", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
     assert status == 0, err
-    assert read_recipe(out).params["num_inference_steps"] == 3 and read_audio(out)[0].shape[1] == samples_for_width(
+    assert read_recipe(out).params["num_inference_steps"] == 3 and read_audio(out)[0].shape[1] == 2 * samples_for_width(
         get_preset("starter"), 64)

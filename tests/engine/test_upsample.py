@@ -87,6 +87,18 @@ def test_the_low_band_is_kept_and_the_band_above_the_cutoff_is_filled():
     assert np.sqrt(np.mean(high**2)) > 1e-3 * np.sqrt(np.mean(clip**2))
 
 
+def test_the_shipped_model_makes_band_limited_white_noise_white_again():
+    rng = np.random.default_rng(3)
+    rate = 22050
+    noise = (0.1 * rng.standard_normal((1, rate * 2))).astype(np.float32)
+    clip = band_limited(noise, rate, 4000.0)  # what the starter model's "white noise" looks like
+    assert spectral_flatness(clip, rate) < 0.05
+    out, _ = drive(upsample_clip(load_upsampler("builtin:upsampler"), clip, rate, output_rate_hz=rate))
+    assert out.sample_rate_hz == rate
+    assert spectral_flatness(out.audio, rate) >= 0.3
+    assert log_spectral_distance(noise, out.audio, rate) < 0.7 * log_spectral_distance(noise, clip, rate)
+
+
 def test_chunk_seams_are_continuous():
     rate = 22050
     clip = band_limited(music(rate, 6.0, seed=1), rate, 3000.0)
@@ -200,3 +212,47 @@ def test_the_training_command_trains_on_a_folder_and_is_reproducible(tmp_path, k
     clip = band_limited(music(44100, 0.5), 44100, 4000.0)
     out, _ = drive(upsample_clip(upsampler, clip, 44100, steps=1))
     assert out.audio.shape == clip.shape and np.isfinite(out.audio).all()
+
+
+def test_the_starter_model_generates_full_band_sound_by_default(tmp_path, capsys):
+    """A fresh install: `generate` with the starter follows its card, whose pipeline ends with the
+    shipped upsampler; `--upsampler none` switches it off."""
+    from engine.audio.io import read_audio
+    from engine.cli import main
+    from engine.models.catalog import model_hints
+
+    assert model_hints("builtin:starter").upsampler == "builtin:upsampler"
+    out = tmp_path / "noise.wav"
+    assert main(["generate", "white noise", "-o", str(out), "--model", "builtin:starter", "--seed", "1", "-q"]) == 0
+    audio, rate = read_audio(out)
+    assert rate == 44100 and audio.shape[1] == int(2.56 * 44100)
+    assert spectral_flatness(audio, rate) >= 0.3  # the starter alone: < 0.01 over the full band
+    assert spectral_flatness(audio, rate, top_hz=4000.0) >= 0.3  # its own band is still white
+    recipe = Recipe.from_json(read_audio_recipe(out))
+    assert recipe.params["upsampler"] == "builtin:upsampler" and recipe.facts["upsample"]["cutoff_hz"] > 3500
+    assert main(["regenerate", str(out), "-o", str(tmp_path / "again.wav"), "-q"]) == 0
+    np.testing.assert_array_equal(read_audio(tmp_path / "again.wav")[0], audio)
+
+
+def read_audio_recipe(path) -> str:
+    from engine.audio.io import read_audio_metadata
+    from engine.cli.common import RECIPE_METADATA_KEY
+
+    return read_audio_metadata(path)[RECIPE_METADATA_KEY]
+
+
+def test_generate_can_switch_the_upsampler_off_or_name_another(tmp_path):
+    from engine.cli.commands import build_parser
+    from engine.cli.common import CliError, CliRun
+    from engine.tasks.generate import spec_from_args
+
+    def spec(*extra):
+        args = build_parser().parse_args(["generate", "white noise", "-o", str(tmp_path / "x.wav"),
+                                          "--model", "builtin:starter", *extra])
+        return spec_from_args(args, CliRun(args))
+
+    assert spec().upsampler == "builtin:upsampler"
+    assert spec("--upsampler", "none").upsampler == ""
+    assert spec("--upsampler", TINY).upsampler == TINY
+    with pytest.raises(CliError, match="is not an upsampler folder"):
+        spec("--upsampler", str(tmp_path))
