@@ -160,6 +160,7 @@ def decode_latents(pipe: Any, latents: torch.Tensor, generator: torch.Generator 
         stop = min(width, start + DECODE_WINDOW_LATENTS)
         lo, hi = max(0, start - context), min(width, stop + context)
         part = _decode_whole(pipe, latents[..., lo:hi], generator)
+        cancel_point()
         if out is None:
             out = np.zeros((part.shape[0], width * scale, part.shape[2]), dtype=np.float32)
         # Linear crossfade over the 2 * context columns two neighbouring windows share.
@@ -178,13 +179,13 @@ def decode_latents(pipe: Any, latents: torch.Tensor, generator: torch.Generator 
 
 #: Layers of a UNet or VAE before which a running job checks its cancel flag: a cancel stops a big
 #: model within one layer, not one whole denoising step or VAE decode.
-_CANCEL_POINT_LAYERS = ("ResnetBlock2D", "Transformer2DModel")
+_CANCEL_POINT_LAYERS = ("ResnetBlock2D", "Transformer2DModel", "Upsample2D", "Downsample2D")
 
 
 #: Attention scores (batch x heads x queries x keys) computed in one call at most: a longer
 #: self-attention (a wide spectrogram: it grows with the square of the duration) runs over its
 #: queries in chunks, with a cancel point before each, in the memory of one chunk's scores.
-ATTENTION_CHUNK_SCORES = 1 << 26
+ATTENTION_CHUNK_SCORES = 1 << 24
 
 
 class ChunkedAttnProcessor:
@@ -235,7 +236,7 @@ class ChunkedAttnProcessor:
 
 @contextlib.contextmanager
 def cancel_points_inside(model: Any) -> Iterator[None]:
-    """Within the block, every ResNet and transformer layer of ``model`` starts with a cancel point
+    """Within the block, every ResNet, transformer, up- and downsampling layer of ``model`` starts with a cancel point
     (:func:`engine.cancel.cancel_point`; nothing outside a job), and a long attention has one before
     each chunk of its queries (:class:`ChunkedAttnProcessor`). Removed afterwards."""
     from engine.cancel import cancel_point

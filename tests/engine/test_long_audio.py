@@ -112,7 +112,7 @@ def test_wide_latents_decode_in_windows_like_one_piece(monkeypatch):
         monkeypatch.setattr("engine.cancel.cancel_point", lambda: passes.append(1))
         windowed = sampling.decode_latents(pipe, latents)
     assert windowed.shape == whole.shape == (64, 1280, 3)
-    assert len(passes) == 4  # one cancel point per window
+    assert len(passes) == 8  # two cancel points per window: before its decode and after it
     # GroupNorm and attention see one window, not the whole: close, not equal (as diffusers' tiling).
     assert np.abs(windowed - whole).mean() < 0.25 * np.abs(other - whole).mean()
     # No seam: the column-to-column change across a window edge is like elsewhere.
