@@ -110,8 +110,9 @@ CATALOG: tuple[CatalogEntry, ...] = (
 
 
 def _is_model_folder(folder: Path) -> bool:
-    """A shipped model: a pipeline (model_index.json) or a model of another kind (config.json: a vocoder)."""
-    return (folder / "model_index.json").is_file() or (folder / "config.json").is_file()
+    """A shipped model: a pipeline (model_index.json) or a model of another kind (config.json: a
+    vocoder; upsampler.json: an upsampler)."""
+    return any((folder / name).is_file() for name in ("model_index.json", "config.json", "upsampler.json"))
 
 
 def builtin_model_dir(model_id: str) -> Path | None:

@@ -243,6 +243,15 @@ def plan_vocoder_files(files: Iterable[str], *, allow_pickle: bool = False) -> F
     return FilePlan(files=tuple(chosen), missing=tuple(missing))
 
 
+def plan_upsampler_files(files: Iterable[str], *, allow_pickle: bool = False) -> FilePlan:
+    """Choose, from a listing of relative posix paths, the files an upsampler loads:
+    ``upsampler.json`` and ``model.safetensors`` at the top (engine.upsample.models; never a pickle)."""
+    del allow_pickle  # upsamplers load safetensors only
+    listing = {f.replace("\\", "/").lstrip("/") for f in files}
+    wanted = ("upsampler.json", "model.safetensors")
+    return FilePlan(files=tuple(f for f in wanted if f in listing), missing=tuple(f for f in wanted if f not in listing))
+
+
 #: Model kinds the store finds: the files each needs, the file that marks one in the hub cache,
 #: and what a complete one looks like (for messages).
 MODEL_KINDS: dict[str, tuple[Callable[..., FilePlan], str, str]] = {
@@ -252,6 +261,9 @@ MODEL_KINDS: dict[str, tuple[Callable[..., FilePlan], str, str]] = {
     "vocoder": (plan_vocoder_files, "config.json",
                 "Expected config.json and the generator's weights (*.safetensors, or the generator's .pt) "
                 "at the top of the folder."),
+    "upsampler": (plan_upsampler_files, "upsampler.json",
+                  "Expected upsampler.json and model.safetensors at the top of the folder (as "
+                  "engine.training.train_upsampler writes them)."),
 }
 
 

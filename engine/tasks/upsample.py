@@ -57,7 +57,7 @@ def upsample_result(spec: UpsampleJob, ctx: Any = None) -> Generator[Progress, N
     from engine.upsample.run import upsample_clip
 
     yield Progress(stage="load", message=f"Loading upsampler {spec.model}")
-    upsampler = load_upsampler(spec.model)
+    upsampler = load_upsampler(spec.model, getattr(ctx, "store", None))
     outcome = yield from upsample_clip(
         upsampler, spec.audio, spec.sample_rate_hz, output_rate_hz=spec.output_rate_hz or None,
         seed=spec.seed, steps=spec.steps,
@@ -94,7 +94,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> UpsampleJob:
     from engine.upsample.models import UpsamplerError, upsampler_dir
 
     try:
-        upsampler_dir(args.model)
+        upsampler_dir(args.model, cli.store)
     except UpsamplerError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     audio, rate = cli.read_clip(args.input)

@@ -5,8 +5,9 @@
     upsampler = load_upsampler("/path/to/my-upsampler")   # any folder train_upsampler wrote
     save_upsampler(folder, upsampler, training={...})
 
-Upsamplers are a kind of model of their own, next to the Stable Diffusion pipelines of the
-model store: :data:`KINDS` maps a folder's ``kind`` to how it is built, so a new kind (the seed
+Upsamplers are a kind of model of the model store (``kind="upsampler"``: a hub repo holding
+these two files resolves from the cache like any model): :data:`KINDS` maps a folder's ``kind``
+to how it is built, so a new kind (the seed
 004 diffusion upsampler, a hub port) is one entry. Weights are only ever read from safetensors
 (no pickles). Loaded models are cached by folder and file times.
 """
@@ -29,6 +30,8 @@ WEIGHTS_FILE = "model.safetensors"
 _BUILTIN_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
 #: The upsampler the starter model's card recommends: 4 kHz band -> 44.1 kHz full band.
 DEFAULT_UPSAMPLER = "builtin:upsampler"
+#: The model store's kind of upsampler folders (engine.models.store.MODEL_KINDS).
+MODEL_KIND = "upsampler"
 #: Spelled in a spec, a setting or on the command line: do not upsample.
 NO_UPSAMPLER = "none"
 
@@ -59,9 +62,10 @@ def builtin_upsamplers() -> list[str]:
     return sorted(BUILTIN_PREFIX + p.parent.name for p in _BUILTIN_DIR.glob(f"*/{CONFIG_FILE}"))
 
 
-def upsampler_dir(name: str) -> Path:
-    """The folder of upsampler ``name`` (``builtin:<name>`` or a path); UpsamplerError if it is
-    not an upsampler folder."""
+def upsampler_dir(name: str, store: Any = None) -> Path:
+    """The folder of upsampler ``name``: ``builtin:<name>``, a folder, or a hub repo id
+    (``owner/name`` with upsampler.json + model.safetensors) found in the model store's cache
+    (kind ``"upsampler"``, never downloaded here). UpsamplerError says what is wrong."""
     text = str(name).strip()
     if text.startswith(BUILTIN_PREFIX):
         short = text[len(BUILTIN_PREFIX):]
@@ -72,9 +76,17 @@ def upsampler_dir(name: str) -> Path:
             )
         return folder
     folder = Path(text).expanduser()
-    if not (folder / CONFIG_FILE).is_file():
-        raise UpsamplerError(f"'{text}' is not an upsampler folder (no {CONFIG_FILE} in it).")
-    return folder
+    if (folder / CONFIG_FILE).is_file():
+        return folder
+    if text.count("/") == 1 and not folder.exists() and not text.startswith((".", "~", "/")):
+        from engine.models.errors import ModelError
+        from engine.models.store import ModelStore
+
+        try:
+            return (store or ModelStore()).resolve(text, kind=MODEL_KIND).path
+        except (ModelError, ValueError) as error:
+            raise UpsamplerError(str(error).splitlines()[0]) from None
+    raise UpsamplerError(f"'{text}' is not an upsampler folder (no {CONFIG_FILE} in it).")
 
 
 def read_card(folder: Path) -> dict[str, Any]:
@@ -91,12 +103,12 @@ _cache: dict[tuple[str, float, float], Any] = {}
 _lock = threading.Lock()
 
 
-def load_upsampler(name: str) -> Any:
-    """The upsampler named ``name`` with its weights, ready to run (cached).
+def load_upsampler(name: str, store: Any = None) -> Any:
+    """The upsampler named ``name`` (see :func:`upsampler_dir`) with its weights, ready to run (cached).
 
     Raises UpsamplerError for a missing folder, a bad config or weights that do not fit it.
     """
-    folder = upsampler_dir(name).resolve()
+    folder = upsampler_dir(name, store).resolve()
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise UpsamplerError(f"{folder} has no {WEIGHTS_FILE}.")

@@ -256,3 +256,30 @@ def test_generate_can_switch_the_upsampler_off_or_name_another(tmp_path):
     assert spec("--upsampler", TINY).upsampler == TINY
     with pytest.raises(CliError, match="is not an upsampler folder"):
         spec("--upsampler", str(tmp_path))
+
+
+def test_an_upsampler_is_a_kind_of_model_the_store_finds_in_the_hub_cache(tmp_path):
+    """A hub repo with upsampler.json + model.safetensors resolves from the cache (never downloaded
+    here); a repo that is not cached says how to get it; builtin:upsampler is a shipped model."""
+    import shutil
+
+    from engine.models.catalog import builtin_model_dir
+    from engine.models.store import ModelStore
+
+    repo = "someone/tiny-upsampler"
+    root = tmp_path / "hub" / ("models--" + repo.replace("/", "--"))
+    snapshot = root / "snapshots" / ("b" * 40)
+    snapshot.mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text("b" * 40)
+    for name in ("upsampler.json", "model.safetensors"):
+        shutil.copy(Path(TINY) / name, snapshot / name)
+    store = ModelStore(tmp_path / "hub", offline=True)
+    upsampler = load_upsampler(repo, store)
+    assert upsampler.kind == "spectral" and upsampler.sample_rate_hz == 22050
+    with pytest.raises(UpsamplerError, match="someone/other"):
+        load_upsampler("someone/other", store)
+    (snapshot / "model.safetensors").unlink()
+    with pytest.raises(UpsamplerError, match="model.safetensors"):
+        load_upsampler(repo, ModelStore(tmp_path / "hub", offline=True))
+    assert builtin_model_dir("builtin:upsampler").name == "upsampler"
