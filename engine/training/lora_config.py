@@ -121,18 +121,22 @@ PRESETS: dict[str, LoraTrainConfig] = {
     "gpu-6gb": LoraTrainConfig(
         rank=4, alpha=4.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
         gradient_checkpointing=True, use_8bit_adam=True, device="cuda", checkpoint_every=250, sample_every=250,
+        validation_every=100,
     ),
     "gpu-8gb": LoraTrainConfig(
         rank=8, alpha=8.0, max_steps=1500, batch_size=1, gradient_accumulation_steps=4, mixed_precision="fp16",
         gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
+        validation_every=100,
     ),
     "gpu-12gb": LoraTrainConfig(
         rank=16, alpha=16.0, max_steps=1500, batch_size=2, gradient_accumulation_steps=2, mixed_precision="fp16",
         gradient_checkpointing=True, device="cuda", checkpoint_every=250, sample_every=250,
+        validation_every=100,
     ),
     "gpu-24gb": LoraTrainConfig(
         rank=32, alpha=32.0, max_steps=1500, batch_size=4, mixed_precision="bf16", train_text_encoder=True,
         device="cuda", checkpoint_every=250, sample_every=250,
+        validation_every=100,
     ),
 }
 
