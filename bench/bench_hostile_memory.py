@@ -146,6 +146,7 @@ def main() -> None:
                 continue
             trees = (("reference", args.reference),) if args.reference is not None else ()
             for label, tree in (*trees, ("ours", ROOT)):
+                Path(argv[argv.index("-o") + 1]).unlink(missing_ok=True)  # the CLI refuses to write over a file
                 peak, outcome, seconds = run_case(tree, argv, args.cap_gb, args.timeout)
                 print(f"{name:42s} {label:9s} peak {peak:6.2f} GB {seconds:7.1f} s  {outcome}", flush=True)
 

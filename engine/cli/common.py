@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.specs import DEFAULT_SCHEDULER
+
 PROG = "specdiff-cli"
 #: Exit statuses: 0 success, 1 the operation failed, 2 bad command line, 130 interrupted.
 EXIT_FAILED = 1
@@ -26,6 +28,8 @@ MAX_TAG_BYTES = 1900
 #: Where a recipe too long for the file's tag goes: ``OUT.wav.recipe.json`` beside ``OUT.wav``.
 RECIPE_SIDECAR_SUFFIX = ".recipe.json"
 AUDIO_SUFFIXES = (".wav", ".flac")
+#: The sample formats ``--subtype`` offers (FLOAT: WAV only).
+SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
 
 class CliError(Exception):
@@ -139,13 +143,28 @@ def numbered_paths(path: Path, count: int) -> list[Path]:
     return [path.with_name(f"{path.stem}_{i}{path.suffix}") for i in range(1, count + 1)]
 
 
-def check_output(path: Path, suffixes: tuple[str, ...], what: str) -> Path:
-    """``path`` if it ends in one of ``suffixes`` and its folder exists, else a usage CliError."""
+def check_output(path: Path, suffixes: tuple[str, ...], what: str, *, overwrite: bool = False,
+                 inputs: Sequence[Path] = ()) -> Path:
+    """``path`` if it ends in one of ``suffixes``, its folder exists and it is not a file already
+    (unless ``overwrite``), else a usage CliError. ``inputs``: the command's input files, named in
+    the error when ``path`` is one of them."""
     if path.suffix.lower() not in suffixes:
         raise CliError(f"{what} '{path}' must end in {' or '.join(suffixes)}.", EXIT_USAGE)
     if not path.parent.exists():
         raise CliError(f"the folder of {what} '{path}' does not exist.", EXIT_USAGE)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        if any(_same_file(path, source) for source in inputs):
+            raise CliError(f"{what} '{path}' is this command's input file; choose another -o (or pass --overwrite "
+                           "to replace the input).", EXIT_USAGE)
+        raise CliError(f"{what} '{path}' exists; pass --overwrite to replace it.", EXIT_USAGE)
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
 
 
 def check_input(path: Path, what: str) -> Path:
@@ -166,8 +185,8 @@ class CliRun:
     ``spec_from_args`` reads its input clips with :meth:`read_clip` (which remembers where each
     came from: the recipe gets that path as a hint), checks where results go with
     :meth:`outputs`, builds its spec with :meth:`spec` and asks for :meth:`default_model`.
-    ``subtype`` is the sample format to write audio in (the input's, so untouched samples stay
-    exact; None: 16-bit PCM).
+    ``subtype`` is the input's sample format (what audio is written in unless ``--subtype`` says
+    otherwise, so untouched samples stay exact; None: 16-bit PCM).
     """
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -196,12 +215,46 @@ class CliRun:
 
         return default_model(self.store)
 
-    def outputs(self, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Path:
-        """Check ``-o`` (and ``--image``, if the command has it) before anything runs; returns ``-o``."""
-        self.output = check_output(Path(self.args.output), suffixes, "the output")
-        image = getattr(self.args, "image", None)
-        self.image = check_output(Path(image), (".png",), "the image") if image else None
-        return self.output
+    def settings(self, dests: dict[str, str]) -> dict[str, Any]:
+        """Steps, guidance, duration, preset and scheduler for :meth:`default_model`: the command
+        line's (``dests``: setting -> argument name), else the model card's (:func:`settings_from_args`)."""
+        return settings_from_args(self.args, self.default_model(), dests)
+
+    def outputs(self, suffixes: tuple[str, ...] = AUDIO_SUFFIXES, count: int | None = None) -> Path:
+        """Check ``-o`` (and ``--image``, if the command has it) before anything runs; returns ``-o``.
+
+        ``count`` outputs (default: ``--variations``, else 1) are numbered as :func:`numbered_paths`
+        says; none may exist unless ``--overwrite``; a ``--subtype`` the format cannot hold is refused.
+        """
+        args = self.args
+        overwrite = bool(getattr(args, "overwrite", False))
+        count = count if count is not None else int(getattr(args, "variations", None) or 1)
+        inputs = [*self.input_paths.values(), *(Path(getattr(args, name)) for name in ("input", "file")
+                                                if isinstance(getattr(args, name, None), str))]
+        output = Path(args.output)
+        for path in numbered_paths(output, count):
+            check_output(path, suffixes, "the output", overwrite=overwrite, inputs=inputs)
+        subtype = getattr(args, "subtype", None)
+        if subtype == "FLOAT" and output.suffix.lower() == ".flac":
+            raise CliError("FLAC holds PCM_16 or PCM_24 samples; --subtype FLOAT needs a .wav output.", EXIT_USAGE)
+        image = getattr(args, "image", None)
+        if image:
+            for path in numbered_paths(Path(image), count):
+                check_output(path, (".png",), "the image", overwrite=overwrite, inputs=inputs)
+        self.output = output
+        self.image = Path(image) if image else None
+        return output
+
+    def output_subtype(self, path: Path) -> str:
+        """The sample format to write ``path`` in: ``--subtype``, else the input's (:attr:`subtype`),
+        else 16-bit PCM; an input format the file type cannot hold becomes FLOAT (WAV) or PCM_24 (FLAC)."""
+        from engine.audio.io import WRITE_SUBTYPES
+
+        subtype = getattr(self.args, "subtype", None) or self.subtype or "PCM_16"
+        file_format = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+        if subtype not in WRITE_SUBTYPES or file_format not in WRITE_SUBTYPES[subtype]:
+            subtype = "FLOAT" if file_format == "WAV" else "PCM_24"
+        return subtype
 
     def read_clip(self, path: str | Path, preset: str | None = None, *, name: str = "audio") -> tuple[Any, int]:
         """The audio file at ``path`` as float32 (channels, samples) at its own rate, and that rate.
@@ -279,42 +332,131 @@ def parse_loras(values: Sequence[str]) -> tuple[tuple[str, float], ...]:
     return tuple(loras)
 
 
-def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str = "--steps") -> None:
-    """The output and diffusion options of the edit and interpolate commands (see :func:`generation_kwargs`)."""
-    from engine.specs import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+#: The settings of a model whose card (:func:`engine.models.catalog.model_hints`) does not say:
+#: denoising steps, guidance, length (a generation's duration, an edit's window), spectrogram
+#: preset, scheduler.
+GENERIC_SETTINGS: dict[str, Any] = {
+    "steps": 30,
+    "guidance": 7.0,
+    "duration": 5.12,
+    "preset": "riffusion",
+    "scheduler": DEFAULT_SCHEDULER,
+    "upsampler": "",
+}
+_HINT_OF_SETTING = {"steps": "num_inference_steps", "guidance": "guidance_scale", "duration": "duration_s",
+                    "preset": "spectrogram_preset", "scheduler": "scheduler", "upsampler": "upsampler"}
 
-    parser.add_argument("-o", "--output", required=True, help="output WAV or FLAC")
-    parser.add_argument("--model", default=None, help="hub repo id or local diffusers folder (default: Riffusion)")
+
+def model_settings(model: str) -> dict[str, Any]:
+    """:data:`GENERIC_SETTINGS` with what ``model``'s card recommends instead (the starter model:
+    20 steps, guidance 5, 2.56 s in its own 'starter' spectrogram)."""
+    from engine.models.catalog import model_hints
+
+    hints = model_hints(model)
+    settings = dict(GENERIC_SETTINGS)
+    for key, attr in _HINT_OF_SETTING.items():
+        value = getattr(hints, attr, None) if hints is not None else None
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def settings_from_args(args: argparse.Namespace, model: str, dests: dict[str, str]) -> dict[str, Any]:
+    """The generation settings for ``model``: each command-line value (``dests``: setting ->
+    argument name) where given, else the model card's (:func:`model_settings`). An unknown
+    preset is a usage CliError."""
+    from engine.audio.params import get_preset
+
+    settings = model_settings(model)
+    for key, dest in dests.items():
+        given = getattr(args, dest, None)
+        if given is not None:
+            settings[key] = given
+    try:
+        get_preset(settings["preset"])
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    return settings
+
+
+def model_default(key: str, unit: str = "") -> str:
+    """Help text for a setting that follows the model: "default: the model card's, 20 for the
+    starter, else 30"."""
+    from engine.models.catalog import STARTER_MODEL_ID
+
+    starter = model_settings(STARTER_MODEL_ID)[key]
+    return f"default: the model card's ({starter:g}{unit} for the starter, else {GENERIC_SETTINGS[key]:g}{unit})" if (
+        not isinstance(starter, str)) else f"default: the model card's ('{starter}' for the starter, else " \
+        f"'{GENERIC_SETTINGS[key]}')"
+
+
+MODEL_HELP = ("hub repo id, local diffusers folder or builtin:starter (default: Riffusion if downloaded, "
+              "else the shipped starter model builtin:starter)")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, what: str = "output WAV or FLAC (by its extension)") -> None:
+    """The output options every command that writes audio shares: ``-o`` (WAV or FLAC by the
+    extension), ``--subtype`` and ``--overwrite``."""
+    parser.add_argument("-o", "--output", required=True, help=what)
+    parser.add_argument("--subtype", default=None, choices=SUBTYPES,
+                        help="sample format: PCM_16, PCM_24 or FLOAT (WAV only); default: the input file's, so "
+                             "untouched samples stay exact (PCM_16 for commands without an input audio file)")
+    add_overwrite_argument(parser)
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that exist (an input file too); default: refuse")
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str = "--steps") -> None:
+    """The output and diffusion options of the edit and interpolate commands (see :func:`generation_kwargs`).
+
+    Steps, guidance, scheduler, preset and window follow the model's card as ``generate`` does."""
+    from engine.specs import SCHEDULER_NAMES
+
+    add_output_arguments(parser)
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(steps_flag, dest="inference_steps", type=int, default=30, help="denoising steps (default 30)")
-    parser.add_argument("--guidance", type=float, default=7.0)
-    parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=", ".join(SCHEDULER_NAMES))
+    parser.add_argument(steps_flag, dest="inference_steps", type=int, default=None,
+                        help="denoising steps; " + model_default("steps"))
+    parser.add_argument("--guidance", type=float, default=None, help=model_default("guidance"))
+    parser.add_argument("--scheduler", default=None, help=", ".join(SCHEDULER_NAMES) + "; " + model_default("scheduler"))
     parser.add_argument("--negative", default="", help="negative prompt")
-    parser.add_argument("--preset", default="riffusion", help="spectrogram preset (default: riffusion)")
+    parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default("preset"))
     parser.add_argument("--height", type=int, default=None, help="mel bins (default: the preset's)")
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
-    parser.add_argument("--window", type=float, default=5.12, help="window the model sees, seconds (default 5.12)")
+    parser.add_argument("--window", type=float, default=None,
+                        help="window the model sees, seconds (its image length); " + model_default("duration", " s"))
     parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     add_vocoder_argument(parser)
     parser.add_argument("--image", default=None, help="also save the edited spectrogram as PNG")
     add_lora_argument(parser)
 
 
+#: :func:`add_generation_arguments`' destinations of the settings that follow the model.
+EDIT_SETTING_DESTS = {"steps": "inference_steps", "guidance": "guidance", "duration": "window",
+                      "preset": "preset", "scheduler": "scheduler"}
+
+
 def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
-    """Spec fields from :func:`add_generation_arguments`' options (the model: ``cli.default_model()``)."""
+    """Spec fields from :func:`add_generation_arguments`' options: the model is
+    ``cli.default_model()``, unset settings are its card's (:func:`settings_from_args`)."""
+    model = cli.default_model()
+    settings = cli.settings(EDIT_SETTING_DESTS)
     return dict(
         negative_prompt=args.negative,
         seed=args.seed,
-        num_inference_steps=args.inference_steps,
-        guidance_scale=args.guidance,
-        scheduler=args.scheduler,
-        spectrogram_preset=args.preset,
+        num_inference_steps=settings["steps"],
+        guidance_scale=settings["guidance"],
+        scheduler=settings["scheduler"],
+        spectrogram_preset=settings["preset"],
         height=args.height,
-        window_s=args.window,
+        window_s=settings["duration"],
         griffin_lim_iters=args.gl_iters,
         vocoder=args.vocoder,
-        model=cli.default_model(),
+        model=model,
         revision=args.revision,
         loras=parse_loras(args.lora),
     )
@@ -329,7 +471,7 @@ def write_audio_results(results: Sequence[Any], args: argparse.Namespace, cli: C
     """Write each result's audio to ``-o`` (``OUT_1.wav`` ... for several) with its recipe, and its
     spectrogram image to ``--image`` if given.
 
-    Audio keeps ``cli.subtype`` where the format allows (16-bit PCM when None); the recipe, with
+    Audio is written in :meth:`CliRun.output_subtype` (``--subtype``, else the input's); the recipe, with
     the input paths as hints, goes into the file's comment tag, or into ``OUT.wav.recipe.json``
     beside a WAV whose tag cannot hold it.
     """
@@ -341,7 +483,7 @@ def write_audio_results(results: Sequence[Any], args: argparse.Namespace, cli: C
         for name, source in cli.input_paths.items():
             if name in recipe.inputs:
                 recipe = recipe.with_input_path(name, str(source))
-        sidecar = write_audio_with_recipe(path, result.audio, result.sample_rate_hz, recipe, cli.subtype or "PCM_16")
+        sidecar = write_audio_with_recipe(path, result.audio, result.sample_rate_hz, recipe, cli.output_subtype(path))
         print(f"{path}  seed {recipe.seed}  {result.duration_s:.2f} s" + (f"  recipe: {sidecar}" if sidecar else ""))
     if cli.image is not None:
         for result, png_path in zip(results, numbered_paths(cli.image, len(results))):
@@ -349,13 +491,11 @@ def write_audio_results(results: Sequence[Any], args: argparse.Namespace, cli: C
 
 
 def write_audio_with_recipe(path: Path, audio: Any, sample_rate_hz: int, recipe: Any, subtype: str) -> Path | None:
-    """Write ``audio`` (in ``subtype`` where the format allows) carrying ``recipe``; returns the
+    """Write ``audio`` in ``subtype`` (one the format holds) carrying ``recipe``; returns the
     sidecar file when the recipe did not fit the WAV tag, else None."""
-    from engine.audio.io import WRITE_SUBTYPES, write_audio
+    from engine.audio.io import atomic_output_path, write_audio
 
     file_format = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
-    if subtype not in WRITE_SUBTYPES or file_format not in WRITE_SUBTYPES[subtype]:
-        subtype = "FLOAT" if file_format == "WAV" else "PCM_24"
     text = recipe.to_json()
     fits = file_format == "FLAC" or len(text.encode("utf-8")) <= MAX_TAG_BYTES
     write_audio(path, audio, sample_rate_hz, subtype=subtype, metadata={RECIPE_METADATA_KEY: text} if fits else None)
@@ -363,7 +503,8 @@ def write_audio_with_recipe(path: Path, audio: Any, sample_rate_hz: int, recipe:
     if fits:
         sidecar.unlink(missing_ok=True)  # an old one would contradict the file's own recipe
         return None
-    sidecar.write_text(text, encoding="utf-8")
+    with atomic_output_path(sidecar) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return sidecar
 
 

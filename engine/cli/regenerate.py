@@ -20,6 +20,7 @@ from engine.cli.common import (
     EXIT_USAGE,
     CliError,
     CliRun,
+    add_output_arguments,
     check_input,
     make_engine,
     read_recipe,
@@ -34,7 +35,7 @@ _PRECISION_OF_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 def add_regenerate_command(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("regenerate", help="make a file again from the recipe it carries (any task)")
     parser.add_argument("file", help="a file written by specdiff-cli (or exported by the app) that carries a recipe")
-    parser.add_argument("-o", "--output", required=True, help="output WAV or FLAC (PNG for a picture)")
+    add_output_arguments(parser, "output WAV or FLAC (PNG for a picture)")
     parser.add_argument("--input", action="append", default=[], metavar="[NAME=]PATH",
                         help="the input audio the recipe was made from (default: the path the recipe records, "
                              "if the file there is still the same)")
@@ -87,15 +88,14 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
     from engine.recipes import describe_audio_record
 
     source = check_input(Path(args.file), "the file")
+    cli = CliRun(args)
+    picture = source.suffix.lower() == ".png"  # a picture: a PNG again
+    cli.outputs((".png",) if picture else AUDIO_SUFFIXES)
     recipe = read_recipe(source)
     task = task_named(recipe.task)
     if not task.makes_recipes:
         raise CliError(f"{task.title} jobs cannot be regenerated.")
-    cli = CliRun(args)
-    if source.suffix.lower() == ".png":  # a picture: a PNG again
-        cli.outputs((".png",))
-    else:
-        cli.outputs(AUDIO_SUFFIXES)
+    if not picture:
         cli.subtype = soundfile.info(str(source)).subtype  # the same samples give the same file
     names = task.spec.input_names()
     given = _given_inputs(args.input, names, task.name)

@@ -6,8 +6,12 @@ import argparse
 from pathlib import Path
 
 from engine.cli.common import (
+    AUDIO_SUFFIXES,
     EXIT_USAGE,
     CliError,
+    CliRun,
+    add_output_arguments,
+    add_overwrite_argument,
     add_vocoder_argument,
     check_input,
     check_output,
@@ -16,18 +20,30 @@ from engine.cli.common import (
 )
 
 
+def _size(size_bytes: int) -> str:
+    return f"{size_bytes / 1e9:.2f} GB" if size_bytes >= 1e8 else f"{size_bytes / 1e6:.1f} MB"
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from engine.models.store import ModelStore
 
     store = ModelStore(args.cache_dir, offline=args.offline)
     if args.models_command == "list":
+        from engine.models.catalog import builtin_model_dir, model_hints, shipped_model_ids
+
+        for model_id in shipped_model_ids():
+            folder = builtin_model_dir(model_id)
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            hints = model_hints(model_id)
+            title = f"  {hints.title}" if hints is not None else ""
+            print(f"{model_id}  {_size(size)}  shipped{title}")
         models = store.list_cached()
         if not models:
-            print(f"No models in {store.cache_dir}.")
+            print(f"No downloaded models in {store.cache_dir}.")
         for model in models:
             kind = "pipeline" if model.is_pipeline else "other"
             refs = f" [{', '.join(model.refs)}]" if model.refs else ""
-            print(f"{model.model_id}  {model.size_bytes / 1e9:.2f} GB  {kind}  {len(model.revisions)} revision(s){refs}")
+            print(f"{model.model_id}  {_size(model.size_bytes)}  {kind}  {len(model.revisions)} revision(s){refs}")
         return 0
     if args.models_command == "pull":
         from engine.api import task
@@ -54,7 +70,7 @@ def cmd_to_image(args: argparse.Namespace) -> int:
     from engine.audio.spectrogram import check_audio_for_image, get_preset, image_from_audio, save_spectrogram_image
 
     source = check_input(Path(args.input), "the audio file")
-    output = check_output(Path(args.output), (".png",), "the output")
+    output = check_output(Path(args.output), (".png",), "the output", overwrite=args.overwrite, inputs=[source])
     try:
         params = get_preset(args.preset)
     except ValueError as error:
@@ -82,7 +98,8 @@ def cmd_to_audio(args: argparse.Namespace) -> int:
     from engine.vocoders.factory import make_vocoder
 
     source = check_input(Path(args.input), "the image")
-    output = check_output(Path(args.output), (".wav",), "the output")
+    cli = CliRun(args)
+    output = cli.outputs(AUDIO_SUFFIXES)
     if not 1 <= args.iters <= 10_000:
         raise CliError(f"--iters must be between 1 and 10000, got {args.iters}.", EXIT_USAGE)
     image = load_image(source)  # size checked before decoding; one-line errors
@@ -91,7 +108,7 @@ def cmd_to_audio(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     audio, sample_rate_hz = audio_from_image(image, vocoder=vocoder)
-    write_audio(output, audio, sample_rate_hz, subtype="PCM_16")
+    write_audio(output, audio, sample_rate_hz, subtype=cli.output_subtype(output))
     print(f"{output}  {audio.shape[-1] / sample_rate_hz:.2f} s at {sample_rate_hz} Hz")
     return 0
 
@@ -113,7 +130,8 @@ def add_tool_commands(sub: argparse._SubParsersAction, common: argparse.Argument
 
     to_image = sub.add_parser("to-image", help="audio file -> spectrogram PNG")
     to_image.add_argument("input")
-    to_image.add_argument("-o", "--output", required=True)
+    to_image.add_argument("-o", "--output", required=True, help="output PNG")
+    add_overwrite_argument(to_image)
     to_image.add_argument("--preset", default="riffusion")
     to_image.add_argument("--stereo", action="store_true", help="keep both channels (default: mix to mono)")
     to_image.set_defaults(func=cmd_to_image)
@@ -124,7 +142,7 @@ def add_tool_commands(sub: argparse._SubParsersAction, common: argparse.Argument
 
     to_audio = sub.add_parser("to-audio", help="spectrogram PNG -> audio file (Griffin-Lim or --vocoder)")
     to_audio.add_argument("input")
-    to_audio.add_argument("-o", "--output", required=True)
+    add_output_arguments(to_audio)
     to_audio.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     add_vocoder_argument(to_audio)
     to_audio.set_defaults(func=cmd_to_audio)

@@ -115,6 +115,11 @@ def _is_model_folder(folder: Path) -> bool:
     return any((folder / name).is_file() for name in ("model_index.json", "config.json", "upsampler.json"))
 
 
+def shipped_model_ids() -> list[str]:
+    """The ``builtin:<name>`` ids of the models that ship with this version, sorted."""
+    return sorted(BUILTIN_PREFIX + p.name for p in _BUILTIN_MODELS_DIR.glob("*") if _is_model_folder(p))
+
+
 def builtin_model_dir(model_id: str) -> Path | None:
     """The folder of a shipped model named ``builtin:<name>``, None for any other id.
 
@@ -126,8 +131,8 @@ def builtin_model_dir(model_id: str) -> Path | None:
     name = text[len(BUILTIN_PREFIX):]
     folder = _BUILTIN_MODELS_DIR / name
     if not name or "/" in name or "\\" in name or name.startswith(".") or not _is_model_folder(folder):
-        shipped = sorted(BUILTIN_PREFIX + p.name for p in _BUILTIN_MODELS_DIR.glob("*") if _is_model_folder(p))
-        raise ValueError(f"'{text}' is not a model that ships with this version; shipped: {', '.join(shipped) or 'none'}.")
+        shipped = ", ".join(shipped_model_ids()) or "none"
+        raise ValueError(f"'{text}' is not a model that ships with this version; shipped: {shipped}.")
     return folder
 
 

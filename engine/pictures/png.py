@@ -16,8 +16,12 @@ RECIPE_CHUNK = "specdiff-recipe"
 
 def save_png(image: Any, path: str | Path, recipe: Any) -> Path:
     """Write ``image`` (PIL or uint8 (H, W, 3)) to ``path`` as PNG with ``recipe`` in a text chunk."""
+    from engine.audio.io import atomic_output_path
+
     path = Path(path)
-    path.write_bytes(png_bytes(image, recipe))
+    data = png_bytes(image, recipe)
+    with atomic_output_path(path) as tmp:  # a failed write never leaves half a file in its place
+        tmp.write_bytes(data)
     return path
 
 

@@ -83,8 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> ExtendJob:
     from engine.cli.common import generation_kwargs
 
-    audio, rate = cli.read_clip(args.input, args.preset)
     cli.outputs()
+    audio, rate = cli.read_clip(args.input)
     return cli.spec(ExtendJob, audio=audio, sample_rate_hz=rate, left_s=args.left, right_s=args.right,
                     prompt=args.prompt, prompt_left=args.prompt_left, context_s=args.context,
                     **generation_kwargs(args, cli))

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.specs import (
-    DEFAULT_SCHEDULER,
     MAX_DURATION_S,
     MAX_VARIATIONS,
     GenerationJob,
@@ -24,15 +23,6 @@ from engine.specs import (
 )
 from engine.tasks import Needs, Task
 
-#: What the CLI uses when neither the command line nor the model's hints say otherwise.
-GENERATE_FALLBACKS: dict[str, Any] = {
-    "steps": 30,
-    "guidance": 7.0,
-    "duration": 5.12,
-    "preset": "riffusion",
-    "scheduler": DEFAULT_SCHEDULER,
-    "upsampler": "",
-}
 #: WAV INFO tags hold about 2000 bytes; the rest of a recipe takes about 900.
 MAX_PROMPT_BYTES = 1000
 
@@ -87,28 +77,21 @@ def run(spec: GenerateJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.cli.common import MODEL_HELP, add_output_arguments, model_default
     from engine.specs import SCHEDULER_NAMES
 
     parser.add_argument("prompt")
-    parser.add_argument("-o", "--output", required=True, help="output WAV (OUT_1.wav, ... for several variations)")
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="hub repo id or local diffusers folder (default: Riffusion if downloaded, else the shipped starter model)",
-    )
+    add_output_arguments(parser, "output WAV or FLAC (OUT_1.wav, ... for several variations)")
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     parser.add_argument("--seed", type=int, default=None)
-    model_default = "default: the model's recommendation, else {}"
-    parser.add_argument("--steps", type=int, default=None, help=model_default.format(GENERATE_FALLBACKS["steps"]))
-    parser.add_argument("--guidance", type=float, default=None,
-                        help=model_default.format(GENERATE_FALLBACKS["guidance"]))
-    parser.add_argument(
-        "--scheduler", default=None, help=", ".join(SCHEDULER_NAMES) + "; " + model_default.format(DEFAULT_SCHEDULER)
-    )
-    parser.add_argument("--duration", type=float, default=None, help="seconds; " + model_default.format(5.12))
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps; " + model_default("steps"))
+    parser.add_argument("--guidance", type=float, default=None, help=model_default("guidance"))
+    parser.add_argument("--scheduler", default=None, help=", ".join(SCHEDULER_NAMES) + "; " + model_default("scheduler"))
+    parser.add_argument("--duration", type=float, default=None, help="seconds; " + model_default("duration", " s"))
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--variations", type=int, default=1)
-    parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default.format("riffusion"))
+    parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default("preset"))
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     parser.add_argument("--image", default=None, help="also save the spectrogram image(s) as PNG")
     from engine.cli.common import add_lora_argument, add_vocoder_argument
@@ -120,33 +103,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: the model's recommendation (the starter model's: builtin:upsampler)")
 
 
-def generation_settings(args: argparse.Namespace, model: str) -> dict[str, Any]:
-    """Steps, guidance, duration, preset and scheduler for ``model``: the command line's value,
-    else the model's recommendation (:func:`engine.models.catalog.model_hints`; the starter
-    model works in its own 2.56 s 'starter' spectrogram), else :data:`GENERATE_FALLBACKS`."""
-    from engine.models.catalog import model_hints
-
-    hints = model_hints(model)
-    recommended = {
-        "steps": hints.num_inference_steps if hints else None,
-        "guidance": hints.guidance_scale if hints else None,
-        "duration": hints.duration_s if hints else None,
-        "preset": hints.spectrogram_preset if hints else None,
-        "scheduler": hints.scheduler if hints else None,
-        "upsampler": hints.upsampler if hints else None,
-    }
-    settings = {}
-    for key, fallback in GENERATE_FALLBACKS.items():
-        given = getattr(args, key)
-        settings[key] = given if given is not None else recommended[key] if recommended[key] is not None else fallback
-    return settings
+#: The settings that follow the model card -> generate's argument names.
+SETTING_DESTS = {"steps": "steps", "guidance": "guidance", "duration": "duration", "preset": "preset",
+                 "scheduler": "scheduler", "upsampler": "upsampler"}
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
-    from engine.audio.params import get_preset
     from engine.cli.common import EXIT_USAGE, CliError, parse_loras
 
-    cli.outputs((".wav",))
+    cli.outputs()
     text_bytes = len(args.prompt.encode("utf-8")) + len(args.negative.encode("utf-8"))
     if text_bytes > MAX_PROMPT_BYTES:
         raise CliError(
@@ -154,12 +119,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
             "file's recipe metadata (CLIP reads only the first 77 tokens anyway).",
             EXIT_USAGE,
         )
-    model = cli.default_model()
-    settings = generation_settings(args, model)
-    try:
-        get_preset(settings["preset"])
-    except ValueError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    settings = cli.settings(SETTING_DESTS)
     upsampler = "" if settings["upsampler"].strip().lower() in ("", "none") else settings["upsampler"].strip()
     if upsampler:
         from engine.upsample.models import UpsamplerError, upsampler_dir
@@ -180,7 +140,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
         duration_s=settings["duration"],
         num_variations=args.variations,
         spectrogram_preset=settings["preset"],
-        model=model,
+        model=cli.default_model(),
         revision=args.revision,
         vocoder=args.vocoder,
         loras=parse_loras(args.lora),

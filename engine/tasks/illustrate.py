@@ -107,8 +107,11 @@ def run(spec: IllustrateJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.cli.common import add_overwrite_argument
+
     parser.add_argument("input", help="the audio file (WAV, FLAC...)")
     parser.add_argument("-o", "--output", required=True, help="output PNG (OUT_1.png ... for several)")
+    add_overwrite_argument(parser)
     parser.add_argument("--model", default=STARTER_PICTURES_ID,
                         help="picture model (default builtin:pictures, offline) or an SD 1.5-family image model "
                              "(hub id or folder) for zero-shot pictures from AudioSet tags")

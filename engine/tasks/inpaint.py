@@ -106,8 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> InpaintJob:
     from engine.cli.common import generation_kwargs
 
-    audio, rate = cli.read_clip(args.input, args.preset)
     cli.outputs()
+    audio, rate = cli.read_clip(args.input)
     return cli.spec(InpaintJob, audio=audio, sample_rate_hz=rate, start_s=args.start, end_s=args.end,
                     fmin_hz=args.fmin, fmax_hz=args.fmax, prompt=args.prompt, strength=args.strength,
                     feather_px=args.feather, crossfade_s=args.crossfade, **generation_kwargs(args, cli))

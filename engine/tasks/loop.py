@@ -66,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> LoopJob:
     from engine.cli.common import generation_kwargs
 
-    audio, rate = cli.read_clip(args.input, args.preset)
     cli.outputs()
+    audio, rate = cli.read_clip(args.input)
     return cli.spec(LoopJob, audio=audio, sample_rate_hz=rate, start_s=args.start, end_s=args.end,
                     seam_s=args.seam, prompt=args.prompt, **generation_kwargs(args, cli))
 

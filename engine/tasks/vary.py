@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> VaryJob:
     from engine.cli.common import generation_kwargs
 
-    audio, rate = cli.read_clip(args.input, args.preset)
     cli.outputs()
+    audio, rate = cli.read_clip(args.input)
     return cli.spec(VaryJob, audio=audio, sample_rate_hz=rate, strength=args.strength, prompt=args.prompt,
                     overlap_s=args.overlap, num_variations=args.variations, **generation_kwargs(args, cli))
 

@@ -105,7 +105,9 @@ def test_models_list_and_rm_on_a_cache(capsys, tmp_path):
     cache = tmp_path / "hub"
     make_hub_cache_entry(cache, "org/tiny-sd", TINY_SD_DIR, commit="e" * 40)
     status, stdout, _ = run_cli(capsys, "models", "list", "--cache-dir", cache)
-    assert status == 0 and stdout.startswith("org/tiny-sd ") and "pipeline" in stdout
+    lines = stdout.splitlines()
+    assert status == 0 and lines[0].startswith("builtin:starter ") and "shipped" in lines[0]  # always there
+    assert lines[1].startswith("org/tiny-sd ") and "pipeline" in lines[1]
     status, stdout, err = run_cli(capsys, "generate", "x", "-o", tmp_path / "x.wav", "--model", "org/tiny-sd",
                                   "--cache-dir", cache, *GENERATE)
     assert status == 0, err
@@ -113,7 +115,7 @@ def test_models_list_and_rm_on_a_cache(capsys, tmp_path):
     status, stdout, _ = run_cli(capsys, "models", "rm", "org/tiny-sd", "--cache-dir", cache)
     assert status == 0 and "Deleted org/tiny-sd" in stdout
     status, stdout, _ = run_cli(capsys, "models", "list", "--cache-dir", cache)
-    assert "No models" in stdout
+    assert stdout.startswith("builtin:starter ") and "No downloaded models" in stdout
 
 
 @pytest.mark.parametrize(
@@ -203,7 +205,7 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
     assert recipe.params["guidance_scale"] == 5.0 and "2.56 s" in stdout
     assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
     status, _, err = run_cli(capsys, "generate", "a rising sweep", "-o", out, "--seed", "0", "--steps", "3",
-                             "--duration", "1.28", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
+                             "--duration", "1.28", "--overwrite", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
     assert status == 0, err
     assert read_recipe(out).params["num_inference_steps"] == 3 and read_audio(out)[0].shape[1] == 2 * samples_for_width(
         get_preset("starter"), 64)
