@@ -80,8 +80,10 @@ def run(spec: UpsampleJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from engine.cli.common import add_output_arguments
+
     parser.add_argument("input", help="audio file (WAV, FLAC, ...)")
-    parser.add_argument("-o", "--output", required=True, help="output WAV or FLAC")
+    add_output_arguments(parser)
     parser.add_argument("--model", default=DEFAULT_UPSAMPLER,
                         help=f"upsampler: builtin:<name> or a folder made by train_upsampler (default {DEFAULT_UPSAMPLER})")
     parser.add_argument("--rate", type=int, default=0, help="output sample rate in Hz (default: the model's, 44100)")
