@@ -317,8 +317,12 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             self._remove_lane(lane)
         self._place_overview_rows()
         for lane, track in zip(lanes, self.project.tracks):
-            for clip in track.clips:
-                self._add_block(lane, clip)
+            entries = []
+            for clip in track.clips:  # the lane has no clip items yet: blocks only, in one go
+                self._seq += 1
+                entries.append((clip, self._seq))
+            lane.layer.set_blocks(entries)
+            self._overview.set_clips(lane.track_id, entries)
             self._relabel(lane)
         self._update_scale()
         self._update_extent()

@@ -14,6 +14,7 @@ calls :meth:`set_block` or :meth:`changed` after a clip moved or was trimmed).
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 from PySide6.QtCore import Qt
@@ -41,7 +42,7 @@ class ClipsLayer(pg.GraphicsObject):
         self.selected: frozenset[str] = frozenset()
         self._y = (0.0, 1.0)
         self._end_s = 0.0
-        self._cached: tuple[list[QtCore.QRectF], list[QtCore.QRectF]] | None = None
+        self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.set_color(color)
         self.setZValue(0.5)
         if handler is None:
@@ -70,6 +71,13 @@ class ClipsLayer(pg.GraphicsObject):
             self.prepareGeometryChange()
             self._end_s = clip.end_s
         self.update()
+
+    def set_blocks(self, entries: list[tuple[Clip, int]]) -> None:
+        """Add or refresh many blocks at once (a new document): one extent, one update."""
+        for clip, seq in entries:
+            self.blocks.pop(clip.id, None)
+            self.blocks[clip.id] = (clip, seq)
+        self.changed()
 
     def remove_block(self, clip_id: str) -> None:
         entry = self.blocks.pop(clip_id, None)
@@ -145,18 +153,15 @@ class ClipsLayer(pg.GraphicsObject):
         y0, y1 = self._y
         return QtCore.QRectF(0.0, y0, max(self._end_s, 1e-9), y1 - y0)
 
-    def _rects(self) -> tuple[list[QtCore.QRectF], list[QtCore.QRectF]]:
-        """The blocks as rectangles in item coordinates (plain, selected), rebuilt only after a
-        change: a repaint (scrolling, the playhead moving) runs no Python loop over clips."""
+    def _spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The blocks' (starts, ends, selected) in stacking order, rebuilt only after a change: a
+        repaint (scrolling, the playhead moving) runs no Python loop over clips."""
         if self._cached is None:
-            plain: list[QtCore.QRectF] = []
-            chosen: list[QtCore.QRectF] = []
-            y0, y1 = self._y
-            for clip_id, (clip, _) in self.blocks.items():
-                if clip_id not in self.hidden:
-                    rect = QtCore.QRectF(clip.start_s, y0, clip.length_s, y1 - y0)
-                    (chosen if clip_id in self.selected else plain).append(rect)
-            self._cached = (plain, chosen)
+            shown = [(clip.start_s, clip.length_s, clip_id in self.selected)
+                     for clip_id, (clip, _) in self.blocks.items() if clip_id not in self.hidden]
+            spans = np.array([(start, length) for start, length, _ in shown], dtype=np.float64).reshape(-1, 2)
+            chosen = np.array([flag for _, _, flag in shown], dtype=bool)
+            self._cached = (spans[:, 0], spans[:, 0] + spans[:, 1], chosen)
         return self._cached
 
     def update(self, *args) -> None:
@@ -166,15 +171,49 @@ class ClipsLayer(pg.GraphicsObject):
     def paint(self, painter: QtGui.QPainter, *args) -> None:
         if not self.blocks:
             return
-        plain, chosen = self._rects()
+        starts, ends, chosen = self._spans()
+        if not len(starts):
+            return
+        transform = painter.transform()
+        if transform.type().value > QtGui.QTransform.TransformationType.TxScale.value:
+            return self._paint_in_item_space(painter, starts, ends, chosen)
+        # Whole device pixels with no transform: the raster engine's fast path for axis-aligned
+        # rectangles (a scaled painter strokes every rectangle as a path), blocks out of the
+        # device culled, blocks that land on the same pixels drawn once.
+        sx, dx, sy, dy = transform.m11(), transform.dx(), transform.m22(), transform.dy()
+        ya, yb = self._y[0] * sy + dy, self._y[1] * sy + dy
+        top, height = int(round(min(ya, yb))), max(1, int(round(abs(yb - ya))) - 1)
+        lefts = np.round(starts * sx + dx)  # touching clips share their border pixel
+        rights = np.maximum(lefts + 1, np.round(ends * sx + dx))
+        width = painter.viewport().right() + 1
+        shown = (rights >= -2) & (lefts <= width + 2)
+        painter.save()
+        try:
+            painter.resetTransform()
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+            painter.setBrush(self._brush)
+            for mask, pen in ((shown & ~chosen, self._pen), (shown & chosen, self._selected_pen)):
+                if not mask.any():
+                    continue
+                left = np.clip(lefts[mask], -4, width + 4).astype(np.int64)
+                right = np.clip(rights[mask], -4, width + 4).astype(np.int64)
+                pairs = np.unique(np.stack([left, right - left], axis=1), axis=0) if len(left) > 1 else np.stack(
+                    [left, right - left], axis=1)
+                painter.setPen(pen)
+                painter.drawRects([QtCore.QRect(int(x), top, int(w), height) for x, w in pairs.tolist()])
+        finally:
+            painter.restore()
+
+    def _paint_in_item_space(self, painter: QtGui.QPainter, starts: np.ndarray, ends: np.ndarray,
+                             chosen: np.ndarray) -> None:
+        """A rotated or projective painter (never in the timeline): plain rectangles in item space."""
+        y0, y1 = self._y
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setBrush(self._brush)
-        painter.setPen(self._pen)  # cosmetic: a block narrower than a pixel still shows as a line
-        if plain:
-            painter.drawRects(plain)
-        if chosen:
-            painter.setPen(self._selected_pen)
-            painter.drawRects(chosen)
+        for mask, pen in ((~chosen, self._pen), (chosen, self._selected_pen)):
+            if mask.any():
+                painter.setPen(pen)
+                painter.drawRects([QtCore.QRectF(a, y0, b - a, y1 - y0) for a, b in zip(starts[mask], ends[mask])])
 
     # -- mouse -----------------------------------------------------------------------------------
 

@@ -68,6 +68,12 @@ class TimelineOverview:
         if layer is not None:
             layer.set_block(clip, seq)
 
+    def set_clips(self, track_id: str, entries: list[tuple[Clip, int]]) -> None:
+        """Many clips of one track at once (a new document)."""
+        layer = self.rows.get(track_id)
+        if layer is not None:
+            layer.set_blocks(entries)
+
     def remove_clip(self, track_id: str, clip_id: str) -> None:
         layer = self.rows.get(track_id)
         if layer is not None:
