@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.audio.params import PRESETS, SpectrogramParams, SpectrogramParamsError, get_preset  # torch-free
-from engine.pipelines.editing import mel_bin_frequencies  # numpy only: where each image row sits in Hz
+from engine.audio.mel_scale import mel_bin_frequencies  # numpy only: where each image row sits in Hz
 from engine.pipelines.landing import working_length  # numpy only: the working copy's length at the model's rate
 from engine.recipes import MissingInputError, Recipe
 from engine.specs import (  # re-exported: the app and the CLI import these from here

@@ -28,6 +28,7 @@ from typing import Any, Union
 import numpy as np
 
 from app.model.events import Event, EventGroup
+from engine.audio.mel_scale import hz_to_mel  # noqa: F401 - HTK mel: brush sizes are measured on it (re-exported)
 
 #: Feather radius (spectrogram pixels) of a new mask: the InpaintJob default.
 DEFAULT_FEATHER_PX = 4
@@ -38,11 +39,6 @@ MASK_FORMAT_VERSION = 1
 STROKE_CHUNK_WORK = 2_000_000
 #: Below this much work a chunk grows freely (Python overhead per chunk dominates).
 STROKE_SMALL_WORK = 50_000
-
-
-def hz_to_mel(hz: np.ndarray | float) -> np.ndarray | float:
-    """HTK mel of a frequency in Hz; brush sizes are measured on this scale."""
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
 
 
 def _short(value: Any, most: int = 60) -> str:

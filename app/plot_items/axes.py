@@ -14,7 +14,7 @@ from functools import cached_property
 import numpy as np
 import pyqtgraph as pg
 
-MEL_SCALES = ("htk", "slaney")
+from engine.audio.mel_scale import MEL_SCALES, hz_to_mel, mel_to_hz  # noqa: F401 - the engine's, used here and re-exported
 #: Round frequencies (Hz) the frequency axis may label, coarse ones first.
 _HZ_TICKS = (
     (100, 1000, 10000),
@@ -25,32 +25,6 @@ _HZ_TICKS = (
 MIN_TICK_SPACING_PX = 18
 #: No label closer than this to either end of the axis (it would be cut off).
 EDGE_MARGIN_PX = 7
-
-
-def hz_to_mel(hz: np.ndarray | float, mel_scale: str = "htk") -> np.ndarray | float:
-    """Frequency in Hz to mel (``htk``: 2595 log10(1 + f/700); ``slaney``: linear below 1 kHz,
-    logarithmic above, as librosa/torchaudio define it)."""
-    if mel_scale == "htk":
-        return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
-    if mel_scale == "slaney":
-        hz = np.asarray(hz, dtype=np.float64)
-        f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
-        mel = hz / f_sp
-        log_part = min_log_hz / f_sp + np.log(np.maximum(hz, min_log_hz) / min_log_hz) / logstep
-        return np.where(hz >= min_log_hz, log_part, mel)
-    raise ValueError(f"`mel_scale` must be one of {MEL_SCALES}, got {mel_scale!r}.")
-
-
-def mel_to_hz(mel: np.ndarray | float, mel_scale: str = "htk") -> np.ndarray | float:
-    """Inverse of :func:`hz_to_mel`."""
-    if mel_scale == "htk":
-        return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
-    if mel_scale == "slaney":
-        mel = np.asarray(mel, dtype=np.float64)
-        f_sp, min_log_hz, logstep = 200.0 / 3, 1000.0, math.log(6.4) / 27.0
-        min_log_mel = min_log_hz / f_sp
-        return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
-    raise ValueError(f"`mel_scale` must be one of {MEL_SCALES}, got {mel_scale!r}.")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ to right with ``prompt``; then left-hand tiles, right to left with ``prompt_left
 
 Seams: in the image, ``feather_px`` columns of the clip (and of each previous tile) are
 regenerated and faded into the new picture. In the audio, the clip's samples are never touched:
-the new audio is synthesised with them held fixed (see ``editing.constrained_griffin_lim``), so it
+the new audio is synthesised with them held fixed (see ``engine.audio.constrained_gl``), so it
 continues the clip's waveform without a jump. The output contains the input array bit-identically,
 starting at sample ``round(left_s * sample_rate_hz)`` (``recipe.facts["offset_samples"]``).
 
@@ -42,16 +42,9 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
         ModelError: the model cannot be found or loaded. JobCancelledError: on cancel.
     """
     from engine.audio.params import width_for_duration
-    from engine.pipelines.editing import (
-        CanvasEditor,
-        canvas_columns,
-        clip_pixels,
-        feather,
-        image_with_params,
-        plan_tiles,
-        run_with_model,
-        sample_index,
-    )
+    from engine.pipelines.editing import CanvasEditor, canvas_columns, clip_pixels, image_with_params, plan_tiles
+    from engine.pipelines.masks import feather, sample_index
+    from engine.pipelines.text_to_audio import run_with_model
     from engine.pipelines.inpaint import run_tiles
     from engine.pipelines.landing import land_extension, working_copy
     from engine.pipelines.text_to_audio import random_seed, recipe_for

@@ -40,7 +40,7 @@ def region_of(spec: Any, params: Any, clip_columns: int, samples: int) -> tuple[
     every column it touches. Raises ValueError for a band with no mel bin, a painted mask of the
     wrong shape or one that marks nothing.
     """
-    from engine.pipelines.editing import mask_from_boxes, painted_mask, sample_index
+    from engine.pipelines.masks import mask_from_boxes, painted_mask, sample_index
 
     spans = np.zeros(samples, dtype=bool)
     rate = params.sample_rate
@@ -84,7 +84,8 @@ def inpaint_clip(
     ``(num_frequencies, samples // hop, 3)``, the spectrogram's MAX_VALUE and the tiles.
     """
     from engine.audio.spectrogram import width_for_duration
-    from engine.pipelines.editing import CanvasEditor, canvas_columns, clip_pixels, feather, plan_tiles
+    from engine.pipelines.editing import CanvasEditor, canvas_columns, clip_pixels, plan_tiles
+    from engine.pipelines.masks import feather
 
     hop = params.hop_length
     channels, samples = audio.shape
@@ -166,7 +167,8 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         ModelError: the model cannot be found or loaded (never downloaded here).
         JobCancelledError: on cancel, within one denoising step.
     """
-    from engine.pipelines.editing import image_with_params, run_with_model
+    from engine.pipelines.editing import image_with_params
+    from engine.pipelines.text_to_audio import run_with_model
     from engine.pipelines.landing import land_region, working_copy
     from engine.pipelines.text_to_audio import random_seed, recipe_for
 

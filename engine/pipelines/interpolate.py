@@ -64,13 +64,10 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
 
     from engine.audio.loudness import level_to_target
     from engine.audio.params import DEFAULT_MAX_VALUE, width_for_duration
-    from engine.pipelines.editing import (
-        image_with_params,
-        run_with_model,
-        sample_index,
-        stitch_windows,
-        synthesise_window,
-    )
+    from engine.pipelines.editing import image_with_params
+    from engine.pipelines.masks import sample_index
+    from engine.pipelines.stitching import stitch_windows, synthesise_window
+    from engine.pipelines.text_to_audio import run_with_model
     from engine.pipelines.sampling import check_size, denoise, pipeline_of
     from engine.pipelines.text_to_audio import job_vocoder, random_seed, recipe_for
 

@@ -215,7 +215,8 @@ def land_extension(
     and the level reports per side (JSON).
     """
     from engine.audio.io import fit_length
-    from engine.pipelines.editing import SEAM_FADE_S, match_seams, sample_index
+    from engine.audio.constrained_gl import SEAM_FADE_S, match_seams
+    from engine.pipelines.masks import sample_index
 
     channels, samples = original.shape
     left = sample_index(left_s, clip_rate_hz)

@@ -38,12 +38,9 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         ValueError: the loop is shorter than 16 spectrogram columns, a LoRA cannot load. ModelError: the model cannot be loaded.
         JobCancelledError: on cancel.
     """
-    from engine.pipelines.editing import (
-        image_with_params,
-        mask_from_boxes,
-        run_with_model,
-        sample_index,
-    )
+    from engine.pipelines.editing import image_with_params
+    from engine.pipelines.masks import mask_from_boxes, sample_index
+    from engine.pipelines.text_to_audio import run_with_model
     from engine.pipelines.inpaint import inpaint_clip
     from engine.pipelines.landing import land_region, working_copy
     from engine.pipelines.text_to_audio import random_seed, recipe_for

@@ -13,7 +13,7 @@ card recommends one, so its clips come out full-band at 44.1 kHz). Variations ru
 from __future__ import annotations
 
 import secrets
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,26 @@ def remove_loras(pipe: Any, names: list[str]) -> None:
     """Remove the adapters :func:`apply_loras` added, restoring the base modules and weights."""
     if names:
         pipe.unload_lora_weights()
+
+
+def run_with_model(
+    spec: Any, ctx: Any, work: Callable[[Any], Generator[Progress, None, Any]]
+) -> Generator[Progress, None, Any]:
+    """Load the job's model (reporting "load"; never downloads), apply its LoRAs, run ``work(loaded)``
+    (every task that runs a diffusion model: generate and the edits).
+
+    The LoRAs are removed again however ``work`` ends. Returns ``work``'s value.
+    """
+    yield Progress(stage="load", message=f"Loading {spec.model}")
+    policy = ctx.settings.load_policy() if ctx.settings is not None else None
+    kwargs = {"policy": policy} if policy is not None else {}
+    loaded = ctx.pipelines.get(spec.model, spec.revision, download=False, **kwargs)
+    pipe = pipeline_of(loaded)
+    adapters = apply_loras(pipe, spec.loras, ctx)
+    try:
+        return (yield from work(loaded))
+    finally:
+        remove_loras(pipe, adapters)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,14 +232,8 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     height, width = image_size_for(spec, params)
     seed = spec.seed if spec.seed is not None else random_seed()
 
-    yield Progress(stage="load", message=f"Loading {spec.model}")
-    policy = ctx.settings.load_policy() if ctx.settings is not None else None
-    get_kwargs = {"policy": policy} if policy is not None else {}
-    loaded = ctx.pipelines.get(spec.model, spec.revision, download=False, **get_kwargs)
-    pipe = pipeline_of(loaded)
-    vocoder = job_vocoder(spec, ctx, loaded.device, params.num_griffin_lim_iters)
-    adapters = apply_loras(pipe, spec.loras, ctx)
-    try:
+    def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
+        vocoder = job_vocoder(spec, ctx, loaded.device, params.num_griffin_lim_iters)
         results = []
         for index in range(spec.num_variations):
             label = f"Variation {index + 1}/{spec.num_variations}" if spec.num_variations > 1 else ""
@@ -251,6 +265,5 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
                                 facts={"level": level.to_json(), **facts})
             results.append(TaskResult(recipe=recipe, audio=audio, sample_rate_hz=int(sample_rate_hz), image=image))
         return tuple(results)
-    finally:
-        remove_loras(pipe, adapters)
 
+    return (yield from run_with_model(spec, ctx, work))

@@ -21,7 +21,7 @@ from app.model.project_files import (
     save_project_file,
 )
 from engine.audio.spectrogram import get_preset
-from engine.pipelines.editing import mask_from_boxes
+from engine.pipelines.masks import mask_from_boxes
 
 RATE = 44100
 PARAMS = replace(get_preset("riffusion"), num_frequencies=64)
