@@ -68,14 +68,14 @@ class _ResampleCache:
 
 
 def resample(audio: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
-    """Polyphase resampling of ``(channels, samples)`` float32 from ``rate_from`` to ``rate_to`` Hz."""
+    """``(channels, samples)`` float32 from ``rate_from`` to ``rate_to`` Hz: the engine's polyphase
+    resampler (:func:`engine.audio.io.resample`, the one every edit and import uses); ``audio``
+    itself when the rates are equal."""
     if rate_from == rate_to:
         return audio
-    from scipy.signal import resample_poly
+    from engine.audio.io import resample as polyphase
 
-    g = math.gcd(int(rate_from), int(rate_to))
-    out = resample_poly(audio, rate_to // g, rate_from // g, axis=-1)
-    return np.ascontiguousarray(out, dtype=np.float32)
+    return polyphase(audio, int(rate_from), int(rate_to))
 
 
 _cache = _ResampleCache()

@@ -287,8 +287,9 @@ PRESETS: dict[str, SpectrogramParams] = {
     "riffusion-20k": SpectrogramParams(min_frequency=10, max_frequency=20000),
     # Seed 000: 10 s in 512 px at 44.1 kHz -> a hop of exactly 861 samples; 20 Hz - 20 kHz.
     "perkins-10s": SpectrogramParams(step_size_ms=861 / 44.1, min_frequency=20, max_frequency=20000),
-    # The shipped starter model (resources/models/starter/spectrogram.json): 22.05 kHz, 128 mels
-    # over 0-4 kHz, 20 ms columns (2.56 s per 128 px); tests keep the two identical.
+    # The shipped starter model (resources/models/starter/spectrogram.json, written from this by
+    # engine.training.train_starter): 22.05 kHz, 128 mels over 0-4 kHz, 20 ms columns (2.56 s per
+    # 128 px); tests keep the two identical.
     "starter": SpectrogramParams(
         sample_rate=22050,
         step_size_ms=20,

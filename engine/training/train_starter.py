@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.audio.params import get_preset
 from engine.specs import Progress
 from engine.training import synth
 from engine.training.clip_tokenizer import BOS_TOKEN, EOS_TOKEN, learn_bpe_merges, write_clip_tokenizer
@@ -48,23 +49,13 @@ from engine.training.clip_tokenizer import BOS_TOKEN, EOS_TOKEN, learn_bpe_merge
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT_DIR = REPO_ROOT / "resources" / "models" / "starter"
 
-#: The spectrogram the starter model works in (Riffusion's SpectrogramParams fields). 128 mel
-#: rows from 0 to 4 kHz at 22.05 kHz: near 440 Hz a mel row is ~17 Hz wide, so the 26 Hz semitone
-#: above A4 lands ~1.5 rows higher; 100 ms Hann windows (~20 Hz main-lobe half width) keep the two
-#: apart. 20 ms per column: 128 columns are 2.56 s.
+#: The spectrogram the starter model works in (Riffusion's SpectrogramParams fields): the
+#: 'starter' preset of engine.audio.params, the one place it is defined. 128 mel rows from 0 to
+#: 4 kHz at 22.05 kHz: near 440 Hz a mel row is ~17 Hz wide, so the 26 Hz semitone above A4 lands
+#: ~1.5 rows higher; 100 ms Hann windows (~20 Hz main-lobe half width) keep the two apart. 20 ms
+#: per column: 128 columns are 2.56 s.
 STARTER_SPECTROGRAM: dict[str, Any] = {
-    "sample_rate": 22050,
-    "step_size_ms": 20,
-    "window_duration_ms": 100,
-    "padded_duration_ms": 200,
-    "num_frequencies": 128,
-    "min_frequency": 0,
-    "max_frequency": 4000,
-    "mel_scale_norm": None,
-    "mel_scale_type": "htk",
-    "max_mel_iters": 200,
-    "num_griffin_lim_iters": 32,
-    "power_for_image": 0.25,
+    key: value for key, value in get_preset("starter").to_dict().items() if key != "stereo"
 }
 #: Training resolution: image height (mel rows) x width (columns) and the clip length it covers.
 IMAGE_HEIGHT = 128
