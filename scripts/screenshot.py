@@ -1,9 +1,17 @@
-"""Take the README's screenshot from the real app: generate clips with the default model (the
-shipped starter model on a fresh machine) through the real engine thread, then grab the window.
+"""Take the README's screenshot of the main window from the real app, with today's UI: a short
+session on the default model (the shipped starter model on a fresh machine) through the real
+engine thread, then a grab of the window.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshot.py resources/screenshot.png
+The session: three generations on three tracks, the first clip extended by a second, a painted
+time x frequency box on the second clip inpainted with a prompt of its own, the mask left on
+show and the plucked string selected (the Inspector shows its recipe). Run it under a real X
+server the way a user's desktop draws it:
 
-Uses a throw-away settings file, so the user's settings are untouched.
+    xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
+        .venv/bin/python scripts/screenshot.py resources/screenshot.png
+
+(``QT_QPA_PLATFORM=offscreen`` works too, with slightly different fonts.) Uses a throw-away
+settings file and autosave folder, so the user's settings are untouched.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 PROMPTS = (("a rising sweep", 0), ("clicks at 4 per second", 1), ("a plucked string at E3", 2))
+WINDOW_SIZE = (1500, 900)
 
 
 def main(out: str) -> int:
@@ -20,8 +29,11 @@ def main(out: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.__main__ import load_style_sheet
+    from app.edit_tools import install_edit_tools
     from app.engine_client import EngineClient
     from app.main_window import MainWindow
+    from app.model.mask import Rect
+    from app.model.mask_commands import add_shape
     from app.model.project import Selection
     from app.settings import AppSettings
 
@@ -32,8 +44,9 @@ def main(out: str) -> int:
         client = EngineClient(settings.engine_settings().with_changes(offline=True, device="cpu"))
         window = MainWindow(client, settings)
         window.ask_before_closing = False
-        window.resize(1500, 900)
+        window.resize(*WINDOW_SIZE)
         window.show()
+        tools = install_edit_tools(window, autosave_dir=Path(tmp) / "autosave", check_recovery=False)
 
         def wait(signal, timeout_ms: int = 300_000) -> None:
             loop = QEventLoop()
@@ -42,21 +55,52 @@ def main(out: str) -> int:
             loop.exec()
             signal.disconnect(loop.quit)
 
+        def settle(ms: int = 300) -> None:
+            loop = QEventLoop()
+            QTimer.singleShot(ms, loop.quit)
+            loop.exec()
+
+        def edit(kind: str) -> None:
+            failed: list[str] = []
+            tools.edit_failed.connect(lambda _kind, message: failed.append(message))
+            if not tools.run_edit(kind):
+                raise RuntimeError(f"{kind} did not start: {failed}")
+            wait(tools.edit_landed)
+            if failed:
+                raise RuntimeError(f"{kind} failed: {failed[0]}")
+
         wait(client.models_listed)
-        panel = window.prompt_panel
+        project, panel = window.project, window.prompt_panel
+        clips = []
         for index, (prompt, seed) in enumerate(PROMPTS):
-            if index >= len(window.project.tracks):
+            if index >= len(project.tracks):
                 window.add_track()
-            window.project.set_selection(Selection(track_id=window.project.tracks[index].id))
-            window.project.set_playhead(0.25 + 0.5 * index)
+            project.set_selection(Selection(track_id=project.tracks[index].id))
+            project.set_playhead(0.25 + 0.5 * index)
             panel.prompt_edit.setPlainText(prompt)
             panel.seed_edit.setText(str(seed))
             panel.seed_lock.setChecked(True)
+            results: list = []
+            window.clips_generated.connect(lambda _job, new, results=results: results.extend(new))
             panel.request_generate()
             wait(window.clips_generated)
+            clips.append(results[0])
+        sweep, clicks, pluck = clips
+
+        # Extend the sweep by a second (its own prompt), inpaint a box of the clicks with a tone.
+        project.set_selection(Selection(clip_ids=frozenset({sweep.id}), track_id=project.tracks[0].id))
+        tools.edit_panel.forms["extend"].left.setValue(0.0)
+        tools.edit_panel.forms["extend"].right.setValue(1.0)
+        edit("extend")
+        window.undo_stack.push_command(add_shape(project, tools.masks, clicks.id, Rect(0.8, 1.8, 300.0, 1500.0)))
+        project.set_selection(Selection(clip_ids=frozenset({clicks.id}), track_id=project.tracks[1].id))
+        panel.prompt_edit.setPlainText("a sine tone at 660 Hz")
+        edit("inpaint")
+
+        project.set_selection(Selection(clip_ids=frozenset({pluck.id}), track_id=project.tracks[2].id))
+        project.set_playhead(1.6)
         window.timeline.zoom_to_fit()
-        QTimer.singleShot(500, app.quit)
-        app.exec()
+        settle(800)
         window.grab().save(out)
         window.close()
         client.shutdown()
