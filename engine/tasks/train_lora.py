@@ -146,7 +146,10 @@ def run(spec: TrainLoraJob, ctx: Any) -> Generator[Progress, None, Any]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of audio files (captions: metadata.csv/jsonl, "
                         "NAME.txt beside each file, else the file name)")
+    from engine.cli.common import add_overwrite_argument
+
     parser.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the LoRA file to write")
+    add_overwrite_argument(parser)
     parser.add_argument("--model", default=None, help="base model: folder, cached repo id or builtin:starter "
                         "(default: Riffusion if downloaded, else the shipped starter model)")
     parser.add_argument("--preset", default=None, help=f"memory preset: {', '.join(PRESETS)} "
@@ -176,7 +179,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
     from engine.cli.common import EXIT_USAGE, CliError, check_output
 
-    output = check_output(Path(args.output), (".safetensors",), "the LoRA file")
+    output = check_output(Path(args.output), (".safetensors",), "the LoRA file", overwrite=args.overwrite,
+                          inputs=[Path(args.data_dir)])
     if not Path(args.data_dir).is_dir():
         raise CliError(f"the sounds folder '{args.data_dir}' does not exist or is not a folder.", EXIT_USAGE)
     preset = args.preset

@@ -198,10 +198,10 @@ def run(spec: VocodeJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.cli.common import add_vocoder_argument
+    from engine.cli.common import add_output_arguments, add_vocoder_argument
 
     parser.add_argument("input", help="a spectrogram PNG, or an audio file (analysed with --preset)")
-    parser.add_argument("-o", "--output", required=True, help="output WAV or FLAC")
+    add_output_arguments(parser)
     add_vocoder_argument(parser)
     parser.add_argument("--preset", default="riffusion", help="spectrogram preset for an audio input (default: riffusion)")
     parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
