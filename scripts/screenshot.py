@@ -85,6 +85,8 @@ def main(out: str) -> int:
             panel.request_generate()
             wait(window.clips_generated)
             clips.append(results[0])
+            if index == 0:  # its time is mostly loading the model (and this machine's load): not shown
+                window.job_panel.clear_finished()
         sweep, clicks, pluck = clips
 
         # Extend the sweep by a second (its own prompt), inpaint a box of the clicks with a tone.
