@@ -40,7 +40,7 @@ class CatalogEntry:
         model_id: Hugging Face repo id.
         title: short name for menus.
         description: one or two sentences for the model manager.
-        tasks: engine tasks it suits ("generate", "vary", "inpaint", "extend").
+        tasks: engine tasks it suits ("generate", "vary", "inpaint", "extend", "illustrate").
         kind: "text2img" (4-channel UNet) or "inpaint" (9-channel UNet: latents, mask, masked image).
         approx_size_bytes: approximate download size of the files the store fetches.
         license: the repository's license id.
@@ -76,9 +76,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
         title="Stable Diffusion 1.5",
         description=(
             "The general image model Riffusion was fine-tuned from. Knows no spectrograms, but its img2img "
-            "and masked repainting work on them at low strength."
+            "and masked repainting work on them at low strength; it draws the zero-shot pictures of a clip "
+            "(Picture from Audio: the clip's AudioSet tags as its prompt)."
         ),
-        tasks=("vary", "inpaint", "extend"),
+        tasks=("vary", "inpaint", "extend", "illustrate"),
         kind="text2img",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
@@ -101,7 +102,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
         model_id="CompVis/stable-diffusion-v1-4",
         title="Stable Diffusion 1.4",
         description="The original CompVis Stable Diffusion release, a base for fine-tunes and LoRA training.",
-        tasks=("vary", "inpaint", "extend"),
+        tasks=("vary", "inpaint", "extend", "illustrate"),
         kind="text2img",
         approx_size_bytes=_SD1_PIPELINE_BYTES,
         license="creativeml-openrail-m",
@@ -289,7 +290,8 @@ def is_starter_model(model: str) -> bool:
 _TASK_NEEDS = {"sound_classes": "generate", "continue": "extend", "loop": "inpaint", "interpolate": "generate"}
 _TASK_LABELS = {"generate": "text-to-audio generation", "sound_classes": "AudioSet class prompts",
                 "vary": "variations", "inpaint": "inpainting", "extend": "extending clips",
-                "continue": "continuing clips", "loop": "making loops", "interpolate": "interpolating prompts"}
+                "continue": "continuing clips", "loop": "making loops", "interpolate": "interpolating prompts",
+                "illustrate": "pictures from audio"}
 
 
 def task_caution(model: str, task: str) -> str | None:

@@ -23,11 +23,26 @@ from typing import Any
 
 import numpy as np
 
+from engine.models.errors import ModelError, ModelNotDownloadedError
 from engine.specs import Progress, TaskResult
 
 TAGGER_WINDOW_S = 10.24
 TAGGER_FILES = ("config.json", "preprocessor_config.json")
 _cache: dict[str, Any] = {}
+
+
+class TaggerNotDownloadedError(ModelNotDownloadedError):
+    """The tagger is a hub id that is not in the cache."""
+
+    def __init__(self, tagger: str, *, offline: bool) -> None:
+        self.model_id, self.revision = tagger, None
+        state = " and offline mode is on" if offline else ""
+        ModelError.__init__(
+            self,
+            f"The AudioSet tagger '{tagger}' is not downloaded{state}. Zero-shot pictures need it: while online, run "
+            f"`hf download {tagger}` (it goes to the Hugging Face cache) or pass --tagger FOLDER; the starter "
+            "picture model (builtin:pictures) needs no download.",
+        )
 
 
 def blend_prompt(tags: Sequence[tuple[str, float]], words: str = "", style: str = "", use_tags: bool = True) -> str:
@@ -49,9 +64,9 @@ def resolve_tagger(store: Any, tagger: str) -> Path:
     """The folder of ``tagger`` (a folder, or a hub repo id in the store's cache; no network).
 
     Raises ModelNotFoundError / NotADiffusersModelError for a folder that is missing or not a
-    tagger, ModelNotDownloadedError (OfflineModeError when offline) for a hub id not in the cache.
+    tagger, TaggerNotDownloadedError (a ModelNotDownloadedError) for a hub id not in the cache.
     """
-    from engine.models.errors import ModelNotDownloadedError, ModelNotFoundError, NotADiffusersModelError, OfflineModeError
+    from engine.models.errors import ModelNotFoundError, NotADiffusersModelError
 
     folder = Path(tagger).expanduser()
     looks_like_path = tagger.startswith((".", "/", "~")) or folder.is_dir() or tagger.count("/") != 1
@@ -70,9 +85,7 @@ def resolve_tagger(store: Any, tagger: str) -> Path:
             return snapshot
         except NotADiffusersModelError:
             pass
-    if store.is_offline:
-        raise OfflineModeError(tagger)
-    raise ModelNotDownloadedError(tagger, "It is the AudioSet tagger of zero-shot pictures.")
+    raise TaggerNotDownloadedError(tagger, offline=store.is_offline)
 
 
 def _check_tagger_folder(folder: Path, error: type) -> None:

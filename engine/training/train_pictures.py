@@ -37,7 +37,7 @@ STARTER_SEED = 0
 STARTER_GM_SOUNDS = 3600
 STARTER_SYNTH_SOUNDS = 1200
 STARTER_ENCODER_STEPS = 600
-STARTER_DIFFUSION_STEPS = 1500
+STARTER_DIFFUSION_STEPS = 1000
 BATCH = 16
 STARTER_CARD = {
     "title": "Starter picture model (procedural pictures only)",
@@ -236,12 +236,13 @@ def restore(model: Any, weights: list[Any]) -> None:
 
 def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
                   encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
-                  config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0) -> dict[str, Any]:
+                  config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
+                  encoder_from: str | Path | None = None) -> dict[str, Any]:
     """Train the starter picture model into ``out``; returns its training facts."""
     import torch
 
     from engine.pictures.drawing import draw
-    from engine.pictures.model import PictureModel, PictureModelCard, num_parameters, save_picture_model
+    from engine.pictures.model import PictureModel, PictureModelCard, PictureModelConfig, num_parameters, save_picture_model
 
     torch.manual_seed(seed)
     started = time.monotonic()
@@ -261,8 +262,15 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
             np.savez(cache, mels=mels)
             cache.with_suffix(".pkl").write_bytes(pickle.dumps(attributes))
     log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
-    model = PictureModel(config)
-    enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1)
+    model = PictureModel(config or PictureModelConfig(prediction_type="sample"))
+    if encoder_from is not None:  # the encoder stage of an earlier run with the same seed and corpus
+        from engine.pictures.model import load_picture_model
+
+        model.encoder.load_state_dict(load_picture_model(encoder_from).encoder.state_dict())
+        model.encoder.eval().requires_grad_(False)
+        enc_losses = [float("nan")]
+    else:
+        enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1)
     embeddings = embeddings_of(model, mels)
     pictures = pictures_tensor([draw(a) for a in attributes])
     del mels
@@ -370,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=STARTER_DIFFUSION_STEPS)
     parser.add_argument("--cache-dir", default=None, help="keep the rendered corpus here (a rerun skips rendering)")
     parser.add_argument("--snapshot-every", type=int, default=0, help="save the EMA weights every N steps")
+    parser.add_argument("--encoder-from", default=None,
+                        help="take the audio encoder from this picture model instead of training it (a run with the "
+                             "same seed and corpus trains the same encoder)")
     args = parser.parse_args(argv)
     import torch
 
@@ -377,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     facts = train_starter(Path(args.out), seed=args.seed, n_gm=args.gm, n_synth=args.synth,
                           encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
-                          snapshot_every=args.snapshot_every)
+                          snapshot_every=args.snapshot_every, encoder_from=args.encoder_from)
     print(facts)
     return 0
 

@@ -155,6 +155,25 @@ def test_illustrate_pictures_change_with_the_audio(tiny_model_dir):
     assert np.abs(pictures[0].astype(int) - pictures[1]).mean() > 0.5
 
 
+def test_the_starter_picture_model_draws_the_family_it_hears():
+    """The shipped model, offline: a sine tone comes out purple (synth), a click train yellow (drums)
+    with ticks along the bottom, as the model card says."""
+    from engine.pictures.illustrate import load_cached, picture_model_dir
+
+    model = load_cached(picture_model_dir("builtin:pictures"))
+    with torch.no_grad():
+        embeddings = model.embed_audio(np.stack([prepare_clip(sine(440.0), RATE), prepare_clip(clicks(4.0), RATE)]))
+    tone, beat = (model.sample(embeddings[i : i + 1], 0, steps=20).astype(int) for i in range(2))
+
+    def colour(picture):  # mean of the brightest quarter of the pixels: the shapes
+        pixels = picture.reshape(-1, 3)
+        return pixels[np.argsort(pixels.sum(axis=1))[-len(pixels) // 4 :]].mean(axis=0)
+
+    assert colour(tone)[2] > colour(tone)[1] + 40  # purple: more blue than green
+    assert colour(beat)[1] > colour(beat)[2] + 40  # yellow: more green than blue
+    assert (beat[56:62].sum(axis=2).max(axis=0) > 150).sum() > (tone[56:62].sum(axis=2).max(axis=0) > 150).sum()
+
+
 @pytest.mark.parametrize(
     ("audio", "message"),
     [(np.zeros((1, RATE), np.float32), "silent"), (sine(440.0, 0.1), "at least 0.25 s")],
@@ -174,7 +193,7 @@ def test_illustrate_names_a_model_that_is_not_downloaded_or_missing(capsys, tmp_
     assert status == 1 and "'someone/an-sd-model' is not downloaded" in err and len(err.strip().splitlines()) == 1
     status, _, err = run_cli(capsys, "illustrate", clip, "-o", tmp_path / "p.png", "--model", TINY_SD_DIR,
                              "--cache-dir", hub, "--offline")
-    assert status == 1 and "ast-finetuned-audioset" in err and "Offline mode is on" in err
+    assert status == 1 and "ast-finetuned-audioset" in err and "offline mode is on" in err
     status, _, err = run_cli(capsys, "illustrate", clip, "-o", tmp_path / "p.png", "--model", tmp_path / "nowhere")
     assert status == 1 and "nowhere" in err and len(err.strip().splitlines()) == 1
     status, _, err = run_cli(capsys, "illustrate", clip, "-o", tmp_path / "p.wav")

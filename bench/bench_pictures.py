@@ -1,0 +1,154 @@
+"""Pictures from audio (issue 16): seconds per picture, and whether the starter picture model's
+pictures tell sound families apart on sounds it never heard.
+
+* Family identity on held-out sounds: General MIDI clips rendered with the *other* sound fonts
+  (TimGM6mb and MuseScore General; the model was trained on FluidR3 renders), ``--per-group``
+  clips for each of the 7 family groups (keys, plucked, bowed/organ, winds, synth, drums,
+  noise/effects). Each clip goes through the real ``illustrate`` task (Engine + IllustrateJob,
+  the starter picture model) and a simple classifier (nearest centroid of the mean colour of the
+  picture's shapes, fitted on the procedural target pictures of FluidR3 training-corpus sounds)
+  names the group. Target: at least 80%. References from the same run: chance (1/7), the same
+  classifier on the held-out sounds' own procedural pictures (what a perfect model would reach),
+  and the audio encoder's group head on the same clips (what the condition carries).
+* Seconds per picture on this CPU (``--threads``, default 2): the starter picture model through
+  the task, and the zero-shot path with the tiny random AST and SD in tests/assets at 64x64 and
+  the same steps (the cost of the tagging + SD machinery without real weights); ratio of the two.
+
+    .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def held_out_clips(rng: np.random.Generator, per_group: int) -> list[tuple[str, object, Path]]:
+    """(group, GMClip, font): ``per_group`` clips of each group, fonts alternating TimGM6mb / MuseScore."""
+    from engine.pictures.drawing import GM_FAMILY_GROUP, GROUPS
+    from engine.training import gm_corpus
+
+    fonts = [gm_corpus.TIMGM_FONT, gm_corpus.MUSESCORE_FONT]
+    programs = {g: [i.program for i in gm_corpus.INSTRUMENTS if GM_FAMILY_GROUP[i.family] == g] for g in GROUPS}
+    out = []
+    for group in GROUPS:
+        for n in range(per_group):
+            if group == "drums" and not programs[group] or group == "drums" and n % 2 == 0:
+                clip = gm_corpus.random_clip(rng, "beat" if n % 4 == 0 else "hit")
+            elif group == "noise":
+                clip = gm_corpus.random_clip(rng, "effect")
+            else:
+                program = programs[group][int(rng.integers(len(programs[group])))]
+                inst = gm_corpus.INSTRUMENTS[program]
+                clip = gm_corpus.random_note(rng, program, int(rng.integers(inst.low, inst.high + 1)))
+            out.append((group, clip, fonts[n % 2]))
+    return out
+
+
+def shape_colour(picture: np.ndarray) -> np.ndarray:
+    """Mean colour of the picture's brightest quarter of pixels (the disc, band and ticks), normalised."""
+    pixels = picture.reshape(-1, 3).astype(np.float64)
+    bright = pixels[np.argsort(pixels.sum(axis=1))[-len(pixels) // 4 :]].mean(axis=0)
+    return bright / (np.linalg.norm(bright) + 1e-9)
+
+
+class NearestCentroid:
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> NearestCentroid:
+        self.classes = np.unique(labels)
+        self.centroids = np.stack([features[labels == c].mean(axis=0) for c in self.classes])
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        distances = ((features[:, None, :] - self.centroids[None]) ** 2).sum(axis=2)
+        return self.classes[np.argmin(distances, axis=1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="builtin:pictures")
+    parser.add_argument("--per-group", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args()
+
+    import torch
+
+    from engine.api import Engine, EngineSettings
+    from engine.pictures.corpus import gm_sounds, gm_attributes, SAMPLE_RATE_HZ, DURATION_S
+    from engine.pictures.drawing import GROUPS, draw
+    from engine.pictures.illustrate import load_cached, picture_model_dir
+    from engine.tasks.illustrate import IllustrateJob
+    from engine.training import gm_corpus
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+
+    # The classifier: fitted on the target pictures of training-corpus sounds (FluidR3).
+    train = gm_sounds(np.random.default_rng(args.seed + 1), 400)
+    classifier = NearestCentroid().fit(np.stack([shape_colour(draw(s.attributes)) for s in train]),
+                                       np.array([s.attributes.group for s in train]))
+
+    clips = held_out_clips(rng, args.per_group)
+    audio = []
+    for group, clip, font in clips:
+        audio.append(gm_corpus.render([clip], sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S, font=font)[0])
+    kept = [(c, a) for c, a in zip(clips, audio) if np.abs(a).max() > 1e-3]
+    truth = np.array([group for (group, _, _), _ in kept])
+    targets = np.stack([shape_colour(draw(gm_attributes(clip, a))) for (_, clip, _), a in kept])
+
+    model = load_cached(picture_model_dir(args.model))
+    from engine.pictures.model import prepare_clip
+
+    with torch.no_grad():
+        embeddings = model.embed_audio(np.stack([prepare_clip(a[None, :], SAMPLE_RATE_HZ) for _, a in kept]))
+        encoder_groups = np.array([GROUPS[i] for i in model.encoder.predict(embeddings)["group"].argmax(1).tolist()])
+
+    pictures, seconds = [], []
+    with Engine(EngineSettings(device="cpu", offline=True)) as engine:
+        for index, (_, a) in enumerate(kept):
+            job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=args.model,
+                                seed=index, num_inference_steps=args.steps)
+            started = time.perf_counter()
+            result = engine.run(job)[0]
+            seconds.append(time.perf_counter() - started)
+            pictures.append(np.asarray(result.pictures[0]))
+        predicted = classifier.predict(np.stack([shape_colour(p) for p in pictures]))
+
+        # The zero-shot path with tiny random components, same steps, 64x64.
+        from assets.make_tiny_ast import TINY_AST_DIR
+        from assets.make_tiny_sd import TINY_SD_DIR
+
+        zero_shot = []
+        for index, (_, a) in enumerate(kept[:4]):
+            job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=str(TINY_SD_DIR),
+                                tagger=str(TINY_AST_DIR), seed=index, num_inference_steps=args.steps, width=64, height=64)
+            started = time.perf_counter()
+            engine.run(job)
+            zero_shot.append(time.perf_counter() - started)
+
+    accuracy = float(np.mean(predicted == truth))
+    print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, TimGM6mb + MuseScore General), "
+          f"{args.steps} steps, guidance 3")
+    print(f"family group told apart from the pictures: {accuracy:.1%} (target 80%)")
+    print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
+          f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
+          f"{np.mean(encoder_groups == truth):.1%}")
+    print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
+    for group in GROUPS:
+        mask = truth == group
+        print(f"  {group:8s} {np.mean(predicted[mask] == group):.0%} (encoder {np.mean(encoder_groups[mask] == group):.0%})")
+    print(f"seconds per picture ({args.threads} threads): starter picture model {np.median(seconds):.2f} s; "
+          f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}")
+
+
+if __name__ == "__main__":
+    main()
