@@ -36,7 +36,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
             hints = model_hints(model_id)
             kind = next((kind for name, kind in (("model_index.json", "pipeline"), ("upsampler.json", "upsampler"),
-                                                  ("config.json", "vocoder")) if (folder / name).is_file()), "other")
+                                                  ("config.json", "vocoder"), ("picture_model.json", "picture model"))
+                         if (folder / name).is_file()), "other")
             title = f"  {hints.title}" if hints is not None else ""
             print(f"{model_id}  {_size(size)}  shipped {kind}{title}")
         models = store.list_cached()

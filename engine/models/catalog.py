@@ -112,8 +112,9 @@ CATALOG: tuple[CatalogEntry, ...] = (
 
 def _is_model_folder(folder: Path) -> bool:
     """A shipped model: a pipeline (model_index.json) or a model of another kind (config.json: a
-    vocoder; upsampler.json: an upsampler)."""
-    return any((folder / name).is_file() for name in ("model_index.json", "config.json", "upsampler.json"))
+    vocoder; upsampler.json: an upsampler; picture_model.json: a picture model)."""
+    return any((folder / name).is_file()
+               for name in ("model_index.json", "config.json", "upsampler.json", "picture_model.json"))
 
 
 def shipped_model_ids() -> list[str]:
