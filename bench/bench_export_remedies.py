@@ -59,6 +59,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:  # imports (scipy, soundfile, ...) before measuring
+        short = long_project(1 / 3)
+        for remedy in ("normalize", "limit"):
+            io_actions.write_export_source(Path(tmp) / "w.wav", io_actions.export_source(short, "mix"), "wav16",
+                                           remedy=remedy)
+            limit(short.tracks[0].clips[0].audio, RATE)
     project = long_project(args.minutes)
     source = io_actions.export_source(project, "mix")
     print(f"{args.minutes:g} min stereo mix at {RATE} Hz ({source.frames * 8 / 1e6:.0f} MB as float32), "
