@@ -469,6 +469,9 @@ class RegionEditJob(EditJob):
     each window shows the model on either side of the region when it needs several windows
     (None: 1 s, or a quarter of the window if that is less);
     ``crossfade_s`` is the linear crossfade at the edges of the replaced time span (inside it).
+    ``upsampler`` (as GenerateJob's: ``builtin:upsampler`` or a folder, "" for none) extends the
+    band of the new audio before it comes back to the clip's rate, so an edit of a full-band clip
+    is full-band too (:func:`engine.pipelines.landing.upsample_runs`).
     """
 
     kind: ClassVar[str] = "region_edit"
@@ -476,6 +479,7 @@ class RegionEditJob(EditJob):
     feather_px: int = 4
     context_s: float | None = None
     crossfade_s: float = 0.02
+    upsampler: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -484,6 +488,14 @@ class RegionEditJob(EditJob):
         if self.context_s is not None:
             check_range("context_s", self.context_s, 0.0, self.window_s / 2 - 0.08)
         check_range("crossfade_s", self.crossfade_s, 0.0, 0.5)
+        if not isinstance(self.upsampler, str):
+            raise ValueError(f"`upsampler` must be text (a name, a folder or \"\" for none), got {self.upsampler!r}.")
+
+    def recipe_params(self) -> dict[str, Any]:
+        params = super().recipe_params()
+        if not self.upsampler:
+            del params["upsampler"]  # recipes from before upsamplers read the same: none
+        return params
 
     @property
     def context_seconds(self) -> float:

@@ -168,9 +168,8 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         JobCancelledError: on cancel, within one denoising step.
     """
     from engine.pipelines.editing import image_with_params
-    from engine.pipelines.text_to_audio import run_with_model
-    from engine.pipelines.landing import land_region, working_copy
-    from engine.pipelines.text_to_audio import random_seed, recipe_for
+    from engine.pipelines.landing import land_region, upsample_runs, working_copy
+    from engine.pipelines.text_to_audio import random_seed, recipe_for, run_with_model
 
     params = spec.spectrogram_params()
     audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)
@@ -189,10 +188,16 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         )
         masked = mask_mel.any(axis=0)
         full_band = bool((mask_mel[:, masked] == masked[masked]).all())  # every masked column is masked top to bottom
-        out, level = land_region(spec.audio, spec.sample_rate_hz, edited, spans, params.sample_rate, spec.crossfade_s,
+        facts: dict[str, Any] = {}
+        new, new_spans, new_rate = edited, spans, params.sample_rate
+        if spec.upsampler:
+            new, new_spans, new_rate, facts["upsample"] = yield from upsample_runs(
+                spec.upsampler, edited, spans, params.sample_rate, spec.sample_rate_hz, spec.audio.shape[1], seed,
+                params.max_frequency)
+        out, level = land_region(spec.audio, spec.sample_rate_hz, new, new_spans, new_rate, spec.crossfade_s,
                                  full_band=full_band)
         recipe = recipe_for(loaded, spec, seed=seed, params=params, width=tiles[0].width,
-                            facts={"tiles": [tile.to_json() for tile in tiles], "level": level.to_json()})
+                            facts={"tiles": [tile.to_json() for tile in tiles], "level": level.to_json(), **facts})
         image = image_with_params(pixels, params, max_value)
         return (TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image),)
 

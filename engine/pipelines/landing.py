@@ -23,6 +23,7 @@ new material lands above full scale; recipes record the gains in ``facts["level"
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from engine.audio.loudness import (
     matching_gain,
     true_peak_dbtp,
 )
+from engine.specs import Progress
 
 #: Untouched audio this far on each side of an edit is its reference loudness.
 AROUND_S = 5.0
@@ -250,3 +252,64 @@ def land_extension(
         out[:, lo:hi] = levelled
         levels[side] = _report(levelled, clip_rate_hz, gain_db, reference).to_json()
     return out, left, levels
+
+
+#: Untouched working-copy audio on each side of a run that the upsampler sees with it, so its
+#: frames and filters settle before the run (and its crossfade) begins.
+UPSAMPLE_CONTEXT_S = 0.25
+
+
+def upsample_runs(
+    name: str, edited: np.ndarray, spans: np.ndarray, work_rate_hz: int, clip_rate_hz: int, clip_samples: int,
+    seed: int, band_top_hz: float,
+) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, int, dict[str, Any]]]:
+    """The runs of ``spans`` in ``edited`` (the working copy, at ``work_rate_hz``) made full-band by
+    upsampler ``name`` (engine.upsample) at the clip's rate, for :func:`land_region`.
+
+    Each run is upsampled with :data:`UPSAMPLE_CONTEXT_S` of its surroundings on each side,
+    straight to ``clip_rate_hz``, from ``band_top_hz`` up (the top of the spectrogram the new audio
+    was made from: the model's band). Returns ``(audio, spans, rate, facts)`` to pass to
+    :func:`land_region` in place of the working copy's: ``audio`` (channels, ``clip_samples``) at
+    the clip's rate holds the upsampled windows (zeros elsewhere: :func:`land_region` takes only
+    the runs), ``spans`` the runs at the clip's rate. A clip whose rate is not above the model's
+    has no band to add: the working copy's audio and spans come back as they are.
+    """
+    from engine.upsample.models import load_upsampler
+    from engine.upsample.run import MIN_DURATION_S, upsample_clip
+
+    facts: dict[str, Any] = {"upsampler": name}
+    if clip_rate_hz <= work_rate_hz:
+        facts["note"] = f"the clip's rate ({clip_rate_hz} Hz) has no band above the model's; not upsampled"
+        return edited, spans, work_rate_hz, facts
+    upsampler = load_upsampler(name)
+    # The band to extend is the new audio's (the spectrogram's top), not the untouched, maybe
+    # wider, surroundings' that a detection on the window would find.
+    cutoff = min(float(band_top_hz), work_rate_hz / 2)
+    up, down = _ratio(work_rate_hz, clip_rate_hz)
+    reach = int(round(UPSAMPLE_CONTEXT_S * work_rate_hz))
+    near = np.zeros(spans.size, dtype=bool)
+    for a, b in _runs(spans):
+        near[max(a - reach, 0) : b + reach] = True
+    out = np.zeros((edited.shape[0], clip_samples), dtype=np.float32)
+    windows = _runs(near)
+    cutoffs = []
+    for index, (lo, hi) in enumerate(windows):
+        lo = lo // down * down  # on both rates' grid: the window starts at an exact clip sample
+        offset = lo * up // down
+        if (hi - lo) / work_rate_hz < MIN_DURATION_S:  # too short for the upsampler: as without one
+            piece = resample_span(edited, work_rate_hz, clip_rate_hz, offset, offset + -(-(hi - lo) * up // down))
+        else:
+            yield Progress(stage="invert", step=index, total=len(windows), message="Upsampling the new audio")
+            outcome = yield from upsample_clip(upsampler, edited[:, lo:hi], work_rate_hz,
+                                               output_rate_hz=clip_rate_hz, seed=seed, cutoff_hz=cutoff)
+            piece = outcome.audio
+            if "cutoff_hz" in outcome.facts:
+                cutoffs.append(outcome.facts["cutoff_hz"])
+        end = min(offset + piece.shape[1], clip_samples)
+        if end > offset:
+            out[:, offset:end] = piece[:, : end - offset]
+    if cutoffs:
+        facts["cutoff_hz"] = min(cutoffs)
+    else:
+        facts["note"] = "the new audio was silent or already full-band; not upsampled"
+    return out, spans_at_rate(spans, work_rate_hz, clip_rate_hz, clip_samples), clip_rate_hz, facts

@@ -42,7 +42,7 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     from engine.pipelines.masks import mask_from_boxes, sample_index
     from engine.pipelines.text_to_audio import run_with_model
     from engine.pipelines.inpaint import inpaint_clip
-    from engine.pipelines.landing import land_region, working_copy
+    from engine.pipelines.landing import land_region, upsample_runs, working_copy
     from engine.pipelines.text_to_audio import random_seed, recipe_for
 
     params = spec.spectrogram_params()
@@ -74,7 +74,12 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         )
         # Back at the clip's rate: the clip's loop rotated by the same time, the band spliced in.
         clip_shift = int(round(shift * clip_rate / rate))
-        out, level = land_region(np.roll(clip_loop, -clip_shift, axis=1), clip_rate, edited, spans, rate,
+        upsampled: dict[str, Any] = {}
+        new, new_spans, new_rate = edited, spans, rate
+        if spec.upsampler:
+            new, new_spans, new_rate, upsampled["upsample"] = yield from upsample_runs(
+                spec.upsampler, edited, spans, rate, clip_rate, clip_loop.shape[1], seed, params.max_frequency)
+        out, level = land_region(np.roll(clip_loop, -clip_shift, axis=1), clip_rate, new, new_spans, new_rate,
                                  spec.crossfade_s)
         clip_samples = clip_loop.shape[1]
         band = [int(round(i * clip_rate / rate) + clip_shift) % clip_samples for i in (band_lo, band_hi)]
@@ -83,6 +88,7 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
             "band_samples": band,
             "tiles": [tile.to_json() for tile in tiles],
             "level": level.to_json(),
+            **upsampled,
         }
         recipe = recipe_for(loaded, spec, seed=seed, params=params, width=tiles[0].width, facts=facts)
         image = image_with_params(np.roll(pixels, shift // hop, axis=1), params, max_value)

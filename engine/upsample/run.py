@@ -86,13 +86,15 @@ def upsample_clip(
     overlap_s: float = OVERLAP_S,
     seed: int = 0,
     steps: int = 0,
+    cutoff_hz: float | None = None,
 ) -> Generator[Progress, None, Upsampled]:
     """Extend the band of ``audio`` (channels, samples) float32 at ``sample_rate_hz``.
 
     ``seed`` and ``steps`` drive sampling upsamplers (one generator for the whole clip).
     Returns the audio at ``output_rate_hz`` (default: the model's rate, or the input's if
-    higher) with the detected and used cutoffs in ``facts``. Raises ValueError for a clip that
-    is too short.
+    higher) with the detected and used cutoffs in ``facts``. ``cutoff_hz`` is where the band to
+    extend ends when the caller knows it (an edit's new audio inside a wider clip), in place of
+    the one detected on the whole input. Raises ValueError for a clip that is too short.
     """
     check_clip(audio, sample_rate_hz)
     model_rate = int(upsampler.sample_rate_hz)
@@ -104,7 +106,7 @@ def upsample_clip(
         return Upsampled(_resample(audio, sample_rate_hz, out_rate), out_rate, note, {**facts, "passed_through": True})
     yield Progress(stage="load", message="Finding the input's cutoff")
     x = _resample(audio, sample_rate_hz, model_rate)
-    detected = min(detect_cutoff_hz(x, model_rate), sample_rate_hz / 2)
+    detected = min(detect_cutoff_hz(x, model_rate) if cutoff_hz is None else cutoff_hz, sample_rate_hz / 2)
     facts["detected_cutoff_hz"] = round(detected, 1)
     top = min(out_rate, model_rate) / 2
     if detected >= FULL_BAND_FRACTION * top or detected >= upsampler.max_cutoff_hz:
