@@ -179,8 +179,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
     from engine.cli.common import EXIT_USAGE, CliError, check_output
 
-    output = check_output(Path(args.output), (".safetensors",), "the LoRA file", overwrite=args.overwrite,
-                          inputs=[Path(args.data_dir)])
+    output = check_output(Path(args.output), (".safetensors",), "the LoRA file", overwrite=args.overwrite or args.estimate,
+                          inputs=[Path(args.data_dir)])  # --estimate writes nothing
     if not Path(args.data_dir).is_dir():
         raise CliError(f"the sounds folder '{args.data_dir}' does not exist or is not a folder.", EXIT_USAGE)
     preset = args.preset
