@@ -121,11 +121,45 @@ def make_engine(args: argparse.Namespace, store: Any = None) -> Any:
     return Engine(settings, store=store)
 
 
+class TrainingLines:
+    """Progress of a long-running job (training) when stderr is not a terminal (a log file, a
+    pipe, a CI job): one line at every tenth of the steps and at the last, with the loss, where a
+    terminal gets the bar. Short jobs print nothing there, as before."""
+
+    PARTS = 10
+
+    def __init__(self, enabled: bool = True, file: Any = None) -> None:
+        self.enabled = enabled
+        self.file = file
+        self._printed = -1
+
+    def __call__(self, progress: Any) -> None:
+        if not self.enabled or progress.stage != "train" or not progress.total or progress.step is None:
+            return
+        part = progress.step * self.PARTS // progress.total
+        if part <= self._printed and progress.step != progress.total:
+            return
+        if progress.step == progress.total and self._printed == self.PARTS:
+            return
+        self._printed = self.PARTS if progress.step == progress.total else part
+        loss = getattr(progress, "loss", None)
+        tail = f", loss {loss:.4f}" if loss is not None else ""
+        print(f"train: step {progress.step}/{progress.total}{tail}", file=self.file or sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
 def run_job(engine: Any, spec: Any, quiet: bool) -> Any:
-    """Run ``spec`` on ``engine`` with a progress bar; failures become CliError."""
+    """Run ``spec`` on ``engine`` with a progress bar (on a terminal; a long-running job prints a
+    line at every tenth of its steps elsewhere); failures become CliError."""
     from engine.api import JobCancelledError, JobFailedError
 
-    bar = ProgressBar(enabled=not quiet and sys.stderr.isatty())
+    terminal = sys.stderr.isatty()
+    if terminal or not getattr(spec, "long_running", False):
+        bar: Any = ProgressBar(enabled=not quiet and terminal)
+    else:
+        bar = TrainingLines(enabled=not quiet)
     try:
         return engine.run(spec, bar)
     except JobFailedError as error:

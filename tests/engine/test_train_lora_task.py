@@ -207,8 +207,13 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
               "--threads", "1", "--device", "cpu", "--offline"]
     assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo",
                  "--format", "kohya", *common]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert printed.startswith(f"Wrote {out}: 2 steps, training loss ")
+    # stderr is not a terminal here: training still reports its progress, as lines with the loss
+    assert [line.split(",")[0] for line in captured.err.splitlines() if line.startswith("train:")] == [
+        "train: step 1/2", "train: step 2/2"]
+    assert "train: step 2/2, loss " in captured.err
     info = read_lora_info(out)
     assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
     assert info["trigger_words"] == ["beepo"]
