@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.widgets.model_combo import combo_model_id, show_model
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
 from engine.training.lora_library import (
@@ -216,18 +217,10 @@ class DatasetPage(QWizardPage):
     # -- inputs ------------------------------------------------------------------------------
 
     def model_id(self) -> str:
-        text = self.model_combo.currentText().strip()
-        index = self.model_combo.findText(text)
-        if index >= 0 and self.model_combo.itemData(index):
-            return str(self.model_combo.itemData(index))
-        return text
+        return combo_model_id(self.model_combo)
 
     def set_model(self, model_id: str) -> None:
-        index = self.model_combo.findData(model_id)
-        if index >= 0:
-            self.model_combo.setCurrentIndex(index)
-        else:
-            self.model_combo.setEditText(model_id)
+        show_model(self.model_combo, model_id)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "A folder of sounds", self.folder_edit.text())

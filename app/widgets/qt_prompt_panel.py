@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings, upsampler_for
 from app.widgets.lora_picker import QtLoraPicker
+from app.widgets.model_combo import combo_model_id, show_model
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
@@ -297,18 +298,10 @@ class QtPromptPanel(QWidget):
 
     def model_id(self) -> str:
         """The chosen model: the picked entry's id, or what the user typed."""
-        text = self.model_combo.currentText().strip()
-        index = self.model_combo.findText(text)
-        if index >= 0 and self.model_combo.itemData(index):
-            return str(self.model_combo.itemData(index))
-        return text
+        return combo_model_id(self.model_combo)
 
     def _show_model(self, model_id: str) -> None:
-        index = self.model_combo.findData(model_id)
-        if index >= 0:
-            self.model_combo.setCurrentIndex(index)
-        else:
-            self.model_combo.setEditText(model_id)
+        show_model(self.model_combo, model_id)
 
     def set_model(self, model_id: str) -> None:
         """Select ``model_id`` without changing other fields (see :meth:`apply_model_hints`)."""
