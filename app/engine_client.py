@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 THREAD_PREFIX = "specdiff-"
 #: What the first generation would otherwise import on the worker (seconds of module code).
 WARM_UP_MODULES = (
-    "engine.pipelines.text_to_audio",
+    "engine.pipelines.generate",
     "engine.audio.inversion",
     "engine.models.loading",
     "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion",

@@ -94,7 +94,7 @@ def write_dataset(folder: Path, count: int = 16, seed: int = 0) -> None:
 
 def generate(loaded, prompt: str, seed: int, target, guidance: float, steps: int) -> np.ndarray:
     from engine.pipelines.sampling import denoise, to_uint8
-    from engine.pipelines.text_to_audio import invert, spectrogram_image
+    from engine.pipelines.generate import invert, spectrogram_image
 
     run = denoise(loaded, prompt=prompt, height=target.height, width=target.width, num_inference_steps=steps,
                   guidance_scale=guidance, scheduler="dpm++2m-karras", generator_seed=seed)
@@ -116,7 +116,7 @@ def through_the_model(loaded, target, count: int = 8) -> list[bool]:
     import torch
 
     from engine.pipelines.sampling import decode_latents, image_to_tensor, to_uint8
-    from engine.pipelines.text_to_audio import invert, spectrogram_image
+    from engine.pipelines.generate import invert, spectrogram_image
     from engine.training.lora_data import preprocess
     from engine.training.lora_data import spectrogram_image as clip_image
 
@@ -148,7 +148,7 @@ def main() -> None:
     from engine.models.loading import load_pipeline
     from engine.models.policy import LoadPolicy
     from engine.models.store import ModelStore
-    from engine.pipelines.text_to_audio import apply_loras, remove_loras
+    from engine.pipelines.generate import apply_loras, remove_loras
     from engine.tasks.train_lora import TrainLoraJob
     from engine.training.lora import run_train_lora
     from engine.training.lora_data import target_for_model

@@ -62,13 +62,13 @@ def load_cached(folder: Path) -> Any:
 
 
 def random_seed() -> int:
-    from engine.pipelines.text_to_audio import random_seed as draw
+    from engine.pipelines.generate import random_seed as draw
 
     return draw()
 
 
 def variation_seed(seed: int, index: int) -> int:
-    from engine.pipelines.text_to_audio import variation_seed as seed_of
+    from engine.pipelines.generate import variation_seed as seed_of
 
     return seed_of(seed, index)
 

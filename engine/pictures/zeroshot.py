@@ -136,7 +136,7 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
 
     from engine.pictures.illustrate import random_seed, variation_seed
     from engine.pipelines.sampling import denoise, to_uint8
-    from engine.pipelines.text_to_audio import dtype_name
+    from engine.pipelines.generate import dtype_name
 
     ctx.store.resolve(spec.model, spec.revision)  # a missing image model is reported before tagging
     tags: list[tuple[str, float]] = []

@@ -19,7 +19,7 @@ each tile seeing already known columns as context:
 The seams of this code: Hz <-> mel in :mod:`engine.audio.mel_scale`, masks in
 :mod:`engine.pipelines.masks`, the constrained resynthesis in :mod:`engine.audio.constrained_gl`,
 whole windows and their stitching (variations, interpolation) in :mod:`engine.pipelines.stitching`,
-loading the model with its LoRAs in :func:`engine.pipelines.text_to_audio.run_with_model`.
+loading the model with its LoRAs in :func:`engine.pipelines.generate.run_with_model`.
 
 Geometry (Riffusion's, see engine.audio.spectrogram): image column ``j`` is the STFT frame centred
 at sample ``j * hop_length`` and covers samples ``[j * hop, (j + 1) * hop)``; image row 0 is the
@@ -260,7 +260,7 @@ class CanvasEditor:
         (then a neural ``vocoder``, if given, resynthesises the new samples)."""
         from engine.audio.spectrogram import mel_from_pixels
         from engine.pipelines.sampling import denoise
-        from engine.pipelines.text_to_audio import labelled
+        from engine.pipelines.generate import labelled
 
         ws, width, hop = tile.window_start, tile.width, self.hop
         window = slice(ws, ws + width)

@@ -44,10 +44,10 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     from engine.audio.params import width_for_duration
     from engine.pipelines.editing import CanvasEditor, canvas_columns, clip_pixels, image_with_params, plan_tiles
     from engine.pipelines.masks import feather, sample_index
-    from engine.pipelines.text_to_audio import run_with_model
+    from engine.pipelines.generate import run_with_model
     from engine.pipelines.inpaint import run_tiles
     from engine.pipelines.landing import land_extension, working_copy
-    from engine.pipelines.text_to_audio import random_seed, recipe_for
+    from engine.pipelines.generate import random_seed, recipe_for
 
     params = spec.spectrogram_params()
     hop = params.hop_length

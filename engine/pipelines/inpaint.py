@@ -124,7 +124,7 @@ def run_tiles(
     Reports ``Progress(stage="tile", step=i, total=n)`` before tile ``i`` and ``step=n`` at the
     end, and relays each tile's own progress (labelled "Tile i/n" when there are several).
     """
-    from engine.pipelines.text_to_audio import job_vocoder, variation_seed
+    from engine.pipelines.generate import job_vocoder, variation_seed
     from engine.vocoders import DEFAULT_VOCODER
 
     # Griffin-Lim is the constrained synthesis itself; a neural vocoder resynthesises its new samples.
@@ -169,7 +169,7 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     """
     from engine.pipelines.editing import image_with_params
     from engine.pipelines.landing import land_region, upsample_runs, working_copy
-    from engine.pipelines.text_to_audio import random_seed, recipe_for, run_with_model
+    from engine.pipelines.generate import random_seed, recipe_for, run_with_model
 
     params = spec.spectrogram_params()
     audio = working_copy(spec.audio, spec.sample_rate_hz, params.sample_rate)

@@ -67,9 +67,9 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
     from engine.pipelines.editing import image_with_params
     from engine.pipelines.masks import sample_index
     from engine.pipelines.stitching import stitch_windows, synthesise_window
-    from engine.pipelines.text_to_audio import run_with_model
+    from engine.pipelines.generate import run_with_model
     from engine.pipelines.sampling import check_size, denoise, pipeline_of
-    from engine.pipelines.text_to_audio import job_vocoder, random_seed, recipe_for
+    from engine.pipelines.generate import job_vocoder, random_seed, recipe_for
 
     params = spec.spectrogram_params()
     height, width = params.num_frequencies, width_for_duration(params, spec.window_s)

@@ -40,10 +40,10 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     """
     from engine.pipelines.editing import image_with_params
     from engine.pipelines.masks import mask_from_boxes, sample_index
-    from engine.pipelines.text_to_audio import run_with_model
+    from engine.pipelines.generate import run_with_model
     from engine.pipelines.inpaint import inpaint_clip
     from engine.pipelines.landing import land_region, upsample_runs, working_copy
-    from engine.pipelines.text_to_audio import random_seed, recipe_for
+    from engine.pipelines.generate import random_seed, recipe_for
 
     params = spec.spectrogram_params()
     hop, clip_rate, rate = params.hop_length, spec.sample_rate_hz, params.sample_rate

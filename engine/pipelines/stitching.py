@@ -33,7 +33,7 @@ def synthesise_window(
     from engine.audio.spectrogram import mel_from_pixels
     from engine.pipelines.editing import model_pixels
     from engine.pipelines.sampling import to_uint8
-    from engine.pipelines.text_to_audio import labelled
+    from engine.pipelines.generate import labelled
 
     pixels = to_uint8(model_pixels((yield from labelled(denoising, label)), params))
     yield Progress(stage="invert", step=0, total=1, message=f"{label}: Inverting to audio")

@@ -1,7 +1,7 @@
 """download_model: fetch a model from the Hugging Face hub into the shared cache (progress: bytes,
 rate, ETA; cancellable, resumable). The CLI's ``specdiff-cli models pull`` runs it.
 
-The job is :func:`engine.pipelines.model_jobs.run_download`.
+The job is :func:`engine.pipelines.download_model.run_download`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class DownloadModelJob(JobSpec):
 
 
 def run(spec: DownloadModelJob, ctx: Any) -> Generator[Progress, None, Any]:
-    from engine.pipelines.model_jobs import run_download
+    from engine.pipelines.download_model import run_download
 
     return (yield from run_download(spec, ctx))
 

@@ -2,7 +2,7 @@
 
     specdiff-cli generate "warm analog synth pad" -o pad.wav --seed 42 --steps 30
 
-The pipeline is :mod:`engine.pipelines.text_to_audio`.
+The pipeline is :mod:`engine.pipelines.generate`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class GenerateJob(GenerationJob):
 
 
 def run(spec: GenerateJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
-    from engine.pipelines.text_to_audio import run as generate
+    from engine.pipelines.generate import run as generate
 
     return (yield from generate(spec, ctx))
 

@@ -1,6 +1,6 @@
 """unload_models: free the loaded pipelines (and their GPU memory) between jobs.
 
-The job is :func:`engine.pipelines.model_jobs.run_unload`.
+Its runner is :func:`run` here (no pipeline module: it only empties the caches).
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ class UnloadModelsJob(JobSpec):
         return "Unload models"
 
 
-def run(spec: UnloadModelsJob, ctx: Any) -> Generator[Progress, None, int]:
-    from engine.pipelines.model_jobs import run_unload
+def run(spec: UnloadModelsJob | None, ctx: Any) -> Generator[Progress, None, int]:
+    """Unload every loaded pipeline (and neural vocoder) and free their (GPU) memory; returns how
+    many pipelines were unloaded."""
+    from engine.vocoders.factory import unload_vocoders
 
-    return (yield from run_unload(spec, ctx))
+    yield Progress(stage="load", message="Unloading models")
+    unload_vocoders()
+    return int(ctx.pipelines.unload() or 0)
 
 
 TASK = Task(

@@ -2,7 +2,7 @@
 
     specdiff-cli vary IN.wav --strength 0.4 --prompt "jazz piano" [--variations 3] -o OUT.wav
 
-The pipeline is :mod:`engine.pipelines.variation`.
+The pipeline is :mod:`engine.pipelines.vary`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class VaryJob(EditJob):
 
 
 def run(spec: VaryJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
-    from engine.pipelines.variation import run as vary
+    from engine.pipelines.vary import run as vary
 
     return (yield from vary(spec, ctx))
 

@@ -500,7 +500,7 @@ class LoraTrainer:
 
     def _generate(self, prompt: str, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
         from engine.pipelines.sampling import denoise, to_uint8
-        from engine.pipelines.text_to_audio import invert, spectrogram_image
+        from engine.pipelines.generate import invert, spectrogram_image
 
         target = self.dataset.target
         self.unet.eval()

@@ -228,7 +228,7 @@ def test_settings_are_checked_with_clear_messages(dataset, tmp_path):
 def test_a_folder_job_reports_skipped_files_and_its_lora_applies_in_the_engine(tmp_path):
     import soundfile as sf
 
-    from engine.pipelines.text_to_audio import apply_loras, remove_loras
+    from engine.pipelines.generate import apply_loras, remove_loras
     from engine.tasks.train_lora import TrainLoraJob
     from engine.training.lora import run_train_lora
 

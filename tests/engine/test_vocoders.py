@@ -297,7 +297,7 @@ def test_unloading_models_drops_a_loaded_vocoder():
     from types import SimpleNamespace
 
     import engine.vocoders.factory as factory
-    from engine.pipelines.model_jobs import run_unload
+    from engine.tasks.unload_models import run as run_unload
 
     make_vocoder(str(TINY_BIGVGAN_DIR))
     assert len(factory._cache) == 1

@@ -1,8 +1,8 @@
 """Text-to-audio timing by stage, against plain diffusers measured in the same run.
 
-    python bench/bench_text_to_audio.py [--steps 20] [--repeats 15] [--width 64] [--cuda-steps 50]
+    python bench/bench_generate.py [--steps 20] [--repeats 15] [--width 64] [--cuda-steps 50]
 
-Ours: ``engine.pipelines.text_to_audio.run`` through the real Engine (worker thread, events),
+Ours: ``engine.pipelines.generate.run`` through the real Engine (worker thread, events),
 split into load / denoise (prompt encoding + steps) / decode (VAE) / invert (Griffin-Lim) from
 the Progress events' arrival times. Reference: ``StableDiffusionPipeline.from_pretrained`` and
 ``StableDiffusionPipeline.__call__`` on the same components, same size, steps, scheduler and

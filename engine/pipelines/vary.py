@@ -55,10 +55,10 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     from engine.audio.params import width_for_duration
     from engine.pipelines.editing import canvas_columns, clip_pixels, image_with_params
     from engine.pipelines.stitching import stitch_windows, synthesise_window
-    from engine.pipelines.text_to_audio import run_with_model
+    from engine.pipelines.generate import run_with_model
     from engine.pipelines.landing import land_whole, working_copy
     from engine.pipelines.sampling import denoise
-    from engine.pipelines.text_to_audio import job_vocoder, random_seed, recipe_for, variation_seed
+    from engine.pipelines.generate import job_vocoder, random_seed, recipe_for, variation_seed
 
     params = spec.spectrogram_params()
     hop = params.hop_length

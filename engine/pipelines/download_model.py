@@ -1,4 +1,4 @@
-"""Model management jobs run on the engine worker: download a model, unload the loaded ones.
+"""The download_model job, run on the engine worker: fetch a model into the hub cache.
 
 Downloads go through the worker like any other job, so they queue behind generation, report
 progress (bytes, rate, ETA) and can be cancelled; files fetched before a cancel stay in the
@@ -104,12 +104,3 @@ def run_download(spec: Any, ctx: Any) -> Generator[Progress, None, Any]:
         raise error
     return outcome["result"]
 
-
-def run_unload(spec: Any, ctx: Any) -> Generator[Progress, None, int]:
-    """Unload every loaded pipeline (and neural vocoder) and free their (GPU) memory; returns how
-    many pipelines were unloaded."""
-    from engine.vocoders.factory import unload_vocoders
-
-    yield Progress(stage="load", message="Unloading models")
-    unload_vocoders()
-    return int(ctx.pipelines.unload() or 0)

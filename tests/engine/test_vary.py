@@ -8,7 +8,7 @@ from test_inpaint import FAST, HOP, RATE, engine, make_clip, run_job  # noqa: F4
 
 from engine.api import VaryJob, spec_from_recipe
 from engine.audio.splice import jump_ratio
-from engine.pipelines.variation import window_starts
+from engine.pipelines.vary import window_starts
 
 
 def test_variations_of_a_clip_longer_than_one_window(engine):
