@@ -11,6 +11,10 @@ only through text, with two templates::
 
 and samples at a smaller output size, 64 x 400 (mel rows x time columns), instead of 512 x 512
 (:data:`OUTPUT_SIZES`, :func:`output_size_settings`).
+
+Which classes a model knows comes from its model card (:func:`model_classes`): the shipped
+starter model lists the classes its training sounds are examples of (``audioset_classes``); a
+general model (Riffusion, Stable Diffusion) lists none and is not judged class by class.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -252,3 +257,80 @@ def output_size_settings(name: str, params: Any) -> dict[str, float | int]:
 
     height, width = OUTPUT_SIZES[name]
     return {"height": height, "duration_s": float(duration_for_width(params, width))}
+
+
+@dataclass(frozen=True)
+class ModelClasses:
+    """The AudioSet classes a model says it knows, from its model card.
+
+    ``known`` holds the canonical names of the classes its card lists (``audioset_classes``;
+    names that are not AudioSet labels are dropped), or is None for a *general* model: one whose
+    card lists none, or that has no card (Riffusion, Stable Diffusion, any repo or folder), about
+    which nothing is claimed class by class. A starter model (``"starter": true``) whose card
+    lists none knows none: it was trained on its own captions only. ``title`` names the model
+    for people; ``suggestion`` is a real model to use instead (a catalog title), or "".
+    """
+
+    model: str
+    title: str
+    known: frozenset[str] | None
+    suggestion: str = ""
+
+    @property
+    def general(self) -> bool:
+        return self.known is None
+
+    def knows(self, name: str) -> bool | None:
+        """Whether the model knows class ``name`` (any case); None for a general model.
+        Raises UnknownLabelError for a name that is not an AudioSet label."""
+        canonical = get_label(name).name
+        return None if self.known is None else canonical in self.known
+
+    def unknown(self, names: Iterable[str]) -> list[str]:
+        """The classes among ``names`` the model does not know (canonical names, in order);
+        none for a general model."""
+        if self.known is None:
+            return []
+        out = []
+        for name in names:
+            canonical = get_label(name).name
+            if canonical not in self.known and canonical not in out:
+                out.append(canonical)
+        return out
+
+    def caution(self, names: Iterable[str]) -> str | None:
+        """What to tell the user before generating seed 001's prompt for ``names`` with this
+        model: which of them it was not trained on and which real model to use instead; None
+        when it knows them all (or is a general model)."""
+        missing = self.unknown(names)
+        if not missing:
+            return None
+        quoted = " or ".join(f"\u201c{name}\u201d" for name in missing)
+        count = len(self.known or ())
+        knows = (f"it knows {count} of the {len(load_labels())} AudioSet classes, marked \u2713 in Sound Classes"
+                 if count else "it knows none of the AudioSet classes")
+        instead = (f" For {quoted}, use a general model such as {self.suggestion} (Model Manager)."
+                   if self.suggestion else " For that sound, use a general model (Model Manager).")
+        return f"{self.title} was not trained on {quoted} ({knows}): it will make something else.{instead}"
+
+
+def model_classes(model: str) -> ModelClasses:
+    """Which AudioSet classes ``model`` (a repo id, a model folder or ``builtin:<name>``) knows,
+    read from its model card (``starter.json``: ``audioset_classes``) without loading it; see
+    :class:`ModelClasses`. Never touches the network; a malformed card counts as no card."""
+    from engine.models.catalog import DEFAULT_GENERATE_MODEL, find_entry, model_hints  # torch-free
+
+    text = str(model).strip()
+    hints = model_hints(text) if text else None
+    entry = find_entry(text) if text else None
+    title = hints.title if hints is not None else (entry.title if entry is not None else (Path(text).name or text))
+    suggested = find_entry(DEFAULT_GENERATE_MODEL)
+    suggestion = suggested.title if suggested is not None and suggested is not entry else ""
+    known: frozenset[str] | None = None
+    if hints is not None and hints.audioset_classes is not None:
+        by_name = _by_name()
+        known = frozenset(by_name[n.strip().casefold()].name for n in hints.audioset_classes
+                          if n.strip().casefold() in by_name)
+    elif hints is not None and hints.starter:
+        known = frozenset()
+    return ModelClasses(model=text, title=title, known=known, suggestion=suggestion)

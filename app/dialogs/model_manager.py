@@ -7,6 +7,7 @@ queue with generation jobs and also show in the job panel.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +38,39 @@ from app.widgets.qt_job_panel import describe_progress, format_bytes
 from engine.api import DownloadModelJob, Progress
 
 COLUMNS = ("Model", "Source", "Status", "Size", "Default")
+#: Lines of the model card view before it scrolls.
+CARD_LINES = 8
+
+
+def model_card_html(model_id: str) -> str:
+    """What a model knows, from its card (or the catalog's hints), as rich text for the model
+    manager: its sound families, the AudioSet classes it was trained on (those the Sound Classes
+    browser checks) and example prompts that work with it; "" when nothing is known."""
+    from engine.audioset import label_names, model_classes
+    from engine.models.catalog import model_hints
+
+    hints = model_hints(model_id)
+    if hints is None:
+        return ""
+    parts = []
+    if hints.sound_families:
+        families = ", ".join(html.escape(f.replace("_", " ")) for f in hints.sound_families)
+        parts.append(f"<b>Sound families:</b> {families}")
+    classes = model_classes(model_id)
+    if classes.known is not None:
+        total = len(label_names())
+        if classes.known:
+            names = " \u00b7 ".join(html.escape(n) for n in sorted(classes.known, key=str.casefold))
+            parts.append(f"<b>AudioSet classes it knows</b> ({len(classes.known)} of {total}, "
+                         f"\u2713 in Sound Classes): {names}")
+        else:
+            parts.append(f"<b>AudioSet classes it knows:</b> none of the {total} (it was trained on its own "
+                         "captions only; Sound Classes prompts give something else)")
+    if hints.example_prompts:
+        prompts = " \u00b7 ".join(f"\u2018{html.escape(p)}\u2019" for p in hints.example_prompts)
+        parts.append(f"<b>Example prompts:</b> {prompts}")
+    return "".join(f"<p>{part}</p>" for part in parts)
+
 SOURCE_LABELS = {"bundled": "Shipped with the app", "catalog": "Catalog", "cached": "Hub cache", "local": "Local folder"}
 
 
@@ -72,6 +107,12 @@ class ModelManagerDialog(QDialog):
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setTextFormat(Qt.TextFormat.PlainText)
+        self.card_view = QTextBrowser()
+        self.card_view.setObjectName("modelCard")
+        self.card_view.setOpenLinks(False)
+        self.card_view.setMaximumHeight(self.fontMetrics().lineSpacing() * CARD_LINES + 12)
+        self.card_view.hide()
+        self._card = ""
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.hide()
@@ -131,6 +172,7 @@ class ModelManagerDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.description)
+        layout.addWidget(self.card_view)
         layout.addLayout(row_buttons)
         layout.addWidget(self.progress_label)
         layout.addWidget(self.progress)
@@ -218,6 +260,11 @@ class ModelManagerDialog(QDialog):
         self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
         self.default_button.setEnabled(entry is not None and entry.is_pipeline and entry.model_id != self.default_model())
         self.description.setText(entry.description if entry else "")
+        card = model_card_html(entry.model_id) if entry is not None and entry.is_pipeline else ""
+        if card != self._card:  # unchanged: keep where the user scrolled to
+            self._card = card
+            self.card_view.setHtml(card)
+        self.card_view.setVisible(bool(card))
 
     def _show(self, text: str) -> None:
         self.message.setText(text)

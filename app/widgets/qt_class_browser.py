@@ -1,6 +1,11 @@
 """The AudioSet class browser: search the 527 classes, pick one (or two to mix) and use seed 001's
 class-conditioned prompt for it, at seed 001's output size or the model's own.
 
+It follows the selected model (:meth:`QtClassBrowser.follow_model`): the classes the model's card
+says it knows (:func:`engine.audioset.model_classes`) are marked with a check, a filter shows only
+those, and a selected class the model does not know gets a note before anything is generated
+(the main window asks again on Generate). A general model (no class list on its card) marks none.
+
 Everything here is cheap and on the GUI thread: a search ranks 527 names in a few milliseconds
 (and repeated queries come from a cache), and the list is a flat model reset in place.
 """
@@ -19,13 +24,15 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPointF,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QKeyEvent, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -44,6 +51,7 @@ from engine.audioset import (
     DEFAULT_OUTPUT_SIZE,
     OUTPUT_SIZES,
     AudioSetLabel,
+    ModelClasses,
     class_prompt,
     get_label,
     label_names,
@@ -61,6 +69,12 @@ PATH_SEPARATOR = " \u203a "
 _LINK_SCHEME = "label:"
 #: Class link colours on a light (False) and a dark (True) theme.
 LINK_COLORS = {False: "#2a64b0", True: "#8fb8ee"}
+#: The check mark's colour on a light (False) and a dark (True) theme.
+KNOWN_COLORS = {False: "#1f8a3b", True: "#6fd08a"}
+#: Item data role: True for a class the selected model knows, False for one it does not, None
+#: for a general model (no marks).
+KNOWN_ROLE = Qt.ItemDataRole.UserRole + 1
+KNOWN_ONLY_TEXT = "Only classes this model knows"
 
 SIZE_TOOLTIP = (
     "Seed 001 (Michaels 2023) generated 64 mel rows \u00d7 400 time columns \u2013 4 s at 10 ms "
@@ -92,16 +106,29 @@ def _link(name: str, color: str) -> str:
 
 
 class _LabelModel(QAbstractListModel):
-    """The visible class names, in search-ranking order; the tooltip is the path and description."""
+    """The visible class names, in search-ranking order; the tooltip is the path and description.
+    Classes the selected model knows carry a check mark (``classes``: None marks nothing)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.names: tuple[str, ...] = ()
+        self.classes: ModelClasses | None = None
+        self.icons: tuple[QIcon, QIcon] | None = None
 
     def set_names(self, names: tuple[str, ...]) -> None:
         self.beginResetModel()
         self.names = names
         self.endResetModel()
+
+    def set_classes(self, classes: ModelClasses | None, icons: tuple[QIcon, QIcon]) -> None:
+        """Mark what ``classes`` knows (None or a general model: no marks)."""
+        self.classes = classes if classes is not None and not classes.general else None
+        self.icons = icons
+        if self.names:
+            self.dataChanged.emit(self.index(0), self.index(len(self.names) - 1))
+
+    def known(self, name: str) -> bool | None:
+        return None if self.classes is None else name in (self.classes.known or ())
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.names)
@@ -115,7 +142,18 @@ class _LabelModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             label = get_label(name)
             path = html.escape(PATH_SEPARATOR.join((*label.path, label.name)))
-            return f"<p><b>{path}</b></p><p>{html.escape(label.description)}</p>"
+            tip = f"<p><b>{path}</b></p><p>{html.escape(label.description)}</p>"
+            known = self.known(name)
+            if known is not None and self.classes is not None:
+                title = html.escape(self.classes.title)
+                tip += (f"<p>\u2713 {title} was trained on this class.</p>" if known
+                        else f"<p><i>{title} was not trained on this class.</i></p>")
+            return tip
+        if role == KNOWN_ROLE:
+            return self.known(name)
+        if role == Qt.ItemDataRole.DecorationRole and self.icons is not None:
+            known = self.known(name)
+            return None if known is None else self.icons[0 if known else 1]
         return None
 
 
@@ -151,6 +189,26 @@ class _ClassList(QListView):
             self.scrollTo(self.currentIndex(), QAbstractItemView.ScrollHint.EnsureVisible)
 
 
+def _mark_icons(size: int, dark: bool) -> tuple[QIcon, QIcon]:
+    """A check mark (a class the model knows) and a blank icon of the same size (one it does not
+    know, so names stay aligned)."""
+    check = QPixmap(size, size)
+    check.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(check)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(KNOWN_COLORS[dark]))
+    pen.setWidthF(max(1.5, size / 7))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.drawPolyline([QPointF(size * 0.18, size * 0.55), QPointF(size * 0.42, size * 0.78),
+                          QPointF(size * 0.84, size * 0.24)])
+    painter.end()
+    blank = QPixmap(size, size)
+    blank.fill(Qt.GlobalColor.transparent)
+    return QIcon(check), QIcon(blank)
+
+
 def _wrapping_label(name: str, *, rich: bool = False) -> QLabel:
     """A word-wrapping label named ``name`` that follows the dock's width instead of widening it."""
     label = QLabel()
@@ -172,6 +230,11 @@ class QtClassBrowser(QWidget):
 
     Neither is emitted without a valid prompt: nothing selected, more than two classes, or two
     classes that share no parent class in the ontology (the preview says which and why).
+
+    With a model that lists the classes it knows (:meth:`follow_model`), those are checked, the
+    "only classes this model knows" filter narrows the list to them, and a selected class it
+    does not know gets a note (``class_note``) that names a real model and links to the model
+    manager; Generate then reads "Generate…" (the main window asks before running it).
     """
 
     prompt_chosen = Signal(str, str)
@@ -186,6 +249,7 @@ class QtClassBrowser(QWidget):
         self._syncing = False
         self._prompt: str | None = None
         self._size_from_model = False  # the size was switched to native for the model's sake
+        self._classes: ModelClasses | None = None  # what the selected model knows (None: no model yet)
         self._reveal_timer = QTimer(self)
         self._reveal_timer.setSingleShot(True)
         self._reveal_timer.setInterval(0)
@@ -205,6 +269,11 @@ class QtClassBrowser(QWidget):
         search_row.setContentsMargins(0, 0, 0, 0)
         search_row.addWidget(self.search_edit, 1)
         search_row.addWidget(self.count_label)
+        self.known_only_check = QCheckBox(KNOWN_ONLY_TEXT)
+        self.known_only_check.setObjectName("classKnownOnly")
+        self.known_only_check.setEnabled(False)
+        self.known_only_check.setToolTip("Pick a model in the prompt panel first")
+        self.known_only_check.toggled.connect(lambda _checked: self._apply_query(self.search_edit.text()))
 
         self._model = _LabelModel(self)
         self.list_view = _ClassList()
@@ -262,6 +331,9 @@ class QtClassBrowser(QWidget):
         self.caution_label = _wrapping_label("classCaution", rich=True)
         self.caution_label.linkActivated.connect(lambda _link: self.model_manager_requested.emit())
         self.caution_label.hide()
+        self.class_note = _wrapping_label("classNote", rich=True)
+        self.class_note.linkActivated.connect(lambda _link: self.model_manager_requested.emit())
+        self.class_note.hide()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -269,12 +341,14 @@ class QtClassBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.caution_label)
         layout.addLayout(search_row)
+        layout.addWidget(self.known_only_check)
         layout.addWidget(self.list_stack, 1)
         layout.addWidget(self.details)
         prompt_title = QLabel("<b>Prompt</b>")
         prompt_title.setObjectName("classPreviewTitle")
         layout.addWidget(prompt_title)
         layout.addWidget(self.preview_label)
+        layout.addWidget(self.class_note)
         layout.addLayout(form)
         layout.addLayout(buttons)
 
@@ -304,6 +378,9 @@ class QtClassBrowser(QWidget):
     def _apply_query(self, text: str) -> None:
         """Show the classes matching ``text`` in ranking order, keeping the visible selection."""
         names = _search(" ".join(text.split()).casefold())
+        if self.known_only():
+            known = self._classes.known if self._classes is not None else None
+            names = tuple(name for name in names if name in (known or ()))
         self._syncing = True
         try:
             self._model.set_names(names)
@@ -314,9 +391,19 @@ class QtClassBrowser(QWidget):
             self._syncing = False
         self._order = kept
         count = len(names)
-        self.count_label.setText(f"{count} class" if count == 1 else f"{count} classes")
+        counted = f"{count} class" if count == 1 else f"{count} classes"
+        if self._model.classes is not None:
+            counted += f" \u00b7 {sum(1 for name in names if self._model.known(name))} \u2713"
+        self.count_label.setText(counted)
         if count:
             self.list_stack.setCurrentWidget(self.list_view)
+        elif self.known_only() and self._classes is not None:
+            where = f" matching \u201c{text.strip()}\u201d" if text.strip() else ""
+            self.empty_label.setText(
+                f"{self._classes.title} knows no AudioSet class{where}. Untick \u201c{KNOWN_ONLY_TEXT}\u201d "
+                "to see every class, or clear the search."
+            )
+            self.list_stack.setCurrentWidget(self.empty_label)
         else:
             self.empty_label.setText(
                 f"No AudioSet class matches \u201c{text.strip()}\u201d. Try fewer or broader words "
@@ -355,6 +442,8 @@ class QtClassBrowser(QWidget):
                 wanted.append(canonical)
         if any(name not in self._rows for name in wanted):
             self._order = []
+            if self.known_only() and any(not self._model.known(name) for name in wanted):
+                self.known_only_check.setChecked(False)  # the user asked for a class it hides
             self.set_query("")
         self._syncing = True
         try:
@@ -439,10 +528,12 @@ class QtClassBrowser(QWidget):
         self.children_label.setVisible(bool(lines))
 
     def changeEvent(self, event: QEvent) -> None:
-        """Re-colour the class links when the theme changes."""
+        """Re-colour the class links and check marks when the theme changes."""
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange) and hasattr(self, "_model"):
             self._show_details()
+            if self._classes is not None:
+                self._set_classes(self._classes)
 
     def children_links(self) -> dict[str, str]:
         """The narrower classes the details show, name -> link target (for tests and wiring)."""
@@ -487,6 +578,27 @@ class QtClassBrowser(QWidget):
         self.preview_label.style().polish(self.preview_label)
         self.use_button.setEnabled(prompt is not None)
         self.generate_button.setEnabled(prompt is not None)
+        self._show_class_note(names if prompt is not None else [])
+
+    def class_caution(self) -> str | None:
+        """What the selected model does not know of the selected classes (and which real model
+        to use instead), or None: nothing selected, all known, or a general model."""
+        if self._classes is None or self._prompt is None:
+            return None
+        return self._classes.caution(self._order)
+
+    def _show_class_note(self, names: list[str]) -> None:
+        """The note under the prompt: the selected classes the model was not trained on. Generate
+        becomes "Generate…": the main window asks before running such a prompt."""
+        caution = self.class_caution() if names else None
+        if caution:
+            self.class_note.setText(
+                f"<b>\u26a0</b> {html.escape(caution)} <a href='models'>Open the Model Manager</a>")
+        self.class_note.setVisible(bool(caution))
+        self.generate_button.setText("Generate\u2026" if caution else "Generate")
+        self.generate_button.setToolTip(
+            "Asks first: the selected model was not trained on this class" if caution
+            else "Put this prompt and output size into the prompt panel and generate")
 
     def use_prompt(self) -> None:
         """Emit prompt_chosen(prompt, size) if the selection makes a prompt."""
@@ -500,11 +612,16 @@ class QtClassBrowser(QWidget):
 
     # -- the model in use --------------------------------------------------------------------
 
-    def follow_model(self, hints: Any, caution: str | None) -> None:
+    def follow_model(self, hints: Any, caution: str | None, classes: ModelClasses | None = None) -> None:
         """Adapt to the selected model: ``caution`` (what the model does badly with class
         prompts, or None) shows above the search with a link to the model manager; a model with
         its own native size (the starter's card) gets "Model's native size" instead of seed 001's
-        64x400, unless the user chose another size (and the 64x400 comes back for other models)."""
+        64x400, unless the user chose another size (and the 64x400 comes back for other models).
+
+        ``classes`` (:func:`engine.audioset.model_classes` of the model) marks the classes it
+        knows and enables the "only classes this model knows" filter; a general model (or None)
+        marks none and the filter is off."""
+        self._set_classes(classes)
         if caution:
             self.caution_label.setText(
                 f"<b>\u26a0 {html.escape(caution)}</b> <a href='models'>Open the Model Manager</a>")
@@ -516,6 +633,41 @@ class QtClassBrowser(QWidget):
         elif not native and self._size_from_model and self.output_size() == NATIVE_SIZE:
             self.set_output_size(DEFAULT_OUTPUT_SIZE)
             self._size_from_model = False
+
+    def _set_classes(self, classes: ModelClasses | None) -> None:
+        self._classes = classes
+        dark = self.palette().color(QPalette.ColorRole.WindowText).lightness() > 128
+        size = self.list_view.iconSize().height()
+        self._model.set_classes(classes, _mark_icons(size if size > 0 else self.fontMetrics().height(), dark))
+        check = self.known_only_check
+        listed = classes is not None and not classes.general
+        check.setEnabled(listed)
+        check.setText(f"{KNOWN_ONLY_TEXT} ({len(classes.known or ())})" if listed and classes is not None
+                      else KNOWN_ONLY_TEXT)
+        if classes is None:
+            check.setToolTip("Pick a model in the prompt panel first")
+        elif classes.general:
+            check.setToolTip(f"{classes.title} is a general model: its card lists no classes, so no class "
+                             "is marked and any may work")
+        else:
+            check.setToolTip(f"Show only the {len(classes.known or ())} classes {classes.title} was trained on "
+                             "(marked \u2713)")
+        self._apply_query(self.search_edit.text())
+
+    def model_classes(self) -> ModelClasses | None:
+        """What the model the browser follows knows (None before :meth:`follow_model`)."""
+        return self._classes
+
+    def known_only(self) -> bool:
+        """Whether the list shows only the classes the model knows (ticked, and the model lists them)."""
+        return self.known_only_check.isChecked() and self.known_only_check.isEnabled()
+
+    def set_known_only(self, on: bool) -> None:
+        self.known_only_check.setChecked(bool(on))
+
+    def marked_labels(self) -> list[str]:
+        """The visible classes marked as known by the selected model, top to bottom."""
+        return [name for name in self._model.names if self._model.known(name)]
 
     # -- output size -------------------------------------------------------------------------
 
@@ -533,12 +685,15 @@ class QtClassBrowser(QWidget):
     # -- persistence -------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return {"query": self.query(), "output_size": self.output_size(), "selected": self.selected_labels()}
+        return {"query": self.query(), "output_size": self.output_size(), "selected": self.selected_labels(),
+                "known_only": self.known_only_check.isChecked()}
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Put back a saved :meth:`state`; unknown or bad values are skipped."""
         if not isinstance(state, dict):
             return
+        if isinstance(state.get("known_only"), bool):
+            self.set_known_only(state["known_only"])
         query = state.get("query")
         if isinstance(query, str):
             self.set_query(query)

@@ -8,6 +8,7 @@ settings object, never these widgets.
 
 from __future__ import annotations
 
+import html
 import random
 from typing import Any
 
@@ -43,6 +44,13 @@ __all__ = ["GENERIC_SETTINGS", "NATIVE_SIZE", "NATIVE_SIZE_TEXT", "PREVIEWS_PER_
 
 NATIVE_SIZE_TEXT = "Model's native size"
 DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow attack'"
+
+
+def example_placeholder(hints: ModelHints | None, count: int = 3) -> str:
+    """The prompt box's placeholder for a model: its card's first ``count`` example prompts
+    (prompts that work with it), else a general example that suits any music model."""
+    examples = " \u00b7 ".join(f"'{p}'" for p in (hints.example_prompts[:count] if hints is not None else ()))
+    return f"Describe the sound, e.g. {examples}" if examples else DEFAULT_PROMPT_PLACEHOLDER
 
 
 def preset_names() -> list[str]:
@@ -331,11 +339,17 @@ class QtPromptPanel(QWidget):
         self.examples_button.setVisible(not self.examples_menu.isEmpty())
         if hints is None:
             self.model_note.hide()
-            self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
+            self.prompt_edit.setPlaceholderText(example_placeholder(None))
             return
-        if hints.starter:
+        if hints.starter and hints.audioset_classes:
             text = (
-                f"<b>{hints.title}</b>: tones, chords, sweeps, noise, clicks and plucks. "
+                f"<b>{html.escape(hints.title)}</b>: knows {len(hints.audioset_classes)} AudioSet classes "
+                "(\u2713 in Sound Classes) and synthetic tones and noises. For other sounds, "
+                "<a href='models'>download a real model</a>."
+            )
+        elif hints.starter:
+            text = (
+                f"<b>{html.escape(hints.title)}</b>: tones, chords, sweeps, noise, clicks and plucks. "
                 "For music and sound effects, <a href='models'>download a real model</a>."
             )
         else:
@@ -343,8 +357,7 @@ class QtPromptPanel(QWidget):
         self.model_note.setText(text)
         self.model_note.setToolTip(hints.description)
         self.model_note.setVisible(bool(text))
-        examples = " · ".join(f"'{p}'" for p in hints.example_prompts[:3])
-        self.prompt_edit.setPlaceholderText(f"Describe the sound, e.g. {examples}" if examples else DEFAULT_PROMPT_PLACEHOLDER)
+        self.prompt_edit.setPlaceholderText(example_placeholder(hints))
 
     # -- output size -------------------------------------------------------------------------
 

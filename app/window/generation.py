@@ -34,7 +34,8 @@ class GenerationMixin:
         "Use" also puts its output size (and that size's duration) into the panel, as the user
         asked; "Generate" (``generate``) uses the size for that one job only, so the panel's
         size and duration stay what they were for later generations. A model that does class
-        prompts badly (the synthetic-sounds starter) says so before generating."""
+        prompts badly (the synthetic-sounds starter), or was not trained on a selected class (its
+        card lists the classes it knows), says so before generating."""
         overrides: dict[str, Any] = {}
         try:
             if generate and size != NATIVE_SIZE:
@@ -55,18 +56,24 @@ class GenerationMixin:
         except ValueError as exc:
             self.prompt_panel.show_message(str(exc))
             return
-        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec))
+        from engine.audioset import model_classes
+        from engine.models.catalog import task_caution
+
+        caution = task_caution(spec.model, "sound_classes") or model_classes(spec.model).caution(
+            self.class_browser.selected_labels())
+        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec), caution=caution)
 
     def _on_prompt_panel_generate_requested(self, spec: JobSpec) -> None:
         self.run_after_caution("generate", getattr(spec, "model", ""), lambda: self.generate(spec))
 
-    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any]) -> bool:
+    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any], *, caution: str | None = None) -> bool:
         """Run ``proceed()`` now when nothing is known against ``model`` doing ``task`` (True);
-        otherwise say what the model does badly in a box that does not block, whose buttons go
-        on anyway, open the model manager, or cancel (False; ``caution_box`` holds the box)."""
+        otherwise say what the model does badly (``caution``, else the catalog's for the task) in
+        a box that does not block, whose buttons go on anyway, open the model manager, or cancel
+        (False; ``caution_box`` holds the box)."""
         from engine.models.catalog import task_caution
 
-        caution = task_caution(model, task)
+        caution = caution or task_caution(model, task)
         if not caution:
             proceed()
             return True
@@ -91,9 +98,10 @@ class GenerationMixin:
 
     def _on_generation_changed(self, name: str, value: Any) -> None:
         if name == "model":
+            from engine.audioset import model_classes
             from engine.models.catalog import model_hints, task_caution
 
-            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"))
+            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"), model_classes(value))
 
     def generate(self, spec: JobSpec) -> int | None:
         """Submit a generation; its clips land at the current playhead on the selected track.

@@ -203,6 +203,9 @@ class ModelHints:
     example_prompts: tuple[str, ...] = field(default=())
     #: What the model does well (the starter card's sound families), for labels.
     sound_families: tuple[str, ...] = field(default=())
+    #: The AudioSet classes its card says it was trained on (``audioset_classes``, as written
+    #: there; :func:`engine.audioset.model_classes` checks them), None when the card lists none.
+    audioset_classes: tuple[str, ...] | None = None
     #: (task, warning) pairs: tasks the model does badly and what to say before running one.
     cautions: tuple[tuple[str, str], ...] = field(default=())
 
@@ -251,6 +254,7 @@ def model_hints(model: str) -> ModelHints | None:
         recommended = card.get("recommended") if isinstance(card.get("recommended"), dict) else {}
         prompts = card.get("example_prompts")
         families, cautions = card.get("sound_families"), card.get("cautions")
+        classes = card.get("audioset_classes")
         preset = card.get("spectrogram_preset")
         scheduler = recommended.get("scheduler")
         upsampler = recommended.get("upsampler")
@@ -266,6 +270,7 @@ def model_hints(model: str) -> ModelHints | None:
             upsampler=upsampler if isinstance(upsampler, str) and upsampler.strip() else None,
             example_prompts=tuple(str(p) for p in prompts) if isinstance(prompts, list) else (),
             sound_families=tuple(str(f) for f in families) if isinstance(families, list) else (),
+            audioset_classes=tuple(str(c) for c in classes if isinstance(c, str)) if isinstance(classes, list) else None,
             cautions=tuple((_task_name(str(k)), str(v)) for k, v in cautions.items()) if isinstance(cautions, dict) else (),
         )
     if text.lower() == DEFAULT_GENERATE_MODEL.lower():
@@ -300,15 +305,16 @@ def task_caution(model: str, task: str) -> str | None:
     "sound_classes", "inpaint", "extend", "continue", "loop", "vary", "interpolate") with
     ``model``, when the model is known to do it badly; None when nothing is known against it.
 
-    A model card's ``cautions`` say so explicitly; the shipped starter model (synthetic sounds
-    only) warns about AudioSet class prompts; a catalog model warns about tasks it is not listed
-    for."""
+    A model card's ``cautions`` say so explicitly; a starter model whose card lists no AudioSet
+    classes (the first one: synthetic sounds only) warns about every AudioSet class prompt (one
+    that lists them is judged class by class: :meth:`engine.audioset.ModelClasses.caution`); a
+    catalog model warns about tasks it is not listed for."""
     hints = model_hints(model)
     if hints is not None:
         said = dict(hints.cautions)
         if task in said:
             return said[task]
-        if hints.starter and task == "sound_classes":
+        if hints.starter and task == "sound_classes" and hints.audioset_classes is None:
             families = ", ".join(f.replace("_", " ") for f in hints.sound_families) or "synthetic sounds"
             return (f"This model was trained only on synthetic sounds ({families}). AudioSet class "
                     "prompts such as 'Shout' or 'Dog' give a tone, noise or silence, not that sound. "

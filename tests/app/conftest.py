@@ -140,6 +140,19 @@ def window(make_window, qtbot):
 
 
 @pytest.fixture
+def browser(qtbot):
+    """The Sound Classes browser alone, shown at a dock's size."""
+    from app.widgets.qt_class_browser import QtClassBrowser
+
+    widget = QtClassBrowser()
+    qtbot.addWidget(widget)
+    widget.resize(360, 640)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
 def make_wav(tmp_path):
     """Write a float32 WAV of noise: make_wav(name, seconds, channels, rate) -> (path, audio)."""
     import soundfile as sf

@@ -12,16 +12,6 @@ from app.widgets.qt_class_browser import NATIVE_SIZE, QtClassBrowser
 from engine.audioset import DEFAULT_OUTPUT_SIZE, OUTPUT_SIZES, label_names
 
 
-@pytest.fixture
-def browser(qtbot):
-    widget = QtClassBrowser()
-    qtbot.addWidget(widget)
-    widget.resize(360, 640)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
-
-
 def click_row(qtbot, browser, name, modifier=Qt.KeyboardModifier.NoModifier):
     """Click class ``name`` in the list as a user would (Ctrl adds to the selection)."""
     view = browser.list_view
@@ -187,7 +177,7 @@ def test_state_round_trips_and_bad_values_are_ignored(qtbot, browser):
     browser.select_labels(["Bark", "Howl"])
     browser.set_output_size("native")
     state = browser.state()
-    assert state == {"query": "dog", "output_size": "native", "selected": ["Bark", "Howl"]}
+    assert state == {"query": "dog", "output_size": "native", "selected": ["Bark", "Howl"], "known_only": False}
 
     other = QtClassBrowser()
     qtbot.addWidget(other)
@@ -196,7 +186,7 @@ def test_state_round_trips_and_bad_values_are_ignored(qtbot, browser):
     assert other.prompt() == browser.prompt()
 
     other.restore_state({"query": 7, "output_size": "huge", "selected": ["Not a class", 3, "Yip"]})
-    assert other.state() == {"query": "dog", "output_size": "native", "selected": ["Yip"]}
+    assert other.state() == {"query": "dog", "output_size": "native", "selected": ["Yip"], "known_only": False}
     other.restore_state({})
     other.restore_state(None)  # type: ignore[arg-type]
     assert other.output_size() == "native"
