@@ -39,12 +39,7 @@ PROMPT = "jazz piano solo"
 SCHEDULER = "dpm++2m-karras"
 
 
-def drive(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+from engine.specs import run_to_end as drive  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from engine.audio.io import resample  # noqa: E402
 from engine.upsample.dsp import log_spectral_distance, spectral_flatness  # noqa: E402
 from engine.upsample.models import load_upsampler  # noqa: E402
-from engine.upsample.run import finish as drive  # noqa: E402
+from engine.specs import run_to_end as drive  # noqa: E402
 from engine.upsample.run import upsample_clip  # noqa: E402
 
 RATE = 44100

@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from engine.audio.params import PRESETS, SpectrogramParams, SpectrogramParamsError, get_preset  # torch-free
 from engine.audio.mel_scale import mel_bin_frequencies  # numpy only: where each image row sits in Hz
 from engine.pipelines.landing import working_length  # numpy only: the working copy's length at the model's rate
+from engine.models.policy import LoadPolicy  # torch-free: the device / precision rules
 from engine.recipes import MissingInputError, Recipe
 from engine.specs import (  # re-exported: the app and the CLI import these from here
     DEFAULT_SCHEDULER,
@@ -181,15 +182,10 @@ save_spectrogram_image = _spectrogram_function("save_spectrogram_image")
 
 
 @dataclass(frozen=True)
-class EngineSettings:
-    """How the engine loads and runs models. Changing settings means a new Engine."""
+class EngineSettings(LoadPolicy):
+    """How the engine loads and runs models: a :class:`LoadPolicy` (device, precision, memory
+    savers; its rules check them) plus where models come from. Changing settings means a new Engine."""
 
-    device: str = "auto"
-    precision: str = "auto"
-    attention_slicing: bool = False
-    vae_slicing: bool = False
-    vae_tiling: bool = False
-    cpu_offload: bool = False
     cache_dir: str | None = None
     offline: bool = False
     token: str | None = None
@@ -197,21 +193,12 @@ class EngineSettings:
     max_loaded_models: int = 1
 
     def __post_init__(self) -> None:
-        self.load_policy()  # LoadPolicy owns the device / precision rules (a ValueError says what)
+        super().__post_init__()  # LoadPolicy owns the device / precision rules (a ValueError says what)
         if self.max_loaded_models < 1:
             raise ValueError("`max_loaded_models` must be at least 1.")
 
-    def load_policy(self) -> Any:
-        from engine.models.policy import LoadPolicy
-
-        return LoadPolicy(
-            device=self.device,
-            precision=self.precision,
-            attention_slicing=self.attention_slicing,
-            vae_slicing=self.vae_slicing,
-            vae_tiling=self.vae_tiling,
-            cpu_offload=self.cpu_offload,
-        )
+    def load_policy(self) -> LoadPolicy:
+        return LoadPolicy(**{f.name: getattr(self, f.name) for f in fields(LoadPolicy)})
 
     def with_changes(self, **changes: Any) -> EngineSettings:
         return replace(self, **changes)

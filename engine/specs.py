@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -548,6 +548,17 @@ class TrainingJob(JobSpec):
         """Whether to save a checkpoint after ``step`` steps (every ``checkpoint_every``, not at the end)."""
         return bool(self.checkpoint_every) and step % self.checkpoint_every == 0 and step < self.num_steps
 
+    def save_checkpoint(self, step: int, write: Callable[[Path], Any]) -> Path | None:
+        """The checkpoint after ``step`` steps, if one is due (:meth:`due_checkpoint`): makes its folder,
+        lets ``write(folder)`` fill it, then marks it complete. Returns the folder, or None when none was due."""
+        if not self.due_checkpoint(step):
+            return None
+        folder = self.checkpoint_dir(step)
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder)
+        self.mark_complete(folder)
+        return folder
+
     @staticmethod
     def mark_complete(folder: Path) -> None:
         """Mark a checkpoint folder whose files are all written as complete (call it last)."""
@@ -594,6 +605,24 @@ class Progress:
     @property
     def fraction(self) -> float | None:
         return self.step / self.total if self.total else None
+
+
+def run_to_end(gen: Generator[Any, None, Any]) -> Any:
+    """Run a job's (or any) generator to its end outside the worker (scripts, benches, tests, a
+    sampler's steps): its return value; what it yields is dropped."""
+    return collect_progress(gen, keep=False)[0]
+
+
+def collect_progress(gen: Generator[Any, None, Any], *, keep: bool = True) -> tuple[Any, list[Any]]:
+    """Run ``gen`` to its end: ``(its return value, what it yielded)`` (an empty list unless ``keep``)."""
+    yielded: list[Any] = []
+    while True:
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            return stop.value, yielded
+        if keep:
+            yielded.append(item)
 
 
 @dataclass(frozen=True, eq=False)

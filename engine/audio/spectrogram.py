@@ -34,6 +34,7 @@ from engine.audio.limits import check_image_size, check_memory, format_duration
 
 # The parameters, presets and EXIF tags are torch-free (engine.audio.params); re-exported here so
 # code that computes spectrograms finds everything in one module.
+from engine.audio import params as _params
 from engine.audio.params import (
     DEFAULT_MAX_VALUE,
     INT16_SCALE,
@@ -57,26 +58,14 @@ from engine.cancel import cancel_point
 if TYPE_CHECKING:
     from engine.audio.inversion import Vocoder
 
-__all__ = [
-    "INT16_SCALE",
-    "DEFAULT_MAX_VALUE",
-    "OUTPUT_PEAK",
-    "ExifTag",
-    "SpectrogramParamsError",
-    "SpectrogramExifError",
-    "SpectrogramParams",
-    "PRESETS",
-    "get_preset",
+__all__ = [  # the torch-free names of engine.audio.params, then what needs torch
+    *_params.__all__,
     "mel_from_audio",
     "image_from_mel",
     "image_from_audio",
     "check_audio_for_image",
-    "width_for_duration",
-    "duration_for_width",
-    "samples_for_width",
     "mel_from_image",
     "mel_from_pixels",
-    "max_value_from_exif",
     "audio_from_mel",
     "audio_from_image",
     "save_spectrogram_image",

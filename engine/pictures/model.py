@@ -264,12 +264,9 @@ class PictureModel(nn.Module):
 
     def sample(self, embedding: torch.Tensor, seed: int, *, steps: int = 50, guidance: float = 3.0) -> np.ndarray:
         """:meth:`sample_steps` run to the end: uint8 (64, 64, 3)."""
-        gen = self.sample_steps(embedding, seed, steps=steps, guidance=guidance)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        from engine.specs import run_to_end
+
+        return run_to_end(self.sample_steps(embedding, seed, steps=steps, guidance=guidance))
 
 
 # ---------------------------------------------------------------------------------------------

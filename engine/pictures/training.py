@@ -60,12 +60,9 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         losses.append(loss)
         ctx.check_cancelled()
         yield Progress(stage="train", step=step, total=spec.num_steps, message=f"loss {np.mean(losses[-20:]):.4f}")
-        if spec.due_checkpoint(step):
-            folder = spec.checkpoint_dir(step)
-            folder.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "opt": state["opt"].state_dict(), "ema": state["ema"],
-                        "generator": state["generator"].get_state()}, folder / "state.pt")
-            spec.mark_complete(folder)
+        spec.save_checkpoint(step, lambda folder: torch.save(
+            {"model": model.state_dict(), "opt": state["opt"].state_dict(), "ema": state["ema"],
+             "generator": state["generator"].get_state()}, folder / "state.pt"))
     out = Path(spec.output_dir)
     first_last = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))] if losses else None
     facts = {

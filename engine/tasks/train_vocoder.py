@@ -117,6 +117,12 @@ def run(spec: TrainVocoderJob, ctx: Any) -> Generator[Progress, None, tuple[Task
     hop = params.hop_length
     length = -(-spec.segment_frames * hop // net.multiple) * net.multiple
     losses: list[float] = []
+
+    def save(folder: Path) -> None:
+        save_file(net.state_dict(), str(folder / MODEL_FILE))
+        torch.save(optimizer.state_dict(), str(folder / OPTIMIZER_FILE))
+        (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
     while step < spec.num_steps:
         # Each step's draws depend on (seed, step) only: a resumed run trains exactly as an uninterrupted one.
         rng = np.random.default_rng([seed, step])
@@ -134,13 +140,7 @@ def run(spec: TrainVocoderJob, ctx: Any) -> Generator[Progress, None, tuple[Task
         losses.append(float(loss.detach()))
         yield Progress(stage="train", step=step, total=spec.num_steps,
                        message=f"step {step}/{spec.num_steps}, loss {np.mean(losses[-50:]):.4f}")
-        if spec.due_checkpoint(step):
-            folder = spec.checkpoint_dir(step)
-            folder.mkdir(parents=True, exist_ok=True)
-            save_file(net.state_dict(), str(folder / MODEL_FILE))
-            torch.save(optimizer.state_dict(), str(folder / OPTIMIZER_FILE))
-            (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-            spec.mark_complete(folder)
+        spec.save_checkpoint(step, save)
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(out / MODEL_FILE))

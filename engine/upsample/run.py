@@ -45,13 +45,6 @@ def _resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
     return resample(audio, src, dst) if src != dst else np.array(audio, dtype=np.float32, copy=True)
 
 
-def finish(gen: Generator[Progress, None, Any]) -> Any:
-    """Run a job generator to its end outside the worker (scripts, benches): its return value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def check_clip(audio: np.ndarray, sample_rate_hz: int) -> None:

@@ -12,6 +12,7 @@ from engine.api import InterpolateJob, spec_from_recipe
 from engine.audio.loudness import CEILING_DBTP, TARGET_LUFS, integrated_loudness, true_peak_dbtp
 from engine.audio.splice import jump_ratio
 from engine.pipelines.interpolate import slerp
+from engine.specs import run_to_end
 
 SEGMENT = dict(window_s=1.28, crossfade_s=0.32)
 
@@ -56,11 +57,7 @@ def test_the_ends_are_the_two_prompts_and_the_middle_is_between(morph):
     def picture(prompt: str) -> np.ndarray:
         gen = denoise(pipe, prompt=prompt, negative_prompt="", height=64, width=128, num_inference_steps=2,
                       guidance_scale=spec.guidance_scale, scheduler=spec.scheduler, generator_seed=6)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return to_uint8(model_pixels(stop.value, params))
+        return to_uint8(model_pixels(run_to_end(gen), params))
 
     image = np.asarray(result.image)
     first, last = picture("church bells"), picture("electronic beats")

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from engine.specs import collect_progress
 from engine.training.lora import (
     LoraTrainConfig,
     LoraTrainer,
@@ -43,13 +44,7 @@ def dataset():
 FAST = dict(rank=4, alpha=8.0, learning_rate=2e-2, batch_size=2, device="cpu", num_threads=1, validation_fraction=0.2)
 
 
-def drain(gen):
-    events = []
-    try:
-        while True:
-            events.append(next(gen))
-    except StopIteration as stop:
-        return stop.value, events
+drain = collect_progress
 
 
 @pytest.fixture(scope="module")

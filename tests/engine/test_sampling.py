@@ -11,20 +11,13 @@ import torch
 
 from engine.pipelines.sampling import denoise
 from engine.pipelines.schedulers import make_scheduler
-from engine.specs import SCHEDULER_NAMES, JobCancelledError
+from engine.specs import SCHEDULER_NAMES, JobCancelledError, collect_progress
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 H, W = 128, 64  # small images keep these CPU tests fast; the audio tests use the real 512 rows
 
 
-def drive(gen):
-    """Run a job generator to the end: (return value, list of Progress)."""
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, events
+drive = collect_progress  # run a job generator to the end: (return value, list of Progress)
 
 
 @pytest.fixture(scope="module")

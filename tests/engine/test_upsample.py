@@ -17,20 +17,14 @@ import engine.api as api
 from engine.api import AudioInput, Engine, EngineSettings, Recipe
 from engine.upsample.dsp import detect_cutoff_hz, log_spectral_distance, spectral_flatness
 from engine.upsample.models import UpsamplerError, load_upsampler
+from engine.specs import collect_progress
 from engine.upsample.run import upsample_clip
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TINY = str(ASSETS / "tiny-upsampler")
 
 
-def drive(gen):
-    """Run a job generator to its end; returns (its value, its progress reports)."""
-    reports = []
-    while True:
-        try:
-            reports.append(next(gen))
-        except StopIteration as stop:
-            return stop.value, reports
+drive = collect_progress  # run a job generator to its end: (its value, its progress reports)
 
 
 def band_limited(signal: np.ndarray, rate: int, cutoff_hz: float) -> np.ndarray:

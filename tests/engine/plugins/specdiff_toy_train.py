@@ -41,11 +41,7 @@ def run(spec: FitJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, .
         step += 1
         done_here += 1
         yield Progress(stage="train", step=step, total=spec.num_steps, message=f"w = {w:.4f}")
-        if spec.due_checkpoint(step):
-            folder = spec.checkpoint_dir(step)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "w.json").write_text(json.dumps({"w": w}))
-            spec.mark_complete(folder)
+        spec.save_checkpoint(step, lambda folder: (folder / "w.json").write_text(json.dumps({"w": w})))
         if spec.stop_after and done_here == spec.stop_after:
             raise RuntimeError(f"stopped after step {step}")
     out = Path(spec.output_dir) / "w.json"
