@@ -114,7 +114,7 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
 
     def _connect(self) -> None:
         self.prompt_panel.generate_requested.connect(self._on_prompt_panel_generate_requested)
-        self.class_browser.model_manager_requested.connect(self.open_model_manager)
+        self.class_browser.model_manager_requested.connect(self._open_models_for_classes)
         self.generation.events.changed.connect(self._on_generation_changed)
         self.prompt_panel.model_manager_requested.connect(self.open_model_manager)
         self.class_browser.prompt_chosen.connect(self.use_class_prompt)

@@ -268,13 +268,15 @@ class ModelClasses:
     card lists none, or that has no card (Riffusion, Stable Diffusion, any repo or folder), about
     which nothing is claimed class by class. A starter model (``"starter": true``) whose card
     lists none knows none: it was trained on its own captions only. ``title`` names the model
-    for people; ``suggestion`` is a real model to use instead (a catalog title), or "".
+    for people; ``suggestion`` is a real model to use instead (a catalog title, Riffusion's)
+    and ``suggestion_id`` its repo id, or "" for both.
     """
 
     model: str
     title: str
     known: frozenset[str] | None
     suggestion: str = ""
+    suggestion_id: str = ""
 
     @property
     def general(self) -> bool:
@@ -325,7 +327,8 @@ def model_classes(model: str) -> ModelClasses:
     entry = find_entry(text) if text else None
     title = hints.title if hints is not None else (entry.title if entry is not None else (Path(text).name or text))
     suggested = find_entry(DEFAULT_GENERATE_MODEL)
-    suggestion = suggested.title if suggested is not None and suggested is not entry else ""
+    if suggested is None or suggested is entry:
+        suggested = None
     known: frozenset[str] | None = None
     if hints is not None and hints.audioset_classes is not None:
         by_name = _by_name()
@@ -333,4 +336,5 @@ def model_classes(model: str) -> ModelClasses:
                           if n.strip().casefold() in by_name)
     elif hints is not None and hints.starter:
         known = frozenset()
-    return ModelClasses(model=text, title=title, known=known, suggestion=suggestion)
+    return ModelClasses(model=text, title=title, known=known, suggestion=suggested.title if suggested else "",
+                        suggestion_id=suggested.model_id if suggested else "")

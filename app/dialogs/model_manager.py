@@ -91,6 +91,7 @@ class ModelManagerDialog(QDialog):
         self.downloads: dict[int, str] = {}  # job id -> model id
         self.download_state: dict[str, str] = {}  # model id -> status text while downloading
         self.confirm_delete = True
+        self._wanted = ""  # a model to select once the listing has it (select_when_listed)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -207,7 +208,9 @@ class ModelManagerDialog(QDialog):
                      QTableWidgetItem("★" if entry.model_id == default else "")]
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
-        if selected is not None:
+        if self._wanted and self.select(self._wanted):
+            self._wanted = ""
+        elif selected is not None:
             self.select(selected.model_id)
         self._update_buttons()
 
@@ -235,6 +238,11 @@ class ModelManagerDialog(QDialog):
         if row >= 0:
             self.table.selectRow(row)
         return row >= 0
+
+    def select_when_listed(self, model_id: str) -> None:
+        """Select ``model_id`` now if it is listed, else when the next listing has it (the model
+        a caution suggests, so its row, card and Download button are what the user sees)."""
+        self._wanted = "" if self.select(model_id) else model_id
 
     def selected_entry(self) -> ModelEntry | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []

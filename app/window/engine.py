@@ -75,7 +75,8 @@ class EngineMixin:
 
         self.client.submit(UnloadModelsJob())
 
-    def open_model_manager(self) -> None:
+    def open_model_manager(self, *_: Any, select: str = "") -> None:
+        """Show the model manager (one per window), with model ``select`` selected if given."""
         from app.dialogs.model_manager import ModelManagerDialog
 
         dialog = getattr(self, "model_manager", None)
@@ -86,6 +87,8 @@ class EngineMixin:
             self.model_manager = dialog
         dialog.show()
         dialog.raise_()
+        if select:
+            dialog.select_when_listed(select)
         dialog.refresh()
 
     def open_lora_wizard(self) -> Any:

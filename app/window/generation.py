@@ -36,41 +36,67 @@ class GenerationMixin:
         size and duration stay what they were for later generations. A model that does class
         prompts badly (the synthetic-sounds starter), or was not trained on a selected class (its
         card lists the classes it knows), says so before generating."""
-        overrides: dict[str, Any] = {}
-        try:
-            if generate and size != NATIVE_SIZE:
-                overrides = {"size": size, "duration_s": duration_for_size(size, self.generation.preset)}
-            elif not generate:
+        if not generate:
+            try:
                 self.generation.set_output_size(size)
-        except ValueError as exc:
-            self.show_message(str(exc))
-            return
+            except ValueError as exc:
+                self.show_message(str(exc))
+                return
         self.generation.set(prompt=prompt)
         self.prompt_dock.show()
         self.prompt_dock.raise_()
         if not generate:
             self.prompt_panel.prompt_edit.setFocus()
             return
-        try:
-            spec = self.prompt_panel.spec(**overrides)
-        except ValueError as exc:
-            self.prompt_panel.show_message(str(exc))
+        spec = self._class_prompt_spec(size)
+        if spec is None:
             return
         from engine.audioset import model_classes
         from engine.models.catalog import task_caution
 
-        caution = task_caution(spec.model, "sound_classes") or model_classes(spec.model).caution(
-            self.class_browser.selected_labels())
-        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec), caution=caution)
+        classes = model_classes(spec.model)
+        caution = task_caution(spec.model, "sound_classes") or classes.caution(self.class_browser.selected_labels())
+        alternative = None
+        entry = self.model_listing.find(classes.suggestion_id) if self.model_listing and caution else None
+        if entry is not None and entry.downloaded:  # the real model is here: offer to use it
+            alternative = (f"Use {classes.suggestion}", lambda: self._generate_class_prompt_with(entry.model_id, size))
+        self.run_after_caution("sound_classes", spec.model, lambda: self.generate(spec), caution=caution,
+                               alternative=alternative, suggest=classes.suggestion_id)
+
+    def _class_prompt_spec(self, size: str) -> JobSpec | None:
+        """The prompt panel's job at the class browser's output ``size`` for that job only (the
+        panel keeps its own size and length); None when the panel says what is wrong."""
+        try:
+            overrides = {} if size == NATIVE_SIZE else {"size": size, "duration_s": duration_for_size(size, self.generation.preset)}
+            return self.prompt_panel.spec(**overrides)
+        except ValueError as exc:
+            self.prompt_panel.show_message(str(exc))
+            return None
+
+    def _generate_class_prompt_with(self, model: str, size: str) -> None:
+        """Switch the prompt panel to ``model`` (with its recommended settings) and generate the
+        class prompt already in the panel at ``size`` (for that job only)."""
+        self.prompt_panel.set_model(model)
+        self.prompt_panel.apply_model_hints()
+        spec = self._class_prompt_spec(size)
+        if spec is not None:
+            self.generate(spec)
+
+    def _open_models_for_classes(self) -> None:
+        """The Sound Classes note's link: the model manager, with the real model it suggests selected."""
+        classes = self.class_browser.model_classes()
+        self.open_model_manager(select=classes.suggestion_id if classes is not None and not classes.general else "")
 
     def _on_prompt_panel_generate_requested(self, spec: JobSpec) -> None:
         self.run_after_caution("generate", getattr(spec, "model", ""), lambda: self.generate(spec))
 
-    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any], *, caution: str | None = None) -> bool:
+    def run_after_caution(self, task: str, model: str, proceed: Callable[[], Any], *, caution: str | None = None,
+                          alternative: tuple[str, Callable[[], Any]] | None = None, suggest: str = "") -> bool:
         """Run ``proceed()`` now when nothing is known against ``model`` doing ``task`` (True);
         otherwise say what the model does badly (``caution``, else the catalog's for the task) in
-        a box that does not block, whose buttons go on anyway, open the model manager, or cancel
-        (False; ``caution_box`` holds the box)."""
+        a box that does not block, whose buttons go on anyway, open the model manager (with model
+        ``suggest`` selected), run ``alternative`` (a button's text and what it does: another
+        model), or cancel (False; ``caution_box`` holds the box)."""
         from engine.models.catalog import task_caution
 
         caution = caution or task_caution(model, task)
@@ -80,6 +106,7 @@ class GenerationMixin:
         box = QMessageBox(QMessageBox.Icon.Warning, APP_TITLE, caution, QMessageBox.StandardButton.Cancel, self)
         go_on = box.addButton("Go On", QMessageBox.ButtonRole.AcceptRole)
         manager = box.addButton("Open Model Manager", QMessageBox.ButtonRole.ActionRole)
+        other = box.addButton(alternative[0], QMessageBox.ButtonRole.ActionRole) if alternative else None
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -88,7 +115,9 @@ class GenerationMixin:
             if button is go_on:
                 proceed()
             elif button is manager:
-                self.open_model_manager()
+                self.open_model_manager(select=suggest)
+            elif alternative is not None and button is other:
+                alternative[1]()
 
         box.buttonClicked.connect(clicked)
         box.show()

@@ -110,9 +110,13 @@ def test_generating_an_unknown_class_asks_and_offers_the_model_manager(qtbot, wi
     box = window.caution_box
     assert box.isVisible() and "not trained on \u201cShout\u201d" in box.text() and "Riffusion v1" in box.text()
     assert not window.client.is_busy  # nothing runs before the user answers
+    assert "Use Riffusion v1" not in [b.text() for b in box.buttons()]  # not downloaded here
     button(box, "Open Model Manager").click()
-    qtbot.waitUntil(lambda: getattr(window, "model_manager", None) is not None and window.model_manager.isVisible())
-    window.model_manager.close()
+    manager = window.model_manager
+    # The manager opens on the real model the caution names, ready to download.
+    qtbot.waitUntil(lambda: manager.isVisible() and manager.selected_entry() is not None, timeout=30000)
+    assert manager.selected_entry().model_id == RIFFUSION and "church bells on sunday" in manager.card_view.toPlainText()
+    manager.close()
     assert not window.client.is_busy
     # A class it knows generates at once, no questions.
     window.caution_box = None
@@ -121,6 +125,29 @@ def test_generating_an_unknown_class_asks_and_offers_the_model_manager(qtbot, wi
     assert window.caution_box is None
     (spec,) = window.client.jobs().values()
     assert spec.prompt == "a spectrogram of the sound of Piano" and spec.model == standin
+    window.client.cancel_all()
+    qtbot.waitUntil(lambda: not window.client.is_busy, timeout=60000)
+
+
+def test_a_downloaded_real_model_is_offered_for_an_unknown_class(qtbot, window, standin, engine_settings, tiny_model):
+    from pathlib import Path
+
+    from tests.app.test_model_manager import make_fake_hub_cache
+
+    make_fake_hub_cache(Path(engine_settings.cache_dir), Path(tiny_model), RIFFUSION)  # "Riffusion", downloaded
+    with qtbot.waitSignal(window.client.models_listed, timeout=30000):
+        window.refresh_models()
+    browser, panel = window.class_browser, window.prompt_panel
+    panel.set_model(standin)
+    panel.apply_model_hints()
+    browser.select_labels(["Shout"])
+    browser.generate()
+    box = window.caution_box
+    assert box.isVisible() and not window.client.is_busy
+    button(box, "Use Riffusion v1").click()
+    (spec,) = window.client.jobs().values()
+    assert spec.model == RIFFUSION and spec.prompt == "a spectrogram of the sound of Shout"
+    assert panel.model_id() == RIFFUSION and browser.class_note.isHidden()  # the panel now uses it
     window.client.cancel_all()
     qtbot.waitUntil(lambda: not window.client.is_busy, timeout=60000)
 
