@@ -191,14 +191,15 @@ class _Threads:
     """
 
     def __init__(self) -> None:
-        self.torch = sys.modules.get("torch")
-        if self.torch is None:
-            try:
-                import torch
+        # An import statement, not sys.modules: while another thread (a model listing, the
+        # warm-up) is still importing torch, sys.modules holds it half-initialised.
+        self.torch = None
+        try:
+            import torch
 
-                self.torch = torch
-            except ImportError:  # pragma: no cover - the engine always has torch
-                pass
+            self.torch = torch
+        except ImportError:  # pragma: no cover - the engine always has torch
+            pass
         self.worker_count = self.torch.get_num_threads() if self.torch is not None else None
         self.job_count = self.worker_count
 
