@@ -421,15 +421,22 @@ def safe_file_name(name: str) -> str:
     return cleaned[:80] or "clip"
 
 
-def clip_drag_mime(clip: Clip) -> QMimeData:
-    """Mime data for dragging ``clip`` out of the window: a 32-bit float WAV of its audible audio
-    (with gain and recipe) in a temporary folder, as a file URL for file managers and DAWs."""
+def drag_file_path(name: str, suffix: str) -> Path:
+    """A new file path for something dragged out of the window, named after ``name`` (made safe
+    and unique) in a temporary folder removed when the app exits."""
     folder = _drag_folder()
-    path = folder / f"{safe_file_name(clip.name)}.wav"
+    path = folder / f"{safe_file_name(name)}{suffix}"
     n = 1
     while path.exists():
         n += 1
-        path = folder / f"{safe_file_name(clip.name)} {n}.wav"
+        path = folder / f"{safe_file_name(name)} {n}{suffix}"
+    return path
+
+
+def clip_drag_mime(clip: Clip) -> QMimeData:
+    """Mime data for dragging ``clip`` out of the window: a 32-bit float WAV of its audible audio
+    (with gain and recipe) in a temporary folder, as a file URL for file managers and DAWs."""
+    path = drag_file_path(clip.name, ".wav")
     write_export(path, render_clip(clip), clip.sample_rate_hz, "wav32f", export_metadata([clip]))
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])

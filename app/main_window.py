@@ -107,6 +107,9 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
         from app.edit_tools import install_edit_tools
 
         self.edit_tools = install_edit_tools(self)
+        from app.widgets.gallery import install_gallery
+
+        self.gallery = install_gallery(self)  # the Pictures dock (Generate > Picture from Audio)
         self._restore_state()
         self._update_title()
         self.refresh_models()

@@ -93,7 +93,8 @@ class ProjectEvents(EventGroup):
 
     track_added(track), track_removed(track), track_changed(track), track_moved(track, index),
     clip_added(track, clip), clip_removed(track, clip), clip_changed(clip),
-    selection_changed(selection), playhead_moved(seconds), project_reset(project).
+    selection_changed(selection), playhead_moved(seconds), project_reset(project),
+    picture_added(picture), picture_removed(picture) (pictures made from clips, app.model.pictures).
 
     project_reset means a whole new document was swapped in (File > New, Open, Recover): no
     track or clip events are sent for the tracks and clips that left or arrived with it, so a
@@ -111,6 +112,8 @@ class ProjectEvents(EventGroup):
         "selection_changed",
         "playhead_moved",
         "project_reset",
+        "picture_added",
+        "picture_removed",
     )
 
     # Declared for type checkers and readers; filled by EventGroup.__init__.
@@ -124,3 +127,5 @@ class ProjectEvents(EventGroup):
     selection_changed: Event
     playhead_moved: Event
     project_reset: Event
+    picture_added: Event
+    picture_removed: Event

@@ -1,7 +1,9 @@
 """Project files (``.sdproj``): a zip holding ``project.json``, each audio array once as a 32-bit
-float WAV (sample-exact), each spectrogram image as a PNG with its EXIF params, and the input
+float WAV (sample-exact), each spectrogram image as a PNG with its EXIF params, the input
 audio of the edits that made clips (``inputs/<sha256>.wav``, once per fingerprint, so Regenerate
-can rerun them after the project is reopened). Qt-free.
+can rerun them after the project is reopened), and the pictures made from clips
+(``pictures/NNNN.png``, each a PNG carrying its recipe; the manifest's ``pictures`` lists them
+with the clip each came from). Qt-free.
 
 Saving is split so the GUI never blocks: :meth:`ProjectSnapshot.capture` runs on the GUI thread
 (cheap: it copies field values and keeps references to the immutable arrays), and
@@ -24,7 +26,7 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,8 @@ from engine.specs import Recipe
 PROJECT_SUFFIX = ".sdproj"
 #: Where the input audio of edits is kept (``inputs/<sha256>.wav``; the manifest's ``inputs``).
 INPUTS_FOLDER = "inputs/"
+#: Where the pictures made from clips are kept (``pictures/NNNN.png``; the manifest's ``pictures``).
+PICTURES_FOLDER = "pictures/"
 MANIFEST_ENTRY = "project.json"
 READ_CHUNK_BYTES = 1 << 20
 AUDIO_BLOCK_FRAMES = 1 << 16
@@ -65,6 +69,8 @@ class ProjectSnapshot:
     arrays: dict[str, np.ndarray]
     rates: dict[str, int]
     images: dict[str, Any]
+    #: Pictures made from clips: member name -> (PIL image, its recipe or None).
+    pictures: dict[str, tuple[Any, Recipe | None]] = field(default_factory=dict)
 
     @classmethod
     def capture(cls, project: Project) -> ProjectSnapshot:
@@ -118,6 +124,12 @@ class ProjectSnapshot:
             key = inputs[sha] = f"{INPUTS_FOLDER}{sha}.wav"
             arrays[key] = audio
             rates[key] = rate
+        pictures, picture_entries = {}, []
+        for picture in project.pictures:
+            key = f"{PICTURES_FOLDER}{len(pictures):04d}.png"
+            pictures[key] = (picture.image, picture.recipe)
+            picture_entries.append({"id": picture.id, "name": picture.name, "clip_id": picture.clip_id, "image": key,
+                                    "recipe": picture.recipe.to_dict() if picture.recipe is not None else None})
         manifest = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -125,8 +137,9 @@ class ProjectSnapshot:
             "playhead_s": project.playhead_s,
             "tracks": tracks,
             "inputs": inputs,
+            "pictures": picture_entries,
         }
-        return cls(manifest, arrays, rates, images)
+        return cls(manifest, arrays, rates, images, pictures)
 
     def write(self, path: str | os.PathLike, extra: Mapping[str, bytes] | None = None) -> None:
         """Write the project file, with ``extra`` members (name -> bytes), atomically and durably
@@ -157,8 +170,22 @@ class ProjectSnapshot:
                 exif = image.getexif() if hasattr(image, "getexif") else None
                 image.save(buf, format="PNG", **({"exif": exif} if exif else {}))
                 zf.writestr(key, buf.getvalue(), compress_type=zipfile.ZIP_STORED)
+            for key, (image, recipe) in self.pictures.items():
+                zf.writestr(key, picture_png(image, recipe), compress_type=zipfile.ZIP_STORED)
             for name, data in (extra or {}).items():
                 zf.writestr(name, data)
+
+
+def picture_png(image: Any, recipe: Recipe | None) -> bytes:
+    """A picture as PNG bytes, its recipe in the ``specdiff-recipe`` text chunk when it has one
+    (the same file Save PNG writes and ``specdiff-cli regenerate`` reads)."""
+    from engine.pictures.png import png_bytes
+
+    if recipe is not None:
+        return png_bytes(image, recipe)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
@@ -361,14 +388,17 @@ def _read_audio(archive: ProjectArchive, key: str, budget: _Budget) -> tuple[np.
     return audio, int(rate)
 
 
-def _read_image(archive: ProjectArchive, key: str, budget: _Budget) -> Any:
+def _read_image(archive: ProjectArchive, key: str, budget: _Budget, *, pixels: int | None = None,
+                member_bytes: int | None = None) -> Any:
     """A PNG member as a loaded PIL image, its pixel count checked before it is decoded and its
-    EXIF (the spectrogram's params) readable, so the project saves again."""
+    EXIF (the spectrogram's params) readable, so the project saves again. ``pixels`` and
+    ``member_bytes``: the caps (default: a spectrogram image's)."""
     from PIL import Image
 
     f = archive.fields
-    limit = archive.limits.image_pixels
-    data = archive.read(key, archive.limits.image_member_bytes, head=b"\x89PNG\r\n\x1a\n")
+    limit = archive.limits.image_pixels if pixels is None else pixels
+    cap = archive.limits.image_member_bytes if member_bytes is None else member_bytes
+    data = archive.read(key, cap, head=b"\x89PNG\r\n\x1a\n")
     try:
         image = Image.open(io.BytesIO(bytes(data)), formats=["PNG"])
         width, height = image.size
@@ -436,7 +466,37 @@ def project_from_archive(archive: ProjectArchive) -> tuple[Project, list[str]]:
             warnings.append(f"The kept input {key} is not the audio its name says; clips made from it cannot be regenerated.")
             continue
         project.inputs[sha] = (audio, rate)
+    _read_pictures(archive, manifest, project, budget, warnings)
     return project, warnings
+
+
+def _read_pictures(archive: ProjectArchive, manifest: Manifest, project: Project, budget: _Budget,
+                   warnings: list[str]) -> None:
+    """The manifest's pictures into ``project.pictures``. One that cannot be decoded is left
+    out with a warning (the project still opens); one whose recipe this version cannot read
+    opens without it (it cannot be regenerated)."""
+    from app.model.pictures import Picture
+
+    limits = archive.limits
+    for entry in manifest.pictures:
+        try:
+            image = _read_image(archive, entry.image, budget, pixels=limits.picture_pixels,
+                                member_bytes=limits.picture_member_bytes).convert("RGB")
+        except ProjectFileError as exc:
+            warnings.append(f"{exc} The picture {entry.name[:60]!r} is left out.")
+            continue
+        recipe = None
+        if entry.recipe is not None:
+            try:
+                recipe = Recipe.from_dict(entry.recipe)
+            except (ValueError, TypeError) as exc:
+                warnings.append(f"Picture {entry.name[:60]!r}: its recipe cannot be read ({_reason(exc)}); "
+                                "it opens without it.")
+        try:
+            project.pictures.append(Picture(id=entry.id, name=entry.name, clip_id=entry.clip_id, image=image,
+                                            recipe=recipe))
+        except ValueError as exc:
+            archive.fields.fail(entry.field, f"is not a picture: {exc}")
 
 
 def load_project(path: str | os.PathLike, limits: FileLimits = DEFAULT_LIMITS) -> Project:

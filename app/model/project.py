@@ -320,6 +320,9 @@ class Project:
         #: ``(audio, sample_rate_hz)``, so Regenerate can rerun them (:meth:`inputs_for`).
         #: Saved with the project, each once; arrays are immutable like the clips'.
         self.inputs: dict[str, tuple[np.ndarray, int]] = {}
+        #: Pictures made from clips (:class:`app.model.pictures.Picture`), in the order they
+        #: were made; each names its clip by id. Changed by the commands of app.model.pictures.
+        self.pictures: list[Any] = []
         for track in tracks or ():
             self.add_track(track)
 
@@ -368,11 +371,12 @@ class Project:
         return found
 
     def referenced_inputs(self) -> dict[str, tuple[np.ndarray, int]]:
-        """The kept inputs some clip's recipe names (what a save writes)."""
+        """The kept inputs some clip's or picture's recipe names (what a save writes)."""
         used = {}
-        for clip in self.clips():
-            if clip.recipe is not None:
-                for record in clip.recipe.inputs.values():
+        recipes = [clip.recipe for clip in self.clips()] + [picture.recipe for picture in self.pictures]
+        for recipe in recipes:
+            if recipe is not None:
+                for record in recipe.inputs.values():
                     sha = record.get("sha256")
                     if sha in self.inputs:
                         used[sha] = self.inputs[sha]
@@ -525,6 +529,32 @@ class Project:
         self.events.track_changed.emit(track)
         return track
 
+    def picture(self, picture_id: str) -> Any:
+        """The picture with this id; raises KeyError naming the id if there is none."""
+        for picture in self.pictures:
+            if picture.id == picture_id:
+                return picture
+        raise KeyError(f"no picture with id {picture_id!r} in the project")
+
+    def add_picture(self, picture: Any, index: int | None = None) -> None:
+        """Put a picture into the gallery (at ``index``, default last). Emits picture_added."""
+        from app.model.pictures import Picture
+
+        if not isinstance(picture, Picture):
+            raise ValueError(f"expected a Picture, got {type(picture).__name__}")
+        if any(p.id == picture.id for p in self.pictures):
+            raise ValueError(f"picture {picture.id!r} is already in the project")
+        self.pictures.insert(len(self.pictures) if index is None else index, picture)
+        self.events.picture_added.emit(picture)
+
+    def remove_picture(self, picture_id: str) -> tuple[int, Any]:
+        """Take a picture out of the gallery; returns ``(index, picture)``. Emits picture_removed."""
+        picture = self.picture(picture_id)
+        index = self.pictures.index(picture)
+        del self.pictures[index]
+        self.events.picture_removed.emit(picture)
+        return index, picture
+
     # -- not undoable -----------------------------------------------------------------------
 
     def set_selection(self, selection: Selection) -> None:
@@ -546,8 +576,8 @@ class Project:
         """Become ``other`` (File > New / Open) while views keep holding this object.
 
         Resets selection and playhead (with their events), takes over ``other``'s sample rate,
-        path, tracks and kept inputs (``other`` is left empty), then emits project_reset(self) once: no track
-        or clip events, so swapping in thousands of clips costs each view one rebuild.
+        path, tracks, kept inputs and pictures (``other`` is left empty), then emits project_reset(self)
+        once: no track, clip or picture events, so swapping in thousands of clips costs each view one rebuild.
         """
         self.set_selection(Selection())
         self.set_playhead(0.0)
@@ -555,8 +585,10 @@ class Project:
         self.path = other.path
         self.tracks[:] = other.tracks
         self.inputs = other.inputs
+        self.pictures = other.pictures
         other.tracks.clear()
         other.inputs = {}
+        other.pictures = []
         self.events.project_reset.emit(self)
 
     def _drop_from_selection(self, clip_ids: set[str], track_id: str | None) -> None:

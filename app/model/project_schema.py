@@ -68,6 +68,10 @@ class FileLimits:
     json_containers: int = 2_000_000
     tracks: int = 1000
     clips: int = 50_000
+    #: Pictures made from clips (``pictures/NNNN.png``): how many, and each one's bytes and pixels.
+    pictures: int = 10_000
+    picture_member_bytes: int = 64 * MiB
+    picture_pixels: int = 4096 * 4096
     #: A clip's recipe, as compact JSON.
     recipe_bytes: int = 256 * 1024
     #: Memory the decoded audio and images may take; None: a share of what is free now.
@@ -262,6 +266,19 @@ class TrackEntry:
 
 
 @dataclass(frozen=True)
+class PictureEntry:
+    """One picture of ``project.json``'s ``pictures``, checked (``image`` is a member name;
+    ``clip_id`` the clip it came from, which may be gone)."""
+
+    field: str
+    id: str
+    name: str
+    clip_id: str | None
+    image: str
+    recipe: dict | None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """``project.json``, checked."""
 
@@ -270,6 +287,19 @@ class Manifest:
     tracks: tuple[TrackEntry, ...]
     #: Kept input audio of edits: sha256 fingerprint -> member name (``inputs/<sha256>.wav``).
     inputs: dict[str, str] = field(default_factory=dict)
+    #: Pictures made from clips (absent from files saved before pictures existed).
+    pictures: tuple[PictureEntry, ...] = ()
+
+
+def _checked_recipe(f: Fields, value: Any, field: str, limits: FileLimits) -> dict | None:
+    """A clip's or picture's recipe: null or an object of at most ``limits.recipe_bytes``."""
+    if value is None:
+        return None
+    f.object(value, field)
+    size = len(json.dumps(value, separators=(",", ":")))
+    if size > limits.recipe_bytes:
+        f.fail(field, f"is {format_bytes(size)}; at most {format_bytes(limits.recipe_bytes)} are allowed.")
+    return value
 
 
 def check_manifest(data: Any, fields: Fields, members: set[str], limits: FileLimits = DEFAULT_LIMITS) -> Manifest:
@@ -301,12 +331,7 @@ def check_manifest(data: Any, fields: Fields, members: set[str], limits: FileLim
             cf = f"{tf}.clips[{j}]"
             c = f.object(c, cf)
             clip_id = f.unique_id(c, cf, clip_ids, "clip")
-            recipe = c.get("recipe")
-            if recipe is not None:
-                f.object(recipe, f"{cf}.recipe")
-                size = len(json.dumps(recipe, separators=(",", ":")))
-                if size > limits.recipe_bytes:
-                    f.fail(f"{cf}.recipe", f"is {format_bytes(size)}; at most {format_bytes(limits.recipe_bytes)} are allowed.")
+            recipe = _checked_recipe(f, c.get("recipe"), f"{cf}.recipe", limits)
             clips.append(
                 ClipEntry(
                     field=cf,
@@ -346,4 +371,18 @@ def check_manifest(data: Any, fields: Fields, members: set[str], limits: FileLim
         if not re.fullmatch(r"[0-9a-f]{64}", sha):
             f.fail("inputs", f"has the key {_describe(sha)}; keys are sha256 fingerprints (64 hex digits).")
         inputs[sha] = f.member(member, f"inputs.{sha[:12]}", "inputs/", members)
-    return Manifest(rate, playhead, tuple(tracks), inputs)
+    pictures, picture_ids = [], set()
+    for k, p in enumerate(f.list(root.get("pictures", []), "pictures", limits.pictures)):
+        pf = f"pictures[{k}]"
+        p = f.object(p, pf)
+        pictures.append(
+            PictureEntry(
+                field=pf,
+                id=f.unique_id(p, pf, picture_ids, "picture"),
+                name=f.text(f.get(p, "name", pf), f"{pf}.name", MAX_NAME_CHARS),
+                clip_id=f.text(p.get("clip_id"), f"{pf}.clip_id", MAX_ID_CHARS, optional=True),
+                image=f.member(f.get(p, "image", pf), f"{pf}.image", "pictures/", members),
+                recipe=_checked_recipe(f, p.get("recipe"), f"{pf}.recipe", limits),
+            )
+        )
+    return Manifest(rate, playhead, tuple(tracks), inputs, tuple(pictures))

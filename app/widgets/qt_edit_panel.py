@@ -180,11 +180,16 @@ class QtEditPanel(QWidget):
             self.show_message(text)
 
     def set_progress(self, fraction: float | None) -> None:
-        if fraction is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        show_fraction(self.progress, fraction)
 
     def show_message(self, text: str) -> None:
         self.status_label.setText(text)
+
+
+def show_fraction(bar: QProgressBar, fraction: float | None) -> None:
+    """Show ``fraction`` (0..1) of a job done on ``bar``; None: busy, no fraction known."""
+    if fraction is None:
+        bar.setRange(0, 0)
+    else:
+        bar.setRange(0, 1000)
+        bar.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))

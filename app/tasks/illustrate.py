@@ -1,0 +1,137 @@
+"""Picture from Audio (issue 16): pictures of the selected clip, or of the selected time range in
+it, into the project's gallery (the Pictures dock), as one undo step.
+
+The model is the offline starter picture model (``builtin:pictures``, the default: it draws what
+it hears as a diagram) or a picture model folder made by ``train-pictures``, or, when one is
+downloaded, an SD 1.5-family image model from the store: the clip's AudioSet tags make its
+prompt, blended with the words and style typed here (the zero-shot path). Picture ``i`` of N
+uses seed ``seed + i`` (a random seed when the field is empty); every picture keeps its recipe,
+so the gallery regenerates it bit for bit. The job runs on the engine worker: the Edit dock
+shows its progress and cancels it, like every edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+
+from app.tasks import AppTask, EditError, Plan, TaskForm
+from app.tasks._common import audible, prompt_edit, read_seed, seed_edit
+from app.widgets.model_combo import combo_model_id, show_model
+
+#: The shipped offline picture model (engine.tasks.illustrate.STARTER_PICTURES_ID).
+STARTER_PICTURES_ID = "builtin:pictures"
+#: The shortest sound a picture model hears (engine.pictures.model.MIN_DURATION_S): a shorter
+#: selection is refused here, before any job starts, with a message that names the selection.
+MIN_PICTURE_S = 0.25
+DEFAULT_VARIATIONS = 4
+DEFAULT_STEPS = 50
+
+
+class Form(TaskForm):
+    def __init__(self) -> None:
+        self.model = QComboBox(editable=True, toolTip=(
+            "builtin:pictures (offline, ships with the app: draws what it hears as a diagram), a folder made "
+            "by train-pictures, or a downloaded SD 1.5-family image model (zero-shot: the clip's sound tags "
+            "make the prompt)"))
+        self.model.addItem("Starter picture model (offline)", STARTER_PICTURES_ID)
+        self.prompt = prompt_edit("Your words, blended with the clip's sound tags (image models only)")
+        self.style = prompt_edit("Style words (image models only); empty: concept art, detailed, soft light")
+        self.variations = QSpinBox(minimum=1, maximum=16, value=DEFAULT_VARIATIONS,
+                                   toolTip="How many pictures: seeds SEED, SEED+1, ...")
+        self.seed = seed_edit("Empty: random")
+        self.steps = QSpinBox(minimum=1, maximum=500, value=DEFAULT_STEPS, toolTip="Denoising steps per picture")
+        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
+                                       specialValueText="model's",
+                                       toolTip="Guidance scale: 'model's' is 3 for a picture model, 7.5 for an image model")
+        self.rows = [("Model", self.model), ("Words", self.prompt), ("Style", self.style),
+                     ("Pictures", self.variations), ("Seed", self.seed), ("Steps", self.steps),
+                     ("Guidance", self.guidance)]
+
+    def set_models(self, listing: Any) -> None:
+        """List the starter picture model and the downloaded image models that draw pictures
+        (the store's, ``listing``: an :class:`app.engine_client.ModelListing`); keeps the choice."""
+        chosen = combo_model_id(self.model)
+        self.model.blockSignals(True)
+        try:
+            self.model.clear()
+            self.model.addItem("Starter picture model (offline)", STARTER_PICTURES_ID)
+            for entry in getattr(listing, "entries", ()):
+                if entry.downloaded and "illustrate" in entry.tasks:
+                    self.model.addItem(f"{entry.label} (zero-shot)", entry.model_id)
+        finally:
+            self.model.blockSignals(False)
+        show_model(self.model, chosen or STARTER_PICTURES_ID)
+
+    def params(self) -> dict[str, Any]:
+        guidance = self.guidance.value()
+        return {
+            "model": combo_model_id(self.model) or STARTER_PICTURES_ID,
+            "prompt": self.prompt.text().strip(),
+            "style": self.style.text().strip(),
+            "num_variations": self.variations.value(),
+            "seed": read_seed(self.seed, "Seed"),
+            "num_inference_steps": self.steps.value(),
+            "guidance_scale": guidance if guidance > 0 else None,
+        }
+
+
+def plan(tools: Any, params: dict[str, Any]) -> Plan:
+    from app.model.pictures import AddPictures, Picture
+
+    clip = tools.target_clip()
+    span = tools.selection_in_clip(clip)
+    rate = clip.sample_rate_hz
+    if span is not None:
+        first, stop = int(round(span[0] * rate)), int(round(span[1] * rate))
+        audio, what = clip.audio[:, first:stop], "The selection"
+    else:
+        audio, what = audible(clip), f"Clip {clip.name!r}"
+    seconds = audio.shape[1] / rate
+    if seconds < MIN_PICTURE_S:
+        raise EditError(f"{what} is {seconds:.2f} s long; a picture needs at least {MIN_PICTURE_S:g} s of sound.")
+    values = {k: v for k, v in params.items() if k != "style" or v}  # empty style: the engine's default
+
+    def build() -> Any:
+        from engine.api import task
+
+        return task("illustrate").spec(audio=audio, sample_rate_hz=rate, **values)
+
+    def land(job_id: int, results: list[Any]) -> list[str]:
+        pictures = []
+        for result in results:
+            for image in result.pictures or ():
+                seed = result.recipe.seed if result.recipe is not None else None
+                name = f"{clip.name} · seed {seed}" if seed is not None else clip.name
+                pictures.append(Picture(name=name[:200], clip_id=clip.id, image=image.convert("RGB"),
+                                        recipe=result.recipe))
+        if not pictures:
+            raise ValueError("the engine returned no picture")
+        source = f"the selection of {clip.name!r}" if span is not None else repr(clip.name)
+        tools.undo_stack.push_command(AddPictures(tools.project, pictures, text=f"Pictures from {source}"))
+        gallery = getattr(tools.window, "gallery", None)
+        if gallery is not None:
+            gallery.reveal([p.id for p in pictures])
+        return [clip.id] if tools.project.has_clip(clip.id) else []
+
+    # clip_id None: pictures do not change the clip, so one edited meanwhile still gets them.
+    return Plan("illustrate", None, clip.audio, (clip.offset_s, clip.duration_s), build, land,
+                extra={"start_s": clip.start_s, "name": clip.name})
+
+
+TASK = AppTask(
+    name="illustrate",
+    title="Picture",
+    action_text="&Picture from Audio",
+    shortcut="Ctrl+Alt+P",
+    button="Make pictures",
+    help=("Pictures of the selected clip (or the selected time range): the offline starter picture model "
+          "draws what it hears; a downloaded image model paints the clip's sound tags and your words. "
+          "They go to the Pictures dock with their recipes."),
+    engine_task="illustrate",
+    make_form=Form,
+    plan=plan,
+    menu="generate",
+    order=55,
+)
