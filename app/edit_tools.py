@@ -224,12 +224,6 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
             kwargs["prompt"] = prompt  # never the Prompt panel's text for an edit of a clip
         return kwargs
 
-    def upsampler(self) -> str:
-        """The upsampler of the edits that splice new audio into a clip (inpaint, loop): the
-        generation settings' (the prompt panel's "Full band"), "" for none."""
-        settings = getattr(self.window, "generation", None)
-        return settings.upsampler if settings is not None else ""
-
     def target_clip(self) -> Clip:
         """The clip an edit acts on: the first selected clip, else the clip under the selection's
         time range (or the playhead) on the selected track. Raises EditError if there is none."""

@@ -273,6 +273,11 @@ class GenerationJob(JobSpec):
     overrides the preset's mel bins (``None`` = the preset's; a multiple of 8).
     ``preview_every`` > 0 sends a decoded preview image every that many steps. ``vocoder`` turns
     the spectrogram into audio (``engine.vocoders``: a registry name or a vocoder folder).
+    ``upsampler`` (``builtin:upsampler`` or a folder made by train_upsampler; "" for none; the
+    starter model's card recommends one) extends the band of the job's new audio above the
+    spectrogram's top: a generated clip (generate, interpolate) comes out at the upsampler's
+    rate; an edit's new audio is upsampled to the clip's rate before it lands
+    (:func:`engine.pipelines.landing.upsample_runs`), so an edit of a full-band clip is full-band.
     """
 
     kind: ClassVar[str] = "generation"
@@ -290,12 +295,15 @@ class GenerationJob(JobSpec):
     loras: tuple[tuple[str, float], ...] = ()
     preview_every: int = 0
     vocoder: str = GRIFFIN_LIM
+    upsampler: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         from engine.vocoders import check_vocoder_name  # torch-free
 
         check_vocoder_name(self.vocoder)
+        if not isinstance(self.upsampler, str):
+            raise ValueError(f"`upsampler` must be text (a name, a folder or \"\" for none), got {self.upsampler!r}.")
         if not isinstance(self.prompt, str):
             raise ValueError(f"`prompt` must be a string, got {type(self.prompt).__name__}.")
         if not isinstance(self.negative_prompt, str):
@@ -323,6 +331,12 @@ class GenerationJob(JobSpec):
             check_int("height", self.height, 8, 2048)
             if self.height % 8:
                 raise ValueError(f"`height` has to be divisible by 8 but is {self.height}.")
+
+    def recipe_params(self) -> dict[str, Any]:
+        params = super().recipe_params()
+        if not self.upsampler:
+            del params["upsampler"]  # recipes from before upsamplers read the same: none
+        return params
 
     def spectrogram_params(self) -> Any:
         """The job's ``SpectrogramParams``: its preset, with ``num_frequencies`` = ``height`` if set.
@@ -469,9 +483,6 @@ class RegionEditJob(EditJob):
     each window shows the model on either side of the region when it needs several windows
     (None: 1 s, or a quarter of the window if that is less);
     ``crossfade_s`` is the linear crossfade at the edges of the replaced time span (inside it).
-    ``upsampler`` (as GenerateJob's: ``builtin:upsampler`` or a folder, "" for none) extends the
-    band of the new audio before it comes back to the clip's rate, so an edit of a full-band clip
-    is full-band too (:func:`engine.pipelines.landing.upsample_runs`).
     """
 
     kind: ClassVar[str] = "region_edit"
@@ -479,7 +490,6 @@ class RegionEditJob(EditJob):
     feather_px: int = 4
     context_s: float | None = None
     crossfade_s: float = 0.02
-    upsampler: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -488,14 +498,6 @@ class RegionEditJob(EditJob):
         if self.context_s is not None:
             check_range("context_s", self.context_s, 0.0, self.window_s / 2 - 0.08)
         check_range("crossfade_s", self.crossfade_s, 0.0, 0.5)
-        if not isinstance(self.upsampler, str):
-            raise ValueError(f"`upsampler` must be text (a name, a folder or \"\" for none), got {self.upsampler!r}.")
-
-    def recipe_params(self) -> dict[str, Any]:
-        params = super().recipe_params()
-        if not self.upsampler:
-            del params["upsampler"]  # recipes from before upsamplers read the same: none
-        return params
 
     @property
     def context_seconds(self) -> float:

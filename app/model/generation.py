@@ -238,15 +238,15 @@ class GenerationSettings:
             **self.edit_kwargs(prompt),
             duration_s=self.duration_s,
             num_variations=self.variations,
-            upsampler=self.upsampler,
             height=self.height(),
             preview_every=max(1, self.steps // PREVIEWS_PER_JOB) if self.preview else 0,
         )
 
     def edit_kwargs(self, prompt: str = "") -> dict[str, Any]:
         """The fields every edit job shares (GenerationJob's): ``prompt`` (empty: this model's
-        prompt), negative prompt, seed, steps, guidance, scheduler, model, spectrogram preset
-        LoRAs and vocoder. Raises ValueError when no model is chosen or the seed is bad."""
+        prompt), negative prompt, seed, steps, guidance, scheduler, model, spectrogram preset,
+        LoRAs, vocoder and upsampler (the "Full band" switch: every edit's new audio is upsampled
+        as a generation is). Raises ValueError when no model is chosen or the seed is bad."""
         return {
             "prompt": prompt or self.prompt.strip(),
             "negative_prompt": self.negative_prompt.strip(),
@@ -258,6 +258,7 @@ class GenerationSettings:
             "spectrogram_preset": self.preset,
             "loras": self.loras,
             "vocoder": self.vocoder,
+            "upsampler": self.upsampler,
         }
 
     def apply_spec(self, spec: Any, *, duration_s: float | None = None, preset: str | None = None) -> None:

@@ -47,7 +47,7 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
             region = {"mask": raster}
         return InpaintJob(audio=audio, sample_rate_hz=rate, strength=params["strength"],
                           feather_px=mask.feather_px, context_s=region_context_s(common["window_s"]),
-                          upsampler=tools.upsampler(), **region, **common)
+                          **region, **common)
 
     def land(job_id: int, results: list[Any]) -> list[str]:
         return tools.landing.replace(tools.clip(clip.id), results[0], "Inpaint", keep_trim=True)

@@ -34,7 +34,7 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
         start, end = (None, None) if rel is None else (rel[0], min(rel[1], duration))
         return LoopJob(audio=data, sample_rate_hz=rate, start_s=start, end_s=end,
                        seam_s=params["seam_s"], strength=params["strength"],
-                       context_s=region_context_s(common["window_s"]), upsampler=tools.upsampler(), **common)
+                       context_s=region_context_s(common["window_s"]), **common)
 
     def land(job_id: int, results: list[Any]) -> list[str]:
         current = tools.clip(clip.id)

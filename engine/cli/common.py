@@ -443,6 +443,29 @@ def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
                         help="replace output files that exist (an input file too); default: refuse")
 
 
+def add_upsampler_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--upsampler NAME|none`` (``what`` says on which audio it runs); the default is the model's
+    recommendation (:func:`checked_upsampler` reads it)."""
+    parser.add_argument("--upsampler", default=None,
+                        help=f"upsampler run on {what} (builtin:upsampler or a folder), 'none' for none; "
+                             "default: the model's recommendation (the starter model's: builtin:upsampler)")
+
+
+def checked_upsampler(value: str | None) -> str:
+    """A job's ``upsampler`` from ``--upsampler`` (or the model card's, as :func:`settings_from_args`
+    gives it): "" for none or 'none'. Raises a usage CliError (one line) for a name that is not an
+    upsampler."""
+    name = "" if value is None or value.strip().lower() in ("", "none") else value.strip()
+    if name:
+        from engine.upsample.models import UpsamplerError, upsampler_dir
+
+        try:
+            upsampler_dir(name)
+        except UpsamplerError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+    return name
+
+
 def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str = "--steps") -> None:
     """The output and diffusion options of the edit and interpolate commands (see :func:`generation_kwargs`).
 
@@ -465,13 +488,14 @@ def add_generation_arguments(parser: argparse.ArgumentParser, *, steps_flag: str
                         help="window the model sees, seconds (its image length); " + model_default("duration", " s"))
     parser.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     add_vocoder_argument(parser)
+    add_upsampler_argument(parser, "the new audio before it lands (an edit of a full-band clip stays full-band)")
     parser.add_argument("--image", default=None, help="also save the edited spectrogram as PNG")
     add_lora_argument(parser)
 
 
 #: :func:`add_generation_arguments`' destinations of the settings that follow the model.
 EDIT_SETTING_DESTS = {"steps": "inference_steps", "guidance": "guidance", "duration": "window",
-                      "preset": "preset", "scheduler": "scheduler"}
+                      "preset": "preset", "scheduler": "scheduler", "upsampler": "upsampler"}
 
 
 def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
@@ -490,6 +514,7 @@ def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
         window_s=settings["duration"],
         griffin_lim_iters=args.gl_iters,
         vocoder=args.vocoder,
+        upsampler=checked_upsampler(settings["upsampler"]),
         model=model,
         revision=args.revision,
         loras=parse_loras(args.lora),

@@ -46,7 +46,7 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     from engine.pipelines.masks import feather, sample_index
     from engine.pipelines.generate import run_with_model
     from engine.pipelines.inpaint import run_tiles
-    from engine.pipelines.landing import land_extension, working_copy
+    from engine.pipelines.landing import land_extension, upsample_runs, working_copy, working_length
     from engine.pipelines.generate import random_seed, recipe_for
 
     params = spec.spectrogram_params()
@@ -104,9 +104,20 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
         extended[:, left : left + samples] = audio  # already equal; makes the guarantee explicit
         first = start // hop
         image = image_with_params(editor.pixels[:, first : first + extended.shape[1] // hop], params, max_value)
-        out, clip_start, levels = land_extension(spec.audio, spec.sample_rate_hz, extended, params.sample_rate,
-                                                 left, spec.left_s, spec.right_s)
-        facts = {"offset_samples": clip_start, "tiles": [tile.to_json() for tile in tiles], "level": levels}
+        new, new_rate, new_left, upsampled = extended, params.sample_rate, left, {}
+        if spec.upsampler:  # the new sides made full-band at the clip's rate, as inpaint's new audio
+            fresh = np.ones(extended.shape[1], dtype=bool)
+            fresh[left : left + samples] = False
+            at_clip_rate = working_length(extended.shape[1], params.sample_rate, spec.sample_rate_hz)
+            new, _, new_rate, upsampled["upsample"] = yield from upsample_runs(
+                spec.upsampler, extended, fresh, params.sample_rate, spec.sample_rate_hz, at_clip_rate, seed,
+                params.max_frequency)
+            if new_rate != params.sample_rate:
+                new_left = int(round(left * new_rate / params.sample_rate))
+        out, clip_start, levels = land_extension(spec.audio, spec.sample_rate_hz, new, new_rate, new_left,
+                                                 spec.left_s, spec.right_s)
+        facts = {"offset_samples": clip_start, "tiles": [tile.to_json() for tile in tiles], "level": levels,
+                 **upsampled}
         recipe = recipe_for(loaded, spec, seed=seed, params=params, width=window, facts=facts)
         return (TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image),)
 

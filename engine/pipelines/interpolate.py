@@ -69,7 +69,7 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
     from engine.pipelines.stitching import stitch_windows, synthesise_window
     from engine.pipelines.generate import run_with_model
     from engine.pipelines.sampling import check_size, denoise, pipeline_of
-    from engine.pipelines.generate import job_vocoder, random_seed, recipe_for
+    from engine.pipelines.generate import job_vocoder, random_seed, recipe_for, upsample
 
     params = spec.spectrogram_params()
     height, width = params.num_frequencies, width_for_duration(params, spec.window_s)
@@ -119,10 +119,13 @@ def run(spec: WindowedJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResu
         yield Progress(stage="tile", step=spec.num_steps, total=spec.num_steps, message="Segments done")
         starts = [i * (width - crossfade // hop) for i in range(len(waves))]
         joined, picture = stitch_windows(waves, planes, starts, crossfade // hop, hop)
-        audio, level = level_to_target(joined, int(params.sample_rate))
+        columns, rate, upsampled = joined.shape[1] // hop, int(params.sample_rate), {}
+        if spec.upsampler:  # as generate: the clip comes out at the upsampler's rate
+            joined, rate, upsampled["upsample"] = yield from upsample(spec.upsampler, joined, rate, seed)
+        audio, level = level_to_target(joined, rate)
         recipe = recipe_for(loaded, spec, seed=seed, params=params, width=width,
-                            facts={"alphas": alphas(spec.num_steps), "level": level.to_json()})
-        image = image_with_params(picture[:, : audio.shape[1] // hop], params, DEFAULT_MAX_VALUE)
-        return (TaskResult(recipe=recipe, audio=audio, sample_rate_hz=int(params.sample_rate), image=image),)
+                            facts={"alphas": alphas(spec.num_steps), "level": level.to_json(), **upsampled})
+        image = image_with_params(picture[:, :columns], params, DEFAULT_MAX_VALUE)
+        return (TaskResult(recipe=recipe, audio=audio, sample_rate_hz=rate, image=image),)
 
     return (yield from run_with_model(spec, ctx, work))

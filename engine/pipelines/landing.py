@@ -213,8 +213,9 @@ def land_extension(
     """The extended clip at the clip's rate: new audio left and right of ``original``, which is kept exactly.
 
     ``extended`` is the working copy's result (``work_rate_hz``) with the clip starting at sample
-    ``left_work``. Returns the audio, where the clip starts in it (samples at the clip's rate)
-    and the level reports per side (JSON).
+    ``left_work``; it may be at the clip's rate already (upsampled: ``work_rate_hz`` is then the
+    clip's and ``left_work`` counts at it). Returns the audio, where the clip starts in it
+    (samples at the clip's rate) and the level reports per side (JSON).
     """
     from engine.audio.io import fit_length
     from engine.audio.constrained_gl import SEAM_FADE_S, match_seams
@@ -224,8 +225,11 @@ def land_extension(
     left = sample_index(left_s, clip_rate_hz)
     right = sample_index(right_s, clip_rate_hz)
     total = left + samples + right
-    if work_rate_hz == clip_rate_hz:
+    if work_rate_hz == clip_rate_hz and left_work == left:
         out = fit_length(np.asarray(extended, dtype=np.float32), total)
+    elif work_rate_hz == clip_rate_hz:
+        out = resample_span(np.asarray(extended, dtype=np.float32), clip_rate_hz, clip_rate_hz, left_work - left,
+                            left_work - left + total)
     else:
         # The working result's time 0 is `left_work / work_rate` before the clip's start.
         lead = int(round(left_work * clip_rate_hz / work_rate_hz))
@@ -264,7 +268,9 @@ def upsample_runs(
     seed: int, band_top_hz: float,
 ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray, int, dict[str, Any]]]:
     """The runs of ``spans`` in ``edited`` (the working copy, at ``work_rate_hz``) made full-band by
-    upsampler ``name`` (engine.upsample) at the clip's rate, for :func:`land_region`.
+    upsampler ``name`` (engine.upsample) at the clip's rate, for :func:`land_region` (inpaint,
+    loop), :func:`land_extension` (extend: the runs are the new sides) and :func:`land_whole`
+    (vary: one run, the whole clip).
 
     Each run is upsampled with :data:`UPSAMPLE_CONTEXT_S` of its surroundings on each side,
     straight to ``clip_rate_hz``, from ``band_top_hz`` up (the top of the spectrogram the new audio

@@ -56,7 +56,7 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
     from engine.pipelines.editing import canvas_columns, clip_pixels, image_with_params
     from engine.pipelines.stitching import stitch_windows, synthesise_window
     from engine.pipelines.generate import run_with_model
-    from engine.pipelines.landing import land_whole, working_copy
+    from engine.pipelines.landing import land_whole, upsample_runs, working_copy
     from engine.pipelines.sampling import denoise
     from engine.pipelines.generate import job_vocoder, random_seed, recipe_for, variation_seed
 
@@ -107,10 +107,14 @@ def run(spec: EditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
                 planes.append(window_pixels)
             yield Progress(stage="tile", step=len(starts), total=len(starts), message="Windows done")
             joined, picture = stitch_windows(waves, planes, starts, overlap, hop)
-            out, level = land_whole(spec.audio, spec.sample_rate_hz, to_channels(joined[:, :samples], channels),
-                                    params.sample_rate)
+            new, new_rate, upsampled = to_channels(joined[:, :samples], channels), params.sample_rate, {}
+            if spec.upsampler:  # the whole variation made full-band at the clip's rate
+                new, _, new_rate, upsampled["upsample"] = yield from upsample_runs(
+                    spec.upsampler, new, np.ones(samples, dtype=bool), params.sample_rate, spec.sample_rate_hz,
+                    spec.audio.shape[1], seed_v, params.max_frequency)
+            out, level = land_whole(spec.audio, spec.sample_rate_hz, new, new_rate)
             recipe = recipe_for(loaded, spec, seed=seed_v, params=params, width=window,
-                                facts={"window_starts": starts, "level": level.to_json()})
+                                facts={"window_starts": starts, "level": level.to_json(), **upsampled})
             image = image_with_params(picture[:, : samples // hop], params, max_value)
             results.append(TaskResult(recipe=recipe, audio=out, sample_rate_hz=int(spec.sample_rate_hz), image=image))
         return tuple(results)

@@ -44,22 +44,11 @@ class GenerateJob(GenerationJob):
     prompt: str = field(kw_only=False)
     duration_s: float = 5.12
     num_variations: int = 1
-    #: Upsampler run on each clip after inversion (``builtin:upsampler`` or a folder; see
-    #: engine.tasks.upsample), "" for none. The starter model's card recommends one.
-    upsampler: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("duration_s", self.duration_s, 0.08, MAX_DURATION_S)
-        if not isinstance(self.upsampler, str):
-            raise ValueError(f"`upsampler` must be text (a name, a folder or \"\" for none), got {self.upsampler!r}.")
         check_int("num_variations", self.num_variations, 1, MAX_VARIATIONS)
-
-    def recipe_params(self) -> dict[str, Any]:
-        params = super().recipe_params()
-        if not self.upsampler:
-            del params["upsampler"]  # recipes from before upsamplers read the same: none
-        return params
 
     def describe(self) -> str:
         return f"Generate: {self.prompt[:40]}" if self.prompt else "Generate"
@@ -94,13 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help="spectrogram preset; " + model_default("preset"))
     parser.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     parser.add_argument("--image", default=None, help="also save the spectrogram image(s) as PNG")
-    from engine.cli.common import add_lora_argument, add_vocoder_argument
+    from engine.cli.common import add_lora_argument, add_upsampler_argument, add_vocoder_argument
 
     add_vocoder_argument(parser)
     add_lora_argument(parser)
-    parser.add_argument("--upsampler", default=None,
-                        help="upsampler run after inversion (builtin:upsampler or a folder), 'none' for none; "
-                             "default: the model's recommendation (the starter model's: builtin:upsampler)")
+    add_upsampler_argument(parser, "each clip after inversion")
 
 
 #: The settings that follow the model card -> generate's argument names.
@@ -109,7 +96,7 @@ SETTING_DESTS = {"steps": "steps", "guidance": "guidance", "duration": "duration
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
-    from engine.cli.common import EXIT_USAGE, CliError, parse_loras
+    from engine.cli.common import EXIT_USAGE, CliError, checked_upsampler, parse_loras
 
     cli.outputs()
     text_bytes = len(args.prompt.encode("utf-8")) + len(args.negative.encode("utf-8"))
@@ -120,17 +107,9 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
             EXIT_USAGE,
         )
     settings = cli.settings(SETTING_DESTS)
-    upsampler = "" if settings["upsampler"].strip().lower() in ("", "none") else settings["upsampler"].strip()
-    if upsampler:
-        from engine.upsample.models import UpsamplerError, upsampler_dir
-
-        try:
-            upsampler_dir(upsampler)
-        except UpsamplerError as error:
-            raise CliError(str(error), EXIT_USAGE) from None
     return cli.spec(
         GenerateJob,
-        upsampler=upsampler,
+        upsampler=checked_upsampler(settings["upsampler"]),
         prompt=args.prompt,
         negative_prompt=args.negative,
         seed=args.seed,

@@ -90,7 +90,6 @@ def run(spec: InpaintJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResul
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from engine.cli.common import add_generation_arguments
-    from engine.tasks.upsample import add_upsampler_option
 
     parser.add_argument("input")
     parser.add_argument("--start", type=float, required=True, help="seconds")
@@ -102,19 +101,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feather", type=int, default=4, help="mask feather, pixels (default 4)")
     parser.add_argument("--crossfade", type=float, default=0.02, help="crossfade at the span's edges, s")
     add_generation_arguments(parser)
-    add_upsampler_option(parser)
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> InpaintJob:
     from engine.cli.common import generation_kwargs
-    from engine.tasks.upsample import upsampler_option
 
     cli.outputs()
     audio, rate = cli.read_clip(args.input)
-    upsampler = upsampler_option(args, cli.default_model())
     return cli.spec(InpaintJob, audio=audio, sample_rate_hz=rate, start_s=args.start, end_s=args.end,
                     fmin_hz=args.fmin, fmax_hz=args.fmax, prompt=args.prompt, strength=args.strength,
-                    feather_px=args.feather, crossfade_s=args.crossfade, upsampler=upsampler,
+                    feather_px=args.feather, crossfade_s=args.crossfade,
                     **generation_kwargs(args, cli))
 
 

@@ -54,7 +54,6 @@ def run(spec: LoopJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from engine.cli.common import add_generation_arguments
-    from engine.tasks.upsample import add_upsampler_option
 
     parser.add_argument("input")
     parser.add_argument("--start", type=float, default=None, help="loop range start, s (default: the clip)")
@@ -62,18 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seam", type=float, default=1.0, help="seconds regenerated around the wrap (default 1)")
     parser.add_argument("--prompt", default="")
     add_generation_arguments(parser)
-    add_upsampler_option(parser)
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> LoopJob:
     from engine.cli.common import generation_kwargs
-    from engine.tasks.upsample import upsampler_option
 
     cli.outputs()
     audio, rate = cli.read_clip(args.input)
-    upsampler = upsampler_option(args, cli.default_model())
     return cli.spec(LoopJob, audio=audio, sample_rate_hz=rate, start_s=args.start, end_s=args.end,
-                    seam_s=args.seam, prompt=args.prompt, upsampler=upsampler,
+                    seam_s=args.seam, prompt=args.prompt,
                     **generation_kwargs(args, cli))
 
 

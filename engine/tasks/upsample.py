@@ -127,31 +127,3 @@ TASK = Task(
     write_results=write_results,
 )
 
-
-def add_upsampler_option(parser: argparse.ArgumentParser) -> None:
-    """``--upsampler NAME|none`` of the edits that splice new audio into a clip (inpaint, loop), as generate's."""
-    parser.add_argument("--upsampler", default=None,
-                        help="upsampler run on the new audio before it is spliced into the clip (builtin:upsampler "
-                             "or a folder), 'none' for none; default: the model's recommendation (the starter "
-                             "model's: builtin:upsampler)")
-
-
-def upsampler_option(args: argparse.Namespace, model: str) -> str:
-    """The job's ``upsampler`` from ``--upsampler``: the value given, else ``model``'s recommendation;
-    "" for none. Raises a usage CliError (one line) for a name that is not an upsampler."""
-    from engine.cli.common import EXIT_USAGE, CliError
-    from engine.models.catalog import model_hints
-
-    given = args.upsampler
-    if given is None:
-        hints = model_hints(model)
-        given = (hints.upsampler if hints else None) or ""
-    name = "" if given.strip().lower() in ("", "none") else given.strip()
-    if name:
-        from engine.upsample.models import UpsamplerError, upsampler_dir
-
-        try:
-            upsampler_dir(name)
-        except UpsamplerError as error:
-            raise CliError(str(error), EXIT_USAGE) from None
-    return name
