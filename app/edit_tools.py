@@ -372,11 +372,12 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
     # -- landing helpers --------------------------------------------------------------------------
 
 def _uses_model(engine_task: str) -> bool:
-    """Whether the engine task runs a model (a caution about the chosen model applies to it)."""
+    """Whether the engine task runs the Prompt panel's sound model (a caution about that model
+    applies to it); tasks with a model of their own kind (a vocoder, a picture model) do not."""
     from engine.api import task
 
     try:
-        return task(engine_task).needs.model is not None
+        return task(engine_task).needs.model == "sd"
     except ValueError:  # an app task whose engine task is not loaded: its job says so when submitted
         return True
 

@@ -22,8 +22,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QMimeData, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDrag, QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDrag, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -52,6 +52,7 @@ THUMBNAIL_PX = 80
 PREVIEW_PX = 256
 STATUS_MS = 8000
 _ID_ROLE = Qt.ItemDataRole.UserRole
+_DELETE_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
 
 def qimage(image: Any) -> QImage:
@@ -94,6 +95,21 @@ class PictureList(QListWidget):
         self.setWordWrap(True)
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(THUMBNAIL_PX + 24, THUMBNAIL_PX + 34))
+
+    def event(self, event: QEvent) -> bool:
+        # Delete and Backspace delete pictures here, not the timeline's selected clips (whose
+        # Delete action answers the whole window): claim them before shortcuts are looked up.
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() in _DELETE_KEYS:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        if event.key() in _DELETE_KEYS:
+            self.gallery.delete_selected()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def drag_mime(self) -> QMimeData | None:
         """The mime data of the current picture (None when there is none or the file could not be written)."""
@@ -189,9 +205,6 @@ class QtGallery(QWidget):
         layout.addLayout(buttons)
         layout.addLayout(running)
         layout.addWidget(self.status)
-
-        delete = QShortcut(QKeySequence.StandardKey.Delete, self.list, context=Qt.ShortcutContext.WidgetShortcut)
-        delete.activated.connect(lambda: self.delete_selected())
 
         self._shown_for: frozenset[str] | None = None
         events = project.events

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from test_edit_tools import run_and_wait
 
 from app.edit_tools import install_edit_tools
@@ -58,8 +58,12 @@ def test_picture_from_audio_fills_the_gallery_with_undo_regenerate_save_and_drag
     assert tools.actions["illustrate"] in generate_menu.actions()
     clip = add_clip(window, tone(440), "tone")
     original_audio = clip.audio
+    # The Prompt panel's sound model is not the picture model: no caution about it (Riffusion
+    # "is not made for pictures from audio", but it does not draw them here).
+    window.prompt_panel.set_model("riffusion/riffusion-model-v1")
 
     run_and_wait(qtbot, tools, lambda: tools.actions["illustrate"].trigger())
+    assert getattr(window, "caution_box", None) is None
     assert len(project.pictures) == 2
     first, second = project.pictures
     assert {p.clip_id for p in project.pictures} == {clip.id} and clip.audio is original_audio
@@ -106,11 +110,17 @@ def test_picture_from_audio_fills_the_gallery_with_undo_regenerate_save_and_drag
     np.testing.assert_array_equal(np.asarray(Image.open(dragged).convert("RGB")), pixels(second))
     assert not mime.imageData().isNull()
 
-    # Delete: one undo step.
+    # Delete: one undo step; the Delete key in the dock deletes pictures, not the selected clip.
     gallery.select(second.id)
     gallery.list.clearSelection()
     assert gallery.delete_selected() == 1
     assert project.pictures == [first]
+    window.undo_stack.undo()
+    assert project.pictures == [first, second]
+    gallery.select(first.id)
+    gallery.list.setFocus()
+    qtbot.keyClick(gallery.list, Qt.Key.Key_Delete)
+    assert project.pictures == [second] and project.has_clip(clip.id)
     window.undo_stack.undo()
     assert project.pictures == [first, second]
 
