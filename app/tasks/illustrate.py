@@ -20,8 +20,6 @@ from app.tasks import AppTask, EditError, Plan, TaskForm
 from app.tasks._common import audible, prompt_edit, read_seed, seed_edit
 from app.widgets.model_combo import combo_model_id, show_model
 
-#: The shipped offline picture model (engine.tasks.illustrate.STARTER_PICTURES_ID).
-STARTER_PICTURES_ID = "builtin:pictures"
 #: The shortest sound a picture model hears (engine.pictures.model.MIN_DURATION_S): a shorter
 #: selection is refused here, before any job starts, with a message that names the selection.
 MIN_PICTURE_S = 0.25
@@ -29,25 +27,50 @@ DEFAULT_VARIATIONS = 4
 DEFAULT_STEPS = 50
 
 
+def job_defaults() -> dict[str, Any]:
+    """The illustrate job's field defaults (its model: the offline starter picture model; its
+    tagger and style), from the engine's spec."""
+    from dataclasses import MISSING, fields
+
+    from engine.api import task
+
+    return {f.name: f.default for f in fields(task("illustrate").spec) if f.default is not MISSING}
+
+
 class Form(TaskForm):
     def __init__(self) -> None:
+        self.defaults = job_defaults()
+        self.starter = self.defaults["model"]
         self.model = QComboBox(editable=True, toolTip=(
             "builtin:pictures (offline, ships with the app: draws what it hears as a diagram), a folder made "
             "by train-pictures, or a downloaded SD 1.5-family image model (zero-shot: the clip's sound tags "
             "make the prompt)"))
-        self.model.addItem("Starter picture model (offline)", STARTER_PICTURES_ID)
+        self.model.addItem("Starter picture model (offline)", self.starter)
         self.prompt = prompt_edit("Your words, blended with the clip's sound tags (image models only)")
-        self.style = prompt_edit("Style words (image models only); empty: concept art, detailed, soft light")
+        self.style = prompt_edit(f"Style words (image models only); empty: {self.defaults['style']}")
         self.variations = QSpinBox(minimum=1, maximum=16, value=DEFAULT_VARIATIONS,
                                    toolTip="How many pictures: seeds SEED, SEED+1, ...")
         self.seed = seed_edit("Empty: random")
         self.steps = QSpinBox(minimum=1, maximum=500, value=DEFAULT_STEPS, toolTip="Denoising steps per picture")
+        self.tagger = QLineEdit(toolTip="The AudioSet tagger whose tags make an image model's prompt (a hub id "
+                                        "in the Hugging Face cache, or a folder)")
+        self.tagger.setPlaceholderText("Empty: " + self.defaults["tagger"])
+        self.size = QSpinBox(minimum=64, maximum=1024, singleStep=64, value=512, suffix=" px",
+                             toolTip="Width and height of an image model's pictures (the starter picture model draws 64 px)")
         self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
                                        specialValueText="model's",
                                        toolTip="Guidance scale: 'model's' is 3 for a picture model, 7.5 for an image model")
-        self.rows = [("Model", self.model), ("Words", self.prompt), ("Style", self.style),
-                     ("Pictures", self.variations), ("Seed", self.seed), ("Steps", self.steps),
+        self.rows = [("Model", self.model), ("Words", self.prompt), ("Style", self.style), ("Tagger", self.tagger),
+                     ("Size", self.size), ("Pictures", self.variations), ("Seed", self.seed), ("Steps", self.steps),
                      ("Guidance", self.guidance)]
+        self.model.currentTextChanged.connect(lambda *_: self._follow_model())
+        self._follow_model()
+
+    def _follow_model(self) -> None:
+        # Words, style, tagger and size only mean something to an image model (the zero-shot path).
+        zero_shot = combo_model_id(self.model) not in ("", self.starter)
+        for widget in (self.prompt, self.style, self.tagger, self.size):
+            widget.setEnabled(zero_shot)
 
     def set_models(self, listing: Any) -> None:
         """List the starter picture model and the downloaded image models that draw pictures
@@ -56,20 +79,25 @@ class Form(TaskForm):
         self.model.blockSignals(True)
         try:
             self.model.clear()
-            self.model.addItem("Starter picture model (offline)", STARTER_PICTURES_ID)
+            self.model.addItem("Starter picture model (offline)", self.starter)
             for entry in getattr(listing, "entries", ()):
                 if entry.downloaded and "illustrate" in entry.tasks:
                     self.model.addItem(f"{entry.label} (zero-shot)", entry.model_id)
         finally:
             self.model.blockSignals(False)
-        show_model(self.model, chosen or STARTER_PICTURES_ID)
+        show_model(self.model, chosen or self.starter)
 
     def params(self) -> dict[str, Any]:
         guidance = self.guidance.value()
+        model = combo_model_id(self.model) or self.starter
+        zero_shot = model != self.starter
         return {
-            "model": combo_model_id(self.model) or STARTER_PICTURES_ID,
-            "prompt": self.prompt.text().strip(),
-            "style": self.style.text().strip(),
+            "model": model,
+            "prompt": self.prompt.text().strip() if zero_shot else "",
+            "style": self.style.text().strip() if zero_shot else "",
+            "tagger": self.tagger.text().strip(),
+            "width": self.size.value(),
+            "height": self.size.value(),
             "num_variations": self.variations.value(),
             "seed": read_seed(self.seed, "Seed"),
             "num_inference_steps": self.steps.value(),
@@ -91,7 +119,7 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
     seconds = audio.shape[1] / rate
     if seconds < MIN_PICTURE_S:
         raise EditError(f"{what} is {seconds:.2f} s long; a picture needs at least {MIN_PICTURE_S:g} s of sound.")
-    values = {k: v for k, v in params.items() if k != "style" or v}  # empty style: the engine's default
+    values = {k: v for k, v in params.items() if k not in ("style", "tagger") or v}  # empty: the engine's default
 
     def build() -> Any:
         from engine.api import task

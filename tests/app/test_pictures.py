@@ -210,6 +210,46 @@ def test_bad_input_says_so_in_the_status_bar_and_loses_nothing(qtbot, pictures_w
     assert "no recipe" in window.statusBar().currentMessage()
 
 
+def test_zero_shot_pictures_from_an_image_model_with_the_users_words(qtbot, pictures_window):
+    from assets.make_tiny_ast import TINY_AST_DIR
+    from assets.make_tiny_sd import TINY_SD_DIR
+
+    from app.engine_client import ModelEntry, ModelListing
+
+    window, tools = pictures_window
+    form = tools.edit_panel.forms["illustrate"]
+    assert not form.prompt.isEnabled()  # words and style are for image models only
+    # Downloaded image models that draw pictures are listed; others and missing ones are not.
+    listing = ModelListing((
+        ModelEntry("stable-diffusion-v1-5/stable-diffusion-v1-5", "SD 1.5", "catalog", True, tasks=("illustrate",)),
+        ModelEntry("CompVis/stable-diffusion-v1-4", "SD 1.4", "catalog", False, tasks=("illustrate",)),
+        ModelEntry("riffusion/riffusion-model-v1", "Riffusion", "catalog", True, tasks=("generate",)),
+    ), "builtin:starter")
+    window.client.models_listed.emit(listing)
+    assert [form.model.itemData(i) for i in range(form.model.count())] == [
+        "builtin:pictures", "stable-diffusion-v1-5/stable-diffusion-v1-5"]
+
+    form.model.setEditText(str(TINY_SD_DIR))
+    assert form.prompt.isEnabled()
+    form.prompt.setText("a lighthouse")
+    form.style.setText("oil painting")
+    form.tagger.setText(str(TINY_AST_DIR))
+    form.size.setValue(64)
+    form.steps.setValue(2)
+    form.variations.setValue(1)
+    add_clip(window, tone(440, 2.0), "tone")
+    run_and_wait(qtbot, tools, lambda: tools.run_edit("illustrate"))
+    (picture,) = window.project.pictures
+    facts = picture.recipe.facts
+    assert facts["path"] == "zero-shot" and picture.image.size == (64, 64)
+    assert facts["prompt"].startswith("a lighthouse") and facts["prompt"].endswith("oil painting")
+    assert "Tags: " in window.gallery.recipe_view.toPlainText()
+    assert "Prompt: a lighthouse" in window.gallery.recipe_view.toPlainText()
+    with qtbot.waitSignal(window.gallery.regenerated, timeout=120000) as blocker:
+        assert window.gallery.regenerate(picture.id)
+    assert blocker.args[1] is True
+
+
 def test_the_minimum_length_is_the_picture_models():
     from app.tasks.illustrate import MIN_PICTURE_S
     from engine.pictures.model import MIN_DURATION_S
