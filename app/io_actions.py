@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 import numpy as np
 from PySide6.QtCore import QMimeData, QUrl
 
@@ -24,6 +25,8 @@ from app.model.project import MAX_CHANNELS, Clip, Project
 PROJECT_FILE_FILTER = f"Specdiff projects (*{PROJECT_SUFFIX})"
 #: Marks drags that come from our own timeline, so dropping them back does not re-import them.
 CLIP_MIME_TYPE = "application/x-specdiff-clip"
+#: Marks a picture dragged out of the Pictures dock (dropping it back on the window adds nothing).
+PICTURE_MIME_TYPE = "application/x-specdiff-picture"
 METADATA_APP = "Specdiff Studio"
 #: libsndfile keeps WAV INFO tags up to about 2000 bytes; recipes beyond that are left out
 #: of a WAV's comment (FLAC keeps them all).
@@ -105,11 +108,13 @@ def supported_formats_text() -> str:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """One file of an import: its clip, or the reason it failed."""
+    """One file of an import: its clip, or a picture (a PNG made by Picture from Audio, which
+    joins the Pictures dock), or the reason it failed."""
 
     path: str
     clip: Clip | None
     error: str | None = None
+    picture: Any = None
 
 
 def read_clip(path: str | Path) -> Clip:
@@ -178,9 +183,15 @@ def read_spectrogram_clip(path: str | Path) -> Clip:
 def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
     """Read every file; a file that fails gives an ImportResult with the reason, the others
     still load. Runs on a worker thread."""
+    from app.model.pictures import read_picture
+
     results = []
     for path in paths:
         try:
+            picture = read_picture(path) if Path(path).suffix.lower() == ".png" else None
+            if picture is not None:  # a picture of a clip, not a spectrogram
+                results.append(ImportResult(str(path), None, picture=picture))
+                continue
             results.append(ImportResult(str(path), read_clip(path)))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a per-file message
             results.append(ImportResult(str(path), None, str(exc) or type(exc).__name__))
@@ -188,8 +199,8 @@ def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
 
 
 def dropped_paths(mime: QMimeData) -> list[str]:
-    """Local files in a drag (not our own clip drags)."""
-    if mime is None or not mime.hasUrls() or mime.hasFormat(CLIP_MIME_TYPE):
+    """Local files in a drag (not our own clip or picture drags)."""
+    if mime is None or not mime.hasUrls() or mime.hasFormat(CLIP_MIME_TYPE) or mime.hasFormat(PICTURE_MIME_TYPE):
         return []
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and Path(url.toLocalFile()).is_file()]
 

@@ -91,6 +91,28 @@ def _tag_text(tag: Any) -> str:
     return str(tag)
 
 
+def read_picture(path: Any) -> Picture | None:
+    """The picture a PNG file written by Specdiff Studio holds (Save PNG, a drag out,
+    ``specdiff-cli illustrate``): its pixels and recipe, attached to no clip. None for a PNG
+    whose recipe chunk is missing or not an ``illustrate`` recipe (a spectrogram image, say).
+    Raises ValueError for an image too large or unreadable."""
+    from pathlib import Path
+
+    from engine.audio.limits import load_image
+    from engine.pictures.png import RECIPE_CHUNK, read_png_recipe
+
+    image = load_image(path, f"'{Path(path).name}'")  # size checked before decoding
+    if not getattr(image, "text", image.info).get(RECIPE_CHUNK):
+        return None
+    try:
+        recipe = read_png_recipe(path)
+    except ValueError:  # a recipe this version cannot read: not a picture of ours after all
+        return None
+    if recipe.task != "illustrate":
+        return None
+    return Picture(name=Path(path).stem[:MAX_NAME_CHARS], image=image.convert("RGB"), recipe=recipe)
+
+
 def pictures_of(project: Project, clip_ids: set[str] | frozenset[str]) -> list[Picture]:
     """The project's pictures made from any of ``clip_ids``, in the order they were made."""
     return [p for p in project.pictures if p.clip_id in clip_ids]

@@ -66,12 +66,13 @@ def qimage(image: Any) -> QImage:
 def picture_drag_mime(picture: Picture) -> QMimeData:
     """Mime data for dragging ``picture`` out: a PNG file with its recipe in a temporary folder,
     as a file URL, and the image itself for applications that take pixels."""
-    from app.io_actions import drag_file_path
+    from app.io_actions import PICTURE_MIME_TYPE, drag_file_path
 
     path = drag_file_path(picture.name, ".png")
     path.write_bytes(picture_png(picture.image, picture.recipe))
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
+    mime.setData(PICTURE_MIME_TYPE, picture.id.encode())
     mime.setImageData(qimage(picture.image))
     return mime
 

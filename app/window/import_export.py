@@ -45,6 +45,15 @@ class ImportExportMixin:
     def _on_import_read(self, results: list[io_actions.ImportResult], target: tuple[str | None, float]) -> None:
         self._busy_io -= 1
         clips = [r.clip for r in results if r.clip is not None]
+        pictures = [r.picture for r in results if r.picture is not None]
+        if pictures:  # PNGs made by Picture from Audio join the Pictures dock
+            from app.model.pictures import AddPictures
+
+            text = f"Import picture {pictures[0].name!r}" if len(pictures) == 1 else f"Import {len(pictures)} pictures"
+            self.undo_stack.push_command(AddPictures(self.project, pictures, text=text))
+            gallery = getattr(self, "gallery", None)
+            if gallery is not None:
+                gallery.reveal([p.id for p in pictures])
         self.last_import_errors = [(r.path, r.error) for r in results if r.error]
         if clips:
             track_id, start_s = target
@@ -59,7 +68,8 @@ class ImportExportMixin:
             self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)
             self.import_error_box = self._notify("Import", f"Some files could not be imported:\n\n{lines}")
         else:
-            self.show_message(f"Imported {len(clips)} file(s).")
+            self.show_message(f"Imported {len(clips) + len(pictures)} file(s)"
+                              + (f", {len(pictures)} of them to the Pictures dock." if pictures else "."))
         self.import_finished.emit(results)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

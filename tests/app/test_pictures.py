@@ -109,6 +109,21 @@ def test_picture_from_audio_fills_the_gallery_with_undo_regenerate_save_and_drag
     assert dragged.endswith(".png") and read_png_recipe(dragged).seed == 8
     np.testing.assert_array_equal(np.asarray(Image.open(dragged).convert("RGB")), pixels(second))
     assert not mime.imageData().isNull()
+    from app.io_actions import dropped_paths
+
+    assert dropped_paths(mime) == []  # dropped back on the window, our own drag adds nothing
+
+    # Importing a saved picture PNG (File > Import, or a drop) adds it to the Pictures dock, not
+    # the timeline; its recipe still regenerates it.
+    clips_before = len(project.clips())
+    with qtbot.waitSignal(window.import_finished, timeout=60000):
+        window.import_files([str(path)])
+    imported = project.pictures[-1]
+    assert len(project.pictures) == 3 and len(project.clips()) == clips_before
+    assert imported.clip_id is None and imported.recipe.to_dict() == first.recipe.to_dict()
+    np.testing.assert_array_equal(pixels(imported), pixels(first))
+    window.undo_stack.undo()
+    assert len(project.pictures) == 2
 
     # Delete: one undo step; the Delete key in the dock deletes pictures, not the selected clip.
     gallery.select(second.id)
