@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.qt_prompt_panel import NATIVE_SIZE, QtPromptPanel
-from engine.models.catalog import STARTER_MODEL_ID
+from engine.models.catalog import STARTER_MODEL_ID, model_hints
 from engine.training import starter_metrics as metrics
 
 STARTER = STARTER_MODEL_ID
@@ -27,7 +27,7 @@ def test_first_launch_picks_the_starter_with_its_settings_and_says_what_it_is(qt
     assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 5.0)
     assert panel.scheduler_combo.currentText() == "dpm++2m-karras"
     assert panel.model_note.isVisible()
-    assert "synthetic sounds only" in panel.model_note.text() and "download a real model" in panel.model_note.text()
+    assert model_hints(STARTER).title in panel.model_note.text() and "download a real model" in panel.model_note.text()
     assert "sine tone" in panel.prompt_edit.placeholderText()
     # The note's link opens the model manager.
     panel.model_note.linkActivated.emit("models")
