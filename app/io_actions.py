@@ -12,15 +12,17 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QMimeData, QUrl
 
 from app.model.mix import MixPlan, mix_channels, render_clip
 from app.model.persistence import PROJECT_SUFFIX, ProjectSnapshot, load_project  # noqa: F401 - re-exported
 from app.model.project import MAX_CHANNELS, Clip, Project
+from engine.specs import Recipe
 
 PROJECT_FILE_FILTER = f"Specdiff projects (*{PROJECT_SUFFIX})"
 #: Marks drags that come from our own timeline, so dropping them back does not re-import them.
@@ -109,12 +111,15 @@ def supported_formats_text() -> str:
 @dataclass(frozen=True)
 class ImportResult:
     """One file of an import: its clip, or a picture (a PNG made by Picture from Audio, which
-    joins the Pictures dock), or the reason it failed."""
+    joins the Pictures dock), or the reason it failed. ``inputs`` are the inputs its recipe was
+    made from, found where the recipe says they were read from (by fingerprint, for
+    :attr:`Project.inputs`), so an imported result can be regenerated."""
 
     path: str
     clip: Clip | None
     error: str | None = None
     picture: Any = None
+    inputs: dict[str, Any] = field(default_factory=dict)
 
 
 def read_clip(path: str | Path) -> Clip:
@@ -141,7 +146,37 @@ def read_clip(path: str | Path) -> Clip:
             f"'{path}' has {audio.shape[0]} channels; clips hold mono or stereo. "
             "Mix it down to stereo in another tool first."
         )
-    return Clip(name=Path(path).stem, audio=np.ascontiguousarray(audio), sample_rate_hz=int(rate), source_path=str(path))
+    return Clip(name=Path(path).stem, audio=np.ascontiguousarray(audio), sample_rate_hz=int(rate), source_path=str(path),
+                recipe=file_recipe(path))
+
+
+def file_recipe(path: str | Path) -> Recipe | None:
+    """The recipe an audio file carries (written by specdiff-cli or exported from one clip of the
+    app), or None: a file without one, or one this version cannot read, imports as plain audio."""
+    from engine.recipes import read_file_recipe
+
+    try:
+        return read_file_recipe(path)
+    except (OSError, ValueError):
+        return None
+
+
+def recorded_inputs(recipe: Recipe | None) -> dict[str, Any]:
+    """The inputs ``recipe`` names by a path hint that are still there and the same (checked by
+    fingerprint), by fingerprint: what :attr:`Project.inputs` keeps. One that is gone or changed
+    is left out; the Inspector then says where it was read from. Reads files: a worker thread's job."""
+    from engine.recipes import read_recorded_input
+
+    found: dict[str, Any] = {}
+    for record in (recipe.inputs.values() if recipe is not None else ()):
+        sha, path = record.get("sha256"), record.get("path")
+        if not sha or not path or sha in found or not Path(path).is_file():
+            continue
+        try:
+            found[sha] = read_recorded_input(record, path)
+        except (OSError, ValueError):  # unreadable, or no longer the recorded input
+            continue
+    return found
 
 
 def preset_for(params: object) -> str | None:
@@ -190,9 +225,11 @@ def read_clips(paths: list[str] | tuple[str, ...]) -> list[ImportResult]:
         try:
             picture = read_picture(path) if Path(path).suffix.lower() == ".png" else None
             if picture is not None:  # a picture of a clip, not a spectrogram
-                results.append(ImportResult(str(path), None, picture=picture))
+                results.append(ImportResult(str(path), None, picture=picture,
+                                               inputs=recorded_inputs(getattr(picture, "recipe", None))))
                 continue
-            results.append(ImportResult(str(path), read_clip(path)))
+            clip = read_clip(path)
+            results.append(ImportResult(str(path), clip, inputs=recorded_inputs(clip.recipe)))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a per-file message
             results.append(ImportResult(str(path), None, str(exc) or type(exc).__name__))
     return results

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -222,6 +223,89 @@ def describe_audio_record(record: Mapping[str, Any]) -> str:
         parts.append(f"sha256 {str(record['sha256'])[:12]}")
     text = ", ".join(parts) or "unknown audio"
     return f"{text}; read from '{record['path']}'" if record.get("path") else text
+
+
+#: The key under which the recipe JSON is stored in an audio file's metadata.
+RECIPE_METADATA_KEY = "comment"
+#: Where a recipe too long for the file's tag goes: ``OUT.wav.recipe.json`` beside ``OUT.wav``.
+RECIPE_SIDECAR_SUFFIX = ".recipe.json"
+
+
+def read_file_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """The recipe a file written by ``specdiff-cli`` (or exported by the app) carries: an audio
+    file's comment tag, else ``PATH.recipe.json`` beside it (format-1 recipes are migrated); a PNG
+    picture's ``specdiff-recipe`` text chunk.
+
+    Raises ValueError if the file carries none or it is not a recipe.
+    """
+    from pathlib import Path
+
+    from engine.audio.io import read_audio_metadata
+
+    path = Path(path)
+    if path.suffix.lower() == ".png":  # a picture (specdiff-cli illustrate): the recipe is in a text chunk
+        from engine.pictures.png import read_png_recipe
+
+        return read_png_recipe(path)
+    text = read_audio_metadata(path).get(RECIPE_METADATA_KEY)
+    if not text:
+        sidecar = path.with_name(path.name + RECIPE_SIDECAR_SUFFIX)
+        if not sidecar.is_file():
+            raise ValueError(f"'{path}' carries no recipe in its {RECIPE_METADATA_KEY!r} metadata (and has no "
+                             f"'{sidecar.name}' beside it).")
+        text = sidecar.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return Recipe.from_json(text)  # its one-line error
+    if isinstance(data, dict) and set(data) == {"recipe"}:  # one clip exported by the app
+        data = data["recipe"]
+    return Recipe.from_dict(data)
+
+
+class InputMismatchError(ValueError):
+    """A file is not the input a recipe was made from (its fingerprint differs)."""
+
+
+def read_recorded_input(record: Mapping[str, Any], path: str | os.PathLike[str]) -> tuple[np.ndarray, int] | bytes:
+    """A recipe's input as :meth:`engine.specs.JobSpec.from_recipe` takes it, read from ``path``:
+    a file input's bytes (``record["kind"] == "file"``: a spectrogram PNG), or ``(audio, rate)``
+    resampled to the recorded rate. One reader for every caller (``specdiff-cli regenerate``, the
+    app resolving an imported clip's path hint).
+
+    Raises:
+        InputMismatchError: the file is not the recorded input (its fingerprint differs).
+        OSError, ValueError (engine.audio.io's AudioFileError): it cannot be read.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if record.get("kind") == "file":
+        data = path.read_bytes()
+        if record.get("sha256") and hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise InputMismatchError(f"'{path}' is not the recorded file (its sha256 differs).")
+        return data
+    from engine.audio.io import read_audio, resample
+
+    audio, rate = read_audio(path)
+    wanted_rate = int(record.get("sample_rate_hz") or rate)
+    if rate != wanted_rate:
+        audio, rate = resample(audio, rate, wanted_rate), wanted_rate
+    if record.get("sha256") and audio_fingerprint(audio, rate) != record["sha256"]:
+        raise InputMismatchError(f"'{path}' is not the recorded audio (its fingerprint differs).")
+    return audio, rate
+
+
+def input_fingerprint(value: Any) -> str | None:
+    """The fingerprint a recipe records for an input value: a file's bytes' sha256, a clip's
+    :func:`audio_fingerprint`; None for anything else."""
+    if isinstance(value, (bytes, bytearray)):
+        return hashlib.sha256(value).hexdigest()
+    try:
+        audio, rate = value
+    except (TypeError, ValueError):
+        return None
+    return audio_fingerprint(audio, int(rate)) if isinstance(audio, np.ndarray) else None
 
 
 class MissingInputError(ValueError):

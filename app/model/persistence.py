@@ -45,14 +45,17 @@ from app.model.project_schema import (  # noqa: F401 - FORMAT_*, ProjectFileErro
     format_bytes,
     parse_json,
 )
-from engine.recipes import audio_fingerprint
+from engine.recipes import input_fingerprint
 from engine.specs import Recipe
 
 PROJECT_SUFFIX = ".sdproj"
-#: Where the input audio of edits is kept (``inputs/<sha256>.wav``; the manifest's ``inputs``).
+#: Where the inputs of the jobs that made clips are kept (the manifest's ``inputs``): a clip's audio
+#: as ``inputs/<sha256>.wav``, a file input (the spectrogram PNG a clip was vocoded from) as its
+#: own bytes, ``inputs/<sha256>.png``.
 INPUTS_FOLDER = "inputs/"
 #: Where the pictures made from clips are kept (``pictures/NNNN.png``; the manifest's ``pictures``).
 PICTURES_FOLDER = "pictures/"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MANIFEST_ENTRY = "project.json"
 READ_CHUNK_BYTES = 1 << 20
 AUDIO_BLOCK_FRAMES = 1 << 16
@@ -71,6 +74,8 @@ class ProjectSnapshot:
     images: dict[str, Any]
     #: Pictures made from clips: member name -> (PIL image, its recipe or None).
     pictures: dict[str, tuple[Any, Recipe | None]] = field(default_factory=dict)
+    #: Members written as they are (file inputs: a vocoded PNG's bytes).
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def capture(cls, project: Project) -> ProjectSnapshot:
@@ -120,10 +125,14 @@ class ProjectSnapshot:
                 }
             )
         inputs = {}
-        for sha, (audio, rate) in project.referenced_inputs().items():  # each once, by fingerprint
+        files: dict[str, bytes] = {}
+        for sha, value in project.referenced_inputs().items():  # each once, by fingerprint
+            if isinstance(value, bytes):  # a file input: the spectrogram PNG a clip was vocoded from
+                key = inputs[sha] = f"{INPUTS_FOLDER}{sha}.png"
+                files[key] = value
+                continue
             key = inputs[sha] = f"{INPUTS_FOLDER}{sha}.wav"
-            arrays[key] = audio
-            rates[key] = rate
+            arrays[key], rates[key] = value
         pictures, picture_entries = {}, []
         for picture in project.pictures:
             key = f"{PICTURES_FOLDER}{len(pictures):04d}.png"
@@ -139,7 +148,7 @@ class ProjectSnapshot:
             "inputs": inputs,
             "pictures": picture_entries,
         }
-        return cls(manifest, arrays, rates, images, pictures)
+        return cls(manifest, arrays, rates, images, pictures, files)
 
     def write(self, path: str | os.PathLike, extra: Mapping[str, bytes] | None = None) -> None:
         """Write the project file, with ``extra`` members (name -> bytes), atomically and durably
@@ -172,6 +181,8 @@ class ProjectSnapshot:
                 zf.writestr(key, buf.getvalue(), compress_type=zipfile.ZIP_STORED)
             for key, (image, recipe) in self.pictures.items():
                 zf.writestr(key, picture_png(image, recipe), compress_type=zipfile.ZIP_STORED)
+            for key, data in self.files.items():
+                zf.writestr(key, data, compress_type=zipfile.ZIP_STORED)
             for name, data in (extra or {}).items():
                 zf.writestr(name, data)
 
@@ -458,14 +469,17 @@ def project_from_archive(archive: ProjectArchive) -> tuple[Project, list[str]]:
     project.playhead_s = manifest.playhead_s
     for sha, key in manifest.inputs.items():
         try:
-            audio, rate = _read_audio(archive, key, budget)
+            if key.endswith(".wav"):
+                value: Any = _read_audio(archive, key, budget)
+            else:  # a file input (a spectrogram PNG), kept as its bytes; the vocode job checks them
+                value = bytes(archive.read(key, archive.limits.image_member_bytes, head=PNG_SIGNATURE))
         except ProjectFileError as exc:  # the project opens without it: only Regenerate needs it
             warnings.append(f"{exc} Clips made from it cannot be regenerated.")
             continue
-        if audio_fingerprint(audio, rate) != sha:
-            warnings.append(f"The kept input {key} is not the audio its name says; clips made from it cannot be regenerated.")
+        if input_fingerprint(value) != sha:
+            warnings.append(f"The kept input {key} is not the input its name says; clips made from it cannot be regenerated.")
             continue
-        project.inputs[sha] = (audio, rate)
+        project.inputs[sha] = value
     _read_pictures(archive, manifest, project, budget, warnings)
     return project, warnings
 

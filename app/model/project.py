@@ -316,10 +316,11 @@ class Project:
         self.playhead_s = 0.0
         self.selection = Selection()
         self.path: str | None = None
-        #: The input audio of the edits that made clips, by its recipe fingerprint (sha256):
-        #: ``(audio, sample_rate_hz)``, so Regenerate can rerun them (:meth:`inputs_for`).
-        #: Saved with the project, each once; arrays are immutable like the clips'.
-        self.inputs: dict[str, tuple[np.ndarray, int]] = {}
+        #: The inputs of the jobs that made clips, by their recipe fingerprint (sha256): a clip's
+        #: ``(audio, sample_rate_hz)``, or a file's bytes (the spectrogram PNG a clip was vocoded
+        #: from), so Regenerate can rerun them (:meth:`inputs_for`). Saved with the project, each
+        #: once; arrays are immutable like the clips'.
+        self.inputs: dict[str, tuple[np.ndarray, int] | bytes] = {}
         #: Pictures made from clips (:class:`app.model.pictures.Picture`), in the order they
         #: were made; each names its clip by id. Changed by the commands of app.model.pictures.
         self.pictures: list[Any] = []
@@ -336,13 +337,19 @@ class Project:
     # -- inputs of edits -------------------------------------------------------------------
 
     def remember_inputs(self, spec: Any, recipes: list[Recipe], reuse: tuple[np.ndarray | None, ...] = ()) -> None:
-        """Keep the input audio of ``spec`` (a job that made results with ``recipes``) under the
-        fingerprints the recipes record, so those results can be regenerated. Inputs that are not
-        a clip's audio (1-2 channels, float32) are not kept. An array of ``reuse`` (the clip's
-        audio the job was planned from) holding the same samples is kept instead of the spec's
-        copy, so the input costs no memory while the clip or its undo step holds that array."""
+        """Keep the inputs of ``spec`` (a job that made results with ``recipes``) under the
+        fingerprints the recipes record, so those results can be regenerated: a clip's audio (1-2
+        channels, float32) or a file's bytes (a spectrogram PNG); anything else is not kept. An
+        array of ``reuse`` (the clip's audio the job was planned from) holding the same samples is
+        kept instead of the spec's copy, so the input costs no memory while the clip or its undo
+        step holds that array."""
         values = spec.input_values() if callable(getattr(spec, "input_values", None)) else {}
         for name, value in values.items():
+            if isinstance(value, bytes):
+                for sha in {r.inputs.get(name, {}).get("sha256") for r in recipes}:
+                    if isinstance(sha, str) and sha and sha not in self.inputs:
+                        self.inputs[sha] = value
+                continue
             try:
                 audio, rate = value
             except (TypeError, ValueError):
@@ -359,9 +366,10 @@ class Project:
             for sha in shas:
                 self.inputs[sha] = (audio if same is None else same, int(rate))
 
-    def inputs_for(self, recipe: Recipe) -> dict[str, tuple[np.ndarray, int]] | None:
+    def inputs_for(self, recipe: Recipe) -> dict[str, tuple[np.ndarray, int] | bytes] | None:
         """The inputs ``recipe`` was made from, by name (``{}`` for a recipe without inputs), or
-        None when one of them is not kept (an edit from before inputs were saved, an import)."""
+        None when one of them is not kept (an edit from before inputs were saved, an imported
+        file whose recorded input was gone: :meth:`missing_inputs` says which)."""
         found = {}
         for name, record in recipe.inputs.items():
             value = self.inputs.get(record.get("sha256") or "")
@@ -370,7 +378,12 @@ class Project:
             found[name] = value
         return found
 
-    def referenced_inputs(self) -> dict[str, tuple[np.ndarray, int]]:
+    def missing_inputs(self, recipe: Recipe) -> dict[str, dict[str, Any]]:
+        """The records (fingerprint, shape, path hint) of ``recipe``'s inputs the project does not keep."""
+        return {name: dict(record) for name, record in recipe.inputs.items()
+                if (record.get("sha256") or "") not in self.inputs}
+
+    def referenced_inputs(self) -> dict[str, tuple[np.ndarray, int] | bytes]:
         """The kept inputs some clip's or picture's recipe names (what a save writes)."""
         used = {}
         recipes = [clip.recipe for clip in self.clips()] + [picture.recipe for picture in self.pictures]

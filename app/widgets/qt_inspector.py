@@ -331,9 +331,16 @@ class QtInspector(QWidget):
             return f"This version does not know the task {recipe.task!r}."
         if not known.makes_recipes:
             return f"{known.title} cannot be regenerated."
-        if self.project.inputs_for(recipe) is None:
-            return ("The input audio of this edit is not in the project (an edit from before inputs were kept, "
-                    "or a recipe read from a file).")
+        missing = self.project.missing_inputs(recipe)
+        if missing:
+            name, record = next(iter(missing.items()))
+            what = "spectrogram image" if record.get("kind") == "file" else "input audio" if name == "audio" else f"input {name}"
+            if record.get("path"):
+                return (f"The {what} this clip was made from is not in the project: it was read from "
+                        f"'{record['path']}', which was gone or no longer the same when the clip was imported. "
+                        "Put that file back and import the clip again to regenerate it.")
+            return (f"The {what} this clip was made from is not in the project (an edit from before inputs "
+                    "were kept, or a file that records no input path).")
         return None
 
     # -- buttons -----------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class ImportExportMixin:
     def _on_import_read(self, results: list[io_actions.ImportResult], target: tuple[str | None, float]) -> None:
         self._busy_io -= 1
         clips = [r.clip for r in results if r.clip is not None]
+        for result in results:  # the inputs imported results were made from, for Regenerate
+            for sha, value in result.inputs.items():
+                self.project.inputs.setdefault(sha, value)
         pictures = [r.picture for r in results if r.picture is not None]
         if pictures:  # PNGs made by Picture from Audio join the Pictures dock
             from app.model.pictures import AddPictures

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.recipes import RECIPE_METADATA_KEY, RECIPE_SIDECAR_SUFFIX  # noqa: F401 - used and re-exported here
 from engine.specs import DEFAULT_SCHEDULER
 
 PROG = "specdiff-cli"
@@ -21,12 +22,8 @@ PROG = "specdiff-cli"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-#: The key under which the recipe JSON is stored in an audio file's metadata.
-RECIPE_METADATA_KEY = "comment"
 #: Recipes longer than this (bytes of JSON) go to a sidecar file: WAV INFO tags hold about 2000.
 MAX_TAG_BYTES = 1900
-#: Where a recipe too long for the file's tag goes: ``OUT.wav.recipe.json`` beside ``OUT.wav``.
-RECIPE_SIDECAR_SUFFIX = ".recipe.json"
 AUDIO_SUFFIXES = (".wav", ".flac")
 #: The sample formats ``--subtype`` offers (FLOAT: WAV only).
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
@@ -568,25 +565,11 @@ def write_audio_with_recipe(path: Path, audio: Any, sample_rate_hz: int, recipe:
 
 
 def read_recipe(path: str | Path) -> Any:
-    """The :class:`engine.recipes.Recipe` a file written by ``specdiff-cli`` carries: an audio file's
-    comment tag, else ``PATH.recipe.json`` beside it (format-1 recipes are migrated); a PNG
-    picture's ``specdiff-recipe`` text chunk.
+    """The :class:`engine.recipes.Recipe` a file carries (:func:`engine.recipes.read_file_recipe`:
+    an audio file's comment tag or ``PATH.recipe.json``, a PNG picture's text chunk).
 
     Raises ValueError if the file carries none or it is not a recipe.
     """
-    from engine.audio.io import read_audio_metadata
-    from engine.recipes import Recipe
+    from engine.recipes import read_file_recipe
 
-    path = Path(path)
-    if path.suffix.lower() == ".png":  # a picture (specdiff-cli illustrate): the recipe is in a text chunk
-        from engine.pictures.png import read_png_recipe
-
-        return read_png_recipe(path)
-    text = read_audio_metadata(path).get(RECIPE_METADATA_KEY)
-    if not text:
-        sidecar = path.with_name(path.name + RECIPE_SIDECAR_SUFFIX)
-        if not sidecar.is_file():
-            raise ValueError(f"'{path}' carries no recipe in its {RECIPE_METADATA_KEY!r} metadata (and has no "
-                             f"'{sidecar.name}' beside it).")
-        text = sidecar.read_text(encoding="utf-8")
-    return Recipe.from_json(text)
+    return read_file_recipe(path)

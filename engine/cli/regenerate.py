@@ -63,22 +63,19 @@ def _given_inputs(values: list[str], names: tuple[str, ...], task: str) -> dict[
     return given
 
 
-def _read_input(task: str, name: str, record: dict[str, Any], path: Path, given: bool) -> tuple[Any, int]:
-    """The input at ``path`` at the recorded rate; CliError unless its fingerprint is the recorded one."""
-    from engine.audio.io import read_audio, resample
-    from engine.recipes import audio_fingerprint, describe_audio_record
+def _read_input(task: str, name: str, record: dict[str, Any], path: Path, given: bool) -> Any:
+    """The input at ``path`` as the recipe recorded it (a file's bytes, or audio at the recorded
+    rate); CliError unless its fingerprint is the recorded one."""
+    from engine.recipes import InputMismatchError, describe_audio_record, read_recorded_input
 
-    audio, rate = read_audio(path)
-    wanted_rate = int(record.get("sample_rate_hz") or rate)
-    if rate != wanted_rate:
-        audio, rate = resample(audio, rate, wanted_rate), wanted_rate
-    if record.get("sha256") and audio_fingerprint(audio, rate) != record["sha256"]:
+    try:
+        return read_recorded_input(record, path)
+    except InputMismatchError:
         where = f"'{path}'" if given else f"the file at the recorded path '{path}'"
         raise CliError(
             f"{where} is not the {name} this {task} was made from (its fingerprint differs); it needs "
             f"{describe_audio_record({k: v for k, v in record.items() if k != 'path'})}: pass it with --input PATH."
-        )
-    return audio, rate
+        ) from None
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
@@ -112,12 +109,8 @@ def cmd_regenerate(args: argparse.Namespace) -> int:
                            "pass it with --input PATH.")
         if name in given:
             check_input(path, f"the input {name}")
-        if record.get("kind") == "file":  # a file input (a spectrogram PNG): its bytes; the spec checks them
-            inputs[name] = path.read_bytes()
-            cli.input_paths[name] = path.resolve()
-            continue
-        audio, rate = _read_input(task.name, name, record, path, name in given)
-        inputs[name] = AudioInput(audio, rate)
+        value = _read_input(task.name, name, record, path, name in given)  # bytes for a file input (a PNG)
+        inputs[name] = value if isinstance(value, bytes) else AudioInput(*value)
         cli.input_paths[name] = path.resolve()
     spec = task.spec_from_recipe(recipe, inputs)
     if args.model is not None:
