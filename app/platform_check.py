@@ -43,6 +43,7 @@ DEBIAN_PACKAGES = {
     "libwayland-cursor.so.0": "libwayland-cursor0",
     "libwayland-egl.so.1": "libwayland-egl1",
     "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-glx.so.0": "libxcb-glx0",
     "libxcb-icccm.so.4": "libxcb-icccm4",
     "libxcb-image.so.0": "libxcb-image0",
     "libxcb-keysyms.so.1": "libxcb-keysyms1",
@@ -236,4 +237,7 @@ def describe(problems: list[PlatformProblem], *, apt: bool | None = None) -> str
     if any(p.display_error for p in problems) and not packages:
         lines.append("Run specdiff in a desktop session, or without one under a virtual display: "
                      "xvfb-run .venv/bin/specdiff")
+        if shutil.which("xvfb-run") is None:
+            lines.append("  (xvfb-run is in the xvfb package: sudo apt-get install xvfb)" if apt
+                         else "  (xvfb-run comes with the X virtual framebuffer, Xvfb: on Debian/Ubuntu the xvfb package)")
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 # Installs Specdiff Studio with its test extra into .venv and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests start the real Qt: the same system libraries as the app, installed where missing.
+source scripts/system-packages.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -79,15 +79,19 @@ def test_every_library_the_real_xcb_plugin_links_is_installed_by_the_scripts():
     ones the check knows: all but libc's and compression libraries every system has)."""
     if shutil.which("ldd") is None:
         pytest.skip("needs ldd")
-    output = platform_check.run_ldd(qt_platform_dir() / "libqxcb.so")
+    # The platform plugin and its OpenGL integrations (plugins/xcbglintegrations), which it loads.
+    plugins = [qt_platform_dir() / "libqxcb.so", *sorted((qt_platform_dir().parent / "xcbglintegrations").glob("*.so"))]
+    output = "\n".join(platform_check.run_ldd(plugin) for plugin in plugins)
     linked = {line.split()[0] for line in output.splitlines() if "=>" in line and "/PySide6/" not in line}
     packages = {platform_check.DEBIAN_PACKAGES[lib] for lib in linked if lib in platform_check.DEBIAN_PACKAGES}
-    assert {"libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1"} <= packages
+    assert {"libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-glx0"} <= packages
     listed = ROOT / "scripts" / "debian-packages.txt"
     words = {w for line in listed.read_text().splitlines() if not line.startswith("#") for w in line.split()}
     assert packages <= words, sorted(packages - words)
-    for script in (ROOT / ".ci" / "run", ROOT / "scripts" / "run.sh"):
+    for script in (ROOT / ".ci" / "run", ROOT / "scripts" / "system-packages.sh"):
         assert "scripts/debian-packages.txt" in script.read_text(), script
+    for script in (ROOT / "scripts" / "run.sh", ROOT / "scripts" / "test.sh"):
+        assert "source scripts/system-packages.sh" in script.read_text(), script
 
 
 def test_requested_platforms_follow_qt():
@@ -125,6 +129,14 @@ def test_specdiff_without_a_display_says_so_instead_of_aborting(tmp_path):
     assert proc.returncode == EXIT_NO_DISPLAY, (proc.returncode, proc.stderr)
     assert "cannot connect to the X display ':4711'" in proc.stderr
     assert "xvfb-run" in proc.stderr
+
+
+def test_without_a_display_or_xvfb_it_says_which_package_has_xvfb_run(monkeypatch):
+    problems = [platform_check.PlatformProblem("xcb", display_error="no X display: DISPLAY is not set")]
+    monkeypatch.setattr(platform_check.shutil, "which", lambda name: None)
+    message = platform_check.describe(problems, apt=True)
+    assert "xvfb-run .venv/bin/specdiff" in message
+    assert "sudo apt-get install xvfb" in message
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run")
