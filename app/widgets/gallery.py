@@ -167,6 +167,9 @@ class QtGallery(QWidget):
         self.list = PictureList(self)
         self.list.setMinimumHeight(THUMBNAIL_PX // 2)  # small minimums: the dock shares a column
         self.list.currentItemChanged.connect(lambda *_: self._show_current())
+        self.list.itemDoubleClicked.connect(lambda *_: self.select_clip())
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
         self.list.itemSelectionChanged.connect(self._update_buttons)
 
         self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
@@ -329,8 +332,10 @@ class QtGallery(QWidget):
     def _show_preview(self, picture: Picture) -> None:
         side = max(64, min(self.preview.width(), self.preview.height(), 1024))
         pixmap = QPixmap.fromImage(qimage(picture.image))
-        self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation))
+        # Small pictures (the starter's 64 px diagrams) grow as crisp pixels, large ones smoothly.
+        small = max(picture.image.size) <= 128
+        mode = Qt.TransformationMode.FastTransformation if small else Qt.TransformationMode.SmoothTransformation
+        self.preview.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode))
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
@@ -348,6 +353,40 @@ class QtGallery(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.message.emit(text)
+
+    def select_clip(self, picture_id: str | None = None) -> bool:
+        """Select the clip a picture came from on the timeline (double-click a thumbnail); False
+        (and a message) when that clip is gone."""
+        picture = self.current_picture() if picture_id is None else self.project.picture(picture_id)
+        if picture is None:
+            return False
+        if picture.clip_id is None or not self.project.has_clip(picture.clip_id):
+            self._say(f"The clip {picture.name!r} was made from is not in the project.")
+            return False
+        from app.model.project import Selection
+
+        track, clip = self.project.find_clip(picture.clip_id)
+        self.project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=track.id))
+        self.select(picture.id)
+        return True
+
+    def _context_menu(self, point: Any) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        if self.current_picture() is None:
+            return
+        menu = QMenu(self)
+        for text, slot, enabled in (
+            ("Regenerate", self.regenerate, self.regenerate_button.isEnabled()),
+            ("Save PNG…", self.save_dialog, True),
+            ("Select Its Clip", self.select_clip, True),
+            ("Delete", self.delete_selected, True),
+        ):
+            action = menu.addAction(text)
+            action.setEnabled(enabled)
+            action.triggered.connect(lambda *_, slot=slot: slot())
+        menu.popup(self.list.viewport().mapToGlobal(point))
+        self.context_menu = menu
 
     # -- delete, save ------------------------------------------------------------------------------
 

@@ -168,6 +168,13 @@ def test_a_time_selection_is_drawn_and_pictures_follow_their_clip(qtbot, picture
     window.undo_stack.undo()
     assert "clip deleted" not in gallery.list.item(0).text()
 
+    # Double-clicking a picture selects the clip it came from.
+    project.set_selection(Selection(clip_ids=frozenset({other.id}), track_id=track))
+    gallery.show_all.setChecked(True)
+    gallery.select(picture.id)
+    assert gallery.select_clip()
+    assert project.selection.clip_ids == {clip.id}
+
     # A regenerate from the stored range gives the same pixels.
     with qtbot.waitSignal(gallery.regenerated, timeout=120000) as blocker:
         gallery.regenerate(picture.id)
