@@ -1,8 +1,8 @@
 """The edit tools' actions and menus: a mixin of :class:`app.edit_tools.EditTools`.
 
 One action per mask tool (with its one-key shortcut), brush size, invert and clear mask, one per
-edit task of the window's task list (:mod:`app.tasks`; its menu text, shortcut and short title)
-and Cancel Edits. They go into Edit > Spectrogram (tasks that make new clips into the Generate
+edit task of the window's task list (:mod:`app.tasks`; its menu text, shortcut and short title),
+Compare A/B (:mod:`app.ab_compare`) and Cancel Edits. They go into Edit > Spectrogram (tasks that make new clips into the Generate
 menu) and onto the edit toolbar; every action is also added to the window so its shortcut works
 with the menus hidden.
 """
@@ -63,6 +63,19 @@ class EditMenusMixin:
                                   task.help)
             action.setIconText(task.title)
         self._action("cancel_edits", "Cancel Edits", self.cancel_edits, tip="Cancel the running spectrogram edits")
+        self._action("compare_ab", "Compare &A/B", self.compare_ab, "Ctrl+Alt+B",
+                     "Flip the selected clip between its audio before and after its last Re-vocode or Upsample "
+                     "(plays on while you flip)")
+
+    def compare_ab(self) -> None:
+        """Flip the target clip between before and after its last replacement (:mod:`app.ab_compare`)."""
+        from app.ab_compare import toggle
+        from app.tasks import EditError
+
+        try:
+            self._show(toggle(self.window.undo_stack, self.target_clip().id))
+        except (EditError, ValueError) as error:
+            self._show(str(error))
 
     def _menu(self, title: str) -> Any:
         for action in self.window.menuBar().actions():
@@ -93,6 +106,7 @@ class EditMenusMixin:
                 generate_menu.insertAction(generate_before, self.actions[task.name])
             else:
                 menu.addAction(self.actions[task.name])
+        menu.addAction(self.actions["compare_ab"])
         menu.addAction(self.actions["cancel_edits"])
         view_menu = self._menu("View")
         if view_menu is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from app.tasks import AppTask, Plan, TaskForm
@@ -36,21 +35,6 @@ class Form(TaskForm):
         return {"model": self.model.text().strip() or DEFAULT_UPSAMPLER, "new_clip": self.result.currentText() == NEW_CLIP}
 
 
-def crossfaded(original: np.ndarray, new: np.ndarray, start: int, end: int, fade: int) -> np.ndarray:
-    """``original`` with ``[start, end)`` taken from ``new`` (same shape), linear ramps of ``fade``
-    samples inside the range at edges that are not the clip's own ends; the rest bit-identical."""
-    out = original.copy()
-    out[:, start:end] = new[:, start:end]
-    fade = min(fade, (end - start) // 2)
-    if fade > 0:
-        ramp = ((np.arange(fade) + 0.5) / fade).astype(np.float32)
-        if start > 0:
-            out[:, start : start + fade] = original[:, start : start + fade] * (1 - ramp) + new[:, start : start + fade] * ramp
-        if end < original.shape[1]:
-            out[:, end - fade : end] = new[:, end - fade : end] * (1 - ramp) + original[:, end - fade : end] * ramp
-    return out
-
-
 def plan(tools: Any, params: dict[str, Any]) -> Plan:
     from engine.api import UpsampleJob
 
@@ -58,21 +42,18 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
     span = tools.selection_in_clip(clip)
     audio, rate, model = clip.audio, clip.sample_rate_hz, params["model"]
 
+    # A selected range: the engine upsamples it at the clip's rate and crossfades it in (the rest
+    # untouched), so the clip's recipe regenerates exactly what lands.
+    ranged = {} if span is None else {"start_s": span[0], "end_s": span[1], "crossfade_s": CROSSFADE_S}
+
     def build() -> Any:
-        return UpsampleJob(audio=audio, sample_rate_hz=rate, model=model)
+        return UpsampleJob(audio=audio, sample_rate_hz=rate, model=model, **ranged)
 
     def land(job_id: int, results: list[Any]) -> list[str]:
-        from engine.audio.io import resample
-
         (result,) = results
         current = tools.clip(clip.id)
         if span is not None:
-            # The range at the clip's rate, crossfaded in; everything else untouched.
-            new = resample(result.audio, result.sample_rate_hz, rate)[:, : audio.shape[1]]
-            start, end = int(round(span[0] * rate)), min(audio.shape[1], int(round(span[1] * rate)))
-            spliced = crossfaded(audio, new, start, end, int(CROSSFADE_S * rate))
-            return tools.landing.replace(current, _Result(spliced, rate, result.recipe), "Upsample range",
-                                         keep_trim=True)
+            return tools.landing.replace(current, result, "Upsample range", keep_trim=True)
         if not params["new_clip"]:
             return tools.landing.replace(current, result, "Upsample", keep_trim=True)
         track = tools.project.find_clip(clip.id)[0]
@@ -84,13 +65,6 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
                                        new_track=True if below is None else None)
 
     return plan_for("upsample", clip, build, land)
-
-
-class _Result:
-    """A spliced result: the clip's audio with the upsampled range, at the clip's rate."""
-
-    def __init__(self, audio: np.ndarray, sample_rate_hz: int, recipe: Any) -> None:
-        self.audio, self.sample_rate_hz, self.recipe, self.image = audio, sample_rate_hz, recipe, None
 
 
 TASK = AppTask(

@@ -7,6 +7,11 @@ The clip's cutoff is detected (the starter model's audio stops at 4 kHz, an MP3 
 16 kHz) and the clip is low-passed there; the band above is made by the upsampler
 (:mod:`engine.upsample`) up to the model's Nyquist frequency, in chunks with overlap and
 crossfade. Silent or already full-band clips pass through unchanged with a note.
+
+With ``--start``/``--end`` only that range changes: it is upsampled with a quarter second of
+the clip on each side, at the clip's own rate, and crossfaded in; every other sample stays
+bit-identical (the app's Upsample on a selection). The recipe records the range and regenerates
+the same samples.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from engine.specs import MAX_SEED, MAX_STEPS, AudioInputJob, Progress, TaskResult, check_int
+import numpy as np
+
+from engine.specs import MAX_SEED, MAX_STEPS, AudioInputJob, Progress, TaskResult, check_int, check_range
 from engine.tasks import Needs, Task
 
 #: The shipped offline upsampler (engine.upsample.models.DEFAULT_UPSAMPLER, without importing it).
@@ -30,6 +37,11 @@ class UpsampleJob(AudioInputJob):
     ``output_rate_hz`` 0 means the model's rate (or the clip's, if higher). ``seed`` and
     ``steps`` are for sampling upsamplers (diffusion; 0 steps = the model's default); the
     spectral upsampler is deterministic and ignores them.
+
+    ``start_s``/``end_s`` (both or neither) upsample only that range of the clip: the result is
+    the clip at its own rate with the range upsampled (seeing :data:`RANGE_CONTEXT_S` of the clip
+    on each side) and crossfaded in over ``crossfade_s`` inside each edge; every sample outside
+    the range is the clip's own.
     """
 
     kind: ClassVar[str] = "upsample"
@@ -37,6 +49,9 @@ class UpsampleJob(AudioInputJob):
     output_rate_hz: int = 0
     seed: int = 0
     steps: int = 0
+    start_s: float | None = None
+    end_s: float | None = None
+    crossfade_s: float = 0.02
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -46,9 +61,55 @@ class UpsampleJob(AudioInputJob):
             check_int("output_rate_hz", self.output_rate_hz, 8000, 192000)
         check_int("seed", self.seed, 0, MAX_SEED)
         check_int("steps", self.steps, 0, MAX_STEPS)
+        check_range("crossfade_s", self.crossfade_s, 0.0, 0.5)
+        if (self.start_s is None) != (self.end_s is None):
+            raise ValueError("a range to upsample needs both `start_s` and `end_s`.")
+        if self.start_s is not None:
+            self._check_span("start_s", self.start_s, "end_s", self.end_s)
+            if self.output_rate_hz and self.output_rate_hz != self.sample_rate_hz:
+                raise ValueError(
+                    f"an upsampled range keeps the clip's rate ({self.sample_rate_hz} Hz); leave `output_rate_hz` unset."
+                )
+
+    def recipe_params(self) -> dict[str, Any]:
+        params = super().recipe_params()
+        if self.start_s is None:  # a whole-clip recipe reads as before ranges existed
+            for name in ("start_s", "end_s", "crossfade_s"):
+                del params[name]
+        return params
 
     def describe(self) -> str:
-        return "Upsample"
+        return "Upsample range" if self.start_s is not None else "Upsample"
+
+
+#: Clip audio on each side of a range that the upsampler sees with it (as an edit's new audio).
+RANGE_CONTEXT_S = 0.25
+
+
+def upsample_range(spec: UpsampleJob, upsampler: Any) -> Generator[Progress, None, tuple[np.ndarray, dict[str, Any]]]:
+    """The clip with ``spec``'s range upsampled at the clip's rate and crossfaded in (see
+    :class:`UpsampleJob`); the rest bit-identical. A silent or full-band range leaves the clip as
+    it is (the facts say so)."""
+    from engine.audio.splice import splice
+    from engine.upsample.run import upsample_clip
+
+    audio, rate = spec.audio, int(spec.sample_rate_hz)
+    a = int(round(spec.start_s * rate))
+    b = min(int(round(spec.end_s * rate)), audio.shape[1])
+    reach = int(round(RANGE_CONTEXT_S * rate))
+    lo, hi = max(a - reach, 0), min(b + reach, audio.shape[1])
+    outcome = yield from upsample_clip(upsampler, audio[:, lo:hi], rate, output_rate_hz=rate, seed=spec.seed,
+                                       steps=spec.steps)
+    facts = {**outcome.facts, "range_samples": [a, b]}
+    if outcome.note:
+        facts["note"] = outcome.note
+    if outcome.facts.get("passed_through"):
+        return np.array(audio, dtype=np.float32), facts
+    piece = np.zeros((audio.shape[0], b - a), dtype=np.float32)
+    part = outcome.audio[:, a - lo : b - lo]
+    piece[:, : part.shape[1]] = part
+    fade = min(int(round(spec.crossfade_s * rate)), (b - a) // 2)
+    return splice(np.asarray(audio, dtype=np.float32), piece, a, b, fade, curve="linear"), facts
 
 
 def upsample_result(spec: UpsampleJob, ctx: Any = None) -> Generator[Progress, None, TaskResult]:
@@ -58,6 +119,10 @@ def upsample_result(spec: UpsampleJob, ctx: Any = None) -> Generator[Progress, N
 
     yield Progress(stage="load", message=f"Loading upsampler {spec.model}")
     upsampler = load_upsampler(spec.model, getattr(ctx, "store", None))
+    if spec.start_s is not None:
+        audio, facts = yield from upsample_range(spec, upsampler)
+        recipe = spec.make_recipe(seed=spec.seed, model_id=spec.model, facts=facts)
+        return TaskResult(recipe=recipe, audio=audio, sample_rate_hz=int(spec.sample_rate_hz))
     outcome = yield from upsample_clip(
         upsampler, spec.audio, spec.sample_rate_hz, output_rate_hz=spec.output_rate_hz or None,
         seed=spec.seed, steps=spec.steps,
@@ -89,6 +154,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=int, default=0, help="output sample rate in Hz (default: the model's, 44100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling upsamplers (diffusion)")
     parser.add_argument("--steps", type=int, default=0, help="sampling steps of diffusion upsamplers (default: the model's)")
+    parser.add_argument("--start", type=float, default=None,
+                        help="with --end: upsample only this range (seconds), at the input's rate; the rest stays exact")
+    parser.add_argument("--end", type=float, default=None, help="end of the range, seconds")
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> UpsampleJob:
@@ -102,7 +170,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> UpsampleJob:
     audio, rate = cli.read_clip(args.input)
     cli.outputs()
     return cli.spec(UpsampleJob, audio=audio, sample_rate_hz=rate, model=args.model,
-                    output_rate_hz=args.rate, seed=args.seed, steps=args.steps)
+                    output_rate_hz=args.rate, seed=args.seed, steps=args.steps, start_s=args.start, end_s=args.end)
 
 
 def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:

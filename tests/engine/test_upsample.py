@@ -122,6 +122,34 @@ def test_the_task_runs_through_the_engine_and_regenerates_bit_identically():
     np.testing.assert_array_equal(again.audio, result.audio)
 
 
+def test_a_range_is_upsampled_at_the_clip_rate_the_rest_stays_exact_and_the_cli_regenerates_it(tmp_path):
+    from engine.audio.io import read_audio, write_audio
+    from engine.cli import main
+
+    rate = 22050
+    clip = band_limited(music(rate, 2.0, seed=5), rate, 3000.0)
+    a, b = int(0.5 * rate), int(1.5 * rate)
+    source = tmp_path / "in.wav"
+    write_audio(source, clip, rate, subtype="FLOAT")
+    assert main(["upsample", str(source), "-o", str(tmp_path / "up.wav"), "--model", TINY, "--start", "0.5",
+                 "--end", "1.5", "-q"]) == 0
+    audio, out_rate = read_audio(tmp_path / "up.wav")
+    assert out_rate == rate and audio.shape == clip.shape  # the clip's rate and length
+    np.testing.assert_array_equal(audio[:, :a], clip[:, :a])
+    np.testing.assert_array_equal(audio[:, b:], clip[:, b:])
+    inside = np.abs(np.fft.rfft(audio[0, a + 1000 : b - 1000]))
+    freqs = np.fft.rfftfreq(b - a - 2000, 1 / rate)
+    assert inside[freqs > 4000].mean() > 1e-3 * inside.mean()  # the band above 3 kHz is filled
+    assert main(["regenerate", str(tmp_path / "up.wav"), "-o", str(tmp_path / "again.wav"), "-q"]) == 0
+    np.testing.assert_array_equal(read_audio(tmp_path / "again.wav")[0], audio)
+    with pytest.raises(ValueError, match="needs both `start_s` and `end_s`"):
+        api.UpsampleJob(audio=clip, sample_rate_hz=rate, model=TINY, start_s=0.5)
+    with pytest.raises(ValueError, match="keeps the clip's rate"):
+        api.UpsampleJob(audio=clip, sample_rate_hz=rate, model=TINY, start_s=0.5, end_s=1.0, output_rate_hz=44100)
+    with pytest.raises(ValueError, match="past the end"):
+        api.UpsampleJob(audio=clip, sample_rate_hz=rate, model=TINY, start_s=0.5, end_s=3.0)
+
+
 def test_bad_input_gets_one_line_or_a_noted_no_op():
     upsampler = load_upsampler(TINY)
     rate = 22050
