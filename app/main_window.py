@@ -161,6 +161,8 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
         if state is not None:
             self.restoreState(state)
         self.prompt_panel.restore_state(self.settings.prompt_state)
+        # Edit > Settings' defaults decide the vocoder and Full band wherever the user picked none.
+        self.generation.use_defaults(vocoder=self.settings.default_vocoder, full_band=self.settings.full_band_default)
         self.class_browser.restore_state(self.settings.class_browser_state)
         self._on_generation_changed("model", self.generation.model)
 

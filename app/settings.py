@@ -108,6 +108,33 @@ class AppSettings:
     def remove_local_model_folder(self, folder: str) -> None:
         self.set("models/local_folders", [f for f in self.local_model_folders if f != folder])
 
+    # -- generation defaults (Edit > Settings) -------------------------------------------------
+
+    @property
+    def default_vocoder(self) -> str:
+        """The vocoder of jobs whose vocoder the user has not picked in the prompt panel."""
+        from engine.api import DEFAULT_VOCODER, check_vocoder_name
+
+        value = self.get("generation/default_vocoder", DEFAULT_VOCODER)
+        try:
+            check_vocoder_name(value)
+        except (TypeError, ValueError):
+            return DEFAULT_VOCODER
+        return str(value)
+
+    @default_vocoder.setter
+    def default_vocoder(self, name: str) -> None:
+        self.set("generation/default_vocoder", name)
+
+    @property
+    def full_band_default(self) -> bool:
+        """Whether the upsampler a model's card recommends runs unless the user switches Full band off."""
+        return bool(self.get("generation/full_band", True))
+
+    @full_band_default.setter
+    def full_band_default(self, on: bool) -> None:
+        self.set("generation/full_band", bool(on))
+
     # -- audio and files -----------------------------------------------------------------------
 
     @property

@@ -1,4 +1,5 @@
-"""Settings: compute device, precision, memory options, model cache folder, audio output device."""
+"""Settings: compute device, precision, memory options, model cache folder, audio output device,
+and the defaults of every generation and edit (vocoder, full-band upsampling)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,13 @@ PRECISION_LABELS = {
 
 
 class SettingsDialog(QDialog):
-    """Emits ``engine_settings_changed(EngineSettings)`` and ``audio_device_changed(id or None)``
-    on OK, each only when that part changed. Engine changes restart the engine when idle."""
+    """Emits ``engine_settings_changed(EngineSettings)``, ``audio_device_changed(id or None)`` and
+    ``generation_defaults_changed(dict)`` (``vocoder``, ``full_band``: saved in ``settings``) on OK,
+    each only when that part changed. Engine changes restart the engine when idle."""
 
     engine_settings_changed = Signal(object)
     audio_device_changed = Signal(object)
+    generation_defaults_changed = Signal(object)
 
     def __init__(
         self,
@@ -108,6 +111,29 @@ class SettingsDialog(QDialog):
         audio_form.addRow("Output device", self.audio_combo)
         audio_form.addRow(self.audio_note)
 
+        from engine.api import VOCODERS
+
+        self.vocoder_combo = QComboBox(toolTip="What turns spectrograms into audio in every generation and edit, "
+                                               "unless you pick another in the Prompt panel")
+        for entry in VOCODERS:
+            self.vocoder_combo.addItem(entry.title, entry.name)
+        current = settings.default_vocoder
+        if self.vocoder_combo.findData(current) < 0:  # a vocoder folder
+            self.vocoder_combo.addItem(current, current)
+        self.vocoder_combo.setCurrentIndex(self.vocoder_combo.findData(current))
+        self.full_band_check = QCheckBox("Full band: run the upsampler the model recommends (the starter's: 44.1 kHz)")
+        self.full_band_check.setToolTip("Off: generations and edits keep the model's own band unless you switch "
+                                        "Full band on in the Prompt panel")
+        self.full_band_check.setChecked(settings.full_band_default)
+        defaults_box = QGroupBox("Generation defaults")
+        defaults_form = QFormLayout(defaults_box)
+        defaults_form.addRow("Vocoder", self.vocoder_combo)
+        defaults_form.addRow(self.full_band_check)
+        defaults_note = QLabel("Used wherever you have not picked a vocoder or switched Full band yourself.")
+        defaults_note.setObjectName("hintLabel")
+        defaults_note.setWordWrap(True)
+        defaults_form.addRow(defaults_note)
+
         note = QLabel("Engine changes restart the engine (unloading models) once no job is running.")
         note.setObjectName("hintLabel")
         note.setWordWrap(True)
@@ -117,6 +143,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(engine_box)
         layout.addWidget(audio_box)
+        layout.addWidget(defaults_box)
         layout.addWidget(note)
         layout.addWidget(buttons)
 
@@ -140,7 +167,15 @@ class SettingsDialog(QDialog):
     def chosen_audio_device(self) -> int | None:
         return self.audio_combo.currentData()
 
+    def chosen_generation_defaults(self) -> dict[str, Any]:
+        return {"vocoder": self.vocoder_combo.currentData(), "full_band": self.full_band_check.isChecked()}
+
     def _on_accepted(self) -> None:
+        defaults = self.chosen_generation_defaults()
+        if defaults != {"vocoder": self.settings.default_vocoder, "full_band": self.settings.full_band_default}:
+            self.settings.default_vocoder = defaults["vocoder"]
+            self.settings.full_band_default = defaults["full_band"]
+            self.generation_defaults_changed.emit(defaults)
         chosen = self.chosen_engine_settings()
         if chosen != self.engine_settings:
             self.engine_settings_changed.emit(chosen)

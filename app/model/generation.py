@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "vocoder": DEFAULT_VOCODER,  # a vocoder name (engine.api.VOCODERS) or a vocoder folder
     "upsampler": "",  # run after inversion ("" none); the starter's card recommends builtin:upsampler
 }
+#: The fields the Settings dialog's defaults decide until the user picks them (use_defaults).
+PICKABLE = frozenset({"vocoder", "upsampler"})
 #: The fields a model's hints may set (field -> ModelHints attribute).
 HINTED_FIELDS = {
     "preset": "spectrogram_preset",
@@ -102,6 +104,10 @@ class GenerationSettings:
         self._values: dict[str, Any] = dict(DEFAULTS)
         self._hinted: dict[str, Any] = {}
         self.hints: ModelHints | None = None
+        #: The Settings dialog's defaults (:meth:`use_defaults`) and the fields they still decide.
+        self._default_vocoder: str = DEFAULTS["vocoder"]
+        self._full_band = True
+        self._picked: set[str] = set()
         if values:
             self.set(**values)
 
@@ -116,13 +122,50 @@ class GenerationSettings:
         return dict(self._values)
 
     def set(self, **values: Any) -> None:
-        """Change fields; raises ValueError naming a bad field or value (nothing changes then)."""
+        """Change fields; raises ValueError naming a bad field or value (nothing changes then).
+        A vocoder or upsampler changed here is the user's pick: the defaults no longer decide it."""
+        self._assign(values, pick=True)
+
+    def _assign(self, values: dict[str, Any], *, pick: bool) -> None:
         checked = {name: self._check(name, value) for name, value in values.items()}
         changed = [(n, v) for n, v in checked.items() if self._values[n] != v or type(self._values[n]) is not type(v)]
         for name, value in changed:
             self._values[name] = value
+            if pick and name in PICKABLE:
+                self._picked.add(name)
         for name, value in changed:
             self.events.changed.emit(name, value)
+
+    def picked(self, name: str) -> bool:
+        """Whether the user chose ``name`` (a :data:`PICKABLE` field) rather than a default."""
+        return name in self._picked
+
+    def picks(self) -> list[str]:
+        """The :data:`PICKABLE` fields the user chose (saved with the prompt panel's state)."""
+        return sorted(self._picked)
+
+    def keep_picks(self, names: Any) -> None:
+        """Only ``names`` count as the user's picks (a restored session's; anything else is ignored)."""
+        self._picked = {n for n in names if n in PICKABLE} if isinstance(names, (list, tuple, set)) else set()
+
+    def use_defaults(self, *, vocoder: str | None = None, full_band: bool | None = None) -> None:
+        """The Settings dialog's defaults: the ``vocoder`` of every job, and whether the upsampler a
+        model's card recommends runs (``full_band``; off: the Full band switch starts off). They
+        decide the fields the user has not picked (:meth:`picked`), now and when a model's
+        recommendations are applied. Raises ValueError for an unknown vocoder."""
+        if vocoder is not None:
+            check_vocoder_name(vocoder)
+            self._default_vocoder = vocoder
+            if not self.picked("vocoder"):
+                self._assign({"vocoder": vocoder}, pick=False)
+        if full_band is not None:
+            self._full_band = bool(full_band)
+            hints = self.hints if self.hints is not None else model_hints(self.model) if self.model.strip() else None
+            recommended = hints.upsampler if hints is not None else None
+            if recommended and not self.picked("upsampler"):
+                value = recommended if self._full_band else ""
+                self._assign({"upsampler": value}, pick=False)
+                self._hinted["upsampler"] = value
 
     def _check(self, name: str, value: Any) -> Any:
         if name not in DEFAULTS:
@@ -178,13 +221,15 @@ class GenerationSettings:
             wanted = {k: v for k, v in wanted.items() if v is not None}
             if hints.upsampler is None and self._hinted.get("upsampler") == self._values["upsampler"]:
                 wanted["upsampler"] = ""  # the previous model's upsampler is not this one's
+            if wanted.get("upsampler") and not self._full_band:
+                wanted["upsampler"] = ""  # Settings: full band off by default (the switch stays)
             self.set(size=NATIVE_SIZE)
         else:
             wanted = {k: v for k, v in GENERIC_SETTINGS.items() if k in self._hinted and self._hinted[k] == self._values[k]}
         applied = {}
         for name, value in wanted.items():
             try:
-                self.set(**{name: value})
+                self._assign({name: value}, pick=False)
             except ValueError:
                 continue
             applied[name] = self._values[name]

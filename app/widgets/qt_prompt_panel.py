@@ -438,6 +438,7 @@ class QtPromptPanel(QWidget):
             "upsampler": s.upsampler,
             "loras": [[ref, weight] for ref, weight in s.loras],
             "vocoder": s.vocoder,
+            "picked": s.picks(),  # vocoder/upsampler the user chose; the rest follow Settings' defaults
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -466,3 +467,4 @@ class QtPromptPanel(QWidget):
                     setter(state[key])
                 except (TypeError, ValueError):
                     pass
+        self.settings.keep_picks(state.get("picked", ()))

@@ -113,6 +113,7 @@ class EngineMixin:
         dialog = SettingsDialog(self.settings, self.client.settings, self.player, self)
         dialog.engine_settings_changed.connect(self.apply_engine_settings)
         dialog.audio_device_changed.connect(self._on_settings_audio_device_changed)
+        dialog.generation_defaults_changed.connect(lambda defaults: self.generation.use_defaults(**defaults))
         dialog.open()
         self.settings_dialog = dialog
 
