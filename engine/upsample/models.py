@@ -10,6 +10,14 @@ these two files resolves from the cache like any model): :data:`KINDS` maps a fo
 to how it is built, so a new kind (the seed
 004 diffusion upsampler, a hub port) is one entry. Weights are only ever read from safetensors
 (no pickles). Loaded models are cached by folder and file times.
+
+Hub super-resolution models (issue 14, decided in the README's "Why no hub super-resolution
+model" note): AudioSR is not ported (its code is CC BY-NC-SA 4.0, its weights a 5.7 GB pickle,
+its pins clash with our stack, 50 diffusion steps per chunk), nor FlashSR by Im & Nam (3.1 GB of
+pickles, code without a stated licence). YatharthS/FlashSR (Apache-2.0, about 2 MB, a
+BigVGAN-style speech generator, 16 kHz -> 48 kHz) is the ``"fasr"`` kind
+(:mod:`engine.upsample.fasr`, converted once from its hub pickle); it expects an 8 kHz input band
+where the starter model stops at 4 kHz, so the spectral model stays the default.
 """
 
 from __future__ import annotations
@@ -53,8 +61,14 @@ def _diffusion(config: dict[str, Any]) -> Any:
     return DiffusionUpsampler(DiffusionConfig.from_dict(config))
 
 
+def _fasr(config: dict[str, Any]) -> Any:
+    from engine.upsample.fasr import build
+
+    return build(config)
+
+
 #: kind -> build(config dict) -> an upsampler object whose ``.net`` gets the weights.
-KINDS: dict[str, Callable[[dict[str, Any]], Any]] = {"spectral": _spectral, "diffusion": _diffusion}
+KINDS: dict[str, Callable[[dict[str, Any]], Any]] = {"spectral": _spectral, "diffusion": _diffusion, "fasr": _fasr}
 
 
 def builtin_upsamplers() -> list[str]:
