@@ -57,9 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         if task.name in TOOL_COMMANDS:
             log.warning("task %r has the name of a specdiff-cli command; it gets no CLI command", task.name)
             continue
-        # train_pictures is also `specdiff-cli train-pictures` (hyphens, as the other commands are spelled)
-        aliases = [task.name.replace("_", "-")] if "_" in task.name else []
-        command = sub.add_parser(task.name, aliases=aliases, parents=[common], help=task.summary)
+        # The train_pictures task is `specdiff-cli train-pictures` (hyphens, as the other commands
+        # are spelled; `--help` and usage lines show that name), with the task's name as an alias.
+        name = task.name.replace("_", "-")
+        aliases = [task.name] if name != task.name else []
+        command = sub.add_parser(name, aliases=aliases, parents=[common], help=task.summary)
         task.add_arguments(command)
         command.set_defaults(func=lambda args, task=task: run_task(task, args))
     add_tool_commands(sub, common, Parser)
