@@ -495,11 +495,11 @@ EDIT_SETTING_DESTS = {"steps": "inference_steps", "guidance": "guidance", "durat
                       "preset": "preset", "scheduler": "scheduler", "upsampler": "upsampler"}
 
 
-def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
-    """Spec fields from :func:`add_generation_arguments`' options: the model is
-    ``cli.default_model()``, unset settings are its card's (:func:`settings_from_args`)."""
-    model = cli.default_model()
-    settings = cli.settings(EDIT_SETTING_DESTS)
+def diffusion_kwargs(args: argparse.Namespace, cli: CliRun, settings: dict[str, Any]) -> dict[str, Any]:
+    """The spec fields every diffusion command (generate, the edits, interpolate) takes the same
+    way: ``settings`` (:meth:`CliRun.settings`: the command line's, else the model card's), the
+    model ``cli.default_model()``, and the options ``--negative``, ``--seed``, ``--revision``,
+    ``--vocoder``, ``--lora``."""
     return dict(
         negative_prompt=args.negative,
         seed=args.seed,
@@ -507,15 +507,20 @@ def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
         guidance_scale=settings["guidance"],
         scheduler=settings["scheduler"],
         spectrogram_preset=settings["preset"],
-        height=args.height,
-        window_s=settings["duration"],
-        griffin_lim_iters=args.gl_iters,
         vocoder=args.vocoder,
         upsampler=checked_upsampler(settings["upsampler"]),
-        model=model,
+        model=cli.default_model(),
         revision=args.revision,
         loras=parse_loras(args.lora),
     )
+
+
+def generation_kwargs(args: argparse.Namespace, cli: CliRun) -> dict[str, Any]:
+    """Spec fields from :func:`add_generation_arguments`' options (:func:`diffusion_kwargs`, the
+    height, the window and the Griffin-Lim iterations)."""
+    settings = cli.settings(EDIT_SETTING_DESTS)
+    return dict(diffusion_kwargs(args, cli, settings), height=args.height, window_s=settings["duration"],
+                griffin_lim_iters=args.gl_iters)
 
 
 # ---------------------------------------------------------------------------------------------

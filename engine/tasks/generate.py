@@ -96,7 +96,7 @@ SETTING_DESTS = {"steps": "steps", "guidance": "guidance", "duration": "duration
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
-    from engine.cli.common import EXIT_USAGE, CliError, checked_upsampler, parse_loras
+    from engine.cli.common import EXIT_USAGE, CliError, diffusion_kwargs
 
     cli.outputs()
     text_bytes = len(args.prompt.encode("utf-8")) + len(args.negative.encode("utf-8"))
@@ -107,23 +107,8 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> GenerateJob:
             EXIT_USAGE,
         )
     settings = cli.settings(SETTING_DESTS)
-    return cli.spec(
-        GenerateJob,
-        upsampler=checked_upsampler(settings["upsampler"]),
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        seed=args.seed,
-        num_inference_steps=settings["steps"],
-        guidance_scale=settings["guidance"],
-        scheduler=settings["scheduler"],
-        duration_s=settings["duration"],
-        num_variations=args.variations,
-        spectrogram_preset=settings["preset"],
-        model=cli.default_model(),
-        revision=args.revision,
-        vocoder=args.vocoder,
-        loras=parse_loras(args.lora),
-    )
+    return cli.spec(GenerateJob, prompt=args.prompt, duration_s=settings["duration"], num_variations=args.variations,
+                    **diffusion_kwargs(args, cli, settings))
 
 
 TASK = Task(
