@@ -164,7 +164,8 @@ def main() -> int:
     print(f"  dataset step (read, preprocess, split)   {read_s:6.1f} s")
     if estimate is not None:
         print(f"  run (load, encode, train, samples, save) {run_s:6.1f} s   estimate {estimate.seconds:6.1f} s "
-              f"for the steps alone   ratio {run_s / estimate.seconds:.2f}x   peak memory estimate "
+              f"({estimate.seconds_low:.1f} to {estimate.seconds_high:.1f} s) of wall time after loading, "
+              f"{estimate.cpu_seconds:.1f} s CPU   ratio {run_s / estimate.seconds:.2f}x   peak memory estimate "
               f"{estimate.peak_memory_bytes / 2**20:.0f} MB")
     print(f"  GUI idle (reference)     {summary(idle)}")
     print(f"  GUI while training       {summary(training_gaps)}   ratio max stall {training_gaps.max() / idle.max():.2f}x")

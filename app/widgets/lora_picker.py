@@ -30,8 +30,8 @@ from engine.training.lora_library import (
     LoraEntry,
     LoraLibraryError,
     add_to_library,
+    describe_lora,
     library_dir,
-    read_lora_entry,
     scan_library,
 )
 
@@ -210,7 +210,7 @@ class QtLoraPicker(QWidget):
         file cannot be read (the row then says so)."""
         if ref not in self._described:
             try:
-                self._described[ref] = read_lora_entry(ref)
+                self._described[ref] = describe_lora(ref, self.cache_dir)  # a file, or a LoRA in the hub cache
             except LoraLibraryError:
                 self._described[ref] = None
         return self._described[ref]

@@ -62,6 +62,7 @@ from engine.training.lora_library import (
     LoraLibraryError,
     clip,
     library_dir,
+    load_clips,
     machine_preset,
     presets,
     preview_dataset,
@@ -82,13 +83,26 @@ DEVICES = ("auto", "cpu", "cuda")
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 
 
-def pixmap_from_image(image: np.ndarray, size: QSize = THUMB) -> QPixmap:
-    """uint8 (H, W, 3) -> a QPixmap scaled to ``size`` (aspect kept)."""
+def thumbnail_image(image: np.ndarray, size: QSize = THUMB) -> QImage:
+    """uint8 (H, W, 3) -> a QImage that owns its pixels, scaled to fit ``size`` (aspect kept).
+
+    QImage is safe off the GUI thread: the wizard calls this on helper threads (the dataset read,
+    :func:`sample_thumbnails`), so that the GUI thread only turns thumbnails no larger than
+    ``size`` into pixmaps (:func:`thumbnail_pixmap`), whatever the size of the model's images."""
     data = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
     height, width = data.shape[:2]
-    qimage = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(qimage).scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                            Qt.TransformationMode.SmoothTransformation)
+    owned = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return owned.scaled(size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+def thumbnail_pixmap(thumbnail: QImage) -> QPixmap:
+    """A thumbnail from :func:`thumbnail_image` as a pixmap (GUI thread: the only image work there)."""
+    return QPixmap.fromImage(thumbnail)
+
+
+def sample_thumbnails(samples: Any) -> list[tuple[QImage, QImage]]:
+    """(LoRA, base model) thumbnails of validation samples; run off the GUI thread."""
+    return [(thumbnail_image(s.image), thumbnail_image(s.base_image)) for s in samples]
 
 
 def _strip_head(caption: str, trigger: str, prefix: str) -> str:
@@ -300,8 +314,10 @@ class DatasetPage(QWizardPage):
         kwargs = {k: inputs[k] for k in ("trigger", "prefix", "spectrogram_preset", "duration_s", "height")}
 
         def work() -> Any:
-            return preview_dataset(inputs["model"], inputs["data_dir"], inputs["clips"], captions=dict(inputs["captions"]),
-                                   validation_fraction=fraction, seed=seed, **kwargs)
+            dataset, train, validation = preview_dataset(
+                inputs["model"], inputs["data_dir"], inputs["clips"], captions=dict(inputs["captions"]),
+                validation_fraction=fraction, seed=seed, **kwargs)
+            return dataset, train, validation, [thumbnail_image(e.image) for e in dataset.examples]
 
         self.w.client.run_in_thread("lora-dataset", work, self._on_dataset_read, self._on_dataset_failed)
 
@@ -312,10 +328,10 @@ class DatasetPage(QWizardPage):
         self.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
         self.w.dataset_read.emit(None)
 
-    def _on_dataset_read(self, result: tuple[Any, Any, Any]) -> None:
+    def _on_dataset_read(self, result: tuple[Any, Any, Any, list[QImage]]) -> None:
         self._reading = False
         self.read_button.setEnabled(True)
-        self.dataset, self.train_set, self.validation_set = result
+        self.dataset, self.train_set, self.validation_set, thumbnails = result
         dataset = self.dataset
         validation = {e.name for e in self.validation_set.examples}
         trigger, prefix = self.trigger_edit.text(), self.prefix_edit.text()
@@ -334,8 +350,8 @@ class DatasetPage(QWizardPage):
             self.table.setItem(row, 2, set_item)
         self.table.blockSignals(False)
         self.grid.clear()
-        for example in dataset.examples:
-            item = QListWidgetItem(QIcon(pixmap_from_image(example.image)), example.name)
+        for example, thumbnail in zip(dataset.examples, thumbnails):
+            item = QListWidgetItem(QIcon(thumbnail_pixmap(thumbnail)), example.name)
             item.setData(Qt.ItemDataRole.UserRole, example.name)
             item.setToolTip(example.caption)
             self.grid.addItem(item)
@@ -465,7 +481,7 @@ class TrainingPage(QWizardPage):
         self.prompts_edit.setPlaceholderText("validation prompts, separated by '|' (default: the trigger word)")
         self.estimate_button = QPushButton("Estimate time and memory")
         self.estimate_button.clicked.connect(self.estimate)
-        self.estimate_label = QLabel("Loads the model and times two steps.")
+        self.estimate_label = QLabel("Loads the model, times steps after a warm-up, a sample and a checkpoint.")
         self.estimate_label.setWordWrap(True)
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
@@ -768,6 +784,7 @@ class MonitorPage(QWizardPage):
         self.losses: list[float] = []
         self.validation: list[tuple[int, float]] = []
         self.samples: list[Any] = []
+        self._sample_batch = 0
         self.result: Any = None
         self.entry: LoraEntry | None = None
         self.plot = pg.PlotWidget()
@@ -818,6 +835,7 @@ class MonitorPage(QWizardPage):
 
     def reset(self) -> None:
         self.steps, self.losses, self.validation, self.samples = [], [], [], []
+        self._sample_batch += 1  # thumbnails of the last run still on their way are dropped
         self.result = self.entry = None
         self.train_curve.setData([], [])
         self.validation_curve.setData([], [])
@@ -867,10 +885,27 @@ class MonitorPage(QWizardPage):
             where = "/".join(Path(progress.checkpoint).parts[-2:])
             self.checkpoint_label.setText(f"Checkpoint at step {progress.step}: {where}")
         if getattr(progress, "samples", None):
-            self.show_samples(progress.samples)
+            self.request_samples(progress.samples)
 
-    def show_samples(self, samples: Any) -> None:
-        """A row per prompt/seed: the LoRA's spectrogram and the base model's, each plays."""
+    def request_samples(self, samples: Any) -> None:
+        """Show validation samples: their thumbnails are made on a helper thread (a model's images
+        may be large and many), then :meth:`show_samples` lays them out; an older batch that
+        arrives after a newer one is dropped."""
+        self._sample_batch += 1
+        batch = self._sample_batch
+        samples = tuple(samples)
+
+        def shown(thumbnails: list[tuple[QImage, QImage]]) -> None:
+            if batch == self._sample_batch:
+                self.show_samples(samples, thumbnails)
+
+        self.w.client.run_in_thread("lora-samples", lambda: sample_thumbnails(samples), shown,
+                                    lambda error: self.status_label.setText(f"Cannot show the samples: {error}"),
+                                    essential=False)
+
+    def show_samples(self, samples: Any, thumbnails: list[tuple[QImage, QImage]]) -> None:
+        """A row per prompt/seed: the LoRA's spectrogram and the base model's (``thumbnails`` from
+        :func:`sample_thumbnails`), each plays."""
         self.samples = list(samples)
         while self.samples_grid.count():
             widget = self.samples_grid.takeAt(0).widget()
@@ -878,14 +913,14 @@ class MonitorPage(QWizardPage):
                 widget.deleteLater()
         for column, text in enumerate(("", "with the LoRA", "base model")):
             self.samples_grid.addWidget(QLabel(text), 0, column, Qt.AlignmentFlag.AlignHCenter)
-        for row, sample in enumerate(self.samples, start=1):
+        for row, (sample, (thumbnail, base_thumbnail)) in enumerate(zip(self.samples, thumbnails), start=1):
             label = QLabel(f"step {sample.step}: '{sample.prompt}', seed {sample.seed}")
             label.setWordWrap(True)
             self.samples_grid.addWidget(label, row, 0)
-            for column, (image, audio, what) in enumerate(((sample.image, sample.audio, "with the LoRA"),
-                                                           (sample.base_image, sample.base_audio, "base model")), 1):
+            for column, (image, audio, what) in enumerate(((thumbnail, sample.audio, "with the LoRA"),
+                                                           (base_thumbnail, sample.base_audio, "base model")), 1):
                 button = QPushButton()
-                button.setIcon(QIcon(pixmap_from_image(image)))
+                button.setIcon(QIcon(thumbnail_pixmap(image)))
                 button.setIconSize(THUMB)
                 button.setToolTip(f"Play '{sample.prompt}' {what}")
                 button.setProperty("sample_kind", what)
@@ -1124,9 +1159,13 @@ class LoraWizard(QWizard):
     # -- an unfinished run survives a restart ------------------------------------------------------
 
     def _remember_run(self, job: Any) -> None:
-        if self.app_settings is None or job.clips:  # clips live in the project: not kept across restarts
+        """Remember the run's settings to offer a resume after a restart; its clips (which live in
+        memory) are kept by the engine in the run's folder (``lora_library.save_clips``)."""
+        if self.app_settings is None:
             return
-        self.app_settings.set(LAST_RUN_KEY, {k: v for k, v in _job_fields(job).items() if k != "clips"})
+        saved = {k: v for k, v in _job_fields(job).items() if k != "clips"}
+        saved["clips_kept"] = bool(job.clips)
+        self.app_settings.set(LAST_RUN_KEY, saved)
 
     def _forget_run(self) -> None:
         if self.app_settings is not None:
@@ -1139,10 +1178,13 @@ class LoraWizard(QWizard):
         saved = self.app_settings.get(LAST_RUN_KEY)
         if not isinstance(saved, dict):
             return None
+        saved = dict(saved)
         try:
             saved["captions"] = tuple(tuple(pair) for pair in saved.get("captions", ()))
+            if saved.pop("clips_kept", False):  # a run on project clips: read back as they were
+                saved["clips"] = load_clips(saved.get("output_dir", ""))
             job = train_lora_spec()(**saved)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError):  # LoraLibraryError is a ValueError: clips gone, nothing to offer
             return None
         if Path(job.output).exists() or not self.has_checkpoint(job):
             return None

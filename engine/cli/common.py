@@ -9,6 +9,7 @@ recipes (:func:`write_audio_results`). Task modules use :class:`CliRun` and thes
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -340,8 +341,11 @@ def add_lora_argument(parser: argparse.ArgumentParser) -> None:
 
 def parse_loras(values: Sequence[str]) -> tuple[tuple[str, float], ...]:
     """``--lora`` values -> ``(path_or_id, weight)`` pairs; a file or folder becomes its absolute path
-    (so the recipe regenerates from anywhere). Raises a usage CliError for a LoRA that is neither
-    an existing file or folder nor a hub id, or a weight that is not a number."""
+    (so the recipe regenerates from anywhere); a hub LoRA stays its repo id (read from the cache).
+    Raises a usage CliError for a LoRA that is neither an existing file or folder nor a hub id, or
+    a weight that is not a number."""
+    from engine.training.lora_library import is_hub_ref
+
     loras = []
     for value in values:
         source, weight = value, 1.0
@@ -354,11 +358,11 @@ def parse_loras(values: Sequence[str]) -> tuple[tuple[str, float], ...]:
                                f"'{head}:0.8'.", EXIT_USAGE) from None
             source = head
         path = Path(source).expanduser()
-        if path.exists():
-            source = str(path.resolve())
-        elif path.is_absolute() or source.startswith((".", "~")) or source.count("/") != 1:
+        if path.exists():  # absolute, links kept: a hub snapshot's file links to a blob without its name
+            source = os.path.abspath(path)
+        elif not is_hub_ref(source):
             raise CliError(f"--lora '{source}' does not exist; expected a .safetensors file, a folder or a "
-                           "hub repo id.", EXIT_USAGE)
+                           "hub repo id (owner/name or owner/name/FILE.safetensors).", EXIT_USAGE)
         loras.append((source, weight))
     return tuple(loras)
 

@@ -55,16 +55,23 @@ def image_size_for(spec: Any, params: Any) -> tuple[int, int]:
 
 
 def _lora_source(path_or_id: str, ctx: Any) -> tuple[str, dict[str, Any]]:
-    """Where diffusers' ``load_lora_weights`` finds a LoRA: a file, a folder, or the hub cache only."""
+    """Where diffusers' ``load_lora_weights`` finds a LoRA: a file, a folder, or a LoRA in the hub
+    cache (``owner/name`` or ``owner/name/FILE.safetensors``, resolved offline to its cached file:
+    diffusers itself needs a file name to read a cached repo offline)."""
+    from engine.training.lora_library import LoraLibraryError, is_hub_ref, resolve_hub_lora
+
     path = Path(path_or_id).expanduser()
     if path.is_file():
         return str(path.parent), {"weight_name": path.name}
     if path.is_dir():
         return str(path), {}
-    if path.is_absolute() or path_or_id.startswith((".", "~")) or path_or_id.count("/") != 1:
+    if not is_hub_ref(path_or_id):
         raise ValueError(f"LoRA '{path_or_id}' does not exist; expected a .safetensors file, a folder or a repo id.")
-    cache_dir = getattr(getattr(ctx, "store", None), "cache_dir", None)
-    return path_or_id, {"local_files_only": True, "cache_dir": str(cache_dir) if cache_dir else None}
+    try:
+        found = resolve_hub_lora(path_or_id, getattr(getattr(ctx, "store", None), "cache_dir", None))
+    except LoraLibraryError as error:
+        raise ValueError(str(error)) from None
+    return str(found.parent), {"weight_name": found.name}
 
 
 def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None) -> list[str]:
@@ -82,10 +89,7 @@ def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None
             try:
                 pipe.load_lora_weights(source, adapter_name=name, use_safetensors=None if allow_pickle else True, **kwargs)
             except (OSError, ValueError, KeyError, RuntimeError) as error:
-                raise ValueError(
-                    f"Could not load LoRA '{path_or_id}': {error}".splitlines()[0]
-                    + (" (a hub LoRA must be downloaded first)" if "local_files_only" in kwargs else "")
-                ) from error
+                raise ValueError(f"Could not load LoRA '{path_or_id}': {error}".splitlines()[0]) from error
             names.append(name)
         if names:
             pipe.set_adapters(names, adapter_weights=[float(w) for _, w in loras])

@@ -49,6 +49,7 @@ import torch
 
 from engine.specs import CHECKPOINT_COMPLETE, Progress, TrainingJob
 from engine.training.lora_config import (  # noqa: F401 - re-exported: the trainer's settings live there
+    COSTS,
     FORMATS,
     LR_SCHEDULES,
     MIXED_PRECISIONS,
@@ -56,9 +57,11 @@ from engine.training.lora_config import (  # noqa: F401 - re-exported: the train
     Estimate,
     LoraTrainConfig,
     LoraTrainingError,
+    StepTiming,
     _duration,
     _size,
     preset_config,
+    run_events,
 )
 from engine.training.lora_data import LoraDataError, LoraDataset, split_dataset
 
@@ -209,6 +212,7 @@ class LoraTrainer:
         self.losses: list[float] = []
         self.validation_losses: list[tuple[int, float]] = []
         self._base_samples: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int]] = {}
+        self._generation_s = (0.0, 0.0)
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -455,17 +459,22 @@ class LoraTrainer:
                 losses.append(float(loss) * count)
         return sum(losses) / (4 * len(ids))
 
-    def measure_step_s(self, repeats: int = 2) -> float:
-        """Seconds per optimizer step, measured with forward and backward passes that change nothing
-        (own generator, gradients dropped, no optimizer step)."""
+    def time_steps(self, *, warmup: int = 2, min_steps: int = 10, min_seconds: float = 3.0, max_steps: int = 50,
+                   max_seconds: float = 30.0, clock: Any = time.perf_counter) -> StepTiming:
+        """Time optimizer steps with forward and backward passes that change nothing (own generator,
+        gradients dropped, no optimizer step: the LoRA's few weights make that step negligible):
+        ``warmup`` steps first (not counted), then at least ``min_steps`` and ``min_seconds`` of wall
+        time, at most ``max_steps`` or ``max_seconds``. Wall time by ``clock``; CPU time of this thread
+        when torch runs on one thread, else of the whole process (:class:`StepTiming`)."""
         cfg = self.config
+        threads = torch.get_num_threads() if self.device.type == "cpu" else 1
+        cpu_clock, cpu = ("thread", time.thread_time) if threads == 1 else ("process", time.process_time)
         generator = torch.Generator("cpu").manual_seed(12345)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         self.unet.train()
-        times = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
+        walls, cpus = [clock()], [cpu()]
+        while True:
             for _ in range(cfg.gradient_accumulation_steps):
                 idx = torch.randint(0, len(self.train_set), (cfg.batch_size,), generator=generator)
                 hidden = self.train_hidden[idx] if self.train_hidden is not None else None
@@ -474,23 +483,77 @@ class LoraTrainer:
                 loss.backward()
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
-            times.append(time.perf_counter() - start)
+            walls.append(clock())
+            cpus.append(cpu())
+            timed = len(walls) - 1 - warmup
+            spent = walls[-1] - walls[min(warmup, len(walls) - 1)]
+            if timed >= max_steps or (timed >= 1 and spent >= max_seconds) or (timed >= min_steps and spent >= min_seconds):
+                break
         self.optimizer.zero_grad(set_to_none=True)
-        return float(np.median(times[1:]))  # the first one warms caches up
+        return StepTiming.from_clocks(walls, cpus, warmup, cpu_clock=cpu_clock, threads=threads)
 
-    def estimate(self, step_s: float) -> Estimate:
-        return Estimate(
+    def time_generations(self) -> tuple[float, float]:
+        """Compute the base model's validation samples (needed at the first sample round anyway)
+        and return the (wall, CPU) seconds of one generation; (0, 0) without validation prompts."""
+        keys = [(p, int(s)) for p in self.config.validation_prompts for s in self.config.validation_seeds]
+        missing = [key for key in keys if key not in self._base_samples]
+        if not missing:
+            return self._generation_s
+        wall, cpu = time.perf_counter(), time.process_time()
+        self._set_adapters(False)
+        try:
+            for prompt, seed in missing:
+                self._base_samples[(prompt, seed)] = self._generate(prompt, seed)
+        finally:
+            self._set_adapters(True)
+        self._generation_s = ((time.perf_counter() - wall) / len(missing), (time.process_time() - cpu) / len(missing))
+        return self._generation_s
+
+    def time_checkpoint(self) -> tuple[float, float]:
+        """(wall, CPU) seconds to serialise this run's checkpoint state (into memory: nothing is written)."""
+        import io
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        torch.save(self._checkpoint_state(), io.BytesIO())
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    def estimate(self, timing: StepTiming, measured: dict[str, tuple[float, float]] | None = None,
+                 *, from_step: int | None = None, started: bool = False) -> Estimate:
+        """The run's :class:`Estimate` from ``timing`` and the (wall, CPU) seconds ``measured`` for one
+        of each cost (:data:`engine.training.lora_config.COSTS`), counted by :func:`run_events`.
+        ``started``: inside a run, whose starting losses and base-model samples are done already (an
+        estimate before a run counts them: the run does them again)."""
+        start = self.step if from_step is None else from_step
+        events = run_events(self.config, self.total_steps, start, has_validation=len(self.val_set) > 0,
+                            base_samples_cached=started and bool(self._base_samples),
+                            started=started)
+        events["setup"] = 1 if "setup" in (measured or {}) else 0
+        costs = tuple((what, int(events.get(what, 0)), *(measured or {}).get(what, (0.0, 0.0)))
+                      for what in COSTS if events.get(what, 0))
+        return Estimate.build(
             total_steps=self.total_steps,
-            step_s=step_s,
-            seconds=step_s * max(0, self.total_steps - self.step),
+            steps_left=max(0, self.total_steps - start),
+            timing=timing,
+            costs=costs,
             peak_memory_bytes=self.peak_memory_bytes(),
             trainable_parameters=self.trainable_parameters,
             times_each_clip_seen=self.config.times_each_clip_seen(len(self.train_set)),
             device=str(self.device),
         )
 
+    def measure(self, costs: dict[str, tuple[float, float]] | None = None, *, started: bool = False) -> Estimate:
+        """Time the steps, one generation and one checkpoint, and return the estimate of the rest of
+        the run; ``costs`` holds what the caller timed already (the losses, the setup); ``started``:
+        the losses at the start are done."""
+        measured = dict(costs or {})
+        timing = self.time_steps()
+        if self.config.validation_prompts:
+            measured["generations"] = self.time_generations()
+        measured["checkpoints"] = measured["saves"] = self.time_checkpoint()
+        return self.estimate(timing, measured, started=started)
+
     def peak_memory_bytes(self) -> int:
-        """Measured on CUDA (after :meth:`measure_step_s`); on the CPU, worked out from the sizes."""
+        """Measured on CUDA (after :meth:`time_steps`); on the CPU, worked out from the sizes."""
         if self.device.type == "cuda":
             return int(torch.cuda.max_memory_allocated(self.device))
         return estimate_memory(self.pipe, self.config, self.dataset.target.height, self.dataset.target.width,
@@ -551,11 +614,8 @@ class LoraTrainer:
             out["text_encoder"] = _lora_weights(self.text_encoder)
         return out
 
-    def save_checkpoint(self, folder: Path) -> Path:
-        """Write the state after this step (LoRA weights, optimizer, schedule, RNG, data order, losses)
-        into ``folder/checkpoints/step-NNNNNNNN/state.pt`` (the :class:`engine.specs.TrainingJob`
-        layout), mark it complete last, and keep the newest :data:`KEEP_CHECKPOINTS`. Returns the file."""
-        state = {
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
             "step": self.step,
             "lora": self.lora_state_dicts(),
             "optimizer": self.optimizer.state_dict(),
@@ -570,6 +630,12 @@ class LoraTrainer:
             "model": self.model,
             "dataset": _dataset_fingerprint(self.dataset),
         }
+
+    def save_checkpoint(self, folder: Path) -> Path:
+        """Write the state after this step (LoRA weights, optimizer, schedule, RNG, data order, losses)
+        into ``folder/checkpoints/step-NNNNNNNN/state.pt`` (the :class:`engine.specs.TrainingJob`
+        layout), mark it complete last, and keep the newest :data:`KEEP_CHECKPOINTS`. Returns the file."""
+        state = self._checkpoint_state()
         step_dir = Path(folder) / "checkpoints" / f"step-{self.step:08d}"
         if step_dir.exists():  # an incomplete one from a crash: write it again
             shutil.rmtree(step_dir)
@@ -844,34 +910,40 @@ def train_lora(
         yield LoraProgress("load", 1, 1, f"Resumed from step {trainer.step} ({checkpoints[-1].parent.name})")
     check_cancelled()
     with torch_threads(cfg.num_threads):
-        estimate = trainer.estimate(trainer.measure_step_s())
+        initial_train, train_eval_s = _timed(trainer.evaluate, "train")
+        initial_val, val_eval_s = _timed(trainer.evaluate, "validation")
+        estimate = trainer.measure({"train_evaluations": train_eval_s, "validation_evaluations": val_eval_s},
+                                   started=True)
+    has_validation = initial_val is not None
     yield LoraProgress("estimate", trainer.step, total, estimate.describe(), estimate=estimate)
-    with torch_threads(cfg.num_threads):
-        initial_train = trainer.evaluate("train")
-        initial_val = trainer.evaluate("validation")
     if initial_val is not None and trainer.step == 0:
         trainer.validation_losses.append((0, initial_val))
     yield LoraProgress("validate", trainer.step, total, _losses_text(initial_train, initial_val),
                        loss=initial_train, validation_loss=initial_val)
+    step_times: list[float] = []
     while trainer.step < total:
         check_cancelled()
+        begun = time.perf_counter()
         with torch_threads(cfg.num_threads):
             loss, lr = trainer.train_step()
+        step_times.append(time.perf_counter() - begun)
         step = trainer.step
+        recent = step_times[-50:]  # the ETA follows the steps' own pace once a few are done
+        step_s = sum(recent) / len(recent) if len(recent) >= 3 else estimate.step_s
         yield LoraProgress("train", step, total, f"step {step}/{total} loss {loss:.4f}", loss=loss, learning_rate=lr,
-                           eta_s=estimate.step_s * (total - step))
-        if cfg.validation_every and step % cfg.validation_every == 0 and step < total:
+                           eta_s=estimate.remaining_s(step, step_s, cfg, has_validation=has_validation))
+        if cfg.validates_at(step, total):
             with torch_threads(cfg.num_threads):
                 val = trainer.evaluate("validation")
             if val is not None:
                 trainer.validation_losses.append((step, val))
                 yield LoraProgress("validate", step, total, f"validation loss {val:.4f}", validation_loss=val)
-        if cfg.sample_every and step % cfg.sample_every == 0 and cfg.validation_prompts:
+        if cfg.samples_at(step):
             check_cancelled()
             with torch_threads(cfg.num_threads):
                 samples = trainer.samples()
             yield LoraProgress("sample", step, total, f"{len(samples)} samples at step {step}", samples=samples)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+        if cfg.checkpoints_at(step, total):
             with torch_threads(cfg.num_threads):
                 path = trainer.save_checkpoint(folder)
             yield LoraProgress("checkpoint", step, total, f"Saved {path.parent.name}", checkpoint=str(path.parent))
@@ -882,7 +954,7 @@ def train_lora(
         trainer.validation_losses.append((trainer.step, final_val))
     yield LoraProgress("validate", trainer.step, total, _losses_text(final_train, final_val),
                        loss=final_train, validation_loss=final_val)
-    if cfg.validation_prompts and not (cfg.sample_every and trainer.step % cfg.sample_every == 0):
+    if cfg.samples_at_end(trainer.step):
         with torch_threads(cfg.num_threads):
             samples = trainer.samples()
         yield LoraProgress("sample", trainer.step, total, f"{len(samples)} samples at step {trainer.step}", samples=samples)
@@ -901,6 +973,13 @@ def train_lora(
     )
 
 
+def _timed(fn: Any, *args: Any) -> tuple[Any, tuple[float, float]]:
+    """``fn(*args)`` and the (wall, CPU) seconds it took."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn(*args)
+    return value, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
 def _losses_text(train: float | None, val: float | None) -> str:
     text = f"training loss {train:.4f}" if train is not None else ""
     if val is not None:
@@ -909,11 +988,15 @@ def _losses_text(train: float | None, val: float | None) -> str:
 
 
 def estimate_lora_run(model: str, dataset: LoraDataset, config: LoraTrainConfig, *, store: Any = None) -> Estimate:
-    """Load ``model``, add the adapters and time a step: what the run would take (nothing is trained)."""
+    """What the run would take, measured (nothing is trained, nothing written): load ``model``, add
+    the adapters and encode the dataset (timed: a run does it again), time the losses, the steps
+    (:meth:`LoraTrainer.time_steps`), a sample generation and a checkpoint (see :class:`Estimate`)."""
     trainer = LoraTrainer(model, dataset, config, store=store)
     with torch_threads(config.num_threads):
-        trainer.setup()
-        return trainer.estimate(trainer.measure_step_s())
+        _none, setup = _timed(trainer.setup)
+        _loss, train_eval = _timed(trainer.evaluate, "train")
+        _loss, val_eval = _timed(trainer.evaluate, "validation")
+        return trainer.measure({"setup": setup, "train_evaluations": train_eval, "validation_evaluations": val_eval})
 
 
 __all__ = [
@@ -952,6 +1035,10 @@ def run_train_lora(spec: Any, ctx: Any = None) -> Generator[LoraProgress, None, 
     config = spec.config
     if not config.validation_prompts:  # sample the trigger word (or the first caption) unless told otherwise
         config = replace(config, validation_prompts=(dataset.trigger or dataset.examples[0].caption,))
+    if spec.clips and not spec.estimate_only:  # the project's clips live in memory: keep them for a resume
+        from engine.training.lora_library import save_clips
+
+        save_clips(spec.output_dir, spec.clips)
     if spec.estimate_only:
         yield LoraProgress("load", 0, 1, f"Loading {model}")
         estimate = estimate_lora_run(model, dataset, config, store=store)

@@ -97,6 +97,21 @@ class LoraTrainConfig:
         """How many times the run shows each training clip (on average)."""
         return self.total_steps(num_train) * self.clips_per_step / max(1, num_train)
 
+    # What the run does after optimizer step ``step`` of ``total`` besides training (the trainer
+    # and :func:`run_events`, which counts them for the estimate, both ask these).
+
+    def validates_at(self, step: int, total: int) -> bool:
+        return bool(self.validation_every) and step % self.validation_every == 0 and step < total
+
+    def samples_at(self, step: int) -> bool:
+        return bool(self.sample_every and self.validation_prompts) and step % self.sample_every == 0
+
+    def samples_at_end(self, total: int) -> bool:
+        return bool(self.validation_prompts) and not self.samples_at(total)
+
+    def checkpoints_at(self, step: int, total: int) -> bool:
+        return bool(self.checkpoint_every) and step % self.checkpoint_every == 0 and step < total
+
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
@@ -170,21 +185,193 @@ def default_preset(cuda_memory_bytes: int | None) -> str:
     return "gpu-6gb"
 
 
+def _multiples(every: int, after: int, below: int) -> int:
+    """How many multiples of ``every`` lie in ``(after, below)``."""
+    if not every or below <= after + 1:
+        return 0
+    return max(0, (below - 1) // every - after // every)
+
+
+def run_events(config: LoraTrainConfig, total_steps: int, from_step: int = 0, *, has_validation: bool = True,
+               base_samples_cached: bool = False, started: bool = False) -> dict[str, int]:
+    """What a run from optimizer step ``from_step`` to ``total_steps`` does besides its steps, as
+    :func:`engine.training.lora.train_lora` does it (the trainer asks :meth:`LoraTrainConfig`'s
+    ``*_at`` predicates below, so the two cannot drift apart):
+
+    ``steps``; ``train_evaluations`` (the training loss at the start and the end);
+    ``validation_evaluations`` (start, every ``validation_every`` steps, end; none without a
+    validation set); ``generations`` (validation samples: prompts x seeds per round, every
+    ``sample_every`` steps and at the end, plus the base model's once unless ``base_samples_cached``);
+    ``checkpoints``; ``saves``. With ``started`` the losses at the start are done already.
+    """
+    steps = max(0, total_steps - from_step)
+    per_round = len(config.validation_prompts) * len(config.validation_seeds)
+    rounds = 0
+    if per_round:
+        every = config.sample_every
+        rounds = _multiples(every, from_step, total_steps + 1) if every else 0
+        if not (every and total_steps % every == 0):
+            rounds += 1  # the samples at the end
+    base = per_round if per_round and not base_samples_cached else 0
+    mid_validations = _multiples(config.validation_every, from_step, total_steps) if has_validation else 0
+    return {
+        "steps": steps,
+        "train_evaluations": 1 if started else 2,
+        "validation_evaluations": ((1 if started else 2) + mid_validations) if has_validation else 0,
+        "generations": rounds * per_round + base,
+        "checkpoints": _multiples(config.checkpoint_every, from_step, total_steps),
+        "saves": 1,
+    }
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """The optimizer steps timed before a run: wall and CPU seconds of each, warm-up steps excluded.
+
+    ``cpu_clock`` says whose CPU time: "thread" (the training thread, when torch runs on one
+    thread: nothing else the process does is counted) or "process" (every thread of the process,
+    when torch runs several). On a quiet machine a one-thread step's wall time equals its CPU time;
+    a wall time well above it means other work (other programs) took turns on the cores.
+    """
+
+    wall_s: tuple[float, ...]
+    cpu_s: tuple[float, ...]
+    warmup_steps: int
+    cpu_clock: str = "thread"
+    threads: int = 1
+
+    @classmethod
+    def from_clocks(cls, walls: list[float], cpus: list[float], warmup_steps: int, **kw: Any) -> StepTiming:
+        """From the clocks read before the first step and after each: ``len(walls) == steps + 1``;
+        the first ``warmup_steps`` steps (caches, allocator, lazy initialisation) are dropped."""
+        wall = [b - a for a, b in zip(walls, walls[1:])][warmup_steps:]
+        cpu = [b - a for a, b in zip(cpus, cpus[1:])][warmup_steps:]
+        if not wall:
+            raise ValueError("No step was timed after the warm-up.")
+        return cls(tuple(wall), tuple(cpu), int(warmup_steps), **kw)
+
+    @property
+    def count(self) -> int:
+        return len(self.wall_s)
+
+    @property
+    def mean_wall_s(self) -> float:
+        return sum(self.wall_s) / len(self.wall_s)
+
+    @property
+    def spread_wall_s(self) -> float:
+        """The standard deviation of the timed steps' wall time (0 for one step)."""
+        n = len(self.wall_s)
+        if n < 2:
+            return 0.0
+        mean = self.mean_wall_s
+        return math.sqrt(sum((x - mean) ** 2 for x in self.wall_s) / (n - 1))
+
+    @property
+    def mean_cpu_s(self) -> float:
+        return sum(self.cpu_s) / len(self.cpu_s) if self.cpu_s else 0.0
+
+
+#: Costs of a run besides its steps, as :func:`run_events` names them.
+COSTS = ("train_evaluations", "validation_evaluations", "generations", "checkpoints", "saves", "setup")
+_COST_WORDS = {"train_evaluations": "training-loss passes", "validation_evaluations": "validations",
+               "generations": "sample generations", "checkpoints": "checkpoints", "saves": "save",
+               "setup": "load and encode"}
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """What a run will take, worked out before it starts."""
+    """What a run will take, worked out before it starts from what was measured on this machine.
+
+    The model: ``seconds = steps_left * step_s + sum(count * wall_each for each cost)``, where
+    ``step_s`` is the mean wall time of ``timed_steps`` optimizer steps timed after
+    ``warmup_steps`` warm-up steps, and ``costs`` are ``(what, count, wall seconds each, CPU
+    seconds each)`` for the rest of the run (:data:`COSTS`: losses, sample generations,
+    checkpoints, the save, and for an estimate made before a run, loading and encoding again), each
+    timed once. ``seconds_low``/``seconds_high`` take the steps at ``step_s`` minus/plus the
+    timed steps' standard deviation (the spread seen while timing, as if it lasted the whole run);
+    ``cpu_seconds`` is the same model in CPU time (``cpu_clock``: whose CPU time), the work itself,
+    which the load of the machine does not change. Wall time is what the user waits.
+    """
 
     total_steps: int
-    step_s: float  # measured seconds per optimizer step on this device
-    seconds: float
+    step_s: float  # mean wall seconds per optimizer step, as timed
+    seconds: float  # wall seconds from now to the end (the model above)
     peak_memory_bytes: int
     trainable_parameters: int
     times_each_clip_seen: float
     device: str
+    steps_left: int = 0
+    step_spread_s: float = 0.0
+    step_cpu_s: float = 0.0
+    timed_steps: int = 0
+    warmup_steps: int = 0
+    cpu_clock: str = "thread"
+    threads: int = 1
+    costs: tuple[tuple[str, int, float, float], ...] = ()
+
+    @classmethod
+    def build(cls, *, total_steps: int, steps_left: int, timing: StepTiming,
+              costs: tuple[tuple[str, int, float, float], ...] = (), **kw: Any) -> Estimate:
+        """The estimate for ``steps_left`` steps timed as ``timing`` plus ``costs`` (see the class)."""
+        step_s = timing.mean_wall_s
+        return cls(total_steps=total_steps, step_s=step_s, seconds=steps_left * step_s + _fixed(costs, 2),
+                   steps_left=steps_left, step_spread_s=timing.spread_wall_s, step_cpu_s=timing.mean_cpu_s,
+                   timed_steps=timing.count, warmup_steps=timing.warmup_steps, cpu_clock=timing.cpu_clock,
+                   threads=timing.threads, costs=tuple(costs), **kw)
+
+    @property
+    def fixed_s(self) -> float:
+        """Wall seconds of everything but the steps."""
+        return _fixed(self.costs, 2)
+
+    @property
+    def seconds_low(self) -> float:
+        return self.steps_left * max(0.0, self.step_s - self.step_spread_s) + self.fixed_s
+
+    @property
+    def seconds_high(self) -> float:
+        return self.steps_left * (self.step_s + self.step_spread_s) + self.fixed_s
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.steps_left * self.step_cpu_s + _fixed(self.costs, 3)
+
+    @property
+    def busy(self) -> float:
+        """Wall time per CPU time of a one-thread step (1 on a quiet machine); 0 when unknown."""
+        if self.threads != 1 or self.step_cpu_s <= 0:
+            return 0.0
+        return self.step_s / self.step_cpu_s
+
+    def remaining_s(self, step: int, step_s: float, config: LoraTrainConfig, *, has_validation: bool = True) -> float:
+        """Wall seconds left at ``step`` when a step takes ``step_s`` (the ETA during the run): the
+        steps left plus the costs still to come, each at the wall time timed for it."""
+        each = {what: wall for what, _n, wall, _c in self.costs}
+        events = run_events(config, self.total_steps, step, has_validation=has_validation, base_samples_cached=True,
+                            started=True)
+        return max(0, self.total_steps - step) * step_s + sum(events.get(k, 0) * each.get(k, 0.0) for k in COSTS)
 
     def describe(self) -> str:
-        return (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
-                f"{_duration(self.seconds)} and {_size(self.peak_memory_bytes)} peak on {self.device}")
+        text = (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
+                f"{_duration(self.seconds)} ({_duration(self.seconds_low)} to {_duration(self.seconds_high)}) of "
+                f"wall time at the load measured now, {_duration(self.cpu_seconds)} of {self.cpu_clock} CPU time, "
+                f"{_size(self.peak_memory_bytes)} peak on {self.device}")
+        if self.timed_steps:
+            text += (f"; timed {self.timed_steps} steps after {self.warmup_steps} warm-up: "
+                     f"{self.step_s:.3g} ± {self.step_spread_s:.2g} s wall, {self.step_cpu_s:.3g} s CPU each")
+            parts = [f"{n} {_COST_WORDS.get(what, what)}" for what, n, _w, _c in self.costs if n]
+            if parts:
+                text += f", plus {', '.join(parts)} ({_duration(self.fixed_s)})"
+        if self.busy > 1.5:
+            text += (f". The machine is busy (a step took {self.busy:.1f}x its CPU time): "
+                     "the run takes longer if the load grows")
+        return text
+
+
+def _fixed(costs: tuple[tuple[str, int, float, float], ...], index: int) -> float:
+    return sum(cost[1] * cost[index] for cost in costs)
+
 
 def _size(num_bytes: int) -> str:
     return f"{num_bytes / 2**30:.1f} GB" if num_bytes >= 2**30 else f"{num_bytes / 2**20:.0f} MB"

@@ -25,7 +25,7 @@ import shutil
 import struct
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -323,26 +323,70 @@ def scan_folder(folder: str | Path, *, source: str = "library") -> tuple[list[Lo
     return entries, problems
 
 
+def _snapshot(repo: Path) -> Path | None:
+    """The snapshot of a cached repo folder (``models--owner--name``) that ``refs/main`` names,
+    else the newest; None when it has none."""
+    snapshots = repo / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    try:
+        main = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        main = ""
+    if main and re.fullmatch(r"[0-9a-fA-F]{7,64}", main) and (snapshots / main).is_dir():
+        return snapshots / main
+    revisions = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    return revisions[-1] if revisions else None
+
+
+def _card_facts(snapshot: Path) -> tuple[str, tuple[str, ...]]:
+    """``(base_model, trigger words)`` from a hub repo's model card (README.md's YAML front matter:
+    ``base_model:`` and ``instance_prompt:``, as diffusers' LoRA training scripts write them);
+    ``("", ())`` when it does not say."""
+    try:
+        text = (snapshot / "README.md").read_text(encoding="utf-8", errors="replace")[:65536]
+    except OSError:
+        return "", ()
+    if not text.startswith("---"):
+        return "", ()
+    header = text[3:].split("\n---", 1)[0]
+    base, trigger = "", ()
+    lines = header.splitlines()
+    for i, line in enumerate(lines):
+        key, _sep, value = line.partition(":")
+        value = value.strip().strip("'\"")
+        if key.strip() == "base_model":
+            if not value and i + 1 < len(lines) and lines[i + 1].strip().startswith("- "):
+                value = lines[i + 1].strip()[2:].strip().strip("'\"")
+            base = value
+        elif key.strip() == "instance_prompt" and value:
+            trigger = (value,)
+    return base, trigger
+
+
+def _hub_repos(cache: Path) -> Iterable[tuple[str, Path]]:
+    """``(repo id, snapshot)`` of the cached model repos that are not pipelines (no model_index.json)."""
+    if not cache.is_dir():
+        return
+    for repo in sorted(cache.glob("models--*")):
+        snapshot = _snapshot(repo)
+        if snapshot is None or (snapshot / "model_index.json").exists():
+            continue
+        yield repo.name.removeprefix("models--").replace("--", "/"), snapshot
+
+
 def scan_hub_cache(cache_dir: str | Path | None = None) -> tuple[list[LoraEntry], list[tuple[str, str]]]:
-    """LoRAs in the hub cache: model repos whose newest snapshot holds LoRA ``.safetensors`` files
-    (pipelines, folders with ``model_index.json``, are skipped). Each is applied by its file path
-    (diffusers loads a cached repo offline only with a file name); it is named by its repo id."""
+    """LoRAs in the hub cache: model repos whose snapshot (the one ``refs/main`` names) holds LoRA
+    ``.safetensors`` files (pipelines, folders with ``model_index.json``, are skipped).
+
+    Each entry's ``ref`` is portable, the repo id (``owner/name``; ``owner/name/FILE.safetensors``
+    when the repo holds several LoRAs), which :func:`resolve_hub_lora` turns back into the cached
+    file on any machine with the repo cached; ``path`` is the file in the snapshot. A base model or
+    trigger word the file does not record is taken from the repo's model card."""
     cache = Path(cache_dir).expanduser() if cache_dir else default_hub_cache()
     entries: list[LoraEntry] = []
     problems: list[tuple[str, str]] = []
-    if not cache.is_dir():
-        return entries, problems
-    for repo in sorted(cache.glob("models--*")):
-        snapshots = repo / "snapshots"
-        if not snapshots.is_dir():
-            continue
-        revisions = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        if not revisions:
-            continue
-        snapshot = revisions[-1]
-        if (snapshot / "model_index.json").exists():
-            continue
-        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+    for repo_id, snapshot in _hub_repos(cache):
         found: list[LoraEntry] = []
         for path in sorted(snapshot.rglob("*.safetensors")):
             try:
@@ -351,10 +395,72 @@ def scan_hub_cache(cache_dir: str | Path | None = None) -> tuple[list[LoraEntry]
                 if "holds no LoRA" not in str(error):
                     problems.append((f"{repo_id}/{path.relative_to(snapshot).as_posix()}", str(error)))
         many = len(found) > 1
-        found = [LoraEntry(**{**e.__dict__, "name": f"{repo_id}/{Path(e.path).name}" if many else repo_id})
-                 for e in found]
-        entries.extend(found)
+        for entry in found:
+            ref = f"{repo_id}/{Path(entry.path).relative_to(snapshot).as_posix()}" if many else repo_id
+            entries.append(_hub_entry(entry, ref, snapshot))
     return entries, problems
+
+
+def _hub_entry(entry: LoraEntry, ref: str, snapshot: Path) -> LoraEntry:
+    """``entry`` (a file in a hub snapshot) named and applied by its hub ``ref``, with the base model
+    and trigger word of the repo's model card where the file does not record them."""
+    base, trigger = _card_facts(snapshot)
+    return replace(entry, ref=ref, name=ref, source="hub", base_model=entry.base_model or base,
+                   trigger_words=entry.trigger_words or trigger)
+
+
+def describe_lora(ref: str, cache_dir: str | Path | None = None) -> LoraEntry:
+    """The entry for a job's LoRA ``ref``: a file, or a hub LoRA (``owner/name[/FILE]``, read from
+    the cache ``cache_dir``, its model card's base model included). Raises LoraLibraryError."""
+    if not is_hub_ref(ref):
+        return read_lora_entry(ref)
+    path = resolve_hub_lora(ref, cache_dir)
+    snapshot = next(p for p in path.parents if p.parent.name == "snapshots")
+    return _hub_entry(read_lora_entry(path, source="hub"), ref, snapshot)
+
+
+def is_hub_ref(ref: str) -> bool:
+    """Whether ``ref`` is written as a hub LoRA (``owner/name`` or ``owner/name/FILE.safetensors``)
+    rather than a path: relative, no leading ``.`` or ``~``, and not an existing file or folder."""
+    text = str(ref)
+    if not text or text.startswith((".", "~", "/", "\\")) or Path(text).is_absolute() or Path(text).exists():
+        return False
+    parts = text.split("/")
+    return all(parts) and (len(parts) == 2 or (len(parts) > 2 and text.endswith(".safetensors")))
+
+
+def resolve_hub_lora(ref: str, cache_dir: str | Path | None = None) -> Path:
+    """The cached file of the hub LoRA ``ref`` (``owner/name`` or ``owner/name/FILE.safetensors``)
+    in ``cache_dir`` (default: :func:`default_hub_cache`), without the network.
+
+    Raises LoraLibraryError with one line: not cached, or a repo of several LoRAs named without
+    the file."""
+    cache = Path(cache_dir).expanduser() if cache_dir else default_hub_cache()
+    owner, name, *rest = str(ref).split("/")
+    repo = cache / f"models--{owner}--{name}"
+    snapshot = _snapshot(repo) if repo.is_dir() else None
+    if snapshot is None:
+        raise LoraLibraryError(f"LoRA '{ref}' is neither a file nor a repo in the hub cache ({cache}): "
+                               "download it first or give the file's path.")
+    if rest:
+        path = snapshot.joinpath(*rest)
+        if not path.is_file():
+            raise LoraLibraryError(f"The hub repo '{owner}/{name}' has no file '{'/'.join(rest)}' in the cache.")
+        return path
+    found = []
+    for path in sorted(snapshot.rglob("*.safetensors")):
+        try:
+            read_lora_entry(path)
+        except LoraLibraryError:
+            continue
+        found.append(path)
+    if not found:
+        raise LoraLibraryError(f"The cached hub repo '{ref}' holds no LoRA .safetensors file.")
+    if len(found) > 1:
+        names = ", ".join(p.relative_to(snapshot).as_posix() for p in found[:3])
+        raise LoraLibraryError(f"The hub repo '{ref}' holds several LoRAs ({names}): name one, as "
+                               f"'{ref}/{found[0].relative_to(snapshot).as_posix()}'.")
+    return found[0]
 
 
 def scan_library(folders: Iterable[str | Path] | None = None, cache_dir: str | Path | None = None,
@@ -418,6 +524,49 @@ def clip(name: str, audio: Any, sample_rate_hz: int, caption: str = "") -> Any:
     return Clip(name, audio, int(sample_rate_hz), caption)
 
 
+#: Where a run keeps the in-memory clips it trains on, inside its run folder (``output_dir``).
+CLIPS_FOLDER = "clips"
+
+
+def save_clips(run_dir: str | Path, clips: Iterable[Any]) -> Path:
+    """Keep a run's in-memory clips (clips or selections of a project) in ``run_dir/clips``: one
+    ``.npy`` per clip (the samples exactly) and ``clips.json`` (name, file, rate, caption), written
+    to a temporary folder first, so a run on project clips can resume after the app restarts
+    (:func:`load_clips`). Returns the folder."""
+    import numpy as np
+
+    target = Path(run_dir) / CLIPS_FOLDER
+    partial = target.with_name(CLIPS_FOLDER + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    manifest = []
+    for index, item in enumerate(clips):
+        name = f"{index:04d}.npy"
+        np.save(partial / name, np.asarray(item.audio), allow_pickle=False)
+        manifest.append({"name": str(item.name), "file": name, "sample_rate_hz": int(item.sample_rate_hz),
+                         "caption": str(item.caption or "")})
+    (partial / "clips.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def load_clips(run_dir: str | Path) -> tuple[Any, ...]:
+    """The clips :func:`save_clips` kept in ``run_dir`` (bit for bit); LoraLibraryError saying why
+    in one line when they are missing or damaged."""
+    import numpy as np
+
+    from engine.training.lora_data import Clip
+
+    folder = Path(run_dir) / CLIPS_FOLDER
+    try:
+        manifest = json.loads((folder / "clips.json").read_text(encoding="utf-8"))
+        return tuple(Clip(str(item["name"]), np.load(folder / Path(str(item["file"])).name, allow_pickle=False),
+                          int(item["sample_rate_hz"]), str(item.get("caption", ""))) for item in manifest)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LoraLibraryError(f"The clips of the run in '{run_dir}' cannot be read: {error}".splitlines()[0]) from None
+
+
 def preview_dataset(model: str, data_dir: str | None, clips: tuple[Any, ...] = (), *, trigger: str = "",
                     prefix: str = "", captions: dict[str, str] | None = None, validation_fraction: float = 0.1,
                     seed: int = 0, spectrogram_preset: str | None = None, duration_s: float | None = None,
@@ -464,7 +613,9 @@ def train_lora_spec() -> type:
 
 __all__ = [
     "DATA_DIR_ENV", "LoraEntry", "LoraLibraryError", "METADATA_KEY", "add_to_library", "default_hub_cache",
-    "is_lora_header", "library_dir", "read_header", "read_lora_entry", "same_model", "scan_folder",
+    "describe_lora",
+    "is_hub_ref", "is_lora_header", "library_dir", "read_header", "read_lora_entry", "resolve_hub_lora",
+    "same_model", "scan_folder",
     "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
-    "train_lora_spec", "machine_preset",
+    "train_lora_spec", "machine_preset", "save_clips", "load_clips", "CLIPS_FOLDER",
 ]

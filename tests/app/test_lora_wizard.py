@@ -133,6 +133,7 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert monitor.steps == [1, 2, 3] and all(np.isfinite(monitor.losses))
     assert [s for s, _v in monitor.validation] == [0, 3]
     assert "step 2" in monitor.checkpoint_label.text()
+    qtbot.waitUntil(lambda: len(monitor.sample_buttons()) == 2, timeout=10000)  # thumbnails: a helper thread
     buttons = monitor.sample_buttons()
     assert [b.property("sample_kind") for b in buttons] == ["with the LoRA", "base model"]
     buttons[1].click()
@@ -260,3 +261,96 @@ def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, wi
     assert training.preset_combo.currentData() == "gpu-8gb" and training.device_combo.currentText() == "cuda"
     assert training.precision_combo.currentText() == "fp16" and training.checkpointing_check.isChecked()
     wizard.close()
+
+
+def test_the_gui_thread_only_turns_small_thumbnails_into_pixmaps(qtbot, client, tiny_model, settings, sounds, tmp_path,
+                                                                  monkeypatch):
+    """Validation samples (here eight of SD 1.5's 512 x 512) and the dataset's spectrograms are
+    decoded and scaled on helper threads; the GUI thread's image work per sample is two pixmaps of
+    at most the thumbnail's size, whatever the model's image size (by construction, not by a clock)."""
+    import threading
+    from types import SimpleNamespace
+
+    from app.widgets import lora_wizard
+
+    gui = threading.get_ident()
+    scaled, pixmaps = [], []
+    real_thumbnail, real_pixmap = lora_wizard.thumbnail_image, lora_wizard.thumbnail_pixmap
+
+    def thumbnail_image(image, *args):
+        scaled.append((threading.get_ident(), image.shape))
+        return real_thumbnail(image, *args)
+
+    def thumbnail_pixmap(thumbnail):
+        pixmaps.append((threading.get_ident(), thumbnail.width(), thumbnail.height()))
+        return real_pixmap(thumbnail)
+
+    monkeypatch.setattr(lora_wizard, "thumbnail_image", thumbnail_image)
+    monkeypatch.setattr(lora_wizard, "thumbnail_pixmap", thumbnail_pixmap)
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    fill_dataset(qtbot, wizard, sounds)
+    assert len(scaled) == 4 and all(thread != gui for thread, _shape in scaled)
+    assert len(pixmaps) == 4 and all(thread == gui for thread, _w, _h in pixmaps)
+
+    scaled.clear(), pixmaps.clear()
+    rng = np.random.default_rng(0)
+    samples = tuple(SimpleNamespace(step=5, prompt="zorb", seed=seed, sample_rate_hz=RATE,
+                                    image=rng.integers(0, 255, (512, 512, 3), dtype=np.uint8),
+                                    base_image=rng.integers(0, 255, (512, 512, 3), dtype=np.uint8),
+                                    audio=np.zeros((1, 100), np.float32), base_audio=np.zeros((1, 100), np.float32))
+                    for seed in range(8))
+    monitor = wizard.monitor_page
+    monitor._on_progress(SimpleNamespace(stage="sample", message="8 samples at step 5", step=5, total=10,
+                                         samples=samples))
+    assert pixmaps == []  # nothing drawn yet: the thumbnails are being made elsewhere
+    qtbot.waitUntil(lambda: len(monitor.sample_buttons()) == 16, timeout=30000)
+    assert len(scaled) == 16 and all(thread != gui and shape == (512, 512, 3) for thread, shape in scaled)
+    thumb = lora_wizard.THUMB
+    assert len(pixmaps) == 16 and all(thread == gui and w <= thumb.width() and h <= thumb.height()
+                                      for thread, w, h in pixmaps)
+    monitor.sample_buttons()[3].click()  # still plays the sample's own audio
+    assert wizard.player.loaded[-1][0] is samples[1].base_audio or np.array_equal(wizard.player.loaded[-1][0],
+                                                                                   samples[1].base_audio)
+
+
+def test_a_run_on_project_clips_resumes_after_a_restart(qtbot, client, tiny_model, settings, tmp_path):
+    """Clips of the open project live in memory: the engine keeps them in the run's folder, so a run
+    cut short resumes from its checkpoint in a new wizard (after a restart) on the same sounds (the
+    checkpoint's dataset fingerprint matches, or the resume would be refused)."""
+    from engine.training.lora_library import load_clips
+
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    page = wizard.dataset_page
+    page.clips = [(f"clip {i} (abc{i})", (0.4 * np.sin(2 * np.pi * (330 + 70 * i) * t))[None].astype(np.float32), RATE)
+                  for i in range(4)]
+    page.typed["clip 1 (abc1)"] = "a bright beep"
+    fill_dataset(qtbot, wizard, None, trigger="blop")
+    wizard.next()
+    fill_training(wizard.training_page, steps=4, checkpoint_every=1, sample_every=0)
+    wizard.next()
+    wizard.output_page.name_edit.setText("blop")
+    monitor = wizard.monitor_page
+    wizard.run_started.connect(lambda handle: handle.progressed.connect(
+        lambda p: monitor.cancel_button.click() if p.stage == "checkpoint" and p.step >= 2 else None))
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.next()
+    handle = monitor.handle
+    qtbot.waitUntil(lambda: handle.is_done, timeout=120000)
+    assert handle.state == "cancelled" and wizard.has_checkpoint()
+    saved = settings.get(LAST_RUN_KEY)
+    assert saved["clips_kept"] and saved["data_dir"] is None
+    kept = load_clips(saved["output_dir"])
+    assert [c.name for c in kept] == [name for name, _a, _r in page.clips]
+    for clip_, (_name, audio, _rate) in zip(kept, page.clips):
+        np.testing.assert_array_equal(clip_.audio, audio)  # bit for bit
+    wizard.close()
+
+    again, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    assert again.resume_button is not None  # offered although the run had no folder of sounds
+    with qtbot.waitSignal(again.lora_trained, timeout=180000) as trained:
+        again.resume_button.click()
+    assert trained.args[0].name == "blop" and trained.args[0].steps == 4
+    assert again.monitor_page.steps[0] >= 3  # went on from its checkpoint (step 2 or later)
+    assert "blop, a bright beep" in trained.args[0].dataset["captions"]
+    assert settings.get(LAST_RUN_KEY) is None

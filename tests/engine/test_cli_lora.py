@@ -49,6 +49,31 @@ def test_an_edit_applies_the_lora_and_regenerates_with_it(capsys, tmp_path, tiny
     np.testing.assert_array_equal(read_audio(again)[0], read_audio(with_lora)[0])
 
 
+def test_a_lora_in_the_hub_cache_applies_by_repo_id_offline_and_regenerates(capsys, tmp_path, tiny_lora):
+    """A LoRA repo in the hub cache (blobs and links, as huggingface_hub stores it) applies by its
+    repo id with no network, as its cached file does by path; the recipe keeps the repo id."""
+    from test_lora_library import cache_repo
+
+    lora, _ = tiny_lora
+    cache = tmp_path / "hub"
+    snapshot = cache_repo(cache, "someone/zorb-lora", {"pytorch_lora_weights.safetensors": lora})
+    hub = ["--cache-dir", str(cache)]
+    by_file, by_id, again = tmp_path / "file.wav", tmp_path / "id.wav", tmp_path / "again.wav"
+    linked = snapshot / "pytorch_lora_weights.safetensors"  # a link to a blob named by its hash
+    status, _, err = run_cli(capsys, *GENERATE, *hub, "-o", by_file, "--lora", f"{linked}:1.5")
+    assert status == 0, err
+    assert read_recipe(by_file).loras == ((str(linked), 1.5),)  # the link, not the blob it points to
+    status, _, err = run_cli(capsys, *GENERATE, *hub, "-o", by_id, "--lora", "someone/zorb-lora:1.5")
+    assert status == 0, err
+    np.testing.assert_array_equal(read_audio(by_id)[0], read_audio(by_file)[0])
+    assert read_recipe(by_id).loras == (("someone/zorb-lora", 1.5),)
+    status, _, err = run_cli(capsys, "regenerate", by_id, "-o", again, "--offline", "-q", *hub)
+    assert status == 0, err
+    np.testing.assert_array_equal(read_audio(again)[0], read_audio(by_id)[0])
+    status, _, err = run_cli(capsys, *GENERATE, *hub, "-o", tmp_path / "x.wav", "--lora", "nobody/nothing")
+    assert status != 0 and "neither a file nor a repo in the hub cache" in err and err.strip().count("\n") == 0
+
+
 @pytest.mark.parametrize("command", EDITS)
 def test_every_edit_command_takes_loras(command):
     from engine.cli.commands import build_parser

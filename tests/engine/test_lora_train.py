@@ -50,8 +50,8 @@ drain = collect_progress
 @pytest.fixture(scope="module")
 def trained(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("lora") / "zorb.safetensors"
-    config = LoraTrainConfig(max_steps=6, checkpoint_every=2, sample_every=3, validation_prompts=("zorb, tone 2",),
-                             sample_steps=2, **FAST)
+    config = LoraTrainConfig(max_steps=6, checkpoint_every=2, sample_every=3, validation_every=4,
+                             validation_prompts=("zorb, tone 2",), sample_steps=2, **FAST)
     result, events = drain(train_lora(str(TINY_SD), dataset, out, config))
     return result, events, out, config
 
@@ -89,6 +89,60 @@ def test_training_lowers_the_loss_and_reports_progress(trained):
     assert first.image.shape == (64, 64, 3) and first.audio.ndim == 2 and first.sample_rate_hz == SR
     np.testing.assert_array_equal(first.base_image, last.base_image)  # the base model's output stays
     assert not np.array_equal(last.image, last.base_image)  # the LoRA changes it
+
+
+def test_the_estimate_is_steps_times_a_timed_step_plus_the_costs_the_run_then_has(trained):
+    """The estimate's model (steps left x the mean timed step + count x each timed cost) holds, its
+    counts are what the run did after it, and it timed several steps after a warm-up."""
+    _result, events, _out, config = trained
+    at = next(i for i, e in enumerate(events) if e.stage == "estimate")
+    estimate = events[at].estimate
+    costs = {what: (n, wall, cpu) for what, n, wall, cpu in estimate.costs}
+    assert estimate.steps_left == 6 and estimate.warmup_steps == 2 and estimate.timed_steps >= 10
+    assert estimate.seconds == pytest.approx(6 * estimate.step_s + sum(n * w for n, w, _c in costs.values()))
+    assert estimate.cpu_seconds == pytest.approx(6 * estimate.step_cpu_s + sum(n * c for n, _w, c in costs.values()))
+    assert estimate.seconds_low <= estimate.seconds <= estimate.seconds_high
+    assert estimate.cpu_clock == "thread" and estimate.threads == 1  # num_threads=1: this thread's CPU time
+    after = events[at + 1:]
+    validate = [e for e in after if e.stage == "validate"]
+    rounds = [e for e in after if e.stage == "sample"]
+    assert validate[0].step == 0  # the starting losses: measured before the estimate, not counted again
+    assert costs["validation_evaluations"][0] == len(validate) - 1 == 2  # at step 4 and at the end
+    assert costs["train_evaluations"][0] == 1  # at the end
+    assert costs["generations"][0] == sum(len(e.samples) for e in rounds) == 2  # steps 3 and 6; base cached
+    assert costs["checkpoints"][0] == sum(e.stage == "checkpoint" for e in after) == 2  # steps 2 and 4
+    assert costs["saves"][0] == 1 and "setup" not in costs  # loading is over when a run estimates
+    text = estimate.describe()
+    assert text.startswith("6 steps (each clip seen 3.0 times)") and "wall time" in text and "CPU time" in text
+    assert f"timed {estimate.timed_steps} steps after 2 warm-up" in text
+
+
+def test_step_timing_drops_the_warm_up_and_reports_the_spread():
+    from engine.training.lora_config import Estimate, StepTiming
+
+    walls = [0.0, 5.0, 9.0, 10.0, 12.0, 13.0, 15.0]  # two slow warm-up steps, then 1, 2, 1, 2 s
+    cpus = [0.0, 4.0, 8.0, 9.0, 10.0, 11.0, 12.0]
+    timing = StepTiming.from_clocks(walls, cpus, 2)
+    assert timing.wall_s == (1.0, 2.0, 1.0, 2.0) and timing.mean_wall_s == 1.5 and timing.mean_cpu_s == 1.0
+    assert timing.spread_wall_s == pytest.approx(np.std([1, 2, 1, 2], ddof=1))
+    estimate = Estimate.build(total_steps=100, steps_left=90, timing=timing, costs=(("generations", 3, 2.0, 1.0),),
+                              peak_memory_bytes=1, trainable_parameters=1, times_each_clip_seen=1.0, device="cpu")
+    assert estimate.seconds == 90 * 1.5 + 6.0 and estimate.cpu_seconds == 90 * 1.0 + 3.0
+    assert estimate.seconds_high - estimate.seconds == pytest.approx(90 * timing.spread_wall_s)
+    assert estimate.busy == 1.5 and "busy" not in estimate.describe()
+    with pytest.raises(ValueError):
+        StepTiming.from_clocks([0.0, 1.0], [0.0, 1.0], 2)
+
+
+def test_time_steps_times_enough_steps_after_the_warm_up(text_encoder_trainer):
+    ticks = iter(range(1000))
+    timing = text_encoder_trainer.time_steps(clock=lambda: float(next(ticks)))  # one "second" per step
+    assert timing.warmup_steps == 2 and timing.count == 10 and timing.mean_wall_s == 1.0
+    long = iter(range(0, 100000, 7))
+    timing = text_encoder_trainer.time_steps(clock=lambda: float(next(long)), max_seconds=30.0)
+    assert timing.count == 5  # 7 s steps: stops at 30 s (35 s), below the minimum of 10 steps
+    fast = iter(np.arange(0, 100, 0.01))
+    assert text_encoder_trainer.time_steps(clock=lambda: float(next(fast))).count == 50  # at most max_steps
 
 
 @pytest.fixture(scope="module")

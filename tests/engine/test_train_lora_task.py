@@ -166,6 +166,10 @@ def test_the_estimate_comes_before_training(engine, sounds, tmp_path):
     assert isinstance(estimate, Estimate)
     assert estimate.total_steps == 6 and estimate.step_s > 0 and estimate.peak_memory_bytes > 0
     assert "6 steps" in estimate.describe() and not (tmp_path / "e.safetensors").exists()
+    costs = {what: n for what, n, _wall, _cpu in estimate.costs}
+    # Before a run: loading again, both losses at the start and the end, the base model's samples too.
+    assert costs["setup"] == 1 and costs["train_evaluations"] == 2 and costs["generations"] == 2
+    assert estimate.steps_left == 6 and estimate.timed_steps >= 10
 
 
 def test_bad_data_and_settings_give_one_line_messages(engine, tmp_path):
@@ -179,6 +183,11 @@ def test_bad_data_and_settings_give_one_line_messages(engine, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     fails(empty, "holds no audio files")
+    no_audio = tmp_path / "no_audio"  # files, but none of them sound
+    no_audio.mkdir()
+    (no_audio / "notes.txt").write_text("a kick drum")
+    (no_audio / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    fails(no_audio, "holds no audio files")
     silent = tmp_path / "silent"
     silent.mkdir()
     for i in range(2):
