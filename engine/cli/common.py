@@ -121,8 +121,9 @@ def make_engine(args: argparse.Namespace, store: Any = None) -> Any:
 
 class TrainingLines:
     """Progress of a long-running job (training) when stderr is not a terminal (a log file, a
-    pipe, a CI job): one line at every tenth of the steps and at the last, with the loss, where a
-    terminal gets the bar. Short jobs print nothing there, as before."""
+    pipe, a CI job): the run's estimate (stage "estimate") before its first step, then one line at
+    every tenth of the steps and at the last, with the loss, where a terminal gets the bar. Short
+    jobs print nothing there, as before."""
 
     PARTS = 10
 
@@ -132,6 +133,9 @@ class TrainingLines:
         self._printed = -1
 
     def __call__(self, progress: Any) -> None:
+        if self.enabled and progress.stage == "estimate" and progress.message:
+            print(f"estimate: {progress.message}", file=self.file or sys.stderr, flush=True)
+            return
         if not self.enabled or progress.stage != "train" or not progress.total or progress.step is None:
             return
         part = progress.step * self.PARTS // progress.total

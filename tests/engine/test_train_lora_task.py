@@ -223,6 +223,9 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
     assert [line.split(",")[0] for line in captured.err.splitlines() if line.startswith("train:")] == [
         "train: step 1/2", "train: step 2/2"]
     assert "train: step 2/2, loss " in captured.err
+    (estimate,) = [line for line in captured.err.splitlines() if line.startswith("estimate:")]
+    assert estimate.startswith("estimate: 2 steps (each clip seen") and "CPU time" in estimate  # before step 1
+    assert captured.err.index("estimate:") < captured.err.index("train: step 1/2")
     info = read_lora_info(out)
     assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
     assert info["trigger_words"] == ["beepo"]
