@@ -108,3 +108,43 @@ def test_a_generation_carries_its_loras_and_regenerate_reapplies_them(qtbot, win
     panel.lora_picker.remove(library)
     panel.restore_state(state)
     assert window.generation.loras == ((library, 0.5),)
+
+
+def test_hub_cache_loras_are_listed_applied_by_repo_id_and_flagged_for_another_model(qtbot, tiny_lora, tiny_model,
+                                                                                      tmp_path):
+    """LoRAs in the hub cache (blobs and links, as huggingface_hub stores them): the picker lists
+    them by repo id, applies that id (what jobs and recipes then carry), and flags one whose file or
+    model card names another base model, also when it comes back applied from a recipe."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+    from test_lora_library import cache_repo, kohya_bytes
+
+    cache = tmp_path / "hub"
+    cache_repo(cache, "someone/zorb-lora", {"pytorch_lora_weights.safetensors": tiny_lora[0]})
+    cache_repo(cache, "artist/style", {"style.safetensors": kohya_bytes(tmp_path, "s.safetensors")},
+               card="---\nbase_model: runwayml/stable-diffusion-v1-5\n---\n")
+    settings = GenerationSettings(model=tiny_model)
+    picker = QtLoraPicker(settings)
+    picker.cache_dir, picker.folders = str(cache), [str(tmp_path / "no-library")]
+    qtbot.addWidget(picker)
+    with qtbot.waitSignal(picker.library_scanned, timeout=10000):
+        picker.menu.aboutToShow.emit()
+    picker.wait_for_scan()
+    assert sorted(e.ref for e in picker.entries) == ["artist/style", "someone/zorb-lora"]
+    actions = menu_actions(picker)
+    assert "someone/zorb-lora  (hub cache)" in actions
+    assert WARNING_MARK + "artist/style  (hub cache)" in actions  # for SD 1.5, not this model
+    actions["someone/zorb-lora  (hub cache)"].trigger()
+    assert settings.loras == (("someone/zorb-lora", 1.0),) and picker.warning_label.isHidden()
+    settings.set(model="builtin:starter")
+    assert "was trained for" in picker.warning_label.text()
+
+    # A fresh picker (a recipe's LoRAs applied before any scan) still describes and flags it.
+    fresh = QtLoraPicker(GenerationSettings(model="builtin:starter"))
+    fresh.cache_dir = str(cache)
+    qtbot.addWidget(fresh)
+    fresh.settings.set(loras=(("artist/style", 0.7),))
+    assert fresh.describe("artist/style").base_model == "runwayml/stable-diffusion-v1-5"
+    assert "was trained for runwayml/stable-diffusion-v1-5" in fresh.warning_label.text()
