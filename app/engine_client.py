@@ -492,12 +492,20 @@ class EngineClient(QObject):
         gc.disable()
         started = time.perf_counter()
 
-        def work() -> None:
+        def imports() -> None:
             for name in WARM_UP_MODULES:
                 try:
                     importlib.import_module(name)
                 except ImportError as exc:  # a missing optional piece must not stop the app
                     log.warning("warm-up could not import %s: %s", name, exc)
+
+        engine = self.engine
+
+        def work() -> None:
+            # On the engine's own thread, ahead of any job: a first Generate pressed while these
+            # imports ran on another thread got half-imported modules ("cannot import name
+            # 'CLIPImageProcessor' from 'transformers'") and failed. This thread only waits.
+            engine.run_on_worker(imports).wait()
 
         def done(_: object) -> None:
             gc.freeze()

@@ -288,6 +288,12 @@ class Engine:
             self._worker.add_runner(type(spec), runner)
         return self._worker.submit(spec)
 
+    def run_on_worker(self, fn: Callable[[], Any]) -> threading.Event:
+        """Run ``fn()`` on the engine's worker thread between jobs (before any job submitted
+        later); the returned event is set when it has run or the engine stopped first. For
+        importing heavy modules ahead of the first job without racing the jobs' own imports."""
+        return self._worker.call(fn)
+
     def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job: it stops within one denoising step."""
         return self._worker.cancel(job_id)

@@ -172,6 +172,23 @@ _STOP = object()
 _WAKE = object()
 
 
+class _Call:
+    """A function to run on the worker thread between jobs (:meth:`Worker.call`). ``done`` is set
+    when it has run, or when the worker stopped before running it."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.fn()
+        except Exception:
+            log.exception("a call on the engine thread raised")
+        finally:
+            self.done.set()
+
+
 @dataclass
 class _Job:
     """A queued or running job's cancel flag, whether the worker has started it, and (long jobs)
@@ -249,6 +266,7 @@ class Worker:
         self._deferred: list[Any] = []
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._started = False
+        self._stopping = False
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -260,6 +278,7 @@ class Worker:
     def stop(self, *, wait: bool = True, timeout_s: float | None = 30.0) -> None:
         """Cancel everything queued and running, then end the thread."""
         with self._lock:
+            self._stopping = True
             for job in self._jobs.values():
                 job.flag.set()
             queued = [job_id for job_id, job in self._jobs.items() if not job.started]
@@ -280,6 +299,19 @@ class Worker:
     def add_runner(self, spec_type: type, runner: Runner | str) -> None:
         """Run jobs of ``spec_type`` with ``runner`` from now on (unless it has one already)."""
         self._runners.setdefault(spec_type, runner)
+
+    def call(self, fn: Callable[[], Any]) -> threading.Event:
+        """Run ``fn()`` on the worker thread, after what is queued now and before any job queued
+        later (a long job runs it at its next step); returns an event set once it has run (or
+        the worker stopped first). Module imports go here: Python hands a thread a half-imported
+        module when two threads import the same package at once."""
+        call = _Call(fn)
+        with self._lock:
+            if self._stopping:
+                call.done.set()
+                return call.done
+            self._queue.put(call)
+        return call.done
 
     def submit(self, spec: JobSpec) -> int:
         if type(spec) not in self._runners:
@@ -362,7 +394,9 @@ class Worker:
             item = self._deferred.pop(0) if self._deferred else self._queue.get()
             if item is _STOP:
                 break
-            if item is not _WAKE:
+            if isinstance(item, _Call):
+                item.run()
+            elif item is not _WAKE:
                 self._start(item)
         # Drain: everything still queued is cancelled, so no listener waits forever.
         leftovers = list(self._deferred)
@@ -373,7 +407,9 @@ class Worker:
             except queue.Empty:
                 break
         for item in leftovers:
-            if item is not _STOP and item is not _WAKE:
+            if isinstance(item, _Call):
+                item.done.set()
+            elif item is not _STOP and item is not _WAKE:
                 with self._lock:
                     pending = self._jobs.pop(item[0], None)
                 if pending is not None:
@@ -406,6 +442,9 @@ class Worker:
             except queue.Empty:
                 return
             if item is _WAKE:
+                continue
+            if isinstance(item, _Call):
+                item.run()
                 continue
             if item is _STOP or self._is_long(item):
                 self._deferred.append(item)  # stop() has set every job's flag; long jobs wait

@@ -162,6 +162,35 @@ def test_background_task_result_and_error_come_back_on_the_gui_thread(qtbot, cli
     assert failed.args[0] == "broken" and "division" in failed.args[1]
 
 
+def test_the_warm_up_imports_on_the_engine_thread_after_a_running_job(qtbot, client, gate, monkeypatch, tmp_path):
+    # On its own thread, the warm-up raced a first Generate's imports of the same packages (the
+    # job failed with "cannot import name 'CLIPImageProcessor' from 'transformers'").
+    import sys
+
+    from app import engine_client
+
+    (tmp_path / "warm_probe.py").write_text(
+        "import threading\nTHREAD = threading.current_thread().name\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(engine_client, "WARM_UP_MODULES", ("warm_probe",))
+    monkeypatch.delitem(sys.modules, "warm_probe", raising=False)
+    gate("warm")
+    job = client.submit(GatedJob(gate="warm"))
+    client.warm_up()
+    qtbot.wait(200)
+    assert "warm_probe" not in sys.modules  # it waits for the running job
+    try:
+        with qtbot.waitSignal(client.warmed_up, timeout=10000):
+            GATES["warm"].set()
+        assert sys.modules["warm_probe"].THREAD == "specdiff-engine" and client.is_warm
+        qtbot.waitUntil(lambda: job.is_done, timeout=5000)
+    finally:
+        import gc
+
+        gc.enable()
+        gc.unfreeze()  # what the warm-up froze: the rest of the test session collects as usual
+
+
 def test_real_generation_through_the_engine_thread(qtbot, client, tiny_model, wait_job):
     progress = []
     client.job_progressed.connect(lambda job_id, p: progress.append(p.stage))

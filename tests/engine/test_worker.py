@@ -103,6 +103,24 @@ def test_jobs_run_in_fifo_order_with_events(make_worker):
         assert rec.of(job_id, JobFinished)[0].result == 2
 
 
+def test_a_call_runs_on_the_worker_thread_before_jobs_submitted_after_it(make_worker):
+    # The app's warm-up imports run this way: on another thread, a job's own imports of the
+    # same package got half-imported modules.
+    w, rec = make_worker()
+    order = []
+    first = w.submit(CountJob(steps=2))
+    done = w.call(lambda: order.append(("call", threading.current_thread().name, len(rec.of(first, JobFinished)))))
+    second = w.submit(CountJob(steps=1))
+    w.call(lambda: 1 / 0)  # a call that raises is logged; the worker goes on
+    rec.wait_for(_done(second))
+    assert done.wait(10)
+    assert order == [("call", "specdiff-engine", 1)]  # after the first job, on the worker thread
+    started = [e.job_id for e in rec.events if isinstance(e, JobStarted)]
+    assert started == [first, second]
+    w.stop()
+    assert w.call(lambda: order.append("late")).is_set() and order == [("call", "specdiff-engine", 1)]
+
+
 def test_cancel_stops_within_one_step(make_worker):
     w, rec = make_worker()
     job = w.submit(CountJob(steps=1000))
