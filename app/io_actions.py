@@ -345,7 +345,8 @@ def write_export_source(path: str | Path, source: ExportSource, format_key: str,
     """Write an export (worker thread). Audio files are written block by block, Normalise and
     Limit included (a mix of hours in the memory of one block: they measure it in a first pass).
     A spectrogram image is refused before anything is rendered when it would be too large (the
-    image cap, or the memory it needs), else it is made from the whole audio."""
+    image cap, the memory or scratch disk it needs), else written in chunks from the mix rendered
+    chunk by chunk."""
     from engine.audio.io import write_audio_blocks
 
     fmt = export_format(format_key)
@@ -353,8 +354,7 @@ def write_export_source(path: str | Path, source: ExportSource, format_key: str,
     if path.suffix.lower() != fmt.extension:
         raise ValueError(f"'{path.name}': a {fmt.label} file must end in {fmt.extension}.")
     if fmt.is_image:
-        check_spectrogram_export(source.frames, source.sample_rate_hz, source.channels, preset)
-        write_export(path, source.whole(), source.sample_rate_hz, format_key, source.metadata, preset=preset)
+        write_spectrogram_png(path, None, source.sample_rate_hz, preset, source=source)
         return
     write_audio_blocks(path, clipping_remedy_blocks(source, remedy), source.sample_rate_hz, source.channels,
                        subtype=fmt.subtype, metadata=_export_tags(fmt, source.metadata))
@@ -382,36 +382,32 @@ def apply_clipping_remedy(audio: np.ndarray, sample_rate_hz: int, remedy: str) -
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((audio.shape[0], 0), np.float32)
 
 
-def check_spectrogram_export(frames: int, sample_rate_hz: int, channels: int, preset: str) -> None:
-    """Refuse, before rendering anything, a spectrogram export too large to build: wider than
-    the image cap, or needing more memory than there is (the estimate is in the message)."""
+def spectrogram_params(preset: str, channels: int) -> Any:
+    """The spectrogram parameters of an export of ``channels`` channels (stereo makes a stereo image)."""
     import dataclasses
 
-    from engine.api import check_audio_for_image, get_preset
+    from engine.api import get_preset
 
     params = get_preset(preset)
-    if channels == 2:
-        params = dataclasses.replace(params, stereo=True)
-    check_audio_for_image(frames, sample_rate_hz, params)
+    return dataclasses.replace(params, stereo=True) if channels == 2 else params
 
 
-def write_spectrogram_png(path: str | Path, audio: np.ndarray, sample_rate_hz: int, preset: str) -> None:
-    """Write ``audio`` as a Riffusion-format spectrogram PNG of ``preset`` (resampled to its
-    rate; stereo audio makes a stereo image), with the parameters in its EXIF (worker thread)."""
-    import dataclasses
+def write_spectrogram_png(path: str | Path, audio: np.ndarray | None, sample_rate_hz: int, preset: str,
+                          source: ExportSource | None = None) -> None:
+    """Write ``audio`` (or an export ``source``'s: a mix is rendered chunk by chunk on demand) as a
+    Riffusion-format spectrogram PNG of ``preset`` (resampled to its rate; stereo audio makes a
+    stereo image), with the parameters in its EXIF (worker thread). Written in chunks: memory of
+    one analysis chunk and one image row; a PNG too large is refused first with the estimate."""
+    from engine.api import export_spectrogram_png
 
-    from engine.audio.io import resample
-    from engine.api import get_preset, image_from_audio, save_spectrogram_image
-
-    params = get_preset(preset)
-    if audio.shape[0] == 2:
-        params = dataclasses.replace(params, stereo=True)
-    if sample_rate_hz != params.sample_rate:
-        audio = resample(audio, sample_rate_hz, params.sample_rate)
-    if audio.shape[1] < params.hop_length:
+    if source is None:
+        source = ExportSource(sample_rate_hz, {}, audio=audio)
+    frames = source.frames
+    params = spectrogram_params(preset, source.channels)
+    if -(-frames * params.sample_rate // sample_rate_hz) < params.hop_length:
         raise ValueError(f"'{Path(path).name}': the audio is shorter than one column of the '{preset}' spectrogram "
                          f"({params.hop_length / params.sample_rate * 1000:.0f} ms).")
-    save_spectrogram_image(image_from_audio(audio, params), path)
+    export_spectrogram_png(lambda lo, hi: source.read(lo, hi - lo), frames, sample_rate_hz, params, path)
 
 
 def write_export(path: str | Path, audio: np.ndarray, sample_rate_hz: int, format_key: str, metadata: dict[str, str],

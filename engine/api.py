@@ -102,6 +102,7 @@ __all__ = [
     "get_preset",
     "image_from_audio",
     "check_audio_for_image",
+    "export_spectrogram_png",
     "mel_bin_frequencies",
     "mel_from_audio",
     "mel_from_image",
@@ -179,6 +180,16 @@ audio_from_mel = _spectrogram_function("audio_from_mel")
 image_from_audio = _spectrogram_function("image_from_audio")
 check_audio_for_image = _spectrogram_function("check_audio_for_image")
 save_spectrogram_image = _spectrogram_function("save_spectrogram_image")
+
+
+def export_spectrogram_png(read: Callable[[int, int], Any], frames: int, sample_rate_hz: int, params: Any,
+                           path: Any) -> int:
+    """``engine.audio.spectrogram_png.export_spectrogram_png``: a spectrogram PNG written in chunks
+    from ``read(lo, hi)`` (memory of one chunk and one row; refused first if too large). Imports
+    torch: call it off the GUI thread."""
+    from engine.audio.spectrogram_png import export_spectrogram_png as export
+
+    return export(read, frames, sample_rate_hz, params, path)
 
 
 @dataclass(frozen=True)

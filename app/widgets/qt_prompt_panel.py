@@ -36,6 +36,7 @@ from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB
 from app.widgets.lora_picker import QtLoraPicker
 from app.widgets.model_combo import combo_model_id, show_model
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
+from engine.audio.limits import LONG_WINDOW_S, WHOLE_MAX_S, generation_windows
 from engine.audioset import OUTPUT_SIZES
 from engine.models.catalog import ModelHints, model_hints
 from engine.specs import MAX_DURATION_S, MAX_SEED, MAX_STEPS, MAX_VARIATIONS
@@ -112,7 +113,14 @@ class QtPromptPanel(QWidget):
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSingleStep(0.64)
         self.duration_spin.setSuffix(" s")
-        self.duration_spin.setToolTip("Rounded to whole 8-pixel image columns of the spectrogram preset")
+        self.duration_spin.setToolTip(
+            f"Rounded to whole 8-pixel image columns of the spectrogram preset. Up to {WHOLE_MAX_S:g} s a clip "
+            f"is drawn as one image; longer ones (up to {MAX_DURATION_S:g} s) window by window."
+        )
+        self.duration_note = QLabel()  # says when a long clip is drawn window by window
+        self.duration_note.setObjectName("durationNote")
+        self.duration_note.setWordWrap(True)
+        self.duration_note.hide()
 
         self.seed_edit = QLineEdit()
         self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
@@ -190,6 +198,7 @@ class QtPromptPanel(QWidget):
         form.addRow("Prompt", prompt_column)
         form.addRow("Negative", self.negative_edit)
         form.addRow("Duration", self.duration_spin)
+        form.addRow("", self.duration_note)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps_spin)
         form.addRow("Guidance", self.guidance_spin)
@@ -244,6 +253,7 @@ class QtPromptPanel(QWidget):
             changed.connect(lambda *_, n=name, r=read: self._on_widget_changed(n, r))
         s.events.changed.connect(self._on_settings_changed)
         s.events.model_hints_applied.connect(self._update_model_note)
+        self._update_duration_note()
 
     def _show_vocoder(self, name: str) -> None:
         """Select vocoder ``name``; a vocoder folder (from a recipe) gets an entry of its own."""
@@ -272,6 +282,18 @@ class QtPromptPanel(QWidget):
             show(value)
         if name == "model":
             self._update_model_note()
+        if name in ("duration_s", "preset"):
+            self._update_duration_note()
+
+    def _update_duration_note(self) -> None:
+        """Over WHOLE_MAX_S seconds: how many windows the clip is drawn in (time grows with them)."""
+        params = PRESETS.get(self.settings.preset)
+        windows = generation_windows(self.settings.duration_s, params) if params is not None else 1
+        self.duration_note.setText(
+            f"Longer than {WHOLE_MAX_S:g} s: drawn in {windows} windows of {LONG_WINDOW_S:g} s, one after "
+            "another (about as long as generating each; Cancel stops within a step)."
+        )
+        self.duration_note.setVisible(windows > 1)
 
     def _show_prompt(self, text: str) -> None:
         if self.prompt_edit.toPlainText() != text:

@@ -28,6 +28,7 @@ __all__ = [
     "check_prompt",
     "format_bytes",
     "format_duration",
+    "generation_windows",
     "open_image",
 ]
 
@@ -43,6 +44,15 @@ MAX_PROMPT_CHARS = 2000
 #: Fraction of the available memory a single request may plan to use.
 MEMORY_HEADROOM = 0.8
 _ALWAYS_FITS_BYTES = 256 * 2**20
+
+#: Generated clips up to this long are drawn as one image (time and attention memory grow with
+#: the square of the width); longer ones (up to engine.specs.MAX_DURATION_S) window by window:
+#: windows of LONG_WINDOW_S seconds, each seeing LONG_CONTEXT_S seconds of the one before and
+#: fading LONG_FEATHER_PX columns into it (engine.pipelines.text_to_audio.long_windows).
+WHOLE_MAX_S = 30.0
+LONG_WINDOW_S = 10.24
+LONG_CONTEXT_S = 2.56
+LONG_FEATHER_PX = 8
 
 
 class ResourceLimitError(ValueError):
@@ -116,6 +126,19 @@ def check_image_size(width: int, height: int, what: str, seconds_per_column: flo
         f"{columns} columns of {height} rows ({MAX_IMAGE_PIXELS / 1e6:.1f} megapixels, {format_bytes(3 * width * height)} "
         "as RGB) - split it into shorter parts."
     )
+
+
+def generation_windows(duration_s: float, params: Any) -> int:
+    """How many windows a generated clip of ``duration_s`` seconds (spectrogram ``params``) is
+    drawn in: 1 up to :data:`WHOLE_MAX_S`, else one per ``window - context - feather`` columns."""
+    from engine.audio.params import width_for_duration
+
+    width = width_for_duration(params, duration_s)
+    if width <= width_for_duration(params, WHOLE_MAX_S):
+        return 1
+    window = min(width_for_duration(params, LONG_WINDOW_S), width)
+    step = window - width_for_duration(params, LONG_CONTEXT_S) - LONG_FEATHER_PX
+    return -(-width // step)
 
 
 def check_prompt(text: object, what: str = "the prompt") -> None:

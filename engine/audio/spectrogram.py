@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [  # the torch-free names of engine.audio.params, then what needs torch
     *_params.__all__,
     "mel_from_audio",
+    "mel_chunks",
     "image_from_mel",
     "image_from_audio",
     "check_audio_for_image",
@@ -151,19 +153,38 @@ def mel_from_audio(
         4.0 * channels * params.num_frequencies * n_frames + 16.0 * ANALYSIS_CHUNK_BINS,
         f"the spectrogram of {format_duration(samples / params.sample_rate)} of audio",
     )
-    spectrogram, mel_scale = _analysis(params, str(torch.device(device)))
     mel = np.empty((channels, params.num_frequencies, n_frames), dtype=np.float32)
-    # Frames in chunks of about ANALYSIS_CHUNK_BINS STFT bins, so memory is that of one chunk (the
-    # STFT of a whole 2-hour file would be 50 GB). Frame j is centred on sample j * hop of the
-    # reflect-padded signal; each chunk takes the samples its frames cover and pads only at the
-    # file's ends, exactly as the one-shot centred STFT does, so the result is the same.
-    hop = params.hop_length
+    for first, last, chunk in mel_chunks(lambda lo, hi: audio[:, lo:hi], samples, params, device=device,
+                                         n_frames=n_frames):
+        mel[:, :, first:last] = chunk
+    return mel
+
+
+def mel_chunks(
+    read: Callable[[int, int], np.ndarray], samples: int, params: SpectrogramParams, *,
+    device: str | torch.device = "cpu", n_frames: int | None = None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The mel frames of ``samples`` samples, chunk by chunk: ``(first, last, mel[:, :, first:last])``.
+
+    ``read(lo, hi)`` gives samples ``[lo, hi)`` (``0 <= lo < hi <= samples``) as float
+    ``(channels, hi - lo)`` at ``params.sample_rate``: an array's slice, or a file read block by
+    block, so memory is that of one chunk of about :data:`ANALYSIS_CHUNK_BINS` STFT bins (the STFT
+    of a whole 2-hour file would be 50 GB). Frame j is centred on sample j * hop of the
+    reflect-padded signal; each chunk takes the samples its frames cover and pads only at the
+    file's ends, exactly as the one-shot centred STFT does, so the result is the same.
+    ``samples`` must exceed half an FFT frame (``mel_from_audio`` zero-pads shorter audio);
+    ``n_frames`` (default ``1 + samples // hop_length``) stops earlier.
+    """
+    spectrogram, mel_scale = _analysis(params, str(torch.device(device)))
+    hop, half = params.hop_length, params.n_fft // 2
+    if n_frames is None:
+        n_frames = 1 + samples // hop
     step = max(1, ANALYSIS_CHUNK_BINS // (params.n_fft // 2 + 1))
     for first in range(0, n_frames, step):
         cancel_point()
         last = min(n_frames, first + step)  # frames [first, last)
         lo, hi = first * hop - half, (last - 1) * hop + half + 1
-        piece = audio[:, max(0, lo) : min(samples, hi)]
+        piece = read(max(0, lo), min(samples, hi))
         wave = _channels_for(piece, params) * np.float32(INT16_SCALE)
         wave = np.pad(wave, ((0, 0), (max(0, -lo), max(0, hi - samples))), mode="reflect")
         with torch.inference_mode():
@@ -172,8 +193,7 @@ def mel_from_audio(
                 x, params.n_fft, hop, params.win_length, window=spectrogram.window, center=False,
                 normalized=False, onesided=True, return_complex=True,
             )
-            mel[:, :, first:last] = mel_scale(torch.abs(spectrum))[..., : last - first].cpu().numpy()
-    return mel
+            yield first, last, mel_scale(torch.abs(spectrum))[..., : last - first].cpu().numpy()
 
 
 # --------------------------------------------------------------------------- mel -> image

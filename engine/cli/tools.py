@@ -67,10 +67,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_to_image(args: argparse.Namespace) -> int:
+    """The file is read block by block and the PNG written row by row (engine.audio.spectrogram_png):
+    memory stays that of one chunk however long the file; too large an image is refused first."""
     from dataclasses import replace
 
-    from engine.audio.io import read_audio, read_audio_info, resample, to_channels
-    from engine.audio.spectrogram import check_audio_for_image, get_preset, image_from_audio, save_spectrogram_image
+    from engine.audio.io import read_audio_info
+    from engine.audio.spectrogram import get_preset
+    from engine.audio.spectrogram_png import audio_file_reader, check_png_export, write_spectrogram_png
 
     source = check_input(Path(args.input), "the audio file")
     output = check_output(Path(args.output), (".png",), "the output", overwrite=args.overwrite, inputs=[source])
@@ -81,16 +84,13 @@ def cmd_to_image(args: argparse.Namespace) -> int:
     if args.stereo:
         params = replace(params, stereo=True)
     frames, sample_rate_hz, _ = read_audio_info(source)
-    check_audio_for_image(frames, sample_rate_hz, params)  # too big: refused before reading a sample
-    audio, sample_rate_hz = read_audio(source)
+    check_png_export(frames, sample_rate_hz, params, output)  # too big: refused before reading a sample
+    with audio_file_reader(source, params) as (read, samples):
+        width = write_spectrogram_png(read, samples, params, output)
     note = ""
     if sample_rate_hz != params.sample_rate:
-        audio = to_channels(audio, 2 if params.stereo else 1)  # resample only what the image uses
-        audio = resample(audio, sample_rate_hz, params.sample_rate)
         note = f" (resampled from {sample_rate_hz} Hz to the preset's {params.sample_rate} Hz)"
-    image = image_from_audio(audio, params)
-    save_spectrogram_image(image, output)
-    print(f"{output}  {image.width}x{image.height} px{note}")
+    print(f"{output}  {width}x{params.num_frequencies} px{note}")
     return 0
 
 

@@ -8,6 +8,15 @@ folder: never downloaded here), then for each variation "encode", "denoise" (one
 card recommends one, so its clips come out full-band at 44.1 kHz). Variations run one after another, each from its own seed
 (``seed + i``), so any one of them regenerates bit-identically from its recipe alone
 (:func:`engine.api.spec_from_recipe`) on the same device and dtype.
+
+Long clips: up to ``WHOLE_MAX_S`` seconds (:mod:`engine.audio.limits`) the model draws the whole image at once (time and
+attention memory grow with the square of the width). A longer clip is drawn window by window
+(:func:`windowed_pixels`): windows of ``LONG_WINDOW_S`` seconds slide left to right, each
+seeing ``LONG_CONTEXT_S`` seconds of what the previous one made and fading
+``LONG_FEATHER_PX`` columns into it (the canvas tiles of :mod:`engine.pipelines.editing`, like
+extend); the finished image is then inverted as a whole one is (in chunks). Memory is bounded by
+one window plus the clip's own pixels and audio, time grows linearly with the duration, progress
+reports ``stage="tile"`` per window and a cancel stops within one step of the current window.
 """
 
 from __future__ import annotations
@@ -34,6 +43,21 @@ def variation_seed(seed: int, index: int) -> int:
 def random_seed() -> int:
     """A fresh seed in [0, MAX_SEED] from the OS's random source."""
     return secrets.randbelow(MAX_SEED + 1)
+
+
+def long_windows(spec: Any, params: Any) -> list[Any]:
+    """The windows (``engine.pipelines.editing.Tile``) a clip of ``spec.duration_s`` is drawn in:
+    [] when it is drawn whole (at most ``engine.audio.limits.WHOLE_MAX_S`` seconds)."""
+    from engine.audio import limits
+    from engine.audio.params import width_for_duration
+    from engine.pipelines.editing import plan_tiles
+
+    height, width = image_size_for(spec, params)
+    if width <= width_for_duration(params, limits.WHOLE_MAX_S):
+        return []
+    window = width_for_duration(params, limits.LONG_WINDOW_S)
+    context = width_for_duration(params, limits.LONG_CONTEXT_S)
+    return plan_tiles(0, width, width, window, context, 0, blend_px=limits.LONG_FEATHER_PX)
 
 
 def image_size_for(spec: Any, params: Any) -> tuple[int, int]:
@@ -218,6 +242,30 @@ def upsample(name: str, audio: np.ndarray, sample_rate_hz: int, seed: int) -> Ge
     return outcome.audio, outcome.sample_rate_hz, facts
 
 
+def windowed_pixels(
+    spec: Any, loaded: Any, params: Any, tiles: list[Any], seed: int, ctx: Any, label: str
+) -> Generator[Progress, None, np.ndarray]:
+    """Draw a long clip's spectrogram window by window on an empty canvas (see the module's
+    docstring); returns its uint8 pixels ``(H, width, 3)``.
+
+    Window ``i`` is denoised with seed ``seed + i``; the mask is the whole canvas (a broadcast
+    view, no memory). No samples are pending, so the canvas only composites pixels: the audio is
+    made afterwards from the whole image, as for a clip drawn at once.
+    """
+    from engine.pipelines.editing import CanvasEditor
+    from engine.pipelines.inpaint import run_tiles
+
+    height, width = params.num_frequencies, tiles[-1].window_start + tiles[-1].width
+    full = (height, width)
+    nothing = np.zeros(0, dtype=bool)
+    editor = CanvasEditor(params, np.zeros((1, 0), dtype=np.float32), np.full((height, width, 3), 255, dtype=np.uint8),
+                          1.0, np.broadcast_to(np.True_, full), np.broadcast_to(np.float32(1.0), full), nothing, nothing)
+    tiling = run_tiles(editor, tiles, spec, loaded, seed, ctx, prompts=[spec.prompt] * len(tiles),
+                       pixels_only=True)
+    yield from (labelled(tiling, label) if label else tiling)
+    return editor.pixels
+
+
 def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     """Generate ``spec.num_variations`` clips for ``spec.prompt``; returns them in order.
 
@@ -235,6 +283,7 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
     params = spec.spectrogram_params()
     height, width = image_size_for(spec, params)
     seed = spec.seed if spec.seed is not None else random_seed()
+    tiles = long_windows(spec, params)
 
     def work(loaded: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
         vocoder = job_vocoder(spec, ctx, loaded.device, params.num_griffin_lim_iters)
@@ -242,25 +291,30 @@ def run(spec: GenerationJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         for index in range(spec.num_variations):
             label = f"Variation {index + 1}/{spec.num_variations}" if spec.num_variations > 1 else ""
             seed_i = variation_seed(seed, index)
-            denoising = denoise(
-                loaded,
-                prompt=spec.prompt,
-                negative_prompt=spec.negative_prompt,
-                height=height,
-                width=width,
-                num_inference_steps=spec.num_inference_steps,
-                guidance_scale=spec.guidance_scale,
-                scheduler=spec.scheduler,
-                generator_seed=seed_i,
-                preview_every=spec.preview_every,
-                ctx=ctx,
-            )
-            pixels = yield from (labelled(denoising, label) if label else denoising)
+            facts: dict[str, Any] = {}
+            if tiles:  # a long clip, window by window
+                pixels_u8 = yield from windowed_pixels(spec, loaded, params, tiles, seed_i, ctx, label)
+                facts["tiles"] = [tile.to_json() for tile in tiles]
+            else:
+                denoising = denoise(
+                    loaded,
+                    prompt=spec.prompt,
+                    negative_prompt=spec.negative_prompt,
+                    height=height,
+                    width=width,
+                    num_inference_steps=spec.num_inference_steps,
+                    guidance_scale=spec.guidance_scale,
+                    scheduler=spec.scheduler,
+                    generator_seed=seed_i,
+                    preview_every=spec.preview_every,
+                    ctx=ctx,
+                )
+                pixels_u8 = to_uint8((yield from (labelled(denoising, label) if label else denoising)))
             # The saved image is exactly what the audio is made from: quantise first, then invert.
-            image = spectrogram_image(to_uint8(pixels), params)
+            image = spectrogram_image(pixels_u8, params)
+            del pixels_u8
             yield Progress(stage="invert", step=0, total=1, message=f"{label + ': ' if label else ''}Inverting to audio")
             audio, sample_rate_hz = invert(image, params, loaded.device, seed_i, vocoder)
-            facts: dict[str, Any] = {}
             if getattr(spec, "upsampler", ""):
                 upsampling = upsample(spec.upsampler, audio, int(sample_rate_hz), seed_i)
                 audio, sample_rate_hz, facts["upsample"] = yield from (labelled(upsampling, label) if label else upsampling)

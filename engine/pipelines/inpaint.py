@@ -117,9 +117,13 @@ def inpaint_clip(
 
 
 def run_tiles(
-    editor: Any, tiles: list[Any], spec: Any, loaded: Any, seed: int, ctx: Any, *, prompts: list[str]
+    editor: Any, tiles: list[Any], spec: Any, loaded: Any, seed: int, ctx: Any, *, prompts: list[str],
+    pixels_only: bool = False,
 ) -> Generator[Progress, None, None]:
     """Run ``tiles`` on ``editor`` in order with ``prompts[i]`` and seed ``seed + i``.
+
+    ``pixels_only``: the editor has no pending samples (its audio is made from the finished
+    image), so no vocoder is loaded and the spec needs no ``griffin_lim_iters``.
 
     Reports ``Progress(stage="tile", step=i, total=n)`` before tile ``i`` and ``step=n`` at the
     end, and relays each tile's own progress (labelled "Tile i/n" when there are several).
@@ -128,7 +132,8 @@ def run_tiles(
     from engine.vocoders import DEFAULT_VOCODER
 
     # Griffin-Lim is the constrained synthesis itself; a neural vocoder resynthesises its new samples.
-    vocoder = None if spec.vocoder == DEFAULT_VOCODER else job_vocoder(spec, ctx, loaded.device, spec.griffin_lim_iters)
+    griffin_lim_iters = 0 if pixels_only else spec.griffin_lim_iters
+    vocoder = None if pixels_only or spec.vocoder == DEFAULT_VOCODER else job_vocoder(spec, ctx, loaded.device, griffin_lim_iters)
     count = len(tiles)
     for index, (tile, prompt) in enumerate(zip(tiles, prompts)):
         label = f"Tile {index + 1}/{count}" if count > 1 else ""
@@ -143,7 +148,7 @@ def run_tiles(
             guidance_scale=spec.guidance_scale,
             scheduler=spec.scheduler,
             strength=getattr(spec, "strength", 1.0),
-            griffin_lim_iters=spec.griffin_lim_iters,
+            griffin_lim_iters=griffin_lim_iters,
             preview_every=spec.preview_every,
             ctx=ctx,
             label=label,
