@@ -48,7 +48,7 @@ _ALWAYS_FITS_BYTES = 256 * 2**20
 #: Generated clips up to this long are drawn as one image (time and attention memory grow with
 #: the square of the width); longer ones (up to engine.specs.MAX_DURATION_S) window by window:
 #: windows of LONG_WINDOW_S seconds, each seeing LONG_CONTEXT_S seconds of the one before and
-#: fading LONG_FEATHER_PX columns into it (engine.pipelines.text_to_audio.long_windows).
+#: fading LONG_FEATHER_PX columns into it (engine.pipelines.generate.long_windows).
 WHOLE_MAX_S = 30.0
 LONG_WINDOW_S = 10.24
 LONG_CONTEXT_S = 2.56

@@ -20,7 +20,7 @@ from engine.api import Engine, EngineSettings, GenerateJob, JobCancelledError, s
 from engine.audio import limits
 from engine.audio.loudness import apply_gain
 from engine.audio.spectrogram import audio_from_image, get_preset
-from engine.pipelines.text_to_audio import long_windows
+from engine.pipelines.generate import long_windows
 from engine.specs import MAX_DURATION_S
 
 ROOT = Path(__file__).resolve().parents[2]
