@@ -339,8 +339,9 @@ class Estimate:
 
     @property
     def busy(self) -> float:
-        """Wall time per CPU time of a one-thread step (1 on a quiet machine); 0 when unknown."""
-        if self.threads != 1 or self.step_cpu_s <= 0:
+        """Wall time per CPU time of a one-thread step on the CPU (1 on a quiet machine); 0 when that
+        says nothing (several threads, or a GPU doing the work while the CPU waits)."""
+        if self.threads != 1 or self.step_cpu_s <= 0 or not self.device.startswith("cpu"):
             return 0.0
         return self.step_s / self.step_cpu_s
 

@@ -130,6 +130,10 @@ def test_step_timing_drops_the_warm_up_and_reports_the_spread():
     assert estimate.seconds == 90 * 1.5 + 6.0 and estimate.cpu_seconds == 90 * 1.0 + 3.0
     assert estimate.seconds_high - estimate.seconds == pytest.approx(90 * timing.spread_wall_s)
     assert estimate.busy == 1.5 and "busy" not in estimate.describe()
+    from dataclasses import replace
+
+    assert replace(estimate, step_s=6.0).busy == 6.0 and "The machine is busy" in replace(estimate, step_s=6.0).describe()
+    assert replace(estimate, step_s=6.0, device="cuda:0").busy == 0.0  # a GPU step: CPU time says nothing of load
     with pytest.raises(ValueError):
         StepTiming.from_clocks([0.0, 1.0], [0.0, 1.0], 2)
 
