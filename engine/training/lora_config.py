@@ -309,6 +309,7 @@ class Estimate:
     cpu_clock: str = "thread"
     threads: int = 1
     costs: tuple[tuple[str, int, float, float], ...] = ()
+    process_peak_bytes: int = 0  # the process's measured peak resident memory so far (CPU runs; 0: unknown)
 
     @classmethod
     def build(cls, *, total_steps: int, steps_left: int, timing: StepTiming,
@@ -357,7 +358,9 @@ class Estimate:
         text = (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
                 f"{_duration(self.seconds)} ({_duration(self.seconds_low)} to {_duration(self.seconds_high)}) of "
                 f"wall time at the load measured now, {_duration(self.cpu_seconds)} of {self.cpu_clock} CPU time, "
-                f"{_size(self.peak_memory_bytes)} peak on {self.device}")
+                f"{_size(self.peak_memory_bytes)} peak on {self.device}"
+                + (f" (the run's tensors, worked out from their sizes; this process has peaked at "
+                   f"{_size(self.process_peak_bytes)} so far)" if self.process_peak_bytes else ""))
         if self.timed_steps:
             text += (f"; timed {self.timed_steps} steps after {self.warmup_steps} warm-up: "
                      f"{self.step_s:.3g} ± {self.step_spread_s:.2g} s wall, {self.step_cpu_s:.3g} s CPU each")
