@@ -400,11 +400,18 @@ class QtGallery(QWidget):
         return len(ids)
 
     def save_dialog(self) -> None:
+        """Save PNG…: the current picture to a file, or several selected ones into a folder."""
+        from app.io_actions import safe_file_name
+
+        ids = self.selected_ids()
+        if len(ids) > 1:
+            folder = QFileDialog.getExistingDirectory(self, f"Save {len(ids)} Pictures Into", str(Path.home()))
+            if folder:
+                self.save_many(ids, folder)
+            return
         picture = self.current_picture()
         if picture is None:
             return
-        from app.io_actions import safe_file_name
-
         start = str(Path.home() / f"{safe_file_name(picture.name)}.png")
         path, _ = QFileDialog.getSaveFileName(self, "Save Picture", start, "PNG images (*.png)")
         if path:
@@ -413,23 +420,37 @@ class QtGallery(QWidget):
     def save(self, picture_id: str, path: str | Path) -> None:
         """Write the picture as a PNG carrying its recipe, off the GUI thread; ``saved(path)`` or
         a message follows."""
-        picture = self.project.picture(picture_id)
-        target = Path(path)
+        self._write([(self.project.picture(picture_id), Path(path))], str(path))
 
-        def work() -> str:
+    def save_many(self, picture_ids: list[str], folder: str | Path) -> None:
+        """Write pictures into ``folder`` as PNGs carrying their recipes, named after the pictures
+        (never over an existing file), off the GUI thread; ``saved(folder)`` or a message follows."""
+        self._write([(self.project.picture(i), None) for i in picture_ids], str(folder))
+
+    def _write(self, items: list[tuple[Picture, Path | None]], where: str) -> None:
+        def work() -> list[str]:
+            from app.io_actions import safe_file_name
             from engine.audio.io import atomic_output_path
 
-            data = picture_png(picture.image, picture.recipe)
-            with atomic_output_path(target) as tmp:  # a failed write never leaves half a file
-                tmp.write_bytes(data)
-            return str(target)
+            written = []
+            for picture, path in items:
+                if path is None:  # into the folder, under a name no file has yet
+                    stem, n = safe_file_name(picture.name), 1
+                    path = Path(where) / f"{stem}.png"
+                    while path.exists():
+                        n += 1
+                        path = Path(where) / f"{stem} {n}.png"
+                data = picture_png(picture.image, picture.recipe)
+                with atomic_output_path(path) as tmp:  # a failed write never leaves half a file
+                    tmp.write_bytes(data)
+                written.append(str(path))
+            return written
 
-        def done(written: str) -> None:
-            self._say(f"Saved {written}.")
-            self.saved.emit(written)
+        def done(written: list[str]) -> None:
+            self._say(f"Saved {written[0]}." if len(written) == 1 else f"Saved {len(written)} pictures in {where}.")
+            self.saved.emit(where)
 
-        self.client.run_in_thread("save-picture", work, done,
-                                  lambda exc: self._say(f"Could not save {target.name}: {exc}"))
+        self.client.run_in_thread("save-picture", work, done, lambda exc: self._say(f"Could not save: {exc}"))
 
     # -- regenerate --------------------------------------------------------------------------------
 

@@ -101,6 +101,19 @@ def test_picture_from_audio_fills_the_gallery_with_undo_regenerate_save_and_drag
     assert read_png_recipe(path).to_dict() == first.recipe.to_dict()
     np.testing.assert_array_equal(np.asarray(Image.open(path).convert("RGB")), pixels(first))
 
+    # Several selected pictures go into a folder, each under its own name with its recipe.
+    from app.io_actions import safe_file_name
+
+    folder = tmp_path / "all"
+    folder.mkdir()
+    one, two = safe_file_name(first.name), safe_file_name(second.name)
+    (folder / f"{one}.png").write_bytes(b"not mine")  # an existing file is never overwritten
+    with qtbot.waitSignal(gallery.saved, timeout=30000):
+        gallery.save_many([first.id, second.id], folder)
+    assert (folder / f"{one}.png").read_bytes() == b"not mine"
+    assert read_png_recipe(folder / f"{one} 2.png").seed == 7
+    assert read_png_recipe(folder / f"{two}.png").seed == 8
+
     # Dragging a thumbnail out: a PNG file URL with the recipe, and the image itself.
     gallery.select(second.id)
     mime = gallery.list.drag_mime()
