@@ -161,3 +161,18 @@ def test_entry_point_launches_and_quits(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "s.ini").exists()
+
+
+def test_the_terminal_gets_no_library_notes_at_start(tmp_path):
+    """What the warm-up imports printed at every start on a fresh install ("`CLIPImageProcessor`
+    requires torchvision (not installed); ... Install torchvision") stays out of the terminal."""
+    code = ("import sys; from app.__main__ import main; main(sys.argv[1:]); "
+            "from transformers import CLIPImageProcessor")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("TRANSFORMERS_VERBOSITY", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--settings", str(tmp_path / "s.ini"), "--offline", "--quit-after-ms", "100"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "torchvision" not in proc.stderr, proc.stderr
