@@ -6,9 +6,12 @@ distinct 8-second sources (22.05 kHz mono), laid end to end on 4 tracks, saved a
 until the document is in and every clip is drawn on its lane and in the overview; a 5 ms
 ``QTimer`` on the GUI thread records the longest gap between its ticks (the longest stall a user
 would feel), and the most GUI-thread CPU time spent between two ticks (the same stall on an
-idle machine). Reference, same run: ``load_project(path)`` alone (reading and decoding the file
-with no GUI), the floor any open is bound by. Targets (issue 17): 2000 clips open in under 5 s
-with no stall over 100 ms.
+idle machine), and the GUI thread's CPU time in all. References, same run: ``load_project(path)``
+alone (reading and decoding the file with no GUI), the floor any open is bound by; and the same
+probe on the idle event loop for as long as the open took (no work at all), and the wall time
+of a 50 ms burst of pure CPU on the GUI thread (on a loaded machine a burst waits for a core: its
+wall / CPU ratio is how much longer any stall is there than on a quiet machine). Targets (issue 17): 2000 clips open in
+under 5 s with no stall over 100 ms.
 
 Then the mix of the largest project: peak memory (tracemalloc) of exporting it to a WAV block by
 block, against rendering the same mix as one array (the reference, measured in the same run).
@@ -107,9 +110,31 @@ def timeline_done(window, project) -> bool:
     return timeline.clip_ids_shown() == ids
 
 
-def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) -> tuple[float, float, float]:
-    """(seconds, longest stall in ms, longest GUI-thread CPU between ticks in ms) of opening
-    ``path`` in ``window`` until it is drawn."""
+def idle_stall(app, probe: StallProbe, seconds: float) -> tuple[float, float]:
+    """(longest stall ms, longest GUI CPU between ticks ms) of the event loop doing nothing for
+    ``seconds``, polled as :func:`open_in_window` polls: the reference for the same machine load."""
+    probe.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    stall, cpu = probe.stop()
+    return stall * 1000, cpu * 1000
+
+
+def burst_wall_ms(cpu_ms: float = 50.0) -> float:
+    """Wall ms of ``cpu_ms`` of pure Python CPU work on this thread (the load's slow-down)."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    x = 0
+    while time.thread_time() - c0 < cpu_ms / 1000:
+        for i in range(1000):
+            x += i
+    return (time.perf_counter() - t0) * 1000
+
+
+def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) -> tuple[float, float, float, float]:
+    """(seconds, longest stall in ms, longest GUI-thread CPU between ticks in ms, GUI-thread CPU
+    in all in s) of opening ``path`` in ``window`` until it is drawn."""
     loaded: list[str] = []
     failed: list[str] = []
     window.project_loaded.connect(loaded.append)
@@ -120,7 +145,7 @@ def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) 
     QMessageBox.warning = staticmethod(lambda *args, **kwargs: failed.append(str(args[-1])))
     try:
         probe.start()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         window.open_project(path)
         while not (loaded and timeline_done(window, window.project)):
             app.processEvents()
@@ -129,9 +154,9 @@ def open_in_window(app, window, path: str, probe: StallProbe, timeout_s: float) 
             if time.perf_counter() - t0 > timeout_s:
                 raise TimeoutError(f"not open after {timeout_s:.0f} s")
             time.sleep(0.001)
-        seconds = time.perf_counter() - t0
+        seconds, gui_cpu = time.perf_counter() - t0, time.thread_time() - cpu0
         stall, cpu = probe.stop()
-        return seconds, stall * 1000, cpu * 1000
+        return seconds, stall * 1000, cpu * 1000, gui_cpu
     finally:
         QMessageBox.warning = original_warning
         window.project_loaded.disconnect(loaded.append)
@@ -193,8 +218,11 @@ def main() -> None:
             time.sleep(0.01)
         print(f"engine warm-up (imports at start-up, as the app does): {warm[0]:.1f} s")
         probe = StallProbe()
-        print(f"{'clips':>6} {'file kB':>8} {'load_project s':>15} {'open in app s':>14} {'ratio':>6} "
-              f"{'longest stall ms':>17} {'(its GUI CPU ms)':>17}  targets: < {TARGET_OPEN_S:.0f} s, "
+        print("open: wall s (GUI CPU s); reference: load_project alone. stall: the longest gap between 5 ms ticks, "
+              "wall ms (the most GUI CPU between two ticks); references: the idle event loop as long, and the wall ms "
+              "of a 50 ms CPU burst")
+        print(f"{'clips':>6} {'file kB':>8} {'load_project s':>15} {'open in app s':>20} {'ratio':>6} "
+              f"{'longest stall ms':>18} {'idle loop ms':>14} {'burst ms':>9}  targets: < {TARGET_OPEN_S:.0f} s, "
               f"< {TARGET_STALL_MS:.0f} ms")
         project = None
         try:
@@ -206,10 +234,15 @@ def main() -> None:
                 load_project(path)
                 reference_s = time.perf_counter() - t0
                 window.undo_stack.setClean()
-                ours_s, stall_ms, cpu_ms = open_in_window(app, window, str(path), probe, args.timeout_s)
-                ok = "ok" if ours_s < TARGET_OPEN_S and stall_ms < TARGET_STALL_MS else "MISSED"
-                print(f"{clips:>6} {path.stat().st_size / 1000:>8.0f} {reference_s:>15.3f} {ours_s:>14.3f} "
-                      f"{ours_s / reference_s:>6.1f} {stall_ms:>17.0f} {cpu_ms:>17.0f}  {ok}")
+                ours_s, stall_ms, cpu_ms, gui_s = open_in_window(app, window, str(path), probe, args.timeout_s)
+                idle_ms, idle_cpu_ms = idle_stall(app, probe, ours_s)
+                burst_ms = burst_wall_ms()
+                ok = "ok" if ours_s < TARGET_OPEN_S and stall_ms < TARGET_STALL_MS else "MISSED (wall)"
+                if ok != "ok" and ours_s < TARGET_OPEN_S and cpu_ms < TARGET_STALL_MS:
+                    ok += ", ok in GUI CPU"
+                print(f"{clips:>6} {path.stat().st_size / 1000:>8.0f} {reference_s:>15.3f} "
+                      f"{ours_s:>11.3f} ({gui_s:>5.2f}) {ours_s / reference_s:>6.1f} {stall_ms:>8.0f} ({cpu_ms:>5.0f}) "
+                      f"{idle_ms:>6.0f} ({idle_cpu_ms:>3.0f}) {burst_ms:>9.0f}  {ok}")
             if project is not None and not args.no_mix:
                 streamed_mb, whole_mb, seconds = mix_memory(window.project, folder)
                 print(f"mix of {len(window.project.clips())} clips, {seconds:.0f} s: exporting it block by block "

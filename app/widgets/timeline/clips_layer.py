@@ -118,6 +118,11 @@ class ClipsLayer(pg.GraphicsObject):
             self._end_s = end
         self.update()
 
+    @property
+    def end_s(self) -> float:
+        """Where the last block ends (0 with none)."""
+        return self._end_s
+
     def label_rows(self) -> dict[str, int]:
         """A line for each clip's name such that clips that overlap in time never share one
         (interval partitioning, earliest start first; touching clips do not overlap)."""
