@@ -203,7 +203,7 @@ def invert_runner(spec: InvertJob, ctx):
 
 STAGES = {
     # stage: (module whose cancel points it uses, function name, job)
-    "analysis chunks": (spectrogram, "mel_from_audio", InvertJob()),
+    "analysis chunks": (spectrogram, "mel_chunks", InvertJob()),
     "mel inversion (FISTA)": (inversion, "mel_to_linear", InvertJob()),
     "phase-gradient walk": (inversion, "pghi_phase", InvertJob(seconds=8.0, n_iter=1)),
     "Griffin-Lim iterations": (inversion, "_griffin_lim", InvertJob(n_iter=50)),
