@@ -38,7 +38,7 @@ from engine.worker import Worker  # noqa: E402
 
 #: Stage name -> the function whose loop holds its cancel points.
 STAGES = {
-    "analysis (STFT chunks)": "mel_from_audio",
+    "analysis (STFT chunks)": "mel_chunks",
     "mel inversion (FISTA)": "mel_to_linear",
     "phase-gradient walk": "pghi_phase",
     "Griffin-Lim": "_griffin_lim",
