@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.model.commands import Command, CommandGroup, MoveClip, ReplaceClipAudio
+from app.model.commands import AddTrack, Command, CommandGroup, MoveClip, ReplaceClipAudio
 from app.model.mask import MaskStore
 from app.model.mask_commands import SetMask
-from app.model.placement import landing_commands, plan_landing
-from app.model.project import Clip, Project, Selection
+from app.model.placement import TOUCH_S, landing_commands, plan_landing, span_is_free
+from app.model.project import Clip, Project, Selection, Track
 from app.tasks import Plan
 
 
@@ -42,16 +42,23 @@ class Landing:
         self.undo_stack.push_command(commands[0] if len(commands) == 1 else CommandGroup(self.project, text, commands))
 
     def replace(self, clip: Clip, result: Any, text: str, *, keep_trim: bool,
-                new_start_s: float | None = None, mask_shift_s: float = 0.0) -> list[str]:
+                new_start_s: float | None = None, mask_shift_s: float = 0.0,
+                to_track: Track | None = None) -> list[str]:
         """One undo step: the clip gets the result's audio (its trim kept, or the whole new audio),
-        moves to ``new_start_s``, and its mask moves ``mask_shift_s`` seconds with its sound."""
+        moves to ``new_start_s`` (and to ``to_track``, added first when it is a new one), and its
+        mask moves ``mask_shift_s`` seconds with its sound."""
         offset_s, duration_s = (clip.offset_s, clip.duration_s) if keep_trim else (0.0, None)
         if keep_trim and result.sample_rate_hz != clip.sample_rate_hz and duration_s is not None:
             duration_s = min(duration_s, result.audio.shape[1] / result.sample_rate_hz - offset_s)
         commands: list[Command] = [ReplaceClipAudio(
             self.project, clip.id, result.audio, sample_rate_hz=result.sample_rate_hz, image=result.image,
             recipe=result.recipe, offset_s=offset_s, duration_s=duration_s, text=text)]
-        if new_start_s is not None and abs(new_start_s - clip.start_s) > 1e-12:
+        if to_track is not None:
+            if to_track not in self.project.tracks:
+                commands.insert(0, AddTrack(self.project, to_track))
+            start_s = clip.start_s if new_start_s is None else new_start_s
+            commands.append(MoveClip(self.project, clip.id, start_s, to_track))
+        elif new_start_s is not None and abs(new_start_s - clip.start_s) > 1e-12:
             commands.append(MoveClip(self.project, clip.id, new_start_s))
         mask = self.masks.get(clip.id)
         if not mask.is_empty and mask_shift_s != 0:
@@ -66,8 +73,22 @@ class Landing:
         new_start = clip.start_s - added
         if new_start < 0:
             self.show(f"The clip cannot start before 0 s: its audio now starts {-new_start:.2f} s later.")
-        return self.replace(clip, result, text, keep_trim=False, new_start_s=max(0.0, new_start),
-                            mask_shift_s=added - clip.offset_s)
+        start = max(0.0, new_start)
+        to_track = self._track_for_grown_clip(clip, start, start + result.audio.shape[1] / result.sample_rate_hz)
+        return self.replace(clip, result, text, keep_trim=False, new_start_s=start,
+                            mask_shift_s=added - clip.offset_s, to_track=to_track)
+
+    def _track_for_grown_clip(self, clip: Clip, start_s: float, end_s: float) -> Track | None:
+        """None when ``clip`` can grow to ``start_s .. end_s`` where it is; else (it would cover
+        a neighbour) the first track below free there, or a new one, and the user is told."""
+        track, _ = self.project.find_clip(clip.id)
+        if all(c.id == clip.id or c.end_s <= start_s + TOUCH_S or c.start_s >= end_s - TOUCH_S for c in track.clips):
+            return None
+        below = self.project.tracks[self.project.tracks.index(track) + 1:]
+        dest = next((t for t in below if span_is_free(t, start_s, end_s)), None)
+        dest = dest or Track(name=f"Track {len(self.project.tracks) + 1}")
+        self.show(f"The extended clip would cover the next clip on {track.name}, so it moved to {dest.name}.")
+        return dest
 
     def add_clips(self, text: str, track_id: str | None, clips: list[Clip], *, arrangement: str = "stack",
                   new_track: bool | None = None, keep_start: bool = False) -> list[str]:

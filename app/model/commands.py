@@ -135,10 +135,12 @@ class MoveClip(Command):
 
     id = MOVE_CLIP_ID
 
-    def __init__(self, project: Project, clip_id: str, new_start_s: float, new_track_id: str | None = None) -> None:
+    def __init__(self, project: Project, clip_id: str, new_start_s: float, new_track_id: str | Track | None = None) -> None:
         track, clip = project.find_clip(clip_id)
         super().__init__(project, f"Move clip {clip.name!r}")
-        if new_track_id is not None:
+        if isinstance(new_track_id, Track):  # may be one an earlier command of the same group adds
+            new_track_id = new_track_id.id
+        elif new_track_id is not None:
             project.track(new_track_id)
         if not isinstance(new_start_s, (int, float)) or not np.isfinite(new_start_s) or new_start_s < 0:
             raise ValueError(f"MoveClip: `new_start_s` must be a finite number >= 0, got {new_start_s!r}.")

@@ -96,6 +96,51 @@ def test_variations_of_a_clip_line_up_under_it():
     assert no_overlaps(project)
 
 
+class _Stack:
+    def push_command(self, command) -> None:
+        command.redo()
+        self.last = command
+
+
+def _extension(seconds: float, added_left_s: float = 0.0):
+    from types import SimpleNamespace
+
+    from engine.specs import Recipe
+
+    recipe = Recipe(task="extend", params={"prompt": "x"}, facts={"offset_samples": int(added_left_s * RATE)})
+    return SimpleNamespace(audio=np.ones((1, int(seconds * RATE)), np.float32), sample_rate_hz=RATE, image=None,
+                           recipe=recipe)
+
+
+def test_a_clip_extended_into_its_neighbour_moves_below_it_in_one_undo_step():
+    # Seen on a fresh session: a 2.56 s tone followed by a sweep, extended right by 1 s, covered
+    # the sweep's first second.
+    from app.edit_landing import Landing
+    from app.model.mask import MaskStore
+
+    project = Project.with_track()
+    tone, sweep = clip(2.56, name="tone"), clip(2.56, name="sweep")
+    land(project, [tone, sweep])
+    assert (tone.start_s, sweep.start_s) == (0.0, 2.56)
+    told, stack = [], _Stack()
+    landing = Landing(project, stack, MaskStore(), told.append)
+    landing.land_extension(tone, _extension(3.56), "Extend")
+    track, _ = project.find_clip(tone.id)
+    assert track is project.tracks[1] and tone.start_s == 0.0 and tone.length_s == pytest.approx(3.56)
+    assert no_overlaps(project) and "moved to Track 2" in told[-1]
+    stack.last.undo()
+    assert project.find_clip(tone.id)[0] is project.tracks[0] and len(project.tracks) == 1
+    assert tone.length_s == pytest.approx(2.56)
+    # With room after it (or a left extension into free time), it grows where it is.
+    project.update_clip(sweep.id, start_s=6.0)
+    landing.land_extension(tone, _extension(3.56), "Extend")
+    assert project.find_clip(tone.id)[0] is project.tracks[0] and len(project.tracks) == 1
+    # A left extension that would cover the clip before it moves too, its sound staying in time.
+    landing.land_extension(sweep, _extension(5.56, added_left_s=3.0), "Extend")
+    assert sweep.start_s == pytest.approx(3.0) and no_overlaps(project)
+    assert project.find_clip(sweep.id)[0] is project.tracks[1]
+
+
 def test_results_go_on_a_new_track_when_asked_and_one_undo_removes_it():
     project = Project.with_track()
     land(project, [clip(3.0)])
