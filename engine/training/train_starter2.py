@@ -29,25 +29,32 @@ from typing import Any
 
 import numpy as np
 
+from engine.audio.params import get_preset
 from engine.specs import Progress
 from engine.training import captions, gm_corpus, synth
 from engine.training import train_starter as ts
 
-DEFAULT_OUT_DIR = ts.REPO_ROOT / "resources" / "models" / "starter"
+DEFAULT_OUT_DIR = ts.REPO_ROOT / "resources" / "models" / "starter2"
 
-#: Starter model 2's spectrogram (Riffusion's SpectrogramParams fields): the first starter's
-#: 22.05 kHz, 0-4 kHz, 100 ms windows and 20 ms columns (2.56 s per 128 px), with 160 mel rows
-#: instead of 128. bench/bench_starter_spectrogram.py, sine tones through the image, a VAE
-#: trained on each spectrogram (1000 steps) and Griffin-Lim: over 82-250 Hz the mean absolute
-#: error falls from 0.5 semitone (128 rows; up to 1.0) to 0.2 (160 rows; up to 0.5), for 1.25x
-#: the pixels. Longer windows also sharpen low tones but smear drum hits (150 ms: onsets 53 ms
-#: off after inversion, against 7 ms at 100 ms), and a lower top (3 kHz) gained nothing.
-STARTER2_SPECTROGRAM: dict[str, Any] = {**ts.STARTER_SPECTROGRAM, "num_frequencies": 160}
+#: Starter model 2's spectrogram (Riffusion's SpectrogramParams fields): the 'starter2' preset of
+#: engine.audio.params. The first starter's 22.05 kHz, 0-4 kHz, 100 ms windows and 20 ms columns
+#: (2.56 s per 128 px), with 160 mel rows instead of 128. bench/bench_starter_spectrogram.py, sine
+#: tones through the image, a VAE trained on each spectrogram (1000 steps) and Griffin-Lim: over
+#: 82-250 Hz the mean absolute error falls from 0.5 semitone (128 rows; up to 1.0) to 0.2 (160
+#: rows; up to 0.5), for 1.25x the pixels. Longer windows also sharpen low tones but smear drum
+#: hits (150 ms: onsets 53 ms off after inversion, against 7 ms at 100 ms), and a lower top
+#: (3 kHz) gained nothing.
+PRESET = "starter2"
+STARTER2_SPECTROGRAM: dict[str, Any] = {
+    key: value for key, value in get_preset(PRESET).to_dict().items() if key != "stereo"
+}
 IMAGE_WIDTH = 128
-TITLE = "Starter model (instruments, drums, effects; offline)"
+TITLE = "Starter model 2 (instruments, drums, effects; preview)"
+#: What the model makes, then how well (bench/bench_starter_prompts.py) and where to go for more.
 DESCRIPTION = (
-    "Starter model: General MIDI instruments, drums and sound effects and synthetic sounds, "
-    "trained offline - download a real model for music and recordings"
+    "Instruments, drums and sound effects (General MIDI) and synthetic sounds, 2.56 s at a time, "
+    "trained offline. A preview: it follows pitch and tempo loosely. For recordings and music, "
+    "download a real model."
 )
 #: Clips rendered per fluidsynth call (memory: 512 x 2.56 s of float32 audio is 115 MB).
 RENDER_BATCH = 512
@@ -180,7 +187,7 @@ def metadata(config: Train2Config, losses: dict[str, float], seconds: float) -> 
         "height": height,
         "width": IMAGE_WIDTH,
         "duration_s": duration_s(),
-        "spectrogram_preset": "starter",
+        "spectrogram_preset": PRESET,
         "spectrogram_file": ts.SPECTROGRAM_FILE,
         "recommended": {"num_inference_steps": 20, "guidance_scale": 5.0, "scheduler": "dpm++2m-karras",
                         "upsampler": "builtin:upsampler"},

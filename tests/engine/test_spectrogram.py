@@ -294,7 +294,7 @@ def test_explicit_width_crops_or_pads_with_silence(make_tone):
 def test_presets_and_unknown_preset():
     assert get_preset("riffusion") == SpectrogramParams()
     assert (get_preset("riffusion-20k").min_frequency, get_preset("riffusion-20k").max_frequency) == (10, 20000)
-    with pytest.raises(ValueError, match=r"unknown spectrogram preset 'nope'; available: \['perkins-10s', 'riffusion', 'riffusion-20k', 'starter'\]"):
+    with pytest.raises(ValueError, match=r"unknown spectrogram preset 'nope'; available: \['perkins-10s', 'riffusion', 'riffusion-20k', 'starter', 'starter2'\]"):
         get_preset("nope")
 
 
