@@ -106,7 +106,9 @@ def upsample_range(spec: UpsampleJob, upsampler: Any) -> Generator[Progress, Non
     if outcome.facts.get("passed_through"):
         return np.array(audio, dtype=np.float32), facts
     piece = np.zeros((audio.shape[0], b - a), dtype=np.float32)
-    part = outcome.audio[:, a - lo : b - lo]
+    part, gain_db = below_ceiling(audio[:, a:b], outcome.audio[:, a - lo : b - lo])
+    if gain_db:
+        facts["gain_db"] = round(gain_db, 3)
     piece[:, : part.shape[1]] = part
     fade = min(int(round(spec.crossfade_s * rate)), (b - a) // 2)
     return splice(np.asarray(audio, dtype=np.float32), piece, a, b, fade, curve="linear"), facts
@@ -130,8 +132,27 @@ def upsample_result(spec: UpsampleJob, ctx: Any = None) -> Generator[Progress, N
     facts = dict(outcome.facts)
     if outcome.note:
         facts["note"] = outcome.note
+    audio = outcome.audio
+    if not facts.get("passed_through"):
+        audio, gain_db = below_ceiling(spec.audio, audio)
+        if gain_db:
+            facts["gain_db"] = round(gain_db, 3)
     recipe = spec.make_recipe(seed=spec.seed, model_id=spec.model, facts=facts)
-    return TaskResult(recipe=recipe, audio=outcome.audio, sample_rate_hz=outcome.sample_rate_hz)
+    return TaskResult(recipe=recipe, audio=audio, sample_rate_hz=outcome.sample_rate_hz)
+
+
+def below_ceiling(original: np.ndarray, upsampled: np.ndarray) -> tuple[np.ndarray, float]:
+    """``upsampled`` lowered just enough that its true peak stays at or below the higher of the
+    original's own true peak and -1 dBTP (never above 0 dBTP), and the gain applied (dB, <= 0).
+
+    The restored band adds energy (white noise cut at 4 kHz gains the band up to 22 kHz): without
+    this, a clip that peaked at -4 dBTP came out at +5 dBTP and clipped in a 16-bit file. The
+    input's band is kept as it is whenever the result does not pass the ceiling."""
+    from engine.audio.loudness import CEILING_DBTP, apply_gain, true_peak_dbtp
+
+    ceiling = min(0.0, max(CEILING_DBTP, true_peak_dbtp(original)))
+    gain_db = min(0.0, ceiling - true_peak_dbtp(upsampled))
+    return (apply_gain(upsampled, gain_db), gain_db) if gain_db < 0 else (upsampled, 0.0)
 
 
 def run(spec: UpsampleJob, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:

@@ -192,6 +192,29 @@ def test_the_cli_upsamples_a_file_and_regenerates_it(tmp_path, capsys):
     assert len(err) == 1 and "is not an upsampler folder" in err[0]
 
 
+def test_the_restored_band_never_makes_a_file_clip(tmp_path):
+    """Loud band-limited white noise (-4 dBTP) gains the whole band above 4 kHz: the shipped
+    upsampler's output is lowered to stay under -1 dBTP, so the 16-bit file does not clip; a
+    quiet clip that stays under the ceiling keeps its low band exactly."""
+    from engine.audio.io import read_audio, write_audio
+    from engine.audio.loudness import true_peak_dbtp
+    from engine.cli import main
+
+    rate = 22050
+    noise = band_limited(np.random.default_rng(3).standard_normal((1, 2 * rate)), rate, 4000.0)
+    loud = (noise * 10 ** (-4 / 20) / np.abs(noise).max()).astype(np.float32)
+    write_audio(tmp_path / "loud.wav", loud, rate, subtype="FLOAT")
+    assert main(["upsample", str(tmp_path / "loud.wav"), "-o", str(tmp_path / "up.wav"), "--subtype", "PCM_16", "-q"]) == 0
+    audio, out_rate = read_audio(tmp_path / "up.wav")
+    assert out_rate == 44100 and np.abs(audio).max() < 0.95 and true_peak_dbtp(audio) <= -0.9
+    with Engine(EngineSettings(device="cpu", offline=True)) as engine:
+        (result,) = engine.run(api.UpsampleJob(audio=loud, sample_rate_hz=rate))
+        assert result.recipe.facts["gain_db"] < 0 and true_peak_dbtp(result.audio) <= -0.99
+        quiet = (loud * 0.05).astype(np.float32)
+        (kept,) = engine.run(api.UpsampleJob(audio=quiet, sample_rate_hz=rate))
+    assert "gain_db" not in kept.recipe.facts
+
+
 TINY_DIFFUSION = str(ASSETS / "tiny-diffusion-upsampler")
 
 
@@ -210,7 +233,11 @@ def test_the_diffusion_upsampler_keeps_the_low_band_and_its_seed_regenerates_it(
     with Engine(EngineSettings(device="cpu", offline=True)) as engine:
         (result,) = engine.run(api.UpsampleJob(audio=clip, sample_rate_hz=rate, model=TINY_DIFFUSION, seed=1, steps=2))
         (again,) = engine.run(api.spec_from_recipe(result.recipe, {"audio": AudioInput(clip, rate)}))
-    np.testing.assert_array_equal(result.audio, one.audio)
+    # The task is the sampler's output, lowered if it would pass the true-peak ceiling (the tiny
+    # random model draws a loud band).
+    from engine.tasks.upsample import below_ceiling
+
+    np.testing.assert_array_equal(result.audio, below_ceiling(clip, one.audio)[0])
     np.testing.assert_array_equal(again.audio, result.audio)
 
 
