@@ -105,25 +105,36 @@ def list_models(store: Any, local_folders: list[str] | tuple[str, ...] = ()) -> 
     Touches only the disk (the hub cache scan); never the network. Slow for a big cache: call it
     off the GUI thread (:meth:`EngineClient.request_models`).
     """
-    from engine.models.catalog import CATALOG, STARTER_MODEL_DIR, STARTER_MODEL_ID, default_model, model_hints
+    from engine.models.catalog import (
+        CATALOG,
+        STARTER_MODEL_ID,
+        builtin_model_dir,
+        default_model,
+        model_hints,
+        shipped_model_ids,
+    )
 
     cached = {m.model_id: m for m in store.list_cached()}
     entries: list[ModelEntry] = []
     seen: set[str] = set()
-    starter = model_hints(STARTER_MODEL_ID) if (STARTER_MODEL_DIR / "model_index.json").is_file() else None
-    if starter is not None:
+    # The shipped sound models (the starter first, then starter model 2 ...): every builtin folder
+    # whose card marks it a starter; the shipped upsampler and picture model are not listed here.
+    for model_id in sorted(shipped_model_ids(), key=lambda m: (m != STARTER_MODEL_ID, m)):
+        hints = model_hints(model_id)
+        if hints is None or not hints.starter:
+            continue
         entries.append(
             ModelEntry(
-                model_id=STARTER_MODEL_ID,
-                label=starter.title,
+                model_id=model_id,
+                label=hints.title,
                 source="bundled",
                 downloaded=True,
-                size_bytes=folder_size_bytes(STARTER_MODEL_DIR),
-                description=starter.description,
+                size_bytes=folder_size_bytes(builtin_model_dir(model_id)),
+                description=hints.description,
                 tasks=("generate", "vary", "inpaint", "extend"),
             )
         )
-        seen.add(STARTER_MODEL_ID)
+        seen.add(model_id)
     for item in CATALOG:
         hit = cached.get(item.model_id)
         entries.append(

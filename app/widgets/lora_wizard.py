@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.widgets.model_combo import combo_model_id, show_model
+from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
 from engine.training.lora_library import (
@@ -135,7 +135,7 @@ class DatasetPage(QWizardPage):
         self._reading = False
 
         self.model_combo = QComboBox()
-        self.model_combo.setEditable(True)
+        make_editable(self.model_combo)
         self.model_combo.setToolTip("The model the LoRA adapts; it also sets the spectrogram the sounds become")
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("a folder of .wav / .flac / .ogg / .mp3 files")

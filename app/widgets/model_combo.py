@@ -6,6 +6,14 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox
 
 
+def make_editable(combo: QComboBox) -> None:
+    """Let the user type an id or path, and show the start of a picked entry's name: a long name
+    ("Starter model 2 (instruments, drums, effects; preview)") otherwise shows its end, cut on the
+    left, because the line edit keeps its cursor at the end."""
+    combo.setEditable(True)
+    combo.currentIndexChanged.connect(lambda _index: combo.lineEdit().setCursorPosition(0))
+
+
 def combo_model_id(combo: QComboBox) -> str:
     """The chosen model: the picked entry's id, or what the user typed."""
     text = combo.currentText().strip()
@@ -20,5 +28,7 @@ def show_model(combo: QComboBox, model_id: str) -> None:
     index = combo.findData(model_id)
     if index >= 0:
         combo.setCurrentIndex(index)
+        if combo.isEditable():
+            combo.lineEdit().setCursorPosition(0)
     else:
         combo.setEditText(model_id)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings, upsampler_for
 from app.widgets.lora_picker import QtLoraPicker
-from app.widgets.model_combo import combo_model_id, show_model
+from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audio.limits import LONG_WINDOW_S, WHOLE_MAX_S, generation_windows
 from engine.audioset import OUTPUT_SIZES
@@ -147,7 +147,7 @@ class QtPromptPanel(QWidget):
         self.variations_spin = QSpinBox()
         self.variations_spin.setRange(1, MAX_VARIATIONS)
         self.model_combo = QComboBox()
-        self.model_combo.setEditable(True)
+        make_editable(self.model_combo)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.model_combo.lineEdit().setPlaceholderText("repo id or folder")

@@ -122,3 +122,16 @@ def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tin
     assert panel.prompt_edit.toPlainText() == "a spectrogram of the sound of Dog"
     window.save_state()
     assert window.settings.class_browser_state["output_size"] == "64x400 (seed 001)"
+
+
+def test_a_long_model_name_shows_its_start_in_the_model_box(qtbot, window):
+    """Starter model 2's name is longer than the box: picking it shows "Starter model 2 ...", not
+    its end cut on the left."""
+    wait_for_models(qtbot, window)
+    combo = window.prompt_panel.model_combo
+    index = combo.findData("builtin:starter2")
+    assert index >= 0 and combo.itemText(index).startswith("Starter model 2")
+    combo.setCurrentIndex(index)
+    assert combo.lineEdit().cursorPosition() == 0 and window.prompt_panel.model_id() == "builtin:starter2"
+    window.prompt_panel.set_model(STARTER)
+    assert combo.lineEdit().cursorPosition() == 0
