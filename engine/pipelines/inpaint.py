@@ -195,12 +195,18 @@ def run(spec: RegionEditJob, ctx: Any) -> Generator[Progress, None, tuple[TaskRe
         full_band = bool((mask_mel[:, masked] == masked[masked]).all())  # every masked column is masked top to bottom
         facts: dict[str, Any] = {}
         new, new_spans, new_rate = edited, spans, params.sample_rate
-        if spec.upsampler:
+        keep_above = None
+        if spec.upsampler and not full_band:
+            # A region limited in frequency lies below the model's top: the band above it is the
+            # clip's own, kept as it is rather than drawn by the upsampler.
+            keep_above = float(params.max_frequency)
+            facts["kept_above_hz"] = keep_above
+        elif spec.upsampler:
             new, new_spans, new_rate, facts["upsample"] = yield from upsample_runs(
                 spec.upsampler, edited, spans, params.sample_rate, spec.sample_rate_hz, spec.audio.shape[1], seed,
                 params.max_frequency)
         out, level = land_region(spec.audio, spec.sample_rate_hz, new, new_spans, new_rate, spec.crossfade_s,
-                                 full_band=full_band)
+                                 full_band=full_band, keep_above_hz=keep_above)
         recipe = recipe_for(loaded, spec, seed=seed, params=params, width=tiles[0].width,
                             facts={"tiles": [tile.to_json() for tile in tiles], "level": level.to_json(), **facts})
         image = image_with_params(pixels, params, max_value)

@@ -134,9 +134,26 @@ def _reference_lufs(around: np.ndarray, fallback: np.ndarray, rate: int) -> floa
     return loudness
 
 
+#: Width (Hz) of the raised-cosine crossover between an edit's new audio and the original's band
+#: above the model's top (:func:`land_region`'s ``keep_above_hz``).
+CROSSOVER_HZ = 200.0
+
+
+def band_above(audio: np.ndarray, rate_hz: int, cutoff_hz: float, width_hz: float = CROSSOVER_HZ) -> np.ndarray:
+    """The part of ``audio`` (channels, samples) above ``cutoff_hz``: its spectrum through a
+    raised-cosine step from ``cutoff_hz - width/2`` to ``cutoff_hz + width/2`` (float32)."""
+    x = np.asarray(audio, dtype=np.float64)
+    if x.shape[-1] == 0:
+        return np.zeros_like(x, dtype=np.float32)
+    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / rate_hz)
+    ramp = np.clip((freqs - (cutoff_hz - width_hz / 2)) / width_hz, 0.0, 1.0)
+    weight = 0.5 - 0.5 * np.cos(np.pi * ramp)
+    return np.fft.irfft(np.fft.rfft(x, axis=-1) * weight, n=x.shape[-1], axis=-1).astype(np.float32)
+
+
 def land_region(
     original: np.ndarray, clip_rate_hz: int, edited: np.ndarray, spans: np.ndarray, work_rate_hz: int,
-    crossfade_s: float, *, full_band: bool = True,
+    crossfade_s: float, *, full_band: bool = True, keep_above_hz: float | None = None,
 ) -> tuple[np.ndarray, LevelReport]:
     """``original`` (the clip at its rate) with the runs of ``spans`` taken from ``edited``.
 
@@ -149,6 +166,9 @@ def land_region(
     A region limited in frequency (``full_band`` False) keeps the original outside its band
     inside the runs too, so its level is not matched (that would scale the untouched band); it
     is only brought down if its true peak passes both the ceiling and the peak it replaces.
+    With ``keep_above_hz`` (the model's top) such a region also keeps the original's band above
+    the model's top inside the runs (:func:`band_above`): the painted band lies below it, so what
+    the clip has up there was never part of the edit.
     """
     from engine.audio.splice import splice
 
@@ -157,6 +177,9 @@ def land_region(
     clip_spans = spans_at_rate(spans, work_rate_hz, clip_rate_hz, samples)
     runs = _runs(clip_spans)
     pieces = [resample_span(edited, work_rate_hz, clip_rate_hz, a, b) for a, b in runs]
+    if keep_above_hz is not None and not full_band and keep_above_hz < clip_rate_hz / 2:
+        pieces = [piece + band_above(original[:, a:b], clip_rate_hz, keep_above_hz)[:, : piece.shape[1]]
+                  for (a, b), piece in zip(runs, pieces)]
     if not pieces:
         return original.copy(), _report(np.zeros((original.shape[0], 0), np.float32), clip_rate_hz, 0.0, -math.inf)
     new = np.concatenate(pieces, axis=1)

@@ -140,3 +140,28 @@ def test_the_edit_commands_take_the_upsampler_like_generate(tmp_path):
         assert spec(task, *extra, "--upsampler", "none").upsampler == ""
         with pytest.raises(CliError, match="is not an upsampler folder"):
             spec(task, *extra, "--upsampler", str(tmp_path))
+
+
+def test_a_band_limited_inpaint_keeps_the_clips_band_above_the_models_top(engine):  # noqa: F811
+    """Painting 200-2000 Hz of a clip with tones at 12 and 15 kHz (above the starter's 4 kHz top)
+    keeps those tones inside the edited span: they were never part of the painted band (the
+    README walk found them gone, replaced by the upsampler's band)."""
+    t = np.arange(int(2.56 * RATE)) / RATE
+    clip = (0.1 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.sin(2 * np.pi * 12000 * t)
+            + 0.05 * np.sin(2 * np.pi * 15000 * t)).astype(np.float32)[None]
+    spec = InpaintJob(audio=clip, sample_rate_hz=RATE, start_s=START_S, end_s=END_S, fmin_hz=200.0, fmax_hz=2000.0,
+                      upsampler="builtin:upsampler", **{**STARTER, "prompt": "a sine tone at 1000 Hz"})
+    (result,) = engine.run(spec, lambda _event: None, timeout_s=600)
+    a, b = int(START_S * RATE) + 4000, int(END_S * RATE) - 4000  # inside the crossfades
+    span, before = result.audio[0, a:b].astype(np.float64), clip[0, a:b].astype(np.float64)
+    freqs = np.fft.rfftfreq(b - a, 1 / RATE)
+
+    def amplitude(x, hz):
+        near = np.abs(freqs - hz) < 30
+        return float(np.abs(np.fft.rfft(x * np.hanning(x.size)))[near].max())
+
+    for hz in (12000, 15000):
+        assert amplitude(span, hz) == pytest.approx(amplitude(before, hz), rel=0.1), hz
+    assert result.recipe.facts["kept_above_hz"] == 4000.0 and "upsample" not in result.recipe.facts
+    (again,) = engine.run(spec_from_recipe(result.recipe, inputs={"audio": (clip, RATE)}), lambda _e: None, timeout_s=600)
+    np.testing.assert_array_equal(again.audio, result.audio)
