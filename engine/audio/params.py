@@ -299,19 +299,11 @@ PRESETS: dict[str, SpectrogramParams] = {
         min_frequency=0,
         max_frequency=4000,
     ),
-    # Starter model 2 (resources/models/starter2/spectrogram.json, written from this by
-    # engine.training.train_starter2): the starter's with 160 mel rows instead of 128, so a row
-    # below ~200 Hz is narrower than a semitone (bench/bench_starter_spectrogram.py).
-    "starter2": SpectrogramParams(
-        sample_rate=22050,
-        step_size_ms=20,
-        window_duration_ms=100,
-        padded_duration_ms=200,
-        num_frequencies=160,
-        min_frequency=0,
-        max_frequency=4000,
-    ),
 }
+# Starter model 2 (resources/models/starter2/spectrogram.json, written from this by
+# engine.training.train_starter2): the starter's with 160 mel rows instead of 128, so a row below
+# ~200 Hz is narrower than a semitone (bench/bench_starter_spectrogram.py).
+PRESETS["starter2"] = dataclasses.replace(PRESETS["starter"], num_frequencies=160)
 
 
 def get_preset(name: str) -> SpectrogramParams:
