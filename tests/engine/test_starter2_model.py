@@ -92,3 +92,13 @@ def test_sound_effects_sound_like_themselves(generate):
     assert min(seashore) >= 0.4 and max(piano) <= 0.2, (seashore, piano)  # waves are noise, a piano note is not
     bird = measured(generate, "sound effect of a bird tweet", metrics.dominant_frequency_hz)
     assert min(bird) >= 2000, bird  # a tweet is high
+
+
+def test_the_sound_classes_browser_reads_what_it_knows_from_its_card():
+    """Issue 15 part 4 on the real card: the classes it was trained on are known (the browser marks
+    them), a class it never heard is not (the browser warns and names a real model)."""
+    from engine.audioset import model_classes
+
+    classes = model_classes(MODEL)
+    assert {"Piano", "Drum kit", "Helicopter", "Applause", "Ocean"} <= set(classes.known)
+    assert len(classes.known) == 73 and "Shout" not in classes.known
