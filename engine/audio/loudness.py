@@ -198,6 +198,14 @@ def _ceiling_gain(audio: Any, ceiling_dbtp: float) -> float:
     return math.inf if peak == -math.inf else ceiling_dbtp - peak
 
 
+def peak_guard_gain(new: Any, original: Any, *, most_dbtp: float = math.inf) -> float:
+    """Gain in dB (<= 0) that keeps ``new``'s true peak at or below the higher of the ceiling and
+    ``original``'s own true peak (so audio that already went above the ceiling is not turned
+    down for it), that allowance capped at ``most_dbtp``. 0 when ``new`` is under it or silent."""
+    allowed = min(most_dbtp, max(CEILING_DBTP, true_peak_dbtp(original)))
+    return min(0.0, allowed - true_peak_dbtp(new))
+
+
 def gain_to_target(audio: Any, sample_rate_hz: int, target_lufs: float = TARGET_LUFS,
                    ceiling_dbtp: float = CEILING_DBTP) -> float:
     """Gain in dB that brings ``audio`` to ``target_lufs``, lowered if its true peak would pass

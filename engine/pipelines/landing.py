@@ -34,6 +34,7 @@ from engine.audio.loudness import (
     apply_gain,
     integrated_loudness,
     matching_gain,
+    peak_guard_gain,
     true_peak_dbtp,
 )
 from engine.specs import Progress
@@ -187,8 +188,7 @@ def land_region(
     if full_band:
         gain_db = matching_gain(new, reference, clip_rate_hz)
     else:
-        allowed = max(CEILING_DBTP, true_peak_dbtp(original[:, clip_spans]))
-        gain_db = min(0.0, allowed - true_peak_dbtp(new))
+        gain_db = peak_guard_gain(new, original[:, clip_spans])
     crossfade = int(round(crossfade_s * clip_rate_hz))
     out = original
     for (a, b), piece in zip(runs, pieces):

@@ -148,10 +148,9 @@ def below_ceiling(original: np.ndarray, upsampled: np.ndarray) -> tuple[np.ndarr
     The restored band adds energy (white noise cut at 4 kHz gains the band up to 22 kHz): without
     this, a clip that peaked at -4 dBTP came out at +5 dBTP and clipped in a 16-bit file. The
     input's band is kept as it is whenever the result does not pass the ceiling."""
-    from engine.audio.loudness import CEILING_DBTP, apply_gain, true_peak_dbtp
+    from engine.audio.loudness import apply_gain, peak_guard_gain
 
-    ceiling = min(0.0, max(CEILING_DBTP, true_peak_dbtp(original)))
-    gain_db = min(0.0, ceiling - true_peak_dbtp(upsampled))
+    gain_db = peak_guard_gain(upsampled, original, most_dbtp=0.0)
     return (apply_gain(upsampled, gain_db), gain_db) if gain_db < 0 else (upsampled, 0.0)
 
 

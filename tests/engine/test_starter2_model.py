@@ -72,12 +72,8 @@ def test_it_ships_as_a_small_safetensors_model_in_its_own_160_row_spectrogram(fo
 
 
 def test_the_drum_prompt_used_here_is_a_phrasing_training_never_saw():
-    training = set()
-    for attributes in (
-        {"kind": "beat", "pattern": "rock", "kit": 0, "tempo_bpm": 120, "loudness": "medium", "family": "drums"},
-    ):
-        training |= captions.all_captions(attributes, "training")
-    assert "drums, 120 bpm" not in {c.lower() for c in training}
+    beat = {"kind": "beat", "pattern": "rock", "kit": 0, "tempo_bpm": 120, "loudness": "medium", "family": "drums"}
+    assert "drums, 120 bpm" not in {c.lower() for c in captions.all_captions(beat, "training")}
 
 
 def test_a_drum_beat_has_hits_and_a_held_piano_note_has_none(generate):
