@@ -8,6 +8,8 @@
   learned projection to cross-attention tokens, the DDPM (diffusers ``UNet2DConditionModel``)
   with classifier-free guidance, saving and loading a picture-model folder.
 * :mod:`engine.pictures.zeroshot`: the zero-shot path: AudioSet tags (AST) -> prompt -> SD 1.5.
+* :mod:`engine.pictures.video`: a video cut into (audio window, frame) training pairs (PyAV).
+* :mod:`engine.pictures.training`: the train_pictures task's runner (pairs and videos).
 
 Only :mod:`drawing` and :mod:`corpus` are torch-free.
 """
