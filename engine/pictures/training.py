@@ -1,5 +1,12 @@
 """The train-pictures task's runner: fine-tune a picture model on a user's (audio, picture) pairs.
 
+The folder may hold (audio, picture) pairs of the same name (``rain.wav`` + ``rain.png``), videos
+(:data:`engine.pictures.video.VIDEO_SUFFIXES`), cut into (audio window, frame) pairs by
+:func:`engine.pictures.video.cut_video`, or both. A file that gives no pair (a video without an
+audio stream, a damaged file, a silent sound, a sound without its picture, a file of another kind)
+is skipped and listed in the progress, the result's facts and the model's README; training stops
+with one message only when nothing at all is usable.
+
 Checkpoints (``OUT/checkpoints/step-N/``) hold the model, the EMA weights, the optimizer and the
 random generator, so a resumed run goes on where it stopped.
 """
@@ -8,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +24,57 @@ import numpy as np
 from engine.specs import Progress, TaskResult
 
 
+@dataclass
+class TrainingFolder:
+    """A folder's training material: pairs, videos, and the files that are neither (name, why)."""
+
+    pairs: list[tuple[Path, Path]] = field(default_factory=list)
+    videos: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def scan_folder(folder: str | Path) -> TrainingFolder:
+    """Sort the files of ``folder`` into pairs, videos and skipped files. Raises ValueError when
+    the folder is missing or holds neither a pair nor a video."""
+    from engine.pictures.video import VIDEO_SUFFIXES
+    from engine.training.train_pictures import AUDIO_SUFFIXES, IMAGE_SUFFIXES
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"'{folder}' is not a folder of (audio, picture) pairs or videos.")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    kind = {p: p.suffix.lower() for p in files}
+    sounds = {p.stem for p in files if kind[p] in AUDIO_SUFFIXES}
+    pictures = {p.stem: p for p in files if kind[p] in IMAGE_SUFFIXES}
+    found = TrainingFolder()
+    for path in files:
+        if kind[path] in VIDEO_SUFFIXES:
+            found.videos.append(path)
+        elif kind[path] in AUDIO_SUFFIXES:
+            if path.stem in pictures:
+                found.pairs.append((path, pictures[path.stem]))
+            else:
+                found.skipped.append((path.name, f"a sound without a picture named {path.stem}.png/.jpg"))
+        elif kind[path] in IMAGE_SUFFIXES:
+            if path.stem not in sounds:
+                found.skipped.append((path.name, f"a picture without a sound named {path.stem}.wav/.flac"))
+        else:
+            found.skipped.append((path.name, "not a sound, a picture or a video"))
+    if not found.pairs and not found.videos:
+        raise ValueError(f"'{folder}' holds no pairs and no videos: put each sound beside a picture of the same name "
+                         f"(dog.wav + dog.png; audio {', '.join(AUDIO_SUFFIXES)}, pictures {', '.join(IMAGE_SUFFIXES)}), "
+                         f"or videos ({', '.join(VIDEO_SUFFIXES)}).")
+    return found
+
+
 def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
     import torch
 
     from engine.pictures.illustrate import picture_model_dir, portable_picture_model_id
     from engine.pictures.model import PictureModelCard, load_picture_model, save_picture_model
+    from engine.pictures.video import VideoError, cut_video
     from engine.training.train_pictures import (
         embeddings_of,
-        find_pairs,
         load_pairs,
         mels_of,
         pictures_tensor,
@@ -31,18 +82,58 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         write_readme,
     )
 
-    pairs = find_pairs(spec.pairs_dir)
+    found = scan_folder(spec.pairs_dir)
     base = picture_model_dir(spec.base)
     if base is None:
         raise ValueError(f"'{spec.base}' is not a picture model (a folder with picture_model.json, or builtin:pictures).")
-    yield Progress(stage="load", message=f"Reading {len(pairs)} pairs")
-    clips, pictures = load_pairs(pairs)
     model = load_picture_model(base)
-    embeddings = embeddings_of(model, mels_of(clips))
+    skipped = list(found.skipped)
+    embedded, pictures, data, videos = [], [], [], []
+    if found.pairs:
+        yield Progress(stage="load", message=f"Reading {len(found.pairs)} pairs")
+    for audio_path, picture_path in found.pairs:
+        ctx.check_cancelled()
+        try:
+            clips, pair_pictures = load_pairs([(audio_path, picture_path)])
+        except ValueError as error:
+            skipped.append((audio_path.name, _one_line(error, audio_path.name)))
+            continue
+        embedded.append(embeddings_of(model, mels_of(clips)))
+        pictures += pair_pictures
+        data.append([audio_path.name, picture_path.name, _sha256(audio_path), _sha256(picture_path)])
+    for number, video in enumerate(found.videos, 1):
+        yield Progress(stage="load", step=number - 1, total=len(found.videos),
+                       message=f"Cutting {video.name} ({number}/{len(found.videos)})")
+        try:
+            cut = cut_video(video, every_s=spec.frame_every_s, check=ctx.check_cancelled)
+        except VideoError as error:
+            skipped.append((video.name, _one_line(error, video.name)))
+            continue
+        if cut.skipped or cut.note:
+            yield Progress(stage="load", message=cut.summary())
+        if cut.pairs:
+            embedded.append(embeddings_of(model, mels_of(np.stack([p.clip for p in cut.pairs]))))
+            pictures += [p.picture for p in cut.pairs]
+        else:
+            skipped.append((video.name, "gave no pair: " + "; ".join(cut.problems())))
+        videos.append([video.name, _sha256(video), len(cut.pairs), len(cut.skipped)])
+    for name, why in skipped:
+        yield Progress(stage="load", message=f"Skipped {name}: {why}")
+    if not pictures:
+        raise ValueError(f"'{spec.pairs_dir}' gave nothing to train on: "
+                         + "; ".join(f"{name}: {why}" for name, why in skipped))
+    embeddings = torch.cat(embedded)
     targets = pictures_tensor(pictures)
+    from_videos = sum(v[2] for v in videos)
+    yield Progress(stage="load", message=f"Training on {len(pictures)} pairs"
+                   + (f" ({from_videos} cut from {len(videos)} videos)" if videos else ""))
     seed = spec.seed if spec.seed is not None else 0
     state: dict[str, Any] = {}
     start = 0
+    # The projector's dropout draws from torch's global generator: the run keeps its own state of
+    # it (seeded, saved in checkpoints), so a run is repeatable and a resumed run ends bit for bit
+    # where an uninterrupted one does, whatever else the process draws between steps.
+    dropout_rng = torch.Generator().manual_seed(seed).get_state()
     latest = spec.latest_checkpoint() if spec.resume else None
     if latest is not None:
         start, folder = latest
@@ -54,27 +145,43 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         state["ema"] = saved["ema"]
         state["generator"] = torch.Generator()
         state["generator"].set_state(saved["generator"])
+        dropout_rng = saved.get("dropout_rng", dropout_rng)
     losses: list[float] = []
-    for step, loss in train_diffusion(model, embeddings, targets, steps=spec.num_steps, seed=seed, batch=spec.batch_size,
-                                      lr=spec.learning_rate, start_step=start, state=state):
+    steps = train_diffusion(model, embeddings, targets, steps=spec.num_steps, seed=seed, batch=spec.batch_size,
+                            lr=spec.learning_rate, start_step=start, state=state)
+    while True:
+        outer = torch.get_rng_state()
+        torch.set_rng_state(dropout_rng)
+        try:
+            step, loss = next(steps)
+        except StopIteration:
+            break
+        finally:
+            dropout_rng = torch.get_rng_state()
+            torch.set_rng_state(outer)
         losses.append(loss)
         ctx.check_cancelled()
         yield Progress(stage="train", step=step, total=spec.num_steps, message=f"loss {np.mean(losses[-20:]):.4f}")
         spec.save_checkpoint(step, lambda folder: torch.save(
             {"model": model.state_dict(), "opt": state["opt"].state_dict(), "ema": state["ema"],
-             "generator": state["generator"].get_state()}, folder / "state.pt"))
+             "generator": state["generator"].get_state(), "dropout_rng": dropout_rng}, folder / "state.pt"))
     out = Path(spec.output_dir)
     first_last = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))] if losses else None
     facts = {
-        "pairs": len(pairs), "base": portable_picture_model_id(base), "loss_first_last": first_last,
-        "data": [[a.name, p.name, _sha256(a), _sha256(p)] for a, p in pairs],
+        "pairs": len(pictures), "base": portable_picture_model_id(base), "loss_first_last": first_last,
+        "pairs_from_videos": from_videos, "skipped": [list(s) for s in skipped],
+        "data": data, "videos": videos,
     }  # fmt: skip
+    made_of = f"{len(pictures)} (audio, picture) pairs"
+    if videos:
+        made_of += (f" ({from_videos} of them frames cut from {len(videos)} videos, one every "
+                    f"{spec.frame_every_s:g} s with the audio around it)")
     card = PictureModelCard(
         title=f"Picture model trained on {Path(spec.pairs_dir).name}",
-        description=(f"Fine-tuned from {facts['base']} on {len(pairs)} (audio, picture) pairs for {spec.num_steps} steps "
+        description=(f"Fine-tuned from {facts['base']} on {made_of} for {spec.num_steps} steps "
                      "(the base's audio encoder frozen; projection and 64x64 DDPM trained)."),
         trained_on=str(Path(spec.pairs_dir).resolve()),
-        extra={k: v for k, v in facts.items() if k != "data"},
+        extra={k: v for k, v in facts.items() if k not in ("data", "videos")},
     )
     save_picture_model(model, out, card)
     write_readme(out, card)
@@ -82,5 +189,13 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     return (TaskResult(recipe=recipe, files=(out,)),)
 
 
+def _one_line(error: BaseException, name: str) -> str:
+    """The error's first line without the file's name in front (the listing names it)."""
+    text = str(error).strip()
+    text = text.splitlines()[0] if text else type(error).__name__
+    return text.removeprefix(f"'{name}' ").removeprefix(f"'{name}': ")
+
+
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()

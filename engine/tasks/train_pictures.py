@@ -1,17 +1,19 @@
-"""train_pictures: fine-tune a picture model on a folder of (audio, picture) pairs (seed 002's training).
+"""train_pictures: fine-tune a picture model on a folder of (audio, picture) pairs or videos (seed 002's training).
 
-    specdiff-cli train-pictures PAIRS_DIR -o OUT [--base builtin:pictures] [--steps 500] [--seed 0]
+    specdiff-cli train-pictures FOLDER -o OUT [--base builtin:pictures] [--steps 500] [--seed 0] [--every 1.0]
 
-``PAIRS_DIR`` holds each sound beside a picture of the same name (``rain.wav`` + ``rain.png``).
-The base model's audio encoder stays frozen; its projection and 64x64 DDPM learn the pairs
-(condition dropped for 20% of examples, EMA weights). ``OUT`` becomes a picture model folder for
-``specdiff-cli illustrate --model OUT``. A folder of videos is not read (cut frames and audio
-into pairs first).
+``FOLDER`` holds sounds each beside a picture of the same name (``rain.wav`` + ``rain.png``),
+videos (mp4, mkv, webm, mov, avi: a frame every ``--every`` seconds with the 2.56 s of audio
+around it, :mod:`engine.pictures.video`), or both. The base model's audio encoder stays frozen;
+its projection and 64x64 DDPM learn the pairs (condition dropped for 20% of examples, EMA
+weights). ``OUT`` becomes a picture model folder for ``specdiff-cli illustrate --model OUT``.
+Files that give no pair (a video without sound, a damaged file, silent windows) are skipped and listed.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,20 +24,23 @@ from engine.tasks import Needs, Task
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class TrainPicturesJob(TrainingJob):
-    """Train a picture model on the pairs in ``pairs_dir``, starting from ``base``."""
+    """Train a picture model on the pairs and videos in ``pairs_dir``, starting from ``base``;
+    videos give a frame every ``frame_every_s`` seconds."""
 
     kind: ClassVar[str] = "train_pictures"
     pairs_dir: str
     base: str = "builtin:pictures"
     learning_rate: float = 5e-4
     batch_size: int = 8
+    frame_every_s: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.pairs_dir, str) or not self.pairs_dir.strip():
-            raise ValueError("`pairs_dir` must name a folder of (audio, picture) pairs.")
+            raise ValueError("`pairs_dir` must name a folder of (audio, picture) pairs or videos.")
         check_range("learning_rate", self.learning_rate, 1e-7, 1e-1)
         check_int("batch_size", self.batch_size, 1, 256)
+        check_range("frame_every_s", self.frame_every_s, 0.04, 3600.0)
 
     def describe(self) -> str:
         return "Train picture model"
@@ -48,7 +53,9 @@ def run(spec: TrainPicturesJob, ctx: Any) -> Generator[Progress, None, tuple[Tas
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("pairs_dir", help="folder of sounds each with a picture of the same name (a.wav + a.png)")
+    parser.add_argument("pairs_dir", metavar="FOLDER",
+                        help="folder of sounds each with a picture of the same name (a.wav + a.png), and/or of videos "
+                             "(mp4, mkv, webm, mov, avi) cut into frames with the audio around each")
     parser.add_argument("-o", "--output", required=True, help="folder for the trained picture model")
     parser.add_argument("--base", default="builtin:pictures", help="picture model to start from (default: the starter)")
     parser.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
@@ -56,20 +63,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate (default 5e-4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=0, help="save a checkpoint every N steps")
+    parser.add_argument("--every", type=float, default=1.0, metavar="SECONDS",
+                        help="videos: take a frame (and the 2.56 s of audio around it) every SECONDS (default 1.0)")
     parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUT")
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainPicturesJob:
     return cli.spec(TrainPicturesJob, pairs_dir=args.pairs_dir, output_dir=args.output, base=args.base,
                     num_steps=args.steps, batch_size=args.batch, learning_rate=args.lr, seed=args.seed,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume, frame_every_s=args.every)
 
 
 def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:
     for result in results:
-        losses = result.recipe.facts.get("loss_first_last")
-        print(f"{args.output}  picture model trained on {result.recipe.facts.get('pairs')} pairs"
+        facts = result.recipe.facts
+        losses = facts.get("loss_first_last")
+        videos = facts.get("videos") or []
+        print(f"{args.output}  picture model trained on {facts.get('pairs')} pairs"
+              + (f" ({facts.get('pairs_from_videos')} cut from {len(videos)} videos)" if videos else "")
               + (f"  loss {losses[0]:.4f} -> {losses[1]:.4f}" if losses else ""))
+        for name, why in facts.get("skipped") or []:  # on stderr: stdout stays the one result line
+            print(f"skipped {name}: {why}", file=sys.stderr)
 
 
 TASK = Task(
@@ -77,7 +91,7 @@ TASK = Task(
     spec=TrainPicturesJob,
     run=run,
     title="Train picture model",
-    summary="train a picture model on a folder of (audio, picture) pairs",
+    summary="train a picture model on a folder of (audio, picture) pairs or of videos",
     needs=Needs(model=None),
     add_arguments=add_arguments,
     spec_from_args=spec_from_args,
