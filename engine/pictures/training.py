@@ -8,7 +8,10 @@ is skipped and listed in the progress, the result's facts and the model's README
 with one message only when nothing at all is usable.
 
 Checkpoints (``OUT/checkpoints/step-N/``) hold the model, the EMA weights, the optimizer and the
-random generator, so a resumed run goes on where it stopped.
+random generators, so a resumed run goes on where it stopped and ends bit for bit where an
+uninterrupted one does. Progress reports carry each step's loss and, at each checkpoint, samples:
+the pictures the model being trained draws (EMA weights) for a few of the training sounds, beside
+the base model's for the same sounds and seeds (what the app's training monitor shows).
 """
 
 from __future__ import annotations
@@ -22,6 +25,36 @@ from typing import Any
 import numpy as np
 
 from engine.specs import Progress, TaskResult
+
+#: Samples at each checkpoint: this many training sounds, drawn with this many denoising steps.
+SAMPLES = 2
+SAMPLE_STEPS = 25
+SAMPLE_SEED = 0
+
+
+@dataclass(frozen=True, eq=False)
+class PictureSample:
+    """A sample at ``step``: the picture the model being trained draws for a training sound, and
+    the base model's for the same sound and seed (the fields the LoRA wizard's monitor shows)."""
+
+    step: int
+    prompt: str  # which sound: 'dog.wav', 'street.mp4 at 4.5 s'
+    seed: int
+    image: np.ndarray  # uint8 (64, 64, 3)
+    audio: np.ndarray  # (1, samples) float32, the window the encoder heard
+    base_image: np.ndarray
+    base_audio: np.ndarray
+    sample_rate_hz: int
+
+
+@dataclass(frozen=True, eq=False)
+class PictureTrainingProgress(Progress):
+    """Progress of a run: ``loss`` is the step's training loss (stage "train"); a "sample" report
+    after each checkpoint carries its folder and its samples (:class:`PictureSample`)."""
+
+    loss: float | None = None
+    samples: tuple[PictureSample, ...] = ()
+    checkpoint: str | None = None
 
 
 @dataclass
@@ -71,14 +104,16 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     import torch
 
     from engine.pictures.illustrate import picture_model_dir, portable_picture_model_id
-    from engine.pictures.model import PictureModelCard, load_picture_model, save_picture_model
+    from engine.pictures.model import SAMPLE_RATE_HZ, PictureModelCard, load_picture_model, save_picture_model
     from engine.pictures.video import VideoError, cut_video
     from engine.training.train_pictures import (
         embeddings_of,
         load_pairs,
         mels_of,
         pictures_tensor,
+        restore,
         train_diffusion,
+        use_ema,
         write_readme,
     )
 
@@ -89,6 +124,7 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     model = load_picture_model(base)
     skipped = list(found.skipped)
     embedded, pictures, data, videos = [], [], [], []
+    heard: list[tuple[int, str, np.ndarray]] = []  # (index, name, clip): each source's first pair, for samples
     if found.pairs:
         yield Progress(stage="load", message=f"Reading {len(found.pairs)} pairs")
     for audio_path, picture_path in found.pairs:
@@ -98,6 +134,7 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         except ValueError as error:
             skipped.append((audio_path.name, _one_line(error, audio_path.name)))
             continue
+        heard.append((len(pictures), audio_path.name, clips[0]))
         embedded.append(embeddings_of(model, mels_of(clips)))
         pictures += pair_pictures
         data.append([audio_path.name, picture_path.name, _sha256(audio_path), _sha256(picture_path)])
@@ -112,6 +149,8 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         if cut.skipped or cut.note:
             yield Progress(stage="load", message=cut.summary())
         if cut.pairs:
+            middle = cut.pairs[len(cut.pairs) // 2]
+            heard.append((len(pictures) + len(cut.pairs) // 2, f"{video.name} at {middle.time_s:.1f} s", middle.clip))
             embedded.append(embeddings_of(model, mels_of(np.stack([p.clip for p in cut.pairs]))))
             pictures += [p.picture for p in cut.pairs]
         else:
@@ -127,6 +166,8 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     from_videos = sum(v[2] for v in videos)
     yield Progress(stage="load", message=f"Training on {len(pictures)} pairs"
                    + (f" ({from_videos} cut from {len(videos)} videos)" if videos else ""))
+    shown = [heard[round(i * (len(heard) - 1) / max(1, SAMPLES - 1))] for i in range(min(SAMPLES, len(heard)))]
+    base_pictures = _draw(model, embeddings, shown) if spec.checkpoint_every else []
     seed = spec.seed if spec.seed is not None else 0
     state: dict[str, Any] = {}
     start = 0
@@ -161,10 +202,20 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
             torch.set_rng_state(outer)
         losses.append(loss)
         ctx.check_cancelled()
-        yield Progress(stage="train", step=step, total=spec.num_steps, message=f"loss {np.mean(losses[-20:]):.4f}")
-        spec.save_checkpoint(step, lambda folder: torch.save(
+        yield PictureTrainingProgress(stage="train", step=step, total=spec.num_steps,
+                                      message=f"loss {np.mean(losses[-20:]):.4f}", loss=loss)
+        saved_to = spec.save_checkpoint(step, lambda folder: torch.save(
             {"model": model.state_dict(), "opt": state["opt"].state_dict(), "ema": state["ema"],
              "generator": state["generator"].get_state(), "dropout_rng": dropout_rng}, folder / "state.pt"))
+        if saved_to is not None and shown:
+            weights = use_ema(model, state)  # the weights the finished model would have now
+            drawn = _draw(model, embeddings, shown)
+            restore(model, weights)
+            samples = tuple(
+                PictureSample(step, name, SAMPLE_SEED, image, clip[None, :], base, clip[None, :], SAMPLE_RATE_HZ)
+                for (_i, name, clip), image, base in zip(shown, drawn, base_pictures))
+            yield PictureTrainingProgress(stage="sample", step=step, total=spec.num_steps, checkpoint=str(saved_to),
+                                          message=f"{len(samples)} samples at step {step}", samples=samples)
     out = Path(spec.output_dir)
     first_last = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))] if losses else None
     facts = {
@@ -187,6 +238,23 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     write_readme(out, card)
     recipe = spec.make_recipe(seed=seed, facts=facts)
     return (TaskResult(recipe=recipe, files=(out,)),)
+
+
+def _draw(model: Any, embeddings: Any, shown: list[tuple[int, str, np.ndarray]]) -> list[np.ndarray]:
+    """The model's pictures (guidance 3, :data:`SAMPLE_STEPS` steps) for the pairs ``shown``; the
+    model is left in training mode (the dropout's generator is not touched: eval mode has none)."""
+    import torch
+
+    from engine.specs import run_to_end
+
+    model.eval()
+    try:
+        with torch.no_grad():
+            return [run_to_end(model.sample_steps(embeddings[i : i + 1], SAMPLE_SEED, steps=SAMPLE_STEPS))
+                    for i, _name, _clip in shown]
+    finally:
+        model.projector.train()
+        model.unet.train()
 
 
 def _one_line(error: BaseException, name: str) -> str:

@@ -16,7 +16,11 @@ import soundfile
 from test_pictures import run_cli, tiny_model_dir  # noqa: F401 (a fixture: the tiny random picture model)
 
 from engine.pictures.model import SAMPLE_RATE_HZ, WINDOW_SAMPLES
+from engine.pictures.training import PictureSample, PictureTrainingProgress
 from engine.pictures.video import VideoError, cut_video
+from engine.specs import JobCancelledError, collect_progress
+from engine.tasks.train_pictures import TrainPicturesJob, run
+from engine.worker import JobContext
 
 RATE = 44100
 FPS = 12
@@ -196,3 +200,38 @@ def test_a_folder_with_nothing_usable_fails_with_the_reasons(capsys, tmp_path, t
     assert "gave nothing to train on" in err and "mute.mp4: " in err and "no audio stream" in err
     assert "hush.mp4: " in err and "silent" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_run_reports_its_losses_and_at_each_checkpoint_samples_beside_the_base_models(tmp_path, tiny_model_dir):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "a.mp4", segments=2)
+    make_video(folder / "b.mkv", audio="pcm_s16le", segments=1)
+    spec = TrainPicturesJob(pairs_dir=str(folder), output_dir=str(tmp_path / "out"), base=str(tiny_model_dir),
+                            num_steps=6, checkpoint_every=3, batch_size=2, seed=0, frame_every_s=1.0)
+    (result,), reports = collect_progress(run(spec, JobContext(job_id=1, store=None, pipelines=None, settings=None)))
+    losses = [r.loss for r in reports if isinstance(r, PictureTrainingProgress) and r.stage == "train"]
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    (sampled,) = [r for r in reports if r.stage == "sample"]
+    assert sampled.step == 3 and sampled.checkpoint.endswith("step-00000003")
+    assert [s.prompt for s in sampled.samples] == ["a.mp4 at 3.5 s", "b.mkv at 1.5 s"]
+    for sample in sampled.samples:
+        assert isinstance(sample, PictureSample) and sample.image.shape == sample.base_image.shape == (64, 64, 3)
+        assert sample.audio.shape == (1, WINDOW_SAMPLES) and sample.sample_rate_hz == SAMPLE_RATE_HZ
+        assert not np.array_equal(sample.image, sample.base_image)  # three steps changed the drawing
+    assert result.recipe.facts["pairs"] == 9
+
+
+def test_cancel_while_a_video_is_cut_stops_the_run_and_writes_nothing(tmp_path, tiny_model_dir):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "long.mp4", segments=3)
+    context = JobContext(job_id=1, store=None, pipelines=None, settings=None)
+    spec = TrainPicturesJob(pairs_dir=str(folder), output_dir=str(tmp_path / "out"), base=str(tiny_model_dir),
+                            num_steps=6)
+    reports = run(spec, context)
+    assert next(reports).message.startswith("Cutting long.mp4")
+    context.cancel_event.set()  # Cancel pressed while the video is decoded
+    with pytest.raises(JobCancelledError):
+        next(reports)
+    assert not (tmp_path / "out").exists()
