@@ -12,9 +12,10 @@ shows its progress and cancels it, like every edit.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QPushButton, QSpinBox
 
 from app.tasks import AppTask, EditError, Plan, TaskForm
 from app.tasks._common import audible, prompt_edit, read_seed, seed_edit
@@ -60,7 +61,11 @@ class Form(TaskForm):
         self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
                                        specialValueText="model's",
                                        toolTip="Guidance scale: 'model's' is 3 for a picture model, 7.5 for an image model")
-        self.rows = [("Model", self.model), ("Words", self.prompt), ("Style", self.style), ("Tagger", self.tagger),
+        self.train = QPushButton("Train a picture model…", toolTip=(
+            "Fine-tune a picture model on your own (sound, picture) pairs or videos; the result is chosen here"))
+        self.train.clicked.connect(self.open_training)
+        self.wizard: Any = None
+        self.rows = [("Model", self.model), ("", self.train), ("Words", self.prompt), ("Style", self.style), ("Tagger", self.tagger),
                      ("Size", self.size), ("Pictures", self.variations), ("Seed", self.seed), ("Steps", self.steps),
                      ("Guidance", self.guidance)]
         self.model.currentTextChanged.connect(lambda *_: self._follow_model())
@@ -71,6 +76,21 @@ class Form(TaskForm):
         zero_shot = combo_model_id(self.model) not in ("", self.starter)
         for widget in (self.prompt, self.style, self.tagger, self.size):
             widget.setEnabled(zero_shot)
+
+    def open_training(self) -> Any:
+        """The Train a Picture Model wizard (one per form; a run keeps going while it is hidden),
+        over the window's engine client; the model it trains becomes this tab's model."""
+        from app.widgets.picture_wizard import PictureWizard
+
+        if self.wizard is None:
+            window = self.train.window()
+            self.wizard = PictureWizard(window.client, use_model=lambda path: show_model(self.model, path),
+                                        parent=window)
+            chosen = combo_model_id(self.model)  # a picture model folder to start from; an image model is not one
+            self.wizard.set_base(chosen if chosen and (Path(chosen) / "picture_model.json").is_file() else self.starter)
+        self.wizard.show()
+        self.wizard.raise_()
+        return self.wizard
 
     def set_models(self, listing: Any) -> None:
         """List the starter picture model and the downloaded image models that draw pictures

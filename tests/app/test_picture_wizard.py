@@ -1,0 +1,103 @@
+"""Train a Picture Model (issue 16 part 2) driven as a user would: a folder with a video, a
+(sound, picture) pair and a file of another kind -> "Read the folder" lists what training uses and
+what it skips -> a run on the engine worker, watched on the LoRA wizard's monitoring page (a loss
+per step, a checkpoint, the pictures drawn for training sounds beside the base model's) -> the
+picture model folder, handed to Picture from Audio."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import soundfile as sf
+from PIL import Image
+
+from app.widgets.picture_wizard import PictureWizard
+from engine.pictures.model import load_picture_model
+
+RATE = 22050
+
+
+def write_video(path, seconds=3, fps=8):
+    """Red frames with a 330 Hz tone (mpeg4 + AAC)."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = out.add_stream("aac", rate=RATE)
+        audio.layout = "mono"
+        for i in range(seconds * fps):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), (200, 40, 40), np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(seconds * RATE) / RATE)).astype(np.float32)
+        for k in range(0, tone.size, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, k : k + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = RATE, k
+            out.mux(audio.encode(chunk))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+
+
+def test_a_folder_of_videos_and_pairs_to_a_picture_model_watched_while_it_trains(qtbot, client, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write_video(folder / "street.mp4")
+    t = np.arange(2 * RATE) / RATE
+    sf.write(str(folder / "hum.wav"), 0.3 * np.sin(2 * np.pi * 110 * t), RATE)
+    Image.new("RGB", (80, 64), (30, 30, 200)).save(folder / "hum.png")
+    (folder / "notes.txt").write_text("shot on my phone\n")
+    used = []
+    wizard = PictureWizard(client, use_model=used.append)
+    qtbot.addWidget(wizard)
+    wizard.show()
+
+    pairs = wizard.pairs_page
+    pairs.folder_edit.setText(str(folder))
+    assert not pairs.isComplete()
+    with qtbot.waitSignal(wizard.folder_read, timeout=60000):
+        pairs.read_button.click()  # on a helper thread
+    assert pairs.isComplete()
+    assert pairs.summary_label.text().startswith("1 pair, 1 video, 1 file skipped")
+    assert [pairs.skipped_list.item(i).text() for i in range(pairs.skipped_list.count())] == [
+        "Skipped notes.txt: not a sound, a picture or a video"]
+
+    wizard.next()
+    settings = wizard.settings_page
+    assert settings.output_edit.text() == str(tmp_path / "mine-picture-model")
+    settings.steps_spin.setValue(4)
+    settings.checkpoint_spin.setValue(2)
+    settings.batch_spin.setValue(2)
+    with qtbot.waitSignal(wizard.picture_model_trained, timeout=300000) as trained:
+        wizard.next()  # "Train": the run goes to the engine worker
+        assert wizard.currentPage() is wizard.monitor_page
+    monitor = wizard.monitor_page
+    assert trained.args[0] == str(tmp_path / "mine-picture-model")
+    assert monitor.steps == [1, 2, 3, 4] and all(np.isfinite(monitor.losses))
+    assert "step 2" in monitor.checkpoint_label.text()
+    qtbot.waitUntil(lambda: len(monitor.sample_buttons()) == 4, timeout=30000)  # thumbnails: a helper thread
+    assert [s.prompt for s in monitor.samples] == ["hum.wav", "street.mp4 at 1.5 s"]
+    assert monitor.samples[1].audio.shape[0] == 1
+    assert "being trained" in [monitor.samples_grid.itemAt(i).widget().text() for i in range(3)]
+    assert "Done: trained on 4 pairs (3 from videos)" in monitor.status_label.text()
+    assert "1 file skipped" in monitor.status_label.text()
+    assert monitor.isComplete()
+    monitor.apply_button.click()
+    assert used == [trained.args[0]]
+    load_picture_model(used[0])  # what Picture from Audio will load
+
+
+def test_the_picture_tab_opens_the_wizard_and_takes_the_model_it_trains(window, tmp_path):
+    from app.edit_tools import install_edit_tools
+
+    tools = install_edit_tools(window, autosave_dir=tmp_path / "autosave", check_recovery=False)
+    try:
+        form = tools.edit_panel.forms["illustrate"]
+        form.train.click()
+        wizard = form.wizard
+        assert isinstance(wizard, PictureWizard) and wizard.isVisible() and wizard.parent() is window
+        assert wizard.pairs_page.model_id() == "builtin:pictures"  # the tab's starter picture model
+        form.train.click()
+        assert form.wizard is wizard  # one wizard: a run goes on while it is hidden
+        wizard.use_model(str(tmp_path / "mine-picture-model"))  # what "Use it for Picture from Audio" does
+        assert form.params()["model"] == str(tmp_path / "mine-picture-model")
+    finally:
+        tools.shutdown()
