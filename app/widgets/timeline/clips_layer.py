@@ -23,6 +23,18 @@ from app.model.project import Clip
 
 #: Clicks within this many pixels of a block that is narrower than that pick it.
 PICK_SLOP_PX = 2.0
+#: Layers at least this many device pixels high are painted as rows of pixels (ClipsLayer._paint_rows).
+ROWS_MIN_HEIGHT_PX = 5
+
+
+def _premultiplied(color: QtGui.QColor, alpha: np.ndarray | float | None = None) -> np.ndarray | np.uint32:
+    """``color`` at ``alpha`` (its own when None; an array gives one pixel per value) as
+    premultiplied ARGB32 pixels."""
+    a = np.asarray(color.alphaF() if alpha is None else alpha, np.float64)
+    channels = [np.round(a * 255.0)] + [np.round(a * c) for c in (color.red(), color.green(), color.blue())]
+    a8, r, g, b = (np.clip(c, 0, 255).astype(np.uint32) for c in channels)
+    pixels = (a8 << 24) | (r << 16) | (g << 8) | b
+    return pixels if pixels.ndim else np.uint32(pixels)
 
 
 class ClipsLayer(pg.GraphicsObject):
@@ -192,6 +204,8 @@ class ClipsLayer(pg.GraphicsObject):
         rights = np.maximum(lefts + 1, np.round(ends * sx + dx))
         width = painter.viewport().right() + 1
         shown = (rights >= -2) & (lefts <= width + 2)
+        if height >= ROWS_MIN_HEIGHT_PX and width > 0:
+            return self._paint_rows(painter, lefts[shown], rights[shown], chosen[shown], top, height, width)
         painter.save()
         try:
             painter.resetTransform()
@@ -206,6 +220,54 @@ class ClipsLayer(pg.GraphicsObject):
                     [left, right - left], axis=1)
                 painter.setPen(pen)
                 painter.drawRects([QtCore.QRect(int(x), top, int(w), height) for x, w in pairs.tolist()])
+        finally:
+            painter.restore()
+
+    def _paint_rows(self, painter: QtGui.QPainter, lefts: np.ndarray, rights: np.ndarray, chosen: np.ndarray,
+                    top: int, height: int, width: int) -> None:
+        """The blocks as five rows of pixels, stretched down the lane: every block spans the
+        layer's height, so the picture is the same from one row to the next except the top and
+        bottom borders. The rows are composed with numpy (fills by how many blocks cover a column,
+        borders over them, the selection's white 2 px outline last) and drawn as one small image:
+        a handful of image draws per paint instead of hundreds of translucent rectangles, each
+        a run of narrow spans (5-10 ms for a lane of 500 clips, every time the playhead moved)."""
+        columns = width + 2  # device columns -1 .. width
+        left = np.clip(lefts, -1, width).astype(np.int64) + 1
+        right = np.clip(rights, -1, width).astype(np.int64) + 1
+
+        def covered(mask: np.ndarray, extra: int) -> np.ndarray:
+            """How many of the ``mask`` blocks cover each column (left .. right - 1 + extra)."""
+            steps = np.zeros(columns + 2, np.int64)
+            np.add.at(steps, left[mask], 1)
+            np.add.at(steps, np.minimum(right[mask] + extra, columns + 1), -1)
+            return np.cumsum(steps)[:columns]
+
+        fills = covered(np.ones(len(left), bool), 0)
+        alpha = 1.0 - (1.0 - self._brush.color().alphaF()) ** fills  # n translucent fills, one over another
+        middle = _premultiplied(self._brush.color(), alpha)
+        plain, selected = ~chosen, chosen
+        pen, white = _premultiplied(self._pen.color()), _premultiplied(self._selected_pen.color())
+        middle[np.concatenate([left[plain], right[plain]])] = pen
+        edge = np.zeros(columns, np.uint32)  # the top and bottom border rows
+        edge[covered(plain, 1) > 0] = pen
+        inner = middle.copy()  # the rows next to them: the selection's outline is 2 px
+        if selected.any():
+            ends = np.concatenate([left[selected], left[selected] + 1, right[selected] - 1, right[selected]])
+            middle[np.clip(ends, 0, columns - 1)] = white
+            across = covered(selected, 1) > 0
+            edge[across] = white
+            inner[:] = middle
+            inner[across] = white
+        rows = np.ascontiguousarray(np.stack([edge, inner, middle])[:, 1 : width + 1])
+        image = QtGui.QImage(rows.data, width, 3, width * 4, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        painter.save()
+        try:
+            painter.resetTransform()
+            painter.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
+            bottom = top + height
+            for y0, y1, source in ((top, top, 0), (top + 1, top + 1, 1), (top + 2, bottom - 2, 2),
+                                   (bottom - 1, bottom - 1, 1), (bottom, bottom, 0)):
+                painter.drawImage(QtCore.QRect(0, y0, width, y1 - y0 + 1), image, QtCore.QRect(0, source, width, 1))
         finally:
             painter.restore()
 
