@@ -66,6 +66,14 @@ DETAIL_MIN_PX = 10.0
 #: passed, one batch per event-loop turn (no GUI stall over ~100 ms however many are due).
 DETAIL_MIN_BATCH = 1
 DETAIL_BATCH_MS = 25.0
+#: ... and never more than DETAIL_MAX_BATCH items in one turn (a bound that holds on any machine).
+DETAIL_MAX_BATCH = 16
+#: A new document's lanes are brought in line with its tracks one step per event-loop turn: one
+#: lane made (20-30 ms: its plot, axis and header) or given to a track (its blocks and labels), or
+#: up to LANE_CLEAR_BATCH detailed items of the old document taken off a lane about to be reused,
+#: or one lane no track needs dropped. The swap itself only hides the old lanes and fills the
+#: overview, so no turn of an open stalls the GUI however many tracks and clips come.
+LANE_CLEAR_BATCH = 16
 
 
 def _stack_z(seq: int) -> float:
@@ -90,7 +98,9 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         spectrogram_style_changed(str colormap, float range_db): the spectrograms' colours changed.
         rebuild_progressed(int done, int total): detailed clip items made so far (after a new
             document or a big zoom change); rebuild_finished(): all of them
-            (see :meth:`rebuild_pending`). Every clip shows as a block meanwhile.
+            (see :meth:`rebuild_pending`). After a new document the overview shows every clip at
+            once and the lanes come one per event-loop turn; every clip of a lane shows as a
+            block until its detailed item is made.
     """
 
     clip_activated = Signal(str)
@@ -125,6 +135,14 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._details_scheduled = False
         self._details_total = 0
         self._rebuilding = False
+        #: Lanes of an earlier document not given to a track yet (hidden), and whether lanes are
+        #: still to be brought in line with the tracks (see LANE_CLEAR_BATCH).
+        self._spare_lanes: list[TrackLane] = []
+        self._lanes_pending = False
+        self._lane_timer = QtCore.QTimer(self)  # a child: it dies with the widget, never fires after
+        self._lane_timer.setSingleShot(True)
+        self._lane_timer.setInterval(0)
+        self._lane_timer.timeout.connect(self._on_lane_timer)
         self.visuals = VisualsCache(self)
         self._spectrogram_style = (COLORMAP_NAME, DISPLAY_RANGE_DB)
         self._spectrogram_lut = spectrogram_lut(*self._spectrogram_style)
@@ -142,6 +160,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._build_actions()
         self._connect_project()
         self._rebuild()
+        self._finish_lanes()  # a new widget shows its project's lanes from the start
         self.set_visible_range(0.0, DEFAULT_VISIBLE_S)
 
     # ================================================================= construction
@@ -272,6 +291,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for event, handler in getattr(self, "_event_pairs", []):
             event.disconnect(handler)
         self._event_pairs = []
+        self._lane_timer.stop()
+        self._lanes_pending = self._details_scheduled = False  # what was still to draw is dropped
         self.visuals.shutdown()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
@@ -290,52 +311,101 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.visuals.adopt(prepared)
 
     def _rebuild(self) -> None:
-        """Drop every lane and item and build them again from the project. Every clip gets its
-        block at once (cheap); the detailed items of the clips in view are made in batches
-        (:meth:`_sync_details`) so a big project never stalls the GUI. The lanes already there
-        are given to the new tracks (a lane's plot is costly to make), the others made."""
-        spare = list(self._lanes)
+        """Show the project's document afresh (a new one was swapped in). In this call only what
+        is cheap: the old lanes are hidden (kept, to be given to the new tracks: a lane's plot is
+        costly to make), the overview gets every clip as a block, the extent and view follow.
+        The lanes come afterwards, one step per event-loop turn (:meth:`_lane_step`), then the
+        detailed items of the clips in view in batches (:meth:`_sync_details`), so opening a big
+        project never stalls the GUI. A rebuild still under way when another document comes is
+        simply overtaken: every step works from the project as it is then."""
+        for lane in self._lanes:
+            for clip_id, item in lane.clip_items.items():
+                self._forget_item(clip_id, item)  # bookkeeping now; off the scene with the lane's next use
+            lane.stale_items.extend(lane.clip_items.values())
+            lane.clip_items.clear()
+            lane.layer.clear()
+            lane.row.hide()
+            self._spare_lanes.append(lane)
         self._lanes.clear()
         self._lanes_by_id.clear()
         self._overview.clear()
         self._track_colors.clear()
-        lanes = []
         for index, track in enumerate(self.project.tracks):
-            if spare:
-                lane = spare.pop(0)
-                for clip_id in list(lane.clip_items):
-                    self._remove_clip_item(lane, clip_id)
-                lane.retarget(track, self._new_track_color(track.id, index))
-                lane.apply_layout(self._layout())
-                self._lanes.append(lane)
-                self._lanes_by_id[track.id] = lane
-                self._setup_lane(lane)
-            else:
-                lane = self._add_lane(track)
-            lanes.append(lane)
-        for lane in spare:
-            self._remove_lane(lane)
+            self._new_track_color(track.id, index)
         self._place_overview_rows()
-        for lane, track in zip(lanes, self.project.tracks):
+        for track in self.project.tracks:
             entries = []
-            for clip in track.clips:  # the lane has no clip items yet: blocks only, in one go
+            for clip in track.clips:  # blocks only, in one go per track
                 self._seq += 1
                 entries.append((clip, self._seq))
-            lane.layer.set_blocks(entries)
-            self._overview.set_clips(lane.track_id, entries)
-            self._relabel(lane)
+            self._overview.set_clips(track.id, entries)
         self._update_scale()
         self._update_extent()
         self._details_total = 0
         self._rebuilding = True
-        self._schedule_details()
+        self._lanes_pending = True
+        self._lane_timer.start()
         self._on_project_selection_changed(self.project.selection)
         self._on_project_playhead_moved(self.project.playhead_s)
 
     def rebuild_pending(self) -> bool:
-        """True while detailed clip items are still being made (after a new document or a big
-        zoom change); every clip is drawn as a block meanwhile."""
-        return self._details_scheduled
+        """True while a new document's lanes or detailed clip items are still being made (after a
+        new document or a big zoom change); the overview shows every clip meanwhile."""
+        return self._lanes_pending or self._details_scheduled
+
+    def _on_lane_timer(self) -> None:
+        if not self._lanes_pending or not self._event_pairs:  # overtaken, or after shutdown()
+            return
+        if self._lane_step():
+            self._lane_timer.start()  # the next step on the next event-loop turn
+        else:
+            self._lanes_done()
+
+    def _finish_lanes(self) -> None:
+        """Take every lane step now (a new widget; a caller that needs a clip's item at once)."""
+        self._lane_timer.stop()
+        while self._lanes_pending:
+            if not self._lane_step():
+                self._lanes_done()
+
+    def _lane_step(self) -> bool:
+        """One bounded step towards a lane for each track, in the tracks' order (see
+        LANE_CLEAR_BATCH). False when the lanes match the tracks and no spare lane is left."""
+        track = next((t for t in self.project.tracks if t.id not in self._lanes_by_id), None)
+        if track is None:
+            if not self._spare_lanes:
+                return False
+            self._remove_lane(self._spare_lanes.pop(0))
+            return True
+        if self._spare_lanes:
+            lane = self._spare_lanes[0]
+            if lane.stale_items:
+                batch, lane.stale_items = lane.stale_items[:LANE_CLEAR_BATCH], lane.stale_items[LANE_CLEAR_BATCH:]
+                for item in batch:
+                    lane.viewbox.removeItem(item)
+                return True
+            self._spare_lanes.pop(0)
+            lane.retarget(track, self._track_color(track.id))
+            lane.apply_layout(self._layout())
+            self._insert_lane(lane)
+            self._setup_lane(lane)
+        else:
+            lane = self._add_lane(track)
+        row = self._overview.rows.get(track.id)
+        lane.layer.set_blocks(list(row.blocks.values()) if row is not None else [])
+        self._relabel(lane)
+        lane.row.show()
+        return True
+
+    def _lanes_done(self) -> None:
+        """Every track has its lane: the selection shows on them, the detailed items come next."""
+        self._lanes_pending = False
+        self._update_scale()
+        self._update_extent()
+        self._on_project_selection_changed(self.project.selection)
+        self._rebuilding = True
+        self._details_scheduled = False
+        self._schedule_details()
 
     # ================================================================= detail (what is in view)
 
@@ -370,7 +440,9 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         t0 = time.perf_counter()
         made = 0
         for lane, clip in wanted:
-            if made >= DETAIL_MIN_BATCH and (time.perf_counter() - t0) * 1000 >= DETAIL_BATCH_MS:
+            if made >= DETAIL_MAX_BATCH or (
+                made >= DETAIL_MIN_BATCH and (time.perf_counter() - t0) * 1000 >= DETAIL_BATCH_MS
+            ):
                 break
             self._add_clip_item(lane, clip)
             made += 1
@@ -384,6 +456,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
 
     def _details_done(self) -> None:
         """Every clip in view has its detail: tell whoever waits for a rebuild or a batch."""
+        if self._lanes_pending:
+            return  # the rest of the lanes first; _lanes_done schedules the details again
         if self._details_total or self._rebuilding:
             self.rebuild_progressed.emit(self._details_total, self._details_total)
             self._details_total = 0
@@ -396,7 +470,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             QtCore.QTimer.singleShot(0, self._sync_details_if_scheduled)
 
     def _sync_details_if_scheduled(self) -> None:
-        if self._details_scheduled and self._event_pairs:  # not after shutdown()
+        if self._details_scheduled and self._event_pairs and not self._lanes_pending:  # not after shutdown()
             self._sync_details()
 
     def _sync_clip_detail(self, lane: TrackLane, clip: Clip) -> None:
@@ -444,12 +518,24 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     def _add_lane(self, track: Track) -> TrackLane:
         index = self.project.tracks.index(track)
         lane = TrackLane(self, track, self._layout(), self._new_track_color(track.id, index))
-        self._lanes.insert(index, lane)
-        self._lanes_by_id[track.id] = lane
-        self._lanes_layout.insertWidget(index, lane.row)
         lane.viewbox.sigResized.connect(self._schedule_details)
+        self._insert_lane(lane)
         self._setup_lane(lane)
         return lane
+
+    def _insert_lane(self, lane: TrackLane) -> None:
+        """Put ``lane`` (showing its track) among the lanes in the tracks' order, and its row
+        before the next lane's row (hidden spare rows of an earlier document may sit between)."""
+        order = {track.id: index for index, track in enumerate(self.project.tracks)}
+        if lane in self._lanes:
+            self._lanes.remove(lane)
+        position = sum(1 for other in self._lanes if order.get(other.track_id, -1) < order[lane.track_id])
+        self._lanes.insert(position, lane)
+        self._lanes_by_id[lane.track_id] = lane
+        self._lanes_layout.removeWidget(lane.row)
+        following = self._lanes[position + 1].row if position + 1 < len(self._lanes) else None
+        at = self._lanes_layout.indexOf(following) if following is not None else self._lanes_layout.count() - 1
+        self._lanes_layout.insertWidget(at, lane.row)
 
     def _setup_lane(self, lane: TrackLane) -> None:
         lane.viewbox.setXRange(*self._view, padding=0.0)
@@ -461,6 +547,14 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._overview.place_tracks([(t.id, self._track_color(t.id)) for t in self.project.tracks])
 
     def _on_project_track_added(self, track: Track) -> None:
+        if self._lanes_pending:  # the lane comes with the next steps; the overview shows it now
+            self._new_track_color(track.id, self.project.tracks.index(track))
+            self._place_overview_rows()
+            for clip in track.clips:
+                self._seq += 1
+                self._overview.set_clip(track.id, clip, self._seq)
+            self._update_extent()
+            return
         lane = self._add_lane(track)
         self._place_overview_rows()
         for clip in track.clips:  # a track comes back with its clips (undo of a delete)
@@ -474,8 +568,11 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for clip_id, item in lane.clip_items.items():
             self._forget_item(clip_id, item)
         lane.clip_items.clear()
-        self._lanes.remove(lane)
-        self._lanes_by_id.pop(lane.track_id, None)
+        lane.stale_items.clear()
+        if lane in self._lanes:
+            self._lanes.remove(lane)
+        if self._lanes_by_id.get(lane.track_id) is lane:
+            del self._lanes_by_id[lane.track_id]
         self._lanes_layout.removeWidget(lane.row)
         lane.row.setParent(None)
         lane.row.deleteLater()
@@ -505,12 +602,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
 
     def _on_project_track_moved(self, track: Track, index: int) -> None:
         lane = self._lane(track.id)
-        if lane is None:
-            return
-        self._lanes.remove(lane)
-        self._lanes.insert(index, lane)
-        self._lanes_layout.removeWidget(lane.row)
-        self._lanes_layout.insertWidget(index, lane.row)
+        if lane is not None:
+            self._insert_lane(lane)
         self._place_overview_rows()
 
     def _track_color(self, track_id: str) -> QtGui.QColor:
@@ -576,7 +669,10 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
 
     def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
         lane = self._lane(track.id)
-        if lane is None:
+        if lane is None:  # its lane is still to come (it takes its blocks from the overview)
+            self._seq += 1
+            self._overview.set_clip(track.id, clip, self._seq)
+            self._update_extent()
             return
         self._add_block(lane, clip)
         if clip.id in lane.clip_items:  # the same clip again (redo): fresh item
@@ -602,7 +698,10 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         except KeyError:
             return
         lane = self._lane(track.id)
-        if lane is None:
+        if lane is None:  # its lane is still to come
+            self._seq += 1
+            self._overview.set_clip(track.id, clip, self._seq)
+            self._update_extent()
             return
         self._add_block(lane, clip)  # on top: the clip the user just changed
         item = lane.clip_items.get(clip.id)
@@ -770,7 +869,9 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
 
     def clip_item(self, clip_id: str) -> ClipItem | None:
         """The clip's detailed item, made now if the clip is drawn only as a block (None if the
-        timeline does not show the clip)."""
+        timeline does not show the clip). A lane still to come after a new document is made now."""
+        if self._lanes_pending and not any(clip_id in lane.layer.blocks for lane in self._lanes):
+            self._finish_lanes()
         for lane in self._lanes:
             item = lane.clip_items.get(clip_id)
             if item is not None:

@@ -90,6 +90,9 @@ class TrackLane:
         row_layout.addWidget(self.plot, 1)
         #: Clips shown in detail (in view and wide enough); the layer draws every other clip.
         self.clip_items: dict[str, ClipItem] = {}
+        #: Detailed items of an earlier document's clips, still on the scene of this hidden lane
+        #: until it is given to a new track (taken off a batch per event-loop turn).
+        self.stale_items: list[ClipItem] = []
         self.layer = ClipsLayer(self.color, handler=timeline)
         self.label_rows: dict[str, int] = {}  # clip id -> the line its name is drawn on
         self.viewbox.addItem(self.layer, ignoreBounds=True)

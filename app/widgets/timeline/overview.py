@@ -69,9 +69,11 @@ class TimelineOverview:
             layer.set_block(clip, seq)
 
     def set_clips(self, track_id: str, entries: list[tuple[Clip, int]]) -> None:
-        """Many clips of one track at once (a new document)."""
+        """Many clips of one track at once (a new document): they replace the row's blocks."""
         layer = self.rows.get(track_id)
         if layer is not None:
+            layer.blocks.clear()
+            layer.hidden.clear()
             layer.set_blocks(entries)
 
     def remove_clip(self, track_id: str, clip_id: str) -> None:

@@ -27,9 +27,10 @@ class ViewportMixin:
         return self._view
 
     def _content_end_s(self: QtTimeline) -> float:
-        """The project's end (at least 1 s), from the lanes' block layers, which keep their extent
-        as clips come, go and change: no loop over the clips (it ran six times per open)."""
-        return max(max((lane.layer.end_s for lane in self._lanes), default=0.0), 1.0)
+        """The project's end (at least 1 s), from the overview's block layers (every track's, also
+        while a new document's lanes are still coming), which keep their extent as clips come, go
+        and change: no loop over the clips (it ran six times per open)."""
+        return max(max((layer.end_s for layer in self._overview.rows.values()), default=0.0), 1.0)
 
     def set_visible_range(self: QtTimeline, start_s: float, end_s: float) -> None:
         """Show ``start_s .. end_s`` (clamped: span between 5 ms and 4 h, start >= 0)."""
