@@ -3,8 +3,8 @@ on video frames).
 
 A frame is taken every ``every_s`` seconds (the first half an interval in), each with the audio
 around it: a window as long as the picture model's encoder hears (2.56 s), centred on the
-frame's time and shifted to stay inside the soundtrack. Frames are centre-cropped to a square and
-resized to the model's 64x64; windows that are silent (peak below -60 dBFS) are skipped and
+frame's time and shifted to stay inside the soundtrack. Frames are turned as a player shows them
+(a phone's portrait video), centre-cropped to a square and resized to the model's 64x64; windows that are silent (peak below -60 dBFS) are skipped and
 listed. Decoding is PyAV's (its wheels carry FFmpeg): whatever FFmpeg reads (mp4, mkv, webm, mov,
 avi, ...). Every failure is a :class:`VideoError` with a one-line message naming the file.
 
@@ -150,7 +150,11 @@ def _decode(container: Any, video: Any, audio: Any, every_s: float, size: int,
     note = ""
 
     def take(frame: Any) -> np.ndarray:
-        return square_picture(frame.to_ndarray(format="rgb24"), size)
+        rgb = frame.to_ndarray(format="rgb24")
+        # A phone's portrait video is stored landscape with a display matrix: turn the frame as a
+        # player shows it (PyAV's rotation is counter-clockwise, as numpy's rot90).
+        turns = int(round((getattr(frame, "rotation", 0) or 0) / 90)) % 4
+        return square_picture(np.rot90(rgb, turns) if turns else rgb, size)
 
     try:
         for packet in container.demux(video, audio):

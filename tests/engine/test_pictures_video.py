@@ -118,6 +118,31 @@ def test_other_containers_and_codecs_are_cut_the_same_way(tmp_path, name, video,
     assert [round(dominant_hz(p.clip)) for p in cut.pairs] == [220, 440]
 
 
+def test_a_portrait_phone_video_is_turned_as_a_player_shows_it(tmp_path):
+    path = tmp_path / "portrait.mp4"  # stored landscape, a white band along its top, shown turned clockwise
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=FPS)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.set_display_rotation(-90)
+        audio = out.add_stream("pcm_s16le", rate=RATE)
+        for i in range(FPS * 2):
+            frame = np.full((64, 96, 3), 20, np.uint8)
+            frame[:12] = 255
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = i
+            out.mux(video.encode(picture))
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * RATE) / RATE)).astype(np.float32)
+        chunk = av.AudioFrame.from_ndarray(tone[None, :], format="flt", layout="mono")
+        chunk.sample_rate, chunk.pts = RATE, 0
+        out.mux(audio.encode(chunk))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    (pair, _) = cut_video(path, every_s=1.0).pairs
+    brightness = pair.picture.mean(axis=(0, 2))  # per column
+    assert brightness[-4:].min() > 200 and brightness[:40].max() < 60  # the band is down the right side
+    assert pair.picture[:4].mean() < 120  # not along the top
+
+
 def test_silent_windows_are_skipped_and_reported(tmp_path):
     cut = cut_video(make_video(tmp_path / "pause.mp4", silent=(1,)), every_s=1.0)
     # Only the window at 4.5 s (3.22-5.78 s) lies wholly in the silent middle segment.
