@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
+from engine.training.lora_config import MAX_LEARNING_RATE, run_advice
 from engine.training.lora_library import (
     LoraEntry,
     LoraLibraryError,
@@ -429,7 +430,7 @@ class TrainingPage(QWizardPage):
             targets.addWidget(check)
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(6)
-        self.lr_spin.setRange(1e-6, 1.0)
+        self.lr_spin.setRange(1e-6, MAX_LEARNING_RATE)
         self.lr_spin.setSingleStep(1e-4)
         self.warmup_spin = QSpinBox()
         self.warmup_spin.setRange(0, 100000)
@@ -445,6 +446,7 @@ class TrainingPage(QWizardPage):
         length_row.addWidget(self.unit_combo)
         self.seen_label = QLabel()
         self.seen_label.setObjectName("hintLabel")
+        self.seen_label.setWordWrap(True)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 64)
         self.accumulation_spin = QSpinBox()
@@ -527,7 +529,7 @@ class TrainingPage(QWizardPage):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
         for signal in (self.length_spin.valueChanged, self.unit_combo.currentIndexChanged,
-                       self.batch_spin.valueChanged, self.accumulation_spin.valueChanged):
+                       self.batch_spin.valueChanged, self.accumulation_spin.valueChanged, self.lr_spin.valueChanged):
             signal.connect(self.update_seen)
 
     # -- presets and stored settings -------------------------------------------------------
@@ -677,8 +679,9 @@ class TrainingPage(QWizardPage):
             return
         n = len(train_set)
         steps = self.total_steps(n)
+        advice = run_advice(steps, per_step, n, self.lr_spin.value())
         self.seen_label.setText(f"{steps} steps x {per_step} clips per step over {n} training clips: "
-                                f"each clip is seen {steps * per_step / n:.1f} times.")
+                                f"each clip is seen {steps * per_step / n:.1f} times." + (f"\n{advice}" if advice else ""))
 
     # -- estimate ------------------------------------------------------------------------------
 

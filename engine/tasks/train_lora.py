@@ -183,6 +183,8 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
                           inputs=[Path(args.data_dir)])  # --estimate writes nothing
     if not Path(args.data_dir).is_dir():
         raise CliError(f"the sounds folder '{args.data_dir}' does not exist or is not a folder.", EXIT_USAGE)
+    if args.steps is not None and args.steps < 1:  # 0 would mean "the preset's" to the spec
+        raise CliError(f"--steps must be at least 1, got {args.steps}.", EXIT_USAGE)
     preset = args.preset
     if preset is None:
         preset = default_preset(_cuda_memory() if args.device in ("auto",) or args.device.startswith("cuda") else None)
@@ -207,7 +209,20 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
             estimate_only=args.estimate,
         )
     except (ValueError, LoraTrainingError) as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+        raise CliError(_flag_names(str(error)), EXIT_USAGE) from None
+
+
+#: The command-line flag of each setting a message can name (messages name the spec's fields).
+_FLAGS = {"num_steps": "--steps", "rank": "--rank", "alpha": "--alpha", "learning_rate": "--lr",
+          "batch_size": "--batch-size", "seed": "--seed", "num_threads": "--threads",
+          "checkpoint_every": "--checkpoint-every", "duration_s": "--duration", "height": "--height"}
+
+
+def _flag_names(message: str) -> str:
+    """``message`` with the spec's field names (`num_steps`) as the flags the user typed (--steps)."""
+    for name, flag in _FLAGS.items():
+        message = message.replace(f"`{name}`", flag)
+    return message
 
 
 def _cuda_memory() -> int | None:

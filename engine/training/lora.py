@@ -254,6 +254,12 @@ class LoraTrainer:
         from peft import LoraConfig
 
         cfg = self.config
+        widest = max(_layer_width(self.unet, UNET_TARGETS),
+                     _layer_width(self.text_encoder, TEXT_TARGETS) if cfg.train_text_encoder else 0)
+        if widest and cfg.rank > widest:  # refused before the adapters take the memory
+            raise LoraTrainingError(
+                f"A LoRA rank of {cfg.rank} is more than this model's attention layers are wide ({widest}): the "
+                f"rank cannot usefully exceed a layer's width; use {widest} or less (LoRAs of SD 1.5 use 4-128).")
         # The LoRA init draws from torch's global generator: seed it inside a fork (restored after).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(cfg.seed))
@@ -539,6 +545,9 @@ class LoraTrainer:
             process_peak_bytes=_process_peak_bytes() if self.device.type == "cpu" else 0,
             trainable_parameters=self.trainable_parameters,
             times_each_clip_seen=self.config.times_each_clip_seen(len(self.train_set)),
+            num_train=len(self.train_set),
+            clips_per_step=self.config.clips_per_step,
+            learning_rate=float(self.config.learning_rate),
             device=str(self.device),
         )
 
@@ -707,6 +716,14 @@ def _lora_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     suffix = f".{ADAPTER}.weight"
     return {name.replace(suffix, ".weight"): p.detach().float().cpu().contiguous()
             for name, p in module.named_parameters() if ".lora_" in name and name.endswith(suffix)}
+
+
+def _layer_width(module: torch.nn.Module, targets: tuple[str, ...]) -> int:
+    """The widest of ``module``'s adapted linear layers (named ``*.TARGET``): the smaller of its in and
+    out features, the most a LoRA's rank can use there; 0 when there are none."""
+    widths = [min(m.in_features, m.out_features) for name, m in module.named_modules()
+              if isinstance(m, torch.nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)]
+    return max(widths, default=0)
 
 
 def _load_lora_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:

@@ -19,6 +19,13 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 MIXED_PRECISIONS = ("no", "fp16", "bf16")
 
 
+#: The highest learning rate a run accepts. AdamW moves every weight by about the rate each step
+#: whatever the gradient's size, so at 0.1 a LoRA's small weights are replaced by noise at once.
+MAX_LEARNING_RATE = 0.1
+#: Learning rates outside this range get an advice line (see :func:`rate_advice`).
+USUAL_LEARNING_RATES = (1e-5, 3e-3)
+
+
 class LoraTrainingError(ValueError):
     """A training run cannot start or continue; the message says why in one line."""
 
@@ -62,8 +69,14 @@ class LoraTrainConfig:
                     "max_grad_norm", "sample_steps")
         for name in positive:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise LoraTrainingError(f"`{name}` must be a positive number, got {value!r}.")
+        if self.learning_rate > MAX_LEARNING_RATE:
+            raise LoraTrainingError(
+                f"`learning_rate` {self.learning_rate:g} is far too high: LoRA trainers use 1e-5 to 1e-3 "
+                f"(diffusers and kohya_ss 1e-4), and above {MAX_LEARNING_RATE:g} AdamW throws the weights away "
+                "in a few steps."
+            )
         for name in ("warmup_steps", "validation_every", "sample_every", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -185,6 +198,87 @@ def default_preset(cuda_memory_bytes: int | None) -> str:
     return "gpu-6gb"
 
 
+# How long a run is, against what other LoRA trainers do. Each clip's number of showings
+# (steps x clips per step / training clips) is what over- and underfitting follow, whatever the
+# batch size or the unit the user picked. What the peers' users do (all at lr 1e-4, the UNet's
+# rate in diffusers' and kohya's defaults):
+# - diffusers, examples/dreambooth/README.md (LoRA section): 5 dog photos, --max_train_steps=500 at
+#   batch 1: each photo 100 times; the Dreambooth training blog (huggingface.co/blog/dreambooth)
+#   says it "tends to overfit quickly" and found 800-1200 steps at batch 2 right for faces
+#   (4-20 photos: roughly 100-400 showings each).
+# - kohya_ss / sd-scripts: the "N_name" folder's N repeats times the epochs; the usual 10 repeats x
+#   10-20 epochs for 15-50 images (the guides' "100 showings per image") gives 100-200, rarely
+#   more than 400.
+# - diffusers, examples/text_to_image/README.md (LoRA): 15000 steps at batch 1 x 4 accumulation on
+#   ~830 Pokemon images: ~70 showings each: a large dataset needs fewer passes over it.
+# So: 100-400 showings for a small dataset (up to SMALL_DATASET clips); above that the range falls
+# with the dataset's size (the same total number of showings) down to 20-100 at ~1000 clips.
+# Outside the range the estimate and the wizard advise a length, they never refuse one: a user may
+# have reasons (the cpu-starter preset trains at lr 1e-3 and showed 16 clips ~250 times each).
+USUAL_SHOWINGS = (100.0, 400.0)
+SMALL_DATASET = 50
+
+
+def usual_showings(num_train: int) -> tuple[float, float]:
+    """How many times LoRA trainers usually show each clip of a ``num_train``-clip dataset (low, high)."""
+    low, high = USUAL_SHOWINGS
+    if num_train <= SMALL_DATASET:
+        return low, high
+    scale = SMALL_DATASET / num_train
+    return max(20.0, low * scale), max(100.0, high * scale)
+
+
+def suggested_steps(clips_per_step: int, num_train: int) -> int:
+    """Steps that show each clip about the middle of :func:`usual_showings` (two significant figures)."""
+    low, high = usual_showings(num_train)
+    steps = math.sqrt(low * high) * num_train / max(1, clips_per_step)
+    digits = max(0, len(str(int(steps))) - 2)
+    return max(1, int(round(steps, -digits)))
+
+
+def length_advice(total_steps: int, clips_per_step: int, num_train: int) -> str:
+    """One sentence when a run of ``total_steps`` shows each of ``num_train`` clips far more or far
+    fewer times than other trainers do (see :func:`usual_showings`), with a step count to use
+    instead; '' when the length is usual (or the dataset is unknown)."""
+    if num_train < 1 or total_steps < 1 or clips_per_step < 1:
+        return ""
+    seen = total_steps * clips_per_step / num_train
+    low, high = usual_showings(num_train)
+    if low <= seen <= high:
+        return ""
+    steps = suggested_steps(clips_per_step, num_train)
+    then = steps * clips_per_step / num_train
+    usual = (f"the {low:.0f}-{high:.0f} times LoRA trainers (kohya_ss, diffusers) usually show each clip of "
+             f"{'a dataset this size' if num_train > SMALL_DATASET else 'a small dataset'}")
+    clips = f"{num_train} clip{'s' if num_train != 1 else ''}"
+    if seen > high:
+        return (f"Each clip is seen {seen:.0f} times, more than {usual}: the LoRA will likely memorise the "
+                f"{clips} (overfit) and follow prompts less; about {steps} steps would show each clip "
+                f"{then:.0f} times (if the validation loss rises while training, it has gone too far).")
+    shown = f"{seen:.1f}".rstrip("0").rstrip(".")
+    return (f"Each clip is seen only {shown} time{'' if shown == '1' else 's'}, fewer than {usual}: the LoRA will "
+            f"likely learn little of the {clips} (underfit); about {steps} steps would show each clip {then:.0f} times.")
+
+
+def rate_advice(learning_rate: float) -> str:
+    """One sentence when ``learning_rate`` is outside what LoRA trainers use (:data:`USUAL_LEARNING_RATES`:
+    diffusers' and kohya_ss' 1e-4, OneTrainer's LoRA presets 3e-4, up to the 1e-3 the cpu-starter
+    preset uses for the small starter model); '' otherwise."""
+    low, high = USUAL_LEARNING_RATES
+    if learning_rate > high:
+        return (f"A learning rate of {learning_rate:g} is high (LoRA trainers use 1e-5 to 1e-3): the loss may jump "
+                "or the LoRA drown the prompt; watch the loss curve, or lower it.")
+    if learning_rate < low:
+        return (f"A learning rate of {learning_rate:g} is low (LoRA trainers use 1e-5 to 1e-3): the LoRA will barely "
+                "change in this many steps.")
+    return ""
+
+
+def run_advice(total_steps: int, clips_per_step: int, num_train: int, learning_rate: float) -> str:
+    """:func:`length_advice` and :func:`rate_advice` together ('' when both have nothing to say)."""
+    return " ".join(a for a in (length_advice(total_steps, clips_per_step, num_train), rate_advice(learning_rate)) if a)
+
+
 def _multiples(every: int, after: int, below: int) -> int:
     """How many multiples of ``every`` lie in ``(after, below)``."""
     if not every or below <= after + 1:
@@ -274,9 +368,10 @@ class StepTiming:
 
 #: Costs of a run besides its steps, as :func:`run_events` names them.
 COSTS = ("train_evaluations", "validation_evaluations", "generations", "checkpoints", "saves", "setup")
-_COST_WORDS = {"train_evaluations": "training-loss passes", "validation_evaluations": "validations",
-               "generations": "sample generations", "checkpoints": "checkpoints", "saves": "save",
-               "setup": "load and encode"}
+_COST_WORDS = {"train_evaluations": ("training-loss pass", "training-loss passes"),
+               "validation_evaluations": ("validation", "validations"),
+               "generations": ("sample generation", "sample generations"), "checkpoints": ("checkpoint", "checkpoints"),
+               "saves": ("save", "saves"), "setup": ("load and encode", "loads and encodes")}
 
 
 @dataclass(frozen=True)
@@ -310,6 +405,9 @@ class Estimate:
     threads: int = 1
     costs: tuple[tuple[str, int, float, float], ...] = ()
     process_peak_bytes: int = 0  # the process's measured peak resident memory so far (CPU runs; 0: unknown)
+    num_train: int = 0  # training clips (0: unknown; no advice on the run's length)
+    clips_per_step: int = 1
+    learning_rate: float = 1e-4
 
     @classmethod
     def build(cls, *, total_steps: int, steps_left: int, timing: StepTiming,
@@ -364,13 +462,20 @@ class Estimate:
         if self.timed_steps:
             text += (f"; timed {self.timed_steps} steps after {self.warmup_steps} warm-up: "
                      f"{self.step_s:.3g} ± {self.step_spread_s:.2g} s wall, {self.step_cpu_s:.3g} s CPU each")
-            parts = [f"{n} {_COST_WORDS.get(what, what)}" for what, n, _w, _c in self.costs if n]
+            parts = [f"{n} {_COST_WORDS.get(what, (what, what))[n != 1]}" for what, n, _w, _c in self.costs if n]
             if parts:
                 text += f", plus {', '.join(parts)} ({_duration(self.fixed_s)})"
         if self.busy > 1.5:
             text += (f". The machine is busy (a step took {self.busy:.1f}x its CPU time): "
                      "the run takes longer if the load grows")
-        return text
+        advice = self.advice
+        return f"{text}. {advice}" if advice else text
+
+    @property
+    def advice(self) -> str:
+        """Sentences when the run is far longer or shorter than other trainers', or its learning rate
+        outside theirs (see :func:`run_advice`)."""
+        return run_advice(self.total_steps, self.clips_per_step, self.num_train, self.learning_rate)
 
 
 def _fixed(costs: tuple[tuple[str, int, float, float], ...], index: int) -> float:

@@ -110,6 +110,13 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     training = wizard.training_page
     fill_training(training, steps=3, checkpoint_every=2)
     assert "each clip is seen 2.0 times" in training.seen_label.text()  # 3 steps x 2 clips / 3 clips
+    assert "underfit" in training.seen_label.text()  # far fewer showings than LoRA trainers use
+    training.length_spin.setValue(1800)  # 1200 showings each: the wizard advises a length for 3 clips
+    assert "each clip is seen 1200.0 times" in training.seen_label.text()
+    assert "overfit" in training.seen_label.text() and "about 300 steps" in training.seen_label.text()
+    training.length_spin.setValue(300)
+    assert "fit" not in training.seen_label.text()  # a usual length: no advice
+    training.length_spin.setValue(3)
     training.unit_combo.setCurrentText("epochs")
     training.length_spin.setValue(4)
     assert training.seen_label.text().startswith("6 steps")  # 4 passes over 3 clips, 2 per step
@@ -119,6 +126,7 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
         training.estimate_button.click()  # on the engine (or a helper thread): the GUI goes on
     assert estimated.args[0].total_steps == 3 and estimated.args[0].peak_memory_bytes > 0
     assert training.estimate_label.text().startswith("3 steps (each clip seen 2.0 times)")
+    assert "Each clip is seen only 2 times" in training.estimate_label.text()  # the same advice
     settings_ = training.settings()
     assert (settings_["max_steps"], settings_["rank"], settings_["num_threads"], settings_["snr_gamma"]) == (3, 2, 1, 5.0)
 

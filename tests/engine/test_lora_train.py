@@ -275,6 +275,15 @@ def test_settings_are_checked_with_clear_messages(dataset, tmp_path):
         preset_config("huge")
     with pytest.raises(LoraTrainingError, match="must end in .safetensors"):
         drain(train_lora(str(TINY_SD), dataset, tmp_path / "x.ckpt", LoraTrainConfig(**FAST)))
+    # Absurd settings a user may type: a learning rate no trainer uses (or not a number), a rank
+    # wider than the model's layers (refused before the adapters take memory).
+    with pytest.raises(LoraTrainingError, match="`learning_rate` 5 is far too high: LoRA trainers use 1e-5 to 1e-3"):
+        LoraTrainConfig(learning_rate=5.0)
+    with pytest.raises(LoraTrainingError, match="`learning_rate` must be a positive number, got inf"):
+        LoraTrainConfig(learning_rate=float("inf"))
+    with pytest.raises(LoraTrainingError, match=r"rank of 64 is more than this model's attention layers are wide \(32\)"):
+        drain(train_lora(str(TINY_SD), dataset, tmp_path / "wide.safetensors", LoraTrainConfig(**{**FAST, "rank": 64})))
+    assert not (tmp_path / "wide.safetensors").exists()
     config = preset_config("gpu-8gb")
     assert config.gradient_checkpointing and config.mixed_precision == "fp16"
     assert LoraTrainConfig(epochs=3, batch_size=2, gradient_accumulation_steps=2).total_steps(10) == 8  # ceil(30/4)

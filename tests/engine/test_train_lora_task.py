@@ -229,14 +229,30 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
     info = read_lora_info(out)
     assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
     assert info["trigger_words"] == ["beepo"]
-    assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2", "--estimate", *common]) == 0
-    assert "2 steps (each clip seen" in capsys.readouterr().out
+    # 2 steps of 4 clips (the preset's batch) over 4 training clips: the estimate says that is short
+    assert "Each clip is seen only 2 times" in estimate and "underfit" in estimate
+    # An estimate of a long run (nothing trained): far more showings than peers use, and a length advised
+    assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2400", "--batch-size", "2", "--estimate",
+                 *common]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("2400 steps (each clip seen 1200.0 times)")
+    assert "Each clip is seen 1200 times, more than the 100-400 times" in printed
+    assert "about 400 steps would show each clip 200 times" in printed
     (tmp_path / "empty").mkdir()
     assert main(["train-lora", str(tmp_path / "empty"), "-o", str(tmp_path / "x.safetensors"), *common]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "holds no audio files" in error
     assert main(["train-lora", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.safetensors"), *common]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # Absurd numbers are refused in one line naming the flag the user typed (not the spec's field)
+    for flags, said in ((["--steps", "0"], "--steps must be at least 1, got 0"),  # was: the preset's 900 steps
+                        (["--batch-size", "0"], "--batch-size must be a positive number"),
+                        (["--lr", "5"], "--lr 5 is far too high"),
+                        (["--duration", "1000"], "--duration must be between"),
+                        (["--threads", "0"], "--threads must be a positive integer")):
+        assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), *common, *flags]) == 2, flags
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and said in error and "`" not in error, error
     assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--resume", *common]) == 1
     assert "Nothing to resume" in capsys.readouterr().err
 
