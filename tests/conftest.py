@@ -30,8 +30,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
 
 
-@pytest.fixture(scope="session")
-def tiny_lora(tmp_path_factory):
+def _train_tiny_lora(folder, **settings):
     """A LoRA trained for 2 steps on the tiny model (64 x 64 'starter' spectrograms of tones),
     trigger word 'zorb', rank 2 with alpha 4 (the diffusers layout): ``(path, base_model)``."""
     from pathlib import Path
@@ -48,9 +47,21 @@ def tiny_lora(tmp_path_factory):
              for i in range(3)]
     dataset = build_dataset(None, make_target("starter", 1.28, height=64), clips=clips, trigger="zorb")
     config = LoraTrainConfig(rank=2, alpha=4.0, learning_rate=5e-2, max_steps=2, device="cpu", num_threads=1,
-                             validation_fraction=0.0)
-    out = tmp_path_factory.mktemp("tiny-lora") / "zorb.safetensors"
+                             validation_fraction=0.0, **settings)
+    out = folder / "zorb.safetensors"
     run = train_lora(model, dataset, out, config)
     for _ in run:
         pass
     return out, model
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tmp_path_factory):
+    """The tiny model's LoRA of the UNet (see :func:`_train_tiny_lora`)."""
+    return _train_tiny_lora(tmp_path_factory.mktemp("tiny-lora"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_encoder_lora(tmp_path_factory):
+    """The same with the text encoder trained too (transformers loads that part)."""
+    return _train_tiny_lora(tmp_path_factory.mktemp("tiny-te-lora"), train_text_encoder=True)

@@ -163,21 +163,30 @@ def _dtype_keyword() -> str:
 
 
 @contextlib.contextmanager
-def _progress_bars_disabled():
-    """Silence diffusers' and transformers' loading bars, restoring their previous state."""
+def progress_bars_disabled():
+    """Silence diffusers', transformers' and huggingface_hub's bars (model loading, and a LoRA's
+    text-encoder weights, which transformers loads with a "Loading weights" bar), restoring their
+    previous state: the CLI and the app show the job's own progress only."""
     from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub import utils as hub_utils
     from transformers.utils import logging as transformers_logging
 
     modules = (diffusers_logging, transformers_logging)
     were_enabled = [m.is_progress_bar_enabled() for m in modules]
+    hub_was_disabled = hub_utils.are_progress_bars_disabled()
     for module in modules:
         module.disable_progress_bar()
+    hub_utils.disable_progress_bars()
     try:
         yield
     finally:
         for module, enabled in zip(modules, were_enabled):
             if enabled:
-                module.enable_progress_bar()
+                module.enable_progress_bar()  # transformers' turns huggingface_hub's on too
+        if hub_was_disabled:
+            hub_utils.disable_progress_bars()
+        else:
+            hub_utils.enable_progress_bars()
 
 
 def _unet_in_channels(folder: Path) -> int:
@@ -228,7 +237,7 @@ def load_pipeline(resolved: ResolvedModel, policy: LoadPolicy = LoadPolicy(), *,
         "requires_safety_checker": False,
     }
     try:
-        with _progress_bars_disabled():
+        with progress_bars_disabled():
             pipeline = pipeline_class.from_pretrained(str(resolved.path), **kwargs)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise ModelError(

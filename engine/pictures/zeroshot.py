@@ -103,10 +103,10 @@ def load_tagger(folder: Path) -> tuple[Any, Any]:
     if key not in _cache:
         from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-        from engine.models.loading import _progress_bars_disabled
+        from engine.models.loading import progress_bars_disabled
 
         _cache.clear()
-        with _progress_bars_disabled():
+        with progress_bars_disabled():
             extractor = AutoFeatureExtractor.from_pretrained(folder, local_files_only=True)
             model = AutoModelForAudioClassification.from_pretrained(folder, local_files_only=True,
                                                                     use_safetensors=True)

@@ -21,8 +21,12 @@ reports ``stage="tile"`` per window and a cancel stops within one step of the cu
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import secrets
-from collections.abc import Callable, Generator
+import warnings
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,8 @@ from engine.audio.loudness import level_to_target
 from engine.pipelines.sampling import check_size, denoise, pipeline_of, to_uint8
 from engine.recipes import Recipe
 from engine.specs import MAX_SEED, GenerationJob, Progress, TaskResult
+
+log = logging.getLogger(__name__)
 
 
 def variation_seed(seed: int, index: int) -> int:
@@ -98,11 +104,56 @@ def _lora_source(path_or_id: str, ctx: Any) -> tuple[str, dict[str, Any]]:
     return str(found.parent), {"weight_name": found.name}
 
 
-def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None) -> list[str]:
+@contextlib.contextmanager
+def _quiet_lora_loading() -> Iterator[list[str]]:
+    """Load a LoRA without the libraries' own output: no progress bars (a text-encoder LoRA goes
+    through transformers, which draws a "Loading weights" bar), and diffusers' error log and PEFT's
+    warnings (for a LoRA of another model, a screenful of shapes) collected instead of printed.
+    Yields the list the collected lines go to."""
+    from engine.models.loading import progress_bars_disabled
+
+    diffusers_log = logging.getLogger("diffusers")
+    level = diffusers_log.level
+    diffusers_log.setLevel(logging.CRITICAL)
+    try:
+        with progress_bars_disabled(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lines: list[str] = []
+            yield lines
+            lines.extend(str(w.message) for w in caught)
+    finally:
+        diffusers_log.setLevel(level)
+
+
+def _lora_load_error(path_or_id: str, model: str, error: BaseException, ctx: Any) -> str:
+    """One line for a LoRA that did not load: for layers of other sizes (a LoRA of another base
+    model), which model it was made for when its file says; else the library's first line."""
+    text = str(error)
+    if "size mismatch" not in text:
+        return f"Could not load LoRA '{path_or_id}': {text}".splitlines()[0]
+    size = r"torch\.Size\((\[[\d, ]+\])\)"
+    mismatch = re.search(rf"size mismatch for ([\w.]+?)\.lora_\w+?\.\w+\.weight: .*?shape {size}.*?current model is {size}",
+                         text)
+    target = f"model '{model}'" if model else "this model"
+    head = f"LoRA '{path_or_id}' does not fit {target}: it was made for a model with other layer sizes"
+    try:
+        from engine.training.lora_library import describe_lora
+
+        entry = describe_lora(path_or_id, getattr(getattr(ctx, "store", None), "cache_dir", None))
+        if entry.base_model and entry.fits(model) is False:
+            head = f"LoRA '{path_or_id}' was trained for {entry.base_model_title or entry.base_model}, not {target}"
+    except (OSError, ValueError):
+        pass
+    where = f" ({mismatch[1]}: {mismatch[2]} in the LoRA, {mismatch[3]} in the model)" if mismatch else ""
+    return f"{head}{where}. Use it with the model it was trained for."
+
+
+def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None, model: str = "") -> list[str]:
     """Load ``(path_or_id, weight)`` LoRAs into ``pipe`` (UNet and text encoder) and activate them.
 
     Hub ids are read from the local cache only. Returns the adapter names; undo with
-    :func:`remove_loras`. Raises ValueError naming the LoRA that could not be loaded.
+    :func:`remove_loras`. Raises ValueError naming the LoRA that could not be loaded (and, for a
+    LoRA of another base model, saying so; ``model`` names the pipeline's model in that message).
     """
     allow_pickle = bool(getattr(getattr(ctx, "store", None), "allow_pickle", False))
     names: list[str] = []
@@ -111,9 +162,13 @@ def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None
             source, kwargs = _lora_source(path_or_id, ctx)
             name = f"specdiff_lora_{index}"
             try:
-                pipe.load_lora_weights(source, adapter_name=name, use_safetensors=None if allow_pickle else True, **kwargs)
+                with _quiet_lora_loading() as notes:
+                    pipe.load_lora_weights(source, adapter_name=name, use_safetensors=None if allow_pickle else True,
+                                           **kwargs)
             except (OSError, ValueError, KeyError, RuntimeError) as error:
-                raise ValueError(f"Could not load LoRA '{path_or_id}': {error}".splitlines()[0]) from error
+                raise ValueError(_lora_load_error(path_or_id, model, error, ctx)) from error
+            for note in notes:  # e.g. PEFT: keys of the file the model has no layer for
+                log.info("LoRA '%s': %s", path_or_id, note)
             names.append(name)
         if names:
             pipe.set_adapters(names, adapter_weights=[float(w) for _, w in loras])
@@ -142,7 +197,7 @@ def run_with_model(
     kwargs = {"policy": policy} if policy is not None else {}
     loaded = ctx.pipelines.get(spec.model, spec.revision, download=False, **kwargs)
     pipe = pipeline_of(loaded)
-    adapters = apply_loras(pipe, spec.loras, ctx)
+    adapters = apply_loras(pipe, spec.loras, ctx, spec.model)
     try:
         return (yield from work(loaded))
     finally:

@@ -33,6 +33,21 @@ def test_a_lora_changes_the_generation_and_regenerate_reapplies_it(capsys, tmp_p
     assert read_recipe(again).loras == recipe.loras
 
 
+def test_the_cli_shows_no_library_progress_bars_when_it_loads_a_lora(capsys, tmp_path, tiny_text_encoder_lora):
+    """A LoRA with text-encoder weights goes through transformers, which drew its own "Loading
+    weights" bar into the CLI's output; the CLI shows its own progress only (here none: stderr is
+    not a terminal), and the LoRA still applies."""
+    lora, _ = tiny_text_encoder_lora
+    plain, with_lora = tmp_path / "plain.wav", tmp_path / "lora.wav"
+    loud = [arg for arg in GENERATE if arg != "-q"]  # progress as a user sees it
+    assert run_cli(capsys, *loud, "-o", plain)[0] == 0
+    status, out, err = run_cli(capsys, *loud, "-o", with_lora, "--lora", f"{lora}:1.5")
+    assert status == 0, err
+    assert "Loading weights" not in err and "it/s" not in err and "%|" not in err, err
+    assert out.strip().startswith(str(with_lora)) and err.strip() == ""
+    assert not np.array_equal(read_audio(plain)[0], read_audio(with_lora)[0])
+
+
 def test_an_edit_applies_the_lora_and_regenerates_with_it(capsys, tmp_path, tiny_lora):
     lora, _ = tiny_lora
     wav = tmp_path / "in.wav"
@@ -81,6 +96,19 @@ def test_every_edit_command_takes_loras(command):
     parser = build_parser()
     actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices[command]._actions}
     assert "lora" in actions and actions["lora"].default == [] and "PATH[:WEIGHT]" in str(actions["lora"].metavar)
+
+
+def test_a_lora_of_another_base_model_is_one_line_that_says_so(capsys, tmp_path, tiny_lora):
+    """The tiny model's LoRA on the starter model: diffusers logged a screenful of shapes and the
+    error's first line said only 'Error(s) in loading state_dict'."""
+    from engine.models.catalog import STARTER_MODEL_DIR
+
+    lora, base = tiny_lora
+    status, _, err = run_cli(capsys, "generate", "zorb", "--model", STARTER_MODEL_DIR, "--steps", "2", "--device", "cpu",
+                             "--offline", "-q", "-o", tmp_path / "x.wav", "--lora", lora)
+    assert_one_line_error(status, err, f"LoRA '{lora}' was trained for {base}, not model '{STARTER_MODEL_DIR}'",
+                          "in the LoRA", "in the model). Use it with the model it was trained for.")
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_a_missing_lora_or_a_bad_weight_is_one_line(capsys, tmp_path, tiny_lora):
