@@ -151,7 +151,9 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
         if cut.pairs:
             middle = cut.pairs[len(cut.pairs) // 2]
             heard.append((len(pictures) + len(cut.pairs) // 2, f"{video.name} at {middle.time_s:.1f} s", middle.clip))
-            embedded.append(embeddings_of(model, mels_of(np.stack([p.clip for p in cut.pairs]))))
+            for first in range(0, len(cut.pairs), 256):  # the clips are views of the soundtrack: a batch at a time
+                batch = np.stack([p.clip for p in cut.pairs[first : first + 256]])
+                embedded.append(embeddings_of(model, mels_of(batch)))
             pictures += [p.picture for p in cut.pairs]
         else:
             skipped.append((video.name, "gave no pair: " + "; ".join(cut.problems())))

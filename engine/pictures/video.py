@@ -4,11 +4,11 @@ on video frames).
 A frame is taken every ``every_s`` seconds (the first half an interval in), each with the audio
 around it: a window as long as the picture model's encoder hears (2.56 s), centred on the
 frame's time and shifted to stay inside the soundtrack. Frames are turned as a player shows them
-(a phone's portrait video), centre-cropped to a square and resized to the model's 64x64; windows that are silent (peak below -60 dBFS) are skipped and
-listed. Decoding is PyAV's (its wheels carry FFmpeg): whatever FFmpeg reads (mp4, mkv, webm, mov,
+(a phone's portrait video), centre-cropped to a square and resized to the model's 64x64; windows
+that are silent (peak below -60 dBFS) are skipped and listed. Decoding is PyAV's (its wheels carry FFmpeg): whatever FFmpeg reads (mp4, mkv, webm, mov,
 avi, ...). Every failure is a :class:`VideoError` with a one-line message naming the file.
 
-Torch-free; Qt-free.
+Torch-free at import (cutting imports the picture model's clip preparation); Qt-free.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class VideoPair:
     """One frame and the audio around it."""
 
     time_s: float  # the frame's time from the video's first frame
-    clip: np.ndarray  # float32 (window samples,) mono at RATE_HZ, zero-padded when the soundtrack is shorter
+    clip: np.ndarray  # float32 (window samples,) mono at RATE_HZ: a view of the soundtrack (zero-padded if shorter)
     picture: np.ndarray  # uint8 (size, size, 3)
 
 
@@ -122,12 +122,16 @@ def cut_video(path: str | Path, *, every_s: float = DEFAULT_EVERY_S, window_s: f
     for t, picture in frames:
         start = int(round((t - window_s / 2 - audio_t0) * RATE_HZ))
         start = min(max(start, 0), last_start)
+        segment = sound[start : start + window]
         try:
-            clip = prepare_clip(sound[start : start + window], RATE_HZ, window_s=window_s, rate_hz=RATE_HZ)
+            clip = prepare_clip(segment, RATE_HZ, window_s=window_s, rate_hz=RATE_HZ)
         except PictureInputError as error:
             cut.skipped.append((t - video_t0, "silent" if "silent" in str(error) else str(error)))
             continue
-        cut.pairs.append(VideoPair(time_s=t - video_t0, clip=clip, picture=picture))
+        # A full window is kept as a view of the soundtrack: an hour of video every second holds
+        # one soundtrack (230 MB), not 3600 overlapping copies of 2.56 s (590 MB).
+        cut.pairs.append(VideoPair(time_s=t - video_t0, clip=segment if segment.size == window else clip,
+                                   picture=picture))
     return cut
 
 
