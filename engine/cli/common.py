@@ -50,6 +50,21 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------------------------
 
 
+#: Stages whose message is a line for the user (see :func:`notice`).
+NOTICE_STAGES = ("dataset", "estimate")
+
+
+def notice(progress: Any, stages: Sequence[str] = NOTICE_STAGES) -> str:
+    """The line a user must read, not a bar's label, for a progress event ('' for the others): a
+    training run's dataset once read (the sounds used, those skipped and why) and its estimate
+    (time, memory, and advice on the run's length and learning rate)."""
+    if not progress.message or progress.stage not in stages:
+        return ""
+    if progress.stage == "dataset" and not (progress.total and progress.step == progress.total):
+        return ""  # "Reading the sounds": the bar's label
+    return f"{progress.stage}: {progress.message}"
+
+
 class ProgressBar:
     """One tqdm bar that follows a job's Progress events (stage, step of total, bytes).
 
@@ -59,6 +74,7 @@ class ProgressBar:
     def __init__(self, enabled: bool = True, file: Any = None) -> None:
         self.enabled = enabled
         self.file = file
+        self.notices = NOTICE_STAGES
         self._bar: Any = None
         self._key: tuple[str, int, str] | None = None
 
@@ -67,6 +83,11 @@ class ProgressBar:
             return
         from tqdm import tqdm
 
+        line = notice(progress, self.notices)
+        if line:  # above the bar, which the next event draws again
+            self.close()
+            tqdm.write(line, file=self.file or sys.stderr)
+            return
         is_bytes = progress.bytes_total is not None
         total = progress.bytes_total if is_bytes else progress.total if progress.stage in ("denoise", "train") else 0
         # Multi-variation jobs prefix their messages with "Variation i/N".
@@ -121,7 +142,7 @@ def make_engine(args: argparse.Namespace, store: Any = None) -> Any:
 
 class TrainingLines:
     """Progress of a long-running job (training) when stderr is not a terminal (a log file, a
-    pipe, a CI job): the run's estimate (stage "estimate") before its first step, then one line at
+    pipe, a CI job): its :func:`notice` lines (the dataset, the estimate) before the first step, then one line at
     every tenth of the steps and at the last, with the loss, where a terminal gets the bar. Short
     jobs print nothing there, as before."""
 
@@ -130,11 +151,13 @@ class TrainingLines:
     def __init__(self, enabled: bool = True, file: Any = None) -> None:
         self.enabled = enabled
         self.file = file
+        self.notices = NOTICE_STAGES
         self._printed = -1
 
     def __call__(self, progress: Any) -> None:
-        if self.enabled and progress.stage == "estimate" and progress.message:
-            print(f"estimate: {progress.message}", file=self.file or sys.stderr, flush=True)
+        line = notice(progress, self.notices) if self.enabled else ""
+        if line:
+            print(line, file=self.file or sys.stderr, flush=True)
             return
         if not self.enabled or progress.stage != "train" or not progress.total or progress.step is None:
             return
@@ -162,6 +185,8 @@ def run_job(engine: Any, spec: Any, quiet: bool) -> Any:
         bar: Any = ProgressBar(enabled=not quiet and terminal)
     else:
         bar = TrainingLines(enabled=not quiet)
+    if getattr(spec, "estimate_only", False):  # the estimate is the result, printed once on stdout
+        bar.notices = tuple(stage for stage in bar.notices if stage != "estimate")
     try:
         return engine.run(spec, bar)
     except JobFailedError as error:

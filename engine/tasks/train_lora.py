@@ -144,6 +144,12 @@ def run(spec: TrainLoraJob, ctx: Any) -> Generator[Progress, None, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Fine-tune a LoRA of a model on a folder of sounds, e.g. `specdiff-cli train-lora my_sounds/ -o "
+        "zorblat.safetensors --trigger zorblat`, then `specdiff-cli generate zorblat --lora zorblat.safetensors`. "
+        "The run's length is in optimizer steps; each step shows the model --batch-size clips, so each clip is seen "
+        "steps x batch size / clips times (--estimate prints that, the time and memory, and advice when the length "
+        "or the learning rate is far from what LoRA trainers use).")
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of audio files (captions: metadata.csv/jsonl, "
                         "NAME.txt beside each file, else the file name)")
     from engine.cli.common import add_overwrite_argument
@@ -154,12 +160,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: Riffusion if downloaded, else the shipped starter model)")
     parser.add_argument("--preset", default=None, help=f"memory preset: {', '.join(PRESETS)} "
                         "(default: cpu-starter without a CUDA GPU, else the one for the card's memory)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the preset's)")
-    parser.add_argument("--rank", type=int, default=None, help="LoRA rank (default: the preset's)")
-    parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the preset's)")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps, each of --batch-size clips "
+                        f"(default: the preset's; cpu-starter: {PRESETS['cpu-starter'].max_steps})")
+    parser.add_argument("--rank", type=int, default=None, help="LoRA rank: its size, at most the width of the model's "
+                        "attention layers (default: the preset's; cpu-starter: "
+                        f"{PRESETS['cpu-starter'].rank})")
+    parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha: the LoRA's strength is alpha / rank "
+                        "(default: the rank)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate, at most 0.1 (default: the preset's; "
+                        f"cpu-starter: {PRESETS['cpu-starter'].learning_rate:g}; LoRA trainers use 1e-5 to 1e-3)")
+    parser.add_argument("--batch-size", type=int, default=None, help="clips per step (default: the preset's; "
+                        f"cpu-starter: {PRESETS['cpu-starter'].batch_size})")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the LoRA's start, the noise and the "
+                        "validation split (default: 0): the same seed and settings give the same LoRA on one machine")
     parser.add_argument("--trigger", default="", help="trigger word put in front of every caption")
     parser.add_argument("--prefix", default="", help="text put in front of every caption (before the trigger)")
     parser.add_argument("--text-encoder", action=argparse.BooleanOptionalAction, default=None,
@@ -169,10 +182,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", default=None, help="the run's folder for checkpoints "
                         "(default: OUT.training beside the output)")
     parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
-    parser.add_argument("--format", dest="fmt", default="diffusers", choices=FORMATS)
-    parser.add_argument("--spectrogram-preset", default=None, help="for a model that does not name its spectrogram")
-    parser.add_argument("--duration", type=float, default=None, help="clip length in seconds (same)")
-    parser.add_argument("--height", type=int, default=None, help="mel bins of the images (default: the preset's)")
+    parser.add_argument("--format", dest="fmt", default="diffusers", choices=FORMATS,
+                        help="diffusers: the PEFT layout plain diffusers' load_lora_weights loads (default); kohya: "
+                        "lora_unet_* keys with the true alpha, for A1111 / ComfyUI / kohya tools")
+    parser.add_argument("--spectrogram-preset", default=None, help="the spectrogram the model was trained on, for a "
+                        "model whose card does not name it (the starter's and Riffusion's do)")
+    parser.add_argument("--duration", type=float, default=None, help="clip length in seconds, for such a model "
+                        "(default: the model card's)")
+    parser.add_argument("--height", type=int, default=None, help="mel bins of the images (default: the spectrogram "
+                        "preset's)")
     parser.add_argument("--estimate", action="store_true", help="print the time and peak memory of the run and stop")
 
 
@@ -243,9 +261,14 @@ def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:
     for result in results:
         facts = result.recipe.facts
         val = facts.get("final_validation_loss")
+        data = facts.get("dataset") or {}
+        skipped = data.get("skipped") or []
         print(f"Wrote {result.files[0]}: {facts['steps']} steps, training loss {facts['initial_loss']:.4f} -> "
               f"{facts['final_loss']:.4f}" + (f", validation loss {val:.4f}" if val is not None else "")
-              + f" in {facts['seconds']:.0f} s")
+              + f" in {facts['seconds']:.0f} s"
+              + (f"; {data['num_examples']} sounds" if "num_examples" in data else "")
+              + (f", {len(skipped)} skipped: " + "; ".join(f"{name} ({why})" for name, why in skipped[:3])
+                 + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "") if skipped else ""))
 
 
 TASK = Task(

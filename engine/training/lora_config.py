@@ -469,7 +469,7 @@ class Estimate:
             text += (f". The machine is busy (a step took {self.busy:.1f}x its CPU time): "
                      "the run takes longer if the load grows")
         advice = self.advice
-        return f"{text}. {advice}" if advice else text
+        return f"{text}.\n{advice}" if advice else text  # on a line of its own: the part to act on
 
     @property
     def advice(self) -> str:

@@ -58,6 +58,6 @@ def estimate(total_steps, clips_per_step, num_train):
 def test_the_estimate_ends_with_the_advice_and_counts_its_costs_in_good_english():
     text = estimate(900, 4, 3).describe()
     assert text.startswith("900 steps (each clip seen 1200.0 times)")
-    assert text.endswith(length_advice(900, 4, 3)) and ". Each clip is seen 1200 times" in text
+    assert text.endswith(length_advice(900, 4, 3)) and ".\nEach clip is seen 1200 times" in text
     assert "plus 1 save, 2 training-loss passes" in text
     assert "Each clip" not in estimate(200, 1, 2).describe()

@@ -5,6 +5,8 @@ bit; the estimate comes before training; bad data and settings give one-line mes
 
 from __future__ import annotations
 
+import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -214,23 +216,29 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
     out = tmp_path / "cli.safetensors"
     common = ["--model", str(TINY_SD), "--spectrogram-preset", "starter", "--duration", "1.28", "--height", "64",
               "--threads", "1", "--device", "cpu", "--offline"]
-    assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo",
+    data = tmp_path / "data"  # the sounds and a file that is not audio: skipped, and the user told which
+    shutil.copytree(sounds, data)
+    (data / "broken.wav").write_bytes(b"RIFF nonsense")
+    assert main(["train-lora", str(data), "-o", str(out), "--steps", "2", "--rank", "2", "--trigger", "beepo",
                  "--format", "kohya", *common]) == 0
     captured = capsys.readouterr()
     printed = captured.out
     assert printed.startswith(f"Wrote {out}: 2 steps, training loss ")
+    assert "; 5 sounds, 1 skipped: broken.wav (" in printed
+    assert "dataset: 5 sounds, skipped 1 (broken.wav: " in captured.err  # before the run, too
     # stderr is not a terminal here: training still reports its progress, as lines with the loss
     assert [line.split(",")[0] for line in captured.err.splitlines() if line.startswith("train:")] == [
         "train: step 1/2", "train: step 2/2"]
     assert "train: step 2/2, loss " in captured.err
     (estimate,) = [line for line in captured.err.splitlines() if line.startswith("estimate:")]
     assert estimate.startswith("estimate: 2 steps (each clip seen") and "CPU time" in estimate  # before step 1
+    advice = captured.err.splitlines()[captured.err.splitlines().index(estimate) + 1]  # the line to act on
     assert captured.err.index("estimate:") < captured.err.index("train: step 1/2")
     info = read_lora_info(out)
     assert info["format"] == "kohya" and info["settings"]["rank"] == 2 and info["settings"]["alpha"] == 2.0
     assert info["trigger_words"] == ["beepo"]
     # 2 steps of 4 clips (the preset's batch) over 4 training clips: the estimate says that is short
-    assert "Each clip is seen only 2 times" in estimate and "underfit" in estimate
+    assert advice.startswith("Each clip is seen only 2 times") and "underfit" in advice
     # An estimate of a long run (nothing trained): far more showings than peers use, and a length advised
     assert main(["train-lora", str(sounds), "-o", str(out), "--steps", "2400", "--batch-size", "2", "--estimate",
                  *common]) == 0
@@ -255,6 +263,27 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
         assert error.count("\n") == 1 and said in error and "`" not in error, error
     assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--resume", *common]) == 1
     assert "Nothing to resume" in capsys.readouterr().err
+
+
+def test_a_terminal_shows_the_dataset_and_the_estimate_as_lines_above_the_bar():
+    """On a terminal the bar's label was all a user saw of the skipped files and of the estimate
+    (with its advice on the run's length); they are lines above the bar now, as in a log."""
+    from engine.cli.common import ProgressBar
+    from engine.specs import Progress
+
+    screen = io.StringIO()
+    bar = ProgressBar(enabled=True, file=screen)
+    for event in (Progress("dataset", 0, 1, "Reading the sounds"),
+                  Progress("dataset", 1, 1, "4 sounds, skipped 1 (a.wav: not audio)"),
+                  Progress("load", 0, 0, "Loading"),
+                  Progress("estimate", 0, 900, "900 steps ... Each clip is seen 1200 times"),
+                  Progress("train", 1, 900, "step 1")):
+        bar(event)
+    bar.close()
+    lines = screen.getvalue().replace("\r", "\n").splitlines()
+    assert "dataset: 4 sounds, skipped 1 (a.wav: not audio)" in lines
+    assert "estimate: 900 steps ... Each clip is seen 1200 times" in lines
+    assert not any("Reading the sounds" in line for line in lines)  # a label, as before
 
 
 def test_the_starter_model_learns_and_its_lora_changes_a_starter_generation(engine, tmp_path):
