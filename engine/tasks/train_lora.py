@@ -219,7 +219,7 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
     if args.device != "auto":
         settings["device"] = args.device
     try:
-        return TrainLoraJob(
+        spec = TrainLoraJob(
             output=str(output), model=cli.default_model(), data_dir=args.data_dir, preset=preset, settings=settings,
             trigger=args.trigger, prefix=args.prefix, fmt=args.fmt, resume=args.resume, num_steps=args.steps or 0,
             checkpoint_every=args.checkpoint_every, seed=args.seed, output_dir=args.run_dir or "",
@@ -228,6 +228,11 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
         )
     except (ValueError, LoraTrainingError) as error:
         raise CliError(_flag_names(str(error)), EXIT_USAGE) from None
+    if args.device == "auto" and spec.config.device.startswith("cuda") and _cuda_memory() is None:
+        # a GPU preset named on a machine without one (the engine's own message speaks of the app's settings)
+        raise CliError(f"the {spec.preset} preset trains on a CUDA GPU and this machine has none; use "
+                       "--preset cpu-starter (the settings for the CPU).", EXIT_USAGE)
+    return spec
 
 
 #: The command-line flag of each setting a message can name (messages name the spec's fields).

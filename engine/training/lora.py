@@ -1057,6 +1057,7 @@ def run_train_lora(spec: Any, ctx: Any = None) -> Generator[LoraProgress, None, 
     yield LoraProgress("dataset", 0, 1, "Reading the sounds")
     store = getattr(ctx, "store", None)
     model = spec.model
+    resolve_model(model, store)  # a model that is missing or not a model says so, before its spectrogram is asked
     target = target_for_model(model, preset=spec.spectrogram_preset, duration_s=spec.duration_s, height=spec.height)
     dataset = build_dataset(spec.data_dir, target, clips=spec.clips, trigger=spec.trigger, prefix=spec.prefix,
                             captions=dict(spec.captions))

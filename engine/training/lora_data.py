@@ -100,7 +100,7 @@ def target_for_model(model: str, *, preset: str | None = None, duration_s: float
     if preset is None or duration_s is None:
         raise LoraDataError(
             f"Model '{model}' does not say which spectrogram it was trained on; pass a spectrogram preset "
-            "and a clip length."
+            "and a clip length (--spectrogram-preset and --duration on the command line)."
         )
     return make_target(preset, float(duration_s), height)
 

@@ -261,8 +261,31 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
         assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), *common, *flags]) == 2, flags
         error = capsys.readouterr().err
         assert error.count("\n") == 1 and said in error and "`" not in error, error
+    # A base model that is not there, or not a model: said before the sounds are read or a spectrogram asked for
+    not_a_model = tmp_path / "not_a_model"
+    not_a_model.mkdir()
+    for model, said in ((str(not_a_model), "is not a complete diffusers Stable Diffusion pipeline"),
+                        ("nobody/nothing", "Model 'nobody/nothing' is not downloaded")):
+        assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--model", model,
+                     "--device", "cpu", "--offline"]) == 1
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and said in error and "spectrogram" not in error, error
     assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--resume", *common]) == 1
     assert "Nothing to resume" in capsys.readouterr().err
+
+
+def test_a_gpu_preset_on_a_machine_without_one_names_the_cpu_preset(sounds, tmp_path, capsys):
+    import torch
+
+    from engine.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--preset", "gpu-8gb",
+                 "--offline"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "the gpu-8gb preset trains on a CUDA GPU" in error
+    assert "--preset cpu-starter" in error and "settings" not in error.split("(")[0]
 
 
 def test_a_terminal_shows_the_dataset_and_the_estimate_as_lines_above_the_bar():
