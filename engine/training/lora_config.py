@@ -456,9 +456,12 @@ class Estimate:
         text = (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
                 f"{_duration(self.seconds)} ({_duration(self.seconds_low)} to {_duration(self.seconds_high)}) of "
                 f"wall time at the load measured now, {_duration(self.cpu_seconds)} of {self.cpu_clock} CPU time, "
-                f"{_size(self.peak_memory_bytes)} peak on {self.device}"
-                + (f" (the run's tensors, worked out from their sizes; this process has peaked at "
-                   f"{_size(self.process_peak_bytes)} so far)" if self.process_peak_bytes else ""))
+                # On the CPU the process's measured peak is what the machine must have (the model and
+                # torch too): a user reading the run's tensors alone as 'peak' would expect far less.
+                + (f"{_size(self.process_peak_bytes)} peak memory on {self.device} (this process's measured peak so "
+                   f"far, the model and torch included; the run's own tensors {_size(self.peak_memory_bytes)}, "
+                   "worked out from their sizes)" if self.process_peak_bytes
+                   else f"{_size(self.peak_memory_bytes)} peak memory on {self.device}"))
         if self.timed_steps:
             text += (f"; timed {self.timed_steps} steps after {self.warmup_steps} warm-up: "
                      f"{self.step_s:.3g} ± {self.step_spread_s:.2g} s wall, {self.step_cpu_s:.3g} s CPU each")

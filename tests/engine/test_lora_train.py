@@ -104,7 +104,9 @@ def test_the_estimate_is_steps_times_a_timed_step_plus_the_costs_the_run_then_ha
     assert estimate.seconds_low <= estimate.seconds <= estimate.seconds_high
     assert estimate.cpu_clock == "thread" and estimate.threads == 1  # num_threads=1: this thread's CPU time
     assert estimate.process_peak_bytes > estimate.peak_memory_bytes  # measured: torch itself, the model, the run
-    assert "this process has peaked at" in estimate.describe()
+    # the figure a user must have free comes first, the run's own tensors after it
+    assert "B peak memory on cpu (this process's measured peak so far, the model and torch included" in \
+        estimate.describe()
     after = events[at + 1:]
     validate = [e for e in after if e.stage == "validate"]
     rounds = [e for e in after if e.stage == "sample"]
