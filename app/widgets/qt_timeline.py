@@ -74,6 +74,10 @@ DETAIL_MAX_BATCH = 16
 #: or one lane no track needs dropped. The swap itself only hides the old lanes and fills the
 #: overview, so no turn of an open stalls the GUI however many tracks and clips come.
 LANE_CLEAR_BATCH = 16
+#: A spectrogram that arrives is given to the detailed items showing its audio this many per
+#: event-loop turn (1-2 ms each: a loop chopped into slices puts one audio under every item in
+#: view, 26 of them took 40 ms in one turn); ``spectrogram_computed`` waits for the last of them.
+SPECTROGRAM_BATCH = 8
 
 
 def _stack_z(seq: int) -> float:
@@ -92,7 +96,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         seek_requested(float seconds): the user clicked or scrubbed to a time (the project's
             playhead has already moved there).
         view_range_changed(float start_s, float end_s): the visible time range changed.
-        spectrogram_computed(str clip_id): a clip's spectrogram image is complete.
+        spectrogram_computed(str clip_id): a clip's spectrogram image is complete (and every item
+            showing its audio has it; see SPECTROGRAM_BATCH).
         spectrogram_failed(str clip_id, str reason): it could not be computed (the waveform stays).
         tool_changed(str tool): "edit", "box" or "mask".
         spectrogram_style_changed(str colormap, float range_db): the spectrograms' colours changed.
@@ -143,6 +148,14 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._lane_timer.setSingleShot(True)
         self._lane_timer.setInterval(0)
         self._lane_timer.timeout.connect(self._on_lane_timer)
+        #: Items still to be given their audio's spectrogram, (audio key, clip id) in arrival
+        #: order, and the finished spectrograms (key -> clip ids) told once those are given.
+        self._spectrograms_due: dict[tuple[int, str], None] = {}
+        self._finished_due: dict[int, list[str]] = {}
+        self._spectrogram_timer = QtCore.QTimer(self)
+        self._spectrogram_timer.setSingleShot(True)
+        self._spectrogram_timer.setInterval(0)
+        self._spectrogram_timer.timeout.connect(self._give_spectrograms)
         self.visuals = VisualsCache(self)
         self._spectrogram_style = (COLORMAP_NAME, DISPLAY_RANGE_DB)
         self._spectrogram_lut = spectrogram_lut(*self._spectrogram_style)
@@ -154,7 +167,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.visuals.pyramid_ready.connect(self._on_visuals_pyramid_ready)
         self.visuals.spectrogram_started.connect(self._on_visuals_spectrogram_started)
         self.visuals.spectrogram_updated.connect(self._on_visuals_spectrogram_updated)
-        self.visuals.spectrogram_finished.connect(lambda key, clip_id: self.spectrogram_computed.emit(clip_id))
+        self.visuals.spectrogram_finished.connect(self._on_visuals_spectrogram_finished)
         self.visuals.spectrogram_failed.connect(self.spectrogram_failed)
         self._build_ui()
         self._build_actions()
@@ -292,7 +305,10 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
             event.disconnect(handler)
         self._event_pairs = []
         self._lane_timer.stop()
+        self._spectrogram_timer.stop()
         self._lanes_pending = self._details_scheduled = False  # what was still to draw is dropped
+        self._spectrograms_due.clear()
+        self._finished_due.clear()
         self.visuals.shutdown()
 
     def closeEvent(self, ev) -> None:  # noqa: N802 - Qt API
@@ -761,17 +777,45 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         return list(self._key_items.get(key, {}).values())
 
     def _on_visuals_spectrogram_started(self, key: int, image: SpectrogramImage) -> None:
-        for item in self._items_showing(key):
-            item.set_spectrogram(image)
+        for clip_id in self._key_items.get(key, {}):
+            self._spectrograms_due[(key, clip_id)] = None
         self._update_scale()
+        self._spectrogram_timer.start()  # a batch per turn from the timer (not in this queued call)
+
+    def _give_spectrograms(self) -> None:
+        """Give up to SPECTROGRAM_BATCH due items their audio's spectrogram; the rest on the next
+        turn. A finished spectrogram is told (spectrogram_computed) once none of its items waits."""
+        given = 0
+        while self._spectrograms_due and given < SPECTROGRAM_BATCH:
+            key, clip_id = next(iter(self._spectrograms_due))
+            del self._spectrograms_due[(key, clip_id)]
+            item = self._key_items.get(key, {}).get(clip_id)
+            visuals = self.visuals.get(key)
+            image = visuals.spectrogram if visuals is not None else None
+            if item is None or image is None or (item.spectrogram is not None and item.spectrogram.image is image):
+                continue  # gone, or made since with the image
+            item.set_spectrogram(image)
+            given += 1
+        waiting = {key for key, _ in self._spectrograms_due}
+        for key in [k for k in self._finished_due if k not in waiting]:
+            for clip_id in self._finished_due.pop(key):
+                self.spectrogram_computed.emit(clip_id)
+        if self._spectrograms_due and self._event_pairs:
+            self._spectrogram_timer.start()
+
+    def _on_visuals_spectrogram_finished(self, key: int, clip_id: str) -> None:
+        if any(due_key == key for due_key, _ in self._spectrograms_due):
+            self._finished_due.setdefault(key, []).append(clip_id)
+        else:
+            self.spectrogram_computed.emit(clip_id)
 
     def _on_visuals_spectrogram_updated(self, key: int) -> None:
         for item in self._items_showing(key):
             item.refresh_children()
 
     def spectrogram_pending(self) -> bool:
-        """True while a spectrogram is still being computed."""
-        return self.visuals.pending()
+        """True while a spectrogram is still being computed or given to the items showing it."""
+        return self.visuals.pending() or bool(self._spectrograms_due)
 
     def _update_extent(self) -> None:
         """The overview's time range and the scroll bar's range after the project's end moved."""

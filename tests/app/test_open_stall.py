@@ -201,3 +201,46 @@ def test_a_view_mode_change_mid_rebuild_reaches_every_lane(make_timeline, qtbot,
     wait_built(qtbot, timeline)
     assert {lane.layout.mode for lane in timeline.lanes()} == {mode}
     assert len(timeline.lanes()) == 4
+
+
+def test_a_spectrogram_reaches_the_items_of_its_audio_a_batch_per_turn(make_timeline, qtbot):
+    """A loop chopped into slices: every item in view shows the same audio, so one spectrogram
+    arriving used to be given to all of them in one turn."""
+    import time
+
+    import numpy as np
+
+    from app.model.commands import CommandGroup
+    from app.model.project import Clip
+    from app.widgets.qt_timeline import SPECTROGRAM_BATCH
+    from tests.app.test_timeline import RATE_HZ
+
+    timeline, project, stack = make_timeline()
+    t = np.arange(4 * RATE_HZ) / RATE_HZ
+    loop = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)[None, :]
+    slices = [Clip(name=f"slice {i}", audio=loop, sample_rate_hz=RATE_HZ, start_s=0.5 * i,
+                   offset_s=(i % 8) * 0.5, duration_s=0.5) for i in range(5 * SPECTROGRAM_BATCH)]
+    timeline.set_visible_range(0.0, 0.5 * len(slices))
+    with_image = lambda: sum(  # noqa: E731
+        timeline.clip_item(c.id).spectrogram is not None for c in slices)
+    at_arrival, at_computed = [], []
+    timeline.visuals.spectrogram_started.connect(lambda *_: at_arrival.append(with_image()))
+    timeline.spectrogram_computed.connect(lambda *_: at_computed.append(with_image()))
+    stack.push_command(CommandGroup(project, "slices", [AddClip(project, project.tracks[0].id, c) for c in slices]))
+    assert timeline.detailed_clip_ids() == {c.id for c in slices}
+    for _ in range(30000):  # the worker computes it meanwhile
+        if at_arrival:
+            break
+        one_turn()
+        time.sleep(0.002)
+    assert at_arrival == [0]  # none in the turn it arrived in
+    given = [with_image()]
+    while given[-1] < len(slices):
+        one_turn()
+        given.append(with_image())
+        assert len(given) < 1000
+    steps = np.diff(given)
+    assert steps.max() <= SPECTROGRAM_BATCH and len(steps) >= len(slices) // SPECTROGRAM_BATCH - 1
+    qtbot.waitUntil(lambda: bool(at_computed), timeout=60000)
+    assert at_computed == [len(slices)]  # told once every item shows it
+    assert not timeline.spectrogram_pending()
