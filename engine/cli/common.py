@@ -51,13 +51,14 @@ class Parser(argparse.ArgumentParser):
 
 
 #: Stages whose message is a line for the user (see :func:`notice`).
-NOTICE_STAGES = ("dataset", "estimate")
+NOTICE_STAGES = ("dataset", "estimate", "lora")
 
 
 def notice(progress: Any, stages: Sequence[str] = NOTICE_STAGES) -> str:
     """The line a user must read, not a bar's label, for a progress event ('' for the others): a
     training run's dataset once read (the sounds used, those skipped and why) and its estimate
-    (time, memory, and advice on the run's length and learning rate)."""
+    (time, memory, and advice on the run's length and learning rate); a LoRA trained for another
+    model than the job's."""
     if not progress.message or progress.stage not in stages:
         return ""
     if progress.stage == "dataset" and not (progress.total and progress.step == progress.total):

@@ -136,16 +136,29 @@ def _lora_load_error(path_or_id: str, model: str, error: BaseException, ctx: Any
                          text)
     target = f"model '{model}'" if model else "this model"
     head = f"LoRA '{path_or_id}' does not fit {target}: it was made for a model with other layer sizes"
-    try:
-        from engine.training.lora_library import describe_lora
-
-        entry = describe_lora(path_or_id, getattr(getattr(ctx, "store", None), "cache_dir", None))
-        if entry.base_model and entry.fits(model) is False:
-            head = f"LoRA '{path_or_id}' was trained for {entry.base_model_title or entry.base_model}, not {target}"
-    except (OSError, ValueError):
-        pass
+    entry = _lora_entry(path_or_id, ctx)
+    if entry is not None and entry.fits(model) is False:
+        head = f"LoRA '{path_or_id}' was trained for {entry.base_model_title or entry.base_model}, not {target}"
     where = f" ({mismatch[1]}: {mismatch[2]} in the LoRA, {mismatch[3]} in the model)" if mismatch else ""
     return f"{head}{where}. Use it with the model it was trained for."
+
+
+def _lora_entry(path_or_id: str, ctx: Any) -> Any:
+    """The library's description of a LoRA (base model, trigger words) from its file, None when
+    the file cannot be read."""
+    from engine.training.lora_library import describe_lora
+
+    try:
+        return describe_lora(path_or_id, getattr(getattr(ctx, "store", None), "cache_dir", None))
+    except (OSError, ValueError):
+        return None
+
+
+def _lora_warning(path_or_id: str, model: str, ctx: Any) -> str:
+    """A line when the LoRA's file says it was trained for another model than ``model`` (the
+    library's flag, :meth:`engine.training.lora_library.LoraEntry.warning`), else ''."""
+    entry = _lora_entry(path_or_id, ctx)
+    return entry.warning(model) if entry is not None else ""
 
 
 def apply_loras(pipe: Any, loras: tuple[tuple[str, float], ...], ctx: Any = None, model: str = "") -> list[str]:
@@ -199,6 +212,10 @@ def run_with_model(
     pipe = pipeline_of(loaded)
     adapters = apply_loras(pipe, spec.loras, ctx, spec.model)
     try:
+        for path_or_id, _weight in spec.loras:  # it loaded, but its file names another model
+            warning = _lora_warning(path_or_id, spec.model, ctx)
+            if warning:
+                yield Progress(stage="lora", message=warning)
         return (yield from work(loaded))
     finally:
         remove_loras(pipe, adapters)

@@ -111,6 +111,34 @@ def test_a_lora_of_another_base_model_is_one_line_that_says_so(capsys, tmp_path,
     assert not (tmp_path / "x.wav").exists()
 
 
+def test_a_lora_of_another_model_with_the_same_layers_applies_with_a_note_on_the_terminal(tmp_path, tiny_lora):
+    """The same architecture, another model (here a copy of the tiny model in another folder): the
+    LoRA loads, and the job says what the app's library flags; a terminal shows it above the bar."""
+    import io
+    import shutil
+
+    from engine.api import Engine, EngineSettings, GenerateJob
+    from engine.cli.common import ProgressBar
+
+    lora, base = tiny_lora
+    other = tmp_path / "other-model"
+    shutil.copytree(base, other)
+    events = []
+    with Engine(EngineSettings(device="cpu", offline=True)) as engine:
+        job = GenerateJob(prompt="zorb", model=str(other), seed=3, num_inference_steps=2, duration_s=0.64,
+                          loras=((str(lora), 1.0),))
+        (result,) = engine.run(job, events.append, timeout_s=600)
+    (note,) = [e.message for e in events if e.stage == "lora"]
+    assert note == f"'zorb' was trained for {base}, not this model: it may do nothing useful."
+    assert result.recipe.loras == ((str(lora), 1.0),)
+    screen = io.StringIO()
+    bar = ProgressBar(enabled=True, file=screen)
+    for event in events:
+        bar(event)
+    bar.close()
+    assert f"lora: {note}" in screen.getvalue().replace("\r", "\n").splitlines()
+
+
 def test_a_missing_lora_or_a_bad_weight_is_one_line(capsys, tmp_path, tiny_lora):
     lora, _ = tiny_lora
     status, _, err = run_cli(capsys, *GENERATE, "-o", tmp_path / "x.wav", "--lora", str(tmp_path / "nope.safetensors"))
