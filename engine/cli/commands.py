@@ -33,10 +33,28 @@ def run_task(task: Any, args: argparse.Namespace) -> int:
     """Run a task's CLI command: its spec from the arguments, the job, its results written."""
     cli = CliRun(args)
     spec = task.spec_from_args(args, cli)
-    with make_engine(args, store=cli.store) as engine:
-        results = run_job(engine, spec, args.quiet)
+    try:
+        with make_engine(args, store=cli.store) as engine:  # leaving it cancels the job
+            results = run_job(engine, spec, args.quiet)
+    except KeyboardInterrupt:
+        raise CliError(interrupted_message(spec), EXIT_INTERRUPTED) from None
     (task.write_results or write_audio_results)(results, args, cli)
     return 0
+
+
+def interrupted_message(spec: Any) -> str:
+    """What Ctrl-C left: for a training run, whether the same command with --resume goes on from a
+    checkpoint (and from which step), or there is none yet."""
+    latest = getattr(spec, "latest_checkpoint", None)
+    if latest is None:
+        return "interrupted"
+    found = latest()
+    if found:
+        step, folder = found
+        return (f"interrupted; the checkpoint after step {step} of {spec.num_steps} is in '{folder.parent.parent}': "
+                "the same command with --resume goes on from it")
+    every = f" (one every {spec.checkpoint_every} steps)" if spec.checkpoint_every else " (this run saves none)"
+    return f"interrupted before the first checkpoint{every}: nothing to resume, the run starts over"
 
 
 def build_parser() -> argparse.ArgumentParser:

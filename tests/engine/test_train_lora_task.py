@@ -288,6 +288,23 @@ def test_a_gpu_preset_on_a_machine_without_one_names_the_cpu_preset(sounds, tmp_
     assert "--preset cpu-starter" in error and "settings" not in error.split("(")[0]
 
 
+def test_ctrl_c_says_whether_resume_goes_on_and_from_which_step(sounds, tmp_path):
+    """What a user reads after Ctrl-C in specdiff-cli train-lora (the job is cancelled within a
+    step; its complete checkpoints stay): where --resume goes on from, or that there is nothing yet."""
+    from engine.cli.commands import interrupted_message
+
+    spec = job(sounds, tmp_path / "z.safetensors", num_steps=300, checkpoint_every=100)
+    assert interrupted_message(spec) == ("interrupted before the first checkpoint (one every 100 steps): nothing to "
+                                         "resume, the run starts over")
+    spec.save_checkpoint(100, lambda folder: (folder / "state.pt").write_bytes(b"state"))
+    (tmp_path / "z.training" / "checkpoints" / "step-00000200").mkdir()  # being written when stopped: not complete
+    assert interrupted_message(spec) == (f"interrupted; the checkpoint after step 100 of 300 is in "
+                                         f"'{tmp_path / 'z.training'}': the same command with --resume goes on from it")
+    from engine.api import GenerateJob
+
+    assert interrupted_message(GenerateJob("zorb")) == "interrupted"
+
+
 def test_a_terminal_shows_the_dataset_and_the_estimate_as_lines_above_the_bar():
     """On a terminal the bar's label was all a user saw of the skipped files and of the estimate
     (with its advice on the run's length); they are lines above the bar now, as in a log."""
