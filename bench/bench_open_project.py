@@ -16,7 +16,7 @@ under 5 s with no stall over 100 ms.
 Then the mix of the largest project: peak memory (tracemalloc) of exporting it to a WAV block by
 block, against rendering the same mix as one array (the reference, measured in the same run).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_open_project.py [--clips 20 100 500 2000]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_open_project.py [--clips 20 100 500 2000] [--sources 16]
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ TARGET_OPEN_S = 5.0
 TARGET_STALL_MS = 100.0
 
 
-def make_project(clips: int):
-    """``clips`` one-second slices of SOURCES sources, end to end on TRACKS tracks."""
+def make_project(clips: int, sources_n: int = SOURCES):
+    """``clips`` one-second slices of ``sources_n`` sources, end to end on TRACKS tracks."""
     from app.model.project import Clip, Project, Track
 
     rng = np.random.default_rng(0)
@@ -52,14 +52,14 @@ def make_project(clips: int):
     t = np.arange(n) / SOURCE_RATE_HZ
     sources = [
         (0.3 * np.sin(2 * np.pi * (110 * (k + 1)) * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)[None, :]
-        for k in range(SOURCES)
+        for k in range(sources_n)
     ]
     project = Project()
     tracks = [Track(name=f"Track {i + 1}") for i in range(TRACKS)]
     for i in range(clips):
         track = tracks[i % TRACKS]
-        source = sources[i % SOURCES]
-        offset = float((i // SOURCES) % int(SOURCE_S))
+        source = sources[i % sources_n]
+        offset = float((i // sources_n) % int(SOURCE_S))
         track.clips.append(
             Clip(name=f"slice {i}", audio=source, sample_rate_hz=SOURCE_RATE_HZ,
                  start_s=float(i // TRACKS), offset_s=offset, duration_s=1.0)
@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, nargs="+", default=[20, 100, 500, 2000])
     parser.add_argument("--timeout-s", type=float, default=600.0)
     parser.add_argument("--no-mix", action="store_true", help="skip the mix memory measurement")
+    parser.add_argument("--sources", type=int, default=SOURCES,
+                        help="distinct sources the slices are cut from (1: a single loop chopped up, so every clip "
+                             "in view shares one waveform and one spectrogram)")
     args = parser.parse_args()
 
     from PySide6.QtWidgets import QApplication
@@ -201,7 +204,7 @@ def main() -> None:
     from engine.api import EngineSettings
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{os.cpu_count()} CPUs, load average {load:.2f}; {TRACKS} tracks of 1 s slices of {SOURCES} sources")
+    print(f"{os.cpu_count()} CPUs, load average {load:.2f}; {TRACKS} tracks of 1 s slices of {args.sources} sources")
     with tempfile.TemporaryDirectory(prefix="specdiff-bench-open-") as tmp:
         folder = Path(tmp)
         client = EngineClient(EngineSettings(device="cpu", offline=True, cache_dir=str(folder / "hub")))
@@ -227,7 +230,7 @@ def main() -> None:
         project = None
         try:
             for clips in args.clips:
-                project = make_project(clips)
+                project = make_project(clips, max(1, args.sources))
                 path = folder / f"p{clips}.sdproj"
                 save_project(project, path)
                 t0 = time.perf_counter()
