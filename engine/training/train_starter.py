@@ -122,6 +122,9 @@ class TrainConfig:
     # noise the UNet made. 0 turns it off.
     decoder_steps: int = 2000
     decoder_lr: float = 5e-4
+    # The text encoder's size (CLIP text transformer layers and width).
+    text_layers: int = 2
+    text_hidden_size: int = 64
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -170,14 +173,19 @@ def make_vae(sample_size: int = IMAGE_HEIGHT) -> Any:
     )
 
 
-def make_unet(sample_size: int = IMAGE_HEIGHT // 8, block_out_channels: tuple[int, ...] = (32, 64, 64)) -> Any:
+def make_unet(
+    sample_size: int = IMAGE_HEIGHT // 8,
+    block_out_channels: tuple[int, ...] = (32, 64, 64),
+    cross_attention_dim: int = TEXT_HIDDEN_SIZE,
+) -> Any:
     """A small SD-style UNet. Besides cross-attention, the pooled prompt embedding is added to the
     timestep embedding (``addition_embed_type="text"``) and every ResNet block is modulated by it
     (scale and shift): a global path that learns "which pitch / which rate" far faster from
     scratch than cross-attention alone (in a pilot run, 800 steps of cross-attention only left the
     pitch independent of the prompt). Cross-attention at the 16x16 level too doubled the step
     time on CPU, so it runs at 8x8 and 4x4 only. ``sample_size`` is the latent height,
-    ``block_out_channels`` the width of the three levels."""
+    ``block_out_channels`` the width of the three levels, ``cross_attention_dim`` the text
+    encoder's width."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
@@ -189,7 +197,7 @@ def make_unet(sample_size: int = IMAGE_HEIGHT // 8, block_out_channels: tuple[in
         block_out_channels=tuple(block_out_channels),
         layers_per_block=1,
         norm_num_groups=16,
-        cross_attention_dim=TEXT_HIDDEN_SIZE,
+        cross_attention_dim=cross_attention_dim,
         attention_head_dim=4,
         addition_embed_type="text",
         addition_embed_type_num_heads=4,
@@ -197,14 +205,14 @@ def make_unet(sample_size: int = IMAGE_HEIGHT // 8, block_out_channels: tuple[in
     )
 
 
-def make_text_encoder(vocab: dict[str, int]) -> Any:
+def make_text_encoder(vocab: dict[str, int], hidden_size: int = TEXT_HIDDEN_SIZE, layers: int = 2) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel
 
     config = CLIPTextConfig(
         vocab_size=len(vocab),
-        hidden_size=TEXT_HIDDEN_SIZE,
-        intermediate_size=4 * TEXT_HIDDEN_SIZE,
-        num_hidden_layers=2,
+        hidden_size=hidden_size,
+        intermediate_size=4 * hidden_size,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         max_position_embeddings=MAX_TOKEN_LENGTH,
         layer_norm_eps=1e-5,
@@ -661,9 +669,16 @@ class Recipe:
         return int(self.spectrogram["num_frequencies"])
 
 
-def train(config: TrainConfig, out_dir: Path, recipe: Recipe | None = None) -> Iterator[Progress]:
+def train(
+    config: TrainConfig, out_dir: Path, recipe: Recipe | None = None, vae_from: Path | None = None
+) -> Iterator[Progress]:
     """Train the starter model with ``config`` and save it to ``out_dir`` (replaced if present).
     ``recipe`` is the first starter model's (:data:`STARTER_RECIPE`) unless given.
+
+    ``vae_from``: a starter model folder (the same recipe's, trained earlier) whose VAE is reused
+    as it is: the VAE and decoder stages are skipped and the UNet learns the latents of that
+    VAE's encoder, which the decoder fine-tune never changes. A run that changes only the text
+    encoder or the UNet then costs their stages alone.
 
     Yields :class:`Progress` (stages synthesize, train-vae, encode, train-text, train-unet,
     train-decoder, save; a recipe's dataset may report other stages first). The run sets torch's
@@ -674,12 +689,12 @@ def train(config: TrainConfig, out_dir: Path, recipe: Recipe | None = None) -> I
 
     before = torch.get_num_threads()
     try:
-        yield from _train(config, out_dir, recipe)
+        yield from _train(config, out_dir, recipe, vae_from)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterator[Progress]:
+def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None, vae_from: Path | None = None) -> Iterator[Progress]:
     import torch
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
@@ -708,8 +723,11 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterato
     tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
 
     torch.manual_seed(config.seed)
-    vae = make_vae(recipe.height)
-    yield from train_vae(vae, dataset.images, config, generator)
+    if vae_from is not None:
+        vae = _reused_vae(Path(vae_from), recipe)
+    else:
+        vae = make_vae(recipe.height)
+        yield from train_vae(vae, dataset.images, config, generator)
 
     latents: tuple[Any, Any] | None = None
     for item in encode_dataset(vae, dataset.images):
@@ -718,13 +736,16 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterato
         else:
             latents = item
     assert latents is not None
-    # Unit-variance latents for the UNet, as SD's scaling_factor does (stored in the VAE config).
-    scaling = float(1.0 / latents[0].std())
-    vae.register_to_config(scaling_factor=scaling)
+    # Unit-variance latents for the UNet, as SD's scaling_factor does (stored in the VAE config;
+    # a reused VAE keeps the factor its own run measured).
+    if vae_from is None:
+        vae.register_to_config(scaling_factor=float(1.0 / latents[0].std()))
+    scaling = float(vae.config.scaling_factor)
     latents = (latents[0] * scaling, latents[1] * scaling)
 
     torch.manual_seed(config.seed + 1)
-    unet, text_encoder, scheduler = recipe.make_unet(config), make_text_encoder(vocab), make_scheduler()
+    unet, scheduler = recipe.make_unet(config), make_scheduler()
+    text_encoder = make_text_encoder(vocab, config.text_hidden_size, config.text_layers)
     ema: tuple[dict, dict] | None = None
     messages: list[str] = []
     for item in train_unet(unet, text_encoder, tokenizer, scheduler, latents, dataset, config, generator):
@@ -737,7 +758,8 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterato
     unet.load_state_dict(ema[0])
     text_encoder.load_state_dict(ema[1])
     # Its own generator: the stage adds to a run without changing anything before it.
-    yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
+    if vae_from is None:
+        yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
     vae_loss = _reconstruction_loss(vae, dataset.images[:256])
 
     yield Progress("save", 0, 1, f"saving to {out_dir}")
@@ -762,6 +784,8 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None) -> Iterato
     unet_loss = float(found.group(1)) if found else float("nan")
     losses = {"vae_reconstruction_l1": round(vae_loss, 5), "unet_epsilon_mse": round(unet_loss, 5)}
     metadata = recipe.metadata(config, losses, time.monotonic() - started)
+    if vae_from is not None:
+        metadata.setdefault("training", {})["vae_from"] = str(vae_from)
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -775,9 +799,20 @@ STARTER_RECIPE = Recipe(
     width=IMAGE_WIDTH,
     dataset=lambda config: synthesize_dataset(config.num_examples, config.seed),
     tokenizer_corpus=synth.caption_vocabulary,
-    make_unet=lambda config: make_unet(),
+    make_unet=lambda config: make_unet(cross_attention_dim=config.text_hidden_size),
     metadata=_metadata,
 )
+
+
+def _reused_vae(folder: Path, recipe: Recipe) -> Any:
+    """The VAE of an earlier run of ``recipe`` (see :func:`train`'s ``vae_from``), checked to be
+    for the same spectrogram."""
+    from diffusers import AutoencoderKL
+
+    spectrogram_file = folder / SPECTROGRAM_FILE
+    if not spectrogram_file.is_file() or json.loads(spectrogram_file.read_text()) != recipe.spectrogram:
+        raise ValueError(f"{folder} is not a starter model of this spectrogram: its VAE cannot be reused.")
+    return AutoencoderKL.from_pretrained(folder / "vae").eval()
 
 
 def reconstruct(vae: Any, images: np.ndarray) -> tuple[Any, Any]:
@@ -805,6 +840,8 @@ def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, desc
     the run with its progress printed."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=default_out, help="output diffusers folder")
+    parser.add_argument("--vae-from", type=Path, default=None,
+                        help="reuse the VAE of this earlier run of the same model (skips the VAE and decoder stages)")
     for f in fields(defaults):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=None)
     args = parser.parse_args(argv)
@@ -812,7 +849,7 @@ def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, desc
     config = replace(defaults, **overrides)
     started = time.monotonic()
     last_stage = None
-    for progress in train(config, args.out, recipe):
+    for progress in train(config, args.out, recipe, args.vae_from):
         elapsed = time.monotonic() - started
         if progress.stage != last_stage or progress.step == progress.total or progress.step % 100 == 1:
             print(f"[{elapsed:7.1f} s] {progress.stage:11s} {progress.step}/{progress.total} {progress.message}", flush=True)

@@ -160,7 +160,7 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
 
 def make_unet(config: Train2Config) -> Any:
     w = config.unet_width
-    return ts.make_unet(STARTER2_SPECTROGRAM["num_frequencies"] // 8, (w, 2 * w, 2 * w))
+    return ts.make_unet(STARTER2_SPECTROGRAM["num_frequencies"] // 8, (w, 2 * w, 2 * w), config.text_hidden_size)
 
 
 EXAMPLE_PROMPTS = (
@@ -213,9 +213,10 @@ STARTER2_RECIPE = ts.Recipe(
 )
 
 
-def train(config: Train2Config, out_dir: Path) -> Iterator[Progress]:
-    """Train starter model 2 with ``config`` into ``out_dir`` (see the module docstring)."""
-    yield from ts.train(config, out_dir, STARTER2_RECIPE)
+def train(config: Train2Config, out_dir: Path, vae_from: Path | None = None) -> Iterator[Progress]:
+    """Train starter model 2 with ``config`` into ``out_dir`` (see the module docstring;
+    ``vae_from`` as :func:`engine.training.train_starter.train`)."""
+    yield from ts.train(config, out_dir, STARTER2_RECIPE, vae_from)
 
 
 def main(argv: list[str] | None = None) -> int:

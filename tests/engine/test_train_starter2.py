@@ -84,3 +84,32 @@ def test_the_tokenizer_reads_the_new_vocabulary_as_whole_words(trained):
         tokens = tokenizer.convert_ids_to_tokens(tokenizer(caption).input_ids)[1:-1]
         assert all(t.endswith("</w>") for t in tokens), tokens
         assert len(tokens) + 2 <= tokenizer.model_max_length
+
+
+def test_a_run_can_reuse_an_earlier_runs_vae_and_size_its_text_encoder(trained, tmp_path):
+    """--vae-from: the VAE and decoder stages are skipped, the saved VAE is the earlier one's
+    bit for bit (its scaling factor included), and the text encoder takes the configured size."""
+    import torch
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextModel
+
+    earlier, _ = trained
+    out = tmp_path / "again"
+    config = t2.Train2Config(**{**TINY.__dict__, "text_layers": 3, "text_hidden_size": 32})
+    stages = [p.stage for p in t2.train(config, out, vae_from=earlier)]
+    assert "train-vae" not in stages and "train-decoder" not in stages and stages[-1] == "save"
+    old, new = AutoencoderKL.from_pretrained(earlier / "vae"), AutoencoderKL.from_pretrained(out / "vae")
+    assert new.config.scaling_factor == old.config.scaling_factor
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+    text = CLIPTextModel.from_pretrained(out / "text_encoder")
+    assert text.config.num_hidden_layers == 3 and text.config.hidden_size == 32
+    assert json.loads((out / "starter.json").read_text())["training"]["vae_from"] == str(earlier)
+
+
+def test_a_vae_of_another_spectrogram_is_refused(trained, tmp_path):
+    earlier, _ = trained
+    other = tmp_path / "other"
+    (other / "vae").mkdir(parents=True)
+    (other / "spectrogram.json").write_text(json.dumps({**t2.STARTER2_SPECTROGRAM, "num_frequencies": 128}))
+    with pytest.raises(ValueError, match="not a starter model of this spectrogram"):
+        list(t2.train(TINY, tmp_path / "out", vae_from=other))
