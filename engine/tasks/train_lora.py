@@ -228,6 +228,11 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
         )
     except (ValueError, LoraTrainingError) as error:
         raise CliError(_flag_names(str(error)), EXIT_USAGE) from None
+    found = None if args.resume or args.estimate or args.overwrite else spec.latest_checkpoint()
+    if found:  # a new run deletes them: a user who forgot --resume after Ctrl-C would lose the run
+        raise CliError(f"the run folder '{spec.output_dir}' holds checkpoints of an earlier run (the newest after "
+                       f"step {found[0]}): pass --resume to go on from it, or --overwrite to start over (which "
+                       "deletes them).", EXIT_USAGE)
     if args.device == "auto" and spec.config.device.startswith("cuda") and _cuda_memory() is None:
         # a GPU preset named on a machine without one (the engine's own message speaks of the app's settings)
         raise CliError(f"the {spec.preset} preset trains on a CUDA GPU and this machine has none; use "

@@ -305,6 +305,21 @@ def test_ctrl_c_says_whether_resume_goes_on_and_from_which_step(sounds, tmp_path
     assert interrupted_message(GenerateJob("zorb")) == "interrupted"
 
 
+def test_a_new_run_over_an_unfinished_one_asks_for_resume_or_overwrite(sounds, tmp_path, capsys):
+    """Running the command again without --resume deleted the unfinished run's checkpoints."""
+    from engine.cli import main
+
+    out = tmp_path / "z.safetensors"
+    spec = job(sounds, out, num_steps=300, checkpoint_every=100)
+    spec.save_checkpoint(100, lambda folder: (folder / "state.pt").write_bytes(b"state"))
+    command = ["train-lora", str(sounds), "-o", str(out), "--model", str(TINY_SD), "--steps", "300", "--offline"]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds checkpoints of an earlier run (the newest after step 100)" in error
+    assert "pass --resume to go on from it, or --overwrite to start over" in error
+    assert (tmp_path / "z.training" / "checkpoints" / "step-00000100" / "state.pt").is_file()  # kept
+
+
 def test_a_terminal_shows_the_dataset_and_the_estimate_as_lines_above_the_bar():
     """On a terminal the bar's label was all a user saw of the skipped files and of the estimate
     (with its advice on the run's length); they are lines above the bar now, as in a log."""
