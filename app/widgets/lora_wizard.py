@@ -359,7 +359,9 @@ class DatasetPage(QWizardPage):
         self.skipped_list.clear()
         for name, why in dataset.skipped:
             self.skipped_list.addItem(f"Skipped {name}: {why}")
-        self.skipped_list.setVisible(bool(dataset.skipped))
+        for name in dataset.unmatched_captions:  # a typo in metadata.csv: the caption went nowhere
+            self.skipped_list.addItem(f"Caption for {name} unused: no such file in the folder")
+        self.skipped_list.setVisible(bool(dataset.skipped or dataset.unmatched_captions))
         spec = dataset.target
         self.summary_label.setText(
             f"{len(dataset)} sounds ({len(self.train_set)} training, {len(self.validation_set)} validation)"

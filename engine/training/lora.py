@@ -1061,9 +1061,7 @@ def run_train_lora(spec: Any, ctx: Any = None) -> Generator[LoraProgress, None, 
     target = target_for_model(model, preset=spec.spectrogram_preset, duration_s=spec.duration_s, height=spec.height)
     dataset = build_dataset(spec.data_dir, target, clips=spec.clips, trigger=spec.trigger, prefix=spec.prefix,
                             captions=dict(spec.captions))
-    skipped = "; ".join(f"{name}: {why}" for name, why in dataset.skipped)
-    yield LoraProgress("dataset", 1, 1, f"{len(dataset)} sounds" + (f", skipped {len(dataset.skipped)} ({skipped})"
-                                                                    if skipped else ""))
+    yield LoraProgress("dataset", 1, 1, dataset.describe())
     config = spec.config
     if not config.validation_prompts:  # sample the trigger word (or the first caption) unless told otherwise
         config = replace(config, validation_prompts=(dataset.trigger or dataset.examples[0].caption,))

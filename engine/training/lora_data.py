@@ -135,9 +135,24 @@ class LoraDataset:
     trigger: str = ""
     prefix: str = ""
     source: str = ""
+    #: Captions of metadata.csv / metadata.jsonl whose file_name is no file of the folder (a typo
+    #: there silently gave those files their names as captions).
+    unmatched_captions: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.examples)
+
+    def describe(self) -> str:
+        """One line: the sounds used, those skipped and why, and metadata captions that name no file."""
+        text = f"{len(self)} sound{'' if len(self) == 1 else 's'}"
+        if self.skipped:
+            text += f", skipped {len(self.skipped)} (" + "; ".join(f"{name}: {why}" for name, why in self.skipped) + ")"
+        if self.unmatched_captions:
+            names = ", ".join(self.unmatched_captions[:3]) + (" ..." if len(self.unmatched_captions) > 3 else "")
+            many = len(self.unmatched_captions) > 1
+            text += (f"; the metadata names {len(self.unmatched_captions)} file{'s' if many else ''} not in the folder "
+                     f"({names}): the sound{'s' if many else ''} meant got {'other captions' if many else 'another caption'}")
+        return text
 
     @property
     def captions(self) -> list[str]:
@@ -279,6 +294,8 @@ def build_dataset(
                 f"The folder '{root}' holds no audio files ({', '.join(AUDIO_SUFFIXES)})."
             )
         metadata = read_metadata_captions(root)
+        named = {p.relative_to(root).as_posix() for p in files} | {p.name for p in files}
+        unmatched = tuple(sorted(name for name in metadata if name not in named))
         for path in files:
             rel = path.relative_to(root).as_posix()
             try:
@@ -310,7 +327,8 @@ def build_dataset(
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3])
         more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
         raise LoraDataError(f"No usable sounds: all {len(skipped)} were skipped ({reasons}{more}).")
-    return LoraDataset(tuple(examples), target, tuple(skipped), trigger.strip(), prefix.strip(), source)
+    return LoraDataset(tuple(examples), target, tuple(skipped), trigger.strip(), prefix.strip(), source,
+                       unmatched if folder is not None else ())
 
 
 def split_dataset(dataset: LoraDataset, validation_fraction: float = 0.1, seed: int = 0) -> tuple[LoraDataset, LoraDataset]:

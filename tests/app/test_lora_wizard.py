@@ -40,7 +40,7 @@ def sounds(tmp_path):
     for i in range(4):
         sf.write(str(folder / f"tone{i}.wav"), 0.5 * np.sin(2 * np.pi * (350 + 90 * i) * t), RATE)
     (folder / "broken.wav").write_bytes(b"not audio at all")
-    (folder / "metadata.csv").write_text("file_name,text\ntone0.wav,a low hum\n", encoding="utf-8")
+    (folder / "metadata.csv").write_text("file_name,text\ntone0.wav,a low hum\ntone_9.wav,a typo\n", encoding="utf-8")
     return folder
 
 
@@ -97,8 +97,9 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert page.table.item(0, 1).text() == "a low hum"  # from metadata.csv, trigger shown apart
     assert page.table.item(0, 1).toolTip() == "Trained as: zorb, a low hum"
     assert [page.table.item(r, 2).text() for r in range(4)].count("validation") == 1
-    (skipped,) = [page.skipped_list.item(i).text() for i in range(page.skipped_list.count())]
+    skipped, unused = [page.skipped_list.item(i).text() for i in range(page.skipped_list.count())]
     assert skipped.startswith("Skipped broken.wav:") and page.skipped_list.isVisibleTo(page)
+    assert unused == "Caption for tone_9.wav unused: no such file in the folder"  # a typo in metadata.csv
     assert "4 sounds (3 training, 1 validation), 1 skipped" in page.summary_label.text()
     page.table.item(1, 1).setText("a bright beep")  # a typed caption
     page.grid.itemActivated.emit(page.grid.item(1))  # a spectrogram plays what the model learns

@@ -59,9 +59,20 @@ def test_captions_metadata_csv_jsonl_sidecar_and_file_name(tmp_path, make_tone, 
         "dog_bark-02.wav": "sfx zorblat, dog bark 02",
         "e.wav": "sfx zorblat, typed by hand",
     }
-    assert dataset.skipped == ()
+    assert dataset.skipped == () and dataset.unmatched_captions == ()
     assert dataset.summary()["trigger"] == "zorblat"
     assert caption_from_name("x_y.flac") == "x y"
+
+
+def test_a_metadata_caption_for_no_file_is_reported(tmp_path, make_tone, target):
+    """A typo in metadata.csv ('kick_1.wav' for kick-1.wav) gave the file its name as the caption
+    without a word; the dataset line now names the caption that went nowhere."""
+    write(tmp_path / "kick-1.wav", make_tone(440.0, 2.0))
+    (tmp_path / "metadata.csv").write_text("file_name,text\nkick_1.wav,a deep kick\n", encoding="utf-8")
+    dataset = build_dataset(tmp_path, target)
+    assert dataset.examples[0].caption == "kick 1" and dataset.unmatched_captions == ("kick_1.wav",)
+    assert dataset.describe() == ("1 sound; the metadata names 1 file not in the folder (kick_1.wav): the sound "
+                                  "meant got another caption")
 
 
 def test_preprocessing_resamples_mono_cuts_and_peak_normalises(tmp_path, target):
