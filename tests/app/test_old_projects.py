@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from assets.golden_check import assert_close_to_golden
 from assets.make_tiny_sd import TINY_SD_DIR
 
 from app.model.project import Selection
@@ -55,5 +56,5 @@ def test_an_old_project_opens_shows_its_recipes_and_regenerates(qtbot, window, o
                                    (inpainted, {"audio": AudioInput(source, rate)}, "inpaint")):
             spec = replace(spec_from_recipe(clip.recipe, inputs), model=str(TINY_SD_DIR))  # recorded elsewhere
             (result,) = engine.run(spec, timeout_s=600)
-            np.testing.assert_allclose(result.audio, clip.audio, rtol=0, atol=1e-6)
+            assert_close_to_golden(result.audio, clip.audio, golden)
             assert hashlib.sha256(clip.audio.tobytes()).hexdigest() == golden["cases"][case]["sha256"]

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from assets.make_tiny_sd import TINY_SD_DIR
 from test_cli import assert_one_line_error, run_cli
-from test_golden_recipes import CASES, GOLDEN_DIR, one_thread  # noqa: F401 (one_thread: fixture)
+from assets.golden_check import assert_close_to_golden
+from test_golden_recipes import CASES, GOLDEN, GOLDEN_DIR, one_thread  # noqa: F401 (one_thread: fixture)
 from test_inpaint import RATE, make_clip
 
 from engine.audio.io import read_audio, write_audio
@@ -121,4 +122,4 @@ def test_files_from_before_the_registry_regenerate(capsys, tmp_path, one_thread,
     assert status == 0, err
     new, _ = read_audio(tmp_path / "new.wav")
     expected = np.asarray(case["samples"], dtype=np.float32)
-    np.testing.assert_allclose(new[:, case["sample_index"]], expected, rtol=0, atol=1e-6)
+    assert_close_to_golden(new[:, case["sample_index"]], expected, GOLDEN)
