@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.pictures.drawing import GM_FAMILY_GROUP, SYNTH_KIND_GROUP, SoundAttributes, rms_db
+from engine.pictures.drawing import SYNTH_KIND_GROUP, SoundAttributes, gm_group, rms_db
 
 SAMPLE_RATE_HZ = 16000
 DURATION_S = 2.56
@@ -41,7 +41,7 @@ class Sound:
 def gm_attributes(clip, audio: np.ndarray, duration_s: float = DURATION_S) -> SoundAttributes:
     """The picture attributes of a General MIDI clip (a :class:`engine.training.gm_corpus.GMClip`)."""
     a = clip.attributes
-    group = GM_FAMILY_GROUP[a.get("family", "drums")]
+    group = gm_group(a.get("family", "drums"), a.get("program") if a["kind"] in ("note", "chord", "arpeggio") else None)
     pitched = a["kind"] in ("note", "chord", "arpeggio") and group not in ("drums", "noise")
     starts = {round(note.start_s, 3) for note in clip.notes if note.start_s < duration_s}
     return SoundAttributes(group, float(a["hz"]) if pitched else None, max(1, len(starts)), rms_db(audio))

@@ -39,6 +39,11 @@ GM_FAMILY_GROUP: dict[str, str] = {
     "synth lead": "synth", "synth pad": "synth", "synth effects": "synth", "ethnic": "plucked",
     "percussive": "drums", "sound effects": "noise", "drums": "drums",
 }  # fmt: skip
+#: General MIDI programs whose family puts them in a group the picture would misname: the harp and
+#: pizzicato strings are plucked (GM files them under strings), timpani are drums, the harmonica,
+#: bagpipe and shehnai are winds and the fiddle is bowed (GM files them under organ and ethnic).
+GM_PROGRAM_GROUP: dict[int, str] = {45: "plucked", 46: "plucked", 47: "drums", 22: "winds", 109: "winds", 110: "bowed",
+                                    111: "winds"}
 #: Synth corpus kind -> group.
 SYNTH_KIND_GROUP: dict[str, str] = {
     "tone": "synth", "chord": "synth", "sweep": "synth", "pluck": "synth", "decay": "synth", "tremolo": "synth",
@@ -66,6 +71,11 @@ class SoundAttributes:
     @property
     def group_index(self) -> int:
         return GROUPS.index(self.group)
+
+
+def gm_group(family: str, program: int | None = None) -> str:
+    """The group of a General MIDI instrument (its family's, but for :data:`GM_PROGRAM_GROUP`)."""
+    return GM_PROGRAM_GROUP.get(program, GM_FAMILY_GROUP[family]) if program is not None else GM_FAMILY_GROUP[family]
 
 
 def rms_db(audio: np.ndarray) -> float:
