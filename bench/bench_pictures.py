@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def held_out_clips(rng: np.random.Generator, per_group: int) -> list[tuple[str, object, Path]]:
     """(group, GMClip, font): ``per_group`` clips of each group, fonts alternating TimGM6mb / MuseScore."""
-    from engine.pictures.drawing import GM_FAMILY_GROUP, GROUPS
+    from engine.pictures.drawing import GROUPS, gm_group
     from engine.training import gm_corpus
 
     fonts = [gm_corpus.TIMGM_FONT, gm_corpus.MUSESCORE_FONT]
-    programs = {g: [i.program for i in gm_corpus.INSTRUMENTS if GM_FAMILY_GROUP[i.family] == g] for g in GROUPS}
+    programs = {g: [i.program for i in gm_corpus.INSTRUMENTS if gm_group(i.family, i.program) == g] for g in GROUPS}
     out = []
     for group in GROUPS:
         for n in range(per_group):
@@ -103,6 +103,7 @@ def main() -> None:
         audio.append(gm_corpus.render([clip], sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S, font=font)[0])
     kept = [(c, a) for c, a in zip(clips, audio) if np.abs(a).max() > 1e-3]
     truth = np.array([group for (group, _, _), _ in kept])
+    fonts = np.array([Path(font).stem for (_, _, font), _ in kept])
     targets = np.stack([shape_colour(draw(gm_attributes(clip, a))) for (_, clip, _), a in kept])
 
     model = load_cached(picture_model_dir(args.model))
@@ -113,6 +114,7 @@ def main() -> None:
         encoder_groups = np.array([GROUPS[i] for i in model.encoder.predict(embeddings)["group"].argmax(1).tolist()])
 
     pictures, seconds = [], []
+    cpu_started = time.process_time()
     with Engine(EngineSettings(device="cpu", offline=True)) as engine:
         for index, (_, a) in enumerate(kept):
             job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=args.model,
@@ -122,6 +124,7 @@ def main() -> None:
             seconds.append(time.perf_counter() - started)
             pictures.append(np.asarray(result.pictures[0]))
         predicted = classifier.predict(np.stack([shape_colour(p) for p in pictures]))
+        cpu_per_picture = (time.process_time() - cpu_started) / max(1, len(pictures))
 
         # The zero-shot path with tiny random components, same steps, 64x64.
         from assets.make_tiny_ast import TINY_AST_DIR
@@ -143,11 +146,16 @@ def main() -> None:
           f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
           f"{np.mean(encoder_groups == truth):.1%}")
     print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
+    for font in sorted(set(fonts)):
+        mask = fonts == font
+        print(f"  {font}: {np.mean(predicted[mask] == truth[mask]):.1%} of {mask.sum()} "
+              f"(encoder {np.mean(encoder_groups[mask] == truth[mask]):.1%})")
     for group in GROUPS:
         mask = truth == group
         print(f"  {group:8s} {np.mean(predicted[mask] == group):.0%} (encoder {np.mean(encoder_groups[mask] == group):.0%})")
     print(f"seconds per picture ({args.threads} threads): starter picture model {np.median(seconds):.2f} s; "
-          f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}")
+          f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}; "
+          f"starter CPU seconds per picture {cpu_per_picture:.2f}")
 
 
 if __name__ == "__main__":
