@@ -174,6 +174,38 @@ def test_the_starter_picture_model_draws_the_family_it_hears():
     assert (beat[56:62].sum(axis=2).max(axis=0) > 150).sum() > (tone[56:62].sum(axis=2).max(axis=0) > 150).sum()
 
 
+def test_the_starter_picture_model_tells_drums_from_keys_in_sound_fonts_it_never_heard():
+    """Held-out sounds (rendered with TimGM6mb and MuseScore General; the model was trained on
+    FluidR3 renders and synthesized sounds): every drum hit or beat comes out nearer the drums'
+    yellow than the keys' red, every piano or vibraphone note nearer red, for three seeds each."""
+    from engine.pictures.illustrate import load_cached, picture_model_dir
+    from engine.training import gm_corpus as gm
+
+    fonts = (gm.TIMGM_FONT, gm.MUSESCORE_FONT)
+    if not all(font.is_file() for font in fonts) or not gm.FLUID_FONT.is_file():
+        pytest.skip(f"needs apt packages {gm.APT_PACKAGES}")
+    rng = np.random.default_rng(5)
+    drums = [gm.random_clip(rng, "hit"), gm.random_clip(rng, "beat")]
+    keys = [gm.random_note(rng, 0, 60), gm.random_note(rng, 11, 72)]  # grand piano C4, vibraphone C5
+    model = load_cached(picture_model_dir("builtin:pictures"))
+    red, yellow = (np.array(COLOURS[g], float) / np.linalg.norm(COLOURS[g]) for g in ("keys", "drums"))
+
+    def shape_colour(picture):  # mean of the brightest quarter of the pixels (the shapes), normalised
+        pixels = picture.reshape(-1, 3).astype(float)
+        bright = pixels[np.argsort(pixels.sum(axis=1))[-len(pixels) // 4 :]].mean(axis=0)
+        return bright / np.linalg.norm(bright)
+
+    for font in fonts:
+        audio = gm.render(drums + keys, sample_rate_hz=16000, duration_s=2.56, font=font)
+        with torch.no_grad():
+            embeddings = model.embed_audio(np.stack([prepare_clip(a, 16000) for a in audio]))
+        for i, clip in enumerate(drums + keys):
+            for seed in range(3):
+                colour = shape_colour(model.sample(embeddings[i : i + 1], seed, steps=20))
+                nearer_yellow = np.linalg.norm(colour - yellow) < np.linalg.norm(colour - red)
+                assert nearer_yellow == (i < len(drums)), (font.stem, gm.clip_summary(clip), seed, colour)
+
+
 @pytest.mark.parametrize(
     ("audio", "message"),
     [(np.zeros((1, RATE), np.float32), "silent"), (sine(440.0, 0.1), "at least 0.25 s")],
