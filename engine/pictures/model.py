@@ -86,6 +86,8 @@ def prepare_clip(audio: np.ndarray, sample_rate_hz: int, *, window_s: float = WI
 
 
 _MEL: dict[str, Any] = {}
+#: What :func:`log_mel` gives for digital silence (-100 dB).
+MEL_FLOOR = (-100.0 + 50.0) / 30.0
 
 
 def log_mel(audio: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ The starter (no download; one torch thread; seeded, so the same run gives the sa
 1. sounds: General MIDI clips rendered with fluidsynth (FluidR3) and synth corpus sounds, each
    with its attributes (:mod:`engine.pictures.corpus`) and its procedural picture
    (:mod:`engine.pictures.drawing`);
-2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented);
+2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented; ``--random-level``
+   and ``--augment`` are the cross-font options tried for issue 16 part 6: on a TimGM6mb validation
+   split neither moved the encoder's family accuracy beyond noise, so the shipped recipe keeps neither);
 3. with the encoder frozen, the projector and the DDPM learn the pictures from the embeddings,
    the condition dropped for 20% of the examples (classifier-free guidance); EMA weights are kept.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -115,15 +118,60 @@ def pictures_tensor(pictures: Sequence[np.ndarray]) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
+def gained(mels: Any, gain_db: Any) -> Any:
+    """(B, 1, 64, frames) log-mels (:func:`engine.pictures.model.log_mel`) of the clips played
+    ``gain_db`` louder: the -100 dB floor (digital silence) stays where :func:`log_mel` puts it,
+    so the floor does not tell the encoder how loud the clip was."""
+    import torch
+
+    from engine.pictures.model import MEL_FLOOR
+
+    floor = mels <= MEL_FLOOR + 1e-4
+    return torch.where(floor, mels, (mels + (gain_db / 30.0)[:, None, None, None]).clamp(min=MEL_FLOOR))
+
+
+def augment_mels(mels: Any, generator: Any) -> Any:
+    """What another sound font (or room, or microphone) changes, drawn per clip on (B, 1, 64, frames)
+    log-mels: a spectral tilt of up to +/-12 dB across the band, a smooth random EQ of up to
+    +/-3 dB per bump and a shift of up to 2 mel bins (a slightly different sample pitch or
+    formant). The encoder trained on one font otherwise learns that font's samples, not the families."""
+    import torch
+
+    from engine.pictures.model import MEL_FLOOR
+
+    batch, _, bands, _ = mels.shape
+    tilt = (torch.rand(batch, generator=generator) * 2 - 1) * 0.4
+    k = torch.arange(1, 5, dtype=torch.float32)
+    amplitude = (torch.rand(batch, 4, generator=generator) * 2 - 1) * 0.1
+    phase = torch.rand(batch, 4, generator=generator) * 2 * np.pi
+    axis = torch.linspace(0, np.pi, bands)
+    curve = (amplitude[:, :, None] * torch.cos(k[None, :, None] * axis[None, None, :] + phase[:, :, None])).sum(1)
+    curve = curve + tilt[:, None] * torch.linspace(-1, 1, bands)[None, :]
+    # Digital silence stays at the floor, as it would in a render through another font.
+    mels = torch.where(mels <= MEL_FLOOR + 1e-4, mels, (mels + curve[:, None, :, None]).clamp(min=MEL_FLOOR))
+    shifted = torch.empty_like(mels)
+    for i, shift in enumerate(torch.randint(-2, 3, (batch,), generator=generator).tolist()):
+        shifted[i] = torch.roll(mels[i], shift, dims=1)
+        if shift > 0:
+            shifted[i, :, :shift] = mels[i, :, :1]
+        elif shift < 0:
+            shifted[i, :, shift:] = mels[i, :, -1:]
+    return shifted
+
+
 def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, steps: int, seed: int,
-                  batch: int = 32, lr: float = 2e-3, log_every: int = 100) -> list[float]:
-    """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB); returns the losses."""
+                  batch: int = 32, lr: float = 2e-3, augment: bool = False, random_level: bool = False,
+                  log_every: int = 100) -> list[float]:
+    """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB; with
+    ``random_level`` each clip at a random level of -60..-8 dBFS instead, the loudness target
+    following; with ``augment`` also :func:`augment_mels`); returns the losses."""
     import torch
     from torch.nn import functional as F
 
     from engine.pictures.drawing import LOUDNESS_HIGH_DB, LOUDNESS_LOW_DB
 
     targets = {k: torch.from_numpy(v) for k, v in encoder_targets(attributes).items()}
+    levels = torch.tensor([a.loudness_db for a in attributes], dtype=torch.float32)
     data = torch.from_numpy(mels)
     rng = torch.Generator().manual_seed(seed)
     encoder = model.encoder.train()
@@ -132,8 +180,18 @@ def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, st
     losses = []
     for step in range(steps):
         idx = torch.randint(0, len(data), (batch,), generator=rng)
-        gain_db = torch.rand(batch, generator=rng) * 18.0 - 12.0
-        x = data[idx] + (gain_db / 30.0)[:, None, None, None]
+        if random_level:
+            # Each clip heard at a level drawn anew (-60..-8 dBFS RMS), whatever its own: in the corpus
+            # the synth sounds sit ~18 dB above the General MIDI renders (median -23 against -41 dBFS),
+            # so level alone hints "synth", which no other font or recording keeps.
+            target_db = torch.rand(batch, generator=rng) * (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB + 7.0) + LOUDNESS_LOW_DB - 5.0
+            gain_db = target_db - levels[idx]
+            x = gained(data[idx], gain_db)
+        else:
+            gain_db = torch.rand(batch, generator=rng) * 18.0 - 12.0
+            x = data[idx] + (gain_db / 30.0)[:, None, None, None]
+        if augment:
+            x = augment_mels(x, rng)
         out = encoder.predict(encoder.embed(x))
         pitched = targets["pitched"][idx]
         loudness = targets["loudness"][idx] + gain_db / (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB)
@@ -237,7 +295,8 @@ def restore(model: Any, weights: list[Any]) -> None:
 def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
                   encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
                   config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
-                  encoder_from: str | Path | None = None) -> dict[str, Any]:
+                  encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
+                  command: str | None = None) -> dict[str, Any]:
     """Train the starter picture model into ``out``; returns its training facts."""
     import torch
 
@@ -270,7 +329,8 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
         model.encoder.eval().requires_grad_(False)
         enc_losses = [float("nan")]
     else:
-        enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1)
+        enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, augment=augment,
+                                   random_level=random_level)
     embeddings = embeddings_of(model, mels)
     pictures = pictures_tensor([draw(a) for a in attributes])
     del mels
@@ -288,12 +348,15 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
             restore(model, weights)
     facts = {
         "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
-        "encoder_steps": encoder_steps, "diffusion_steps": diffusion_steps, "batch": BATCH,
+        "encoder_steps": encoder_steps, "encoder_augment": augment, "encoder_random_level": random_level,
+        "diffusion_steps": diffusion_steps, "batch": BATCH,
         "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
         "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))],
         "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(), "weights": "float16 on disk, float32 when loaded",
     }  # fmt: skip
+    if command:
+        facts["command"] = command
     card = PictureModelCard(
         title=STARTER_CARD["title"], description=STARTER_CARD["description"],
         trained_on=(f"{len(attributes)} sounds: {n_gm} General MIDI clips drawn from engine.training.gm_corpus and "
@@ -381,14 +444,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--encoder-from", default=None,
                         help="take the audio encoder from this picture model instead of training it (a run with the "
                              "same seed and corpus trains the same encoder)")
+    parser.add_argument("--augment", action="store_true",
+                        help="also train the encoder on clips with a random tilt, EQ and mel shift (augment_mels)")
+    parser.add_argument("--random-level", action="store_true",
+                        help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    command = "OMP_NUM_THREADS=1 python -m engine.training.train_pictures " + " ".join(argv if argv is not None else sys.argv[1:])
     facts = train_starter(Path(args.out), seed=args.seed, n_gm=args.gm, n_synth=args.synth,
                           encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
-                          snapshot_every=args.snapshot_every, encoder_from=args.encoder_from)
+                          snapshot_every=args.snapshot_every, encoder_from=args.encoder_from,
+                          augment=args.augment, random_level=args.random_level, command=command)
     print(facts)
     return 0
 
