@@ -122,12 +122,17 @@ def gained(mels: Any, gain_db: Any) -> Any:
     """(B, 1, 64, frames) log-mels (:func:`engine.pictures.model.log_mel`) of the clips played
     ``gain_db`` louder: the -100 dB floor (digital silence) stays where :func:`log_mel` puts it,
     so the floor does not tell the encoder how loud the clip was."""
+    return _raised_above_floor(mels, (gain_db / 30.0)[:, None, None, None])
+
+
+def _raised_above_floor(mels: Any, change: Any) -> Any:
+    """``mels + change`` (broadcast), clamped at the -100 dB floor, where digital silence (already
+    at the floor) stays as it is: a gain or EQ does not make silence audible."""
     import torch
 
     from engine.pictures.model import MEL_FLOOR
 
-    floor = mels <= MEL_FLOOR + 1e-4
-    return torch.where(floor, mels, (mels + (gain_db / 30.0)[:, None, None, None]).clamp(min=MEL_FLOOR))
+    return torch.where(mels <= MEL_FLOOR + 1e-4, mels, (mels + change).clamp(min=MEL_FLOOR))
 
 
 def augment_mels(mels: Any, generator: Any) -> Any:
@@ -136,8 +141,6 @@ def augment_mels(mels: Any, generator: Any) -> Any:
     +/-3 dB per bump and a shift of up to 2 mel bins (a slightly different sample pitch or
     formant). The encoder trained on one font otherwise learns that font's samples, not the families."""
     import torch
-
-    from engine.pictures.model import MEL_FLOOR
 
     batch, _, bands, _ = mels.shape
     tilt = (torch.rand(batch, generator=generator) * 2 - 1) * 0.4
@@ -148,7 +151,7 @@ def augment_mels(mels: Any, generator: Any) -> Any:
     curve = (amplitude[:, :, None] * torch.cos(k[None, :, None] * axis[None, None, :] + phase[:, :, None])).sum(1)
     curve = curve + tilt[:, None] * torch.linspace(-1, 1, bands)[None, :]
     # Digital silence stays at the floor, as it would in a render through another font.
-    mels = torch.where(mels <= MEL_FLOOR + 1e-4, mels, (mels + curve[:, None, :, None]).clamp(min=MEL_FLOOR))
+    mels = _raised_above_floor(mels, curve[:, None, :, None])
     shifted = torch.empty_like(mels)
     for i, shift in enumerate(torch.randint(-2, 3, (batch,), generator=generator).tolist()):
         shifted[i] = torch.roll(mels[i], shift, dims=1)
@@ -381,21 +384,6 @@ def write_readme(folder: Path, card: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 # A user's pairs
 # ---------------------------------------------------------------------------------------------
-
-
-def find_pairs(folder: str | Path) -> list[tuple[Path, Path]]:
-    """(audio, picture) pairs in ``folder``: each audio file with a picture of the same stem.
-    Raises ValueError when the folder is missing or holds no pair."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"'{folder}' is not a folder of (audio, picture) pairs.")
-    pictures = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-    pairs = [(a, pictures[a.stem]) for a in sorted(folder.iterdir())
-             if a.suffix.lower() in AUDIO_SUFFIXES and a.stem in pictures]
-    if not pairs:
-        raise ValueError(f"'{folder}' holds no pairs: put each sound beside a picture of the same name "
-                         f"(dog.wav + dog.png; audio {', '.join(AUDIO_SUFFIXES)}, pictures {', '.join(IMAGE_SUFFIXES)}).")
-    return pairs
 
 
 def load_picture(path: Path) -> np.ndarray:
