@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 REFERENCE = {"layers": 2, "hidden": 64, "steps": 1500}
 
 
-def captions_table(num_sounds: int, seed: int):
+def captions_table(num_sounds: int, seed: int, any_numbers: bool = False):
     from engine.training import captions, gm_corpus, synth
     from engine.training import train_starter2 as t2
 
@@ -45,9 +45,9 @@ def captions_table(num_sounds: int, seed: int):
     table = t2._CaptionTable()
     for i in range(num_sounds):
         if i < num_sounds * 3 // 10:  # starter model 2's mix: 6000 synthesized, 14000 rendered
-            attributes = captions.synth_attributes(synth.random_example(rng, 0.05, 22050))
+            attributes = captions.synth_attributes(synth.random_example(rng, 0.05, 22050, any_hz=any_numbers))
         else:
-            attributes = gm_corpus.random_clip(rng).attributes
+            attributes = gm_corpus.random_clip(rng, any_tempo=any_numbers).attributes
         for caption in captions.captions_for(attributes, caption_rng, 6):
             table.add(caption, attributes)
     return table
@@ -114,6 +114,13 @@ def prompts(table, split: str, seed: int):
     return (tones, np.array(pitches)), (beats, np.array(tempos))
 
 
+class _Seen:
+    """The captions of several tables, as ``prompts`` asks for them (``.ids``)."""
+
+    def __init__(self, *ids) -> None:
+        self.ids = set().union(*ids)
+
+
 def measure(read, sets) -> dict[str, float]:
     (tones, pitches), (beats, tempos) = sets
     semitones = 12 * np.abs(read(tones)[:, 0] - pitches)
@@ -129,17 +136,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--sounds", type=int, default=6000, help="training sounds whose captions are read")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--any-numbers", action="store_true",
+                        help="ours reads captions of tones at any whole Hz and beats at any whole BPM "
+                             "(starter model 2's any_numbers), the reference the shipped corpus")
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(1)
-    table = captions_table(args.sounds, args.seed)
-    sets = {split: prompts(table, split, args.seed) for split in ("training", "held-out")}
-    print(f"{len(table.ids)} training captions from {args.sounds} sounds; one torch thread")
+    tables = {"reference": captions_table(args.sounds, args.seed)}
+    tables["ours"] = captions_table(args.sounds, args.seed, True) if args.any_numbers else tables["reference"]
+    # Prompts none of either table's captions (so unseen by both encoders).
+    seen = _Seen(tables["reference"].ids, tables["ours"].ids)
+    sets = {split: prompts(seen, split, args.seed) for split in ("training", "held-out")}
+    print(f"{len(tables['ours'].ids)} training captions from {args.sounds} sounds; one torch thread")
     rows = {}
     for name, cfg in (("ours", {"layers": args.layers, "hidden": args.hidden, "steps": args.steps}), ("reference", REFERENCE)):
-        read, seconds = train_text(table, cfg["layers"], cfg["hidden"], cfg["steps"], args.seed)
+        read, seconds = train_text(tables[name], cfg["layers"], cfg["hidden"], cfg["steps"], args.seed)
         rows[name] = {split: measure(read, sets[split]) for split in sets}
         print(f"{name}: {cfg['layers']} layers, {cfg['hidden']} wide, {cfg['steps']} probe steps ({seconds:.0f} s CPU)")
         for split, row in rows[name].items():

@@ -346,8 +346,17 @@ def _pick(rng: np.random.Generator, options: tuple[Any, ...]) -> Any:
     return options[int(rng.integers(len(options)))]
 
 
-def _make_tone(rng: np.random.Generator, n: int, sr: int) -> tuple[np.ndarray, tuple[str, ...], dict]:
-    if rng.random() < 0.75:
+#: Range of the whole-Hz tones drawn with ``random_example(..., any_hz=True)``.
+ANY_HZ_RANGE = (60.0, 3000.0)
+
+
+def _make_tone(rng: np.random.Generator, n: int, sr: int, any_hz: bool = False) -> tuple[np.ndarray, tuple[str, ...], dict]:
+    if any_hz and rng.random() < 0.5:
+        # Any whole Hz, log-uniform: captions that name numbers the model must read, not recall.
+        freq = float(round(2 ** rng.uniform(*np.log2(ANY_HZ_RANGE))))
+        note = None
+        captions = _fill(CAPTION_TEMPLATES["tone_hz"], hz=round(freq))
+    elif rng.random() < 0.75:
         note = _pick(rng, named_notes())
         freq = note_to_hz(note)
         captions = _fill(CAPTION_TEMPLATES["tone_note"], hz=round(freq), note=note)
@@ -456,10 +465,14 @@ def random_example(
     duration_s: float,
     sample_rate_hz: int,
     kind: str | None = None,
+    *,
+    any_hz: bool = False,
 ) -> SynthExample:
     """Draw one captioned sound of ``duration_s`` at ``sample_rate_hz``.
 
-    ``kind`` (one of ``KINDS``) fixes the family; None draws it with ``KIND_WEIGHTS``. The peak
+    ``kind`` (one of ``KINDS``) fixes the family; None draws it with ``KIND_WEIGHTS``. With
+    ``any_hz``, half the pure tones sit at any whole Hz from 60 Hz to 3 kHz (named notes and
+    round numbers otherwise; the draws are the same as before without it). The peak
     level is random between -20 and -1 dBFS. Raises ValueError for an unknown kind or a
     non-positive duration/sample rate.
     """
@@ -472,7 +485,10 @@ def random_example(
             f"`duration_s` and `sample_rate_hz` must be positive, got {duration_s} and {sample_rate_hz}."
         )
     num_samples = int(round(duration_s * sample_rate_hz))
-    audio, captions, params = _MAKERS[kind](rng, num_samples, sample_rate_hz)
+    if kind == "tone":
+        audio, captions, params = _make_tone(rng, num_samples, sample_rate_hz, any_hz)
+    else:
+        audio, captions, params = _MAKERS[kind](rng, num_samples, sample_rate_hz)
     peak = float(np.max(np.abs(audio)))
     gain_db = float(rng.uniform(-20.0, -1.0))
     if peak > 0:

@@ -145,3 +145,18 @@ def test_an_instrument_classifier_from_other_fonts_tells_fluidr3_instruments_apa
     features = np.array([metrics.timbre_features(x, SR) for x in render(clips)])
     accuracy = classifier.accuracy(features, [c.attributes["program"] for c in clips])
     assert accuracy >= 0.75, accuracy
+
+
+def test_any_tempo_beats_play_at_the_odd_whole_bpm_their_captions_name():
+    # Starter model 2's captions name any whole BPM (107, 131...), not only multiples of 5, and
+    # the rendered beat keeps that tempo.
+    rng = np.random.default_rng(11)
+    beats = [gm.random_clip(rng, "beat", any_tempo=True) for _ in range(60)]
+    tempos = {c.attributes["tempo_bpm"] for c in beats}
+    assert len(tempos - set(gm.TEMPOS_BPM)) >= 30
+    assert gm.TEMPOS_BPM[0] <= min(tempos) and max(tempos) <= gm.TEMPOS_BPM[-1]
+    odd = [c for c in beats if c.attributes["tempo_bpm"] % 5][:3]
+    for clip, x in zip(odd, render(odd)):
+        assert metrics.tempo_check(clip.attributes["tempo_bpm"]).passes(metrics.tempo_bpm(x, SR)), gm.clip_summary(clip)
+    same = [gm.random_clip(np.random.default_rng(4), "beat").attributes for _ in range(2)]
+    assert same[0] == gm.random_clip(np.random.default_rng(4), "beat", any_tempo=False).attributes == same[1]

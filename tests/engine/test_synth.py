@@ -143,3 +143,25 @@ def test_bad_arguments_are_named():
         synth.colored_noise("blue", 100, rng)
     with pytest.raises(ValueError, match="rate_per_s"):
         synth.clicks(0, 100, SR)
+
+
+def test_any_hz_tones_name_whole_numbers_the_sine_really_has():
+    # Starter model 2 draws half its pure tones at any whole Hz, so its captions teach reading a
+    # number instead of recalling sixteen round ones; each caption's number is the tone's pitch.
+    rng = np.random.default_rng(3)
+    tones = [synth.random_example(rng, 1.0, 22050, "tone", any_hz=True) for _ in range(200)]
+    free = [t for t in tones if t.params["note"] is None and t.params["freq_hz"] not in synth.ROUND_FREQUENCIES_HZ]
+    assert len({t.params["freq_hz"] for t in free}) >= 80
+    low, high = synth.ANY_HZ_RANGE
+    for t in free[:10]:
+        hz = t.params["freq_hz"]
+        assert low <= hz <= high and hz == round(hz)
+        assert all(str(int(hz)) in c for c in t.captions)
+        spectrum = np.abs(np.fft.rfft(t.audio))
+        assert abs(np.argmax(spectrum) - hz) <= 1  # 1 s of audio: 1 Hz bins
+
+
+def test_without_any_hz_the_draws_are_unchanged():
+    a = [synth.random_example(np.random.default_rng(5), 0.1, 22050, "tone") for _ in range(1)]
+    b = [synth.random_example(np.random.default_rng(5), 0.1, 22050, "tone", any_hz=False) for _ in range(1)]
+    assert a[0].captions == b[0].captions and a[0].params == b[0].params
