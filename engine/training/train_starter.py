@@ -129,6 +129,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, bool):
+                continue
             if f.name in ("caption_dropout", "ema_decay"):
                 if not 0 <= value < 1:
                     raise ValueError(f"`{f.name}` must be in [0, 1), got {value}.")
@@ -835,6 +837,15 @@ def folder_size_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
+def _parse_bool(text: str) -> bool:
+    """``--flag true``/``false`` (argparse's ``type=bool`` would read "false" as True)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, description: str, default_out: Path) -> int:
     """The command line of a training script: one ``--<field>`` option per config field, then
     the run with its progress printed."""
@@ -843,7 +854,8 @@ def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, desc
     parser.add_argument("--vae-from", type=Path, default=None,
                         help="reuse the VAE of this earlier run of the same model (skips the VAE and decoder stages)")
     for f in fields(defaults):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=None)
+        kind = type(getattr(defaults, f.name))
+        parser.add_argument("--" + f.name.replace("_", "-"), type=_parse_bool if kind is bool else kind, default=None)
     args = parser.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in fields(defaults) if getattr(args, f.name) is not None}
     config = replace(defaults, **overrides)

@@ -73,6 +73,10 @@ class Train2Config(ts.TrainConfig):
     render_workers: int = 2
     #: Channels of the UNet's first level (the others have twice as many).
     unet_width: int = 32
+    #: Half the pure tones at any whole Hz and beats and arpeggios at any whole BPM
+    #: (synth.random_example's any_hz, gm_corpus.random_clip's any_tempo), so the captions teach
+    #: the text encoder to read numbers rather than recall a few (bench/bench_starter_text.py).
+    any_numbers: bool = False
 
 
 def duration_s() -> float:
@@ -126,7 +130,7 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
 
     synth_rng = np.random.default_rng(config.seed)
     for i in range(config.num_examples):
-        example = synth.random_example(synth_rng, seconds, rate)
+        example = synth.random_example(synth_rng, seconds, rate, any_hz=config.any_numbers)
         add(i, example.audio, captions.synth_attributes(example))
         if i % 500 == 0 or i == config.num_examples - 1:
             yield Progress("synthesize", i + 1, config.num_examples, f"synthesized {i + 1}/{config.num_examples} sounds")
@@ -136,7 +140,7 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
     started = time.monotonic()
     while done < config.num_gm_examples:
         count = min(RENDER_BATCH, config.num_gm_examples - done)
-        clips = [gm_corpus.random_clip(clip_rng) for _ in range(count)]
+        clips = [gm_corpus.random_clip(clip_rng, any_tempo=config.any_numbers) for _ in range(count)]
         audio = gm_corpus.render(clips, sample_rate_hz=rate, duration_s=seconds, workers=config.render_workers)
         for clip, x in zip(clips, audio):
             if np.abs(x).max() < SILENT_PEAK:

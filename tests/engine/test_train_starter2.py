@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from transformers import CLIPTokenizer
 
-from engine.training import captions, gm_corpus
+from engine.training import captions, gm_corpus, synth
+from engine.training import train_starter as ts
 from engine.training import train_starter2 as t2
 
 pytestmark = pytest.mark.skipif(not gm_corpus.FLUID_FONT.is_file(), reason=f"needs apt packages {gm_corpus.APT_PACKAGES}")
@@ -52,6 +53,24 @@ def test_the_training_data_is_seeded_sounds_captioned_only_in_training_phrasings
     pitched = [c for c in first.captions if re.search(r"\b[A-G]#?\d\b", c)]
     facts = first.caption_facts[[first.captions.index(c) for c in pitched]]
     assert np.isfinite(facts[:, 0]).all()  # a caption naming a note gives its pitch to the probe
+
+
+def test_any_numbers_captions_name_whole_numbers_the_sounds_have():
+    # With any_numbers the captions name tones at any whole Hz and beats at any whole BPM, and
+    # the probe facts are those numbers; the switch is on the command line as true/false.
+    config = t2.Train2Config(**{**TINY.__dict__, "num_examples": 40, "num_gm_examples": 4, "any_numbers": True})
+    data = dataset(config)
+    free = set()
+    for caption, facts in zip(data.captions, data.caption_facts):
+        named = re.findall(r"(\d+) ?(?:Hz|hz|hertz)", caption)
+        if len(named) == 1 and np.isfinite(facts[0]):
+            assert abs(int(named[0]) - 440 * 2 ** facts[0]) <= 0.5, caption  # the probe learns the named pitch
+            free.add(int(named[0]))
+    notes = {round(synth.note_to_hz(n)) for n in synth.named_notes()}
+    assert len(free - set(synth.ROUND_FREQUENCIES_HZ) - notes) >= 2  # whole Hz that are neither round nor notes
+    assert [ts._parse_bool(t) for t in ("true", "False", "1", "no")] == [True, False, True, False]
+    with pytest.raises(SystemExit):  # argparse's usage error, before anything is trained
+        t2.main(["--any-numbers", "maybe", "--out", "/nonexistent"])
 
 
 @pytest.fixture(scope="module")
