@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     common.add_argument("--offline", action="store_true", help="make no network calls")
     common.add_argument("--cache-dir", default=None, help="Hugging Face hub cache folder (default: the standard one)")
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    common.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress (skipped files, advice and warnings still go to stderr)")
 
     parser = Parser(prog=PROG, description="Specdiff Studio's engine on the command line.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")

@@ -69,7 +69,8 @@ def notice(progress: Any, stages: Sequence[str] = NOTICE_STAGES) -> str:
 class ProgressBar:
     """One tqdm bar that follows a job's Progress events (stage, step of total, bytes).
 
-    ``file`` defaults to stderr; the CLI turns the bar off when stderr is not a terminal.
+    ``file`` defaults to stderr; the CLI turns the bar off under ``-q`` and when stderr is not a
+    terminal, and then prints only the :func:`notice` lines (skipped files, advice, warnings).
     """
 
     def __init__(self, enabled: bool = True, file: Any = None) -> None:
@@ -80,11 +81,13 @@ class ProgressBar:
         self._key: tuple[str, int, str] | None = None
 
     def __call__(self, progress: Any) -> None:
-        if not self.enabled:
+        line = notice(progress, self.notices)
+        if not self.enabled:  # -q or not a terminal: no bar, but what a user must read still prints
+            if line:
+                print(line, file=self.file or sys.stderr, flush=True)
             return
         from tqdm import tqdm
 
-        line = notice(progress, self.notices)
         if line:  # above the bar, which the next event draws again
             self.close()
             tqdm.write(line, file=self.file or sys.stderr)
@@ -156,7 +159,7 @@ class TrainingLines:
         self._printed = -1
 
     def __call__(self, progress: Any) -> None:
-        line = notice(progress, self.notices) if self.enabled else ""
+        line = notice(progress, self.notices)  # printed under -q too: only the step lines are progress
         if line:
             print(line, file=self.file or sys.stderr, flush=True)
             return

@@ -274,6 +274,40 @@ def test_the_command_line_trains_and_refuses_bad_data_in_one_line(sounds, tmp_pa
     assert "Nothing to resume" in capsys.readouterr().err
 
 
+def test_quiet_hides_the_progress_but_not_skipped_files_advice_or_the_output(sounds, tmp_path, capsys):
+    """`train-lora -q` used to drop the dataset line (which files were skipped, and why) and the
+    estimate's advice with the progress: a user saw only the result. Now only the step lines go."""
+    from engine.cli import main
+
+    data = tmp_path / "data"
+    shutil.copytree(sounds, data)
+    (data / "broken.wav").write_bytes(b"RIFF nonsense")
+    out = tmp_path / "quiet.safetensors"
+    assert main(["train-lora", str(data), "-o", str(out), "--steps", "2", "--rank", "2", "-q", "--model", str(TINY_SD),
+                 "--spectrogram-preset", "starter", "--duration", "1.28", "--height", "64", "--threads", "1",
+                 "--device", "cpu", "--offline"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"Wrote {out}: 2 steps") and out.is_file()  # the output path, on stdout
+    err = captured.err.splitlines()
+    assert not any(line.startswith("train:") for line in err), captured.err  # no progress
+    (dataset,) = [line for line in err if line.startswith("dataset:")]
+    assert dataset.startswith("dataset: 5 sounds, skipped 1 (broken.wav: ")
+    (estimate,) = [line for line in err if line.startswith("estimate:")]
+    advice = err[err.index(estimate) + 1]
+    assert advice.startswith("Each clip is seen only 2 times") and "underfit" in advice
+    # On a terminal -q draws no bar either, and the same lines still print
+    from engine.cli.common import ProgressBar
+    from engine.specs import Progress
+
+    screen = io.StringIO()
+    bar = ProgressBar(enabled=False, file=screen)
+    for event in (Progress("dataset", 1, 1, "4 sounds, skipped 1 (a.wav: not audio)"),
+                  Progress("load", 0, 0, "Loading"), Progress("train", 1, 900, "step 1")):
+        bar(event)
+    bar.close()
+    assert screen.getvalue() == "dataset: 4 sounds, skipped 1 (a.wav: not audio)\n"
+
+
 def test_a_gpu_preset_on_a_machine_without_one_names_the_cpu_preset(sounds, tmp_path, capsys):
     import torch
 
