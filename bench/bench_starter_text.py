@@ -53,7 +53,7 @@ def captions_table(num_sounds: int, seed: int, any_numbers: bool = False):
     return table
 
 
-def train_text(table, layers: int, hidden: int, steps: int, seed: int):
+def train_text(table, layers: int, hidden: int, steps: int, seed: int, word_dropout: float = 0.0):
     import torch
     from transformers import CLIPTokenizer
 
@@ -69,11 +69,12 @@ def train_text(table, layers: int, hidden: int, steps: int, seed: int):
     counts = (len(captions.SOUND_KINDS), 128, len(captions.PROBE_FAMILIES))
     facts = torch.as_tensor(np.array(table.facts, dtype=np.float32))
     probe = torch.nn.Linear(hidden, facts.shape[1] + sum(counts))
-    config = replace(t2.Train2Config(), text_pretrain_steps=steps)
+    config = replace(t2.Train2Config(), text_pretrain_steps=steps, text_word_dropout=word_dropout)
     ids = ts._tokenize(tokenizer, list(table.ids))
     classes = torch.as_tensor(np.array(table.classes, dtype=np.int64))
     started = time.process_time()
-    for _ in ts.pretrain_text_encoder(encoder, probe, ids, facts, classes, counts, config, torch.Generator().manual_seed(seed)):
+    generator, droppable = torch.Generator().manual_seed(seed), ts.filler_token_mask(tokenizer)
+    for _ in ts.pretrain_text_encoder(encoder, probe, ids, facts, classes, counts, config, generator, droppable):
         pass
     encoder.eval()
     seconds = time.process_time() - started
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--sounds", type=int, default=6000, help="training sounds whose captions are read")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--word-dropout", type=float, default=0.0, help="ours: TrainConfig.text_word_dropout")
     parser.add_argument("--any-numbers", action="store_true",
                         help="ours reads captions of tones at any whole Hz and beats at any whole BPM "
                              "(starter model 2's any_numbers), the reference the shipped corpus")
@@ -151,10 +153,12 @@ def main() -> None:
     sets = {split: prompts(seen, split, args.seed) for split in ("training", "held-out")}
     print(f"{len(tables['ours'].ids)} training captions from {args.sounds} sounds; one torch thread")
     rows = {}
-    for name, cfg in (("ours", {"layers": args.layers, "hidden": args.hidden, "steps": args.steps}), ("reference", REFERENCE)):
-        read, seconds = train_text(tables[name], cfg["layers"], cfg["hidden"], cfg["steps"], args.seed)
+    ours = {"layers": args.layers, "hidden": args.hidden, "steps": args.steps, "word_dropout": args.word_dropout}
+    for name, cfg in (("ours", ours), ("reference", REFERENCE)):
+        read, seconds = train_text(tables[name], cfg["layers"], cfg["hidden"], cfg["steps"], args.seed, cfg.get("word_dropout", 0.0))
         rows[name] = {split: measure(read, sets[split]) for split in sets}
-        print(f"{name}: {cfg['layers']} layers, {cfg['hidden']} wide, {cfg['steps']} probe steps ({seconds:.0f} s CPU)")
+        print(f"{name}: {cfg['layers']} layers, {cfg['hidden']} wide, {cfg['steps']} probe steps, "
+              f"word dropout {cfg.get('word_dropout', 0.0)} ({seconds:.0f} s CPU)")
         for split, row in rows[name].items():
             print(f"  {split:9s} tones within a semitone {row['tones']:.0%} (median {row['tone_median_st']:.2f} st), "
                   f"tempo within 5% {row['tempo']:.0%}")

@@ -511,6 +511,13 @@ def synth_attributes(example: synth.SynthExample) -> dict[str, Any]:
 
 #: The kinds of sound the caption probe tells apart (synthesized, then General MIDI).
 SOUND_KINDS = tuple("tone_chord" if k == "chord" else k for k in synth.KINDS) + gm.CLIP_KINDS
+#: Words that name nothing the caption probe reads (no pitch, tempo, kind, instrument or
+#: family): the text encoder's pretraining drops them at random (TrainConfig.text_word_dropout)
+#: so that it reads "440 Hz sine" as it reads "a sine wave at 440 Hz".
+FILLER_WORDS = (
+    "a", "an", "the", "at", "of", "on", "in", "with", "by", "and", "playing", "played", "plays",
+    "pure", "steady", "constant", "test", "simple", "clean", "wave", "note", "sound", "single",
+)  # fmt: skip
 #: Numeric facts a caption may name (octaves relative to A4 440 Hz, log2 rate, log2 tempo/120).
 NUMERIC_FACTS = ("pitch", "rate", "sweep_start", "sweep_end", "tempo")
 #: Families the probe reads: General MIDI's 16, then drums and synthesized sounds.

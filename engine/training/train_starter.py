@@ -115,6 +115,10 @@ class TrainConfig:
     # Steps of probe-only training of the text encoder before the UNet starts (0: none).
     text_pretrain_steps: int = 1500
     text_pretrain_batch_size: int = 128
+    # Probability of dropping each filler word (captions.FILLER_WORDS: articles, prepositions,
+    # "pure", "wave", "playing"...) from a caption while the text encoder is pretrained, so that
+    # what it reads does not hang on the exact wording of the training templates (0: off).
+    text_word_dropout: float = 0.0
     # Last stage: the VAE decoder alone is trained further on the same images, the encoder (and so
     # every latent the UNet learned) frozen, as Stable Diffusion's ft-MSE decoder was. After the
     # joint stage the decoder still darkened loud broadband images: real white noise came back
@@ -131,7 +135,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, bool):
                 continue
-            if f.name in ("caption_dropout", "ema_decay"):
+            if f.name in ("caption_dropout", "ema_decay", "text_word_dropout"):
                 if not 0 <= value < 1:
                     raise ValueError(f"`{f.name}` must be in [0, 1), got {value}.")
             elif f.name in ("caption_aux_weight", "text_pretrain_steps", "decoder_steps"):
@@ -479,6 +483,32 @@ def _probe_loss(read: Any, facts: Any, classes: Any, class_counts: Sequence[int]
     return loss
 
 
+def filler_token_mask(tokenizer: Any) -> Any:
+    """A boolean per token id: True for the single-token filler words (captions.FILLER_WORDS)."""
+    import torch
+
+    from engine.training.captions import FILLER_WORDS
+
+    mask = torch.zeros(len(tokenizer), dtype=torch.bool)
+    for word in FILLER_WORDS:
+        ids = tokenizer(word, add_special_tokens=False).input_ids
+        if len(ids) == 1:
+            mask[ids[0]] = True
+    return mask
+
+
+def drop_words(caption_ids: Any, droppable: Any, probability: float, pad_id: int, generator: Any) -> Any:
+    """``caption_ids`` with each droppable token removed with ``probability`` (the rest close up,
+    padding fills the end; the start and end tokens are never droppable)."""
+    import torch
+
+    drop = droppable[caption_ids] & (torch.rand(caption_ids.shape, generator=generator) < probability)
+    order = torch.argsort(drop.to(torch.int8), dim=1, stable=True)
+    out = torch.gather(caption_ids, 1, order)
+    out[torch.gather(drop, 1, order)] = pad_id
+    return out
+
+
 def pretrain_text_encoder(
     text_encoder: Any,
     probe: Any,
@@ -488,10 +518,13 @@ def pretrain_text_encoder(
     class_counts: Sequence[int],
     config: TrainConfig,
     generator: Any,
+    droppable: Any = None,
 ) -> Iterator[Progress]:
     """Teach the text encoder to read every caption (its pitch, rate, sweep and family) through
     the linear ``probe`` before the UNet sees it: about a minute and a half of CPU for what the
-    diffusion loss alone did not teach in 3500 steps. Skipped when ``text_pretrain_steps`` is 0."""
+    diffusion loss alone did not teach in 3500 steps. Skipped when ``text_pretrain_steps`` is 0.
+    With ``config.text_word_dropout``, the ``droppable`` tokens (:func:`filler_token_mask`) are
+    dropped at random from each batch."""
     import torch
 
     steps = config.text_pretrain_steps
@@ -505,7 +538,10 @@ def pretrain_text_encoder(
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, steps, min(100, steps // 10 + 1), 1e-3)
         pick = torch.randint(0, len(caption_ids), (config.text_pretrain_batch_size,), generator=generator)
-        loss = _probe_loss(probe(text_encoder(caption_ids[pick]).pooler_output), facts[pick], classes[pick], class_counts)
+        ids = caption_ids[pick]
+        if config.text_word_dropout > 0 and droppable is not None:
+            ids = drop_words(ids, droppable, config.text_word_dropout, text_encoder.config.pad_token_id, generator)
+        loss = _probe_loss(probe(text_encoder(ids).pooler_output), facts[pick], classes[pick], class_counts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -541,7 +577,9 @@ def train_unet(
     probe = torch.nn.Linear(text_encoder.config.hidden_size, dataset.caption_facts.shape[1] + sum(counts))
     fact_targets = torch.as_tensor(dataset.caption_facts, dtype=torch.float32)
     class_targets = torch.as_tensor(dataset.caption_classes, dtype=torch.long)
-    yield from pretrain_text_encoder(text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator)
+    yield from pretrain_text_encoder(
+        text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator, filler_token_mask(tokenizer)
+    )
     params = list(unet.parameters()) + list(text_encoder.parameters()) + list(probe.parameters())
     optimizer = torch.optim.AdamW(
         [

@@ -142,3 +142,33 @@ def test_learned_merges_make_each_word_one_token_and_are_deterministic(tmp_path)
     # A word never seen still tokenizes (byte-level fallback), so no prompt is ever refused.
     assert len(tokenizer("zebra").input_ids) > 3
     assert len(synth.caption_vocabulary()) > 1000
+
+
+def test_word_dropout_drops_only_filler_words_and_keeps_what_the_caption_names(tmp_path):
+    # text_word_dropout teaches the text encoder to read "440 Hz sine" as "a sine wave at 440 Hz":
+    # it may drop "a", "at", "wave"..., never a digit, a unit, a note or an instrument, and the
+    # caption stays one caption (start, the kept words in order, end, padding).
+    import torch
+
+    from engine.training import captions
+
+    ts.write_tokenizer(tmp_path, captions.vocabulary_texts())
+    tokenizer = CLIPTokenizer.from_pretrained(tmp_path)
+    texts = ["a sine wave at 440 Hz", "a violin playing the note G4 at 120 BPM"]  # (different last words)
+    ids = ts._tokenize(tokenizer, texts)
+    mask = ts.filler_token_mask(tokenizer)
+    assert {tokenizer.decode([i]) for i in torch.nonzero(mask).flatten().tolist()} <= set(captions.FILLER_WORDS)
+    assert int(mask.sum()) >= 15  # (fillers no caption uses are not in the vocabulary)
+    dropped = ts.drop_words(ids.repeat(200, 1), mask, 0.5, tokenizer.pad_token_id, torch.Generator().manual_seed(0))
+    special = {tokenizer.bos_token_id, tokenizer.eos_token_id}
+    originals = [[t for t in row.tolist() if t not in special] for row in ids]
+    seen = set()
+    for row in dropped.tolist():
+        words = [t for t in row if t not in special]
+        original = originals[0] if words[-1] == originals[0][-1] else originals[1]
+        assert [t for t in words if not mask[t]] == [t for t in original if not mask[t]]  # facts all kept, in order
+        seen.add(tuple(words))
+    assert len(seen) > 20 and {tuple(t for t in o if not mask[t]) for o in originals} <= seen  # all fillers can go
+    eos = tokenizer.eos_token_id
+    assert (dropped == eos).any(dim=1).all() and (dropped[:, 0] == tokenizer.bos_token_id).all()
+    assert torch.equal(ts.drop_words(ids, mask, 0.0, tokenizer.pad_token_id, torch.Generator()), ids)
