@@ -116,8 +116,9 @@ class TrainConfig:
     text_pretrain_steps: int = 1500
     text_pretrain_batch_size: int = 128
     # Probability of dropping each filler word (captions.FILLER_WORDS: articles, prepositions,
-    # "pure", "wave", "playing"...) from a caption while the text encoder is pretrained, so that
-    # what it reads does not hang on the exact wording of the training templates (0: off).
+    # "pure", "wave", "playing"...) from a caption, while the text encoder is pretrained and in the
+    # joint stage, so that what it reads does not hang on the exact wording of the training
+    # templates (0: off).
     text_word_dropout: float = 0.0
     # Last stage: the VAE decoder alone is trained further on the same images, the encoder (and so
     # every latent the UNet learned) frozen, as Stable Diffusion's ft-MSE decoder was. After the
@@ -577,8 +578,9 @@ def train_unet(
     probe = torch.nn.Linear(text_encoder.config.hidden_size, dataset.caption_facts.shape[1] + sum(counts))
     fact_targets = torch.as_tensor(dataset.caption_facts, dtype=torch.float32)
     class_targets = torch.as_tensor(dataset.caption_classes, dtype=torch.long)
+    droppable = filler_token_mask(tokenizer)
     yield from pretrain_text_encoder(
-        text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator, filler_token_mask(tokenizer)
+        text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator, droppable
     )
     params = list(unet.parameters()) + list(text_encoder.parameters()) + list(probe.parameters())
     optimizer = torch.optim.AdamW(
@@ -611,6 +613,8 @@ def train_unet(
             [dataset.caption_index[i][int(picks[j] * len(dataset.caption_index[i]))] for j, i in enumerate(idx.tolist())]
         )
         ids = torch.where(drop[:, None], empty_ids[None], caption_ids[chosen])
+        if config.text_word_dropout > 0:  # the UNet, too, learns the sound from shortened wordings
+            ids = drop_words(ids, droppable, config.text_word_dropout, text_encoder.config.pad_token_id, generator)
         noise = torch.randn(z0.shape, generator=generator)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=generator)
         noisy = scheduler.add_noise(z0, noise, t)

@@ -107,14 +107,17 @@ def test_the_tokenizer_reads_the_new_vocabulary_as_whole_words(trained):
 
 def test_a_run_can_reuse_an_earlier_runs_vae_and_size_its_text_encoder(trained, tmp_path):
     """--vae-from: the VAE and decoder stages are skipped, the saved VAE is the earlier one's
-    bit for bit (its scaling factor included), and the text encoder takes the configured size."""
+    bit for bit (its scaling factor included), and the text encoder takes the configured size
+    (here with the next run's any-number captions and word dropout, which the card records)."""
     import torch
     from diffusers import AutoencoderKL
     from transformers import CLIPTextModel
 
     earlier, _ = trained
     out = tmp_path / "again"
-    config = t2.Train2Config(**{**TINY.__dict__, "text_layers": 3, "text_hidden_size": 32})
+    config = t2.Train2Config(
+        **{**TINY.__dict__, "text_layers": 3, "text_hidden_size": 32, "any_numbers": True, "text_word_dropout": 0.25}
+    )
     stages = [p.stage for p in t2.train(config, out, vae_from=earlier)]
     assert "train-vae" not in stages and "train-decoder" not in stages and stages[-1] == "save"
     old, new = AutoencoderKL.from_pretrained(earlier / "vae"), AutoencoderKL.from_pretrained(out / "vae")
@@ -122,7 +125,9 @@ def test_a_run_can_reuse_an_earlier_runs_vae_and_size_its_text_encoder(trained, 
     assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
     text = CLIPTextModel.from_pretrained(out / "text_encoder")
     assert text.config.num_hidden_layers == 3 and text.config.hidden_size == 32
-    assert json.loads((out / "starter.json").read_text())["training"]["vae_from"] == str(earlier)
+    training = json.loads((out / "starter.json").read_text())["training"]
+    assert training["vae_from"] == str(earlier)
+    assert training["config"]["any_numbers"] is True and training["config"]["text_word_dropout"] == 0.25
 
 
 def test_a_vae_of_another_spectrogram_is_refused(trained, tmp_path):
