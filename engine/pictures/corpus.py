@@ -52,23 +52,35 @@ def gm_sounds(
     count: int,
     *,
     font: Path | None = None,
+    fonts: Sequence[Path] | None = None,
+    font_rng: np.random.Generator | None = None,
     kinds: Sequence[str] | None = None,
     workers: int = 1,
 ) -> list[Sound]:
     """``count`` General MIDI clips drawn with ``rng`` (kinds drawn as the corpus does, or
-    uniformly from ``kinds``), rendered with ``font`` (default FluidR3). Silent renders (a
-    font without that program) are dropped. Raises RenderError without fluidsynth or the font."""
+    uniformly from ``kinds``), rendered with ``font`` (default FluidR3), or each with a font
+    drawn uniformly from ``fonts`` with ``font_rng`` (``rng`` when not given; a separate generator
+    keeps the clips the same whatever the fonts). Silent renders (a font without that program)
+    are dropped. Raises RenderError without fluidsynth or a font."""
     from engine.training import gm_corpus
 
-    font = font or gm_corpus.FLUID_FONT
     clips = [gm_corpus.random_clip(rng, None if kinds is None else kinds[int(rng.integers(len(kinds)))])
              for _ in range(count)]
-    audio = gm_corpus.render(clips, sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S, font=font, workers=workers)
+    if fonts:
+        choice = (font_rng or rng).integers(len(fonts), size=count) if len(fonts) > 1 else np.zeros(count, int)
+        per_clip = [Path(fonts[i]) for i in choice]
+    else:
+        per_clip = [Path(font or gm_corpus.FLUID_FONT)] * count
+    audio = np.zeros((count, int(round(DURATION_S * SAMPLE_RATE_HZ))), np.float32)
+    for each in dict.fromkeys(per_clip):
+        index = [i for i, f in enumerate(per_clip) if f == each]
+        audio[index] = gm_corpus.render([clips[i] for i in index], sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S,
+                                        font=each, workers=workers)
     sounds = []
-    for clip, samples in zip(clips, audio):
+    for clip, samples, each in zip(clips, audio, per_clip):
         if float(np.max(np.abs(samples))) < 1e-3:
             continue
-        sounds.append(Sound(samples, gm_attributes(clip, samples), gm_corpus.clip_summary(clip), f"gm:{Path(font).stem}"))
+        sounds.append(Sound(samples, gm_attributes(clip, samples), gm_corpus.clip_summary(clip), f"gm:{each.stem}"))
     return sounds
 
 

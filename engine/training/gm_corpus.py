@@ -45,6 +45,32 @@ TIMGM_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 #: Debian's musescore-general-soundfont-small (MIT). MuseScore General descends from FluidR3.
 MUSESCORE_FONT = Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3")
 APT_PACKAGES = "fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small"
+#: More fonts to learn from (never the held-out TimGM6mb / MuseScore General, nor fonts sharing their
+#: samples): csound's GM bank (apt csound-soundfont, public domain, 4 MB) and an OPL3 FM emulation
+#: (apt opl3-soundfont, CC BY-SA 4.0, 132 MB).
+CSOUND_FONT = Path("/usr/share/sounds/sf2/sf_GMbank.sf2")
+OPL3_FONT = Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2")
+#: Training fonts by short name (``--fonts fluid,csound``) and the apt package of each.
+TRAINING_FONTS: dict[str, Path] = {"fluid": FLUID_FONT, "csound": CSOUND_FONT, "opl3": OPL3_FONT}
+TRAINING_FONT_PACKAGES: dict[str, str] = {"fluid": "fluid-soundfont-gm", "csound": "csound-soundfont",
+                                          "opl3": "opl3-soundfont"}
+
+
+def training_fonts(names: str | Sequence[str]) -> list[Path]:
+    """The training fonts named (a comma-separated string or a list of :data:`TRAINING_FONTS`
+    keys), in that order; ValueError for an unknown name, RenderError naming the apt package of
+    one that is not installed."""
+    names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+    if not names or any(not n for n in names):
+        raise ValueError("name at least one training font, e.g. 'fluid,csound'")
+    unknown = [n for n in names if n not in TRAINING_FONTS]
+    if unknown:
+        raise ValueError(f"unknown training font(s) {', '.join(unknown)}; known: {', '.join(TRAINING_FONTS)}")
+    for name in names:
+        if not TRAINING_FONTS[name].is_file():
+            raise RenderError(f"sound font {TRAINING_FONTS[name]} ({name}) not found; install it with: "
+                              f"sudo apt install {TRAINING_FONT_PACKAGES[name]}")
+    return [TRAINING_FONTS[n] for n in names]
 
 CLIP_KINDS = ("note", "chord", "arpeggio", "beat", "hit", "effect")
 #: How often :func:`random_clip` draws each kind.

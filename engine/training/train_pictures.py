@@ -4,9 +4,9 @@ The starter (no download; one torch thread; seeded, so the same run gives the sa
 
     OMP_NUM_THREADS=1 python -m engine.training.train_pictures --out resources/models/pictures
 
-1. sounds: General MIDI clips rendered with fluidsynth (FluidR3) and synth corpus sounds, each
-   with its attributes (:mod:`engine.pictures.corpus`) and its procedural picture
-   (:mod:`engine.pictures.drawing`);
+1. sounds: General MIDI clips rendered with fluidsynth (FluidR3; with ``--fonts fluid,csound,opl3``
+   each clip with a font drawn from the list) and synth corpus sounds, each with its attributes
+   (:mod:`engine.pictures.corpus`) and its procedural picture (:mod:`engine.pictures.drawing`);
 2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented; ``--random-level``
    and ``--augment`` are the cross-font options tried for issue 16 part 6: on a TimGM6mb validation
    split neither moved the encoder's family accuracy beyond noise, so the shipped recipe keeps neither);
@@ -42,6 +42,10 @@ STARTER_SYNTH_SOUNDS = 1200
 STARTER_ENCODER_STEPS = 600
 STARTER_DIFFUSION_STEPS = 1000
 BATCH = 16
+#: The starter renders its General MIDI clips with FluidR3 only (``--fonts`` draws among several).
+STARTER_FONTS = ("fluid",)
+#: Second word of the font generator's seed (``default_rng([seed, FONT_STREAM])``).
+FONT_STREAM = 0xF0
 STARTER_CARD = {
     "title": "Starter picture model (procedural pictures only)",
     "description": (
@@ -73,15 +77,22 @@ def mels_of(clips: np.ndarray, batch: int = 256) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 1, 64, 1), np.float32)
 
 
-def starter_corpus(seed: int, n_gm: int, n_synth: int, *, font: Path | None = None, chunk: int = 600) -> tuple[np.ndarray, list]:
-    """The starter's sounds as log-mels and their attributes (rendered in chunks to bound memory)."""
+def starter_corpus(seed: int, n_gm: int, n_synth: int, *, font: Path | None = None, fonts: Sequence[str] | None = None,
+                   chunk: int = 600) -> tuple[np.ndarray, list]:
+    """The starter's sounds as log-mels and their attributes (rendered in chunks to bound memory).
+    ``fonts`` (names of :data:`engine.training.gm_corpus.TRAINING_FONTS`): each General MIDI clip
+    rendered with one of them drawn by its own generator, so the clips themselves are the same
+    whatever the fonts; ``None`` renders every clip with ``font`` (FluidR3 by default)."""
     from engine.pictures.corpus import gm_sounds, synth_sounds
+    from engine.training import gm_corpus
 
     rng = np.random.default_rng(seed)
+    font_paths = gm_corpus.training_fonts(fonts) if fonts else None
+    font_rng = np.random.default_rng([seed, FONT_STREAM])
     mels, attributes = [], []
     remaining = n_gm
     while remaining > 0:
-        sounds = gm_sounds(rng, min(chunk, remaining), font=font)
+        sounds = gm_sounds(rng, min(chunk, remaining), font=font, fonts=font_paths, font_rng=font_rng)
         remaining -= min(chunk, remaining)
         mels.append(mels_of(np.stack([s.audio for s in sounds])))
         attributes += [s.attributes for s in sounds]
@@ -295,45 +306,67 @@ def restore(model: Any, weights: list[Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
-                  encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
-                  config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
-                  encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
-                  command: str | None = None) -> dict[str, Any]:
-    """Train the starter picture model into ``out``; returns its training facts."""
-    import torch
+def cached_corpus(seed: int, n_gm: int, n_synth: int, *, fonts: Sequence[str] | None = None,
+                  cache_dir: str | Path | None = None) -> tuple[np.ndarray, list]:
+    """:func:`starter_corpus`, kept in ``cache_dir`` (when given) so a rerun skips rendering."""
+    import pickle
 
-    from engine.pictures.drawing import draw
-    from engine.pictures.model import PictureModel, PictureModelCard, PictureModelConfig, num_parameters, save_picture_model
-
-    torch.manual_seed(seed)
-    started = time.monotonic()
-    cache = Path(cache_dir) / f"corpus-{seed}-{n_gm}-{n_synth}.npz" if cache_dir else None
+    tag = "" if not fonts or list(fonts) == list(STARTER_FONTS) else "-" + "+".join(fonts)
+    cache = Path(cache_dir) / f"corpus-{seed}-{n_gm}-{n_synth}{tag}.npz" if cache_dir else None
     if cache is not None and cache.is_file():
-        import pickle
-
         with np.load(cache, allow_pickle=False) as data:
             mels = data["mels"]
-        attributes = pickle.loads(cache.with_suffix(".pkl").read_bytes())
-    else:
-        mels, attributes = starter_corpus(seed, n_gm, n_synth)
-        if cache is not None:
-            import pickle
+        return mels, pickle.loads(cache.with_suffix(".pkl").read_bytes())
+    mels, attributes = starter_corpus(seed, n_gm, n_synth, fonts=None if not tag else fonts)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, mels=mels)
+        cache.with_suffix(".pkl").write_bytes(pickle.dumps(attributes))
+    return mels, attributes
 
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, mels=mels)
-            cache.with_suffix(".pkl").write_bytes(pickle.dumps(attributes))
-    log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
+
+def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: int = STARTER_SEED,
+                          encoder_steps: int = STARTER_ENCODER_STEPS, config: Any = None,
+                          encoder_from: str | Path | None = None, augment: bool = False,
+                          random_level: bool = False) -> tuple[Any, list[float]]:
+    """A new starter picture model (torch seeded with ``seed`` first, as :func:`train_starter`
+    does) with its audio encoder trained on the corpus, or taken from ``encoder_from`` (an
+    earlier run with the same seed and corpus trains the same encoder); returns it and the
+    encoder's losses."""
+    import torch
+
+    from engine.pictures.model import PictureModel, PictureModelConfig
+
+    torch.manual_seed(seed)
     model = PictureModel(config or PictureModelConfig(prediction_type="sample"))
-    if encoder_from is not None:  # the encoder stage of an earlier run with the same seed and corpus
+    if encoder_from is not None:
         from engine.pictures.model import load_picture_model
 
         model.encoder.load_state_dict(load_picture_model(encoder_from).encoder.state_dict())
         model.encoder.eval().requires_grad_(False)
-        enc_losses = [float("nan")]
-    else:
-        enc_losses = train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, augment=augment,
-                                   random_level=random_level)
+        return model, [float("nan")]
+    return model, train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, augment=augment,
+                                random_level=random_level)
+
+
+def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
+                  encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
+                  config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
+                  encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
+                  fonts: Sequence[str] | None = None, command: str | None = None) -> dict[str, Any]:
+    """Train the starter picture model into ``out``; returns its training facts. ``fonts``: the
+    training fonts' names (:func:`starter_corpus`); ``None`` is the starter's FluidR3 alone."""
+    import torch
+
+    from engine.pictures.drawing import draw
+    from engine.pictures.model import PictureModelCard, num_parameters, save_picture_model
+
+    torch.manual_seed(seed)
+    started = time.monotonic()
+    mels, attributes = cached_corpus(seed, n_gm, n_synth, fonts=fonts, cache_dir=cache_dir)
+    log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
+    model, enc_losses = starter_encoder_stage(mels, attributes, seed=seed, encoder_steps=encoder_steps, config=config,
+                                              encoder_from=encoder_from, augment=augment, random_level=random_level)
     embeddings = embeddings_of(model, mels)
     pictures = pictures_tensor([draw(a) for a in attributes])
     del mels
@@ -352,7 +385,7 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     facts = {
         "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
         "encoder_steps": encoder_steps, "encoder_augment": augment, "encoder_random_level": random_level,
-        "diffusion_steps": diffusion_steps, "batch": BATCH,
+        "fonts": list(fonts or STARTER_FONTS), "diffusion_steps": diffusion_steps, "batch": BATCH,
         "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
         "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))],
         "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
@@ -363,13 +396,22 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     card = PictureModelCard(
         title=STARTER_CARD["title"], description=STARTER_CARD["description"],
         trained_on=(f"{len(attributes)} sounds: {n_gm} General MIDI clips drawn from engine.training.gm_corpus and "
-                    f"rendered with FluidR3_GM (fluidsynth), {n_synth} engine.training.synth sounds; pictures from "
-                    "engine.pictures.drawing. No download."),
+                    f"rendered with {fonts_phrase(fonts or STARTER_FONTS)} (fluidsynth; silent renders dropped), "
+                    f"{n_synth} engine.training.synth sounds; pictures from engine.pictures.drawing. No download."),
         extra=facts,
     )
     save_picture_model(model, out, card)
     write_readme(out, card)
     return facts
+
+
+FONT_TITLES = {"fluid": "FluidR3_GM", "csound": "csound's sf_GMbank", "opl3": "OPL-3_FM_128M"}
+
+
+def fonts_phrase(fonts: Sequence[str]) -> str:
+    """'FluidR3_GM' or 'a font drawn per clip from FluidR3_GM, csound's sf_GMbank'."""
+    titles = [FONT_TITLES.get(f, f) for f in fonts]
+    return titles[0] if len(titles) == 1 else "a font drawn per clip from " + ", ".join(titles)
 
 
 def write_readme(folder: Path, card: Any) -> None:
@@ -434,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "same seed and corpus trains the same encoder)")
     parser.add_argument("--augment", action="store_true",
                         help="also train the encoder on clips with a random tilt, EQ and mel shift (augment_mels)")
+    parser.add_argument("--fonts", default=None,
+                        help="render each General MIDI clip with a font drawn from these (comma-separated: "
+                             "fluid, csound, opl3; default: fluid alone, the starter's recipe)")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     args = parser.parse_args(argv)
@@ -445,7 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = train_starter(Path(args.out), seed=args.seed, n_gm=args.gm, n_synth=args.synth,
                           encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
                           snapshot_every=args.snapshot_every, encoder_from=args.encoder_from,
-                          augment=args.augment, random_level=args.random_level, command=command)
+                          augment=args.augment, random_level=args.random_level,
+                          fonts=[f.strip() for f in args.fonts.split(",")] if args.fonts else None, command=command)
     print(facts)
     return 0
 
