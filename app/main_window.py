@@ -110,6 +110,9 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
         from app.widgets.gallery import install_gallery
 
         self.gallery = install_gallery(self)  # the Pictures dock (Generate > Picture from Audio)
+        from app.widgets.lora_wizard_runs import offer_unfinished_runs
+
+        self.unfinished_runs = offer_unfinished_runs(self)  # training runs a restart cut short (looked for off-thread)
         self._restore_state()
         self._update_title()
         self.refresh_models()

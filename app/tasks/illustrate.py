@@ -85,7 +85,7 @@ class Form(TaskForm):
         if self.wizard is None:
             window = self.train.window()
             self.wizard = PictureWizard(window.client, use_model=lambda path: show_model(self.model, path),
-                                        parent=window)
+                                        settings=getattr(window, "settings", None), parent=window)
             chosen = combo_model_id(self.model)  # a picture model folder to start from; an image model is not one
             self.wizard.set_base(chosen if chosen and (Path(chosen) / "picture_model.json").is_file() else self.starter)
         self.wizard.show()

@@ -9,8 +9,8 @@ seen, batch, accumulation, Min-SNR, mixed precision, gradient checkpointing, 8-b
 the settings of a LoRA in the library; an estimate of time and peak memory), **Output** (name and
 layout: diffusers/PEFT or kohya) and **Training run** (loss curves, validation samples next to the
 base model's that play, pause/resume/cancel, checkpoints; the finished LoRA lands in the library
-and can be applied at once). An unfinished run (a crash, a restart) resumes from its last
-checkpoint.
+and can be applied at once). An unfinished run (a crash, a restart) is offered at the top of the
+first page (:mod:`app.widgets.lora_wizard_runs`): resume it from its last checkpoint, discard it, or later.
 
 The run is an engine job submitted through :class:`app.engine_client.EngineClient` (the worker
 thread trains; the GUI thread only draws what its progress reports carry).
@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.widgets.lora_wizard_runs import RunOffers, forget_run, job_fields, remember_run
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
@@ -63,7 +64,6 @@ from engine.training.lora_library import (
     LoraLibraryError,
     clip,
     library_dir,
-    load_clips,
     machine_preset,
     presets,
     preview_dataset,
@@ -76,8 +76,6 @@ from engine.training.lora_library import (
 __all__ = ["LoraWizard"]
 
 THUMB = QSize(96, 96)
-#: Settings keys of the run that may be resumed after a restart.
-LAST_RUN_KEY = "lora_wizard/last_run"
 SCHEDULES = ("constant", "cosine", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -1003,6 +1001,8 @@ class LoraWizard(QWizard):
     ``estimated(Estimate)``.
     """
 
+    #: What :mod:`app.widgets.lora_wizard_runs` calls this wizard's runs.
+    run_kind = "lora"
     lora_trained = Signal(object)
     dataset_read = Signal(object)
     estimated = Signal(object)
@@ -1027,7 +1027,6 @@ class LoraWizard(QWizard):
         self.output_page = OutputPage(self)
         self.monitor_page = MonitorPage(self)
         self._resume_pending = False
-        self.resume_button: QPushButton | None = None
         for page in (self.dataset_page, self.training_page, self.output_page):
             self.addPage(page)
         self.monitor_id = self.addPage(self.monitor_page)
@@ -1042,7 +1041,7 @@ class LoraWizard(QWizard):
         folder = self.library_folder
         self.client.run_in_thread("lora-library", lambda: scan_library([folder], hub=False)[0],
                                   self.training_page.set_library, self._on_helper_failed)
-        self.resume_banner = self._unfinished_run()
+        self.run_offers = RunOffers(self, (self.run_kind,), self.dataset_page, self.resume_run)
 
     def _on_helper_failed(self, error: BaseException) -> None:
         self.dataset_page.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)
@@ -1082,7 +1081,7 @@ class LoraWizard(QWizard):
         try:
             job = self.job if resume and self.job is not None else self.make_job()
             if resume:
-                job = type(job)(**{**_job_fields(job), "resume": True})
+                job = type(job)(**{**job_fields(job), "resume": True})
         except ValueError as error:
             page.status_label.setText(str(error).splitlines()[0])
             return None
@@ -1164,58 +1163,51 @@ class LoraWizard(QWizard):
     # -- an unfinished run survives a restart ------------------------------------------------------
 
     def _remember_run(self, job: Any) -> None:
-        """Remember the run's settings to offer a resume after a restart; its clips (which live in
-        memory) are kept by the engine in the run's folder (``lora_library.save_clips``)."""
-        if self.app_settings is None:
-            return
-        saved = {k: v for k, v in _job_fields(job).items() if k != "clips"}
-        saved["clips_kept"] = bool(job.clips)
-        self.app_settings.set(LAST_RUN_KEY, saved)
+        """Remember the run's settings to offer a resume after a restart (until it finishes); its
+        clips (which live in memory) are kept by the engine in the run's folder (``lora_library.save_clips``)."""
+        remember_run(self.app_settings, self.run_kind, job)
 
     def _forget_run(self) -> None:
-        if self.app_settings is not None:
-            self.app_settings.set(LAST_RUN_KEY, None)
+        if self.job is not None:
+            forget_run(self.app_settings, self.job.output_dir)
+            self.run_offers.hide_offer(self.job.output_dir)
 
-    def _unfinished_run(self) -> QWidget | None:
-        """A banner over the dataset page offering to resume the run a restart interrupted."""
-        if self.app_settings is None:
-            return None
-        saved = self.app_settings.get(LAST_RUN_KEY)
-        if not isinstance(saved, dict):
-            return None
-        saved = dict(saved)
-        try:
-            saved["captions"] = tuple(tuple(pair) for pair in saved.get("captions", ()))
-            if saved.pop("clips_kept", False):  # a run on project clips: read back as they were
-                saved["clips"] = load_clips(saved.get("output_dir", ""))
-            job = train_lora_spec()(**saved)
-        except (TypeError, ValueError):  # LoraLibraryError is a ValueError: clips gone, nothing to offer
-            return None
-        if Path(job.output).exists() or not self.has_checkpoint(job):
-            return None
-        banner = QWidget()
-        row = QHBoxLayout(banner)
-        row.addWidget(QLabel(f"The run writing '{Path(job.output).name}' did not finish; it can go on from its "
-                             "last checkpoint."), 1)
-        button = QPushButton("Resume it")
-        row.addWidget(button)
-        self.dataset_page.layout().insertWidget(0, banner)
+    def resume_run(self, run: Any) -> None:
+        """Go on with the unfinished ``run`` (offered at the top of the first page): the pages show
+        the settings it was started with, and the monitoring page resumes it from its checkpoint."""
+        self.run_offers.hide_offer(run.output_dir)  # however it was chosen (here, or the notice at startup)
+        job = run.job
+        page = self.dataset_page
+        page.set_model(job.model)
+        page.folder_edit.setText(job.data_dir or "")
+        page.clips = [(c.name, np.asarray(c.audio), int(c.sample_rate_hz)) for c in job.clips]
+        page.clips_label.setText(f"{len(page.clips)} clips" if page.clips else "No clips")
+        page.typed = dict(job.captions)
+        page.trigger_edit.setText(job.trigger)
+        page.prefix_edit.setText(job.prefix)
+        page.spectrogram_combo.setCurrentIndex(max(0, page.spectrogram_combo.findData(job.spectrogram_preset or "")))
+        page.duration_spin.setValue(job.duration_s or 0.0)
+        page.height_spin.setValue(job.height or 0)
+        page.validation_spin.setValue(round(100 * float(job.settings.get("validation_fraction", 0.1))))
+        training = self.training_page
+        index = training.preset_combo.findData(job.preset)
+        if index >= 0:
+            training.preset_combo.setCurrentIndex(index)
+        training.set_settings(job.settings)
+        training._preset_picked = True
+        self.output_page.name_edit.setText(Path(job.output).stem)
+        self.output_page.kohya_radio.setChecked(job.fmt == "kohya")
+        self.output_page.diffusers_radio.setChecked(job.fmt != "kohya")
+        self.job = job
+        self.resume_on_monitor()
 
-        def resume() -> None:
-            self.job = job
-            self.output_page.name_edit.setText(Path(job.output).stem)
-            self.output_page.diffusers_radio.setChecked(job.fmt == "diffusers")
-            self.output_page.kohya_radio.setChecked(job.fmt == "kohya")
-            banner.hide()
-            self._resume_pending = True
-            first = self.startId()
-            self.setStartId(self.monitor_id)
-            self.restart()  # shows the monitor page, which resumes the run
-            self.setStartId(first)
-
-        button.clicked.connect(resume)
-        self.resume_button = button
-        return banner
+    def resume_on_monitor(self) -> None:
+        """Show the monitoring page, which resumes :attr:`job` from its last checkpoint."""
+        self._resume_pending = True
+        first = self.startId()
+        self.setStartId(self.monitor_id)
+        self.restart()
+        self.setStartId(first)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         """Shown again after a run ended: back to the first page (the fields keep their values)."""
@@ -1231,12 +1223,6 @@ class LoraWizard(QWizard):
             except Exception:  # noqa: BLE001
                 pass
         super().closeEvent(event)
-
-
-def _job_fields(job: Any) -> dict[str, Any]:
-    from dataclasses import fields
-
-    return {f.name: getattr(job, f.name) for f in fields(job) if f.init}
 
 
 def run_summary(result: Any) -> dict[str, Any]:

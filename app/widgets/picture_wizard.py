@@ -6,7 +6,9 @@ the folder" sorts it on a helper thread, as training will, and lists what is ski
 **Training** (steps, batch, learning rate, seed, checkpoints, the output folder) and **Training
 run**: the LoRA wizard's monitoring page (:class:`app.widgets.lora_wizard.MonitorPage`: the loss
 curve, at each checkpoint the pictures the model draws for a few training sounds beside the base
-model's, each plays its sound, pause/resume/cancel, resume from the last checkpoint).
+model's, each plays its sound, pause/resume/cancel, resume from the last checkpoint). A run the
+app's closing cut short is offered at the top of the first page when the wizard opens again
+(resume, discard or later: :mod:`app.widgets.lora_wizard_runs`).
 
 The run is the engine's ``train_pictures`` job submitted through
 :class:`app.engine_client.EngineClient`; the worker cuts the videos and trains.
@@ -36,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.lora_wizard import LoraWizard, MonitorPage
+from app.widgets.lora_wizard_runs import RunOffers
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 
 __all__ = ["PictureWizard"]
@@ -209,7 +212,8 @@ class PictureWizard(QWizard):
 
     ``client``: the app's EngineClient; ``use_model(path)``: called by "Use it for Picture from
     Audio" (e.g. set the Picture tab's model); ``player``: an engine Player for the samples' sounds
-    (one is made when first needed). ``picture_model_trained(str)`` when a run wrote its folder;
+    (one is made when first needed); ``settings``: the AppSettings that remember an unfinished run
+    across restarts. ``picture_model_trained(str)`` when a run wrote its folder;
     ``folder_read(TrainingFolder or None)`` after "Read the folder".
     """
 
@@ -217,13 +221,17 @@ class PictureWizard(QWizard):
     folder_read = Signal(object)
     run_started = Signal(object)
 
-    def __init__(self, client: Any, *, use_model: Any = None, player: Any = None, parent: QWidget | None = None) -> None:
+    run_kind = "pictures"
+
+    def __init__(self, client: Any, *, use_model: Any = None, player: Any = None, settings: Any = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a Picture Model")
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.client = client
         self.use_model = use_model
         self.player = player
+        self.app_settings = settings
         self.job: Any = None
         self._resume_pending = False  # read by MonitorPage
         self.pairs_page = PairsPage(self)
@@ -232,10 +240,11 @@ class PictureWizard(QWizard):
         self.monitor_page = PictureMonitorPage(self)
         self.addPage(self.pairs_page)
         self.addPage(self.settings_page)
-        self.addPage(self.monitor_page)
+        self.monitor_id = self.addPage(self.monitor_page)
         self.settings_page.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
         self.resize(760, 680)
+        self.run_offers = RunOffers(self, (self.run_kind,), self.pairs_page, self.resume_run)
 
     def set_base(self, model: str) -> None:
         show_model(self.pairs_page.model_combo, model)
@@ -261,9 +270,28 @@ class PictureWizard(QWizard):
     resume_job = LoraWizard.resume_job
     has_checkpoint = LoraWizard.has_checkpoint
     play = LoraWizard.play
+    # An unfinished run is offered after a restart, as the LoRA wizard's are (the same functions).
+    _remember_run = LoraWizard._remember_run
+    _forget_run = LoraWizard._forget_run
+    resume_on_monitor = LoraWizard.resume_on_monitor
 
-    def _remember_run(self, job: Any) -> None:
-        """A picture run is not offered again after a restart (its checkpoints stay: Resume works)."""
+    def resume_run(self, run: Any) -> None:
+        """Go on with the unfinished ``run``: the pages show the settings it was started with and the
+        monitoring page resumes it from its checkpoint."""
+        self.run_offers.hide_offer(run.output_dir)  # however it was chosen (here, or the notice at startup)
+        job = run.job
+        self.set_base(job.base)
+        self.pairs_page.folder_edit.setText(job.pairs_dir)
+        self.pairs_page.every_spin.setValue(job.frame_every_s)
+        page = self.settings_page
+        page.steps_spin.setValue(job.num_steps)
+        page.batch_spin.setValue(job.batch_size)
+        page.lr_spin.setValue(job.learning_rate)
+        page.seed_spin.setValue(job.seed or 0)
+        page.checkpoint_spin.setValue(job.checkpoint_every)
+        page.output_edit.setText(job.output_dir)
+        self.job = job
+        self.resume_on_monitor()
 
     def on_trained(self, result: Any) -> None:
         page = self.monitor_page
@@ -280,6 +308,7 @@ class PictureWizard(QWizard):
         page.apply_button.setVisible(self.use_model is not None)
         page.apply_button.setEnabled(True)
         page.completeChanged.emit()
+        self._forget_run()
         self.picture_model_trained.emit(folder)
 
     def apply_trained(self) -> bool:

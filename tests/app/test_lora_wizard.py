@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from app.model.generation import GenerationSettings
-from app.widgets.lora_wizard import LAST_RUN_KEY, LoraWizard
+from app.widgets.lora_wizard import LoraWizard
+from app.widgets.lora_wizard_runs import RUNS_KEY, remember_run
 from engine.training.lora_library import scan_library
 
 RATE = 22050
@@ -155,7 +156,7 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert listed.trigger_words == ("zorb",) and (listed.rank, listed.alpha, listed.steps) == (2, 4.0, 3)
     assert "zorb, a bright beep" in listed.dataset["captions"] and listed.fits(tiny_model)
     assert generation.loras == ((entry.ref, 1.0),)
-    assert settings.get(LAST_RUN_KEY) is None  # nothing left to resume
+    assert settings.get(RUNS_KEY) == []  # nothing left to resume
     wizard.hide()
     wizard.show()  # opened again after the run: a new run starts from the first page, fields kept
     assert wizard.currentPage() is wizard.dataset_page and page.folder_edit.text() == str(sounds)
@@ -171,12 +172,18 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert not np.array_equal(with_lora[0].audio, without[0].audio)
 
 
-def test_a_cancelled_run_resumes_after_a_restart_and_settings_come_back_from_a_lora(
-        qtbot, client, tiny_model, settings, sounds, tmp_path):
+def close_the_app(qtbot, wizard, client):
+    """What quitting the app does to a run: the window goes, the engine client cancels every job."""
+    wizard.close()
+    client.shutdown()
+
+
+def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_resumed_with_its_settings(
+        qtbot, client, make_client, tiny_model, settings, sounds, tmp_path):
     wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
     fill_dataset(qtbot, wizard, sounds, trigger="blip")
     wizard.next()
-    fill_training(wizard.training_page, steps=4, checkpoint_every=1, sample_every=0)
+    fill_training(wizard.training_page, steps=6, checkpoint_every=1, sample_every=0)
     wizard.next()
     wizard.output_page.name_edit.setText("blip")
     monitor = wizard.monitor_page
@@ -185,9 +192,8 @@ def test_a_cancelled_run_resumes_after_a_restart_and_settings_come_back_from_a_l
     def on_progress(p):
         if p.stage == "train" and p.step == 1:
             monitor.pause_button.click()  # pause after the first step
-        if p.stage == "checkpoint" and p.step >= 2:
+        if p.stage == "checkpoint":
             checkpoints.append(p.step)
-            monitor.cancel_button.click()
 
     def on_paused():
         paused_at.append(list(monitor.steps))
@@ -203,33 +209,58 @@ def test_a_cancelled_run_resumes_after_a_restart_and_settings_come_back_from_a_l
     wizard.run_started.connect(lambda handle: (handle.progressed.connect(on_progress), handle.paused.connect(on_paused)))
     with qtbot.waitSignal(wizard.run_started, timeout=10000):
         wizard.next()
-    handle = monitor.handle
-    qtbot.waitUntil(lambda: handle.is_done, timeout=120000)
+    qtbot.waitUntil(lambda: any(step >= 2 for step in checkpoints), timeout=120000)
+    job = wizard.job
+    close_the_app(qtbot, wizard, client)  # mid-run: nothing finished it
     assert paused_at == [[1]] and shown == ["Paused"]  # it stopped after step 1 and went on when resumed
-    assert handle.state == "cancelled" and checkpoints == [2]
-    assert wizard.monitor_page.resume_button.isVisibleTo(wizard.monitor_page)
-    assert "resume from it" in wizard.monitor_page.status_label.text()
-    assert settings.get(LAST_RUN_KEY)["output"].endswith("blip.safetensors")
-    wizard.close()
+    assert not (tmp_path / "loras" / "blip.safetensors").exists()
+    step, _folder = job.latest_checkpoint()
+    assert 2 <= step < 6
 
-    # "Restart": a new wizard finds the unfinished run and goes on from its checkpoint.
-    again, generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
-    assert again.resume_banner is not None and again.resume_button is not None
+    # The app opens again: the main window says so at once, by name and step (no wizard opened yet).
+    from app.main_window import MainWindow
+
+    client = make_client()
+    window = MainWindow(client, settings)
+    window.ask_before_closing = False
+    qtbot.addWidget(window)
+    window.show()
+    notice = window.unfinished_runs
+    qtbot.waitUntil(lambda: notice.dialog.isVisible(), timeout=30000)  # the folders are looked at off the GUI thread
+    (offer,) = notice.visible()
+    assert offer.label.text() == (f"The LoRA 'blip' did not finish: it stopped after step {step} of 6 and can go on "
+                                  "from that checkpoint.")
+    assert [b.text() for b in (offer.resume_button, offer.discard_button, offer.later_button)] == [
+        "Resume", "Discard…", "Later"]
+    offer.resume_button.click()  # opens Train a LoRA on the run, which goes on from its checkpoint
+    again = window.lora_wizard
+    assert not notice.dialog.isVisible() and again.isVisible() and again.currentPage() is again.monitor_page
+    # The pages hold the settings the run was started with.
+    assert again.dataset_page.folder_edit.text() == str(sounds) and again.dataset_page.trigger_edit.text() == "blip"
+    assert (again.training_page.rank_spin.value(), again.training_page.lr_spin.value()) == (2, 0.05)
+    assert again.output_page.name_edit.text() == "blip"
     with qtbot.waitSignal(again.lora_trained, timeout=180000) as trained:
-        again.resume_button.click()
+        pass  # the run's events arrive through the event loop: none has yet
     entry = trained.args[0]
-    assert entry.name == "blip" and entry.steps == 4
-    # It went on from the checkpoint: the first step it reports is the one after it.
-    assert again.monitor_page.steps == list(range(checkpoints[0] + 1, 5))
-    assert settings.get(LAST_RUN_KEY) is None
+    assert entry.name == "blip" and entry.steps == 6
+    assert again.monitor_page.steps == list(range(step + 1, 7))  # from the checkpoint on, not from step 1
+    qtbot.waitUntil(lambda: again.run_offers.scanned, timeout=30000)
+    assert again.run_offers.visible() == []  # the wizard's own scan does not offer the run it is finishing
+    client.wait_for_tasks()
+    window.close()
+
+    # Finished: not offered again, even had the app died between writing the LoRA and forgetting the run.
+    remember_run(settings, "lora", job)
+    third, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    qtbot.waitUntil(lambda: third.run_offers.scanned, timeout=30000)
+    assert third.run_offers.visible() == [] and settings.get(RUNS_KEY) == []
 
     # A new run starts from the settings stored in that LoRA.
-    third, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
     qtbot.waitUntil(lambda: third.training_page.from_lora_combo.count() == 2, timeout=30000)
     page = third.training_page
     page.rank_spin.setValue(16)
     assert page.apply_lora_settings(third.training_page.from_lora_combo.itemData(1))
-    assert (page.rank_spin.value(), page.alpha_spin.value(), page.lr_spin.value(), page.length_spin.value()) == (2, 4.0, 0.05, 4)
+    assert (page.rank_spin.value(), page.alpha_spin.value(), page.lr_spin.value(), page.length_spin.value()) == (2, 4.0, 0.05, 6)
     assert third.dataset_page.trigger_edit.text() == "blip"
     assert third.dataset_page.height_spin.value() == 64
 
@@ -347,8 +378,10 @@ def test_a_run_on_project_clips_resumes_after_a_restart(qtbot, client, tiny_mode
     handle = monitor.handle
     qtbot.waitUntil(lambda: handle.is_done, timeout=120000)
     assert handle.state == "cancelled" and wizard.has_checkpoint()
-    saved = settings.get(LAST_RUN_KEY)
-    assert saved["clips_kept"] and saved["data_dir"] is None
+    assert monitor.resume_button.isVisibleTo(monitor) and "resume from it" in monitor.status_label.text()
+    (record,) = settings.get(RUNS_KEY)
+    saved = record["fields"]
+    assert record["kind"] == "lora" and saved["clips_kept"] and saved["data_dir"] is None
     kept = load_clips(saved["output_dir"])
     assert [c.name for c in kept] == [name for name, _a, _r in page.clips]
     for clip_, (_name, audio, _rate) in zip(kept, page.clips):
@@ -356,10 +389,12 @@ def test_a_run_on_project_clips_resumes_after_a_restart(qtbot, client, tiny_mode
     wizard.close()
 
     again, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
-    assert again.resume_button is not None  # offered although the run had no folder of sounds
+    qtbot.waitUntil(lambda: again.run_offers.scanned, timeout=30000)
+    (offer,) = again.run_offers.visible()  # offered although the run had no folder of sounds
     with qtbot.waitSignal(again.lora_trained, timeout=180000) as trained:
-        again.resume_button.click()
+        offer.resume_button.click()
+        assert again.dataset_page.clips_label.text() == "4 clips"
     assert trained.args[0].name == "blop" and trained.args[0].steps == 4
     assert again.monitor_page.steps[0] >= 3  # went on from its checkpoint (step 2 or later)
     assert "blop, a bright beep" in trained.args[0].dataset["captions"]
-    assert settings.get(LAST_RUN_KEY) is None
+    assert settings.get(RUNS_KEY) == []

@@ -6,6 +6,8 @@ picture model folder, handed to Picture from Audio."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 import numpy as np
 import soundfile as sf
@@ -101,3 +103,114 @@ def test_the_picture_tab_opens_the_wizard_and_takes_the_model_it_trains(window, 
         assert form.params()["model"] == str(tmp_path / "mine-picture-model")
     finally:
         tools.shutdown()
+
+
+def pairs_folder(tmp_path):
+    """Two (sound, picture) pairs: the quickest folder to train on."""
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    t = np.arange(2 * RATE) / RATE
+    for name, hz, colour in (("hum", 110, (30, 30, 200)), ("beep", 880, (220, 200, 40))):
+        sf.write(str(folder / f"{name}.wav"), 0.3 * np.sin(2 * np.pi * hz * t), RATE)
+        Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
+    return folder
+
+
+def open_wizard(qtbot, client, settings):
+    wizard = PictureWizard(client, settings=settings)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.waitUntil(lambda: wizard.run_offers.scanned, timeout=30000)  # unfinished runs: looked for off the GUI thread
+    return wizard
+
+
+def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoint_every, stop_at):
+    """Train on ``folder`` until a checkpoint after ``stop_at`` steps, then quit as the app does (the
+    window goes, the engine client cancels its jobs). Returns the run's spec and its last checkpoint's step."""
+    wizard = open_wizard(qtbot, client, settings)
+    pairs = wizard.pairs_page
+    pairs.folder_edit.setText(str(folder))
+    with qtbot.waitSignal(wizard.folder_read, timeout=60000):
+        pairs.read_button.click()
+    wizard.next()
+    page = wizard.settings_page
+    page.steps_spin.setValue(steps)
+    page.checkpoint_spin.setValue(checkpoint_every)
+    page.batch_spin.setValue(2)
+    page.seed_spin.setValue(7)
+    checkpoints = []
+    wizard.run_started.connect(lambda handle: handle.progressed.connect(
+        lambda p: checkpoints.append(p.step) if getattr(p, "checkpoint", None) else None))
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.next()
+    qtbot.waitUntil(lambda: any(step >= stop_at for step in checkpoints), timeout=300000)
+    job = wizard.job
+    wizard.close()
+    client.shutdown()
+    step, _folder = job.latest_checkpoint()
+    assert stop_at <= step < steps and not (Path(job.output_dir) / "picture_model.json").exists()
+    return job, step
+
+
+def test_a_run_cut_short_by_closing_the_app_is_offered_and_goes_on_from_its_checkpoint(
+        qtbot, client, make_client, settings, tmp_path):
+    job, step = start_and_close_the_app(qtbot, client, settings, pairs_folder(tmp_path), steps=6, checkpoint_every=2,
+                                        stop_at=2)
+    client = make_client()  # the app opens again
+    again = open_wizard(qtbot, client, settings)
+    (offer,) = again.run_offers.visible()
+    assert offer.isVisibleTo(again) and again.currentPage() is again.pairs_page
+    assert offer.label.text() == (f"The picture model 'pairs-picture-model' did not finish: it stopped after step {step} "
+                                  "of 6 and can go on from that checkpoint.")
+    with qtbot.waitSignal(again.picture_model_trained, timeout=300000) as trained:
+        offer.resume_button.click()
+        # The pages show the run's own settings (not the wizard's defaults).
+        assert again.settings_page.steps_spin.value() == 6 and again.settings_page.seed_spin.value() == 7
+        assert again.pairs_page.folder_edit.text() == str(tmp_path / "pairs")
+        assert again.currentPage() is again.monitor_page
+    assert trained.args[0] == job.output_dir
+    assert again.monitor_page.steps == list(range(step + 1, 7))  # from the checkpoint, not from step 1
+    load_picture_model(trained.args[0])
+    again.close()
+    # Finished: not offered again, even had the app died between writing the model and forgetting the run.
+    from app.widgets.lora_wizard_runs import RUNS_KEY, remember_run
+
+    remember_run(settings, "pictures", job)
+    third = open_wizard(qtbot, client, settings)
+    assert third.run_offers.visible() == [] and settings.get(RUNS_KEY) == []
+
+
+def test_discarding_an_unfinished_run_asks_first_and_deletes_only_its_checkpoints(
+        qtbot, client, make_client, settings, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.widgets.lora_wizard_runs import RUNS_KEY
+
+    folder = pairs_folder(tmp_path)
+    output = tmp_path / "pairs-picture-model"
+    output.mkdir()
+    (output / "my notes.txt").write_text("mine\n")  # the user's file in the folder chosen for the model
+    job, step = start_and_close_the_app(qtbot, client, settings, folder, steps=4, checkpoint_every=1, stop_at=1)
+    client = make_client()
+    again = open_wizard(qtbot, client, settings)
+    (offer,) = again.run_offers.visible()
+    offer.later_button.click()  # later: hidden now, offered next time, nothing deleted
+    assert again.run_offers.visible() == [] and job.latest_checkpoint() is not None
+    again.close()
+
+    third = open_wizard(qtbot, client, settings)
+    (offer,) = third.run_offers.visible()
+    offer.discard_button.click()
+    box = offer.confirm_box
+    assert box.isVisible() and "pairs-picture-model" in box.text() and "cannot be resumed" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()  # changed their mind: nothing deleted
+    assert job.latest_checkpoint() == (step, output / "checkpoints" / f"step-{step:08d}")
+    offer.discard_button.click()
+    offer.confirm_box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: bool(third.run_offers.discarded), timeout=30000)  # deleted off the GUI thread
+    assert not (output / "checkpoints").exists() and third.run_offers.visible() == []
+    assert sorted(p.name for p in output.iterdir()) == ["my notes.txt"]  # only the run's files went
+    assert sorted(p.name for p in folder.iterdir()) == ["beep.png", "beep.wav", "hum.png", "hum.wav"]
+    assert settings.get(RUNS_KEY) == []
+    fourth = open_wizard(qtbot, client, settings)
+    assert fourth.run_offers.visible() == []
