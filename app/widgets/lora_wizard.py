@@ -67,6 +67,7 @@ from engine.training.lora_library import (
     machine_preset,
     presets,
     preview_dataset,
+    rank_limit,
     read_lora_entry,
     scan_library,
     train_lora_spec,
@@ -80,6 +81,8 @@ SCHEDULES = ("constant", "cosine", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+#: The rank box's top while the base model's own limit is not known (``lora_library.rank_limit``).
+MAX_RANK = 256
 
 
 def thumbnail_image(image: np.ndarray, size: QSize = THUMB) -> QImage:
@@ -415,7 +418,8 @@ class TrainingPage(QWizardPage):
         self.from_lora_combo.addItem("—", "")
         self.from_lora_combo.activated.connect(lambda _i: self.apply_lora_settings(self.from_lora_combo.currentData()))
         self.rank_spin = QSpinBox()
-        self.rank_spin.setRange(1, 256)
+        self.rank_spin.setRange(1, MAX_RANK)
+        self.set_rank_limit("", 0)
         self.alpha_spin = QDoubleSpinBox()
         self.alpha_spin.setRange(0.01, 512.0)
         self.alpha_spin.setToolTip("The LoRA's scale is alpha / rank")
@@ -531,6 +535,21 @@ class TrainingPage(QWizardPage):
         for signal in (self.length_spin.valueChanged, self.unit_combo.currentIndexChanged,
                        self.batch_spin.valueChanged, self.accumulation_spin.valueChanged, self.lr_spin.valueChanged):
             signal.connect(self.update_seen)
+
+    def set_rank_limit(self, model: str, limit: int) -> None:
+        """Cap the rank at ``limit``, the largest useful rank of ``model`` (0: unknown, no cap but
+        :data:`MAX_RANK`); the tooltip says why. A larger rank shown is lowered to it."""
+        if 0 < limit <= MAX_RANK:  # (SD 1.5's widest is 1280: the box keeps its own top of 256)
+            hints = model_hints(model)
+            name = hints.title if hints is not None else Path(model).name or model
+            self.rank_spin.setMaximum(limit)
+            self.rank_spin.setToolTip(
+                f"The LoRA's size. At most {limit} for {name}: the widest layer the LoRA adapts there is {limit} wide "
+                "(the smaller of a layer's inputs and outputs), and a larger rank adds memory and nothing else.")
+        else:
+            self.rank_spin.setMaximum(MAX_RANK)
+            self.rank_spin.setToolTip("The LoRA's size: at most the width of the model's attention layers "
+                                      "(LoRAs of SD 1.5 use 4-128)")
 
     # -- presets and stored settings -------------------------------------------------------
 
@@ -1007,6 +1026,8 @@ class LoraWizard(QWizard):
     dataset_read = Signal(object)
     estimated = Signal(object)
     run_started = Signal(object)
+    #: The rank box's new top (0: not known) after the base model changed.
+    rank_limit_found = Signal(int)
 
     def __init__(self, client: Any, *, generation: Any = None, project: Any = None, settings: Any = None,
                  models: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (), player: Any = None,
@@ -1042,6 +1063,26 @@ class LoraWizard(QWizard):
         self.client.run_in_thread("lora-library", lambda: scan_library([folder], hub=False)[0],
                                   self.training_page.set_library, self._on_helper_failed)
         self.run_offers = RunOffers(self, (self.run_kind,), self.dataset_page, self.resume_run)
+        self._rank_request = 0
+        self.dataset_page.model_combo.currentTextChanged.connect(self.update_rank_limit)
+        self.training_page.text_encoder_check.toggled.connect(self.update_rank_limit)
+        self.update_rank_limit()
+
+    def update_rank_limit(self, *_args: Any) -> None:
+        """Cap the rank box at the chosen base model's largest useful rank (its configs are read on
+        a helper thread; the answer for a model chosen since is dropped)."""
+        self._rank_request += 1
+        request, model = self._rank_request, self.dataset_page.model_id()
+        text_encoder = self.training_page.text_encoder_check.isChecked()
+        cache_dir = getattr(self.client.settings, "cache_dir", None)
+
+        def done(limit: int) -> None:
+            if request == self._rank_request:
+                self.training_page.set_rank_limit(model, limit)
+                self.rank_limit_found.emit(limit)
+
+        self.client.run_in_thread("lora-rank", lambda: rank_limit(model, train_text_encoder=text_encoder,
+                                                                  cache_dir=cache_dir), done, self._on_helper_failed)
 
     def _on_helper_failed(self, error: BaseException) -> None:
         self.dataset_page.show_error(str(error).splitlines()[0] if str(error) else type(error).__name__)

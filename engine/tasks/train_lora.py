@@ -163,7 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps, each of --batch-size clips "
                         f"(default: the preset's; cpu-starter: {PRESETS['cpu-starter'].max_steps})")
     parser.add_argument("--rank", type=int, default=None, help="LoRA rank: its size, at most the width of the model's "
-                        "attention layers (default: the preset's; cpu-starter: "
+                        "attention layers (the starter's: 64) (default: the preset's; cpu-starter: "
                         f"{PRESETS['cpu-starter'].rank})")
     parser.add_argument("--alpha", type=float, default=None, help="LoRA alpha: the LoRA's strength is alpha / rank "
                         "(default: the rank)")
@@ -228,6 +228,8 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
         )
     except (ValueError, LoraTrainingError) as error:
         raise CliError(_flag_names(str(error)), EXIT_USAGE) from None
+    if args.rank is not None:
+        _check_rank(spec, cli)
     found = None if args.resume or args.estimate or args.overwrite else spec.latest_checkpoint()
     if found:  # a new run deletes them: a user who forgot --resume after Ctrl-C would lose the run
         raise CliError(f"the run folder '{spec.output_dir}' holds checkpoints of an earlier run (the newest after "
@@ -238,6 +240,25 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainLoraJob:
         raise CliError(f"the {spec.preset} preset trains on a CUDA GPU and this machine has none; use "
                        "--preset cpu-starter (the settings for the CPU).", EXIT_USAGE)
     return spec
+
+
+def _check_rank(spec: TrainLoraJob, cli: Any) -> None:
+    """--rank above the base model's largest useful rank is refused before the sounds are read (the
+    trainer would refuse it after loading the model); a model that cannot be read is left to the run
+    to report."""
+    from engine.cli.common import EXIT_USAGE, CliError
+    from engine.models.errors import ModelError
+    from engine.training.lora import rank_limit
+
+    config = spec.config
+    try:
+        limit = rank_limit(spec.model, train_text_encoder=config.train_text_encoder, store=cli.store)
+    except (ModelError, OSError, ValueError):
+        return
+    if limit and config.rank > limit:
+        raise CliError(f"--rank {config.rank} is more than the model can use: the widest layer a LoRA adapts in "
+                       f"'{spec.model}' is {limit} wide (the smaller of its inputs and outputs), so a larger rank adds "
+                       f"memory and nothing else; use --rank {limit} or less.", EXIT_USAGE)
 
 
 #: The command-line flag of each setting a message can name (messages name the spec's fields).

@@ -726,6 +726,36 @@ def _layer_width(module: torch.nn.Module, targets: tuple[str, ...]) -> int:
     return max(widths, default=0)
 
 
+def rank_limit(model: str, *, train_text_encoder: bool = False, store: Any = None) -> int:
+    """The largest LoRA rank of any use on ``model``: the widest of the layers a LoRA adapts (the
+    UNet's attention projections, and the text encoder's with ``train_text_encoder``), a layer's
+    width being the smaller of its in and out features (:func:`_layer_width` of the loaded model,
+    which :meth:`LoraTrainer.setup` refuses a larger rank by). Read from the model's config files
+    alone: no weights, no diffusers import (helper threads may call it while a job imports).
+    0 when the configs do not say; raises as :func:`resolve_model` does."""
+    path = Path(resolve_model(model, store).path)
+
+    def config(part: str) -> dict[str, Any]:
+        try:
+            found = json.loads((path / part / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    unet = config("unet")
+    channels = [int(c) for c in unet.get("block_out_channels") or ()]
+    # An attention block's projections are as wide as its block's channels (a cross-attention's
+    # keys and values take the text's width in, and are no wider than that); the up blocks run
+    # the channels in reverse; the mid block has the last, and attention unless told otherwise.
+    widths = [c for c, kind in zip(channels, unet.get("down_block_types") or ()) if "Attn" in str(kind)]
+    widths += [c for c, kind in zip(channels[::-1], unet.get("up_block_types") or ()) if "Attn" in str(kind)]
+    if channels and "Attn" in str(unet.get("mid_block_type", "UNetMidBlock2DCrossAttn")):
+        widths.append(channels[-1])
+    if train_text_encoder:
+        widths.append(int(config("text_encoder").get("hidden_size") or 0))
+    return max(widths, default=0)
+
+
 def _load_lora_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
     params = dict(module.named_parameters())
     with torch.no_grad():

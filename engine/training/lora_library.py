@@ -589,6 +589,20 @@ def presets() -> dict[str, dict[str, Any]]:
     return {name: config.to_json() for name, config in PRESETS.items()}
 
 
+def rank_limit(model: str, *, train_text_encoder: bool = False, cache_dir: str | None = None) -> int:
+    """The largest LoRA rank of any use on ``model`` (:func:`engine.training.lora.rank_limit`), 0
+    when the model cannot be read (the dataset read or the run says why). Finds the model in the
+    store and imports torch: call it off the GUI thread."""
+    from engine.models.errors import ModelError
+    from engine.models.store import ModelStore
+    from engine.training.lora import rank_limit as limit
+
+    try:
+        return limit(model, train_text_encoder=train_text_encoder, store=ModelStore(cache_dir, offline=True))
+    except (ModelError, OSError, ValueError):
+        return 0
+
+
 def machine_preset(device: str = "auto") -> str:
     """The preset for this machine and engine ``device`` ("auto", "cpu", "cuda..."): the CPU one
     without a CUDA GPU, else the largest GPU preset the card's memory fits. Imports torch: call it

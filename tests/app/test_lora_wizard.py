@@ -265,6 +265,31 @@ def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_resumed
     assert third.dataset_page.height_spin.value() == 64
 
 
+def test_the_rank_box_stops_at_the_base_models_largest_useful_rank(qtbot, client, tiny_model, settings, tmp_path):
+    """A rank above the widest layer the LoRA adapts adds nothing: the box stops there for the
+    chosen base model (the tiny model's attention layers are 32 wide, the starter's 64), follows a
+    change of base model and says why; the engine would refuse more."""
+    from engine.models.catalog import STARTER_MODEL_ID
+
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    rank = wizard.training_page.rank_spin
+    qtbot.waitUntil(lambda: rank.maximum() == 32, timeout=60000)  # read from the model's configs off the GUI thread
+    assert "At most 32 for tiny-sd: the widest layer the LoRA adapts there is 32 wide" in rank.toolTip()
+    rank.setValue(200)
+    assert rank.value() == 32
+    with qtbot.waitSignal(wizard.rank_limit_found, timeout=60000) as found:
+        wizard.dataset_page.set_model(STARTER_MODEL_ID)
+    assert found.args == [64] and rank.maximum() == 64 and "At most 64 for " in rank.toolTip()
+    rank.setValue(200)
+    assert rank.value() == 64 and wizard.training_page.settings()["rank"] == 64
+    with qtbot.waitSignal(wizard.rank_limit_found, timeout=60000) as found:
+        wizard.dataset_page.set_model(tiny_model)
+    assert found.args == [32] and rank.value() == 32  # lowered with the model
+    with qtbot.waitSignal(wizard.rank_limit_found, timeout=60000) as found:
+        wizard.dataset_page.set_model(str(tmp_path / "no-such-model"))
+    assert found.args == [0] and rank.maximum() == 256  # unknown: the dataset read says what is wrong
+
+
 def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, window, tiny_model):
     window.prompt_panel.set_model(tiny_model)
     tools = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Tools")

@@ -308,6 +308,36 @@ def test_quiet_hides_the_progress_but_not_skipped_files_advice_or_the_output(sou
     assert screen.getvalue() == "dataset: 4 sounds, skipped 1 (a.wav: not audio)\n"
 
 
+def test_a_rank_wider_than_the_model_is_refused_before_the_sounds_are_read(sounds, tmp_path, capsys):
+    """The rank of a LoRA cannot usefully exceed the widest layer it adapts (the smaller of its in
+    and out sizes): 64 for the starter model, 32 for the tiny model. --rank above it is one line
+    naming the largest useful rank, before the dataset is read or the model loaded."""
+    from engine.cli import main
+    from engine.models.catalog import STARTER_MODEL_ID
+    from engine.training.lora import rank_limit
+
+    assert rank_limit(STARTER_MODEL_ID) == rank_limit(STARTER_MODEL_ID, train_text_encoder=True) == 64
+    assert rank_limit(str(TINY_SD)) == 32
+    # read from the configs, it is what the loaded layers say (what the trainer refuses a rank by)
+    from engine.models.loading import load_pipeline
+    from engine.models.policy import LoadPolicy
+    from engine.training.lora import TEXT_TARGETS, UNET_TARGETS, _layer_width, resolve_model
+
+    for model in (STARTER_MODEL_ID, str(TINY_SD)):
+        pipe = load_pipeline(resolve_model(model), LoadPolicy(device="cpu", precision="fp32")).pipeline
+        assert rank_limit(model) == _layer_width(pipe.unet, UNET_TARGETS)
+        assert rank_limit(model, train_text_encoder=True) == max(_layer_width(pipe.unet, UNET_TARGETS),
+                                                                 _layer_width(pipe.text_encoder, TEXT_TARGETS))
+    capsys.readouterr()  # the libraries' notes while loading
+    for model, rank, limit in ((STARTER_MODEL_ID, 65, 64), (str(TINY_SD), 33, 32)):
+        assert main(["train-lora", str(sounds), "-o", str(tmp_path / "x.safetensors"), "--model", model, "--rank",
+                     str(rank), "--offline", "-q"]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and f"--rank {rank} is more than the model can use" in error, error
+        assert f"is {limit} wide" in error and f"use --rank {limit} or less" in error and "dataset" not in error
+    assert not (tmp_path / "x.training").exists()
+
+
 def test_a_gpu_preset_on_a_machine_without_one_names_the_cpu_preset(sounds, tmp_path, capsys):
     import torch
 
