@@ -152,26 +152,35 @@ def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoin
     return job, step
 
 
-def test_a_run_cut_short_by_closing_the_app_is_offered_and_goes_on_from_its_checkpoint(
+def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_goes_on_from_its_checkpoint(
         qtbot, client, make_client, settings, tmp_path):
     job, step = start_and_close_the_app(qtbot, client, settings, pairs_folder(tmp_path), steps=6, checkpoint_every=2,
                                         stop_at=2)
-    client = make_client()  # the app opens again
-    again = open_wizard(qtbot, client, settings)
-    (offer,) = again.run_offers.visible()
-    assert offer.isVisibleTo(again) and again.currentPage() is again.pairs_page
+    client = make_client()  # the app opens again: its window says so, by name and step
+    from app.main_window import MainWindow
+
+    window = MainWindow(client, settings)
+    window.ask_before_closing = False
+    qtbot.addWidget(window)
+    window.show()
+    notice = window.unfinished_runs
+    qtbot.waitUntil(lambda: notice.dialog.isVisible(), timeout=30000)  # looked for off the GUI thread
+    (offer,) = notice.visible()
     assert offer.label.text() == (f"The picture model 'pairs-picture-model' did not finish: it stopped after step {step} "
                                   "of 6 and can go on from that checkpoint.")
+    offer.resume_button.click()  # opens the Picture tab's wizard on the run
+    again = window.edit_tools.edit_panel.forms["illustrate"].wizard
+    assert again.isVisible() and again.currentPage() is again.monitor_page and not notice.dialog.isVisible()
+    # The pages show the run's own settings (not the wizard's defaults).
+    assert again.settings_page.steps_spin.value() == 6 and again.settings_page.seed_spin.value() == 7
+    assert again.pairs_page.folder_edit.text() == str(tmp_path / "pairs")
     with qtbot.waitSignal(again.picture_model_trained, timeout=300000) as trained:
-        offer.resume_button.click()
-        # The pages show the run's own settings (not the wizard's defaults).
-        assert again.settings_page.steps_spin.value() == 6 and again.settings_page.seed_spin.value() == 7
-        assert again.pairs_page.folder_edit.text() == str(tmp_path / "pairs")
-        assert again.currentPage() is again.monitor_page
+        pass  # the run's events come through the event loop: none has yet
     assert trained.args[0] == job.output_dir
     assert again.monitor_page.steps == list(range(step + 1, 7))  # from the checkpoint, not from step 1
     load_picture_model(trained.args[0])
-    again.close()
+    client.wait_for_tasks()
+    window.close()
     # Finished: not offered again, even had the app died between writing the model and forgetting the run.
     from app.widgets.lora_wizard_runs import RUNS_KEY, remember_run
 
