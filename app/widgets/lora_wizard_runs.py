@@ -275,7 +275,7 @@ class RunOffers:
 
 
 class StartupOffers(RunOffers):
-    """When the main window opens: a notice (not modal) listing the runs a restart cut short, each
+    """When the main window opens: a notice (not modal) listing the runs that did not finish, each
     with Resume (opens its wizard, which goes on from the checkpoint), Discard… and Later. It closes
     when none is left; the wizards offer the runs left for later again when opened."""
 
@@ -285,7 +285,7 @@ class StartupOffers(RunOffers):
         self.dialog.setWindowTitle("Unfinished training")
         self.dialog.setModal(False)
         layout = QVBoxLayout(self.dialog)
-        layout.addWidget(QLabel("Training runs were cut short when Specdiff Studio closed:"))
+        layout.addWidget(QLabel("These training runs did not finish (the app closed, or they were stopped):"))
         super().__init__(window, tuple(KINDS), self.dialog, self.resume_in_wizard, first_row=1)  # under the heading
 
     def shown(self) -> None:
