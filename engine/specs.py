@@ -577,6 +577,26 @@ class TrainingJob(JobSpec):
                     found.append((int(match.group(1)), folder))
         return max(found) if found else None
 
+    def clear_checkpoints(self) -> list[int]:
+        """Delete the checkpoint folders (``step-NNNNNNNN``, complete or not) an earlier run left in
+        ``output_dir``: call it when a new run (not a resume) starts there, or a later resume would
+        go on from the old run's newest checkpoint. Anything else in ``checkpoints/`` is kept (and the
+        folder with it). Returns the steps deleted, oldest first (tell the user)."""
+        import shutil
+
+        root = Path(self.output_dir) / "checkpoints"
+        if not root.is_dir():
+            return []
+        steps = sorted((int(m.group(1)), folder) for folder in root.iterdir()
+                       if (m := _CHECKPOINT.match(folder.name)) and folder.is_dir() and not folder.is_symlink())
+        for _step, folder in steps:
+            shutil.rmtree(folder)
+        try:
+            root.rmdir()  # only when nothing else is in it
+        except OSError:
+            pass
+        return [step for step, _folder in steps]
+
 
 # ---------------------------------------------------------------------------------------------
 # Progress and events

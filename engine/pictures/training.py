@@ -9,9 +9,13 @@ with one message only when nothing at all is usable.
 
 Checkpoints (``OUT/checkpoints/step-N/``) hold the model, the EMA weights, the optimizer and the
 random generators, so a resumed run goes on where it stopped and ends bit for bit where an
-uninterrupted one does. Progress reports carry each step's loss and, at each checkpoint, samples:
-the pictures the model being trained draws (EMA weights) for a few of the training sounds, beside
-the base model's for the same sounds and seeds (what the app's training monitor shows).
+uninterrupted one does. A new run (not a resume) first deletes the ``step-N`` folders an earlier
+run left in ``OUT/checkpoints/`` and says so in a progress report (``specdiff-cli train-pictures``
+refuses to start one there without ``--overwrite``), so a later resume goes on from the new run's
+checkpoints, never from the old run's higher step. Progress reports carry each step's loss and, at
+each checkpoint, samples: the pictures the model being trained draws (EMA weights) for a few of the
+training sounds, beside the base model's for the same sounds and seeds (what the app's training
+monitor shows).
 """
 
 from __future__ import annotations
@@ -178,6 +182,10 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     # where an uninterrupted one does, whatever else the process draws between steps.
     dropout_rng = torch.Generator().manual_seed(seed).get_state()
     latest = spec.latest_checkpoint() if spec.resume else None
+    if not spec.resume:  # a new run: a later resume must go on from its checkpoints, not an older run's
+        removed = spec.clear_checkpoints()
+        if removed:
+            yield Progress(stage="load", message=_removed_message(spec, removed))
     if latest is not None:
         start, folder = latest
         saved = torch.load(folder / "state.pt", weights_only=True)
@@ -257,6 +265,13 @@ def _draw(model: Any, embeddings: Any, shown: list[tuple[int, str, np.ndarray]])
     finally:
         model.projector.train()
         model.unet.train()
+
+
+def _removed_message(spec: Any, steps: list[int]) -> str:
+    """What a new run says after deleting an earlier run's checkpoints (the steps they were after)."""
+    what = "the checkpoint" if len(steps) == 1 else f"the {len(steps)} checkpoints"
+    return (f"Deleted {what} an earlier run left in '{Path(spec.output_dir) / 'checkpoints'}' (the newest after "
+            f"step {steps[-1]}): this new run starts from step 0")
 
 
 def _one_line(error: BaseException, name: str) -> str:

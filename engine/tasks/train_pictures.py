@@ -1,6 +1,7 @@
 """train_pictures: fine-tune a picture model on a folder of (audio, picture) pairs or videos (seed 002's training).
 
     specdiff-cli train-pictures FOLDER -o OUT [--base builtin:pictures] [--steps 500] [--seed 0] [--every 1.0]
+                                [--checkpoint-every N] [--resume | --overwrite]
 
 ``FOLDER`` holds sounds each beside a picture of the same name (``rain.wav`` + ``rain.png``),
 videos (mp4, mkv, webm, mov, avi: a frame every ``--every`` seconds with the 2.56 s of audio
@@ -66,12 +67,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=float, default=1.0, metavar="SECONDS",
                         help="videos: take a frame (and the 2.56 s of audio around it) every SECONDS (default 1.0)")
     parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUT")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run in OUT even though it holds an earlier run's checkpoints (deletes them)")
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainPicturesJob:
-    return cli.spec(TrainPicturesJob, pairs_dir=args.pairs_dir, output_dir=args.output, base=args.base,
+    from engine.cli.common import EXIT_USAGE, CliError
+
+    spec = cli.spec(TrainPicturesJob, pairs_dir=args.pairs_dir, output_dir=args.output, base=args.base,
                     num_steps=args.steps, batch_size=args.batch, learning_rate=args.lr, seed=args.seed,
                     checkpoint_every=args.checkpoint_every, resume=args.resume, frame_every_s=args.every)
+    found = None if args.resume or args.overwrite else spec.latest_checkpoint()
+    if found:  # a new run deletes them: a user who forgot --resume after Ctrl-C would lose the run (as train-lora)
+        raise CliError(f"'{args.output}' holds checkpoints of an earlier run (the newest after step {found[0]}): pass "
+                       "--resume to go on from it, or --overwrite to start over (which deletes them).", EXIT_USAGE)
+    return spec
 
 
 def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:
