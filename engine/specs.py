@@ -581,21 +581,35 @@ class TrainingJob(JobSpec):
         """Delete the checkpoint folders (``step-NNNNNNNN``, complete or not) an earlier run left in
         ``output_dir``: call it when a new run (not a resume) starts there, or a later resume would
         go on from the old run's newest checkpoint. Anything else in ``checkpoints/`` is kept (and the
-        folder with it). Returns the steps deleted, oldest first (tell the user)."""
-        import shutil
+        folder with it). Returns the steps deleted, oldest first (tell the user:
+        :func:`cleared_checkpoints_message`)."""
+        return clear_checkpoints(self.output_dir)
 
-        root = Path(self.output_dir) / "checkpoints"
-        if not root.is_dir():
-            return []
-        steps = sorted((int(m.group(1)), folder) for folder in root.iterdir()
-                       if (m := _CHECKPOINT.match(folder.name)) and folder.is_dir() and not folder.is_symlink())
-        for _step, folder in steps:
-            shutil.rmtree(folder)
-        try:
-            root.rmdir()  # only when nothing else is in it
-        except OSError:
-            pass
-        return [step for step, _folder in steps]
+
+def clear_checkpoints(run_dir: str | Path) -> list[int]:
+    """:meth:`TrainingJob.clear_checkpoints` for the run folder ``run_dir`` (a trainer that keeps its
+    checkpoints in the same ``checkpoints/step-NNNNNNNN/`` layout without a job, such as the LoRA one)."""
+    import shutil
+
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    steps = sorted((int(m.group(1)), folder) for folder in root.iterdir()
+                   if (m := _CHECKPOINT.match(folder.name)) and folder.is_dir() and not folder.is_symlink())
+    for _step, folder in steps:
+        shutil.rmtree(folder)
+    try:
+        root.rmdir()  # only when nothing else is in it
+    except OSError:
+        pass
+    return [step for step, _folder in steps]
+
+
+def cleared_checkpoints_message(run_dir: str | Path, steps: list[int]) -> str:
+    """What a new run says after :func:`clear_checkpoints` deleted an earlier run's checkpoints."""
+    what = "the checkpoint" if len(steps) == 1 else f"the {len(steps)} checkpoints"
+    return (f"Deleted {what} an earlier run left in '{Path(run_dir) / 'checkpoints'}' (the newest after "
+            f"step {steps[-1]}): this new run starts from step 0")
 
 
 # ---------------------------------------------------------------------------------------------

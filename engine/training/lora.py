@@ -20,7 +20,8 @@ The unit is the optimizer step: ``max_steps`` (or ``epochs``, turned into steps)
 Every random number (data order, posterior samples, noise, timesteps, LoRA init) comes from
 generators seeded by ``config.seed`` whose states are saved in the checkpoints, so a run stopped
 and resumed from its last checkpoint ends with exactly the weights of an uninterrupted run (on the
-same machine, device and thread count).
+same machine, device and thread count). A new run (not a resume) first deletes the ``step-N``
+folders an earlier run left in its run folder's ``checkpoints/`` (nothing else there) and says so.
 
 The output is a ``.safetensors`` in diffusers' PEFT layout (``unet.*`` / ``text_encoder.*``, the
 LoRA config in ``lora_adapter_metadata`` so diffusers loads it at the trained alpha) or the
@@ -47,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.specs import CHECKPOINT_COMPLETE, Progress, TrainingJob
+from engine.specs import CHECKPOINT_COMPLETE, Progress, TrainingJob, clear_checkpoints, cleared_checkpoints_message
 from engine.training.lora_config import (  # noqa: F401 - re-exported: the trainer's settings live there
     COSTS,
     FORMATS,
@@ -947,8 +948,10 @@ def train_lora(
     total = trainer.total_steps
     yield LoraProgress("encode", 1, 1, f"Encoded {len(trainer.train_set)} training and {len(trainer.val_set)} "
                                        "validation clips to latents")
-    if not resume and (folder / "checkpoints").is_dir():  # a new run: an old run's checkpoints must not be resumed
-        shutil.rmtree(folder / "checkpoints")
+    if not resume:  # a new run: an old run's checkpoints must not be resumed (a user's own files stay)
+        removed = clear_checkpoints(folder)
+        if removed:
+            yield LoraProgress("load", 1, 1, cleared_checkpoints_message(folder, removed))
     if resume:
         checkpoints = list_checkpoints(folder)
         if not checkpoints:

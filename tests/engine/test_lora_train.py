@@ -222,6 +222,39 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(trained, dataset, tmp_p
             assert torch.equal(a.get_tensor(key), b.get_tensor(key)), key
 
 
+def test_a_new_run_deletes_an_earlier_runs_checkpoints_only_says_so_and_a_resume_goes_on_with_it(
+        trained, dataset, tmp_path):
+    import shutil
+
+    _, _, uninterrupted, config = trained
+    run_dir = tmp_path / "again.training"
+    shutil.copytree(uninterrupted.with_name("zorb.training"), run_dir)  # a finished earlier run's checkpoints
+    old_steps = [int(p.parent.name[5:]) for p in list_checkpoints(run_dir)]
+    assert old_steps[-1] == 4
+    (run_dir / "checkpoints" / "notes.txt").write_text("the good one was step 4\n")  # the user's, not the run's
+    out = tmp_path / "again.safetensors"
+    stopped, said = train_lora(str(TINY_SD), dataset, out, config), []
+    for event in stopped:  # a new run, stopped right after its first checkpoint
+        said.append(event.message)
+        if event.stage == "checkpoint":
+            break
+    stopped.close()
+    assert [m for m in said if m.startswith("Deleted")] == [
+        f"Deleted the {len(old_steps)} checkpoints an earlier run left in '{run_dir / 'checkpoints'}' (the newest "
+        "after step 4): this new run starts from step 0"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["notes.txt", "step-00000002"]
+    assert (run_dir / "checkpoints" / "notes.txt").read_text() == "the good one was step 4\n"
+
+    # The resume goes on from the new run's step 2 (not the old run's step 4), deletes nothing, and
+    # ends bit for bit where the uninterrupted run does.
+    result, events = drain(train_lora(str(TINY_SD), dataset, out, config, resume=True))
+    assert [e.step for e in events if e.stage == "train"] == [3, 4, 5, 6]
+    assert not any(e.message.startswith("Deleted") for e in events)
+    assert (run_dir / "checkpoints" / "notes.txt").is_file()
+    with safe_open(str(uninterrupted), framework="pt") as a, safe_open(str(out), framework="pt") as b:
+        assert all(torch.equal(a.get_tensor(key), b.get_tensor(key)) for key in a.keys())
+
+
 def test_resume_refuses_other_settings_and_missing_checkpoints(dataset, tmp_path):
     with pytest.raises(LoraTrainingError, match="Nothing to resume"):
         drain(train_lora(str(TINY_SD), dataset, tmp_path / "x.safetensors", LoraTrainConfig(max_steps=1, **FAST),
