@@ -1,6 +1,7 @@
 """train_vocoder: train seed 004's diffusion vocoder for a spectrogram preset on sounds rendered here.
 
-    specdiff-cli train-vocoder -o OUT_DIR [--preset starter] [--steps 2000] [--checkpoint-every 200] [--resume]
+    specdiff-cli train-vocoder -o OUT_DIR [--preset starter] [--steps 2000] [--checkpoint-every 200]
+                               [--resume | --overwrite]
 
 The data needs no download: General MIDI clips rendered from Debian's FluidR3_GM with fluidsynth
 (:mod:`engine.training.gm_corpus`; held-out instruments stay out) and the synthetic sounds of
@@ -8,7 +9,10 @@ The data needs no download: General MIDI clips rendered from Debian's FluidR3_GM
 spectrograms in the preset (exactly as the app makes them) and one v-diffusion step of
 :class:`engine.vocoders.diffusion.DiffusionVocoderNet`. The output folder holds ``config.json``
 and ``model.safetensors``: a vocoder folder (``--vocoder OUT_DIR``); checkpoints every N steps
-resume with ``--resume``. Uses the job's thread settings (1 torch thread unless told otherwise).
+resume with ``--resume``. A new run (not a resume) first deletes the ``step-N`` checkpoint folders
+an earlier run left in ``OUT_DIR/checkpoints/`` (nothing else there) and says so, so that a later
+resume goes on from the new run's checkpoints; the command refuses to start one there without
+``--overwrite``. Uses the job's thread settings (1 torch thread unless told otherwise).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from engine.specs import Progress, TaskResult, TrainingJob, check_int, check_range
+from engine.specs import Progress, TaskResult, TrainingJob, check_int, check_range, cleared_checkpoints_message
 from engine.tasks import Needs, Task
 
 MODEL_FILE = "model.safetensors"
@@ -108,6 +112,10 @@ def run(spec: TrainVocoderJob, ctx: Any) -> Generator[Progress, None, tuple[Task
     optimizer = torch.optim.Adam(net.parameters(), lr=spec.learning_rate)
     step = 0
     latest = spec.latest_checkpoint() if spec.resume else None
+    if not spec.resume:  # a new run: a later resume must go on from its checkpoints, not an older run's
+        removed = spec.clear_checkpoints()
+        if removed:
+            yield Progress(stage="load", message=cleared_checkpoints_message(spec.output_dir, removed))
     if latest is not None:
         step, folder = latest
         net.load_state_dict(load_file(str(folder / MODEL_FILE)))
@@ -159,7 +167,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="starter", help="the spectrogram it vocodes (default: starter)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--checkpoint-every", type=int, default=0)
-    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUT_DIR")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run in OUT_DIR even though it holds an earlier run's checkpoints (deletes them)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--segment-frames", type=int, default=24)
     parser.add_argument("--pool-clips", type=int, default=256)
@@ -176,11 +186,16 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainVocoderJob:
         channels = tuple(int(c) for c in args.channels.split(","))
     except ValueError:
         raise CliError(f"--channels must be four comma-separated numbers, got {args.channels!r}.", EXIT_USAGE) from None
-    return cli.spec(
+    spec = cli.spec(
         TrainVocoderJob, output_dir=str(args.output), num_steps=args.steps, checkpoint_every=args.checkpoint_every,
         resume=args.resume, seed=args.seed, preset=args.preset, batch=args.batch, segment_frames=args.segment_frames,
         pool_clips=args.pool_clips, learning_rate=args.lr, channels=channels, sampling_steps=args.sampling_steps,
     )
+    found = None if args.resume or args.overwrite else spec.latest_checkpoint()
+    if found:  # a new run deletes them: a user who forgot --resume after Ctrl-C would lose the run (as train-lora)
+        raise CliError(f"'{args.output}' holds checkpoints of an earlier run (the newest after step {found[0]}): pass "
+                       "--resume to go on from it, or --overwrite to start over (which deletes them).", EXIT_USAGE)
+    return spec
 
 
 def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:
