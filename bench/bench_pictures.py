@@ -145,6 +145,8 @@ def main() -> None:
     print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
           f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
           f"{np.mean(encoder_groups == truth):.1%}")
+    print(f"  pictures showing the encoder's own guess: {np.mean(predicted == encoder_groups):.1%} "
+          "(what the diffusion stage loses on the way)")
     print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
     for font in sorted(set(fonts)):
         mask = fonts == font

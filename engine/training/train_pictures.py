@@ -391,6 +391,9 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
         "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
         "torch_threads": torch.get_num_threads(), "weights": "float16 on disk, float32 when loaded",
     }  # fmt: skip
+    if encoder_from is not None:  # no encoder losses here (they were NaN, which JSON cannot hold)
+        del facts["encoder_loss_first_last"]
+        facts["encoder_from"] = str(encoder_from)
     if command:
         facts["command"] = command
     card = PictureModelCard(

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from engine.training import gm_corpus as gm
 
@@ -57,4 +58,15 @@ def test_train_pictures_with_two_fonts_names_them_in_the_model_card(tmp_path, ca
     assert "FluidR3_GM, csound's sf_GMbank" in card["trained_on"]
     assert "--fonts fluid,csound" in card["extra"]["command"]
     assert "csound's sf_GMbank" in (out / "README.md").read_text()
-    load_picture_model(out)  # a model illustrate can use
+    first = load_picture_model(out)  # a model illustrate can use
+
+    # The diffusion stage again on the same corpus, the encoder taken from the first run: the same
+    # encoder, and a card that is valid JSON (no NaN encoder loss) saying where the encoder came from.
+    again = tmp_path / "again"
+    assert main(["--out", str(again), "--fonts", "fluid,csound", "--gm", "16", "--synth", "4",
+                 "--encoder-from", str(out), "--steps", "2"]) == 0
+    card = json.loads((again / "picture_model.json").read_text(), parse_constant=lambda c: pytest.fail(c))["card"]
+    assert card["extra"]["encoder_from"] == str(out) and "encoder_loss_first_last" not in card["extra"]
+    second = load_picture_model(again)
+    for name, weight in first.encoder.state_dict().items():
+        assert torch.equal(weight, second.encoder.state_dict()[name]), name
