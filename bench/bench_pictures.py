@@ -14,7 +14,10 @@ pictures tell sound families apart on sounds it never heard.
   the task, and the zero-shot path with the tiny random AST and SD in tests/assets at 64x64 and
   the same steps (the cost of the tagging + SD machinery without real weights); ratio of the two.
 
-    .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--threads 2]
+    .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--threads 2] [--model M]... [--encoder-only]
+
+``--model`` may be given several times: each model is measured on the same rendered sounds.
+``--encoder-only`` skips the pictures and prints only the encoder's group head (seconds, not minutes).
 """
 
 from __future__ import annotations
@@ -73,9 +76,12 @@ class NearestCentroid:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="builtin:pictures")
+    parser.add_argument("--model", action="append", default=None,
+                        help="picture model (repeatable: each measured on the same sounds; default builtin:pictures)")
     parser.add_argument("--per-group", type=int, default=8)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--encoder-only", action="store_true",
+                        help="only the audio encoder's group head on the held-out sounds (no pictures drawn)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()
@@ -93,71 +99,88 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
 
     # The classifier: fitted on the target pictures of training-corpus sounds (FluidR3).
-    train = gm_sounds(np.random.default_rng(args.seed + 1), 400)
-    classifier = NearestCentroid().fit(np.stack([shape_colour(draw(s.attributes)) for s in train]),
-                                       np.array([s.attributes.group for s in train]))
+    if not args.encoder_only:
+        train = gm_sounds(np.random.default_rng(args.seed + 1), 400)
+        classifier = NearestCentroid().fit(np.stack([shape_colour(draw(s.attributes)) for s in train]),
+                                           np.array([s.attributes.group for s in train]))
 
     clips = held_out_clips(rng, args.per_group)
-    audio = []
-    for group, clip, font in clips:
-        audio.append(gm_corpus.render([clip], sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S, font=font)[0])
+    # One fluidsynth run per font (loading MuseScore General's compressed samples once per clip took
+    # most of a run on a busy machine); a note's first 64 samples may differ slightly from a clip
+    # rendered alone (gm_corpus.render).
+    audio: list = [None] * len(clips)
+    for font in dict.fromkeys(font for _, _, font in clips):
+        index = [i for i, (_, _, f) in enumerate(clips) if f == font]
+        rendered = gm_corpus.render([clips[i][1] for i in index], sample_rate_hz=SAMPLE_RATE_HZ, duration_s=DURATION_S,
+                                    font=font, workers=1)
+        for i, a in zip(index, rendered):
+            audio[i] = a
     kept = [(c, a) for c, a in zip(clips, audio) if np.abs(a).max() > 1e-3]
     truth = np.array([group for (group, _, _), _ in kept])
     fonts = np.array([Path(font).stem for (_, _, font), _ in kept])
-    targets = np.stack([shape_colour(draw(gm_attributes(clip, a))) for (_, clip, _), a in kept])
+    if not args.encoder_only:
+        targets = np.stack([shape_colour(draw(gm_attributes(clip, a))) for (_, clip, _), a in kept])
 
-    model = load_cached(picture_model_dir(args.model))
-    from engine.pictures.model import prepare_clip
+    zero_shot: list[float] = []
+    for model_name in args.model or ["builtin:pictures"]:
+        print(f"== {model_name}")
+        model = load_cached(picture_model_dir(model_name))
+        from engine.pictures.model import prepare_clip
 
-    with torch.no_grad():
-        embeddings = model.embed_audio(np.stack([prepare_clip(a[None, :], SAMPLE_RATE_HZ) for _, a in kept]))
-        encoder_groups = np.array([GROUPS[i] for i in model.encoder.predict(embeddings)["group"].argmax(1).tolist()])
+        with torch.no_grad():
+            embeddings = model.embed_audio(np.stack([prepare_clip(a[None, :], SAMPLE_RATE_HZ) for _, a in kept]))
+            encoder_groups = np.array([GROUPS[i] for i in model.encoder.predict(embeddings)["group"].argmax(1).tolist()])
+        if args.encoder_only:
+            print(f"the audio encoder's group head on {len(kept)} held-out sounds: {np.mean(encoder_groups == truth):.1%}; "
+                  + "; ".join(f"{font} {np.mean(encoder_groups[fonts == font] == truth[fonts == font]):.1%}"
+                              for font in sorted(set(fonts)))
+                  + "; " + " ".join(f"{g} {np.mean(encoder_groups[truth == g] == g):.0%}" for g in GROUPS), flush=True)
+            continue
 
-    pictures, seconds = [], []
-    cpu_started = time.process_time()
-    with Engine(EngineSettings(device="cpu", offline=True)) as engine:
-        for index, (_, a) in enumerate(kept):
-            job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=args.model,
-                                seed=index, num_inference_steps=args.steps)
-            started = time.perf_counter()
-            result = engine.run(job)[0]
-            seconds.append(time.perf_counter() - started)
-            pictures.append(np.asarray(result.pictures[0]))
-        predicted = classifier.predict(np.stack([shape_colour(p) for p in pictures]))
-        cpu_per_picture = (time.process_time() - cpu_started) / max(1, len(pictures))
+        pictures, seconds = [], []
+        cpu_started = time.process_time()
+        with Engine(EngineSettings(device="cpu", offline=True)) as engine:
+            for index, (_, a) in enumerate(kept):
+                job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=model_name,
+                                    seed=index, num_inference_steps=args.steps)
+                started = time.perf_counter()
+                result = engine.run(job)[0]
+                seconds.append(time.perf_counter() - started)
+                pictures.append(np.asarray(result.pictures[0]))
+            predicted = classifier.predict(np.stack([shape_colour(p) for p in pictures]))
+            cpu_per_picture = (time.process_time() - cpu_started) / max(1, len(pictures))
 
-        # The zero-shot path with tiny random components, same steps, 64x64.
-        from assets.make_tiny_ast import TINY_AST_DIR
-        from assets.make_tiny_sd import TINY_SD_DIR
+            # The zero-shot path with tiny random components, same steps, 64x64.
+            from assets.make_tiny_ast import TINY_AST_DIR
+            from assets.make_tiny_sd import TINY_SD_DIR
 
-        zero_shot = []
-        for index, (_, a) in enumerate(kept[:4]):
-            job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=str(TINY_SD_DIR),
-                                tagger=str(TINY_AST_DIR), seed=index, num_inference_steps=args.steps, width=64, height=64)
-            started = time.perf_counter()
-            engine.run(job)
-            zero_shot.append(time.perf_counter() - started)
+            for index, (_, a) in enumerate([] if zero_shot else kept[:4]):  # once, with the first model
+                job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=str(TINY_SD_DIR),
+                                    tagger=str(TINY_AST_DIR), seed=index, num_inference_steps=args.steps, width=64, height=64)
+                started = time.perf_counter()
+                engine.run(job)
+                zero_shot.append(time.perf_counter() - started)
 
-    accuracy = float(np.mean(predicted == truth))
-    print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, TimGM6mb + MuseScore General), "
-          f"{args.steps} steps, guidance 3")
-    print(f"family group told apart from the pictures: {accuracy:.1%} (target 80%)")
-    print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
-          f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
-          f"{np.mean(encoder_groups == truth):.1%}")
-    print(f"  pictures showing the encoder's own guess: {np.mean(predicted == encoder_groups):.1%} "
-          "(what the diffusion stage loses on the way)")
-    print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
-    for font in sorted(set(fonts)):
-        mask = fonts == font
-        print(f"  {font}: {np.mean(predicted[mask] == truth[mask]):.1%} of {mask.sum()} "
-              f"(encoder {np.mean(encoder_groups[mask] == truth[mask]):.1%})")
-    for group in GROUPS:
-        mask = truth == group
-        print(f"  {group:8s} {np.mean(predicted[mask] == group):.0%} (encoder {np.mean(encoder_groups[mask] == group):.0%})")
-    print(f"seconds per picture ({args.threads} threads): starter picture model {np.median(seconds):.2f} s; "
-          f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}; "
-          f"starter CPU seconds per picture {cpu_per_picture:.2f}")
+        accuracy = float(np.mean(predicted == truth))
+        print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, TimGM6mb + MuseScore General), "
+              f"{args.steps} steps, guidance 3")
+        print(f"family group told apart from the pictures: {accuracy:.1%} (target 80%)")
+        print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
+              f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
+              f"{np.mean(encoder_groups == truth):.1%}")
+        print(f"  pictures showing the encoder's own guess: {np.mean(predicted == encoder_groups):.1%} "
+              "(what the diffusion stage loses on the way)")
+        print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
+        for font in sorted(set(fonts)):
+            mask = fonts == font
+            print(f"  {font}: {np.mean(predicted[mask] == truth[mask]):.1%} of {mask.sum()} "
+                  f"(encoder {np.mean(encoder_groups[mask] == truth[mask]):.1%})")
+        for group in GROUPS:
+            mask = truth == group
+            print(f"  {group:8s} {np.mean(predicted[mask] == group):.0%} (encoder {np.mean(encoder_groups[mask] == group):.0%})")
+        print(f"seconds per picture ({args.threads} threads): starter picture model {np.median(seconds):.2f} s; "
+              f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}; "
+              f"starter CPU seconds per picture {cpu_per_picture:.2f}")
 
 
 if __name__ == "__main__":

@@ -60,13 +60,19 @@ def test_train_pictures_with_two_fonts_names_them_in_the_model_card(tmp_path, ca
     assert "csound's sf_GMbank" in (out / "README.md").read_text()
     first = load_picture_model(out)  # a model illustrate can use
 
-    # The diffusion stage again on the same corpus, the encoder taken from the first run: the same
-    # encoder, and a card that is valid JSON (no NaN encoder loss) saying where the encoder came from.
+    # The diffusion stage again on the same corpus, the encoder taken from the first run and the
+    # diffusion stage started from its weights: the same encoder, a UNet and projector two small
+    # steps away from the first run's, and a card that is valid JSON (no NaN encoder loss) saying
+    # where both came from.
     again = tmp_path / "again"
     assert main(["--out", str(again), "--fonts", "fluid,csound", "--gm", "16", "--synth", "4",
-                 "--encoder-from", str(out), "--steps", "2"]) == 0
+                 "--encoder-from", str(out), "--diffusion-from", str(out), "--steps", "2"]) == 0
     card = json.loads((again / "picture_model.json").read_text(), parse_constant=lambda c: pytest.fail(c))["card"]
-    assert card["extra"]["encoder_from"] == str(out) and "encoder_loss_first_last" not in card["extra"]
+    assert card["extra"]["encoder_from"] == card["extra"]["diffusion_from"] == str(out)
+    assert "encoder_loss_first_last" not in card["extra"]
     second = load_picture_model(again)
     for name, weight in first.encoder.state_dict().items():
         assert torch.equal(weight, second.encoder.state_dict()[name]), name
+    for part in ("unet", "projector"):
+        before, after = getattr(first, part).state_dict(), getattr(second, part).state_dict()
+        assert max(float((before[n] - after[n]).abs().max()) for n in before) < 0.01, part  # a fresh start: ~0.1-1
