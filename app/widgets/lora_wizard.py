@@ -11,6 +11,8 @@ layout: diffusers/PEFT or kohya) and **Training run** (loss curves, validation s
 base model's that play, pause/resume/cancel, checkpoints; the finished LoRA lands in the library
 and can be applied at once). An unfinished run (a crash, a restart) is offered at the top of the
 first page (:mod:`app.widgets.lora_wizard_runs`): resume it from its last checkpoint, discard it, or later.
+A new run never lands on an unfinished run's checkpoints: the name taken gets the next free one
+(``blip-2``). The picture wizard, whose folder the user picks, asks first (:meth:`LoraWizard.confirm_start`).
 
 The run is an engine job submitted through :class:`app.engine_client.EngineClient` (the worker
 thread trains; the GUI thread only draws what its progress reports carry).
@@ -54,7 +56,16 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.widgets.lora_wizard_runs import RunOffers, forget_run, job_fields, remember_run
+from app.widgets.lora_wizard_runs import (
+    RunOffers,
+    StartOverBox,
+    forget_run,
+    job_fields,
+    read_records,
+    remember_run,
+    scan_runs,
+    unfinished_step,
+)
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
@@ -1048,6 +1059,8 @@ class LoraWizard(QWizard):
         self.output_page = OutputPage(self)
         self.monitor_page = MonitorPage(self)
         self._resume_pending = False
+        self._start_confirmed = False  # read by confirm_start
+        self.start_over_box: StartOverBox | None = None
         for page in (self.dataset_page, self.training_page, self.output_page):
             self.addPage(page)
         self.monitor_id = self.addPage(self.monitor_page)
@@ -1133,6 +1146,51 @@ class LoraWizard(QWizard):
         self._remember_run(job)
         self.run_started.emit(handle)
         return handle
+
+    def confirm_start(self) -> bool:
+        """"Train" on the last settings page: True to go on to the run. When the run's folder holds an
+        unfinished run's checkpoints (a new run there deletes them), asks first instead
+        (:attr:`start_over_box`, which does not block): Resume that run, Start over or Cancel."""
+        if self._start_confirmed:
+            self._start_confirmed = False
+            return True
+        try:
+            job = self.make_job()
+        except ValueError:
+            return True  # the monitoring page says what is wrong
+        step = unfinished_step(self.run_kind, job)
+        if step is None:
+            return True
+        self.start_over_box = StartOverBox(self, self.run_kind, job, step, lambda choice: self._on_start_over(job, choice))
+        return False
+
+    def _on_start_over(self, job: Any, choice: str) -> None:
+        self.start_over_box = None
+        if choice == "resume":
+            self.resume_unfinished(job)
+        elif choice == "start over":  # the engine deletes the old run's checkpoints and says so
+            self.run_offers.hide_offer(job.output_dir)
+            self._start_confirmed = True
+            self.next()
+
+    def resume_unfinished(self, job: Any) -> None:
+        """Go on with the unfinished run in ``job``'s folder: with the settings it was started with when
+        the app remembers it (read off the GUI thread), else with the pages' settings."""
+        records = [r for r in read_records(self.app_settings, self.run_kind)
+                   if (r.get("fields") or {}).get("output_dir") == job.output_dir]
+
+        def found(scanned: Any) -> None:
+            runs = scanned[0]
+            if runs:
+                self.resume_run(runs[0])
+            else:
+                self.job = job
+                self.resume_on_monitor()
+
+        if records:
+            self.client.run_in_thread("unfinished-runs", lambda: scan_runs(records), found, lambda _e: found(([], [])))
+        else:
+            found(([], []))
 
     def pause_job(self, job_id: int) -> bool:
         """Pause the run at its next step (the model stays loaded; generations still run)."""

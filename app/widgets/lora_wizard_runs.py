@@ -4,6 +4,8 @@ finishes; when the app opens again, a run that left a checkpoint and no result i
 **Resume** (the wizard takes the run's own settings and goes on from the last checkpoint),
 **Discard…** (asks, then deletes that run's checkpoints and nothing else) or **Later** (offered
 again next time). A finished run, or one that stopped before its first checkpoint, is not offered.
+A new run started in the folder of an unfinished one asks first (:class:`StartOverBox`): a new run
+there deletes the earlier run's checkpoints.
 
 Looking at the runs' folders (and reading a LoRA run's kept clips) happens on a helper thread
 (:func:`scan_runs`); the GUI thread reads and writes only the settings.
@@ -19,8 +21,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-__all__ = ["RUNS_KEY", "RunOffer", "RunOffers", "StartupOffers", "UnfinishedRun", "discard_run", "forget_run",
-           "job_fields", "offer_unfinished_runs", "remember_run", "scan_runs"]
+__all__ = ["RUNS_KEY", "RunOffer", "RunOffers", "StartOverBox", "StartupOffers", "UnfinishedRun", "discard_run",
+           "forget_run", "job_fields", "offer_unfinished_runs", "remember_run", "scan_runs", "unfinished_step"]
 
 #: Settings key: the runs started and not finished, ``[{"kind": "lora" | "pictures", "fields": {...}}]``.
 RUNS_KEY = "training/unfinished_runs"
@@ -121,6 +123,15 @@ def _finished(kind: str, job: Any, checkpoint: Path) -> bool:
         return False
 
 
+def unfinished_step(kind: str, job: Any) -> int | None:
+    """The step of the newest checkpoint an unfinished run left in ``job``'s folder: what a new run
+    there would delete (None: no checkpoint, or the run there finished). Reads the disk (a few stats)."""
+    latest = job.latest_checkpoint()
+    if latest is None or _finished(kind, job, latest[1]):
+        return None
+    return latest[0]
+
+
 def scan_runs(records: list[dict[str, Any]]) -> tuple[list[UnfinishedRun], list[str]]:
     """(the runs to offer, the folders of records to forget: finished runs, runs with no checkpoint,
     records that no longer make a run). Reads the disk: call it off the GUI thread."""
@@ -207,6 +218,30 @@ class RunOffer(QFrame):
         box.show()
         self.confirm_box = box
         return box
+
+
+class StartOverBox(QMessageBox):
+    """Asks (window-modal, without blocking: ``open()``) before a new run starts in the folder of the
+    unfinished ``kind`` run ``job`` that stopped after ``step``: **Resume that run**, **Start over
+    (deletes its checkpoints)** or **Cancel**; ``answered(choice)`` gets "resume", "start over" or "cancel"."""
+
+    def __init__(self, parent: QWidget, kind: str, job: Any, step: int, answered: Any) -> None:
+        name = Path(job.output).stem if kind == "lora" else Path(job.output_dir).name
+        super().__init__(QMessageBox.Icon.Question, "An unfinished run is there",
+                         f"The {KINDS[kind]} '{name}' did not finish: it stopped after step {step}, and this run would "
+                         f"go into its folder {job.output_dir}. Resume that run from its checkpoint, or start over, "
+                         "which deletes its checkpoints (your other files there are kept)?",
+                         QMessageBox.StandardButton.NoButton, parent)
+        self.resume_button = self.addButton("Resume that run", QMessageBox.ButtonRole.AcceptRole)
+        self.start_over_button = self.addButton("Start over (deletes its checkpoints)",
+                                                QMessageBox.ButtonRole.DestructiveRole)
+        self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.resume_button)
+        self.setEscapeButton(self.cancel_button)
+        choices = {self.resume_button: "resume", self.start_over_button: "start over"}
+        self.buttonClicked.connect(lambda button: answered(choices.get(button, "cancel")))
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.open()  # window-modal: Train cannot be pressed twice; nothing waits here
 
 
 class RunOffers:

@@ -8,7 +8,8 @@ run**: the LoRA wizard's monitoring page (:class:`app.widgets.lora_wizard.Monito
 curve, at each checkpoint the pictures the model draws for a few training sounds beside the base
 model's, each plays its sound, pause/resume/cancel, resume from the last checkpoint). A run the
 app's closing cut short is offered at the top of the first page when the wizard opens again
-(resume, discard or later: :mod:`app.widgets.lora_wizard_runs`).
+(resume, discard or later: :mod:`app.widgets.lora_wizard_runs`); "Train" in the folder of an
+unfinished run asks first (Resume that run, Start over, which deletes its checkpoints, or Cancel).
 
 The run is the engine's ``train_pictures`` job submitted through
 :class:`app.engine_client.EngineClient`; the worker cuts the videos and trains.
@@ -187,6 +188,9 @@ class SettingsPage(QWizardPage):
     def isComplete(self) -> bool:  # noqa: N802
         return bool(self.output_edit.text().strip())
 
+    def validatePage(self) -> bool:  # noqa: N802 - Qt's name ("Train")
+        return self.w.confirm_start()
+
 
 class PictureMonitorPage(MonitorPage):
     """The LoRA wizard's monitoring page, its samples named for pictures."""
@@ -234,6 +238,8 @@ class PictureWizard(QWizard):
         self.app_settings = settings
         self.job: Any = None
         self._resume_pending = False  # read by MonitorPage
+        self._start_confirmed = False  # read by confirm_start
+        self.start_over_box: Any = None
         self.pairs_page = PairsPage(self)
         self.dataset_page = self.pairs_page  # LoraWizard.play notes a failure on its summary label
         self.settings_page = SettingsPage(self)
@@ -274,6 +280,10 @@ class PictureWizard(QWizard):
     _remember_run = LoraWizard._remember_run
     _forget_run = LoraWizard._forget_run
     resume_on_monitor = LoraWizard.resume_on_monitor
+    # A new run where an unfinished one left its checkpoints asks first (Resume, Start over, Cancel).
+    confirm_start = LoraWizard.confirm_start
+    _on_start_over = LoraWizard._on_start_over
+    resume_unfinished = LoraWizard.resume_unfinished
 
     def resume_run(self, run: Any) -> None:
         """Go on with the unfinished ``run``: the pages show the settings it was started with and the

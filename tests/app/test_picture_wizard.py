@@ -124,16 +124,21 @@ def open_wizard(qtbot, client, settings):
     return wizard
 
 
-def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoint_every, stop_at):
-    """Train on ``folder`` until a checkpoint after ``stop_at`` steps, then quit as the app does (the
-    window goes, the engine client cancels its jobs). Returns the run's spec and its last checkpoint's step."""
-    wizard = open_wizard(qtbot, client, settings)
+def read_the_folder(qtbot, wizard, folder):
+    """Pick ``folder`` on the first page, read it, and go on to the Training page (returned)."""
     pairs = wizard.pairs_page
     pairs.folder_edit.setText(str(folder))
     with qtbot.waitSignal(wizard.folder_read, timeout=60000):
         pairs.read_button.click()
     wizard.next()
-    page = wizard.settings_page
+    return wizard.settings_page
+
+
+def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoint_every, stop_at):
+    """Train on ``folder`` until a checkpoint after ``stop_at`` steps, then quit as the app does (the
+    window goes, the engine client cancels its jobs). Returns the run's spec and its last checkpoint's step."""
+    wizard = open_wizard(qtbot, client, settings)
+    page = read_the_folder(qtbot, wizard, folder)
     page.steps_spin.setValue(steps)
     page.checkpoint_spin.setValue(checkpoint_every)
     page.batch_spin.setValue(2)
@@ -223,3 +228,66 @@ def test_discarding_an_unfinished_run_asks_first_and_deletes_only_its_checkpoint
     assert settings.get(RUNS_KEY) == []
     fourth = open_wizard(qtbot, client, settings)
     assert fourth.run_offers.visible() == []
+
+
+def test_a_new_run_where_an_unfinished_one_stopped_asks_first_cancel_start_over_or_resume(
+        qtbot, client, make_client, settings, tmp_path):
+    folder = pairs_folder(tmp_path)
+    old, old_step = start_and_close_the_app(qtbot, client, settings, folder, steps=6, checkpoint_every=1, stop_at=1)
+    checkpoints = Path(old.output_dir) / "checkpoints"
+    (checkpoints / "notes.txt").write_text("the first try\n")  # the user's: no run's to delete
+    client = make_client()
+
+    def new_run_asks(wizard, *, steps=None, seed=None):
+        """Fill the pages as a user would (a new run: other steps and seed) and press Train."""
+        page = read_the_folder(qtbot, wizard, folder)
+        assert page.output_edit.text() == old.output_dir  # the same folder as the unfinished run
+        page.steps_spin.setValue(steps or page.steps_spin.value())
+        page.seed_spin.setValue(seed or page.seed_spin.value())
+        page.checkpoint_spin.setValue(1)
+        page.batch_spin.setValue(2)
+        wizard.next()  # "Train"
+        box = wizard.start_over_box
+        assert box.isVisible() and wizard.currentPage() is page
+        return box
+
+    wizard = open_wizard(qtbot, client, settings)
+    started, messages, saved = [], [], []
+    wizard.run_started.connect(started.append)
+    wizard.run_started.connect(lambda handle: handle.progressed.connect(
+        lambda p: (messages.append(p.message), saved.append(p.step) if getattr(p, "checkpoint", None) else None)))
+    box = new_run_asks(wizard, steps=5, seed=3)
+    assert box.text().startswith(f"The picture model 'pairs-picture-model' did not finish: it stopped after step "
+                                 f"{old_step}, and this run would go into its folder {old.output_dir}.")
+    assert [b.text() for b in (box.resume_button, box.start_over_button)] == [
+        "Resume that run", "Start over (deletes its checkpoints)"]
+    box.cancel_button.click()  # Cancel: nothing starts, nothing is deleted
+    assert wizard.currentPage() is wizard.settings_page and started == [] and wizard.start_over_box is None
+    assert old.latest_checkpoint()[0] == old_step and (checkpoints / "notes.txt").is_file()
+
+    wizard.next()  # "Train" again: asked again; Start over runs the new settings and deletes the old run's checkpoints
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.start_over_box.start_over_button.click()
+    monitor = wizard.monitor_page
+    assert wizard.currentPage() is monitor and wizard.job.num_steps == 5 and not wizard.job.resume
+    qtbot.waitUntil(lambda: bool(saved), timeout=300000)
+    monitor.cancel_button.click()  # stopped after its first checkpoint or so
+    qtbot.waitUntil(lambda: monitor.handle.is_done, timeout=60000)
+    new_step = wizard.job.latest_checkpoint()[0]
+    assert 1 <= new_step < 5
+    assert any(m.startswith("Deleted") and m.endswith("this new run starts from step 0") for m in messages)
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["notes.txt", *(f"step-{s:08d}" for s in range(1, new_step + 1))]
+    assert (checkpoints / "notes.txt").read_text() == "the first try\n"
+    wizard.close()
+
+    # Another new run there (the pages' own settings): Resume goes on with the stopped run, its own
+    # settings and its checkpoint.
+    again = open_wizard(qtbot, client, settings)
+    box = new_run_asks(again)
+    assert f"it stopped after step {new_step}," in box.text()
+    with qtbot.waitSignal(again.picture_model_trained, timeout=300000):
+        box.resume_button.click()
+    assert again.job.resume and again.job.seed == 3 and again.settings_page.steps_spin.value() == 5
+    assert again.monitor_page.steps == list(range(new_step + 1, 6))  # from its checkpoint, not from step 1
+    assert (checkpoints / "notes.txt").is_file()
+    client.wait_for_tasks()
