@@ -7,6 +7,8 @@ and a new run starts from a LoRA's stored settings."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -172,6 +174,15 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert not np.array_equal(with_lora[0].audio, without[0].audio)
 
 
+def to_the_output_page(qtbot, wizard, sounds, name, **training):
+    """Read ``sounds`` (trigger ``name``), set the training page (``fill_training``), name the LoRA ``name``."""
+    fill_dataset(qtbot, wizard, sounds, trigger=name)
+    wizard.next()
+    fill_training(wizard.training_page, **training)
+    wizard.next()
+    wizard.output_page.name_edit.setText(name)
+
+
 def close_the_app(qtbot, wizard, client):
     """What quitting the app does to a run: the window goes, the engine client cancels every job."""
     wizard.close()
@@ -181,11 +192,7 @@ def close_the_app(qtbot, wizard, client):
 def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_resumed_with_its_settings(
         qtbot, client, make_client, tiny_model, settings, sounds, tmp_path):
     wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
-    fill_dataset(qtbot, wizard, sounds, trigger="blip")
-    wizard.next()
-    fill_training(wizard.training_page, steps=6, checkpoint_every=1, sample_every=0)
-    wizard.next()
-    wizard.output_page.name_edit.setText("blip")
+    to_the_output_page(qtbot, wizard, sounds, "blip", steps=6, checkpoint_every=1, sample_every=0)
     monitor = wizard.monitor_page
     checkpoints, paused_at = [], []
 
@@ -423,3 +430,32 @@ def test_a_run_on_project_clips_resumes_after_a_restart(qtbot, client, tiny_mode
     assert again.monitor_page.steps[0] >= 3  # went on from its checkpoint (step 2 or later)
     assert "blop, a bright beep" in trained.args[0].dataset["captions"]
     assert settings.get(RUNS_KEY) == []
+
+
+
+def test_a_new_run_named_as_an_unfinished_one_goes_into_a_new_folder_and_leaves_its_checkpoints(
+        qtbot, client, make_client, tiny_model, settings, sounds, tmp_path):
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    to_the_output_page(qtbot, wizard, sounds, "blip", steps=100, checkpoint_every=1, sample_every=0)
+    saved = []
+    wizard.run_started.connect(lambda handle: handle.progressed.connect(
+        lambda p: saved.append(p.step) if p.stage == "checkpoint" else None))
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.next()
+    qtbot.waitUntil(lambda: bool(saved), timeout=120000)
+    old = wizard.job
+    close_the_app(qtbot, wizard, client)
+    step, _folder = old.latest_checkpoint()
+    assert step < 100 and not Path(old.output).exists()  # unfinished
+    before = sorted(p.name for p in (Path(old.output_dir) / "checkpoints").iterdir())
+
+    client = make_client()
+    again, _g = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    to_the_output_page(qtbot, again, sounds, "blip", steps=2, checkpoint_every=0, sample_every=0)  # a new, shorter run
+    assert again.output_page.path_label.text() == str(tmp_path / "loras" / "blip-2.safetensors")
+    with qtbot.waitSignal(again.lora_trained, timeout=180000) as trained:
+        again.next()  # "Train": no question, nothing of the unfinished run is touched
+    assert again.start_over_box is None and trained.args[0].name == "blip-2"
+    assert sorted(p.name for p in (Path(old.output_dir) / "checkpoints").iterdir()) == before
+    assert old.latest_checkpoint()[0] == step  # still offered, still resumable
+    client.wait_for_tasks()
