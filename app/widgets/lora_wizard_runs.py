@@ -108,9 +108,9 @@ def _job(record: dict[str, Any]) -> Any:
         if saved.pop("clips_kept", False):  # a run on project clips: read back as they were
             saved["clips"] = load_clips(saved.get("output_dir", ""))
         return train_lora_spec()(**saved)
-    from engine.tasks.train_pictures import TrainPicturesJob
+    from engine.api import task  # the registry's spec class: the app does not import engine.tasks
 
-    return TrainPicturesJob(**saved)
+    return task("train_pictures").spec(**saved)
 
 
 def _finished(kind: str, job: Any, checkpoint: Path) -> bool:

@@ -191,10 +191,11 @@ def test_cli_generate_and_inpaint_with_a_vocoder_folder_regenerate_bit_identical
     np.testing.assert_array_equal(edited[:, : int(0.2 * RATE)], original[:, : int(0.2 * RATE)])
 
 
-def test_cli_refuses_an_unknown_vocoder_in_one_line(capsys):
+def test_cli_refuses_an_unknown_vocoder_in_one_line(capsys, tmp_path):
     from test_cli import assert_one_line_error, run_cli
 
-    status, _, err = run_cli(capsys, "generate", "x", "-o", "/tmp/x/out.wav", "--model", str(TINY_SD_DIR),
+    # (an output folder that exists: the test had named /tmp/x, which a clean machine lacks)
+    status, _, err = run_cli(capsys, "generate", "x", "-o", str(tmp_path / "out.wav"), "--model", str(TINY_SD_DIR),
                              "--vocoder", "hifigan", "--offline", "-q")
     assert_one_line_error(status, err, "unknown vocoder 'hifigan'")
 
