@@ -12,7 +12,7 @@ sample of starter model 2's training sounds. Then the probe reads:
   share within a semitone;
 * drum-beat prompts naming a tempo (80-155 BPM), held-out and training phrasings: share within 5%.
 
-The reference is the shipped model's text configuration (2 layers, 64 wide, 1500 probe steps)
+The reference is the first run's text recipe (2 layers, 64 wide, 1500 probe steps, round numbers)
 trained and measured the same way in the same run. A text encoder that cannot read a number
 caps what the UNet can follow, whatever its training.
 

@@ -76,7 +76,11 @@ class Train2Config(ts.TrainConfig):
     #: Half the pure tones at any whole Hz and beats and arpeggios at any whole BPM
     #: (synth.random_example's any_hz, gm_corpus.random_clip's any_tempo), so the captions teach
     #: the text encoder to read numbers rather than recall a few (bench/bench_starter_text.py).
-    any_numbers: bool = False
+    any_numbers: bool = True
+    # The shipped model's text recipe (bench/bench_starter_text.py: held-out tone prompts read
+    # within a semitone 91%, against 35% with the first run's 1500 steps and no dropout).
+    text_pretrain_steps: int = 5000
+    text_word_dropout: float = 0.25
 
 
 def duration_s() -> float:
