@@ -105,9 +105,9 @@ def train_text(table, layers: int, hidden: int, steps: int, seed: int, word_drop
     return read, seconds
 
 
-def prompts(table, split: str, seed: int):
+def prompts(seen: set[str], split: str, seed: int):
     """(tone prompts, log2(hz/440)), (beat prompts, log2(bpm/120)) in ``split``'s phrasings,
-    none of them a training caption."""
+    none of them in ``seen`` (the training captions)."""
     from engine.training import captions, synth
 
     rng = np.random.default_rng([seed, 7])
@@ -121,24 +121,17 @@ def prompts(table, split: str, seed: int):
         note = synth.hz_to_note(hz)
         named = abs(12 * math.log2(hz / synth.note_to_hz(note))) < 0.01
         text = pick({"kind": "tone", "source": "synth", "hz": hz, "note": note if named else None}, rng, 1)[0]
-        if text not in table.ids:
+        if text not in seen:
             tones.append(text)
             pitches.append(math.log2(hz / 440))
     while len(beats) < 200:
         bpm = int(rng.integers(80, 156))
         attributes = {"kind": "beat", "pattern": "rock", "kit": 0, "tempo_bpm": bpm, "loudness": "medium", "family": "drums"}
-        named = [t for t in pick(attributes, rng, 8) if str(bpm) in t and t not in table.ids]
+        named = [t for t in pick(attributes, rng, 8) if str(bpm) in t and t not in seen]
         if named:
             beats.append(named[0])
             tempos.append(math.log2(bpm / 120))
     return (tones, np.array(pitches)), (beats, np.array(tempos))
-
-
-class _Seen:
-    """The captions of several tables, as ``prompts`` asks for them (``.ids``)."""
-
-    def __init__(self, *ids) -> None:
-        self.ids = set().union(*ids)
 
 
 def measure(read, sets) -> dict[str, float]:
@@ -168,7 +161,7 @@ def main() -> None:
     tables = {"reference": captions_table(args.sounds, args.seed)}
     tables["ours"] = captions_table(args.sounds, args.seed, True) if args.any_numbers else tables["reference"]
     # Prompts none of either table's captions (so unseen by both encoders).
-    seen = _Seen(tables["reference"].ids, tables["ours"].ids)
+    seen = set(tables["reference"].ids) | set(tables["ours"].ids)
     sets = {split: prompts(seen, split, args.seed) for split in ("training", "held-out")}
     print(f"{len(tables['ours'].ids)} training captions from {args.sounds} sounds; one torch thread")
     rows = {}

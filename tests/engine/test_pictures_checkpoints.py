@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_start_over import check_start_over_refusal
 from PIL import Image
 from safetensors.torch import load_file
-from test_pictures import clicks, run_cli, sine, tiny_model_dir, write_wav  # noqa: F401 (tiny_model_dir: a fixture)
+from test_pictures import clicks, sine, tiny_model_dir, write_wav  # noqa: F401 (tiny_model_dir: a fixture)
 
 from engine.pictures.drawing import SoundAttributes, draw
 from engine.pictures.training import PictureTrainingProgress
@@ -101,23 +102,4 @@ def test_train_pictures_refuses_to_start_over_on_an_earlier_runs_checkpoints_unl
         capsys, tmp_path, pairs, tiny_model_dir):
     out = tmp_path / "model"
     common = ["train-pictures", pairs, "-o", out, "--base", tiny_model_dir, "--batch", "2", "--checkpoint-every", "1"]
-    status, _, err = run_cli(capsys, *common, "--steps", "4", "--seed", "1", "--lr", "3e-3")
-    assert status == 0, err
-    old_model = weights(out)
-    new = [*common, "--steps", "2", "--seed", "2", "--lr", "1e-3"]
-
-    status, _, err = run_cli(capsys, *new)  # Ctrl-C, then the command again without --resume
-    assert status == 2 and err.strip().splitlines() == [
-        f"specdiff-cli: error: '{out}' holds checkpoints of an earlier run (the newest after step 3): pass --resume "
-        "to go on from it, or --overwrite to start over (which deletes them)."]
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000001", "step-00000002", "step-00000003"]
-    assert all(torch.equal(weights(out)[k], v) for k, v in old_model.items())  # nothing touched
-
-    status, _, err = run_cli(capsys, *new, "--overwrite")
-    assert status == 0, err
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000001"]
-    fresh = weights(out)
-    status, _, err = run_cli(capsys, *new, "--resume")  # goes on from the new run's step 1, not the old step 3
-    assert status == 0, err
-    assert all(torch.equal(weights(out)[k], v) for k, v in fresh.items())
-    assert not all(torch.equal(fresh[k], v) for k, v in old_model.items())
+    check_start_over_refusal(capsys, common, out, weights)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from cli_start_over import check_start_over_refusal
 from safetensors.torch import load_file
-from test_cli import run_cli
 
 from engine.specs import collect_progress
 from engine.tasks.train_vocoder import TrainVocoderJob, run
@@ -85,23 +85,4 @@ def test_train_vocoder_refuses_to_start_over_on_an_earlier_runs_checkpoints_unle
     out = tmp_path / "vocoder"
     common = ["train-vocoder", "-o", out, "--preset", "starter", "--batch", "2", "--segment-frames", "4",
               "--pool-clips", "4", "--channels", "8,8,8,8", "--sampling-steps", "2", "--checkpoint-every", "1", "-q"]
-    status, _, err = run_cli(capsys, *common, "--steps", "4", "--seed", "1", "--lr", "3e-3")
-    assert status == 0, err
-    old_model = weights(out)
-    new = [*common, "--steps", "2", "--seed", "2", "--lr", "1e-3"]
-
-    status, _, err = run_cli(capsys, *new)  # Ctrl-C, then the command again without --resume
-    assert status == 2 and err.strip().splitlines() == [
-        f"specdiff-cli: error: '{out}' holds checkpoints of an earlier run (the newest after step 3): pass --resume "
-        "to go on from it, or --overwrite to start over (which deletes them)."]
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000001", "step-00000002", "step-00000003"]
-    assert all(torch.equal(weights(out)[k], v) for k, v in old_model.items())  # nothing touched
-
-    status, _, err = run_cli(capsys, *new, "--overwrite")
-    assert status == 0, err
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000001"]
-    fresh = weights(out)
-    status, _, err = run_cli(capsys, *new, "--resume")  # goes on from the new run's step 1, not the old step 3
-    assert status == 0, err
-    assert all(torch.equal(weights(out)[k], v) for k, v in fresh.items())
-    assert not all(torch.equal(fresh[k], v) for k, v in old_model.items())
+    check_start_over_refusal(capsys, common, out, weights)
