@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: tones,identity,tempo")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's recommended)")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's recommended)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -59,7 +61,11 @@ def main() -> None:
     meta = json.loads((folder / ts.METADATA_FILE).read_text())
     duration_s = float(meta["duration_s"])
     rate = params.sample_rate
-    recommended = meta["recommended"]
+    recommended = dict(meta["recommended"])
+    if args.guidance is not None:
+        recommended["guidance_scale"] = args.guidance
+    if args.steps is not None:
+        recommended["num_inference_steps"] = args.steps
     timings: list[float] = []
 
     def round_trip(audio: np.ndarray) -> np.ndarray:

@@ -520,20 +520,25 @@ def pretrain_text_encoder(
     config: TrainConfig,
     generator: Any,
     droppable: Any = None,
+    probe_only: bool = False,
 ) -> Iterator[Progress]:
     """Teach the text encoder to read every caption (its pitch, rate, sweep and family) through
     the linear ``probe`` before the UNet sees it: about a minute and a half of CPU for what the
     diffusion loss alone did not teach in 3500 steps. Skipped when ``text_pretrain_steps`` is 0.
     With ``config.text_word_dropout``, the ``droppable`` tokens (:func:`filler_token_mask`) are
-    dropped at random from each batch."""
+    dropped at random from each batch. ``probe_only`` fits the probe alone to an encoder that
+    already reads its captions (a run continued from an earlier one), leaving the encoder as the
+    UNet learned it."""
+    import contextlib
+
     import torch
 
     steps = config.text_pretrain_steps
     if steps == 0:
         return
-    trainable = list(text_encoder.parameters()) + list(probe.parameters())
+    trainable = list(probe.parameters()) + ([] if probe_only else list(text_encoder.parameters()))
     optimizer = torch.optim.AdamW(trainable, lr=1e-3, weight_decay=1e-2)
-    text_encoder.train()
+    text_encoder.train(not probe_only)
     ema = None
     for step in range(steps):
         for group in optimizer.param_groups:
@@ -542,7 +547,9 @@ def pretrain_text_encoder(
         ids = caption_ids[pick]
         if config.text_word_dropout > 0 and droppable is not None:
             ids = drop_words(ids, droppable, config.text_word_dropout, text_encoder.config.pad_token_id, generator)
-        loss = _probe_loss(probe(text_encoder(ids).pooler_output), facts[pick], classes[pick], class_counts)
+        with torch.no_grad() if probe_only else contextlib.nullcontext():
+            pooled = text_encoder(ids).pooler_output
+        loss = _probe_loss(probe(pooled), facts[pick], classes[pick], class_counts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -561,8 +568,10 @@ def train_unet(
     dataset: Dataset,
     config: TrainConfig,
     generator: Any,
+    continued: bool = False,
 ) -> Iterator[Progress | tuple[dict, dict]]:
     """Train the UNet and the text encoder jointly on latents (epsilon prediction, min-SNR weights).
+    ``continued``: both come trained from an earlier run, so the text stage fits the probe alone.
 
     Yields progress, then the EMA state dicts (unet, text encoder).
     """
@@ -580,7 +589,7 @@ def train_unet(
     class_targets = torch.as_tensor(dataset.caption_classes, dtype=torch.long)
     droppable = filler_token_mask(tokenizer)
     yield from pretrain_text_encoder(
-        text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator, droppable
+        text_encoder, probe, caption_ids, fact_targets, class_targets, counts, config, generator, droppable, continued
     )
     params = list(unet.parameters()) + list(text_encoder.parameters()) + list(probe.parameters())
     optimizer = torch.optim.AdamW(
@@ -714,7 +723,11 @@ class Recipe:
 
 
 def train(
-    config: TrainConfig, out_dir: Path, recipe: Recipe | None = None, vae_from: Path | None = None
+    config: TrainConfig,
+    out_dir: Path,
+    recipe: Recipe | None = None,
+    vae_from: Path | None = None,
+    init_from: Path | None = None,
 ) -> Iterator[Progress]:
     """Train the starter model with ``config`` and save it to ``out_dir`` (replaced if present).
     ``recipe`` is the first starter model's (:data:`STARTER_RECIPE`) unless given.
@@ -723,6 +736,12 @@ def train(
     as it is: the VAE and decoder stages are skipped and the UNet learns the latents of that
     VAE's encoder, which the decoder fine-tune never changes. A run that changes only the text
     encoder or the UNet then costs their stages alone.
+
+    ``init_from``: continue an earlier run of the same recipe and width (a starter model folder):
+    its VAE is reused as with ``vae_from``, and its UNet and text encoder are where this run's
+    joint stage starts (a fresh warm-up and schedule of ``unet_steps``); the text stage then fits
+    the caption probe alone (``text_pretrain_steps`` of it) so the encoder keeps what the UNet
+    learned to read. The saved metadata keeps the earlier run's training record.
 
     Yields :class:`Progress` (stages synthesize, train-vae, encode, train-text, train-unet,
     train-decoder, save; a recipe's dataset may report other stages first). The run sets torch's
@@ -733,17 +752,27 @@ def train(
 
     before = torch.get_num_threads()
     try:
-        yield from _train(config, out_dir, recipe, vae_from)
+        yield from _train(config, out_dir, recipe, vae_from, init_from)
     finally:
         torch.set_num_threads(before)
 
 
-def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None, vae_from: Path | None = None) -> Iterator[Progress]:
+def _train(
+    config: TrainConfig,
+    out_dir: Path,
+    recipe: Recipe | None,
+    vae_from: Path | None = None,
+    init_from: Path | None = None,
+) -> Iterator[Progress]:
     import torch
     from diffusers import StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
     recipe = recipe or STARTER_RECIPE
+    if init_from is not None:
+        if vae_from is not None and Path(vae_from).resolve() != Path(init_from).resolve():
+            raise ValueError("`init_from` reuses that run's own VAE: leave `vae_from` out or give the same folder.")
+        vae_from = init_from
     started = time.monotonic()
     # One short STFT per sound: thread start-up costs more than it saves (10x on 2 busy cores).
     torch.set_num_threads(1)
@@ -790,9 +819,13 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None, vae_from: 
     torch.manual_seed(config.seed + 1)
     unet, scheduler = recipe.make_unet(config), make_scheduler()
     text_encoder = make_text_encoder(vocab, config.text_hidden_size, config.text_layers)
+    earlier_training = None
+    if init_from is not None:
+        earlier_training = _load_earlier_run(Path(init_from), unet, text_encoder, staging / "tokenizer")
     ema: tuple[dict, dict] | None = None
     messages: list[str] = []
-    for item in train_unet(unet, text_encoder, tokenizer, scheduler, latents, dataset, config, generator):
+    continued = init_from is not None
+    for item in train_unet(unet, text_encoder, tokenizer, scheduler, latents, dataset, config, generator, continued):
         if isinstance(item, Progress):
             messages.append(item.message)
             yield item
@@ -830,6 +863,8 @@ def _train(config: TrainConfig, out_dir: Path, recipe: Recipe | None, vae_from: 
     metadata = recipe.metadata(config, losses, time.monotonic() - started)
     if vae_from is not None:
         metadata.setdefault("training", {})["vae_from"] = str(vae_from)
+    if init_from is not None:
+        metadata.setdefault("training", {}).update(init_from=str(init_from), earlier_training=earlier_training)
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -857,6 +892,30 @@ def _reused_vae(folder: Path, recipe: Recipe) -> Any:
     if not spectrogram_file.is_file() or json.loads(spectrogram_file.read_text()) != recipe.spectrogram:
         raise ValueError(f"{folder} is not a starter model of this spectrogram: its VAE cannot be reused.")
     return AutoencoderKL.from_pretrained(folder / "vae").eval()
+
+
+def _load_earlier_run(folder: Path, unet: Any, text_encoder: Any, tokenizer_dir: Path) -> Any:
+    """Load an earlier run's UNet and text encoder weights (see :func:`train`'s ``init_from``)
+    into this run's fresh ``unet`` and ``text_encoder``, after checking that its tokenizer is
+    this run's (same vocabulary and merges) and its models have the same shapes. Returns the
+    earlier run's training record (its metadata's "training"), or None."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    for name in ("vocab.json", "merges.txt"):
+        theirs, ours = folder / "tokenizer" / name, tokenizer_dir / name
+        if not theirs.is_file() or theirs.read_bytes() != ours.read_bytes():
+            raise ValueError(f"{folder} was trained with another tokenizer ({name} differs): it cannot be continued.")
+    for module, loaded, label in (
+        (unet, UNet2DConditionModel.from_pretrained(folder / "unet"), "UNet"),
+        (text_encoder, CLIPTextModel.from_pretrained(folder / "text_encoder"), "text encoder"),
+    ):
+        ours, theirs = module.state_dict(), loaded.state_dict()
+        if ours.keys() != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in ours):
+            raise ValueError(f"{folder}'s {label} has another shape than this run's (width or layers differ).")
+        module.load_state_dict(theirs)
+    metadata_file = folder / METADATA_FILE
+    return json.loads(metadata_file.read_text()).get("training") if metadata_file.is_file() else None
 
 
 def reconstruct(vae: Any, images: np.ndarray) -> tuple[Any, Any]:
@@ -895,6 +954,8 @@ def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, desc
     parser.add_argument("--out", type=Path, default=default_out, help="output diffusers folder")
     parser.add_argument("--vae-from", type=Path, default=None,
                         help="reuse the VAE of this earlier run of the same model (skips the VAE and decoder stages)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="continue this earlier run of the same model: its VAE, UNet and text encoder are the start")
     for f in fields(defaults):
         kind = type(getattr(defaults, f.name))
         parser.add_argument("--" + f.name.replace("_", "-"), type=_parse_bool if kind is bool else kind, default=None)
@@ -903,7 +964,7 @@ def run_main(argv: list[str] | None, defaults: TrainConfig, recipe: Recipe, desc
     config = replace(defaults, **overrides)
     started = time.monotonic()
     last_stage = None
-    for progress in train(config, args.out, recipe, args.vae_from):
+    for progress in train(config, args.out, recipe, args.vae_from, args.init_from):
         elapsed = time.monotonic() - started
         if progress.stage != last_stage or progress.step == progress.total or progress.step % 100 == 1:
             print(f"[{elapsed:7.1f} s] {progress.stage:11s} {progress.step}/{progress.total} {progress.message}", flush=True)

@@ -221,10 +221,12 @@ STARTER2_RECIPE = ts.Recipe(
 )
 
 
-def train(config: Train2Config, out_dir: Path, vae_from: Path | None = None) -> Iterator[Progress]:
+def train(
+    config: Train2Config, out_dir: Path, vae_from: Path | None = None, init_from: Path | None = None
+) -> Iterator[Progress]:
     """Train starter model 2 with ``config`` into ``out_dir`` (see the module docstring;
-    ``vae_from`` as :func:`engine.training.train_starter.train`)."""
-    yield from ts.train(config, out_dir, STARTER2_RECIPE, vae_from)
+    ``vae_from`` and ``init_from`` as :func:`engine.training.train_starter.train`)."""
+    yield from ts.train(config, out_dir, STARTER2_RECIPE, vae_from, init_from)
 
 
 def main(argv: list[str] | None = None) -> int:

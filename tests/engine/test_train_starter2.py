@@ -130,6 +130,43 @@ def test_a_run_can_reuse_an_earlier_runs_vae_and_size_its_text_encoder(trained, 
     assert training["config"]["any_numbers"] is True and training["config"]["text_word_dropout"] == 0.25
 
 
+def test_a_run_can_continue_an_earlier_run_from_its_weights(trained, tmp_path):
+    """--init-from: the earlier run's VAE, UNet and text encoder are where the new run starts.
+    With a vanishing learning rate the continued model is the earlier one (a fresh start would
+    be random weights); the text stage fits the probe without moving the encoder; the card keeps
+    both runs' records. Another width, another tokenizer or another VAE folder are refused."""
+    import shutil
+
+    import torch
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    earlier, _ = trained
+    out = tmp_path / "continued"
+    config = t2.Train2Config(**{**TINY.__dict__, "seed": 1, "unet_lr": 1e-12})
+    stages = [p.stage for p in t2.train(config, out, init_from=earlier)]
+    assert "train-vae" not in stages and "train-decoder" not in stages
+    assert "train-text" in stages and "train-unet" in stages and stages[-1] == "save"
+    for cls, name in ((UNet2DConditionModel, "unet"), (CLIPTextModel, "text_encoder")):
+        old, new = cls.from_pretrained(earlier / name).state_dict(), cls.from_pretrained(out / name).state_dict()
+        assert all(torch.allclose(old[k].float(), new[k].float(), atol=1e-6) for k in old), name
+    training = json.loads((out / "starter.json").read_text())["training"]
+    assert training["init_from"] == str(earlier) and training["vae_from"] == str(earlier)
+    assert training["earlier_training"] == json.loads((earlier / "starter.json").read_text())["training"]
+    assert training["config"]["seed"] == 1
+
+    with pytest.raises(ValueError, match="another shape"):
+        list(t2.train(t2.Train2Config(**{**TINY.__dict__, "unet_width": 16}), tmp_path / "wide", init_from=earlier))
+    other = tmp_path / "other-tokenizer"
+    shutil.copytree(earlier, other)
+    vocab = json.loads((other / "tokenizer" / "vocab.json").read_text())
+    (other / "tokenizer" / "vocab.json").write_text(json.dumps({**vocab, "newword</w>": len(vocab)}))
+    with pytest.raises(ValueError, match="another tokenizer"):
+        list(t2.train(TINY, tmp_path / "tok", init_from=other))
+    with pytest.raises(ValueError, match="own VAE"):
+        list(t2.train(TINY, tmp_path / "vae", vae_from=other, init_from=earlier))
+
+
 def test_a_vae_of_another_spectrogram_is_refused(trained, tmp_path):
     earlier, _ = trained
     other = tmp_path / "other"
