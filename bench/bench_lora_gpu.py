@@ -52,9 +52,16 @@ class Run:
     steps_per_s: float | None = None
     peak_bytes: int | None = None
     reserved_bytes: int | None = None
+    card_used_bytes: int | None = None
     steps_peak_bytes: int | None = None
     note: str = ""
     error: str = ""
+
+    def measured(self, whole: PeakMemory, steps: PeakMemory) -> None:
+        """Take the memory figures of the whole run and of its steps."""
+        self.peak_bytes, self.reserved_bytes = whole.bytes, whole.reserved_bytes
+        self.card_used_bytes = whole.card_used_bytes
+        self.steps_peak_bytes = steps.bytes if self.steps_per_s else None
 
 
 def dataset(size: int, clips: int = CLIPS):
@@ -112,8 +119,7 @@ def run_ours(folder: Path, preset: str, args) -> Run:
                 run.steps_per_s = timed_steps(trainer.train_step, args.warmup, args.steps, args.device)
         except (LoraTrainingError, torch.OutOfMemoryError) as error:
             run.error = f"{type(error).__name__}: {error}".splitlines()[0]
-    run.peak_bytes, run.reserved_bytes = whole.bytes, whole.reserved_bytes
-    run.steps_peak_bytes = steps.bytes if run.steps_per_s else None
+    run.measured(whole, steps)
     del trainer
     return run
 
@@ -183,8 +189,7 @@ def run_reference(folder: Path, args) -> Run:
                 run.steps_per_s = timed_steps(step, args.warmup, args.steps, args.device)
         except torch.OutOfMemoryError as error:
             run.error = f"{type(error).__name__}: {error}".splitlines()[0]
-    run.peak_bytes, run.reserved_bytes = whole.bytes, whole.reserved_bytes
-    run.steps_peak_bytes = steps.bytes if run.steps_per_s else None
+    run.measured(whole, steps)
     del unet, vae, text_encoder, optimizer, lora_layers
     return run
 
@@ -213,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             run = make()
             runs.append(run)
             memory = (f", peak GPU memory {gb(run.peak_bytes)} allocated ({gb(run.reserved_bytes)} reserved by "
-                      f"torch's allocator; the steps alone {gb(run.steps_peak_bytes)})") if run.peak_bytes else ""
+                      f"torch's allocator; the steps alone {gb(run.steps_peak_bytes)}; the card's memory in use at "
+                      f"the end, CUDA context included: {gb(run.card_used_bytes)})") if run.peak_bytes else ""
             print(f"{run.name}: " + (run.error or f"{run.steps_per_s:.2f} steps/s{memory}")
                   + f"; {run.note}" + (f"; {gb(left)} still allocated before it" if left else ""), flush=True)
     print(f"\n{args.geometry} geometry, {args.size}x{args.size} px, batch 1, {args.steps} timed steps after "

@@ -205,6 +205,7 @@ class PeakMemory:
         self.cuda = str(device).startswith("cuda")
         self.bytes: int | None = None  # peak allocated by tensors
         self.reserved_bytes: int | None = None  # peak held by the caching allocator (what the card gives up)
+        self.card_used_bytes: int | None = None  # the card's memory in use at the end (CUDA context included)
         self._seen = (0, 0)
 
     @staticmethod
@@ -229,8 +230,12 @@ class PeakMemory:
 
     def __exit__(self, *exc: object) -> None:
         if self.cuda:
+            import torch
+
             self._note(self._peaks())
             self.bytes, self.reserved_bytes = self._seen
+            free, total = torch.cuda.mem_get_info()
+            self.card_used_bytes = int(total - free)
             PeakMemory._open.remove(self)
             if PeakMemory._open:
                 PeakMemory._open[-1]._note(self._seen)

@@ -28,7 +28,9 @@ if [ "${1:-}" = "prepare" ]; then
     "$python" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
         -d .whl "${WHEELS[@]}" || exit 1
-    ls -l .whl
+    # diffusers' LoRA needs peft >= 0.17: installed there only if the image's peft is older.
+    "$python" -m pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl/optional peft==0.21.2 || exit 1
+    ls -lR .whl
     exit 0
 fi
 
@@ -39,6 +41,10 @@ if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
         || { echo "installing .whl failed" | tee "$OUT/env.txt"; exit 1; }
     export PYTHONPATH=/tmp/site:$PWD
+    if ! python3 -c "import sys, peft; sys.exit(tuple(map(int, peft.__version__.split('.')[:2])) < (0, 17))" 2>/dev/null; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+            .whl/optional/peft-*.whl || { echo "installing peft failed" | tee "$OUT/env.txt"; exit 1; }
+    fi
 else
     echo "no .whl/: run 'scripts/device_check.sh prepare' here first and carry .whl" | tee "$OUT/env.txt"
     export PYTHONPATH=$PWD
