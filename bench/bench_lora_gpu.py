@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gpu_models import PeakMemory, bench_parser, build_sd_folder, gb, release, start  # noqa: E402
+from gpu_models import PeakMemory, bench_parser, gb, model_folder, release, start  # noqa: E402
 
 TARGET_BYTES = 8 * 10**9  # "at most 8 GB" (issue 13); 7.45 GiB
 CAPTION = "zorblat, a bright synth pluck"
@@ -203,15 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     refused = start(args, "trains")
     if refused is not None:
         return refused
-    import torch
-
     presets = args.preset or ["gpu-6gb", "gpu-8gb"]
     with tempfile.TemporaryDirectory(prefix="specdiff-bench-lora-gpu-") as tmp:
-        folder = Path(tmp) / f"{args.geometry}-random"
-        started = time.perf_counter()
-        build_sd_folder(folder, args.geometry, device=args.device,
-                        dtype=torch.float16 if args.device.startswith("cuda") else None)
-        print(f"built and saved the random-weight model in {time.perf_counter() - started:.1f} s", flush=True)
+        folder = model_folder(args, tmp)
         runs = []
         for make in [lambda p=p: run_ours(folder, p, args) for p in presets] + [lambda: run_reference(folder, args)]:
             left = release(args.device)

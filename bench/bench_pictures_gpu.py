@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gpu_models import PeakMemory, bench_parser, build_ast_folder, build_sd_folder, gb, release, start  # noqa: E402
+from gpu_models import PeakMemory, bench_parser, build_ast_folder, gb, model_folder, release, start  # noqa: E402
 
 SAMPLE_RATE_HZ = 16000
 GUIDANCE = 7.5
@@ -121,15 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     refused = start(args, "draws")
     if refused is not None:
         return refused
-    import torch
-
     with tempfile.TemporaryDirectory(prefix="specdiff-bench-pictures-gpu-") as tmp:
-        model, tagger = Path(tmp) / f"{args.geometry}-random", Path(tmp) / f"ast-{args.geometry}-random"
-        started = time.perf_counter()
-        build_sd_folder(model, args.geometry, device=args.device,
-                        dtype=torch.float16 if args.device.startswith("cuda") else None)
+        model, tagger = model_folder(args, tmp), Path(tmp) / f"ast-{args.geometry}-random"
         build_ast_folder(tagger, args.geometry)
-        print(f"built and saved the random-weight models in {time.perf_counter() - started:.1f} s", flush=True)
         audio = test_clip()
         release(args.device)
         ours = run_ours(model, tagger, audio, args)

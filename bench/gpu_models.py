@@ -21,6 +21,7 @@ like any other local model:
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,19 +93,25 @@ def _components(geometry: str, bos: int = 49406, eos: int = 49407) -> dict[str, 
 
 
 def parameter_counts(geometry: str) -> dict[str, int]:
-    """Parameters of each component, counted on the meta device (no memory, no weights)."""
-    import torch
+    """Parameters of each component, counted on the meta device (no memory, no weights).
 
-    with torch.device("meta"):
+    accelerate's init_empty_weights puts only the parameters there: under ``with
+    torch.device("meta")`` a module that transformers imports lazily during the construction would
+    keep its module-level tensors on the meta device (torchaudio's kaldi EPSILON did, and the AST
+    tagger's feature extractor then failed)."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
         components = _components(geometry)
     return {name: sum(p.numel() for p in module.parameters()) for name, module in components.items()}
 
 
-def build_sd_folder(folder: Path, geometry: str, *, device: str = "cpu", dtype: Any = None, seed: int = 0) -> Path:
+def build_sd_folder(folder: Path, geometry: str, *, dtype: Any = None, seed: int = 0) -> Path:
     """Write a StableDiffusionPipeline folder with random weights at ``geometry`` into ``folder``.
 
-    The weights are made on ``device`` (a GPU makes SD 1.5's in a moment) and saved as ``dtype``
-    (default float32) in safetensors; nothing stays in memory afterwards."""
+    The weights are made on the CPU (not under a ``torch.device`` context, which would also place
+    the module-level tensors of whatever is imported meanwhile) and saved as ``dtype`` (default
+    float32) in safetensors; nothing stays in memory afterwards."""
     import gc
     import json
 
@@ -120,8 +127,7 @@ def build_sd_folder(folder: Path, geometry: str, *, device: str = "cpu", dtype: 
     write_tokenizer(staging)
     vocab = json.loads((staging / "vocab.json").read_text(encoding="utf-8"))
     torch.manual_seed(seed)
-    with torch.device(device):
-        components = _components(geometry, vocab[BOS_TOKEN], vocab[EOS_TOKEN])
+    components = _components(geometry, vocab[BOS_TOKEN], vocab[EOS_TOKEN])
     pipe = StableDiffusionPipeline(
         tokenizer=CLIPTokenizer.from_pretrained(staging), scheduler=make_scheduler(), safety_checker=None,
         feature_extractor=None, requires_safety_checker=False, **components,
@@ -129,10 +135,9 @@ def build_sd_folder(folder: Path, geometry: str, *, device: str = "cpu", dtype: 
     if dtype is not None:
         pipe.to(dtype=dtype)
     pipe.save_pretrained(folder, safe_serialization=True)
+    shutil.rmtree(staging)
     del pipe, components
     gc.collect()
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
     return folder
 
 
@@ -165,7 +170,31 @@ def bench_parser(description: str, steps_help: str) -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=30, help=steps_help)
     parser.add_argument("--geometry", choices=GEOMETRIES, default=None,
                         help="sd15 (SD 1.5's shapes, default on a GPU) or tiny (for CPU checks, default on a CPU)")
+    parser.add_argument("--model-folder", default=None,
+                        help="keep the random-weight model in this folder and reuse it when it is there (default: "
+                             "a temporary folder, built each run)")
     return parser
+
+
+def model_folder(args: argparse.Namespace, tmp: str | Path) -> Path:
+    """The random-weight SD folder of ``args.geometry``: ``args.model_folder`` when it holds one of
+    that geometry already, else built (there, or in ``tmp``), saved in fp16 for a GPU run."""
+    import time
+
+    import torch
+
+    folder = Path(args.model_folder) if args.model_folder else Path(tmp) / f"{args.geometry}-random"
+    mark = folder / "bench_geometry.txt"
+    dtype = torch.float16 if args.device.startswith("cuda") else None
+    wanted = f"{args.geometry} {dtype}"
+    if mark.is_file() and mark.read_text() == wanted:
+        print(f"reusing the random-weight model in {folder}", flush=True)
+        return folder
+    started = time.perf_counter()
+    build_sd_folder(folder, args.geometry, dtype=dtype)
+    mark.write_text(wanted)
+    print(f"built and saved the random-weight model in {time.perf_counter() - started:.1f} s", flush=True)
+    return folder
 
 
 def start(args: argparse.Namespace, work: str) -> int | None:
