@@ -32,7 +32,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             line += f"; {verdict} the 8 GB target"
         print(line)
     if not args.device.startswith("cuda"):
-        print("  peak GPU memory: not measured (no GPU in this run; the figures above are a CPU check, not the target's)")
+        print("  peak GPU memory: not measured (no GPU in this run; the figures above are a CPU check, "
+              "not the target's)")
     return 0 if all(not run.error for run in runs) else 1
 
 

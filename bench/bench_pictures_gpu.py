@@ -127,16 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         audio = test_clip()
         release(args.device)
         ours = run_ours(model, tagger, audio, args)
-        print(f"ours (illustrate, zero-shot): {ours['seconds']:.2f} s per picture (tagging {ours['tagging_s']:.2f} s of "
-              f"it; the first job, loading included, {ours['first_s']:.1f} s); prompt {ours['prompt']!r}", flush=True)
+        print(f"ours (illustrate, zero-shot): {ours['seconds']:.2f} s per picture (tagging {ours['tagging_s']:.2f} s "
+              f"of it; the first job, loading included, {ours['first_s']:.1f} s); prompt {ours['prompt']!r}",
+              flush=True)
         left = release(args.device)
         reference = run_reference(model, ours["prompt"], args)
         print(f"reference (StableDiffusionPipeline): {reference['seconds']:.2f} s per picture (the first "
-              f"{reference['first_s']:.1f} s)" + (f"; {gb(left)} still allocated before it" if left else ""), flush=True)
+              f"{reference['first_s']:.1f} s)" + (f"; {gb(left)} still allocated before it" if left else ""),
+              flush=True)
 
     print(f"\n{args.geometry} geometry, {args.size}x{args.size} px, {args.steps} steps, guidance {GUIDANCE}, "
           f"median of {args.pictures} pictures, {args.device}")
-    for name, side in (("ours, illustrate zero-shot (tagging included)", ours), ("reference, diffusers pipeline", reference)):
+    sides = (("ours, illustrate zero-shot (tagging included)", ours), ("reference, diffusers pipeline", reference))
+    for name, side in sides:
         memory = f", peak GPU memory {gb(side['peak'])} ({gb(side['reserved'])} reserved)" if side["peak"] else ""
         print(f"  {name}: {side['seconds']:.2f} s per picture{memory}")
     line = f"  ratio ours / reference: time {ours['seconds'] / reference['seconds']:.2f}"
