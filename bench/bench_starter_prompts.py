@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: tones,identity,tempo")
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's recommended)")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's recommended)")
+    parser.add_argument("--phrasing", choices=("held-out", "training"), default="held-out",
+                        help="word the tone and tempo prompts in training's own phrasings instead (a reference)")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -93,12 +95,12 @@ def main() -> None:
         if "tones" not in skip:
             from engine.training import synth
 
-            checks = starter_metrics.held_out_tone_checks()
+            checks = starter_metrics.held_out_tone_checks(phrasing=args.phrasing)
             report = starter_metrics.evaluate(generate, checks, seeds)
             ours = np.mean([row["pass_rate"] for row in report.values()])
             reference = np.mean([c.passes(c.measure(round_trip(0.5 * synth.sine(hz, n, rate, 0.3)), rate))
                                  for c, hz in zip(checks, starter_metrics.HELD_OUT_TONE_HZ)])  # fmt: skip
-            print("tones in held-out phrasings, 100 Hz - 2 kHz:")
+            print(f"tones in {args.phrasing} phrasings, 100 Hz - 2 kHz:")
             for check, hz in zip(checks, starter_metrics.HELD_OUT_TONE_HZ):
                 row = report[check.prompt]
                 errors = [round(12 * np.log2(v / hz), 1) for v in row["values"]]
@@ -138,7 +140,7 @@ def main() -> None:
                   f"through the spectrogram) {reference:.0%} -> ratio {ours / max(reference, 1e-9):.2f}", flush=True)
 
         if "tempo" not in skip:
-            checks = starter_metrics.held_out_tempo_checks()
+            checks = starter_metrics.held_out_tempo_checks(phrasing=args.phrasing)
             report = starter_metrics.evaluate(generate, checks, seeds)
             ours = np.mean([row["pass_rate"] for row in report.values()])
             rock = next(p for p in gm_corpus.BEAT_PATTERNS if p.name == "rock")

@@ -391,9 +391,13 @@ HELD_OUT_TONE_HZ = (100.0, 130.81, 150.0, 196.0, 261.63, 329.63, 440.0, 587.33, 
 CHECK_TEMPOS_BPM = (85, 100, 120, 140)
 
 
-def held_out_tone_checks(seed: int = 0, freqs: Sequence[float] = HELD_OUT_TONE_HZ) -> tuple[PromptCheck, ...]:
+def held_out_tone_checks(
+    seed: int = 0, freqs: Sequence[float] = HELD_OUT_TONE_HZ, phrasing: str = "held-out"
+) -> tuple[PromptCheck, ...]:
     """Tone prompts in phrasings training never saw (engine.training.captions.HELD_OUT_TEMPLATES),
-    one per pitch, each checked as :func:`tone_check`: the dominant frequency within a semitone."""
+    one per pitch, each checked as :func:`tone_check`: the dominant frequency within a semitone.
+    ``phrasing="training"`` words the same pitches in training's own phrasings instead (a
+    reference: how much of a miss is the wording)."""
     from engine.training import captions, synth
 
     rng = np.random.default_rng(seed)
@@ -402,23 +406,36 @@ def held_out_tone_checks(seed: int = 0, freqs: Sequence[float] = HELD_OUT_TONE_H
         note = synth.hz_to_note(hz)
         named = abs(12 * math.log2(hz / synth.note_to_hz(note))) < 0.01
         attributes = {"kind": "tone", "source": "synth", "hz": hz, "note": note if named else None}
-        prompt = captions.held_out_captions(attributes, rng, 1)[0]
+        if phrasing == "held-out":  # each held-out tone phrasing names the pitch
+            prompt = _phrase(attributes, rng, 1, phrasing)[0]
+        else:  # the first that names it (a training caption may name only the class)
+            names = (f"{hz:g}", note) if named else (f"{hz:g}",)
+            prompt = next(p for p in _phrase(attributes, rng, 16, phrasing) if any(n in p for n in names))
         base = tone_check(hz)
         checks.append(PromptCheck(prompt, base.description, base.measure, base.passes))
     return tuple(checks)
 
 
-def held_out_tempo_checks(seed: int = 0, tempos: Sequence[float] = CHECK_TEMPOS_BPM, pattern: str = "rock") -> tuple[PromptCheck, ...]:
-    """Drum-beat prompts in held-out phrasings naming ``pattern`` and a tempo, checked as
-    :func:`tempo_check` (within 5%)."""
+def _phrase(attributes: dict[str, Any], rng: np.random.Generator, count: int, phrasing: str) -> tuple[str, ...]:
     from engine.training import captions
 
+    if phrasing not in ("held-out", "training"):
+        raise ValueError(f"`phrasing` must be 'held-out' or 'training', got {phrasing!r}.")
+    pick = captions.held_out_captions if phrasing == "held-out" else captions.training_captions
+    return pick(attributes, rng, count)
+
+
+def held_out_tempo_checks(
+    seed: int = 0, tempos: Sequence[float] = CHECK_TEMPOS_BPM, pattern: str = "rock", phrasing: str = "held-out"
+) -> tuple[PromptCheck, ...]:
+    """Drum-beat prompts in held-out phrasings naming ``pattern`` and a tempo, checked as
+    :func:`tempo_check` (within 5%); ``phrasing`` as :func:`held_out_tone_checks`."""
     rng = np.random.default_rng(seed)
     checks = []
     for bpm in tempos:
         attributes = {"kind": "beat", "pattern": pattern, "kit": 0, "tempo_bpm": bpm, "loudness": "medium", "family": "drums"}
         # The pattern named, as the tempo measure is surest on it (rock: 96-100% of real renders).
-        phrasings = [p for p in captions.held_out_captions(attributes, rng, 16) if str(bpm) in p and pattern in p]
+        phrasings = [p for p in _phrase(attributes, rng, 16, phrasing) if str(bpm) in p and pattern in p]
         checks.append(tempo_check(bpm, phrasings[0]))
     return tuple(checks)
 

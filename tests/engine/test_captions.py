@@ -107,3 +107,23 @@ def test_every_training_caption_word_is_in_the_tokenizer_corpus():
         for caption in captions.training_captions(attributes, rng, 8):
             missing = set(re.findall(r"[^\W\d_]+", caption.lower())) - vocabulary
             assert not missing, (caption, missing)
+
+
+def test_the_benchs_training_phrasing_reference_names_the_same_pitches_and_tempos_in_training_words():
+    """bench_starter_prompts --phrasing training: the same pitches and tempos as the held-out
+    checks, each prompt a training caption that names its pitch or tempo."""
+    from engine.training import starter_metrics as m
+
+    for held, trained in ((m.held_out_tone_checks(), m.held_out_tone_checks(phrasing="training")),
+                          (m.held_out_tempo_checks(), m.held_out_tempo_checks(phrasing="training"))):  # fmt: skip
+        assert len(held) == len(trained)
+        for a, b in zip(held, trained):
+            assert a.description == b.description and a.prompt != b.prompt
+    for hz, check in zip(m.HELD_OUT_TONE_HZ, m.held_out_tone_checks(phrasing="training")):
+        note = synth.hz_to_note(hz)
+        attributes = {"kind": "tone", "source": "synth", "hz": hz,
+                      "note": note if abs(12 * np.log2(hz / synth.note_to_hz(note))) < 0.01 else None}  # fmt: skip
+        assert check.prompt in captions.all_captions(attributes, "training"), check.prompt
+        assert f"{hz:g}" in check.prompt or note in check.prompt
+    with pytest.raises(ValueError, match="phrasing"):
+        m.held_out_tone_checks(phrasing="typed")
