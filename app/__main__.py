@@ -28,9 +28,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+#: Links in the dark theme (Qt's default #0000ff is near-invisible on its #1f2125).
+LINK_COLOUR = "#7fb2ff"
+LINK_VISITED_COLOUR = "#b89cf0"
+
+
 def load_style_sheet() -> str:
+    """The app's style sheet, its icon urls made absolute (Qt reads a relative url from the
+    current directory)."""
     path = RESOURCES / "style.qss"
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    if not path.is_file():
+        return ""
+    return path.read_text(encoding="utf-8").replace("@ICONS@", (RESOURCES / "icons").as_posix())
+
+
+def apply_theme(app) -> None:
+    """The dark theme on the QApplication ``app``: the style sheet, and the palette's link
+    colours (a style sheet cannot set them; the prompt panel's "download a real model" and the
+    model manager's links use them)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = app.palette()
+    palette.setColor(QPalette.ColorRole.Link, QColor(LINK_COLOUR))
+    palette.setColor(QPalette.ColorRole.LinkVisited, QColor(LINK_VISITED_COLOUR))
+    app.setPalette(palette)
+    app.setStyleSheet(load_style_sheet())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
-    app.setStyleSheet(load_style_sheet())
+    apply_theme(app)
     # SIGTERM/SIGINT/SIGHUP close the window as File > Quit does (no question asked); caught
     # from here on, handled once the event loop runs (the window exists by then).
     from app.unix_signals import install_quit_handler

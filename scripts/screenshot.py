@@ -28,7 +28,7 @@ def main(out: str) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.__main__ import load_style_sheet
+    from app.__main__ import apply_theme
     from app.edit_tools import install_edit_tools
     from app.engine_client import EngineClient
     from app.main_window import MainWindow
@@ -38,7 +38,7 @@ def main(out: str) -> int:
     from app.settings import AppSettings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setStyleSheet(load_style_sheet())
+    apply_theme(app)
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(Path(tmp) / "settings.ini")
         client = EngineClient(settings.engine_settings().with_changes(offline=True, device="cpu"))

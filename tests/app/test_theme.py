@@ -1,0 +1,105 @@
+"""The dark theme as the user sees it: spin box arrows, check boxes and links are drawn where
+the eye can find them (the styled boxes used to hide their arrows and empty check boxes in the
+background colour, and links were Qt's #0000ff on #1f2125)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtGui import QColor, QImage  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QApplication,
+    QCheckBox,
+    QLabel,
+    QSpinBox,
+    QStyle,
+    QStyleOptionButton,
+    QStyleOptionSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.__main__ import apply_theme  # noqa: E402
+
+BACKGROUND = QColor("#1f2125")
+
+
+def _luminance(colour: QColor) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _best_contrast(image: QImage, rect, against: QColor) -> float:
+    return max(_contrast(image.pixelColor(x, y), against)
+               for x in range(max(rect.left(), 0), min(rect.right() + 1, image.width()))
+               for y in range(max(rect.top(), 0), min(rect.bottom() + 1, image.height())))
+
+
+@pytest.fixture
+def themed(qtbot):
+    app = QApplication.instance()
+    sheet, palette = app.styleSheet(), app.palette()
+    apply_theme(app)
+    yield _panel(qtbot)
+    app.setStyleSheet(sheet)  # the other tests run unthemed, as before
+    app.setPalette(palette)
+
+
+def _panel(qtbot):
+    panel = QWidget()
+    layout = QVBoxLayout(panel)
+    spin = QSpinBox(value=20)
+    box = QCheckBox("Live preview while denoising")
+    link = QLabel('For other sounds, <a href="manager">download a real model</a>.')
+    for widget in (spin, box, link):
+        layout.addWidget(widget)
+    qtbot.addWidget(panel)
+    panel.resize(300, 140)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel, spin, box, link
+
+
+def test_spin_box_arrows_stand_out_from_their_buttons(themed):
+    _panel, spin, _box, _link = themed
+    image = spin.grab().toImage()
+    option = QStyleOptionSpinBox()
+    spin.initStyleOption(option)
+    for control in (QStyle.SubControl.SC_SpinBoxUp, QStyle.SubControl.SC_SpinBoxDown):
+        rect = spin.style().subControlRect(QStyle.ComplexControl.CC_SpinBox, option, control, spin)
+        assert rect.width() >= 10 and rect.height() >= 6, rect
+        button = image.pixelColor(rect.left() + 2, rect.top() + 1)  # the button's own background
+        assert _best_contrast(image, rect, button) >= 3.0, control  # an arrow is drawn on it
+
+
+def test_an_empty_check_box_is_visible(themed):
+    _panel, _spin, box, _link = themed
+    assert not box.isChecked()
+    image = box.grab().toImage()
+    option = QStyleOptionButton()
+    box.initStyleOption(option)
+    rect = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
+    assert rect.width() >= 10, rect
+    assert _best_contrast(image, rect, BACKGROUND) >= 3.0  # its frame, not background on background
+
+
+def test_links_are_readable_on_the_dark_background(themed):
+    _panel, _spin, _box, link = themed
+    image = link.grab().toImage()
+    plain = link.fontMetrics().horizontalAdvance("For other sounds, ")
+    words = link.rect().adjusted(plain + 2, 0, 0, 0)
+    # The link's pixels: bluer than they are red (the label's other text is grey).
+    blue = [image.pixelColor(x, y) for x in range(words.left(), min(words.right(), image.width()))
+            for y in range(image.height())
+            if image.pixelColor(x, y).blue() - image.pixelColor(x, y).red() > 40]
+    assert blue, "no link-coloured pixels"
+    assert max(_contrast(c, BACKGROUND) for c in blue) >= 4.5  # WCAG AA for body text
