@@ -28,6 +28,21 @@ METER_WINDOW_S = 0.05
 REMIX_DELAY_MS = 60
 
 
+#: How the player's reasons end ("No audio output device was found; playback is disabled").
+_DISABLED_TAIL = "; playback is disabled"
+
+
+def playback_off_message(reason: str) -> str:
+    """The player's reason with the consequence first, so that a label cut short still says it:
+    'Playback disabled: no audio output device was found'."""
+    if reason.endswith(_DISABLED_TAIL):
+        cause = reason[: -len(_DISABLED_TAIL)]
+        if cause.split(" ", 1)[0].istitle():  # "No audio…" reads "no audio…"; "PortAudio" stays
+            cause = cause[0].lower() + cause[1:]
+        return f"Playback disabled: {cause}"
+    return reason
+
+
 class ElidedLabel(QtWidgets.QLabel):
     """One line of text, cut with "…" to the room it has; the whole text is its tooltip. It never
     asks for more width than a few words, so it cannot push the layout or wrap to many lines."""
@@ -158,7 +173,7 @@ class QtTransport(QtWidgets.QWidget):
         layout.addWidget(self.meter)
         layout.addWidget(self.device_combo)
         layout.addWidget(self.message_label, 1)
-        self._show_message("" if self.available else self.unavailable_reason)
+        self._show_message("" if self.available else playback_off_message(self.unavailable_reason))
 
     def _fill_devices(self) -> None:
         self.device_combo.blockSignals(True)
@@ -178,6 +193,11 @@ class QtTransport(QtWidgets.QWidget):
     def _update_buttons(self) -> None:
         for act in (self.play_action, self.stop_action, self.play_selection_action, self.loop_action):
             act.setEnabled(self.available)
+            # A greyed button or menu item says why when hovered (the tooltip, the status bar).
+            tip = act.property("availableTip") or act.toolTip()
+            act.setProperty("availableTip", tip)
+            act.setToolTip(tip if self.available else f"{tip}: {playback_off_message(self.unavailable_reason)}")
+            act.setStatusTip("" if self.available else playback_off_message(self.unavailable_reason))
         self.device_combo.setEnabled(self.available)
         sp = QtWidgets.QStyle.StandardPixmap
         icon = sp.SP_MediaPause if self.player.playing else sp.SP_MediaPlay

@@ -12,7 +12,7 @@ from app.model.mix import render_mix
 from app.model.project import Clip, Project, Selection
 from app.undo import UndoStack
 from app.widgets.qt_timeline import QtTimeline
-from app.widgets.qt_transport import QtTransport
+from app.widgets.qt_transport import QtTransport, playback_off_message
 from engine.audio import playback
 from engine.audio.playback import Player
 from tests.engine.test_playback import FakeBackend
@@ -162,10 +162,28 @@ def test_without_an_output_device_buttons_are_disabled_with_the_reason(make_tran
         assert not action.isEnabled()
     assert not transport.device_combo.isEnabled()
     assert transport.message_label.isVisible()
-    assert transport.message_label.text() == playback.NO_OUTPUT_DEVICE_MESSAGE
+    assert transport.message_label.text() == "Playback disabled: no audio output device was found"
+    for action in (transport.play_action, transport.stop_action, transport.play_selection_action, transport.loop_action):
+        # Hovering a greyed button or Transport menu item says why it is greyed.
+        assert "no audio output device" in action.toolTip() and "no audio output device" in action.statusTip()
+    assert transport.play_action.toolTip().startswith("Play / pause (Space): Playback disabled")
     qtbot.keyClick(transport, Qt.Key.Key_Space)
     transport.play()  # programmatic calls are harmless too
     assert not player.playing and not transport.timer.isActive()
+
+
+def test_a_cut_short_no_device_message_still_says_playback_is_disabled(make_transport, qtbot):
+    transport, _project, _stack = make_transport(Player(backend=FakeBackend(devices=[])))
+    # The room the 1400 px default window leaves the message (about 150 px).
+    transport.resize(transport.minimumSizeHint().width() + 100, transport.height())
+    transport.show()
+    qtbot.waitExposed(transport)
+    label = transport.message_label
+    assert label.elided_text() != label.text() and label.elided_text().startswith("Playback disabled")
+    assert label.toolTip() == "Playback disabled: no audio output device was found"  # whole on hover
+    assert playback_off_message(playback.PORTAUDIO_MISSING_MESSAGE) == (
+        "Playback disabled: PortAudio is not installed (apt-get install libportaudio2)")
+
 
 
 def test_without_portaudio_the_timeline_still_works(make_transport, qtbot, monkeypatch):
