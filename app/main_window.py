@@ -135,6 +135,7 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
         if hasattr(self.timeline, "clip_activated"):
             self.timeline.clip_activated.connect(self._on_timeline_clip_activated)
             self.timeline.drag_out_failed.connect(lambda message: self.show_message(message, STATUS_MESSAGE_MS * 2))
+            self.timeline.nothing_to_do.connect(self.show_message)
         if hasattr(self.timeline, "rebuild_progressed"):
             self.timeline.rebuild_progressed.connect(self._on_timeline_rebuild_progressed)
         if hasattr(self.timeline, "spectrogram_style_changed"):

@@ -104,6 +104,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         spectrogram_failed(str clip_id, str reason): it could not be computed (the waveform stays).
         tool_changed(str tool): "edit", "box" or "mask".
         spectrogram_style_changed(str colormap, float range_db): the spectrograms' colours changed.
+        nothing_to_do(str why): a clip or track action (split, duplicate, delete, rename, move)
+            had nothing to act on; says what to select first.
         rebuild_progressed(int done, int total): detailed clip items made so far (after a new
             document or a big zoom change); rebuild_finished(): all of them
             (see :meth:`rebuild_pending`). After a new document the overview shows every clip at
@@ -119,6 +121,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
     tool_changed = Signal(str)
     clip_dragged_out = Signal(str, str)  # clip id, path of the WAV file the drag carries
     drag_out_failed = Signal(str)
+    nothing_to_do = Signal(str)
     spectrogram_style_changed = Signal(str, float)  # colour map, range in dB
     rebuild_progressed = Signal(int, int)  # detailed clip items made, to make
     rebuild_finished = Signal()

@@ -203,3 +203,30 @@ def test_the_gain_field_shows_its_whole_db_suffix_in_a_large_font(qtbot):
         timeline.shutdown()
     finally:
         app.setFont(font)
+
+
+def test_clip_and_track_actions_with_nothing_to_act_on_say_what_to_select(qtbot, window):
+    """Edit > Duplicate clip, Delete clip and Split at playhead used to do nothing at all with
+    nothing to act on, and Move track up on the top track too; the status bar now says why."""
+    from app.model.project import Clip
+
+    project = window.project
+    window.undo_stack.push_command(AddClip(project, project.tracks[0].id, Clip(
+        name="tone", audio=np.zeros((1, 44100), np.float32), sample_rate_hz=44100, start_s=0.0)))
+    timeline = window.timeline
+    project.set_selection(Selection())
+    project.set_playhead(5.0)  # past the clip
+    steps = window.undo_stack.count()
+    expected = {
+        timeline.duplicate_action: "select a clip first",
+        timeline.delete_action: "select a clip first",
+        timeline.split_action: "put the playhead inside a clip",
+    }
+    for action, words in expected.items():
+        window.statusBar().clearMessage()
+        action.trigger()
+        assert words in window.statusBar().currentMessage(), action.text()
+    assert window.undo_stack.count() == steps and len(project.tracks[0].clips) == 1  # nothing changed
+    timeline.move_track_up_action.trigger()  # the selected track is the first one
+    assert window.statusBar().currentMessage() == "'Track 1' is already the top track."
+    assert [t.name for t in project.tracks] == ["Track 1"]

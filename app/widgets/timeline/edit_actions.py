@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from app.widgets.qt_timeline import QtTimeline
 
 
+NO_CLIP_SELECTED = "Nothing to {what}: select a clip first (click it on the timeline)."
+NO_TRACK_SELECTED = "Nothing to {what}: select a track first (click its name or a clip on it)."
+
+
 class EditActionsMixin:
     """QtTimeline's actions (with their shortcuts) and the edits they run."""
 
@@ -103,11 +107,15 @@ class EditActionsMixin:
         """Split the selected clips (or the clips under the playhead) at the playhead."""
         at = self.project.playhead_s
         clips = [c for c in self._target_clips(at) if c.start_s < at < c.end_s]
+        if not clips:
+            self.nothing_to_do.emit("Nothing to split: put the playhead inside a clip (click the ruler over it).")
         self._push_group("Split clips", [SplitClip(self.project, c.id, at) for c in clips])
 
     def duplicate_selected(self: QtTimeline) -> None:
         """Duplicate the selected clips (each right after itself); the copies become selected."""
         commands = [DuplicateClip(self.project, c.id) for c in self.project.selected_clips()]
+        if not commands:
+            self.nothing_to_do.emit(NO_CLIP_SELECTED.format(what="duplicate"))
         self._push_group("Duplicate clips", commands)
         if commands:
             ids = frozenset(cmd.copy.id for cmd in commands)
@@ -116,6 +124,8 @@ class EditActionsMixin:
     def delete_selected(self: QtTimeline) -> None:
         """Delete the selected clips."""
         commands = [RemoveClip(self.project, c.id) for c in self.project.selected_clips()]
+        if not commands:
+            self.nothing_to_do.emit(NO_CLIP_SELECTED.format(what="delete"))
         self._push_group("Delete clips", commands)
 
     def _set_track_property(self: QtTimeline, track_id: str, name: str, value: Any) -> None:
@@ -144,10 +154,13 @@ class EditActionsMixin:
         lane = self._lane(track_id) if track_id is not None else None
         if lane is not None:
             lane.header.start_rename()
+        else:
+            self.nothing_to_do.emit(NO_TRACK_SELECTED.format(what="rename"))
 
     def delete_track(self: QtTimeline, track_id: str | None) -> bool:
         """Delete a track with its clips (one undo step)."""
         if track_id is None or not any(t.id == track_id for t in self.project.tracks):
+            self.nothing_to_do.emit(NO_TRACK_SELECTED.format(what="delete"))
             return False
         self.undo_stack.push_command(RemoveTrack(self.project, track_id))
         return True
@@ -164,8 +177,11 @@ class EditActionsMixin:
 
     def _move_selected_track(self: QtTimeline, step: int) -> None:
         track_id = self._selected_track_id()
-        if track_id is not None:
-            self.move_track(track_id, self.project.track_index(track_id) + step)
+        if track_id is None:
+            self.nothing_to_do.emit(NO_TRACK_SELECTED.format(what="move"))
+        elif not self.move_track(track_id, self.project.track_index(track_id) + step):
+            where = "top" if step < 0 else "bottom"
+            self.nothing_to_do.emit(f"{self.project.track(track_id).name!r} is already the {where} track.")
 
     def drop_track(self: QtTimeline, track_id: str, global_pos: QtCore.QPoint) -> bool:
         """A header dragged and let go at ``global_pos``: the track moves to the lane there."""
