@@ -108,6 +108,25 @@ def supported_formats_text() -> str:
             f"{', …' if len(others) > 6 else ''}) and Riffusion-format spectrogram images (PNG).")
 
 
+def import_errors_text(errors: list[tuple[str, str]]) -> str:
+    """The import error box's text: one line per file, its name once and then the reason (not the
+    path again, nor the library's "Error opening '<path>'"), and the formats sentence once below
+    the list rather than on every line."""
+    formats = supported_formats_text()
+    lines, named_formats = [], False
+    for path, error in errors:
+        text = error
+        for prefix in (f"{path}: ", f"'{path}': "):
+            if text.startswith(prefix):
+                text = text[len(prefix):]
+        named_formats = named_formats or formats in text
+        text = text.replace(formats, "").replace(f"Error opening '{path}': ", "").strip()
+        while ".." in text.replace("...", ""):
+            text = text.replace("..", ".")
+        lines.append(f"{Path(path).name}: {text}")
+    return "\n".join(lines) + (f"\n\n{formats}" if named_formats else "")
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """One file of an import: its clip, or a picture (a PNG made by Picture from Audio, which
@@ -136,7 +155,7 @@ def read_clip(path: str | Path) -> Clip:
     try:
         loaded = read_audio(path)
     except AudioFileCorruptError as exc:
-        raise AudioFileCorruptError(f"{exc}. {supported_formats_text()}") from exc
+        raise AudioFileCorruptError(f"{str(exc).rstrip('.')}. {supported_formats_text()}") from exc
     audio, rate = (loaded if isinstance(loaded, tuple) else (loaded.audio, loaded.sample_rate_hz))
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:

@@ -67,7 +67,7 @@ class ImportExportMixin:
             track_id = self.project.find_clip(ids[0])[0].id
             self.project.set_selection(Selection(clip_ids=frozenset(ids), track_id=track_id))
         if self.last_import_errors:
-            lines = "\n".join(f"{Path(p).name}: {e}" for p, e in self.last_import_errors)
+            lines = io_actions.import_errors_text(self.last_import_errors)
             self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)
             self.import_error_box = self._notify("Import", f"Some files could not be imported:\n\n{lines}")
         else:

@@ -90,6 +90,26 @@ def test_a_bad_file_is_reported_and_the_others_still_import(qtbot, window, make_
     assert [c.name for c in window.project.clips()] == ["good"]
 
 
+def test_the_import_error_box_names_each_file_once_and_the_formats_once(qtbot, window, tmp_path):
+    """A corrupt WAV, a truncated one and an empty file dropped in together: the box used to
+    read "corrupt.wav: /full/path/corrupt.wav: … Error opening '/full/path/corrupt.wav': Format
+    not recognised.. Specdiff Studio imports audio (…)" on every line."""
+    corrupt, truncated, empty = tmp_path / "corrupt.wav", tmp_path / "trunc.wav", tmp_path / "empty.wav"
+    corrupt.write_bytes(bytes(range(256)) * 8)
+    truncated.write_bytes(b"RIFF$\x00\x00\x00WAVEfmt ")
+    empty.write_bytes(b"")
+    import_and_wait(qtbot, window, [corrupt, truncated, empty])
+    text = window.import_error_box.text()
+    lines = text.split("\n")
+    for path in (corrupt, truncated, empty):
+        assert text.count(path.name) == 1 and str(path) not in text  # the name once, no full path
+        assert any(line.startswith(f"{path.name}: ") for line in lines)
+    assert "empty.wav: the file is empty (0 bytes)" in lines
+    assert text.count("Specdiff Studio imports audio") == 1 and lines[-1].startswith("Specdiff Studio imports audio")
+    assert ".." not in text.replace("...", "")
+    window.import_error_box.close()
+
+
 def test_drag_and_drop_files_onto_the_window_imports_them(qtbot, window, make_wav):
     p1, a1 = make_wav("one.wav", 0.1, 2, seed=3)
     p2, a2 = make_wav("two.flac", 0.1, 2, seed=4, subtype="PCM_24")
