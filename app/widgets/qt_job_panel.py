@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.qt_inspector import qimage_from_rgb
 from engine.api import JobSpec, Progress
 
@@ -58,6 +59,10 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+#: Stages whose progress counts steps (denoising, training): "step 12 of 30".
+STEP_STAGES = ("denoise", "train", "sample")
+
+
 def describe_progress(progress: Progress) -> str:
     """The detail line of a job row: 'step 3 of 30', '1.2 GB of 4.3 GB, 25 MB/s, 2:03 left'."""
     if progress.stage == "download" and progress.bytes_done is not None:
@@ -68,9 +73,11 @@ def describe_progress(progress: Progress) -> str:
             parts.append(f"{format_duration(progress.eta_s)} left")
         return ", ".join(parts)
     text = ""
-    if progress.total:
-        what = "step" if progress.stage == "denoise" else "part"
-        text = f"{what} {progress.step} of {progress.total}"
+    if progress.total and progress.stage in STEP_STAGES:
+        text = f"step {progress.step} of {progress.total}"
+    elif progress.total and progress.total > 1:
+        # Other stages count the parts done: while part 1 of 3 runs, step is 0.
+        text = f"part {min(progress.step + 1, progress.total)} of {progress.total}"
     if progress.message:
         text = f"{text} - {progress.message}" if text else progress.message
     return text
@@ -89,10 +96,9 @@ class JobRow(QFrame):
         self.started_at: float | None = None
         self.setObjectName("jobRow")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(spec.describe())
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setToolTip(spec.describe())
+        # Cut with "…" where the stage label begins (a long prompt used to run under it, clipped
+        # mid-letter); the whole title is its tooltip.
+        self.title = ElidedLabel(spec.describe())
         self.stage = QLabel(STAGE_LABELS["queued"])
         self.stage.setObjectName("jobStage")
         self.bar = QProgressBar()

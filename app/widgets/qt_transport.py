@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from app.model.mix import MixPlan, MixStream, track_peaks
 from app.model.project import Project
 from app.plot_items.axes import format_time
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.qt_meter import QtPeakMeter, window_peaks
 from engine.audio.playback import PlaybackError, Player
 
@@ -41,39 +42,6 @@ def playback_off_message(reason: str) -> str:
             cause = cause[0].lower() + cause[1:]
         return f"Playback disabled: {cause}"
     return reason
-
-
-class ElidedLabel(QtWidgets.QLabel):
-    """One line of text, cut with "…" to the room it has; the whole text is its tooltip. It never
-    asks for more width than a few words, so it cannot push the layout or wrap to many lines."""
-
-    MIN_CHARS = 8
-
-    def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
-        super().setText(text)
-        self.setToolTip(text)
-
-    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt API
-        metrics = self.fontMetrics()
-        return QtCore.QSize(metrics.averageCharWidth() * self.MIN_CHARS, metrics.height())
-
-    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt API
-        return QtCore.QSize(self.fontMetrics().horizontalAdvance(self.text()) + 4, self.fontMetrics().height())
-
-    def elided_text(self) -> str:
-        """What is shown: the text cut to the label's width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
-
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt API
-        painter = QtGui.QPainter(self)
-        painter.setPen(self.palette().color(QtGui.QPalette.ColorRole.WindowText))
-        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), self.elided_text())
-        painter.end()
 
 
 class QtTransport(QtWidgets.QWidget):

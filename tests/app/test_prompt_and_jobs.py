@@ -177,6 +177,32 @@ def test_job_rows_show_download_bytes_rate_eta_and_steps(qtbot):
     assert row.cancel_button.isHidden() and row.is_done
 
 
+def test_a_job_row_counts_parts_from_one_and_cuts_a_long_title_with_an_ellipsis(qtbot):
+    """A generation's last stage read "part 0 of 1 - Inverting to audio" and a long prompt ran
+    under the stage label, clipped mid-letter ("Generate: a violin note at (Making audio")."""
+    from app.widgets.qt_job_panel import JobRow
+    from engine.api import GenerateJob, Progress
+
+    prompt = "a violin note at G4 with a slow bow and a little vibrato"
+    row = JobRow(1, GenerateJob(prompt=prompt, model="builtin:starter2"))
+    qtbot.addWidget(row)
+    row.resize(300, 80)  # the Jobs dock's width
+    row.show()
+    qtbot.waitExposed(row)
+    row.set_progress(Progress(stage="invert", step=0, total=1, message="Inverting to audio"))
+    assert row.detail.text() == "Inverting to audio"  # one part: no count
+    row.set_progress(Progress(stage="tile", step=0, total=3, message="Extending"))
+    assert row.detail.text() == "part 1 of 3 - Extending"
+    row.set_progress(Progress(stage="tile", step=3, total=3, message="Windows done"))
+    assert row.detail.text() == "part 3 of 3 - Windows done"
+    row.set_progress(Progress(stage="train", step=100, total=1000))
+    assert row.detail.text() == "step 100 of 1000"
+    shown = row.title.elided_text()
+    assert shown.endswith("…") and shown[:-1] in row.title.text() and row.title.toolTip() == row.title.text()
+    assert row.title.geometry().right() < row.stage.geometry().left()  # the title stops before the stage
+    assert row.title.fontMetrics().horizontalAdvance(shown) <= row.title.contentsRect().width()
+
+
 def test_full_band_follows_the_starter_models_card_and_can_be_switched_off(qtbot):
     panel = QtPromptPanel()
     qtbot.addWidget(panel)
