@@ -41,7 +41,15 @@ def _clean(text: str) -> str:
 
 
 def _keys(action: QAction) -> tuple[str, ...]:
-    return tuple(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts() if not s.isEmpty())
+    """Each key once (Redo's Ctrl+Shift+Z and the platform's Redo key are the same key on Linux)."""
+    keys = (s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts() if not s.isEmpty())
+    return tuple(dict.fromkeys(keys))
+
+
+def _name(action: QAction) -> str:
+    """What the action does, for the list: its ``shortcutName`` property where its text changes
+    with the state (Undo's is "Undo Delete clip 'kick'"), else its text."""
+    return _clean(action.property("shortcutName") or action.text() or action.toolTip())
 
 
 def shortcut_entries(window: QMainWindow) -> list[ShortcutEntry]:
@@ -61,7 +69,7 @@ def shortcut_entries(window: QMainWindow) -> list[ShortcutEntry]:
             seen.add(id(action))
             keys = _keys(action)
             if keys:
-                entries.append(ShortcutEntry(where, _clean(action.text()), keys, action.statusTip() or ""))
+                entries.append(ShortcutEntry(where, _name(action), keys, action.statusTip() or ""))
 
     for top in window.menuBar().actions():
         if top.menu() is not None:
@@ -75,7 +83,7 @@ def shortcut_entries(window: QMainWindow) -> list[ShortcutEntry]:
             parent = action.parent()
             name = type(parent).__name__
             where = name[2:] if name.startswith("Qt") and parent is not window else "Window"
-            entries.append(ShortcutEntry(where, _clean(action.text() or action.toolTip()), keys, action.toolTip()))
+            entries.append(ShortcutEntry(where, _name(action), keys, action.toolTip()))
     return entries
 
 

@@ -165,6 +165,8 @@ class ScaffoldMixin:
         self.undo_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
+        for action, name in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
+            action.setProperty("shortcutName", name)  # their text names the step ("Undo Generate 'x'")
         self.addAction(self.undo_action)
         self.addAction(self.redo_action)
         self.generate_action = a("&Generate", self.prompt_panel.request_generate, ["Ctrl+Return", "Ctrl+Enter"])

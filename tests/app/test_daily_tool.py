@@ -108,6 +108,20 @@ def test_keyboard_shortcuts_dialog_lists_the_real_actions_and_searches(qtbot, wi
     assert [a.text() for a in help_menu.actions() if not a.isSeparator()] == ["&Keyboard Shortcuts", "&About"]
 
 
+def test_the_shortcuts_list_names_undo_and_redo_plainly_with_each_key_once(qtbot, window):
+    """After a step, the list read "Undo Add track 'Track 2'" (the menu item's changing text) and
+    Redo's keys "Ctrl+Shift+Z, Ctrl+Shift+Z"."""
+    from app.dialogs.shortcuts_dialog import shortcut_entries
+
+    window.add_track()
+    assert window.undo_action.text() != "&Undo"  # the menu names the step
+    by_text = {e.text: e for e in shortcut_entries(window)}
+    assert by_text["Undo"].where == "Edit" and by_text["Redo"].where == "Edit"
+    assert not [text for text in by_text if text.startswith("Undo ")]
+    for entry in by_text.values():
+        assert len(set(entry.keys)) == len(entry.keys), entry
+
+
 def test_about_names_the_version(window):
     from importlib import metadata
 
