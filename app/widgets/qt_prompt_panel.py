@@ -45,6 +45,8 @@ __all__ = ["GENERIC_SETTINGS", "NATIVE_SIZE", "NATIVE_SIZE_TEXT", "PREVIEWS_PER_
 
 NATIVE_SIZE_TEXT = "Model's native size"
 DEFAULT_PROMPT_PLACEHOLDER = "Describe the sound: 'warm analog synth pad, slow attack'"
+#: What a line edit adds around its text: frame, the style sheet's padding (2 px 4 px) and the cursor.
+SEED_FIELD_FRAME_PX = 16
 
 
 def example_placeholder(hints: ModelHints | None, count: int = 3) -> str:
@@ -125,6 +127,10 @@ class QtPromptPanel(QWidget):
         self.seed_edit = QLineEdit()
         self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
         self.seed_edit.setPlaceholderText("random")
+        # A whole 10-digit seed in view (it used to show "365966504" of 2365966504).
+        margins = self.seed_edit.textMargins()
+        self.seed_edit.setMinimumWidth(self.seed_edit.fontMetrics().horizontalAdvance("0" * 10)
+                                       + margins.left() + margins.right() + SEED_FIELD_FRAME_PX)
         self.seed_lock = QCheckBox("Lock")
         self.seed_lock.setToolTip("Locked: use this seed. Unlocked: a new random seed each time.")
         self.seed_dice = QToolButton()
