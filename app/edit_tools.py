@@ -357,11 +357,28 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
                 self._show("The clip changed while the edit ran: the result is a new clip on a new track.")
             else:
                 ids = plan.land(job_id, results)
-                self._show(f"{plan.kind.capitalize()} done.")
+                self._show(self._done_message(plan))
         except (KeyError, ValueError) as exc:
             self._fail(plan.kind, f"the result could not be placed: {exc}")
             return
         self.edit_landed.emit(job_id, plan.kind, ids)
+
+    def _done_message(self, plan: Plan) -> str:
+        """'Inpaint done.', and when the Prompt panel holds other words than the edit used, which
+        prompt it was and where an edit's prompt goes (typing in the Prompt panel and pressing
+        Inpaint silently used the clip's own prompt, or none for an imported clip)."""
+        done = f"{plan.kind.capitalize()} done."
+        form = self.edit_panel.forms.get(plan.kind)
+        panel = getattr(getattr(self.window, "prompt_panel", None), "prompt_edit", None)
+        if plan.clip_id is None or not hasattr(form, "prompt") or panel is None:
+            return done
+        wanted, used = panel.toPlainText().strip(), (getattr(plan.spec, "prompt", "") or "").strip()
+        if not wanted or wanted == used:
+            return done
+        with_what = f"with the prompt {used!r}" if used else "without a prompt (the clip has none of its own)"
+        tab = getattr(self.tasks.get(plan.kind), "title", plan.kind.capitalize())
+        return (f"{plan.kind.capitalize()} done {with_what}. The Prompt panel's text is for new clips: for "
+                f"{wanted!r}, type it in the Edit dock's {tab} tab.")
 
     def _clip_unchanged(self, plan: Plan) -> bool:
         if not self.project.has_clip(plan.clip_id):

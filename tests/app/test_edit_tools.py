@@ -315,6 +315,24 @@ def test_a_cancelled_edit_leaves_the_clip_untouched(qtbot, tools_window, tiny_mo
     assert not tools.edit_panel.cancel_button.isVisible()
 
 
+def test_an_edit_says_which_prompt_it_used_when_the_prompt_panel_has_other_words(qtbot, tools_window, tiny_model):
+    """A new user types "warm synth" in the Prompt panel and presses Inpaint: the edit uses the
+    Edit dock's prompt (empty: the clip's own; this imported clip has none). It used to say only
+    "Inpaint done."; now the status bar says what it used and where an edit's prompt goes."""
+    window, tools, clip = tools_window
+    fast_settings(window, tools, tiny_model)  # the Prompt panel says "warm synth"
+    window.undo_stack.push_command(add_shape(window.project, tools.masks, clip.id, TimeBand(0.4, 0.8)))
+    run_and_wait(qtbot, tools, lambda: tools.actions["inpaint"].trigger())
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Inpaint done without a prompt") and clip.recipe.params["prompt"] == ""
+    assert "'warm synth', type it in the Edit dock's Inpaint tab" in message
+    assert tools.edit_panel.status_label.text() == message
+    # Typed where an edit's prompt goes, it is used, and the message is the short one.
+    tools.edit_panel.forms["inpaint"].prompt.setText("warm synth")
+    run_and_wait(qtbot, tools, lambda: tools.actions["inpaint"].trigger())
+    assert clip.recipe.params["prompt"] == "warm synth" and window.statusBar().currentMessage() == "Inpaint done."
+
+
 def test_edits_that_cannot_start_say_why(qtbot, tools_window, tiny_model):
     window, tools, clip = tools_window
     fast_settings(window, tools, tiny_model)
