@@ -96,7 +96,7 @@ def main(out: str) -> int:
         edit("extend")
         window.undo_stack.push_command(add_shape(project, tools.masks, clicks.id, Rect(0.8, 1.8, 300.0, 1500.0)))
         project.set_selection(Selection(clip_ids=frozenset({clicks.id}), track_id=project.tracks[1].id))
-        panel.prompt_edit.setPlainText("a sine tone at 660 Hz")
+        tools.edit_panel.forms["inpaint"].prompt.setText("a sine tone at 660 Hz")  # an edit's own prompt
         edit("inpaint")
 
         project.set_selection(Selection(clip_ids=frozenset({pluck.id}), track_id=project.tracks[2].id))
