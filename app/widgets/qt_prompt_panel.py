@@ -109,6 +109,7 @@ class QtPromptPanel(QWidget):
         prompt_column.addWidget(self.examples_button, 0, Qt.AlignmentFlag.AlignRight)
         self.negative_edit = QLineEdit()
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
+        self.negative_edit.setToolTip("Words the model steers away from, e.g. 'noise, distortion'")
 
         self.duration_spin = QDoubleSpinBox()
         self.duration_spin.setRange(0.08, MAX_DURATION_S)
@@ -127,6 +128,8 @@ class QtPromptPanel(QWidget):
         self.seed_edit = QLineEdit()
         self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
         self.seed_edit.setPlaceholderText("random")
+        self.seed_edit.setToolTip("The same seed, prompt and settings make the same sound again; empty: a new "
+                                  "random seed each time")
         # A whole 10-digit seed in view (it used to show "365966504" of 2365966504).
         margins = self.seed_edit.textMargins()
         self.seed_edit.setMinimumWidth(self.seed_edit.fontMetrics().horizontalAdvance("0" * 10)
@@ -145,13 +148,20 @@ class QtPromptPanel(QWidget):
 
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, MAX_STEPS)
+        self.steps_spin.setToolTip("Denoising steps: more take longer and add detail, with little gain past 30-50")
         self.guidance_spin = QDoubleSpinBox()
         self.guidance_spin.setRange(0.0, 50.0)
         self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setToolTip("How closely the sound follows the prompt: higher follows it more literally "
+                                      "and can sound harsher; 0 ignores the prompt")
         self.scheduler_combo = QComboBox()
         self.scheduler_combo.addItems(list(SCHEDULER_NAMES))
+        self.scheduler_combo.setToolTip("The denoising method: each turns the same seed into a slightly different "
+                                        "sound; dpm++2m-karras does well in few steps")
         self.variations_spin = QSpinBox()
         self.variations_spin.setRange(1, MAX_VARIATIONS)
+        self.variations_spin.setToolTip("How many clips one Generate makes (each with its own seed, on the tracks "
+                                        "below)")
         self.model_combo = QComboBox()
         make_editable(self.model_combo)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -168,6 +178,8 @@ class QtPromptPanel(QWidget):
         self.model_note.hide()
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(preset_names())
+        self.preset_combo.setToolTip("How audio maps to the image (sample rate, mel bands, hop): the model's own "
+                                     "is picked with it; another one only suits a model trained on it")
         self.size_combo = QComboBox()
         self.size_combo.addItem(NATIVE_SIZE_TEXT, NATIVE_SIZE)
         for name, (height, width) in OUTPUT_SIZES.items():
@@ -183,6 +195,7 @@ class QtPromptPanel(QWidget):
             self.vocoder_combo.setItemData(self.vocoder_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
         self.vocoder_combo.setToolTip("The vocoder of generations and edits (recorded in each clip's recipe)")
         self.preview_check = QCheckBox("Live preview while denoising")
+        self.preview_check.setToolTip("Show the spectrogram taking shape in the Jobs dock (a little slower)")
         self.upsample_check = QCheckBox("Full band (upsample to 44.1 kHz)")
         self.upsample_check.setToolTip(
             "Run an upsampler after inversion: it restores the band above the model's top (the starter "

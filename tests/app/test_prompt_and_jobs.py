@@ -186,6 +186,24 @@ def test_a_ten_digit_seed_shows_whole_in_the_narrowest_prompt_panel(qtbot):
         app.setPalette(palette)
 
 
+def test_every_setting_of_the_prompt_panel_explains_itself_on_hover(qtbot):
+    """Steps, Guidance, Scheduler, Variations, Negative, Seed, Spectrogram and Live preview had
+    no tooltip: a sound designer new to diffusion could not find out what they do."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
+
+    panel = QtPromptPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    fields = [w for cls in (QAbstractSpinBox, QComboBox, QLineEdit, QAbstractButton) for w in panel.findChildren(cls)
+              if w.isVisibleTo(panel) and not isinstance(w.parentWidget(), (QAbstractSpinBox, QComboBox))
+              and w is not panel.prompt_edit]
+    assert len(fields) >= 14
+    assert [w for w in fields if not w.toolTip()] == []
+    assert "follows the prompt" in panel.guidance_spin.toolTip()
+    assert "Denoising steps" in panel.steps_spin.toolTip()
+    assert "same sound again" in panel.seed_edit.toolTip()
+
+
 def test_job_rows_show_download_bytes_rate_eta_and_steps(qtbot):
     from app.widgets.qt_job_panel import JobRow
     from engine.api import DownloadModelJob, Progress
