@@ -103,3 +103,23 @@ def test_links_are_readable_on_the_dark_background(themed):
             if image.pixelColor(x, y).blue() - image.pixelColor(x, y).red() > 40]
     assert blue, "no link-coloured pixels"
     assert max(_contrast(c, BACKGROUND) for c in blue) >= 4.5  # WCAG AA for body text
+
+
+def test_the_file_dialogs_icon_buttons_show_their_icons(themed, qtbot):
+    """Open, Save, Import and Export use Qt's file dialog; its back / parent folder / new folder /
+    view buttons were blank squares in the theme (their padding left the icon no room)."""
+    from PySide6.QtWidgets import QFileDialog, QToolButton
+
+    dialog = QFileDialog(None, "Save project")
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    buttons = {b.objectName(): b for b in dialog.findChildren(QToolButton)}
+    for name in ("backButton", "toParentButton", "newFolderButton", "detailModeButton"):
+        button = buttons[name]
+        image = button.grab().toImage()
+        inside = button.rect().adjusted(3, 3, -3, -3)
+        colours = {image.pixelColor(x, y).rgb() for x in range(inside.left(), inside.right() + 1)
+                   for y in range(inside.top(), inside.bottom() + 1)}
+        assert len(colours) >= 6, name  # an icon's shades, not one flat fill
