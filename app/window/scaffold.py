@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QUndoView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QScrollArea, QStyle, QUndoView, QVBoxLayout, QWidget
 
 from app.model.generation import GenerationSettings
 from app.widgets.qt_class_browser import QtClassBrowser
@@ -99,7 +99,9 @@ class ScaffoldMixin:
         self.history_view.setEmptyLabel("<empty project>")
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.prompt_dock = self._dock("Prompt", "promptDock", self.prompt_panel, left)
+        # In a scroll area: on a short window (700 px) the panel was squeezed below its height,
+        # the Examples button over the prompt and the model's note cut by the LoRAs row.
+        self.prompt_dock = self._dock("Prompt", "promptDock", scrolling(self.prompt_panel), left)
         self.class_browser = QtClassBrowser()
         self.classes_dock = self._dock("Sound Classes", "classesDock", self.class_browser, left)
         self.tabifyDockWidget(self.prompt_dock, self.classes_dock)
@@ -272,6 +274,20 @@ class ScaffoldMixin:
             fn()
         elif not self.playback_available:
             self.statusBar().showMessage(self.playback_reason, STATUS_MESSAGE_MS)
+
+
+def scrolling(panel: QWidget) -> QScrollArea:
+    """``panel`` in a frameless scroll area that scrolls it up and down, never sideways: the area
+    keeps the panel's narrowest width (and room for the scroll bar) as its own."""
+    area = QScrollArea()
+    area.setObjectName(f"{panel.objectName() or type(panel).__name__}Scroll")
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    bar = area.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+    area.setMinimumWidth(panel.minimumSizeHint().width() + bar)
+    return area
 
 
 def _add_actions(menu: Any, actions: tuple[QAction | None, ...]) -> None:

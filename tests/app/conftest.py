@@ -192,3 +192,19 @@ def wait_job(qtbot):
         return outcomes[job_id]
 
     return wait
+
+
+@pytest.fixture
+def themed_app(qtbot):
+    """The QApplication in the app's theme (style sheet and link colours) for one test; the
+    other tests run unthemed, as before."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.__main__ import apply_theme
+
+    app = QApplication.instance()
+    sheet, palette = app.styleSheet(), app.palette()
+    apply_theme(app)
+    yield app
+    app.setStyleSheet(sheet)
+    app.setPalette(palette)

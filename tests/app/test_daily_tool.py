@@ -337,30 +337,47 @@ def test_layout_at_1280x720_gives_the_timeline_most_of_the_room(qtbot, window):
     assert label.elided_text().endswith("…") and "restart playback" in label.toolTip()  # whole text on hover
 
 
-def test_the_themed_window_narrows_to_about_1100_px(qtbot, make_window):
+def test_the_themed_window_narrows_to_about_1100_px(qtbot, make_window, themed_app):
     """In the app's theme the window would not go below 1216 px (the transport bar's disabled
     device box and the buttons' 10 px side padding): on a 1024 or 1152 px wide screen it ran off
-    the edge. It now goes to 1100 px or less, the playback message in the device box's place.
+    the edge. It now goes to 1110 px or less, the playback message in the device box's place.
     (1024 px needs the docks' own layouts narrower still; see the ux report.)"""
-    from app.__main__ import apply_theme
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() <= 1110)
+    transport = window.transport
+    if not transport.available:  # no output device here (CI, this machine)
+        assert not transport.device_combo.isVisible()
+        assert transport.message_label.elided_text().startswith("Playback disabled")
+    assert transport.play_button.width() < 40  # the icon buttons stay compact
 
-    app = QApplication.instance()
-    sheet, palette = app.styleSheet(), app.palette()
-    apply_theme(app)
-    try:
-        window = make_window()
-        window.show()
-        qtbot.waitExposed(window)
-        window.resize(1024, 700)
-        qtbot.waitUntil(lambda: window.width() <= 1100)
-        transport = window.transport
-        if not transport.available:  # no output device here (CI, this machine)
-            assert not transport.device_combo.isVisible()
-            assert transport.message_label.elided_text().startswith("Playback disabled")
-        assert transport.play_button.width() < 40  # the icon buttons stay compact
-    finally:
-        app.setStyleSheet(sheet)
-        app.setPalette(palette)
+
+def test_on_a_700_px_high_window_the_prompt_panel_scrolls_instead_of_overlapping(qtbot, make_window, themed_app):
+    """At 1024 x 700 with Starter model 2 picked, the Prompt dock squeezed its panel: the Examples
+    button sat over the prompt box and the model's note ran under the LoRAs row."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() >= 2, timeout=30000)
+    panel = window.prompt_panel
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("builtin:starter2"))
+    panel.apply_model_hints()
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.height() <= 710)
+    QApplication.processEvents()
+    assert panel.model_note.isVisible()
+    note = panel.model_note
+    assert note.height() >= note.heightForWidth(note.width())  # every line of the note shows
+    boxes = [w for w in (panel.prompt_edit, panel.examples_button, panel.negative_edit, panel.duration_spin,
+                         panel.seed_edit, panel.steps_spin, panel.model_combo, note, panel.lora_picker,
+                         panel.preset_combo, panel.generate_button) if w.isVisible()]
+    rects = [(w, w.geometry().translated(w.parentWidget().mapTo(panel, w.parentWidget().rect().topLeft())))
+             for w in boxes]
+    for i, (a, ra) in enumerate(rects):
+        for b, rb in rects[i + 1:]:
+            assert not ra.intersects(rb), (type(a).__name__, type(b).__name__)
 
 
 def test_the_edit_tools_are_on_a_toolbar(window):

@@ -156,34 +156,25 @@ def test_prompt_panel_checks_input_and_ctrl_enter_generates(qtbot, tiny_model):
     assert not panel.message_label.isVisible()
 
 
-def test_a_ten_digit_seed_shows_whole_in_the_narrowest_prompt_panel(qtbot):
+def test_a_ten_digit_seed_shows_whole_in_the_narrowest_prompt_panel(qtbot, themed_app):
     """The seed of a generation (up to 4294967295) filled into the Seed field showed as
     "365966504": its first digit scrolled out of the field, in the app's theme."""
-    from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionFrame
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
 
-    from app.__main__ import apply_theme
-
-    app = QApplication.instance()
-    sheet, palette = app.styleSheet(), app.palette()
-    apply_theme(app)
-    try:
-        panel = QtPromptPanel()
-        qtbot.addWidget(panel)
-        panel.resize(panel.minimumSizeHint().width(), 700)  # the Prompt dock at its narrowest
-        panel.show()
-        qtbot.waitExposed(panel)
-        edit = panel.seed_edit
-        edit.setText("2365966504")
-        edit.setCursorPosition(len(edit.text()))  # as after setText, the end in view
-        option = QStyleOptionFrame()
-        edit.initStyleOption(option)
-        room = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, edit)
-        margins = edit.textMargins()
-        room = room.width() - margins.left() - margins.right()
-        assert edit.fontMetrics().horizontalAdvance(edit.text()) < room
-    finally:
-        app.setStyleSheet(sheet)
-        app.setPalette(palette)
+    panel = QtPromptPanel()
+    qtbot.addWidget(panel)
+    panel.resize(panel.minimumSizeHint().width(), 700)  # the Prompt dock at its narrowest
+    panel.show()
+    qtbot.waitExposed(panel)
+    edit = panel.seed_edit
+    edit.setText("2365966504")
+    edit.setCursorPosition(len(edit.text()))  # as after setText, the end in view
+    option = QStyleOptionFrame()
+    edit.initStyleOption(option)
+    room = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, edit)
+    margins = edit.textMargins()
+    room = room.width() - margins.left() - margins.right()
+    assert edit.fontMetrics().horizontalAdvance(edit.text()) < room
 
 
 def test_every_setting_of_the_prompt_panel_explains_itself_on_hover(qtbot):

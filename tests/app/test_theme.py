@@ -10,7 +10,6 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
-    QApplication,
     QCheckBox,
     QLabel,
     QSpinBox,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-from app.__main__ import apply_theme  # noqa: E402
 
 BACKGROUND = QColor("#1f2125")
 
@@ -45,13 +43,8 @@ def _best_contrast(image: QImage, rect, against: QColor) -> float:
 
 
 @pytest.fixture
-def themed(qtbot):
-    app = QApplication.instance()
-    sheet, palette = app.styleSheet(), app.palette()
-    apply_theme(app)
-    yield _panel(qtbot)
-    app.setStyleSheet(sheet)  # the other tests run unthemed, as before
-    app.setPalette(palette)
+def themed(qtbot, themed_app):
+    return _panel(qtbot)
 
 
 def _panel(qtbot):
