@@ -74,6 +74,21 @@ def model_card_html(model_id: str) -> str:
 SOURCE_LABELS = {"bundled": "Shipped with the app", "catalog": "Catalog", "cached": "Hub cache", "local": "Local folder"}
 
 
+def _download_tip(entry: ModelEntry | None, downloading: bool, offline: bool) -> str:
+    """What Download does, or why it is greyed (it used to be greyed with no word, offline above all)."""
+    if entry is None:
+        return "Select a model in the list to download it"
+    if entry.source == "local":
+        return "A folder on this computer: nothing to download"
+    if entry.downloaded:
+        return "Already downloaded"
+    if downloading:
+        return "Downloading: see its progress in the Jobs dock"
+    if offline:
+        return "Offline mode is on: untick it below to download"
+    return f"Download {entry.model_id} from the Hugging Face hub"
+
+
 class ModelManagerDialog(QDialog):
     """Non-modal; emits ``models_changed`` (something was added, downloaded or deleted) and
     ``engine_settings_changed(EngineSettings)`` (token or offline mode)."""
@@ -258,6 +273,7 @@ class ModelManagerDialog(QDialog):
             entry is not None and entry.source != "local" and not entry.downloaded and not downloading
             and not self.client.settings.offline
         )
+        self.download_button.setToolTip(_download_tip(entry, downloading, self.client.settings.offline))
         self.cancel_button.setEnabled(downloading)
         self.delete_button.setEnabled(
             entry is not None

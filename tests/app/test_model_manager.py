@@ -117,6 +117,12 @@ def test_download_in_offline_mode_is_refused_with_a_reason(manager, client, qtbo
     assert not client.is_busy
     assert manager.select("riffusion/riffusion-model-v1")
     assert not manager.download_button.isEnabled()
+    # The greyed button says why on hover (it said nothing: the user could not tell what to do).
+    assert manager.download_button.toolTip() == "Offline mode is on: untick it below to download"
+    manager.table.selectRow(0)  # the shipped starter model
+    assert manager.download_button.toolTip() == "Already downloaded"
+    manager.table.clearSelection()
+    assert manager.download_button.toolTip() == "Select a model in the list to download it"
 
 
 def test_download_job_failure_reaches_the_dialog(manager, client, qtbot):
