@@ -116,3 +116,27 @@ def test_the_file_dialogs_icon_buttons_show_their_icons(themed, qtbot):
         colours = {image.pixelColor(x, y).rgb() for x in range(inside.left(), inside.right() + 1)
                    for y in range(inside.top(), inside.bottom() + 1)}
         assert len(colours) >= 6, name  # an icon's shades, not one flat fill
+
+
+def test_an_unticked_toggle_in_a_menu_shows_its_box(themed, qtbot):
+    """Edit > Results on a New Track (and Snap, off) looked like a plain command in the theme: an
+    unticked menu toggle drew nothing where its tick goes."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QMenu
+
+    menu = QMenu()
+    qtbot.addWidget(menu)
+    toggle = menu.addAction("Results on a New Track")
+    toggle.setCheckable(True)
+    plain = menu.addAction("Plain command")
+    menu.popup(QPoint(100, 100))
+    qtbot.waitUntil(menu.isVisible)
+    image = menu.grab().toImage()
+    background = QColor("#25282d")
+
+    def tick_column(action):
+        row = menu.actionGeometry(action)
+        return row.adjusted(0, 0, -(row.width() - 24), 0)  # where the tick goes
+
+    assert _best_contrast(image, tick_column(toggle), background) >= 3.0
+    assert _best_contrast(image, tick_column(plain), background) < 1.2  # a plain command shows no box
