@@ -115,7 +115,7 @@ class EditMenusMixin:
 
     def _build_toolbar(self) -> None:
         """The edit actions (the same objects as the menu's) on a toolbar beside the mask tools."""
-        self.edit_toolbar = QToolBar("Edit tools", self.window)
+        self.edit_toolbar = QToolBar("Edit Tools", self.window)
         self.edit_toolbar.setObjectName("editToolbar")
         generate = getattr(self.window, "generate_action", None)
         if generate is not None:

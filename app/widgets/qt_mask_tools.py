@@ -32,8 +32,8 @@ TOOL_LABELS = {
     "brush": ("Brush", "Paint the region to regenerate"),
     "eraser": ("Eraser", "Erase painted mask"),
     "rect": ("Rectangle", "Drag a time x frequency rectangle"),
-    "time_band": ("Time band", "Drag a full-height time band"),
-    "freq_band": ("Freq band", "Drag a frequency band across the whole clip"),
+    "time_band": ("Time Band", "Drag a full-height time band"),
+    "freq_band": ("Freq Band", "Drag a frequency band across the whole clip"),
 }
 DEFAULT_BRUSH_PX = 24
 MAX_BRUSH_PX = 400
@@ -281,7 +281,7 @@ class QtMaskTools(QToolBar):
     is its own toolbar item, so a narrow window tucks the last ones into the overflow menu."""
 
     def __init__(self, painter: MaskPainter, parent: QWidget | None = None) -> None:
-        super().__init__("Mask tools", parent)
+        super().__init__("Mask Tools", parent)
         self.setObjectName("maskToolbar")
         self.painter = painter
         self.tool_buttons: dict[str, QToolButton] = {}

@@ -97,9 +97,9 @@ class QtTransport(QtWidgets.QWidget):
             return act
 
         sp = QtWidgets.QStyle.StandardPixmap
-        self.play_action = action("Play / pause", sp.SP_MediaPlay, "Space", self.toggle_play)
+        self.play_action = action("Play / Pause", sp.SP_MediaPlay, "Space", self.toggle_play)
         self.stop_action = action("Stop", sp.SP_MediaStop, None, self.stop)
-        self.play_selection_action = action("Play selection", sp.SP_MediaSeekForward, "Shift+Space", self.play_selection)
+        self.play_selection_action = action("Play Selection", sp.SP_MediaSeekForward, "Shift+Space", self.play_selection)
         self.loop_action = action("Loop", sp.SP_BrowserReload, None, self._on_loop_toggled, checkable=True)
 
         buttons = []

@@ -88,7 +88,7 @@ def test_keyboard_shortcuts_dialog_lists_the_real_actions_and_searches(qtbot, wi
     by_text = {e.text: e for e in entries}
     # From the window's own actions, the edit tools', the timeline's and the transport's.
     assert "Ctrl+E" in by_text["Export"].keys and by_text["Export"].where == "File"
-    assert by_text["Zoom in"].where == "View" and "Ctrl+0" in by_text["Zoom to fit"].keys
+    assert by_text["Zoom In"].where == "View" and "Ctrl+0" in by_text["Zoom to Fit"].keys
     assert by_text["Inpaint Mask / Selection"].where == "Edit > Spectrogram"
     assert any("Play" in e.text and "Space" in e.keys for e in entries)
     # Built from the actions: a shortcut changed at run time shows up.
@@ -106,6 +106,28 @@ def test_keyboard_shortcuts_dialog_lists_the_real_actions_and_searches(qtbot, wi
     window.shortcuts_dialog.close()
     help_menu = [a.menu() for a in window.menuBar().actions() if a.text() == "&Help"][0]
     assert [a.text() for a in help_menu.actions() if not a.isSeparator()] == ["&Keyboard Shortcuts", "&About"]
+
+
+def test_menu_items_are_worded_in_one_case(window):
+    """The Edit menu mixed 'Add Track' and 'Results on a New Track' with 'Split at playhead',
+    'Duplicate clip' and 'Rename track…'; View had 'Zoom in' beside 'Mask tools'. Every menu item
+    now capitalises its words as File and Generate do (small words and Undo's step name aside)."""
+    small = {"a", "an", "the", "on", "to", "at", "of", "and", "or", "from", "with", "in", "by", "for", "as"}
+    lowercase = []
+
+    def walk(menu):
+        for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu())
+            if action.isSeparator() or action in (window.undo_action, window.redo_action):
+                continue
+            words = [w.strip("()/'") for w in action.text().replace("&", "").replace("…", "").split()]
+            if any(w and w[0].islower() and (i == 0 or w not in small) for i, w in enumerate(words)):
+                lowercase.append(action.text())
+
+    for top in window.menuBar().actions():
+        walk(top.menu())
+    assert lowercase == []
 
 
 def test_the_shortcuts_list_names_undo_and_redo_plainly_with_each_key_once(qtbot, window):

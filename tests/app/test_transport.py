@@ -166,7 +166,7 @@ def test_without_an_output_device_buttons_are_disabled_with_the_reason(make_tran
     for action in (transport.play_action, transport.stop_action, transport.play_selection_action, transport.loop_action):
         # Hovering a greyed button or Transport menu item says why it is greyed.
         assert "no audio output device" in action.toolTip() and "no audio output device" in action.statusTip()
-    assert transport.play_action.toolTip().startswith("Play / pause (Space): Playback disabled")
+    assert transport.play_action.toolTip().startswith("Play / Pause (Space): Playback disabled")
     qtbot.keyClick(transport, Qt.Key.Key_Space)
     transport.play()  # programmatic calls are harmless too
     assert not player.playing and not transport.timer.isActive()

@@ -41,27 +41,27 @@ class EditActionsMixin:
             self.addAction(act)
             return act
 
-        self.zoom_in_action = action("Zoom in", ["+", "=", "Ctrl++", "Ctrl+="], self.zoom_in)
-        self.zoom_out_action = action("Zoom out", ["-", "Ctrl+-"], self.zoom_out)
-        self.zoom_fit_action = action("Zoom to fit", ["Ctrl+0"], self.zoom_to_fit)
+        self.zoom_in_action = action("Zoom In", ["+", "=", "Ctrl++", "Ctrl+="], self.zoom_in)
+        self.zoom_out_action = action("Zoom Out", ["-", "Ctrl+-"], self.zoom_out)
+        self.zoom_fit_action = action("Zoom to Fit", ["Ctrl+0"], self.zoom_to_fit)
         self.zoom_selection_action = action(
-            "Zoom to selection", ["Z"], self.zoom_to_selection, "Show the selected time range or clips"
+            "Zoom to Selection", ["Z"], self.zoom_to_selection, "Show the selected time range or clips"
         )
-        self.split_action = action("Split at playhead", ["S"], self.split_at_playhead)
-        self.duplicate_action = action("Duplicate clip", ["Ctrl+D"], self.duplicate_selected)
-        self.delete_action = action("Delete clip", ["Del", "Backspace"], self.delete_selected)
+        self.split_action = action("Split at Playhead", ["S"], self.split_at_playhead)
+        self.duplicate_action = action("Duplicate Clip", ["Ctrl+D"], self.duplicate_selected)
+        self.delete_action = action("Delete Clip", ["Del", "Backspace"], self.delete_selected)
         self.snap_action = action("Snap", ["N"], lambda: self.set_snap_enabled(not self._snap_enabled))
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(self._snap_enabled)
         selected = self._selected_track_id
-        self.rename_track_action = action("Rename track…", ["F2"], lambda: self.start_track_rename(selected()))
+        self.rename_track_action = action("Rename Track…", ["F2"], lambda: self.start_track_rename(selected()))
         self.move_track_up_action = action(
-            "Move track up", ["Ctrl+Shift+Up"], lambda: self._move_selected_track(-1)
+            "Move Track Up", ["Ctrl+Shift+Up"], lambda: self._move_selected_track(-1)
         )
         self.move_track_down_action = action(
-            "Move track down", ["Ctrl+Shift+Down"], lambda: self._move_selected_track(1)
+            "Move Track Down", ["Ctrl+Shift+Down"], lambda: self._move_selected_track(1)
         )
-        self.delete_track_action = action("Delete track", [], lambda: self.delete_track(selected()))
+        self.delete_track_action = action("Delete Track", [], lambda: self.delete_track(selected()))
 
     def timeline_actions(self: QtTimeline) -> list[QtGui.QAction]:
         """The timeline's actions (with their shortcuts), for the main window's menus. Add these
