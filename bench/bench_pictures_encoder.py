@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], help="a picture model to read as it is (repeatable)")
     parser.add_argument("--fonts", action="append", default=[], help="a training font set to train an encoder on (repeatable)")
     parser.add_argument("--train-seeds", default="0", help="comma-separated training seeds (0: the starter's)")
+    parser.add_argument("--encoder-steps", type=int, default=None, help="encoder training steps (default: the starter's)")
+    parser.add_argument("--gm", type=int, default=None, help="General MIDI clips in the corpus (default: the starter's)")
+    parser.add_argument("--augment", action="store_true", help="train the encoders with train_pictures' --augment")
     parser.add_argument("--per-group", type=int, default=48)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--cache-dir", default=None, help="keep the rendered training corpora here")
@@ -94,17 +97,20 @@ def main() -> None:
     for fonts in args.fonts:
         names = [f.strip() for f in fonts.split(",")]
         started = time.monotonic()
-        mels, attributes = tp.cached_corpus(tp.STARTER_SEED, tp.STARTER_GM_SOUNDS, tp.STARTER_SYNTH_SOUNDS, fonts=names,
+        mels, attributes = tp.cached_corpus(tp.STARTER_SEED, args.gm or tp.STARTER_GM_SOUNDS, tp.STARTER_SYNTH_SOUNDS, fonts=names,
                                             cache_dir=args.cache_dir)
         corpus_s = time.monotonic() - started
         for seed in [int(s) for s in args.train_seeds.split(",")]:
             started = time.monotonic()
-            model, losses = tp.starter_encoder_stage(mels, attributes, seed=seed)
-            accuracy = report(f"trained on {'+'.join(names)}, seed {seed}", encoder_groups(model, clips), truth,
+            model, losses = tp.starter_encoder_stage(mels, attributes, seed=seed, augment=args.augment,
+                                                     encoder_steps=args.encoder_steps or tp.STARTER_ENCODER_STEPS)
+            recipe = "".join(f", {k} {v}" for k, v in (("steps", args.encoder_steps), ("gm", args.gm)) if v)
+            recipe += ", augmented" if args.augment else ""
+            accuracy = report(f"trained on {'+'.join(names)}, seed {seed}{recipe}", encoder_groups(model, clips), truth,
                               f"  [{len(attributes)} sounds, corpus {corpus_s:.0f} s, encoder {time.monotonic() - started:.0f} s, "
                               f"loss {np.mean(losses[-50:]):.2f}]")
             if args.save_dir:
-                save_picture_model(model, Path(args.save_dir) / f"{'+'.join(names)}-seed{seed}",
+                save_picture_model(model, Path(args.save_dir) / f"{'+'.join(names)}-seed{seed}{recipe.replace(', ', '-').replace(' ', '')}",
                                    PictureModelCard(title=f"encoder trained on {'+'.join(names)}, seed {seed}",
                                                     extra={"fonts": names, "validation_accuracy": accuracy}))
 

@@ -6,7 +6,9 @@
   aligned AudioCLIP's audio head with labels; it is frozen while the DDPM trains.
 * :class:`Projector`: the learned projection (leaky-ReLU fully connected layer, dropout, layer
   norm) of the embedding to ``tokens`` cross-attention tokens; their mean is also added to the
-  timestep embedding (GLIDE-style, as in seed 002).
+  timestep embedding (GLIDE-style, as in seed 002). With ``head_condition`` it also reads the
+  encoder's attribute heads (:meth:`PictureModel.condition`): what the encoder names, beside where
+  the embedding lies.
 * the DDPM: a diffusers ``UNet2DConditionModel`` over 64x64x3 pixels (T = 1000, linear betas
   1e-4..0.02) predicting the noise (seed 002) or, as the starter does, the clean picture (on a
   CPU budget of ~1000 training steps, noise prediction still left visible noise in the samples). The pixels enter through a space-to-depth stem (2x2
@@ -174,6 +176,9 @@ class PictureModelConfig:
     #: What the UNet predicts: "epsilon" (the noise, as seed 002) or "sample" (the clean picture:
     #: far fewer training steps give clean pictures; the starter uses it).
     prediction_type: str = "epsilon"
+    #: The projector also reads the encoder's attribute heads (group probabilities, pitched
+    #: probability, pitch, onsets, loudness) beside the embedding (:meth:`PictureModel.condition`).
+    head_condition: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PictureModelConfig:
@@ -193,7 +198,8 @@ class PictureModel(nn.Module):
 
         self.config = config = config or PictureModelConfig()
         self.encoder = AudioEncoder(config.embed_dim, config.encoder_width)
-        self.projector = Projector(config.embed_dim, config.tokens, config.token_dim)
+        heads = len(GROUPS) + 4 if config.head_condition else 0
+        self.projector = Projector(config.embed_dim + heads, config.tokens, config.token_dim)
         down = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in config.attention)
         up = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
         self.unet = UNet2DConditionModel(
@@ -210,10 +216,21 @@ class PictureModel(nn.Module):
         """(B, WINDOW_SAMPLES) prepared clips -> (B, embed_dim) audio embeddings."""
         return self.encoder.embed(log_mel(torch.as_tensor(clips)))
 
+    def condition(self, embedding: torch.Tensor) -> torch.Tensor:
+        """What the projector reads: the (B, embed_dim) embeddings, and with ``head_condition`` the
+        encoder's heads read from them (group probabilities, pitched probability, pitch position,
+        onsets, loudness), so the pictures can follow what the encoder names even for a sound whose
+        embedding lies away from the training sounds'."""
+        if not self.config.head_condition:
+            return embedding
+        heads = self.encoder.predict(embedding)
+        scalars = [heads["pitched"].sigmoid(), heads["pitch"], heads["onsets"], heads["loudness"]]
+        return torch.cat([embedding, heads["group"].softmax(dim=1), torch.stack(scalars, dim=1)], dim=1)
+
     def predict_noise(self, noisy: torch.Tensor, timesteps: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         """The UNet's prediction (noise, or the clean picture: ``prediction_type``) for (B, 3, 64, 64)
         ``noisy`` pixels at ``timesteps`` given audio embeddings."""
-        tokens = self.projector(embedding)
+        tokens = self.projector(self.condition(embedding))
         out = self.unet(F.pixel_unshuffle(noisy, 2), timesteps, encoder_hidden_states=tokens,
                         class_labels=tokens.mean(dim=1)).sample
         return F.pixel_shuffle(out, 2)

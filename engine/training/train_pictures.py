@@ -12,6 +12,8 @@ The starter (no download; one torch thread; seeded, so the same run gives the sa
    split neither moved the encoder's family accuracy beyond noise, so the shipped recipe keeps neither);
 3. with the encoder frozen, the projector and the DDPM learn the pictures from the embeddings,
    the condition dropped for 20% of the examples (classifier-free guidance); EMA weights are kept.
+   ``--head-condition`` has the projector also read the encoder's attribute heads (tried for issue
+   16: on held-out fonts its pictures showed the encoder's guess no more often, so not in the recipe).
 
 A user's pairs (``specdiff-cli train-pictures PAIRS_DIR -o OUT``, the ``train_pictures`` task):
 a folder of audio files each with a picture of the same name (``dog.wav`` + ``dog.png``/``.jpg``);
@@ -359,14 +361,17 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
                   config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
                   encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
                   fonts: Sequence[str] | None = None, diffusion_from: str | Path | None = None,
+                  head_condition: bool = False,
                   command: str | None = None) -> dict[str, Any]:
     """Train the starter picture model into ``out``; returns its training facts. ``fonts``: the
     training fonts' names (:func:`starter_corpus`; default :data:`STARTER_FONTS`)."""
     import torch
 
     from engine.pictures.drawing import draw
-    from engine.pictures.model import PictureModelCard, num_parameters, save_picture_model
+    from engine.pictures.model import PictureModelCard, PictureModelConfig, num_parameters, save_picture_model
 
+    if config is None:
+        config = PictureModelConfig(prediction_type="sample", head_condition=head_condition)
     torch.manual_seed(seed)
     started = time.monotonic()
     mels, attributes = cached_corpus(seed, n_gm, n_synth, fonts=fonts, cache_dir=cache_dir)
@@ -398,6 +403,7 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
         "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
         "encoder_steps": encoder_steps, "encoder_augment": augment, "encoder_random_level": random_level,
         "fonts": list(fonts or STARTER_FONTS), "diffusion_steps": diffusion_steps, "batch": BATCH,
+        "head_condition": config.head_condition,
         "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
         "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))],
         "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
@@ -501,6 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "fluid, csound, opl3; default: fluid alone, the starter's recipe)")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
+    parser.add_argument("--head-condition", action="store_true",
+                        help="the projector also reads the encoder's attribute heads (group probabilities, pitch, ...)")
     args = parser.parse_args(argv)
     import torch
 
@@ -512,7 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           snapshot_every=args.snapshot_every, encoder_from=args.encoder_from,
                           augment=args.augment, random_level=args.random_level,
                           fonts=[f.strip() for f in args.fonts.split(",")] if args.fonts else None,
-                          diffusion_from=args.diffusion_from, command=command)
+                          diffusion_from=args.diffusion_from, head_condition=args.head_condition,
+                          command=command)
     print(facts)
     return 0
 

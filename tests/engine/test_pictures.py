@@ -4,6 +4,7 @@ regenerate bit-identically, training on a folder of pairs, and one-line messages
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,28 @@ def test_saved_model_loads_back_and_samples_deterministically(tiny_model_dir):
     assert first.shape == (64, 64, 3) and first.dtype == np.uint8
     assert np.array_equal(first, load_picture_model(tiny_model_dir).sample(embedding, 5, steps=4))
     assert not np.array_equal(first, model.sample(embedding, 6, steps=4))
+
+
+def test_a_model_whose_projector_reads_the_encoders_heads_draws_what_they_name(tmp_path):
+    """``head_condition``: the projector reads the encoder's attribute heads beside the embedding,
+    so changing only what the heads name (the group head's bias) changes the picture drawn for the
+    same embedding, which it does not without the setting; the folder keeps the setting and draws
+    the same picture when loaded back."""
+    torch.manual_seed(0)
+    model = PictureModel(dataclasses.replace(TINY_CONFIG, head_condition=True)).eval()
+    embedding = model.embed_audio(prepare_clip(sine(440.0), RATE)[None, :])
+    picture = model.sample(embedding, 5, steps=4)
+    folder = save_picture_model(model, tmp_path / "heads", PictureModelCard(title="reads the heads"), half=False)
+    loaded = load_picture_model(folder)
+    assert loaded.config.head_condition and np.array_equal(loaded.sample(embedding, 5, steps=4), picture)
+    with torch.no_grad():
+        loaded.encoder.heads.bias[:7] = torch.arange(7.0) * 10  # the group head now names noise, whatever it hears
+    assert np.abs(loaded.sample(embedding, 5, steps=4).astype(int) - picture).mean() > 0.5
+    plain = PictureModel(TINY_CONFIG).eval()  # without head_condition the projector reads the embedding alone
+    before = plain.sample(embedding, 5, steps=4)
+    with torch.no_grad():
+        plain.encoder.heads.bias[:7] = torch.arange(7.0) * 10
+    assert np.array_equal(plain.sample(embedding, 5, steps=4), before)
 
 
 def test_clip_preparation_picks_the_loudest_window_and_refuses_silence_and_short_clips():
