@@ -2,7 +2,7 @@
 pictures tell sound families apart on sounds it never heard.
 
 * Family identity on held-out sounds: General MIDI clips rendered with the *other* sound fonts
-  (TimGM6mb and MuseScore General; the model was trained on FluidR3 renders), ``--per-group``
+  (TimGM6mb and MuseScore General; the starter was trained on FluidR3 and csound renders), ``--per-group``
   clips for each of the 7 family groups (keys, plucked, bowed/organ, winds, synth, drums,
   noise/effects). Each clip goes through the real ``illustrate`` task (Engine + IllustrateJob,
   the starter picture model) and a simple classifier (nearest centroid of the mean colour of the

@@ -4,8 +4,8 @@ The starter (no download; one torch thread; seeded, so the same run gives the sa
 
     OMP_NUM_THREADS=1 python -m engine.training.train_pictures --out resources/models/pictures
 
-1. sounds: General MIDI clips rendered with fluidsynth (FluidR3; with ``--fonts fluid,csound,opl3``
-   each clip with a font drawn from the list) and synth corpus sounds, each with its attributes
+1. sounds: General MIDI clips rendered with fluidsynth, each with a font drawn from ``--fonts``
+   (default FluidR3 and csound's GM bank; ``opl3`` adds an FM font) and synth corpus sounds, each with its attributes
    (:mod:`engine.pictures.corpus`) and its procedural picture (:mod:`engine.pictures.drawing`);
 2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented; ``--random-level``
    and ``--augment`` are the cross-font options tried for issue 16 part 6: on a TimGM6mb validation
@@ -41,15 +41,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 STARTER_SEED = 0
 STARTER_GM_SOUNDS = 3600
 STARTER_SYNTH_SOUNDS = 1200
-STARTER_ENCODER_STEPS = 600
-STARTER_DIFFUSION_STEPS = 1000
+STARTER_ENCODER_STEPS = 1500
+STARTER_DIFFUSION_STEPS = 2000
 BATCH = 16
-#: The shipped starter renders its General MIDI clips with FluidR3 alone. ``--fonts fluid,csound``
-#: (each clip with one of the two) trains a better encoder: on a TimGM6mb validation split its
-#: family head read 63-66% (three seeds) against 55-59% on FluidR3 alone (two seeds;
-#: bench/bench_pictures_encoder.py), but on the 56 bench sounds 64-71% against 68% (within noise),
-#: and its pictures are not measured yet, so the default stays.
-STARTER_FONTS = ("fluid",)
+#: The shipped starter renders each General MIDI clip with FluidR3 or csound's GM bank: on a
+#: TimGM6mb validation split its encoder's family head read 63-66% (three seeds, 600 steps)
+#: against 55-59% on FluidR3 alone (two seeds; bench/bench_pictures_encoder.py), 69% at 1500 steps.
+STARTER_FONTS = ("fluid", "csound")
 #: Second word of the font generator's seed (``default_rng([seed, FONT_STREAM])``).
 FONT_STREAM = 0xF0
 STARTER_CARD = {
@@ -504,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "instead of from scratch")
     parser.add_argument("--fonts", default=None,
                         help="render each General MIDI clip with a font drawn from these (comma-separated: "
-                             "fluid, csound, opl3; default: fluid alone, the starter's recipe)")
+                             "fluid, csound, opl3; default: fluid,csound, the starter's recipe)")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     parser.add_argument("--head-condition", action="store_true",

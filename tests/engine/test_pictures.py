@@ -199,7 +199,7 @@ def test_the_starter_picture_model_draws_the_family_it_hears():
 
 def test_the_starter_picture_model_tells_drums_from_keys_in_sound_fonts_it_never_heard():
     """Held-out sounds (rendered with TimGM6mb and MuseScore General; the model was trained on
-    FluidR3 renders and synthesized sounds): every drum hit or beat comes out nearer the drums'
+    FluidR3 and csound renders and synthesized sounds): every drum hit or beat comes out nearer the drums'
     yellow than the keys' red, every piano or vibraphone note nearer red, for three seeds each."""
     from engine.pictures.illustrate import load_cached, picture_model_dir
     from engine.training import gm_corpus as gm
