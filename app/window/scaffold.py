@@ -171,7 +171,7 @@ class ScaffoldMixin:
             action.setProperty("shortcutName", name)  # their text names the step ("Undo Generate 'x'")
         self.addAction(self.undo_action)
         self.addAction(self.redo_action)
-        self.generate_action = a("&Generate", self.prompt_panel.request_generate, ["Ctrl+Return", "Ctrl+Enter"])
+        self.generate_action = a("&Generate", self.generate_from_panel, ["Ctrl+Return", "Ctrl+Enter"])
         self.settings_action = a("&Settings…", self.open_settings_dialog, ["Ctrl+,"])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.models_action = a("&Model Manager…", self.open_model_manager, "Ctrl+M")

@@ -134,6 +134,27 @@ def test_failure_is_a_message_in_the_job_panel(qtbot, window, tmp_path):
     assert window.project.clips() == []
 
 
+def test_generate_with_the_prompt_panel_out_of_sight_shows_why_it_did_not_start(qtbot, window):
+    """With the Sound Classes tab in front of the Prompt dock, the toolbar's Generate (or
+    Ctrl+Enter) with no prompt did nothing the user could see: 'Type a prompt first.' went to the
+    hidden panel."""
+    from PySide6.QtWidgets import QTabBar
+
+    left_tabs = next(bar for bar in window.findChildren(QTabBar) if bar.count() and bar.tabText(0) == "Prompt")
+
+    def front() -> str:
+        return left_tabs.tabText(left_tabs.currentIndex())
+
+    window.prompt_panel.prompt_edit.setPlainText("")
+    window.classes_dock.raise_()
+    qtbot.waitUntil(lambda: front() == "Sound Classes")
+    with qtbot.assertNotEmitted(window.prompt_panel.generate_requested):
+        window.generate_action.trigger()
+    assert window.statusBar().currentMessage() == "Type a prompt first."
+    qtbot.waitUntil(lambda: front() == "Prompt")  # the panel with the reason came to the front
+    assert window.prompt_panel.message_label.text() == "Type a prompt first."
+
+
 def test_prompt_panel_checks_input_and_ctrl_enter_generates(qtbot, tiny_model):
     panel = QtPromptPanel()
     qtbot.addWidget(panel)
