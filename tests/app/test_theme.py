@@ -140,3 +140,21 @@ def test_an_unticked_toggle_in_a_menu_shows_its_box(themed, qtbot):
 
     assert _best_contrast(image, tick_column(toggle), background) >= 3.0
     assert _best_contrast(image, tick_column(plain), background) < 1.2  # a plain command shows no box
+
+
+def test_a_scroll_bars_groove_is_a_quiet_dark_strip(themed, qtbot):
+    """The timeline's lane scroll bar (and every other) was a bright checkered stripe beside the
+    spectrograms: with the page styled, Qt hatched the groove."""
+    from PySide6.QtWidgets import QScrollArea
+
+    area = QScrollArea()
+    qtbot.addWidget(area)
+    area.setWidget(QLabel("a line\n" * 200))
+    area.resize(200, 200)
+    area.show()
+    qtbot.waitExposed(area)
+    bar = area.verticalScrollBar()
+    image = bar.grab().toImage()
+    groove = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height() // 2, image.height())]
+    assert len({c.rgb() for c in groove}) <= 2  # one flat fill, no hatch
+    assert max(_contrast(c, BACKGROUND) for c in groove) < 1.5  # dark like the panels around it
