@@ -268,10 +268,12 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         if task is None:
             raise ValueError(f"edit kind must be one of {', '.join(self.tasks)}, got {kind!r}.")
         try:
-            plan = task.plan(self, self.edit_panel.params(kind))
+            params = self.edit_panel.params(kind)
+            plan = task.plan(self, params)
         except (EditError, ValueError) as exc:
             self._fail(kind, str(exc))
             return False
+        plan.extra.setdefault("typed_prompt", params.get("prompt") or "")  # for the message when it lands
         settings = getattr(self.window, "generation", None)
         ask = getattr(self.window, "run_after_caution", None)
         if settings is not None and callable(ask) and _uses_model(task.engine_task or kind):
@@ -364,13 +366,14 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         self.edit_landed.emit(job_id, plan.kind, ids)
 
     def _done_message(self, plan: Plan) -> str:
-        """'Inpaint done.', and when the Prompt panel holds other words than the edit used, which
-        prompt it was and where an edit's prompt goes (typing in the Prompt panel and pressing
-        Inpaint silently used the clip's own prompt, or none for an imported clip)."""
+        """'Inpaint done.', and when the edit's own prompt was left empty while the Prompt panel
+        holds other words than the edit used, which prompt it was and where an edit's prompt goes
+        (typing in the Prompt panel and pressing Inpaint silently used the clip's own prompt, or
+        none for an imported clip)."""
         done = f"{plan.kind.capitalize()} done."
         form = self.edit_panel.forms.get(plan.kind)
         panel = getattr(getattr(self.window, "prompt_panel", None), "prompt_edit", None)
-        if plan.clip_id is None or not hasattr(form, "prompt") or panel is None:
+        if plan.clip_id is None or not hasattr(form, "prompt") or panel is None or plan.extra.get("typed_prompt"):
             return done
         wanted, used = panel.toPlainText().strip(), (getattr(plan.spec, "prompt", "") or "").strip()
         if not wanted or wanted == used:

@@ -327,10 +327,11 @@ def test_an_edit_says_which_prompt_it_used_when_the_prompt_panel_has_other_words
     assert message.startswith("Inpaint done without a prompt") and clip.recipe.params["prompt"] == ""
     assert "'warm synth', type it in the Edit dock's Inpaint tab" in message
     assert tools.edit_panel.status_label.text() == message
-    # Typed where an edit's prompt goes, it is used, and the message is the short one.
-    tools.edit_panel.forms["inpaint"].prompt.setText("warm synth")
+    # Typed where an edit's prompt goes, it is used, and the message is the short one, also when
+    # the Prompt panel holds other words (as it does after any generation).
+    tools.edit_panel.forms["inpaint"].prompt.setText("a sine tone")
     run_and_wait(qtbot, tools, lambda: tools.actions["inpaint"].trigger())
-    assert clip.recipe.params["prompt"] == "warm synth" and window.statusBar().currentMessage() == "Inpaint done."
+    assert clip.recipe.params["prompt"] == "a sine tone" and window.statusBar().currentMessage() == "Inpaint done."
 
 
 def test_edits_that_cannot_start_say_why(qtbot, tools_window, tiny_model):
