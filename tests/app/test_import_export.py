@@ -75,6 +75,19 @@ def test_import_several_files_then_export_is_sample_exact(qtbot, window, make_wa
     np.testing.assert_array_equal(out[0, 11025:], mono[0, :11025])
 
 
+def test_the_first_clip_of_a_project_fills_the_view_and_later_ones_keep_it(qtbot, window, make_wav):
+    """A first 2.56 s generation (or import) into a new project sat in a 30 s view as a 40 px
+    sliver; the project's first clips are now zoomed to. Later clips keep the user's view."""
+    assert window.timeline.visible_range() == (0.0, 30.0) and not window.project.clips()
+    first, _ = make_wav("first.wav", 2.0, 1)
+    import_and_wait(qtbot, window, [first])
+    start, end = window.timeline.visible_range()
+    assert start <= 0.0 and 2.0 <= end <= 2.5  # the clip fills the view
+    second, _ = make_wav("second.wav", 0.5, 1, seed=1)
+    import_and_wait(qtbot, window, [second])  # lands after the first, at 2.0 .. 2.5 s
+    assert window.timeline.visible_range()[1] - window.timeline.visible_range()[0] == pytest.approx(end - start)
+
+
 def test_a_bad_file_is_reported_and_the_others_still_import(qtbot, window, make_wav, tmp_path):
     good, audio = make_wav("good.wav", 0.1, 1)
     broken = tmp_path / "broken.wav"

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 MIN_VISIBLE_S = 0.005
 MAX_VISIBLE_S = 4 * 3600.0
 DEFAULT_VISIBLE_S = 30.0
+#: The project's first clips, when they end before this fraction of the view, are zoomed to.
+FIRST_CLIPS_FILL = 0.5
 #: Zoom factor of one wheel notch and of one +/- key press.
 ZOOM_STEP = 1.25
 KEY_ZOOM_STEP = 1.5
@@ -138,7 +140,12 @@ class ViewportMixin:
         lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
         start, end = self._view
         span = end - start
-        if hi - lo > 0.9 * span:
+        every = {clip.id for clip in self.project.clips()}
+        if every and every <= set(clip_ids) and hi < FIRST_CLIPS_FILL * span:
+            # The project's first clips: the whole project, not a sliver of a 30 s view (a first
+            # 2.56 s generation was 40 px wide at the default window size).
+            self.zoom_to_fit()
+        elif hi - lo > 0.9 * span:
             pad = 0.05 * (hi - lo)
             self.set_visible_range(lo - pad, hi + pad)
         elif lo < start or hi > end:
