@@ -417,12 +417,10 @@ def held_out_tone_checks(
 
 
 def _phrase(attributes: dict[str, Any], rng: np.random.Generator, count: int, phrasing: str) -> tuple[str, ...]:
+    """``count`` captions of the sound in ``phrasing``'s templates ("held-out" or "training")."""
     from engine.training import captions
 
-    if phrasing not in ("held-out", "training"):
-        raise ValueError(f"`phrasing` must be 'held-out' or 'training', got {phrasing!r}.")
-    pick = captions.held_out_captions if phrasing == "held-out" else captions.training_captions
-    return pick(attributes, rng, count)
+    return tuple(c.text for c in captions.captions_for(attributes, rng, count, phrasing))
 
 
 def held_out_tempo_checks(

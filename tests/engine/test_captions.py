@@ -125,5 +125,5 @@ def test_the_benchs_training_phrasing_reference_names_the_same_pitches_and_tempo
                       "note": note if abs(12 * np.log2(hz / synth.note_to_hz(note))) < 0.01 else None}  # fmt: skip
         assert check.prompt in captions.all_captions(attributes, "training"), check.prompt
         assert f"{hz:g}" in check.prompt or note in check.prompt
-    with pytest.raises(ValueError, match="phrasing"):
+    with pytest.raises(ValueError, match="must be 'training' or 'held-out'"):
         m.held_out_tone_checks(phrasing="typed")
