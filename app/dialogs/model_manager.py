@@ -267,13 +267,16 @@ class ModelManagerDialog(QDialog):
         return self.listing.find(model_id)
 
     def _update_buttons(self) -> None:
+        if self.client.is_shut_down:  # a late reply after the engine shut down (the app closing)
+            return
         entry = self.selected_entry()
         downloading = entry is not None and entry.model_id in self.downloads.values()
+        offline = self.client.settings.offline
         self.download_button.setEnabled(
             entry is not None and entry.source != "local" and not entry.downloaded and not downloading
-            and not self.client.settings.offline
+            and not offline
         )
-        self.download_button.setToolTip(_download_tip(entry, downloading, self.client.settings.offline))
+        self.download_button.setToolTip(_download_tip(entry, downloading, offline))
         self.cancel_button.setEnabled(downloading)
         self.delete_button.setEnabled(
             entry is not None
