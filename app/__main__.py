@@ -31,6 +31,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 #: Links in the dark theme (Qt's default #0000ff is near-invisible on its #1f2125).
 LINK_COLOUR = "#7fb2ff"
 LINK_VISITED_COLOUR = "#b89cf0"
+#: Greyed fields, added after resources/style.qss: without them a disabled combo or field (the
+#: Settings' output device with no audio device) looked as live as an enabled one.
+DISABLED_FIELDS_STYLE = """
+QLineEdit:disabled, QPlainTextEdit:disabled, QSpinBox:disabled, QDoubleSpinBox:disabled, QComboBox:disabled {
+    color: #6b7078; background: #1b1d20; border-color: #2f3339;
+}
+"""
 
 
 def load_style_sheet() -> str:
@@ -52,7 +59,7 @@ def apply_theme(app) -> None:
     palette.setColor(QPalette.ColorRole.Link, QColor(LINK_COLOUR))
     palette.setColor(QPalette.ColorRole.LinkVisited, QColor(LINK_VISITED_COLOUR))
     app.setPalette(palette)
-    app.setStyleSheet(load_style_sheet())
+    app.setStyleSheet(load_style_sheet() + DISABLED_FIELDS_STYLE)
 
 
 def main(argv: list[str] | None = None) -> int:

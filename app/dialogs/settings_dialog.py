@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import AppSettings
+from app.widgets.qt_transport import playback_off_message
 from engine.api import EngineSettings
 
 DEVICE_LABELS = {"auto": "Automatic (CUDA, then MPS, then CPU)", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)", "cpu": "CPU"}
@@ -104,8 +105,11 @@ class SettingsDialog(QDialog):
             index = self.audio_combo.findData(settings.audio_output_device)
             self.audio_combo.setCurrentIndex(max(0, index))
         else:
+            # Greyed (the theme's disabled look), and why, in the words the transport bar uses.
+            message = playback_off_message(reason)
             self.audio_combo.setEnabled(False)
-            self.audio_note.setText(reason)
+            self.audio_combo.setToolTip(message)
+            self.audio_note.setText(message)
         audio_box = QGroupBox("Audio")
         audio_form = QFormLayout(audio_box)
         audio_form.addRow("Output device", self.audio_combo)

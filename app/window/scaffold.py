@@ -16,6 +16,7 @@ from app.widgets.qt_inspector import QtInspector
 from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_prompt_panel import QtPromptPanel, preset_names
 from app.widgets.qt_status import QtStatus
+from app.widgets.qt_transport import playback_off_message
 from app.window import HUB_CHECK_INTERVAL_MS, STATUS_MESSAGE_MS
 
 log = logging.getLogger(__name__)
@@ -131,9 +132,9 @@ class ScaffoldMixin:
         available, reason = self.player.available() if self.player is not None else (False, "Playback module missing")
         self.playback_available = available
         self.playback_reason = reason
-        self.status.set_playback(available, reason)
-        if not available:
-            self.statusBar().showMessage(reason, STATUS_MESSAGE_MS * 2)
+        self.status.set_playback(available, playback_off_message(reason))
+        if not available:  # in the transport bar's and Settings' words
+            self.statusBar().showMessage(playback_off_message(reason), STATUS_MESSAGE_MS * 2)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, *, tip: str = "") -> QAction:
         action = QAction(text, self)
