@@ -212,6 +212,9 @@ def load_pipeline(resolved: ResolvedModel, policy: LoadPolicy = LoadPolicy(), *,
     """
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
+    # diffusers loads a component class named in model_index.json only from an imported module.
+    import engine.models.frequency_unet  # noqa: F401
+
     device = resolve_device(policy.device)
     dtype = resolve_dtype(device, policy.precision)
     if policy.cpu_offload and device.type != "cuda":

@@ -899,21 +899,23 @@ def _load_earlier_run(folder: Path, unet: Any, text_encoder: Any, tokenizer_dir:
     into this run's fresh ``unet`` and ``text_encoder``, after checking that its tokenizer is
     this run's (same vocabulary and merges) and its models have the same shapes. Returns the
     earlier run's training record (its metadata's "training"), or None."""
-    from diffusers import UNet2DConditionModel
-    from transformers import CLIPTextModel
+    from safetensors.torch import load_file
 
     for name in ("vocab.json", "merges.txt"):
         theirs, ours = folder / "tokenizer" / name, tokenizer_dir / name
         if not theirs.is_file() or theirs.read_bytes() != ours.read_bytes():
             raise ValueError(f"{folder} was trained with another tokenizer ({name} differs): it cannot be continued.")
-    for module, loaded, label in (
-        (unet, UNet2DConditionModel.from_pretrained(folder / "unet"), "UNet"),
-        (text_encoder, CLIPTextModel.from_pretrained(folder / "text_encoder"), "text encoder"),
+    for module, weights, label in (
+        (unet, folder / "unet" / "diffusion_pytorch_model.safetensors", "UNet"),
+        (text_encoder, folder / "text_encoder" / "model.safetensors", "text encoder"),
     ):
-        ours, theirs = module.state_dict(), loaded.state_dict()
-        if ours.keys() != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in ours):
+        ours, theirs = module.state_dict(), load_file(weights)
+        # A plain UNet continues into one with a frequency embedding (which starts at zero, so the
+        # continued model starts from exactly the earlier one's outputs); not the other way round.
+        added = {k for k in ours.keys() - theirs.keys() if k.endswith("frequency_embedding")}
+        if ours.keys() - added != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in theirs):
             raise ValueError(f"{folder}'s {label} has another shape than this run's (width or layers differ).")
-        module.load_state_dict(theirs)
+        module.load_state_dict(theirs, strict=not added)
     metadata_file = folder / METADATA_FILE
     return json.loads(metadata_file.read_text()).get("training") if metadata_file.is_file() else None
 

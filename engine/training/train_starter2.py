@@ -73,6 +73,10 @@ class Train2Config(ts.TrainConfig):
     render_workers: int = 2
     #: Channels of the UNet's first level (the others have twice as many).
     unet_width: int = 32
+    #: A learned embedding per latent frequency row added after the UNet's first convolution
+    #: (engine.models.frequency_unet): the row is the pitch, and a convolution alone only knows
+    #: it from the zero padding at the borders.
+    frequency_embedding: bool = False
     #: Half the pure tones at any whole Hz and beats and arpeggios at any whole BPM
     #: (synth.random_example's any_hz, gm_corpus.random_clip's any_tempo), so the captions teach
     #: the text encoder to read numbers rather than recall a few (bench/bench_starter_text.py).
@@ -168,7 +172,12 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
 
 def make_unet(config: Train2Config) -> Any:
     w = config.unet_width
-    return ts.make_unet(STARTER2_SPECTROGRAM["num_frequencies"] // 8, (w, 2 * w, 2 * w), config.text_hidden_size)
+    unet = ts.make_unet(STARTER2_SPECTROGRAM["num_frequencies"] // 8, (w, 2 * w, 2 * w), config.text_hidden_size)
+    if config.frequency_embedding:
+        from engine.models.frequency_unet import with_frequency_embedding
+
+        unet = with_frequency_embedding(unet)
+    return unet
 
 
 EXAMPLE_PROMPTS = (

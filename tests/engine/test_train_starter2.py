@@ -167,6 +167,39 @@ def test_a_run_can_continue_an_earlier_run_from_its_weights(trained, tmp_path):
         list(t2.train(TINY, tmp_path / "vae", vae_from=other, init_from=earlier))
 
 
+def test_a_plain_run_continues_into_one_with_a_frequency_embedding_the_engine_loads(trained, tmp_path):
+    """--frequency-embedding true with --init-from a plain run: the continued UNet is a
+    FrequencyUNet2DConditionModel whose embedding starts at zero, so with a vanishing learning
+    rate it computes what the earlier UNet did; the folder loads through the app's model store
+    with the embedding in place; a frequency run cannot be continued as a plain one."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.models.frequency_unet import FrequencyUNet2DConditionModel
+    from engine.models.loading import LoadPolicy, load_pipeline
+    from engine.models.store import ModelStore
+
+    earlier, _ = trained
+    out = tmp_path / "freq"
+    config = t2.Train2Config(**{**TINY.__dict__, "seed": 1, "unet_lr": 1e-12, "frequency_embedding": True})
+    list(t2.train(config, out, init_from=earlier))
+    old = load_file(earlier / "unet" / "diffusion_pytorch_model.safetensors")
+    new = load_file(out / "unet" / "diffusion_pytorch_model.safetensors")
+    assert new.keys() - old.keys() == {"conv_in.frequency_embedding"}
+    assert new["conv_in.frequency_embedding"].shape == (32, 20)
+    assert float(new["conv_in.frequency_embedding"].abs().max()) < 1e-6
+    assert json.loads((out / "model_index.json").read_text())["unet"] == [
+        "engine.models.frequency_unet", "FrequencyUNet2DConditionModel"
+    ]
+    unet = load_pipeline(ModelStore().resolve(str(out)), LoadPolicy(device="cpu", precision="fp32")).pipeline.unet
+    assert isinstance(unet, FrequencyUNet2DConditionModel)
+    assert torch.equal(unet.conv_in.frequency_embedding.detach(), new["conv_in.frequency_embedding"])
+    assert json.loads((out / "starter.json").read_text())["training"]["config"]["frequency_embedding"] is True
+
+    with pytest.raises(ValueError, match="another shape"):
+        list(t2.train(TINY, tmp_path / "plain-again", init_from=out))
+
+
 def test_a_vae_of_another_spectrogram_is_refused(trained, tmp_path):
     earlier, _ = trained
     other = tmp_path / "other"
