@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QScrollArea, QStyle, QUndoView, QVBoxLayout, QWidget
 
 from app.model.generation import GenerationSettings
@@ -170,8 +170,8 @@ class ScaffoldMixin:
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
         for action, name in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
             action.setProperty("shortcutName", name)  # their text names the step ("Undo Generate 'x'")
-        self.addAction(self.undo_action)
-        self.addAction(self.redo_action)
+            self.addAction(action)
+        self._say_history_steps()
         self.generate_action = a("&Generate", self.generate_from_panel, ["Ctrl+Return", "Ctrl+Enter"])
         self.settings_action = a("&Settings…", self.open_settings_dialog, ["Ctrl+,"])
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -220,6 +220,26 @@ class ScaffoldMixin:
                                   tip="Every shortcut, searchable")
         self.about_action = a("&About", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _say_history_steps(self) -> None:
+        """Undo and Redo say in the status bar what they did ("Undo: Add track"); their
+        shortcuts pressed with nothing to undo or redo say so instead of doing nothing silently."""
+        stack = self.undo_stack
+        # Connected after the stack's own step (slots run in connection order): the stack has
+        # moved, so the step undone is now at index() and the step redone just below it.
+        self.undo_action.triggered.connect(lambda *_: self.show_message(f"Undo: {stack.text(stack.index())}"))
+        self.redo_action.triggered.connect(lambda *_: self.show_message(f"Redo: {stack.text(stack.index() - 1)}"))
+        # A greyed action's shortcut does nothing; these take its keys only while it is greyed.
+        self.nothing_to_undo_shortcut = QShortcut(self)
+        self.nothing_to_undo_shortcut.setKeys(self.undo_action.shortcuts())
+        self.nothing_to_undo_shortcut.activated.connect(lambda: self.show_message("Nothing to undo"))
+        self.nothing_to_redo_shortcut = QShortcut(self)
+        self.nothing_to_redo_shortcut.setKeys(self.redo_action.shortcuts())
+        self.nothing_to_redo_shortcut.activated.connect(lambda: self.show_message("Nothing to redo"))
+        for shortcut, can_step, changed in ((self.nothing_to_undo_shortcut, stack.canUndo, stack.canUndoChanged),
+                                            (self.nothing_to_redo_shortcut, stack.canRedo, stack.canRedoChanged)):
+            shortcut.setEnabled(not can_step())
+            changed.connect(lambda can, shortcut=shortcut: shortcut.setEnabled(not can))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

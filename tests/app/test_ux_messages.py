@@ -41,3 +41,38 @@ def test_settings_greys_out_the_output_device_and_says_why_without_a_device(qtbo
     assert not live.audio_note.text()
     QApplication.processEvents()
     assert _text_brightness(combo) < _text_brightness(live.audio_combo) - 40
+
+
+def _press(qtbot, window, keys: str) -> None:
+    from PySide6.QtGui import QKeySequence
+
+    combo = QKeySequence(keys)[0]
+    qtbot.keyClick(QApplication.focusWidget() or window, combo.key(), combo.keyboardModifiers())
+
+
+def test_undo_and_redo_say_what_they_did_in_the_status_bar(qtbot, window):
+    window.activateWindow()
+    window.timeline.setFocus()
+    status = window.statusBar()
+    _press(qtbot, window, "Ctrl+Z")  # an empty history: said, not silently ignored
+    assert status.currentMessage() == "Nothing to undo"
+    _press(qtbot, window, "Ctrl+Shift+Z")
+    assert status.currentMessage() == "Nothing to redo"
+
+    _press(qtbot, window, "Ctrl+T")  # Edit > Add Track
+    assert len(window.project.tracks) == 2
+    _press(qtbot, window, "Ctrl+Z")
+    assert len(window.project.tracks) == 1 and status.currentMessage() == "Undo: Add track 'Track 2'"
+    _press(qtbot, window, "Ctrl+Z")
+    assert status.currentMessage() == "Nothing to undo"
+    _press(qtbot, window, "Ctrl+Shift+Z")
+    assert len(window.project.tracks) == 2 and status.currentMessage() == "Redo: Add track 'Track 2'"
+    for keys in window.redo_action.shortcuts():  # every Redo key (Ctrl+Y too on Linux)
+        status.clearMessage()
+        _press(qtbot, window, keys.toString())
+        assert status.currentMessage() == "Nothing to redo"
+
+    window.undo_action.trigger()  # from the Edit menu: the same message
+    assert len(window.project.tracks) == 1 and status.currentMessage() == "Undo: Add track 'Track 2'"
+    window.redo_action.trigger()
+    assert status.currentMessage() == "Redo: Add track 'Track 2'"
