@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QLineEdit
 
 from app.model.project import Clip
 from app.tasks import Plan
+from app.widgets.spin_boxes import DoubleSpinBox
 from engine.specs import MAX_SEED
 
 #: Extend windows must leave this much room after their context (ExtendJob: context <= window - 0.64).
@@ -23,7 +24,7 @@ DEFAULT_REGION_CONTEXT_S = 1.0
 
 def spin(lo: float, hi: float, value: float, *, step: float = 0.1, decimals: int = 2, suffix: str = "",
          tip: str = "") -> QDoubleSpinBox:
-    box = QDoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=decimals, suffix=suffix, toolTip=tip)
+    box = DoubleSpinBox(minimum=lo, maximum=hi, singleStep=step, decimals=decimals, suffix=suffix, toolTip=tip)
     box.setValue(value)
     return box
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLineEdit, QPushButton, QSpinBox
+from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton
 
 from app.tasks import AppTask, EditError, Plan, TaskForm
 from app.tasks._common import audible, prompt_edit, read_seed, seed_edit
 from app.widgets.model_combo import combo_model_id, show_model
+from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 
 #: The shortest sound a picture model hears (engine.pictures.model.MIN_DURATION_S): a shorter
 #: selection is refused here, before any job starts, with a message that names the selection.
@@ -49,16 +50,16 @@ class Form(TaskForm):
         self.model.addItem("Starter picture model (offline)", self.starter)
         self.prompt = prompt_edit("Your words, blended with the clip's sound tags (image models only)")
         self.style = prompt_edit(f"Style words (image models only); empty: {self.defaults['style']}")
-        self.variations = QSpinBox(minimum=1, maximum=16, value=DEFAULT_VARIATIONS,
+        self.variations = SpinBox(minimum=1, maximum=16, value=DEFAULT_VARIATIONS,
                                    toolTip="How many pictures: seeds SEED, SEED+1, ...")
         self.seed = seed_edit("Empty: random")
-        self.steps = QSpinBox(minimum=1, maximum=500, value=DEFAULT_STEPS, toolTip="Denoising steps per picture")
+        self.steps = SpinBox(minimum=1, maximum=500, value=DEFAULT_STEPS, toolTip="Denoising steps per picture")
         self.tagger = QLineEdit(toolTip="The AudioSet tagger whose tags make an image model's prompt (a hub id "
                                         "in the Hugging Face cache, or a folder)")
         self.tagger.setPlaceholderText("Empty: " + self.defaults["tagger"])
-        self.size = QSpinBox(minimum=64, maximum=1024, singleStep=64, value=512, suffix=" px",
+        self.size = SpinBox(minimum=64, maximum=1024, singleStep=64, value=512, suffix=" px",
                              toolTip="Width and height of an image model's pictures (the starter picture model draws 64 px)")
-        self.guidance = QDoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
+        self.guidance = DoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
                                        specialValueText="model's",
                                        toolTip="Guidance scale: 'model's' is 3 for a picture model, 7.5 for an image model")
         self.train = QPushButton("Train a picture model…", toolTip=(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QSpinBox
 
 from app.model.project import Clip
 from app.tasks import AppTask, EditError, Plan, TaskForm
 from app.tasks._common import prompt_edit, read_seed, seed_edit, spin
+from app.widgets.spin_boxes import SpinBox
 from engine.specs import MAX_INTERPOLATION_STEPS
 
 
@@ -18,7 +18,7 @@ class Form(TaskForm):
         self.prompt_to = prompt_edit("Where it ends up")
         self.seed_from = seed_edit("Prompt panel's seed")
         self.seed_to = seed_edit("Same seed")
-        self.steps = QSpinBox(minimum=2, maximum=MAX_INTERPOLATION_STEPS, value=5,
+        self.steps = SpinBox(minimum=2, maximum=MAX_INTERPOLATION_STEPS, value=5,
                               toolTip="Segments from the first prompt to the second")
         self.segment = spin(0.64, 60.0, 5.12, step=0.64, suffix=" s", tip="Length of each segment")
         self.crossfade = spin(0.0, 30.0, 0.5, step=0.1, suffix=" s", tip="Crossfade between segments")

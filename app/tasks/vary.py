@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QHBoxLayout, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QToolButton, QWidget
 
 from app.tasks import AppTask, Plan, TaskForm
 from app.tasks._common import plan_for, prompt_edit, spin
+from app.widgets.spin_boxes import SpinBox
 from engine.specs import MAX_VARIATIONS
 
 #: Riffusion's suggested img2img strengths.
@@ -20,7 +21,7 @@ class Form(TaskForm):
         self.prompt = prompt_edit()
         self.strength = spin(0.05, 1.0, HEAVY_STRENGTH, step=0.05,
                              tip=f"About {LIGHT_STRENGTH} for light and {HEAVY_STRENGTH} for heavy changes")
-        self.count = QSpinBox(minimum=1, maximum=MAX_VARIATIONS, value=1,
+        self.count = SpinBox(minimum=1, maximum=MAX_VARIATIONS, value=1,
                               toolTip="1 replaces the clip; more land as new clips on the tracks below")
         strength_row = QWidget()
         row = QHBoxLayout(strength_row)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.generation import GenerationSettings
+from app.widgets.spin_boxes import DoubleSpinBox
 from engine.training.lora_library import (
     LoraEntry,
     LoraLibraryError,
@@ -294,7 +295,7 @@ class QtLoraPicker(QWidget):
         row.setProperty("lora_ref", ref)
         label = QLabel()
         label.setMinimumWidth(40)
-        spin = QDoubleSpinBox()
+        spin = DoubleSpinBox()
         spin.setRange(*WEIGHT_RANGE)
         spin.setSingleStep(0.05)
         spin.setDecimals(2)

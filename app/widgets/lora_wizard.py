@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -47,7 +46,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -67,6 +65,7 @@ from app.widgets.lora_wizard_runs import (
     unfinished_step,
 )
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
 from engine.training.lora_config import MAX_LEARNING_RATE, run_advice
@@ -168,7 +167,7 @@ class DatasetPage(QWizardPage):
         self.trigger_edit.setPlaceholderText("a made-up word, e.g. zorblat")
         self.prefix_edit = QLineEdit()
         self.prefix_edit.setPlaceholderText("optional text before every caption")
-        self.validation_spin = QSpinBox()
+        self.validation_spin = SpinBox()
         self.validation_spin.setRange(0, 50)
         self.validation_spin.setSuffix(" %")
         self.validation_spin.setValue(10)
@@ -177,12 +176,12 @@ class DatasetPage(QWizardPage):
         self.spectrogram_combo.addItem("The model's own", "")
         for name in sorted(SPECTROGRAM_PRESETS):
             self.spectrogram_combo.addItem(name, name)
-        self.duration_spin = QDoubleSpinBox()
+        self.duration_spin = DoubleSpinBox()
         self.duration_spin.setRange(0.0, 60.0)
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSpecialValueText("the model's own")
         self.duration_spin.setSuffix(" s")
-        self.height_spin = QSpinBox()
+        self.height_spin = SpinBox()
         self.height_spin.setRange(0, 1024)
         self.height_spin.setSingleStep(8)
         self.height_spin.setSpecialValueText("the preset's")
@@ -428,10 +427,10 @@ class TrainingPage(QWizardPage):
         self.from_lora_combo = QComboBox()
         self.from_lora_combo.addItem("—", "")
         self.from_lora_combo.activated.connect(lambda _i: self.apply_lora_settings(self.from_lora_combo.currentData()))
-        self.rank_spin = QSpinBox()
+        self.rank_spin = SpinBox()
         self.rank_spin.setRange(1, MAX_RANK)
         self.set_rank_limit("", 0)
-        self.alpha_spin = QDoubleSpinBox()
+        self.alpha_spin = DoubleSpinBox()
         self.alpha_spin.setRange(0.01, 512.0)
         self.alpha_spin.setToolTip("The LoRA's scale is alpha / rank")
         self.target_checks = [QCheckBox(name) for name in UNET_TARGETS]
@@ -443,17 +442,17 @@ class TrainingPage(QWizardPage):
         targets = QHBoxLayout()
         for check in (*self.target_checks, self.text_encoder_check):
             targets.addWidget(check)
-        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin = DoubleSpinBox()
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(1e-6, MAX_LEARNING_RATE)
         self.lr_spin.setSingleStep(1e-4)
-        self.warmup_spin = QSpinBox()
+        self.warmup_spin = SpinBox()
         self.warmup_spin.setRange(0, 100000)
         self.schedule_combo = QComboBox()
         self.schedule_combo.addItems(SCHEDULES)
         self.unit_combo = QComboBox()
         self.unit_combo.addItems(["steps", "epochs"])
-        self.length_spin = QDoubleSpinBox()
+        self.length_spin = DoubleSpinBox()
         self.length_spin.setRange(1, 1_000_000)
         self.length_spin.setDecimals(0)
         length_row = QHBoxLayout()
@@ -462,14 +461,15 @@ class TrainingPage(QWizardPage):
         self.seen_label = QLabel()
         self.seen_label.setObjectName("hintLabel")
         self.seen_label.setWordWrap(True)
-        self.batch_spin = QSpinBox()
+        self.batch_spin = SpinBox()
         self.batch_spin.setRange(1, 64)
-        self.accumulation_spin = QSpinBox()
+        self.accumulation_spin = SpinBox()
         self.accumulation_spin.setRange(1, 64)
         self.snr_check = QCheckBox("Min-SNR weighting, gamma")
-        self.snr_spin = QDoubleSpinBox()
+        self.snr_spin = DoubleSpinBox()
         self.snr_spin.setRange(0.1, 50.0)
         self.snr_spin.setValue(5.0)
+        self.snr_spin.setAccessibleName("Min-SNR gamma")
         snr_row = QHBoxLayout()
         snr_row.addWidget(self.snr_check)
         snr_row.addWidget(self.snr_spin)
@@ -483,15 +483,15 @@ class TrainingPage(QWizardPage):
         self.latents_check = QCheckBox("Cached latents (each clip is encoded once)")
         self.latents_check.setChecked(True)
         self.latents_check.setEnabled(False)
-        self.seed_spin = QSpinBox()
+        self.seed_spin = SpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.sample_every_spin = QSpinBox()
+        self.sample_every_spin = SpinBox()
         self.sample_every_spin.setRange(0, 100000)
         self.sample_every_spin.setSpecialValueText("at the end only")
-        self.validation_every_spin = QSpinBox()
+        self.validation_every_spin = SpinBox()
         self.validation_every_spin.setRange(0, 100000)
         self.validation_every_spin.setSpecialValueText("at the start and end")
-        self.checkpoint_spin = QSpinBox()
+        self.checkpoint_spin = SpinBox()
         self.checkpoint_spin.setRange(0, 100000)
         self.checkpoint_spin.setSpecialValueText("never")
         self.prompts_edit = QLineEdit()

@@ -23,7 +23,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -31,7 +30,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -41,6 +39,7 @@ from PySide6.QtWidgets import (
 from app.widgets.lora_wizard import LoraWizard, MonitorPage
 from app.widgets.lora_wizard_runs import RunOffers
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 
 __all__ = ["PictureWizard"]
 
@@ -86,7 +85,7 @@ class PairsPage(QWizardPage):
         self.folder_edit = QLineEdit()
         self.folder_edit.setPlaceholderText("a folder of sound + picture pairs and/or videos")
         folder_row = _folder_row(self, self.folder_edit, "Folder of pairs or videos")
-        self.every_spin = QDoubleSpinBox(decimals=2, minimum=0.04, maximum=3600.0, value=1.0, suffix=" s")
+        self.every_spin = DoubleSpinBox(decimals=2, minimum=0.04, maximum=3600.0, value=1.0, suffix=" s")
         self.every_spin.setToolTip("Videos: a frame (and the sound around it) every this many seconds")
         self.read_button = QPushButton("Read the folder")
         self.read_button.clicked.connect(self.read_folder)
@@ -162,11 +161,11 @@ class SettingsPage(QWizardPage):
         self.setTitle("Training")
         self.setSubTitle("On the CPU the starter-sized model takes about a second a step; checkpoints also "
                          "draw samples to watch, and a stopped run goes on from the last one.")
-        self.steps_spin = QSpinBox(minimum=1, maximum=1_000_000, value=500)
-        self.batch_spin = QSpinBox(minimum=1, maximum=256, value=8)
-        self.lr_spin = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=0.1, singleStep=1e-4, value=5e-4)
-        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
-        self.checkpoint_spin = QSpinBox(minimum=0, maximum=1_000_000, value=50, specialValueText="never")
+        self.steps_spin = SpinBox(minimum=1, maximum=1_000_000, value=500)
+        self.batch_spin = SpinBox(minimum=1, maximum=256, value=8)
+        self.lr_spin = DoubleSpinBox(decimals=6, minimum=1e-6, maximum=0.1, singleStep=1e-4, value=5e-4)
+        self.seed_spin = SpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.checkpoint_spin = SpinBox(minimum=0, maximum=1_000_000, value=50, specialValueText="never")
         self.checkpoint_spin.setToolTip("Save a checkpoint (and draw samples) every this many steps")
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("the folder the picture model goes into")

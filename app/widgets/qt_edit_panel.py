@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.tasks import AppTask, TaskForm, app_tasks
 from app.tasks._common import spin
+from app.widgets.spin_boxes import SpinBox
 
 #: The image length (s) the window and segment fields assume for a model without a card (Riffusion's 512 px).
 GENERIC_WINDOW_S = 5.12
@@ -68,9 +68,9 @@ class QtEditPanel(QWidget):
                 layout.insertWidget(layout.count() - 1, button)
 
         # Shared quality settings
-        self.height_spin = QSpinBox(minimum=0, maximum=2048, singleStep=64, value=0, specialValueText="preset",
+        self.height_spin = SpinBox(minimum=0, maximum=2048, singleStep=64, value=0, specialValueText="preset",
                                     toolTip="Mel bins of the spectrogram images (a multiple of 8; 'preset' = the preset's)")
-        self.iterations_spin = QSpinBox(minimum=0, maximum=1000, value=32,
+        self.iterations_spin = SpinBox(minimum=0, maximum=1000, value=32,
                                         toolTip="Resynthesis (Griffin-Lim) iterations: more is cleaner and slower")
         self.window_spin = spin(0.64, 60.0, GENERIC_WINDOW_S, step=0.64, suffix=" s",
                                 tip="Length of the image the model sees at once (5.12 s is Riffusion's 512 px)")

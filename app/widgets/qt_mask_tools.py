@@ -18,12 +18,13 @@ from typing import Any
 import shiboken6
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QLabel, QSpinBox, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QLabel, QToolBar, QToolButton, QWidget
 
 from app.model.mask import MAX_FEATHER_PX, FreqBand, MaskStore, Rect, Stroke, TimeBand, hz_to_mel
 from app.model.mask_commands import SetMaskFeather, add_shape, clear_mask, invert_mask
 from app.model.project import Clip, Project
 from app.plot_items.mask_item import MaskItem
+from app.widgets.spin_boxes import SpinBox
 
 #: Mask tools, in toolbar order; "edit" turns painting off (the timeline's own gestures).
 MASK_TOOLS = ("edit", "brush", "eraser", "rect", "time_band", "freq_band")
@@ -297,18 +298,18 @@ class QtMaskTools(QToolBar):
             self.tool_buttons[tool] = button
             button.toggled.connect(lambda on, t=tool: on and self.painter.tool != t and self.painter.set_tool(t))
             self.addWidget(button)
-        self.size_spin = QSpinBox(minimum=1, maximum=MAX_BRUSH_PX, value=painter.brush_px, suffix=" px",
+        self.size_spin = SpinBox(minimum=1, maximum=MAX_BRUSH_PX, value=painter.brush_px, suffix=" px",
                                   toolTip="Brush size on screen ([ and ] change it)")
-        self.hardness_spin = QSpinBox(minimum=0, maximum=100, value=round(painter.hardness * 100), suffix=" %",
+        self.hardness_spin = SpinBox(minimum=0, maximum=100, value=round(painter.hardness * 100), suffix=" %",
                                       toolTip="Brush hardness: 100 % is a hard edge, less fades to the edge")
-        self.feather_spin = QSpinBox(minimum=0, maximum=MAX_FEATHER_PX, suffix=" px",
+        self.feather_spin = SpinBox(minimum=0, maximum=MAX_FEATHER_PX, suffix=" px",
                                      toolTip="Feather radius of the selected clip's mask (spectrogram pixels)")
         self.invert_button = QToolButton(text="Invert", toolTip="Invert the selected clip's mask")
         self.clear_button = QToolButton(text="Clear", toolTip="Clear the selected clip's mask")
         self.addSeparator()
         for label, widget in (("Size", self.size_spin), ("Hardness", self.hardness_spin), ("Feather", self.feather_spin)):
             widget.setMaximumWidth(widget.fontMetrics().horizontalAdvance("0000 px") + 36)
-            self.addWidget(QLabel(f" {label} "))
+            self.addWidget(QLabel(f" {label} ", buddy=widget))  # the buddy names the box in messages
             self.addWidget(widget)
         self.addWidget(self.invert_button)
         self.addWidget(self.clear_button)

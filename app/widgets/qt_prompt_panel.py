@@ -17,7 +17,6 @@ from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -35,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings, upsampler_for
 from app.widgets.lora_picker import QtLoraPicker
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audio.limits import LONG_WINDOW_S, WHOLE_MAX_S, generation_windows
 from engine.audioset import OUTPUT_SIZES
@@ -111,7 +110,7 @@ class QtPromptPanel(QWidget):
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
         self.negative_edit.setToolTip("Words the model steers away from, e.g. 'noise, distortion'")
 
-        self.duration_spin = QDoubleSpinBox()
+        self.duration_spin = DoubleSpinBox()
         self.duration_spin.setRange(0.08, MAX_DURATION_S)
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSingleStep(0.64)
@@ -146,10 +145,10 @@ class QtPromptPanel(QWidget):
         seed_row.addWidget(self.seed_lock)
         seed_row.addWidget(self.seed_dice)
 
-        self.steps_spin = QSpinBox()
+        self.steps_spin = SpinBox()
         self.steps_spin.setRange(1, MAX_STEPS)
         self.steps_spin.setToolTip("Denoising steps: more take longer and add detail, with little gain past 30-50")
-        self.guidance_spin = QDoubleSpinBox()
+        self.guidance_spin = DoubleSpinBox()
         self.guidance_spin.setRange(0.0, 50.0)
         self.guidance_spin.setSingleStep(0.5)
         self.guidance_spin.setToolTip("How closely the sound follows the prompt: higher follows it more literally "
@@ -158,7 +157,7 @@ class QtPromptPanel(QWidget):
         self.scheduler_combo.addItems(list(SCHEDULER_NAMES))
         self.scheduler_combo.setToolTip("The denoising method: each turns the same seed into a slightly different "
                                         "sound; dpm++2m-karras does well in few steps")
-        self.variations_spin = QSpinBox()
+        self.variations_spin = SpinBox()
         self.variations_spin.setRange(1, MAX_VARIATIONS)
         self.variations_spin.setToolTip("How many clips one Generate makes (each with its own seed, on the tracks "
                                         "below)")

@@ -38,6 +38,7 @@ from app.plot_items.spectrogram_item import (
     SpectrogramImage,
     spectrogram_lut,
 )
+from app.widgets.spin_boxes import SpinBox
 from app.widgets.timeline.edit_actions import EditActionsMixin
 from app.widgets.timeline.gestures import GesturesMixin, MaskGesture
 from app.widgets.timeline.lanes import (
@@ -210,7 +211,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.colormap_combo.currentIndexChanged.connect(
             lambda i: self.set_spectrogram_style(self.colormap_combo.itemData(i), self._spectrogram_style[1])
         )
-        self.range_spin = QtWidgets.QSpinBox(
+        self.range_spin = SpinBox(
             minimum=int(MIN_SHOWN_RANGE_DB), maximum=int(DISPLAY_RANGE_DB), singleStep=5, suffix=" dB",
             toolTip="Spectrogram range: how many dB below full scale are shown (quieter is dark)",
         )

@@ -17,6 +17,7 @@ from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_prompt_panel import QtPromptPanel, preset_names
 from app.widgets.qt_status import QtStatus
 from app.widgets.qt_transport import playback_off_message
+from app.widgets.spin_boxes import range_notices
 from app.window import HUB_CHECK_INTERVAL_MS, STATUS_MESSAGE_MS
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ class ScaffoldMixin:
         available, reason = self.player.available() if self.player is not None else (False, "Playback module missing")
         self.playback_available = available
         self.playback_reason = reason
+        # A typed value a spin box could not use (anywhere: docks, dialogs, wizards) is said here.
+        range_notices().said.connect(self.show_message)
         self.status.set_playback(available, playback_off_message(reason))
         if not available:  # in the transport bar's and Settings' words
             self.statusBar().showMessage(playback_off_message(reason), STATUS_MESSAGE_MS * 2)

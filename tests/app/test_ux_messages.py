@@ -76,3 +76,61 @@ def test_undo_and_redo_say_what_they_did_in_the_status_bar(qtbot, window):
     assert len(window.project.tracks) == 1 and status.currentMessage() == "Undo: Add track 'Track 2'"
     window.redo_action.trigger()
     assert status.currentMessage() == "Redo: Add track 'Track 2'"
+
+
+def _type_into(qtbot, box, text: str, confirm=None) -> None:
+    """Replace the box's text by typing ``text`` as a user would, then Enter (or ``confirm``)."""
+    from PySide6.QtCore import Qt
+
+    box.setFocus()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), text)
+    qtbot.keyClick(box.lineEdit(), confirm or Qt.Key.Key_Return)
+
+
+def test_a_typed_value_out_of_range_is_used_at_the_limit_and_said(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    panel = window.prompt_panel
+    status = window.statusBar()
+    window.activateWindow()
+    steps = panel.steps_spin
+    top = steps.maximum()
+    _type_into(qtbot, steps, "5000")  # Qt alone kept "500" or less, silently
+    assert steps.value() == top
+    assert status.currentMessage() == f"Steps: 5000 is above the maximum {top}; using {top}"
+    assert panel.settings.steps == top  # what the next generation uses
+
+    status.clearMessage()
+    _type_into(qtbot, steps, "25")  # in range: taken as typed, nothing said
+    assert steps.value() == 25 and status.currentMessage() == ""
+
+    duration = panel.duration_spin  # below the minimum, with a suffix; left with Tab
+    _type_into(qtbot, duration, "0", confirm=Qt.Key.Key_Tab)
+    low = duration.textFromValue(duration.minimum())
+    assert duration.value() == duration.minimum()
+    assert status.currentMessage() == f"Duration: 0 s is below the minimum {low} s; using {low} s"
+
+
+def test_every_spin_box_says_its_limits_under_its_own_name(qtbot, window):
+    """Docks, toolbars, the track headers and the LoRA wizard (a window of its own): every spin
+    box is one that says what it did, named as the user sees it."""
+    from PySide6.QtWidgets import QAbstractSpinBox
+
+    from app.widgets.spin_boxes import DoubleSpinBox, SpinBox, field_name
+
+    wizard = window.open_lora_wizard()
+    boxes = window.findChildren(QAbstractSpinBox) + wizard.findChildren(QAbstractSpinBox)
+    assert len(boxes) >= 30
+    for box in boxes:
+        assert isinstance(box, (SpinBox, DoubleSpinBox)), (type(box).__name__, box.toolTip())
+        assert field_name(box) not in ("", "Value"), box.toolTip()
+
+    rank = wizard.training_page.rank_spin  # in the wizard: said in the main window's status bar too
+    wizard.next()  # past the dataset page
+    qtbot.waitUntil(rank.isVisible)
+    _type_into(qtbot, rank, "99999")
+    assert rank.value() == rank.maximum()
+    assert window.statusBar().currentMessage() == (
+        f"Rank: 99999 is above the maximum {rank.maximum()}; using {rank.maximum()}"
+    )

@@ -17,6 +17,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from app.model.project import Track
 from app.widgets.qt_meter import QtPeakMeter
+from app.widgets.spin_boxes import DoubleSpinBox
 
 if TYPE_CHECKING:
     from app.widgets.qt_timeline import QtTimeline
@@ -28,7 +29,7 @@ MARGIN_PX = 4
 
 
 def _gain_spin() -> QtWidgets.QDoubleSpinBox:
-    spin = QtWidgets.QDoubleSpinBox(
+    spin = DoubleSpinBox(
         minimum=GAIN_RANGE_DB[0], maximum=GAIN_RANGE_DB[1], singleStep=0.5, decimals=1, suffix=" dB",
         toolTip="Track gain",
     )
