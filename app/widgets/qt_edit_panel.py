@@ -76,6 +76,7 @@ class QtEditPanel(QWidget):
                                 tip="Length of the image the model sees at once (5.12 s is Riffusion's 512 px)")
         shared = QGroupBox("All edits")
         form = QFormLayout(shared)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Window", self.window_spin)
         form.addRow("Mel bins", self.height_spin)
         form.addRow("Resynthesis", self.iterations_spin)
@@ -112,6 +113,7 @@ class QtEditPanel(QWidget):
     def _tab(self, task: AppTask, task_form: TaskForm) -> QWidget:
         page = QWidget()
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow docks: fields under labels
         for label, widget in task_form.rows:
             form.addRow(label, widget)
         help_label = QLabel(task.help)

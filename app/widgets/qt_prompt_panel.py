@@ -213,6 +213,9 @@ class QtPromptPanel(QWidget):
         self.message_label.hide()
 
         form = QFormLayout()
+        # In a narrow dock a row too wide beside its label (the seed row) goes under it instead
+        # of widening the dock, and so the window.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Prompt", prompt_column)
         form.addRow("Negative", self.negative_edit)
         form.addRow("Duration", self.duration_spin)

@@ -38,6 +38,7 @@ from app.plot_items.spectrogram_item import (
     SpectrogramImage,
     spectrogram_lut,
 )
+from app.widgets.flow_layout import FlowLayout
 from app.widgets.spin_boxes import SpinBox
 from app.widgets.timeline.edit_actions import EditActionsMixin
 from app.widgets.timeline.gestures import GesturesMixin, MaskGesture
@@ -198,10 +199,22 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self.snap_button = QtWidgets.QToolButton(text="Snap", checkable=True, checked=self._snap_enabled)
         self.snap_button.setToolTip("Snap clip edges to other clips, the playhead and the grid")
         self.snap_button.toggled.connect(self.set_snap_enabled)
-        toolbar = QtWidgets.QHBoxLayout()
+        # The view row wraps onto a second row in a narrow window instead of setting the window's
+        # minimum width (it alone held the centre at 540 px); each label stays with its field.
+        toolbar_row = QtWidgets.QWidget()
+        toolbar = FlowLayout(toolbar_row)
         toolbar.setContentsMargins(4, 2, 4, 2)
-        toolbar.addWidget(QtWidgets.QLabel("View:"))
-        toolbar.addWidget(self.mode_combo)
+
+        def labelled(text: str, field: QtWidgets.QWidget) -> QtWidgets.QWidget:
+            pair = QtWidgets.QWidget()
+            pair_layout = QtWidgets.QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.setSpacing(4)
+            pair_layout.addWidget(QtWidgets.QLabel(text, buddy=field))
+            pair_layout.addWidget(field)
+            return pair
+
+        toolbar.addWidget(labelled("View:", self.mode_combo))
         toolbar.addWidget(self.box_tool_button)
         toolbar.addWidget(self.snap_button)
         self.colormap_combo = QtWidgets.QComboBox(toolTip="Spectrogram colours")
@@ -217,11 +230,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         )
         self.range_spin.setValue(int(self._spectrogram_style[1]))
         self.range_spin.valueChanged.connect(lambda v: self.set_spectrogram_style(self._spectrogram_style[0], float(v)))
-        toolbar.addWidget(QtWidgets.QLabel("Colours:"))
-        toolbar.addWidget(self.colormap_combo)
-        toolbar.addWidget(QtWidgets.QLabel("Range:"))
-        toolbar.addWidget(self.range_spin)
-        toolbar.addStretch(1)
+        toolbar.addWidget(labelled("Colours:", self.colormap_combo))
+        toolbar.addWidget(labelled("Range:", self.range_spin))
         self._toolbar_layout = toolbar
         for widget in (self.mode_combo, self.box_tool_button, self.snap_button, self.colormap_combo):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -276,7 +286,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(toolbar)
+        layout.addWidget(toolbar_row)
         layout.addWidget(padded(self.ruler, self.header_width))
         layout.addWidget(self.lanes_scroll, 1)
         layout.addWidget(padded(self.scrollbar, self.header_width + AXIS_WIDTH_PX))

@@ -167,8 +167,10 @@ class QtTransport(QtWidgets.QWidget):
             act.setToolTip(tip if self.available else f"{tip}: {playback_off_message(self.unavailable_reason)}")
             act.setStatusTip("" if self.available else playback_off_message(self.unavailable_reason))
         self.device_combo.setEnabled(self.available)
-        # Without an output there is nothing to choose: the message takes the combo's room.
+        # Without an output there is nothing to choose or meter: the message takes their room
+        # (in a 960 px window it was cut to "Playb…").
         self.device_combo.setVisible(self.available)
+        self.meter.setVisible(self.available)
         sp = QtWidgets.QStyle.StandardPixmap
         icon = sp.SP_MediaPause if self.player.playing else sp.SP_MediaPlay
         self.play_action.setIcon(self.style().standardIcon(icon))

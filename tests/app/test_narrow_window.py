@@ -1,0 +1,103 @@
+"""The window on a small laptop screen: it narrows to 960 px (it stopped at 1108 px: the timeline's
+view row and the Prompt dock's seed row each held their width), the rows wrap instead, and the
+dock tabs keep their whole titles."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel, QTabBar
+
+from engine.audio.playback import Player
+from tests.engine.test_playback import FakeBackend
+
+SMALL_LAPTOP_WIDTH = 960
+
+
+def _settle(qtbot, window, width: int, height: int) -> None:
+    window.resize(width, height)
+    qtbot.waitUntil(lambda: window.width() == max(width, window.minimumSizeHint().width()))
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def _seed_label(panel):
+    return next(label for label in panel.findChildren(QLabel) if label.text() == "Seed")
+
+
+def _right_edge_in(widget, ancestor) -> int:
+    return widget.mapTo(ancestor, widget.rect().topRight()).x()
+
+
+def _top_in(widget, ancestor) -> int:
+    return widget.mapTo(ancestor, widget.rect().topLeft()).y()
+
+
+def test_the_window_narrows_to_a_small_laptop_width_with_every_control_in_view(qtbot, make_window, themed_app):
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))  # no audio output
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.minimumSizeHint().width() <= SMALL_LAPTOP_WIDTH  # was 1108 px
+    _settle(qtbot, window, SMALL_LAPTOP_WIDTH, 720)
+    assert window.width() <= SMALL_LAPTOP_WIDTH
+
+    timeline = window.timeline  # the view row wraps: every control inside the timeline
+    for control in (timeline.mode_combo, timeline.box_tool_button, timeline.snap_button,
+                    timeline.colormap_combo, timeline.range_spin):
+        assert control.isVisible() and _right_edge_in(control, timeline) < timeline.width()
+    assert _top_in(timeline.range_spin, timeline) >= _top_in(timeline.mode_combo, timeline) + timeline.mode_combo.height()
+
+    panel = window.prompt_panel  # the seed row goes under its label, whole
+    viewport = window.prompt_dock.widget().viewport()
+    for control in (panel.seed_edit, panel.seed_lock, panel.seed_dice, panel.steps_spin, panel.generate_button):
+        assert control.isVisible() and _right_edge_in(control, viewport) < viewport.width()
+    assert _top_in(panel.seed_edit, panel) > _top_in(_seed_label(panel), panel)
+
+    message = window.transport.message_label  # the transport bar still says why nothing plays
+    assert message.elided_text().startswith("Playback disabled: no")  # it was "Playb…"
+    assert message.toolTip() == "Playback disabled: no audio output device was found"  # whole on hover
+
+
+def test_dock_tabs_show_whole_titles_at_the_narrowest_width(qtbot, make_window, themed_app):
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    _settle(qtbot, window, 600, 720)  # as narrow as it goes
+    bars = [bar for bar in window.findChildren(QTabBar) if bar.parent() is window and bar.isVisible()]
+    titles = {bar.tabText(i) for bar in bars for i in range(bar.count())}
+    assert {"Prompt", "Sound Classes", "Edit", "Inspector", "History", "Pictures"} <= titles
+    for bar in bars:
+        whole = _whole_title_widths(window, bar)
+        for i in range(bar.count()):
+            title = bar.tabText(i)
+            assert bar.tabRect(i).width() >= whole[i], title  # not "Inspec…"
+            assert bar.tabRect(i).right() <= bar.width()
+            assert bar.tabToolTip(i) == title  # hovering names it in any case
+
+
+def _whole_title_widths(window, bar) -> list[int]:
+    """How wide each of ``bar``'s tabs is when nothing limits it (a tab bar of the window's,
+    styled as the dock tabs are, with the same titles and room enough)."""
+    probe = QTabBar(window)
+    probe.setShape(bar.shape())
+    probe.setElideMode(Qt.TextElideMode.ElideNone)
+    probe.setExpanding(False)
+    for i in range(bar.count()):
+        probe.addTab(bar.tabText(i))
+    probe.resize(2000, bar.height())
+    widths = [probe.tabRect(i).width() for i in range(probe.count())]
+    probe.deleteLater()
+    return widths
+
+
+def test_with_room_the_rows_stay_on_one_line(qtbot, make_window, themed_app):
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    _settle(qtbot, window, 1400, 860)
+    window.resizeDocks([window.prompt_dock], [350], Qt.Orientation.Horizontal)  # the dock's width at 1400 px
+    qtbot.waitUntil(lambda: window.prompt_dock.width() >= 345)
+    timeline, panel = window.timeline, window.prompt_panel
+    assert abs(_top_in(timeline.range_spin, timeline) - _top_in(timeline.mode_combo, timeline)) < 8  # one row
+    seed_label = _seed_label(panel)
+    assert abs(_top_in(panel.seed_edit, panel) - _top_in(seed_label, panel)) < seed_label.height()
+
