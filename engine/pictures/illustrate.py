@@ -2,8 +2,10 @@
 
 ``spec.model`` picks the path: a picture model (``builtin:pictures``, the shipped starter, or a
 folder written by ``train-pictures``; see :mod:`engine.pictures.model`) draws from the audio
-embedding; anything else is an SD 1.5-family image model from the store, prompted with the
-clip's AudioSet tags (:mod:`engine.pictures.zeroshot`). Picture ``i`` uses seed ``seed + i`` and
+embedding; an audio adapter folder (``train-pictures --base <SD model>``; see
+:mod:`engine.pictures.adapter`) puts the clip into its base SD model's prompt as pseudo-words;
+anything else is an SD 1.5-family image model from the store, prompted with the clip's AudioSet
+tags (:mod:`engine.pictures.zeroshot`). Picture ``i`` uses seed ``seed + i`` and
 carries a recipe that makes exactly it again.
 """
 
@@ -17,6 +19,10 @@ from typing import Any
 from engine.specs import Progress, TaskResult
 
 _BUILTIN_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+#: An audio adapter's placeholder and default prompt (engine.pictures.adapter; here torch-free for the specs).
+ADAPTER_PLACEHOLDER = "<audio>"
+ADAPTER_TEMPLATE = "a photo of <audio>"
+ADAPTER_CONFIG_FILE = "audio_adapter.json"
 _cache: dict[tuple[str, float], Any] = {}
 
 
@@ -38,6 +44,15 @@ def picture_model_dir(model: str) -> Path | None:
         return None
     folder = Path(text).expanduser()
     return folder if is_picture_model(folder) else None
+
+
+def adapter_dir(model: str) -> Path | None:
+    """The folder of an audio adapter named by ``model`` (a folder holding ``audio_adapter.json``), else None."""
+    text = str(model)
+    if text.startswith("builtin:"):
+        return None
+    folder = Path(text).expanduser()
+    return folder if (folder / ADAPTER_CONFIG_FILE).is_file() else None
 
 
 def portable_picture_model_id(folder: Path) -> str:
@@ -74,6 +89,11 @@ def variation_seed(seed: int, index: int) -> int:
 
 
 def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
+    adapter = adapter_dir(spec.model)
+    if adapter is not None:
+        from engine.pictures.adapter import run_adapter
+
+        return (yield from run_adapter(spec, ctx, adapter))
     folder = picture_model_dir(spec.model)
     if folder is None:
         from engine.pictures.zeroshot import run as run_zero_shot

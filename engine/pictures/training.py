@@ -1,5 +1,9 @@
 """The train-pictures task's runner: fine-tune a picture model on a user's (audio, picture) pairs.
 
+With an SD model as the base (not a picture model), it trains an AudioToken-style audio adapter
+into that model's text space instead (:func:`engine.pictures.adapter.run_training`), on the same
+pairs and videos.
+
 The folder may hold (audio, picture) pairs of the same name (``rain.wav`` + ``rain.png``), videos
 (:data:`engine.pictures.video.VIDEO_SUFFIXES`), cut into (audio window, frame) pairs by
 :func:`engine.pictures.video.cut_video`, or both. A file that gives no pair (a video without an
@@ -123,8 +127,10 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
 
     found = scan_folder(spec.pairs_dir)
     base = picture_model_dir(spec.base)
-    if base is None:
-        raise ValueError(f"'{spec.base}' is not a picture model (a folder with picture_model.json, or builtin:pictures).")
+    if base is None:  # an SD model: train an AudioToken-style adapter into its text space
+        from engine.pictures.adapter import run_training
+
+        return (yield from run_training(spec, ctx, found))
     model = load_picture_model(base)
     skipped = list(found.skipped)
     embedded, pictures, data, videos = [], [], [], []

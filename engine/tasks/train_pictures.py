@@ -3,6 +3,13 @@
     specdiff-cli train-pictures FOLDER -o OUT [--base builtin:pictures] [--steps 500] [--seed 0] [--every 1.0]
                                 [--checkpoint-every N] [--resume | --overwrite]
 
+With ``--base`` naming an SD 1.5-family model (a hub id in the cache or a folder) instead of a
+picture model, it trains an AudioToken-style audio adapter for it (:mod:`engine.pictures.adapter`:
+SD and the audio encoder of ``--audio-encoder`` frozen, an embedder turns the clip into
+``--tokens`` pseudo-words in place of ``<audio>`` in ``--template``; pictures at ``--size`` px):
+
+    specdiff-cli train-pictures FOLDER -o OUT --base runwayml/stable-diffusion-v1-5 [--size 512] [--batch 1]
+
 ``FOLDER`` holds sounds each beside a picture of the same name (``rain.wav`` + ``rain.png``),
 videos (mp4, mkv, webm, mov, avi: a frame every ``--every`` seconds with the 2.56 s of audio
 around it, :mod:`engine.pictures.video`), or both. The base model's audio encoder stays frozen;
@@ -19,6 +26,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from engine.pictures.illustrate import ADAPTER_PLACEHOLDER, ADAPTER_TEMPLATE
 from engine.specs import Progress, TaskResult, TrainingJob, check_int, check_range
 from engine.tasks import Needs, Task
 
@@ -34,6 +42,11 @@ class TrainPicturesJob(TrainingJob):
     learning_rate: float = 5e-4
     batch_size: int = 8
     frame_every_s: float = 1.0
+    # An SD base model (an audio adapter; engine.pictures.adapter): picture size, pseudo-words, prompt, encoder.
+    size: int = 512
+    tokens: int = 1
+    template: str = ADAPTER_TEMPLATE
+    audio_encoder: str = "builtin:pictures"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -42,6 +55,14 @@ class TrainPicturesJob(TrainingJob):
         check_range("learning_rate", self.learning_rate, 1e-7, 1e-1)
         check_int("batch_size", self.batch_size, 1, 256)
         check_range("frame_every_s", self.frame_every_s, 0.04, 3600.0)
+        check_int("size", self.size, 64, 1024)
+        if self.size % 8:
+            raise ValueError(f"`size` must be a multiple of 8, got {self.size}.")
+        check_int("tokens", self.tokens, 1, 8)
+        if not isinstance(self.template, str) or ADAPTER_PLACEHOLDER not in self.template:
+            raise ValueError(f"`template` must hold {ADAPTER_PLACEHOLDER} where the sound goes, got {self.template!r}.")
+        if not isinstance(self.audio_encoder, str) or not self.audio_encoder.strip():
+            raise ValueError("`audio_encoder` must name a picture model (builtin:pictures or a folder).")
 
     def describe(self) -> str:
         return "Train picture model"
@@ -58,7 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of sounds each with a picture of the same name (a.wav + a.png), and/or of videos "
                              "(mp4, mkv, webm, mov, avi) cut into frames with the audio around each")
     parser.add_argument("-o", "--output", required=True, help="folder for the trained picture model")
-    parser.add_argument("--base", default="builtin:pictures", help="picture model to start from (default: the starter)")
+    parser.add_argument("--base", default="builtin:pictures",
+                        help="picture model to start from (default: the starter), or an SD 1.5-family model (hub id "
+                             "in the cache, or folder): then an audio adapter for it is trained (SD stays frozen)")
     parser.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
     parser.add_argument("--batch", type=int, default=8, help="pairs per step (default 8)")
     parser.add_argument("--lr", type=float, default=5e-4, help="learning rate (default 5e-4)")
@@ -66,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=0, help="save a checkpoint every N steps")
     parser.add_argument("--every", type=float, default=1.0, metavar="SECONDS",
                         help="videos: take a frame (and the 2.56 s of audio around it) every SECONDS (default 1.0)")
+    parser.add_argument("--size", type=int, default=512, help="adapter: picture size in pixels (default 512)")
+    parser.add_argument("--tokens", type=int, default=1, help="adapter: pseudo-words per sound (default 1)")
+    parser.add_argument("--template", default=ADAPTER_TEMPLATE,
+                        help=f"adapter: the prompt trained on, {ADAPTER_PLACEHOLDER} where the sound goes "
+                             f"(default '{ADAPTER_TEMPLATE}')")
+    parser.add_argument("--audio-encoder", default="builtin:pictures",
+                        help="adapter: the picture model whose (frozen) audio encoder hears the sounds")
     parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUT")
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run in OUT even though it holds an earlier run's checkpoints (deletes them)")
@@ -76,7 +106,8 @@ def spec_from_args(args: argparse.Namespace, cli: Any) -> TrainPicturesJob:
 
     spec = cli.spec(TrainPicturesJob, pairs_dir=args.pairs_dir, output_dir=args.output, base=args.base,
                     num_steps=args.steps, batch_size=args.batch, learning_rate=args.lr, seed=args.seed,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume, frame_every_s=args.every)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume, frame_every_s=args.every,
+                    size=args.size, tokens=args.tokens, template=args.template, audio_encoder=args.audio_encoder)
     found = None if args.resume or args.overwrite else spec.latest_checkpoint()
     if found:  # a new run deletes them: a user who forgot --resume after Ctrl-C would lose the run (as train-lora)
         raise CliError(f"'{args.output}' holds checkpoints of an earlier run (the newest after step {found[0]}): pass "
@@ -89,9 +120,11 @@ def write_results(results: Any, args: argparse.Namespace, cli: Any) -> None:
         facts = result.recipe.facts
         losses = facts.get("loss_first_last")
         videos = facts.get("videos") or []
-        print(f"{args.output}  picture model trained on {facts.get('pairs')} pairs"
+        what = f"audio adapter for {facts.get('base')}" if facts.get("adapter") else "picture model"
+        print(f"{args.output}  {what} trained on {facts.get('pairs')} pairs"
               + (f" ({facts.get('pairs_from_videos')} cut from {len(videos)} videos)" if videos else "")
-              + (f"  loss {losses[0]:.4f} -> {losses[1]:.4f}" if losses else ""))
+              + (f"  loss {losses[0]:.4f} -> {losses[1]:.4f}" if losses else "")
+              + (f"  (fixed draws {fixed[0]:.4f} -> {fixed[1]:.4f})" if (fixed := facts.get("loss_fixed_draws")) else ""))
         for name, why in facts.get("skipped") or []:  # on stderr: stdout stays the one result line
             print(f"skipped {name}: {why}", file=sys.stderr)
 

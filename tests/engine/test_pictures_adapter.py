@@ -1,0 +1,240 @@
+"""The AudioToken-style adapter (issue 16 part 2, SD target): a clip -> pseudo-words in SD 1.5's text
+space, trained with SD frozen. Tiny random-weight SD components built from configs with SD's real
+geometry (tests/assets/tiny-sd: the VAE downsamples by 8, CLIP text encoder with 77 positions),
+loaded through the real store path with no network; the audio encoder is the shipped starter
+picture model's.
+
+A random tiny UNet barely reads its text (its cross-attention adds little to its residual
+stream: a perfect prompt would lower its loss by a fraction of a percent), so the tests use a copy
+of tiny-sd whose cross-attention output is scaled up 30 times: the text then matters as it does
+in a trained SD, and what the adapter learns shows in the loss and in the pictures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from assets.make_tiny_sd import TINY_SD_DIR
+from PIL import Image
+
+from engine.cli import main
+from engine.pictures.png import read_png_recipe
+
+RATE = 22050
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = ("--size", "64", "--batch", "2", "--lr", "1e-3", "--seed", "1", "--offline", "--device", "cpu")
+DRAW = ("--steps", "3", "--size", "64", "--offline", "--device", "cpu")
+
+
+def tone(hz: float = 440.0, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[None, :]
+
+
+def beat(seconds: float = 2.0) -> np.ndarray:
+    noise = np.random.default_rng(0).standard_normal(int(seconds * RATE))
+    return (0.3 * noise * (np.arange(noise.size) % 5000 < 800)).astype(np.float32)[None, :]
+
+
+def run_cli(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def sd_dir(tmp_path_factory) -> Path:
+    """tiny-sd with its UNet's cross-attention output (attn2.to_out) scaled up 30 times."""
+    import shutil
+
+    from diffusers import UNet2DConditionModel
+
+    folder = tmp_path_factory.mktemp("adapter") / "text-minded-tiny-sd"
+    shutil.copytree(TINY_SD_DIR, folder)
+    unet = UNet2DConditionModel.from_pretrained(TINY_SD_DIR, subfolder="unet")
+    with torch.no_grad():
+        for name, module in unet.named_modules():
+            if name.endswith("attn2.to_out.0"):
+                module.weight.mul_(30.0)
+                module.bias.mul_(30.0)
+    unet.save_pretrained(folder / "unet", safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory) -> Path:
+    """Two (sound, picture) pairs: a tone with a left-white picture, a beat with a bottom-blue one."""
+    folder = tmp_path_factory.mktemp("adapter") / "pairs"
+    folder.mkdir()
+    left, bottom = np.zeros((80, 64, 3), np.uint8), np.zeros((64, 64, 3), np.uint8)
+    left[:, :32], bottom[32:] = 255, (0, 0, 255)
+    for name, audio, picture in (("tone", tone(), left), ("beat", beat(), bottom)):
+        soundfile.write(folder / f"{name}.wav", audio.T, RATE)
+        Image.fromarray(picture).save(folder / f"{name}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(sd_dir, pairs, tmp_path_factory) -> Path:
+    """An adapter trained through `specdiff-cli train-pictures --base <SD folder>` (20 steps, a
+    checkpoint at 10)."""
+    out = tmp_path_factory.mktemp("adapter") / "mine"
+    status = main([str(a) for a in ("train-pictures", pairs, "-o", out, "--steps", "20", "--checkpoint-every", "10",
+                                    "-q", "--base", sd_dir, *TRAIN)])
+    assert status == 0
+    return out
+
+
+def sd_state(pipe) -> dict[str, torch.Tensor]:
+    return {f"{name}.{key}": value.clone() for name in ("unet", "vae", "text_encoder")
+            for key, value in getattr(pipe, name).state_dict().items()}
+
+
+def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, tmp_path):
+    """SD's UNet, VAE and text encoder stay bit-identical; the embedder learns; the denoising loss
+    at fixed draws goes down; the adapter saved and loaded back through `illustrate` draws exactly
+    the picture the trained adapter drew in memory."""
+    from engine.api import Engine, EngineSettings
+    from engine.models.loading import load_pipeline
+    from engine.models.store import ModelStore
+    from engine.pictures.adapter import SAMPLE_STEPS, AdapterCard, AdapterTrainer, save_adapter
+    from engine.pictures.illustrate import picture_model_dir
+    from engine.pictures.model import load_picture_model, prepare_clip
+    from engine.pictures.video import square_picture
+    from engine.tasks.illustrate import IllustrateJob
+    from engine.tasks.train_pictures import TrainPicturesJob
+    from engine.training.train_pictures import embeddings_of, mels_of
+
+    store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
+    loaded = load_pipeline(store.resolve(str(sd_dir)))
+    encoder = load_picture_model(picture_model_dir("builtin:pictures"))
+    clips = np.stack([prepare_clip(tone(), RATE), prepare_clip(beat(), RATE)])
+    pictures = [square_picture(np.asarray(Image.open(pairs / f"{name}.png").convert("RGB")), 64)
+                for name in ("tone", "beat")]
+    spec = TrainPicturesJob(pairs_dir=str(pairs), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
+                            num_steps=30, batch_size=2, learning_rate=1e-3, seed=1)
+    trainer = AdapterTrainer(spec, loaded, encoder, embeddings_of(encoder, mels_of(clips)), pictures)
+    sd_before = sd_state(loaded.pipeline)
+    embedder_before = {k: v.clone() for k, v in trainer.embedder.state_dict().items()}
+    before = trainer.evaluate()
+    for _ in range(30):
+        trainer.train_step()
+    after = trainer.evaluate()
+    assert after < before * 0.99, (before, after)  # 1.6% lower here, at the same draws
+    sd_after = sd_state(loaded.pipeline)
+    assert sd_after.keys() == sd_before.keys()
+    assert all(torch.equal(sd_before[k], sd_after[k]) for k in sd_before)
+    changed = [k for k, v in trainer.embedder.state_dict().items() if not torch.equal(v, embedder_before[k])]
+    assert {"fc1.weight", "fc2.weight"} <= set(changed) and "init" not in changed
+    assert all(not p.requires_grad for name in ("unet", "vae", "text_encoder")
+               for p in getattr(loaded.pipeline, name).parameters())
+
+    in_memory = trainer.draw(0)
+    folder = save_adapter(trainer.adapter, tmp_path / "saved", AdapterCard(base_model=str(sd_dir)))
+    with Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path / "hub"))) as engine:
+        drawn = engine.run(IllustrateJob(audio=tone(), sample_rate_hz=RATE, model=str(folder), seed=0, style="",
+                                         num_inference_steps=SAMPLE_STEPS, guidance_scale=7.5, scheduler="ddim",
+                                         width=64, height=64))[0]
+    assert np.array_equal(np.asarray(drawn.pictures[0]), in_memory)
+
+
+def test_train_pictures_with_an_sd_base_writes_an_adapter_folder(sd_dir, adapter_dir):
+    folder = adapter_dir
+    data = json.loads((folder / "audio_adapter.json").read_text())
+    card, config = data["card"], data["config"]
+    assert data["format"] == "specdiff-audio-adapter"
+    assert card["base_model"] == str(sd_dir.resolve()) and card["audio_encoder"] == "builtin:pictures"
+    assert config["tokens"] == 1 and config["template"] == "a photo of <audio>" and config["token_dim"] == 32
+    training = card["training"]
+    assert (training["steps"], training["size"], training["batch_size"], training["pairs"]) == (20, 64, 2, 2)
+    before, after = training["loss_fixed_draws_before_after"]
+    assert after < before
+    assert (folder / "adapter.safetensors").stat().st_size < 2_000_000  # the embedder and the small encoder only
+    assert (folder / "checkpoints" / "step-00000010" / "state.pt").is_file()
+    assert "illustrate" in (folder / "README.md").read_text()
+
+
+def test_the_adapters_pictures_change_with_the_sound(sd_dir, adapter_dir, capsys, tmp_path):
+    folder = adapter_dir
+    pictures = {}
+    for name, audio in (("tone", tone()), ("beat", beat()), ("tone2", tone())):
+        soundfile.write(tmp_path / f"{name}.wav", audio.T, RATE)
+        status, out, err = run_cli(capsys, "illustrate", tmp_path / f"{name}.wav", "-o", tmp_path / f"{name}.png",
+                                   "--model", folder, "--seed", "4", "--style", "", *DRAW)
+        assert status == 0, err
+        assert "prompt: a photo of <audio>" in out
+        pictures[name] = np.asarray(Image.open(tmp_path / f"{name}.png"), dtype=np.int16)
+    assert np.array_equal(pictures["tone"], pictures["tone2"])
+    assert np.abs(pictures["tone"] - pictures["beat"]).mean() > 0.5  # same seed, another sound: another picture
+    recipe = read_png_recipe(tmp_path / "beat.png")
+    assert (recipe.task, recipe.seed, recipe.model_id) == ("illustrate", 4, str(folder))
+    assert recipe.facts["path"] == "adapter" and recipe.facts["base_model"] == str(sd_dir.resolve())
+    status, _, err = run_cli(capsys, "regenerate", tmp_path / "beat.png", "-o", tmp_path / "again.png", "--offline",
+                             "--device", "cpu")
+    assert status == 0, err
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "beat.png").read_bytes()
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(sd_dir, adapter_dir, pairs, capsys, tmp_path):
+    folder = adapter_dir
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(folder / "checkpoints" / "step-00000010", resumed / "checkpoints" / "step-00000010")
+    status, out, err = run_cli(capsys, "train-pictures", pairs, "-o", resumed, "--steps", "20", "--resume",
+                               "--checkpoint-every", "10", "-q", "--base", sd_dir, *TRAIN)
+    assert status == 0, err
+    assert (resumed / "adapter.safetensors").read_bytes() == (folder / "adapter.safetensors").read_bytes()
+
+
+def test_bad_input_gives_one_clear_line(adapter_dir, pairs, capsys, tmp_path):
+    folder = adapter_dir
+    silent = tmp_path / "silent.wav"
+    soundfile.write(silent, np.zeros(RATE * 2, np.float32), RATE)
+    status, _, err = run_cli(capsys, "illustrate", silent, "-o", tmp_path / "p.png", "--model", folder, *DRAW)
+    assert status == 1 and "silent" in err and len(err.strip().splitlines()) == 1
+    short = tmp_path / "short.wav"
+    soundfile.write(short, tone(seconds=0.1).T, RATE)
+    status, _, err = run_cli(capsys, "illustrate", short, "-o", tmp_path / "p.png", "--model", folder, *DRAW)
+    assert status == 1 and "at least 0.25 s" in err and len(err.strip().splitlines()) == 1
+    # The base model: not downloaded (offline), or a folder that is gone.
+    status, _, err = run_cli(capsys, "train-pictures", pairs, "-o", tmp_path / "x", "--steps", "2",
+                             *TRAIN, "--base", "someone/an-sd-model", "--cache-dir", tmp_path / "hub")
+    assert status == 1 and "'someone/an-sd-model' is not downloaded" in err and len(err.strip().splitlines()) == 1
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("audio_adapter.json", "adapter.safetensors"):
+        (moved / name).write_bytes((folder / name).read_bytes())
+    data = json.loads((moved / "audio_adapter.json").read_text())
+    data["card"]["base_model"] = str(tmp_path / "sd-that-was-deleted")
+    (moved / "audio_adapter.json").write_text(json.dumps(data))
+    status, _, err = run_cli(capsys, "illustrate", pairs / "tone.wav", "-o", tmp_path / "p.png", "--model", moved, *DRAW)
+    assert status == 1 and "sd-that-was-deleted" in err and len(err.strip().splitlines()) == 1
+    status, _, err = run_cli(capsys, "train-pictures", pairs, "-o", tmp_path / "y", "--base", TINY_SD_DIR, *TRAIN,
+                             "--template", "a photo")
+    assert status == 2 and "<audio>" in err
+
+
+def test_adapter_bench_times_training_and_sampling_against_the_plain_pipeline_on_a_cpu():
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pictures_adapter.py"), "--device", "cpu",
+                           "--geometry", "tiny", "--size", "64", "--steps", "2", "--train-steps", "2", "--pictures", "1"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out, number = proc.stdout, r"[0-9]+(?:\.[0-9]+)?"
+    training = re.search(rf"^  ours, adapter training: ({number}) steps/s", out, re.M)
+    ours = re.search(rf"^  ours, illustrate with the adapter: ({number}) s per picture", out, re.M)
+    reference = re.search(rf"^  reference, diffusers pipeline: ({number}) s per picture", out, re.M)
+    ratio = re.search(rf"^  ratio ours / reference: time ({number})", out, re.M)
+    assert training and ours and reference and ratio, out
+    assert min(float(m.group(1)) for m in (training, ours, reference, ratio)) > 0
+    assert "peak GPU memory: not measured" in out and "GiB" not in out
