@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The GPU measurements of issues 13 (part 8: SD 1.5-sized LoRA at 512 px, batch 1, steps/s and
 # peak GPU memory against diffusers' reference; target <= 8 GB) and 16 (part 6: SD 1.5 at 512 px,
-# time per zero-shot picture against a plain diffusers pipeline), in one command on a lent GPU.
+# time per zero-shot picture against a plain diffusers pipeline; part 2's audio adapter: training
+# steps/s and time per picture against the plain pipeline), in one command on a lent GPU.
 #
 # 1. Here, once, with network (fetches the wheels the device image lacks into .whl/, which git
 #    ignores through .git/info/exclude; about 9 MB):
 #        scripts/device_check.sh prepare
 # 2. On the device machine (the `run` device tool; no network there), from the same checkout:
 #        command: bash scripts/device_check.sh     carry: [".whl"]     timeout_s: 540
-#    It installs the wheels into /tmp/site, checks the imports, then runs bench/bench_lora_gpu.py
-#    and bench/bench_pictures_gpu.py at SD 1.5's geometry (random weights, 512 px) with modest step
-#    counts, each under its own time limit, and writes env.txt, lora_gpu.log and pictures_gpu.log
-#    under $OUT (the figures are at the end of each log). Expected: a few minutes on an H100.
+#    It installs the wheels into /tmp/site, checks the imports, then runs bench/bench_lora_gpu.py,
+#    bench/bench_pictures_gpu.py and bench/bench_pictures_adapter.py at SD 1.5's geometry (random
+#    weights, 512 px) with modest step counts, each under its own time limit, and writes env.txt,
+#    lora_gpu.log, pictures_gpu.log and adapter_gpu.log under $OUT (the figures are at the end of
+#    each log). Expected: a few minutes on an H100 (the adapter bench last: the first two finish
+#    even if the call's time runs out during it).
 #
-# Environment: LORA_STEPS (30), PICTURE_STEPS (30), PICTURES (3), BENCH_LIMIT_S (230 per bench).
+# Environment: LORA_STEPS (30), PICTURE_STEPS (30), PICTURES (3), BENCH_LIMIT_S (230 per bench),
+# ADAPTER_TRAIN_STEPS (20), ADAPTER_LIMIT_S (120).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +65,7 @@ for name in ("torch", "diffusers", "transformers", "peft", "accelerate", "huggin
     except m.PackageNotFoundError:
         print(name, "missing")
 import torch, diffusers, peft, soundfile  # noqa: E401,F401
-import engine.api, engine.training.lora  # noqa: E401,F401
+import engine.api, engine.training.lora, engine.pictures.adapter  # noqa: E401,F401
 print("cuda:", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 EOF
 } 2>&1 | tee "$OUT/env.txt"
@@ -69,10 +73,12 @@ EOF
 
 limit=${BENCH_LIMIT_S:-230}
 status=0
-# The random-weight SD 1.5 folder is built once (on the CPU, about 2 GB in fp16) and used by both.
+# The random-weight SD 1.5 folder is built once (on the CPU, about 2 GB in fp16) and used by all three.
 shared=(--geometry sd15 --size 512 --model-folder /tmp/sd15-random)
 timeout "$limit" python3 bench/bench_lora_gpu.py "${shared[@]}" --steps "${LORA_STEPS:-30}" \
     2>&1 | tee "$OUT/lora_gpu.log" || status=1
 timeout "$limit" python3 bench/bench_pictures_gpu.py "${shared[@]}" --steps "${PICTURE_STEPS:-30}" \
     --pictures "${PICTURES:-3}" 2>&1 | tee "$OUT/pictures_gpu.log" || status=1
+timeout "${ADAPTER_LIMIT_S:-120}" python3 bench/bench_pictures_adapter.py "${shared[@]}" --steps "${PICTURE_STEPS:-30}" \
+    --pictures "${PICTURES:-3}" --train-steps "${ADAPTER_TRAIN_STEPS:-20}" 2>&1 | tee "$OUT/adapter_gpu.log" || status=1
 exit $status

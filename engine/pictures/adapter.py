@@ -169,7 +169,7 @@ def tokens_in(text_encoder: Any, slots: Sequence[int], audio_tokens: torch.Tenso
     def hook(_module: Any, _args: Any, output: torch.Tensor) -> torch.Tensor:
         out = output.clone()
         for start in range(0, len(slots), per_slot):
-            out[:, list(slots[start : start + per_slot])] = audio_tokens.to(out.dtype)
+            out[:, list(slots[start : start + per_slot])] = audio_tokens.to(device=out.device, dtype=out.dtype)
         return out
 
     handle = module.register_forward_hook(hook)

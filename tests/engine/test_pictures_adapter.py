@@ -183,6 +183,23 @@ def test_the_adapters_pictures_change_with_the_sound(sd_dir, adapter_dir, capsys
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "beat.png").read_bytes()
 
 
+def test_the_picture_tabs_settings_draw_with_an_adapter_folder(adapter_dir, tmp_path):
+    """What the app's Picture tab sends for a typed folder (its words, empty style and tagger left
+    to the engine's defaults, a size, several pictures) draws with the adapter."""
+    from engine.api import Engine, EngineSettings, task
+
+    folder = adapter_dir
+    values = {"model": str(folder), "prompt": "at night", "width": 64, "height": 64, "num_variations": 2, "seed": 7,
+              "num_inference_steps": 3, "guidance_scale": None}
+    with Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path / "hub"))) as engine:
+        results = engine.run(task("illustrate").spec(audio=tone(), sample_rate_hz=RATE, **values))
+    assert len(results) == 2 and results[0].recipe.seed == 7 and results[1].recipe.seed != 7
+    facts = results[0].recipe.facts
+    assert facts["prompt"] == "a photo of <audio>, at night, concept art, detailed, soft light"
+    assert facts["guidance"] == 7.5 and results[0].pictures[0].size == (64, 64)
+    assert not np.array_equal(np.asarray(results[0].pictures[0]), np.asarray(results[1].pictures[0]))
+
+
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(sd_dir, adapter_dir, pairs, capsys, tmp_path):
     folder = adapter_dir
     resumed = tmp_path / "resumed"
