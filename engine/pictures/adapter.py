@@ -443,10 +443,13 @@ def _read_data(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, _Da
 
 class AdapterTrainer:
     """One run's state: the frozen SD components, the cached latents and audio embeddings, the
-    embedder and its optimizer, the generator every random draw comes from (on the CPU)."""
+    embedder and its optimizer, the generator every random draw comes from (on the CPU).
+
+    ``gradient_checkpointing`` (None: on a GPU) recomputes the frozen UNet's activations in the
+    backward pass instead of keeping them: the same gradients in far less memory."""
 
     def __init__(self, spec: Any, loaded: Any, encoder_model: Any, embeddings: torch.Tensor,
-                 pictures: list[np.ndarray]) -> None:
+                 pictures: list[np.ndarray], *, gradient_checkpointing: bool | None = None) -> None:
         from diffusers import DDPMScheduler
 
         from engine.pipelines.sampling import image_to_tensor
@@ -486,7 +489,9 @@ class AdapterTrainer:
         self.mean, self.std = torch.cat(means), torch.cat(stds)
         self.optimizer = torch.optim.AdamW(self.embedder.parameters(), lr=spec.learning_rate, weight_decay=1e-2)
         self.scaler = torch.amp.GradScaler("cuda") if self.device.type == "cuda" and self.dtype == torch.float16 else None
-        if self.device.type == "cuda":  # activations of the frozen UNet are recomputed in the backward pass
+        if gradient_checkpointing is None:
+            gradient_checkpointing = self.device.type == "cuda"
+        if gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
             pipe.unet.train()
         self.generator = torch.Generator("cpu").manual_seed(seed)

@@ -146,6 +146,34 @@ def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, t
     assert np.array_equal(np.asarray(drawn.pictures[0]), in_memory)
 
 
+def test_gradient_checkpointing_trains_the_same_embedder(sd_dir, pairs, tmp_path):
+    """The GPU path recomputes the frozen UNet's activations in the backward pass (checked here on
+    the CPU): the losses and the embedder come out as without it."""
+    from engine.models.loading import load_pipeline
+    from engine.models.store import ModelStore
+    from engine.pictures.adapter import AdapterTrainer
+    from engine.pictures.illustrate import picture_model_dir
+    from engine.pictures.model import load_picture_model
+    from engine.tasks.train_pictures import TrainPicturesJob
+
+    store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
+    encoder = load_picture_model(picture_model_dir("builtin:pictures"))
+    spec = TrainPicturesJob(pairs_dir=str(pairs), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
+                            num_steps=3, batch_size=2, learning_rate=1e-3, seed=1)
+    runs = []
+    for checkpointing in (False, True):
+        loaded = load_pipeline(store.resolve(str(sd_dir)))
+        trainer = AdapterTrainer(spec, loaded, encoder, torch.randn(2, 128, generator=torch.Generator().manual_seed(0)),
+                                 [np.full((64, 64, 3), 200, np.uint8), np.zeros((64, 64, 3), np.uint8)],
+                                 gradient_checkpointing=checkpointing)
+        assert loaded.pipeline.unet.is_gradient_checkpointing == checkpointing
+        runs.append(([trainer.train_step() for _ in range(3)], trainer.embedder.state_dict()))
+    (plain, plain_state), (checked, checked_state) = runs
+    assert np.allclose(plain, checked, rtol=1e-5, atol=0)
+    assert all(torch.allclose(plain_state[k], checked_state[k], rtol=1e-4, atol=1e-7) for k in plain_state)
+    assert not torch.equal(plain_state["fc2.weight"], torch.zeros_like(plain_state["fc2.weight"]))
+
+
 def test_train_pictures_with_an_sd_base_writes_an_adapter_folder(sd_dir, adapter_dir):
     folder = adapter_dir
     data = json.loads((folder / "audio_adapter.json").read_text())
