@@ -315,9 +315,14 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         self._preparing.remove(plan)
         self._fail(plan.kind, str(exc) or type(exc).__name__)
 
+    def _title(self, kind: str) -> str:
+        """What the user knows an edit as: its toolbar button and Edit dock tab ("Picture", not
+        the task's name "illustrate"; "Vocoder", not "vocode")."""
+        return getattr(self.tasks.get(kind), "title", kind.capitalize())
+
     def _fail(self, kind: str, message: str) -> None:
         self._update_running()
-        self._show(f"{kind.capitalize()}: {message}")
+        self._show(f"{self._title(kind)}: {message}")
         self.edit_failed.emit(kind, message)
 
     def _update_running(self) -> None:
@@ -326,6 +331,9 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
 
     def cancel_edits(self) -> None:
         """Cancel every edit being prepared or run; the project stays as it is."""
+        if not self._preparing and not self._plans:
+            self._show("No edit is running; nothing to cancel.")
+            return
         for plan in self._preparing:
             plan.cancelled = True
         for job_id in list(self._plans):
@@ -340,7 +348,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         plan = self._plans.pop(job_id, None)
         if plan is not None:
             self._update_running()
-            self._show(f"{plan.kind.capitalize()} cancelled; nothing changed.")
+            self._show(f"{self._title(plan.kind)} cancelled; nothing changed.")
             self.edit_cancelled.emit(plan.kind)
 
     def _on_job_finished(self, job_id: int, result: Any) -> None:
@@ -370,7 +378,7 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         holds other words than the edit used, which prompt it was and where an edit's prompt goes
         (typing in the Prompt panel and pressing Inpaint silently used the clip's own prompt, or
         none for an imported clip)."""
-        done = f"{plan.kind.capitalize()} done."
+        done = f"{self._title(plan.kind)} done."
         form = self.edit_panel.forms.get(plan.kind)
         panel = getattr(getattr(self.window, "prompt_panel", None), "prompt_edit", None)
         if plan.clip_id is None or not hasattr(form, "prompt") or panel is None or plan.extra.get("typed_prompt"):
@@ -379,8 +387,8 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         if not wanted or wanted == used:
             return done
         with_what = f"with the prompt {used!r}" if used else "without a prompt (the clip has none of its own)"
-        tab = getattr(self.tasks.get(plan.kind), "title", plan.kind.capitalize())
-        return (f"{plan.kind.capitalize()} done {with_what}. The Prompt panel's text is for new clips: for "
+        tab = self._title(plan.kind)
+        return (f"{tab} done {with_what}. The Prompt panel's text is for new clips: for "
                 f"{wanted!r}, type it in the Edit dock's {tab} tab.")
 
     def _clip_unchanged(self, plan: Plan) -> bool:

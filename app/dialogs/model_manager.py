@@ -96,7 +96,10 @@ class ModelManagerDialog(QDialog):
     models_changed = Signal()
     engine_settings_changed = Signal(object)
 
-    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, client: EngineClient, settings: AppSettings, parent: QWidget | None = None,
+                 listing: ModelListing | None = None) -> None:
+        """``listing``: the latest listing the caller has, shown at once (a fresh one can take
+        seconds on a busy machine; the table stood empty until then)."""
         super().__init__(parent)
         self.setWindowTitle("Model Manager")
         self.resize(820, 560)
@@ -199,6 +202,8 @@ class ModelManagerDialog(QDialog):
         client.model_deleted.connect(self._on_client_model_deleted)
         client.task_failed.connect(self._on_client_task_failed)
         self._update_buttons()
+        if listing is not None:
+            self._on_client_models_listed(listing)
 
     # -- listing -----------------------------------------------------------------------------
 
@@ -286,7 +291,7 @@ class ModelManagerDialog(QDialog):
         )
         self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
         self.default_button.setEnabled(entry is not None and entry.is_pipeline and entry.model_id != self.default_model())
-        self.description.setText(entry.description if entry else "")
+        self.description.setText(entry.description if entry else ("" if self.listing else "Reading the model list…"))
         card = model_card_html(entry.model_id) if entry is not None and entry.is_pipeline else ""
         if card != self._card:  # unchanged: keep where the user scrolled to
             self._card = card
@@ -334,7 +339,9 @@ class ModelManagerDialog(QDialog):
 
     def _on_repo_clicked(self) -> None:
         text = self.repo_edit.text().strip()
-        if text and self.download(text) is not None:
+        if not text:
+            self._show("Type a Hugging Face repo id first, for example riffusion/riffusion-model-v1.")
+        elif self.download(text) is not None:
             self.repo_edit.clear()
 
     def _on_cancel_clicked(self) -> None:

@@ -155,6 +155,7 @@ class QtInspector(QWidget):
         self.regenerate_button = QPushButton("Regenerate")
         self.regenerate_button.setToolTip(REGENERATE_TIP)
         self.copy_seed_button = QPushButton("Copy seed")
+        self.copy_seed_button.setToolTip("Copy the recipe's seed, to use it again in the prompt panel")
         self.copy_recipe_button = QPushButton("Copy recipe")
         self.copy_recipe_button.setToolTip("Copy the whole recipe as JSON (for a bug report, a script or specdiff-cli)")
         self.use_settings_button = QPushButton("Use these settings")
@@ -315,10 +316,15 @@ class QtInspector(QWidget):
                                                      "LoRAs": "\n".join(p for p, _ in recipe.loras)})
         has_recipe = recipe is not None
         self.recipe_title.setVisible(has_recipe)
-        self.copy_seed_button.setEnabled(has_recipe)
-        self.copy_recipe_button.setEnabled(has_recipe)
-        self.use_settings_button.setEnabled(has_recipe)
-        blocker = self.regenerate_blocker(recipe) if has_recipe else "No recipe: this clip was not generated."
+        # A greyed button says why when hovered: nothing selected, or a clip without a recipe.
+        why_not = ("Select a clip first (its recipe shows here)" if clip is None
+                   else "No recipe: this clip was not generated (imported or recorded).")
+        for button in (self.copy_seed_button, self.copy_recipe_button, self.use_settings_button):
+            tip = button.property("enabledTip") or button.toolTip()
+            button.setProperty("enabledTip", tip)
+            button.setEnabled(has_recipe)
+            button.setToolTip(tip if has_recipe else why_not)
+        blocker = self.regenerate_blocker(recipe) if has_recipe else why_not
         self.regenerate_button.setEnabled(blocker is None)
         self.regenerate_button.setToolTip(blocker or REGENERATE_TIP)
 

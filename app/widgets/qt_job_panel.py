@@ -309,4 +309,9 @@ class QtJobPanel(QWidget):
         active = any(not r.is_done for r in self.rows.values())
         self.clear_button.setEnabled(done)
         self.cancel_all_button.setEnabled(active)
+        # Greyed, they say why when hovered.
+        self.clear_button.setToolTip("Remove finished, failed and cancelled jobs from the list" if done
+                                     else "No finished jobs to clear")
+        self.cancel_all_button.setToolTip("Cancel every queued and running job" if active
+                                          else "No job is queued or running")
         self.empty_label.setVisible(not self.rows)

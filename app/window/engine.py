@@ -73,7 +73,9 @@ class EngineMixin:
     def unload_models(self) -> None:
         from engine.api import UnloadModelsJob
 
-        self.client.submit(UnloadModelsJob())
+        handle = self.client.submit(UnloadModelsJob())
+        # Said when done (it gave no sign at all: nothing loaded, or memory freed, looked the same).
+        handle.finished.connect(lambda *_: self.show_message("Models unloaded: their memory is free again."))
 
     def open_model_manager(self, *_: Any, select: str = "") -> None:
         """Show the model manager (one per window), with model ``select`` selected if given."""
@@ -81,7 +83,7 @@ class EngineMixin:
 
         dialog = getattr(self, "model_manager", None)
         if dialog is None:
-            dialog = ModelManagerDialog(self.client, self.settings, self)
+            dialog = ModelManagerDialog(self.client, self.settings, self, listing=self.model_listing)
             dialog.models_changed.connect(self.refresh_models)
             dialog.engine_settings_changed.connect(self.apply_engine_settings)
             self.model_manager = dialog

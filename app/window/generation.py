@@ -146,7 +146,9 @@ class GenerationMixin:
             from engine.audioset import model_classes
             from engine.models.catalog import model_hints, task_caution
 
-            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"), model_classes(value))
+            # No model picked yet (the list still loading): "Pick a model first", not " is a general model".
+            classes = model_classes(value) if str(value or "").strip() else None
+            self.class_browser.follow_model(model_hints(value), task_caution(value, "sound_classes"), classes)
 
     def generate(self, spec: JobSpec) -> int | None:
         """Submit a generation; its clips land at the current playhead on the selected track.

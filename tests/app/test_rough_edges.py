@@ -1,0 +1,88 @@
+"""Rough edges of a first hour with the app: greyed buttons that did not say why, controls that did
+nothing visible, messages naming an edit by its internal name."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.model.commands import AddClip
+from app.model.project import Clip, Selection
+
+
+def _select_imported_clip(window) -> Clip:
+    clip = Clip(audio=np.zeros((1, 8000), np.float32), sample_rate_hz=8000, name="field recording")
+    track = window.project.tracks[0]
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    window.project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=track.id))
+    return clip
+
+
+def test_greyed_inspector_and_jobs_buttons_say_why(qtbot, window):
+    inspector = window.inspector
+    greyed = (inspector.copy_seed_button, inspector.copy_recipe_button, inspector.use_settings_button,
+              inspector.regenerate_button)
+    for button in greyed:  # nothing selected: not "this clip was not generated"
+        assert not button.isEnabled() and button.toolTip().startswith("Select a clip first"), button.text()
+    _select_imported_clip(window)
+    qtbot.waitUntil(lambda: inspector.clip is not None)
+    for button in greyed:
+        assert not button.isEnabled() and button.toolTip().startswith("No recipe: this clip was not generated")
+
+    jobs = window.job_panel  # an empty list: both greyed, both say why
+    assert not jobs.clear_button.isEnabled() and jobs.clear_button.toolTip() == "No finished jobs to clear"
+    assert not jobs.cancel_all_button.isEnabled()
+    assert jobs.cancel_all_button.toolTip() == "No job is queued or running"
+
+
+def test_the_classes_filter_before_a_model_is_picked_asks_for_one(window):
+    """With the model list still loading (no model yet) the filter's tooltip read
+    " is a general model: its card lists no classes…", the model's name missing."""
+    window.generation.set(model="someone/some-model")
+    window.generation.set(model="")
+    check = window.class_browser.known_only_check
+    assert not check.isEnabled() and check.toolTip() == "Pick a model in the prompt panel first"
+
+
+def test_cancel_edits_with_nothing_running_says_so(window):
+    window.edit_tools.actions["cancel_edits"].trigger()
+    assert window.statusBar().currentMessage() == "No edit is running; nothing to cancel."
+
+
+def test_edit_messages_name_the_button_the_user_pressed(window):
+    """Picture from Audio said "Illustrate: …" and Re-vocode "Vocode: …" (the tasks' internal
+    names); the messages now start with the toolbar button's and Edit tab's name."""
+    actions = window.edit_tools.actions
+    for name, title in (("illustrate", "Picture"), ("vocode", "Vocoder"), ("inpaint", "Inpaint")):
+        button_text = actions[name].iconText()
+        assert button_text == title
+        actions[name].trigger()
+        assert window.statusBar().currentMessage() == f"{title}: Select a clip first (click it on the timeline)."
+
+
+def test_unload_models_says_when_it_is_done(qtbot, window):
+    window.statusBar().clearMessage()
+    window.unload_action.trigger()
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "Models unloaded: their memory is free again.",
+                    timeout=30000)
+
+
+def test_the_model_manager_shows_the_models_at_once_and_says_what_it_waits_for(qtbot, window):
+    """It stood empty for seconds on a busy machine (its own listing still on the way), and
+    Download repo with an empty field did nothing."""
+    from app.dialogs.model_manager import ModelManagerDialog
+
+    alone = ModelManagerDialog(window.client, window.settings, window)  # no listing yet
+    qtbot.addWidget(alone)
+    assert alone.table.rowCount() == 0 and alone.description.text() == "Reading the model list…"
+
+    qtbot.waitUntil(lambda: window.model_listing is not None, timeout=30000)
+    window.open_model_manager()
+    dialog = window.model_manager
+    assert dialog.table.rowCount() == len(window.model_listing.entries) > 0  # before its own listing arrives
+    assert dialog.description.text() != "Reading the model list…"
+
+    dialog.repo_edit.clear()
+    dialog.repo_button.click()
+    assert dialog.message.isVisibleTo(dialog)
+    assert dialog.message.text().startswith("Type a Hugging Face repo id first")
+    dialog.close()
