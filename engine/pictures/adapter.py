@@ -3,8 +3,10 @@
 Issue 16, part 2's second target. SD 1.5 (UNet, VAE, text encoder, tokenizer) stays frozen; only a
 small embedder is trained:
 
-    clip -> audio encoder (frozen: the picture model's, :class:`engine.pictures.model.AudioEncoder`)
-         -> 128-d embedding -> embedder MLP (layer norm, Linear, GELU, Linear) -> ``tokens`` vectors
+    clip -> audio encoder (frozen: the picture model's, :class:`engine.pictures.model.AudioEncoder`,
+            on the loudest 2.56 s; or CLAP's audio tower, ``laion/clap-htsat-unfused``, on the loudest
+            10 s, where it is in the cache or a folder)
+         -> embedding -> embedder MLP (layer norm, Linear, GELU, Linear) -> ``tokens`` vectors
          -> they replace the placeholder ``<audio>`` of a prompt such as "a photo of <audio>" in the
             text encoder's INPUT embeddings (a forward hook on its token embedding) -> SD's UNet.
 
@@ -19,8 +21,9 @@ knows it, so no condition dropout is needed while training.
 
 An adapter folder holds ``audio_adapter.json`` (format, config, card: the base SD model id and the
 revision it was trained on, the audio encoder it came from, tokens, template, training settings and
-losses), ``adapter.safetensors`` (the embedder's weights and a copy of the frozen audio encoder's,
-so a retrained encoder elsewhere never changes what the adapter hears) and ``README.md``.
+losses), ``adapter.safetensors`` (the embedder's weights and a copy of the frozen picture-model
+encoder's, so a retrained encoder elsewhere never changes what the adapter hears; CLAP, 600 MB, is
+named, not copied, and found in the cache or its folder when the adapter loads) and ``README.md``.
 ``specdiff-cli train-pictures DATA -o OUT --base <SD model>`` trains one and ``specdiff-cli
 illustrate IN.wav --model OUT`` draws with it (:mod:`engine.pictures.illustrate`). Sampling runs the
 engine's denoising loop with ``prompt_embeds`` / ``negative_prompt_embeds`` (what
@@ -42,6 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.models.errors import ModelError, ModelNotDownloadedError
 from engine.pictures.illustrate import ADAPTER_CONFIG_FILE as CONFIG_FILE
 from engine.pictures.illustrate import ADAPTER_PLACEHOLDER as PLACEHOLDER
 from engine.pictures.illustrate import ADAPTER_TEMPLATE as TEMPLATE
@@ -52,6 +56,11 @@ FORMAT = "specdiff-audio-adapter"
 INIT_WORD = "sound"
 DEFAULT_ENCODER = "builtin:pictures"
 DEFAULT_SIZE = 512
+#: CLAP's audio tower hears 10 s at 48 kHz (transformers' ClapFeatureExtractor; a clip of exactly
+#: that length is neither padded nor cut at random).
+CLAP_WINDOW_S = 10.0
+CLAP_RATE_HZ = 48000
+CLAP_FILES = ("config.json", "preprocessor_config.json")
 #: Samples at each checkpoint (the training monitor's): this many steps, seed, guidance.
 SAMPLE_STEPS = 20
 SAMPLE_SEED = 0
@@ -73,6 +82,9 @@ class AdapterConfig:
 
     embed_dim: int = 128
     encoder_width: int = 16
+    #: "picture" (a picture model's encoder, copied into the adapter) or "clap" (``clap_model``).
+    encoder: str = "picture"
+    clap_model: str = ""
     token_dim: int = 768
     tokens: int = 1
     hidden: int = 512
@@ -108,22 +120,126 @@ class Embedder(nn.Module):
 
 
 class AudioAdapter(nn.Module):
-    """The frozen audio encoder and the trained embedder."""
+    """The frozen audio encoder and the trained embedder. A CLAP encoder is attached with
+    :meth:`attach_clap` and kept out of the state dict (it is named in the config, not saved)."""
 
     def __init__(self, config: AdapterConfig) -> None:
         super().__init__()
         from engine.pictures.model import AudioEncoder
 
         self.config = config
-        self.encoder = AudioEncoder(config.embed_dim, config.encoder_width).requires_grad_(False).eval()
+        if config.encoder not in ("picture", "clap"):
+            raise ValueError(f"unknown audio encoder kind {config.encoder!r} (picture or clap).")
+        self.encoder = (AudioEncoder(config.embed_dim, config.encoder_width).requires_grad_(False).eval()
+                        if config.encoder == "picture" else None)
         self.embedder = Embedder(config)
+        self.clap: tuple[Any, Any] | None = None  # (feature extractor, ClapAudioModelWithProjection)
+
+    def attach_clap(self, extractor: Any, model: Any) -> None:
+        self.clap = (extractor, model.requires_grad_(False).eval())
+
+    def prepare(self, audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+        """The window the encoder hears (:func:`engine.pictures.model.prepare_clip`: the loudest
+        2.56 s at 16 kHz, or 10 s at 48 kHz for CLAP); one-line errors for silence and short clips."""
+        from engine.pictures.model import prepare_clip
+
+        return prepare_clip(audio, sample_rate_hz, **clip_window(self.config.encoder))
 
     def embed_audio(self, clips: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(B, WINDOW_SAMPLES) prepared clips (:func:`engine.pictures.model.prepare_clip`) -> (B, embed_dim)."""
+        """(B, samples) prepared clips (:meth:`prepare`) -> (B, embed_dim), on the CPU."""
         from engine.pictures.model import log_mel
 
         with torch.no_grad():
-            return self.encoder.embed(log_mel(torch.as_tensor(clips)))
+            if self.encoder is not None:
+                return self.encoder.embed(log_mel(torch.as_tensor(clips)))
+            if self.clap is None:
+                raise ValueError(f"the adapter's CLAP model '{self.config.clap_model}' is not loaded.")
+            extractor, model = self.clap
+            inputs = extractor(list(np.asarray(clips, dtype=np.float32)), sampling_rate=CLAP_RATE_HZ,
+                               return_tensors="pt")
+            return model(**inputs).audio_embeds.float()
+
+
+def clip_window(encoder: str) -> dict[str, Any]:
+    """:func:`engine.pictures.model.prepare_clip`'s window and rate for an encoder kind."""
+    return {"window_s": CLAP_WINDOW_S, "rate_hz": CLAP_RATE_HZ} if encoder == "clap" else {}
+
+
+class ClapNotDownloadedError(ModelNotDownloadedError):
+    """The CLAP model is a hub id that is not in the cache."""
+
+    def __init__(self, name: str, *, offline: bool) -> None:
+        self.model_id, self.revision = name, None
+        state = " and offline mode is on" if offline else ""
+        ModelError.__init__(
+            self, f"The CLAP model '{name}' is not downloaded{state}. The audio adapter hears sounds through it: "
+                  f"while online, run `hf download {name}` (it goes to the Hugging Face cache) or give its folder.")
+
+
+def resolve_clap(store: Any, name: str) -> Path:
+    """The folder of a CLAP model (a folder, or a hub repo id in the store's cache; no network)."""
+    from engine.models.errors import ModelNotFoundError, NotADiffusersModelError
+
+    folder = Path(name).expanduser()
+    if folder.is_dir() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"The audio encoder folder '{name}' does not exist.")
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        cache = str(store.cache_dir) if store is not None else None
+        found = try_to_load_from_cache(name, "config.json", cache_dir=cache)
+        if not isinstance(found, str):
+            raise ClapNotDownloadedError(name, offline=bool(getattr(store, "is_offline", False)))
+        folder = Path(found).parent
+    missing = [f for f in CLAP_FILES if not (folder / f).is_file()] + ([] if any(folder.glob("*.safetensors"))
+                                                                        else ["*.safetensors weights"])
+    kind = None if missing else json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if missing or kind != "clap":
+        raise NotADiffusersModelError(
+            f"'{name}' is neither a picture model nor a CLAP model (missing {', '.join(missing)})" if missing else
+            f"'{name}' is neither a picture model nor a CLAP model (its model_type is {kind!r}); an adapter hears "
+            "through a picture model (builtin:pictures) or CLAP (laion/clap-htsat-unfused).")
+    return folder
+
+
+def load_clap(folder: Path) -> tuple[Any, Any]:
+    """(ClapFeatureExtractor, ClapAudioModelWithProjection) from a CLAP folder (the text tower is not loaded)."""
+    from transformers import ClapAudioModelWithProjection, ClapFeatureExtractor
+
+    from engine.models.loading import progress_bars_disabled
+
+    with progress_bars_disabled():
+        extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)
+        model = ClapAudioModelWithProjection.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    return extractor, model.eval()
+
+
+def new_adapter(audio_encoder: str, store: Any, *, token_dim: int, tokens: int, template: str, seed: int) -> AudioAdapter:
+    """A fresh adapter hearing through ``audio_encoder`` (a picture model, whose encoder is copied,
+    or CLAP), its embedder initialised from ``seed``."""
+    from engine.pictures.illustrate import picture_model_dir
+    from engine.pictures.model import load_picture_model
+
+    folder = picture_model_dir(audio_encoder)
+    if folder is not None:
+        picture = load_picture_model(folder)
+        config = AdapterConfig(embed_dim=picture.config.embed_dim, encoder_width=picture.config.encoder_width,
+                               token_dim=token_dim, tokens=tokens, template=template)
+    else:
+        clap_folder = resolve_clap(store, audio_encoder)
+        extractor, clap = load_clap(clap_folder)
+        name = str(clap_folder.resolve()) if Path(audio_encoder).expanduser().is_dir() else audio_encoder
+        config = AdapterConfig(embed_dim=int(clap.config.projection_dim), encoder="clap", clap_model=name,
+                               token_dim=token_dim, tokens=tokens, template=template)
+    with torch.random.fork_rng(devices=[]):  # the embedder's init draws from torch's global generator
+        torch.manual_seed(seed)
+        adapter = AudioAdapter(config)
+    if folder is not None:
+        adapter.encoder.load_state_dict(picture.encoder.state_dict())
+    else:
+        adapter.attach_clap(extractor, clap)
+    return adapter
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +373,8 @@ def save_adapter(adapter: AudioAdapter, folder: str | Path, card: AdapterCard) -
     c = adapter.config
     lines = [f"# {card.title}", "", card.description, "",
              f"An AudioToken-style audio adapter for `{card.base_model}` (kept frozen): the audio encoder of "
-             f"`{card.audio_encoder}` (frozen, copied here) -> an embedder MLP -> {c.tokens} pseudo-word(s) in place "
+             f"`{card.audio_encoder}` ({'frozen, copied here' if c.encoder == 'picture' else 'CLAP, frozen, not copied'})"
+             f" -> an embedder MLP -> {c.tokens} pseudo-word(s) in place "
              f"of `{c.placeholder}` in the prompt (default `{c.template}`).", "",
              f"    specdiff-cli illustrate IN.wav -o OUT.png --model {folder}", "", "Training:", ""]
     lines += [f"- {k}: {v}" for k, v in card.training.items()]
@@ -280,9 +397,10 @@ def _read_config(folder: Path) -> dict[str, Any]:
     return data
 
 
-def load_adapter(folder: str | Path) -> AudioAdapter:
-    """The adapter in ``folder`` (float32, eval mode, on the CPU). Raises ValueError for a folder
-    that is not one (or is damaged)."""
+def load_adapter(folder: str | Path, store: Any = None) -> AudioAdapter:
+    """The adapter in ``folder`` (float32, eval mode, on the CPU), with its CLAP model found through
+    ``store`` (its cache) when it hears through CLAP. Raises ValueError for a folder that is not one
+    (or is damaged), the store's errors for a CLAP model that is not there."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -295,19 +413,21 @@ def load_adapter(folder: str | Path) -> AudioAdapter:
     if missing or unexpected:
         raise ValueError(f"the weights in '{folder}' do not fit its config (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}).")
+    if adapter.config.encoder == "clap":
+        adapter.attach_clap(*load_clap(resolve_clap(store, adapter.config.clap_model)))
     return adapter.eval()
 
 
 _cache: dict[tuple[str, float], AudioAdapter] = {}
 
 
-def load_cached(folder: Path) -> AudioAdapter:
+def load_cached(folder: Path, store: Any = None) -> AudioAdapter:
     """The adapter in ``folder``, kept loaded while its weights file is unchanged (one at a time)."""
     weights = folder / WEIGHTS_FILE
     key = (str(folder.resolve()), weights.stat().st_mtime if weights.exists() else 0.0)
     if key not in _cache:
         _cache.clear()
-        _cache[key] = load_adapter(folder)
+        _cache[key] = load_adapter(folder, store)
     return _cache[key]
 
 
@@ -340,9 +460,10 @@ def run_adapter(spec: Any, ctx: Any, folder: Path) -> Generator[Progress, None, 
     if spec.revision is not None:
         raise ValueError("an audio adapter folder has no revisions (its base model's is in its card); leave the "
                          "revision empty.")
-    clip = prepare_clip(spec.audio, spec.sample_rate_hz)  # one line for silence or a too-short clip
-    adapter = load_cached(folder)
     card = read_adapter_card(folder)
+    config = AdapterConfig.from_dict(_read_config(folder).get("config", {}))
+    clip = prepare_clip(spec.audio, spec.sample_rate_hz, **clip_window(config.encoder))  # silence, short: one line
+    adapter = load_cached(folder, ctx.store)
     prompt = adapter_prompt(adapter.config, spec.prompt, spec.style)
     yield Progress(stage="load", message=f"Loading {card.base_model} (the adapter's base model)")
     policy = ctx.settings.load_policy() if ctx.settings is not None else None
@@ -397,22 +518,36 @@ class _Data:
     videos: list[list[Any]] = field(default_factory=list)
 
 
-def _read_data(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, _Data]:
+def heard_clip(clip: np.ndarray, encoder: str) -> np.ndarray:
+    """A clip as the encoder hears it: a video's window, decoded at 16 kHz and kept as a view of the
+    soundtrack while the folder is read (an hour of video holds one soundtrack, not 3600 windows),
+    resampled to CLAP's 48 kHz here, a batch at a time; other clips as they are."""
+    from engine.audio.io import resample
+    from engine.pictures.model import SAMPLE_RATE_HZ
+
+    if encoder != "clap" or clip.size == int(round(CLAP_WINDOW_S * CLAP_RATE_HZ)):
+        return clip
+    return resample(clip[None, :], SAMPLE_RATE_HZ, CLAP_RATE_HZ)[0].astype(np.float32)
+
+
+def _read_data(spec: Any, ctx: Any, found: Any, encoder: str) -> Generator[Progress, None, _Data]:
+    """The pairs' and videos' clips (the window ``encoder`` hears) and pictures at ``spec.size``."""
     from PIL import Image
 
     from engine.audio.io import read_audio
-    from engine.pictures.model import prepare_clip
+    from engine.pictures.model import WINDOW_S, prepare_clip
     from engine.pictures.training import _one_line, _sha256
     from engine.pictures.video import VideoError, cut_video, square_picture
 
     out = _Data(skipped=list(found.skipped))
+    window = clip_window(encoder)
     if found.pairs:
         yield Progress(stage="load", message=f"Reading {len(found.pairs)} pairs")
     for audio_path, picture_path in found.pairs:
         ctx.check_cancelled()
         try:
             audio, rate = read_audio(audio_path)
-            clip = prepare_clip(audio, rate)
+            clip = prepare_clip(audio, rate, **window)
             with Image.open(picture_path) as image:
                 picture = square_picture(np.asarray(image.convert("RGB")), spec.size)
         except (ValueError, OSError) as error:
@@ -426,14 +561,15 @@ def _read_data(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, _Da
         yield Progress(stage="load", step=number - 1, total=len(found.videos),
                        message=f"Cutting {video.name} ({number}/{len(found.videos)})")
         try:
-            cut = cut_video(video, every_s=spec.frame_every_s, size=spec.size, check=ctx.check_cancelled)
+            cut = cut_video(video, every_s=spec.frame_every_s, window_s=window.get("window_s", WINDOW_S), size=spec.size,
+                            check=ctx.check_cancelled)
         except VideoError as error:
             out.skipped.append((video.name, _one_line(error, video.name)))
             continue
         if cut.pairs:
             middle = len(cut.pairs) // 2
             out.heard.append((len(out.pictures) + middle, f"{video.name} at {cut.pairs[middle].time_s:.1f} s"))
-            out.clips += [p.clip for p in cut.pairs]
+            out.clips += [p.clip for p in cut.pairs]  # at 16 kHz, views of the soundtrack (see heard_clip)
             out.pictures += [p.picture for p in cut.pairs]
         else:
             out.skipped.append((video.name, "gave no pair: " + "; ".join(cut.problems())))
@@ -448,7 +584,7 @@ class AdapterTrainer:
     ``gradient_checkpointing`` (None: on a GPU) recomputes the frozen UNet's activations in the
     backward pass instead of keeping them: the same gradients in far less memory."""
 
-    def __init__(self, spec: Any, loaded: Any, encoder_model: Any, embeddings: torch.Tensor,
+    def __init__(self, spec: Any, loaded: Any, adapter: AudioAdapter, embeddings: torch.Tensor,
                  pictures: list[np.ndarray], *, gradient_checkpointing: bool | None = None) -> None:
         from diffusers import DDPMScheduler
 
@@ -465,12 +601,10 @@ class AdapterTrainer:
             raise AdapterTrainingError(f"The model predicts {self.prediction!r}; supported are epsilon and v_prediction.")
         seed = int(spec.seed if spec.seed is not None else 0)
         embedding = pipe.text_encoder.get_input_embeddings()
-        config = AdapterConfig(embed_dim=encoder_model.config.embed_dim, encoder_width=encoder_model.config.encoder_width,
-                               token_dim=int(embedding.embedding_dim), tokens=spec.tokens, template=spec.template)
-        with torch.random.fork_rng(devices=[]):  # the embedder's init draws from torch's global generator
-            torch.manual_seed(seed)
-            self.adapter = AudioAdapter(config)
-        self.adapter.encoder.load_state_dict(encoder_model.encoder.state_dict())
+        self.adapter, config = adapter, adapter.config
+        if config.token_dim != embedding.embedding_dim:
+            raise AdapterTrainingError(f"the adapter makes {config.token_dim}-wide pseudo-words; this text encoder reads "
+                                       f"{embedding.embedding_dim}.")
         slot_id, word_ids = slot_token(pipe.tokenizer, config.init_word)
         with torch.no_grad():
             self.adapter.embedder.init.copy_(embedding.weight[word_ids].float().mean(dim=0).cpu().expand(config.tokens, -1))
@@ -603,16 +737,15 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
     from engine.models.loading import load_pipeline
     from engine.models.policy import LoadPolicy
     from engine.pictures.illustrate import picture_model_dir, portable_picture_model_id
-    from engine.pictures.model import SAMPLE_RATE_HZ, load_picture_model
+    from engine.pictures.model import SAMPLE_RATE_HZ
     from engine.pictures.training import PictureSample, PictureTrainingProgress, _removed_message
     from engine.training.lora import resolve_model
 
     encoder_folder = picture_model_dir(spec.audio_encoder)
     if encoder_folder is None:
-        raise ValueError(f"'{spec.audio_encoder}' is not a picture model whose audio encoder an adapter can use "
-                         "(a folder with picture_model.json, or builtin:pictures).")
-    resolved = resolve_model(spec.base, ctx.store)  # a missing or not-downloaded base says so before any reading
-    data = yield from _read_data(spec, ctx, found)
+        resolve_clap(ctx.store, spec.audio_encoder)  # a CLAP model that is not there says so before any reading
+    resolved = resolve_model(spec.base, ctx.store)  # so does a missing or not-downloaded base
+    data = yield from _read_data(spec, ctx, found, "picture" if encoder_folder is not None else "clap")
     for name, why in data.skipped:
         yield Progress(stage="load", message=f"Skipped {name}: {why}")
     if not data.pictures:
@@ -626,13 +759,16 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
                            allow_pickle=bool(getattr(ctx.store, "allow_pickle", False)))
     if loaded.is_inpainting:
         raise AdapterTrainingError(f"'{spec.base}' is an inpainting model; an adapter needs a text-to-image SD model.")
-    encoder_model = load_picture_model(encoder_folder)
-    from engine.training.train_pictures import embeddings_of, mels_of
-
-    embeddings = embeddings_of(encoder_model, mels_of(np.stack(data.clips)))
+    seed = int(spec.seed if spec.seed is not None else 0)
+    adapter = new_adapter(spec.audio_encoder, ctx.store, token_dim=int(loaded.pipeline.text_encoder.config.hidden_size),
+                          tokens=spec.tokens, template=spec.template, seed=seed)
+    yield Progress(stage="load", message=f"Hearing {len(data.clips)} sounds through {spec.audio_encoder}")
+    kind = adapter.config.encoder
+    embeddings = torch.cat([adapter.embed_audio(np.stack([heard_clip(c, kind) for c in data.clips[i : i + 64]]))
+                            for i in range(0, len(data.clips), 64)])
     from_videos = sum(v[2] for v in data.videos)
     yield Progress(stage="load", message=f"Encoding {len(data.pictures)} pictures at {spec.size} px")
-    trainer = AdapterTrainer(spec, loaded, encoder_model, embeddings, data.pictures)
+    trainer = AdapterTrainer(spec, loaded, adapter, embeddings, data.pictures)
     yield Progress(stage="load", message=f"Training an audio adapter on {len(data.pictures)} pairs"
                    + (f" ({from_videos} cut from {len(data.videos)} videos)" if data.videos else ""))
     count = min(2, len(data.heard))  # the first and the last source's pairs
@@ -646,6 +782,7 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
             yield Progress(stage="load", message=_removed_message(spec, removed))
     if latest is not None:
         trainer.restore(torch.load(latest[1] / "state.pt", weights_only=True))
+    heard_rate = clip_window(adapter.config.encoder).get("rate_hz", SAMPLE_RATE_HZ)
     losses: list[float] = []
     while trainer.step < spec.num_steps:
         loss = trainer.train_step()
@@ -657,14 +794,14 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
         saved_to = spec.save_checkpoint(step, lambda folder: torch.save(trainer.state(), folder / "state.pt"))
         if saved_to is not None and shown:
             samples = tuple(
-                PictureSample(step, name, SAMPLE_SEED, trainer.draw(i), data.clips[i][None, :], base,
-                              data.clips[i][None, :], SAMPLE_RATE_HZ)
+                PictureSample(step, name, SAMPLE_SEED, trainer.draw(i), heard_clip(data.clips[i], kind)[None, :], base,
+                              heard_clip(data.clips[i], kind)[None, :], heard_rate)
                 for (i, name), base in zip(shown, base_pictures))
             yield PictureTrainingProgress(stage="sample", step=step, total=spec.num_steps, checkpoint=str(saved_to),
                                           message=f"{len(samples)} samples at step {step}", samples=samples)
     first_last = [float(np.mean(losses[:20])), float(np.mean(losses[-20:]))] if losses else None
     fixed = [before, trainer.evaluate()]
-    encoder_id = portable_picture_model_id(encoder_folder)
+    encoder_id = portable_picture_model_id(encoder_folder) if encoder_folder is not None else adapter.config.clap_model
     facts = {
         "pairs": len(data.pictures), "base": spec.base, "base_revision": loaded.resolved.revision,
         "adapter": True, "audio_encoder": encoder_id, "loss_first_last": first_last, "loss_fixed_draws": fixed,
@@ -672,7 +809,7 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
         "data": data.data, "videos": data.videos,
     }  # fmt: skip
     training = {"steps": spec.num_steps, "batch_size": spec.batch_size, "learning_rate": spec.learning_rate,
-                "size": spec.size, "seed": int(spec.seed if spec.seed is not None else 0), "pairs": len(data.pictures),
+                "size": spec.size, "seed": seed, "pairs": len(data.pictures),
                 "pairs_from_videos": from_videos, "loss_first_last": first_last,
                 "loss_fixed_draws_before_after": fixed, "device": loaded.device.type,
                 "dtype": str(loaded.dtype).removeprefix("torch.")}
@@ -685,7 +822,7 @@ def run_training(spec: Any, ctx: Any, found: Any) -> Generator[Progress, None, t
     )
     trainer.adapter.embedder.to("cpu")
     out = save_adapter(trainer.adapter, spec.output_dir, card)
-    return (TaskResult(recipe=spec.make_recipe(seed=training["seed"], facts=facts), files=(out,)),)
+    return (TaskResult(recipe=spec.make_recipe(seed=seed, facts=facts), files=(out,)),)
 
 
 def _portable_base(base: str) -> str:

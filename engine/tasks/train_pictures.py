@@ -5,7 +5,7 @@
 
 With ``--base`` naming an SD 1.5-family model (a hub id in the cache or a folder) instead of a
 picture model, it trains an AudioToken-style audio adapter for it (:mod:`engine.pictures.adapter`:
-SD and the audio encoder of ``--audio-encoder`` frozen, an embedder turns the clip into
+SD and the audio encoder of ``--audio-encoder`` (a picture model's, or CLAP's audio tower) frozen, an embedder turns the clip into
 ``--tokens`` pseudo-words in place of ``<audio>`` in ``--template``; pictures at ``--size`` px):
 
     specdiff-cli train-pictures FOLDER -o OUT --base runwayml/stable-diffusion-v1-5 [--size 512] [--batch 1]
@@ -95,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"adapter: the prompt trained on, {ADAPTER_PLACEHOLDER} where the sound goes "
                              f"(default '{ADAPTER_TEMPLATE}')")
     parser.add_argument("--audio-encoder", default="builtin:pictures",
-                        help="adapter: the picture model whose (frozen) audio encoder hears the sounds")
+                        help="adapter: what hears the sounds (frozen): a picture model's audio encoder (default "
+                             "builtin:pictures), or a CLAP model (laion/clap-htsat-unfused from the cache, or a folder)")
     parser.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUT")
     parser.add_argument("--overwrite", action="store_true",
                         help="start a new run in OUT even though it holds an earlier run's checkpoints (deletes them)")

@@ -70,6 +70,24 @@ def sd_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def tiny_clap(tmp_path_factory) -> Path:
+    """A CLAP model (transformers' ClapModel, HTSAT audio tower and RoBERTa text tower) with random
+    weights at a tiny width, laid out as laion/clap-htsat-unfused is (its feature extractor's
+    settings: 48 kHz, 10 s, 64 mel bins, rand_trunc/repeatpad)."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    folder = tmp_path_factory.mktemp("adapter") / "tiny-clap"
+    audio = dict(depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 1, 1], patch_embeds_hidden_size=8, hidden_size=64,
+                 projection_dim=16)
+    text = dict(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=1, intermediate_size=20,
+                projection_dim=16, max_position_embeddings=40)
+    torch.manual_seed(0)
+    ClapModel(ClapConfig(text_config=text, audio_config=audio, projection_dim=16)).save_pretrained(folder)
+    ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad").save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def pairs(tmp_path_factory) -> Path:
     """Two (sound, picture) pairs: a tone with a left-white picture, a beat with a bottom-blue one."""
     folder = tmp_path_factory.mktemp("adapter") / "pairs"
@@ -105,23 +123,20 @@ def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, t
     from engine.api import Engine, EngineSettings
     from engine.models.loading import load_pipeline
     from engine.models.store import ModelStore
-    from engine.pictures.adapter import SAMPLE_STEPS, AdapterCard, AdapterTrainer, save_adapter
-    from engine.pictures.illustrate import picture_model_dir
-    from engine.pictures.model import load_picture_model, prepare_clip
+    from engine.pictures.adapter import SAMPLE_STEPS, TEMPLATE, AdapterCard, AdapterTrainer, new_adapter, save_adapter
     from engine.pictures.video import square_picture
     from engine.tasks.illustrate import IllustrateJob
     from engine.tasks.train_pictures import TrainPicturesJob
-    from engine.training.train_pictures import embeddings_of, mels_of
 
     store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
     loaded = load_pipeline(store.resolve(str(sd_dir)))
-    encoder = load_picture_model(picture_model_dir("builtin:pictures"))
-    clips = np.stack([prepare_clip(tone(), RATE), prepare_clip(beat(), RATE)])
+    adapter = new_adapter("builtin:pictures", store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
+    clips = np.stack([adapter.prepare(tone(), RATE), adapter.prepare(beat(), RATE)])
     pictures = [square_picture(np.asarray(Image.open(pairs / f"{name}.png").convert("RGB")), 64)
                 for name in ("tone", "beat")]
     spec = TrainPicturesJob(pairs_dir=str(pairs), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
                             num_steps=30, batch_size=2, learning_rate=1e-3, seed=1)
-    trainer = AdapterTrainer(spec, loaded, encoder, embeddings_of(encoder, mels_of(clips)), pictures)
+    trainer = AdapterTrainer(spec, loaded, adapter, adapter.embed_audio(clips), pictures)
     sd_before = sd_state(loaded.pipeline)
     embedder_before = {k: v.clone() for k, v in trainer.embedder.state_dict().items()}
     before = trainer.evaluate()
@@ -151,19 +166,17 @@ def test_gradient_checkpointing_trains_the_same_embedder(sd_dir, pairs, tmp_path
     the CPU): the losses and the embedder come out as without it."""
     from engine.models.loading import load_pipeline
     from engine.models.store import ModelStore
-    from engine.pictures.adapter import AdapterTrainer
-    from engine.pictures.illustrate import picture_model_dir
-    from engine.pictures.model import load_picture_model
+    from engine.pictures.adapter import TEMPLATE, AdapterTrainer, new_adapter
     from engine.tasks.train_pictures import TrainPicturesJob
 
     store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
-    encoder = load_picture_model(picture_model_dir("builtin:pictures"))
     spec = TrainPicturesJob(pairs_dir=str(pairs), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
                             num_steps=3, batch_size=2, learning_rate=1e-3, seed=1)
     runs = []
     for checkpointing in (False, True):
         loaded = load_pipeline(store.resolve(str(sd_dir)))
-        trainer = AdapterTrainer(spec, loaded, encoder, torch.randn(2, 128, generator=torch.Generator().manual_seed(0)),
+        adapter = new_adapter("builtin:pictures", store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
+        trainer = AdapterTrainer(spec, loaded, adapter, torch.randn(2, 128, generator=torch.Generator().manual_seed(0)),
                                  [np.full((64, 64, 3), 200, np.uint8), np.zeros((64, 64, 3), np.uint8)],
                                  gradient_checkpointing=checkpointing)
         assert loaded.pipeline.unet.is_gradient_checkpointing == checkpointing
@@ -187,7 +200,8 @@ def test_train_pictures_with_an_sd_base_writes_an_adapter_folder(sd_dir, adapter
     assert after < before
     assert (folder / "adapter.safetensors").stat().st_size < 2_000_000  # the embedder and the small encoder only
     assert (folder / "checkpoints" / "step-00000010" / "state.pt").is_file()
-    assert "illustrate" in (folder / "README.md").read_text()
+    readme = (folder / "README.md").read_text()
+    assert "illustrate" in readme and "1 pseudo-word(s) in place of `<audio>`" in readme
 
 
 def test_the_adapters_pictures_change_with_the_sound(sd_dir, adapter_dir, capsys, tmp_path):
@@ -226,6 +240,61 @@ def test_the_picture_tabs_settings_draw_with_an_adapter_folder(adapter_dir, tmp_
     assert facts["prompt"] == "a photo of <audio>, at night, concept art, detailed, soft light"
     assert facts["guidance"] == 7.5 and results[0].pictures[0].size == (64, 64)
     assert not np.array_equal(np.asarray(results[0].pictures[0]), np.asarray(results[1].pictures[0]))
+
+
+def test_an_adapter_can_hear_through_clap(sd_dir, pairs, tiny_clap, capsys, tmp_path):
+    """--audio-encoder naming a CLAP model: its audio tower (frozen, not copied) hears the loudest
+    10 s at 48 kHz; the adapter folder names it and illustrate finds it again."""
+    out = tmp_path / "clap-adapter"
+    status, stdout, err = run_cli(capsys, "train-pictures", pairs, "-o", out, "--steps", "4", "--base", sd_dir,
+                                  "--audio-encoder", tiny_clap, *TRAIN)
+    assert status == 0, err
+    config = json.loads((out / "audio_adapter.json").read_text())["config"]
+    assert (config["encoder"], config["clap_model"], config["embed_dim"]) == ("clap", str(tiny_clap.resolve()), 16)
+    assert (out / "adapter.safetensors").stat().st_size < 1_000_000  # the embedder only
+    pictures = []
+    for name in ("tone", "beat"):
+        status, _, err = run_cli(capsys, "illustrate", pairs / f"{name}.wav", "-o", tmp_path / f"{name}.png",
+                                 "--model", out, "--seed", "2", *DRAW)
+        assert status == 0, err
+        pictures.append(np.asarray(Image.open(tmp_path / f"{name}.png"), dtype=np.int16))
+    assert not np.array_equal(*pictures)
+    status, _, err = run_cli(capsys, "train-pictures", pairs, "-o", tmp_path / "x", "--base", sd_dir, *TRAIN,
+                             "--audio-encoder", "laion/clap-htsat-unfused", "--cache-dir", tmp_path / "hub")
+    assert status == 1 and "'laion/clap-htsat-unfused' is not downloaded" in err and len(err.strip().splitlines()) == 1
+
+
+def test_videos_train_an_adapter_that_hears_through_clap_with_samples_at_checkpoints(sd_dir, pairs, tiny_clap,
+                                                                                     tmp_path):
+    """A folder with a video and a pair: the video's frames at the adapter's size with the 10 s
+    around each (decoded at 16 kHz, heard by CLAP at 48 kHz); the training monitor's samples."""
+    import shutil
+
+    from test_pictures_video import make_video
+
+    from engine.models.store import ModelStore
+    from engine.pictures.training import PictureTrainingProgress
+    from engine.specs import collect_progress
+    from engine.tasks.train_pictures import TrainPicturesJob, run
+    from engine.worker import JobContext
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name in ("tone.wav", "tone.png"):
+        shutil.copy(pairs / name, folder / name)
+    make_video(folder / "street.mp4", segments=2)
+    spec = TrainPicturesJob(pairs_dir=str(folder), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
+                            audio_encoder=str(tiny_clap), num_steps=3, checkpoint_every=2, batch_size=2,
+                            learning_rate=1e-3, seed=0, frame_every_s=2.0)
+    store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
+    (result,), reports = collect_progress(run(spec, JobContext(job_id=1, store=store, pipelines=None, settings=None)))
+    assert result.recipe.facts["pairs"] == 4 and result.recipe.facts["pairs_from_videos"] == 3  # frames at 1, 3, 5 s
+    (sampled,) = [r for r in reports if isinstance(r, PictureTrainingProgress) and r.stage == "sample"]
+    assert [s.prompt for s in sampled.samples] == ["tone.wav", "street.mp4 at 3.0 s"]
+    for sample in sampled.samples:
+        assert sample.image.shape == sample.base_image.shape == (64, 64, 3)
+        assert sample.audio.shape == (1, 480000) and sample.sample_rate_hz == 48000
+    assert json.loads((tmp_path / "out" / "audio_adapter.json").read_text())["config"]["encoder"] == "clap"
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(sd_dir, adapter_dir, pairs, capsys, tmp_path):
