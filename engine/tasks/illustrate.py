@@ -7,6 +7,9 @@ With the shipped starter picture model (``builtin:pictures``, the default) or a 
 ``train-pictures``, an audio embedding conditions a 64x64 DDPM (:mod:`engine.pictures.model`).
 With an SD 1.5-family image model from the store, the clip's AudioSet tags (``--tagger``, an AST
 classifier) make the prompt, blended with ``--prompt`` and ``--style`` (:mod:`engine.pictures.zeroshot`).
+With an audio adapter folder (``train-pictures --base <SD model>``), the clip becomes pseudo-words
+in its base model's prompt, "a photo of <audio>" then ``--prompt`` and ``--style``
+(:mod:`engine.pictures.adapter`).
 Every PNG carries its recipe; ``specdiff-cli regenerate OUT.png -o AGAIN.png`` makes it again.
 """
 
@@ -41,9 +44,10 @@ DEFAULT_STYLE = "concept art, detailed, soft light"
 class IllustrateJob(AudioInputJob):
     """Pictures of a clip.
 
-    ``model``: a picture model (``builtin:pictures``, a ``train-pictures`` folder) or an SD
+    ``model``: a picture model (``builtin:pictures``, a ``train-pictures`` folder), an audio
+    adapter folder (``train-pictures --base <SD model>``: its base SD model draws), or an SD
     1.5-family image model (hub id or folder) for the zero-shot path. ``guidance_scale`` None:
-    3 for a picture model (seed 002's baseline), 7.5 for SD. Zero-shot only: ``tagger`` (an
+    3 for a picture model (seed 002's baseline), 7.5 for SD (an adapter's too). Zero-shot only: ``tagger`` (an
     AudioSet classifier), the prompt is the top ``num_tags`` tags blended with ``prompt`` and
     ``style`` (or ``prompt`` alone when ``use_tags`` is False: a prompt the user edited),
     ``negative_prompt``, ``scheduler``, ``width`` x ``height``. Picture ``i`` of
@@ -113,21 +117,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="output PNG (OUT_1.png ... for several)")
     add_overwrite_argument(parser)
     parser.add_argument("--model", default=STARTER_PICTURES_ID,
-                        help="picture model (default builtin:pictures, offline) or an SD 1.5-family image model "
-                             "(hub id or folder) for zero-shot pictures from AudioSet tags")
+                        help="picture model (default builtin:pictures, offline), an audio adapter folder "
+                             "(train-pictures --base SD_MODEL), or an SD 1.5-family image model (hub id or folder) "
+                             "for zero-shot pictures from AudioSet tags")
     parser.add_argument("--revision", default=None, help="hub revision of an image model")
     parser.add_argument("--tagger", default=DEFAULT_TAGGER, help=f"AudioSet tagger (default {DEFAULT_TAGGER})")
-    parser.add_argument("--prompt", default="", help="your own words, blended with the tags (zero-shot)")
-    parser.add_argument("--style", default=DEFAULT_STYLE, help=f"style words (zero-shot; default '{DEFAULT_STYLE}')")
+    parser.add_argument("--prompt", default="",
+                        help="your own words, blended with the tags (zero-shot) or after an adapter's template")
+    parser.add_argument("--style", default=DEFAULT_STYLE,
+                        help=f"style words (zero-shot and adapters; default '{DEFAULT_STYLE}')")
     parser.add_argument("--no-tags", action="store_true", help="use --prompt as the whole prompt (zero-shot)")
     parser.add_argument("--tags", type=int, default=5, help="how many tags go into the prompt (default 5)")
-    parser.add_argument("--negative", default="", help="negative prompt (zero-shot)")
+    parser.add_argument("--negative", default="", help="negative prompt (zero-shot and adapters)")
     parser.add_argument("--variations", type=int, default=1, help="how many pictures (seeds SEED, SEED+1, ...)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
     parser.add_argument("--guidance", type=float, default=None, help="default: 3 (picture model), 7.5 (image model)")
-    parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=", ".join(SCHEDULER_NAMES) + " (zero-shot)")
-    parser.add_argument("--size", type=int, default=512, help="picture width and height, zero-shot (default 512)")
+    parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER,
+                        help=", ".join(SCHEDULER_NAMES) + " (zero-shot and adapters)")
+    parser.add_argument("--size", type=int, default=512,
+                        help="picture width and height, zero-shot and adapters (default 512)")
 
 
 def spec_from_args(args: argparse.Namespace, cli: Any) -> IllustrateJob:

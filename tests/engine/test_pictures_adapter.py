@@ -116,6 +116,34 @@ def sd_state(pipe) -> dict[str, torch.Tensor]:
             for key, value in getattr(pipe, name).state_dict().items()}
 
 
+def test_a_pseudo_word_enters_the_prompt_exactly_where_a_word_would(tmp_path):
+    """Put a real word's input embedding in the placeholder's slot and the text encoder gives the
+    prompt with that word, to the bit; two placeholders and several tokens each take their slots."""
+    from engine.models.loading import load_pipeline
+    from engine.models.store import ModelStore
+    from engine.pictures.adapter import encode_plain, encode_with_audio, prompt_ids, slot_token
+
+    pipe = load_pipeline(ModelStore(cache_dir=tmp_path / "hub", offline=True).resolve(str(TINY_SD_DIR))).pipeline
+    tokenizer, text_encoder = pipe.tokenizer, pipe.text_encoder
+    piano_id, piano_ids = slot_token(tokenizer, "piano")
+    assert piano_ids == [piano_id]  # one token in the tiny vocabulary
+    slot_id, _ = slot_token(tokenizer, "sound")
+    ids, slots = prompt_ids(tokenizer, "a photo of <audio>", "<audio>", 1, slot_id)
+    assert ids.shape == (1, 77) and ids[0, 0] == tokenizer.bos_token_id and ids[0, slots[0] + 1] == tokenizer.eos_token_id
+    word = text_encoder.get_input_embeddings().weight[piano_id][None, None, :]
+    with torch.no_grad():
+        assert torch.equal(encode_with_audio(text_encoder, ids, slots, word), encode_plain(pipe, "a photo of piano"))
+        ids2, slots2 = prompt_ids(tokenizer, "<audio> jazz <audio>", "<audio>", 2, slot_id)
+        assert len(slots2) == 4 and slots2[:2] == [1, 2]
+        two = torch.cat([word, word], dim=1)
+        assert torch.equal(encode_with_audio(text_encoder, ids2, slots2, two),
+                           encode_plain(pipe, "piano piano jazz piano piano"))
+    with pytest.raises(ValueError, match="has no <audio>"):
+        prompt_ids(tokenizer, "a photo", "<audio>", 1, slot_id)
+    with pytest.raises(ValueError, match="shorten it"):
+        prompt_ids(tokenizer, "jazz " * 80 + "<audio>", "<audio>", 1, slot_id)
+
+
 def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, tmp_path):
     """SD's UNet, VAE and text encoder stay bit-identical; the embedder learns; the denoising loss
     at fixed draws goes down; the adapter saved and loaded back through `illustrate` draws exactly
