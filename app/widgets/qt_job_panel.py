@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.elided_label import ElidedLabel
-from app.widgets.qt_inspector import qimage_from_rgb
+from app.widgets.qt_inspector import model_name, qimage_from_rgb
 from engine.api import JobSpec, Progress
 
 PREVIEW_HEIGHT_PX = 64
@@ -150,7 +150,11 @@ class JobRow(QFrame):
             self.bar.setValue(min(progress.step, progress.total))
         else:
             self.bar.setRange(0, 0)  # busy indicator
-        self.detail.setText(describe_progress(progress))
+        detail = describe_progress(progress)
+        model = getattr(self.spec, "model", None)
+        if isinstance(model, str) and model and model in detail:  # "Loading Starter model", not "builtin:starter"
+            detail = detail.replace(model, model_name(model))
+        self.detail.setText(detail)
         if progress.preview is not None:
             # Decimate with numpy first: converting and scaling the full image costs tens of ms.
             step = max(1, progress.preview.shape[0] // PREVIEW_HEIGHT_PX)

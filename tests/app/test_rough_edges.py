@@ -86,3 +86,17 @@ def test_the_model_manager_shows_the_models_at_once_and_says_what_it_waits_for(q
     assert dialog.message.isVisibleTo(dialog)
     assert dialog.message.text().startswith("Type a Hugging Face repo id first")
     dialog.close()
+
+
+def test_a_job_loading_a_model_names_it_as_the_prompt_panel_does(qtbot):
+    """The Jobs row said "Loading builtin:starter" (the engine's id) under a panel that calls the
+    same model "Starter model"."""
+    from app.widgets.qt_inspector import model_name
+    from app.widgets.qt_job_panel import JobRow
+    from engine.api import GenerateJob, Progress
+
+    row = JobRow(1, GenerateJob(prompt="a sine tone at 440 Hz", model="builtin:starter"))
+    qtbot.addWidget(row)
+    row.set_progress(Progress(stage="load", message="Loading builtin:starter"))
+    assert row.detail.text() == f"Loading {model_name('builtin:starter')}"
+    assert "builtin:" not in row.detail.text() and model_name("builtin:starter").startswith("Starter model")
