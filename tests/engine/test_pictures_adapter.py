@@ -366,6 +366,28 @@ def test_bad_input_gives_one_clear_line(adapter_dir, pairs, capsys, tmp_path):
     assert status == 2 and "<audio>" in err
 
 
+def test_running_out_of_gpu_memory_while_training_says_what_to_lower(sd_dir, pairs, tmp_path, monkeypatch):
+    """A CUDA out-of-memory error in a training step (raised here by hand: no GPU in the tests)
+    reaches the user as one line naming the batch and size to lower, not the generation hints."""
+    from engine.api import Engine, EngineSettings, JobFailedError
+    from engine.pictures.adapter import AdapterTrainer
+    from engine.tasks.train_pictures import TrainPicturesJob
+
+    def out_of_memory(self, index):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(AdapterTrainer, "loss", out_of_memory)
+    spec = TrainPicturesJob(pairs_dir=str(pairs), output_dir=str(tmp_path / "out"), base=str(sd_dir), size=64,
+                            num_steps=2, batch_size=2, seed=0)
+    with Engine(EngineSettings(device="cpu", offline=True, cache_dir=str(tmp_path / "hub"))) as engine:
+        with pytest.raises(JobFailedError) as failed:
+            engine.run(spec)
+    message = str(failed.value)
+    assert "Out of GPU memory training the adapter at 64 px with 2 pairs a step" in message and "--batch" in message
+    assert "variations" not in message and len(message.splitlines()) == 1
+    assert not (tmp_path / "out" / "adapter.safetensors").exists()
+
+
 def test_adapter_bench_times_training_and_sampling_against_the_plain_pipeline_on_a_cpu():
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_pictures_adapter.py"), "--device", "cpu",
