@@ -70,6 +70,19 @@ def sd_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory) -> Path:
+    """A small picture model with random weights (seeded) whose audio encoder hears for the unit
+    tests, so their figures do not move when the shipped starter picture model is retrained."""
+    from engine.pictures.model import PictureModel, PictureModelCard, PictureModelConfig, save_picture_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("adapter") / "random-picture-model"
+    config = PictureModelConfig(encoder_width=8, tokens=2, token_dim=16, block_out_channels=(8, 16, 16),
+                                norm_num_groups=4)
+    return save_picture_model(PictureModel(config), folder, PictureModelCard(title="random encoder"), half=False)
+
+
+@pytest.fixture(scope="module")
 def tiny_clap(tmp_path_factory) -> Path:
     """A CLAP model (transformers' ClapModel, HTSAT audio tower and RoBERTa text tower) with random
     weights at a tiny width, laid out as laion/clap-htsat-unfused is (its feature extractor's
@@ -144,7 +157,7 @@ def test_a_pseudo_word_enters_the_prompt_exactly_where_a_word_would(tmp_path):
         prompt_ids(tokenizer, "jazz " * 80 + "<audio>", "<audio>", 1, slot_id)
 
 
-def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, tmp_path):
+def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, encoder_dir, pairs, tmp_path):
     """SD's UNet, VAE and text encoder stay bit-identical; the embedder learns; the denoising loss
     at fixed draws goes down; the adapter saved and loaded back through `illustrate` draws exactly
     the picture the trained adapter drew in memory."""
@@ -158,7 +171,7 @@ def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, t
 
     store = ModelStore(cache_dir=tmp_path / "hub", offline=True)
     loaded = load_pipeline(store.resolve(str(sd_dir)))
-    adapter = new_adapter("builtin:pictures", store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
+    adapter = new_adapter(str(encoder_dir), store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
     clips = np.stack([adapter.prepare(tone(), RATE), adapter.prepare(beat(), RATE)])
     pictures = [square_picture(np.asarray(Image.open(pairs / f"{name}.png").convert("RGB")), 64)
                 for name in ("tone", "beat")]
@@ -189,7 +202,7 @@ def test_training_lowers_the_loss_and_changes_only_the_embedder(sd_dir, pairs, t
     assert np.array_equal(np.asarray(drawn.pictures[0]), in_memory)
 
 
-def test_gradient_checkpointing_trains_the_same_embedder(sd_dir, pairs, tmp_path):
+def test_gradient_checkpointing_trains_the_same_embedder(sd_dir, encoder_dir, pairs, tmp_path):
     """The GPU path recomputes the frozen UNet's activations in the backward pass (checked here on
     the CPU): the losses and the embedder come out as without it."""
     from engine.models.loading import load_pipeline
@@ -203,7 +216,7 @@ def test_gradient_checkpointing_trains_the_same_embedder(sd_dir, pairs, tmp_path
     runs = []
     for checkpointing in (False, True):
         loaded = load_pipeline(store.resolve(str(sd_dir)))
-        adapter = new_adapter("builtin:pictures", store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
+        adapter = new_adapter(str(encoder_dir), store, token_dim=32, tokens=1, template=TEMPLATE, seed=1)
         trainer = AdapterTrainer(spec, loaded, adapter, torch.randn(2, 128, generator=torch.Generator().manual_seed(0)),
                                  [np.full((64, 64, 3), 200, np.uint8), np.zeros((64, 64, 3), np.uint8)],
                                  gradient_checkpointing=checkpointing)
