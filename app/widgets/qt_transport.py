@@ -102,6 +102,14 @@ class QtTransport(QtWidgets.QWidget):
         self.play_selection_action = action("Play Selection", sp.SP_MediaSeekForward, "Shift+Space", self.play_selection)
         self.loop_action = action("Loop", sp.SP_BrowserReload, None, self._on_loop_toggled, checkable=True)
 
+        # Greyed, Space and Shift+Space did nothing at all: while playback is off these take their
+        # keys and say why (playback_failed: the window's status bar).
+        self._playback_off_shortcuts = []
+        for act in (self.play_action, self.play_selection_action):
+            shortcut = QtGui.QShortcut(act.shortcut(), self, context=Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(lambda: self.playback_failed.emit(playback_off_message(self.unavailable_reason)))
+            self._playback_off_shortcuts.append(shortcut)
+
         buttons = []
         for act in (self.play_action, self.stop_action, self.play_selection_action, self.loop_action):
             button = QtWidgets.QToolButton()
@@ -166,6 +174,8 @@ class QtTransport(QtWidgets.QWidget):
             act.setProperty("availableTip", tip)
             act.setToolTip(tip if self.available else f"{tip}: {playback_off_message(self.unavailable_reason)}")
             act.setStatusTip("" if self.available else playback_off_message(self.unavailable_reason))
+        for shortcut in self._playback_off_shortcuts:
+            shortcut.setEnabled(not self.available)
         self.device_combo.setEnabled(self.available)
         # Without an output there is nothing to choose or meter: the message takes their room
         # (in a 960 px window it was cut to "Playb…").

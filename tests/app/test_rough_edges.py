@@ -4,6 +4,8 @@ nothing visible, messages naming an edit by its internal name."""
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.model.commands import AddClip
 from app.model.project import Clip, Selection
@@ -100,3 +102,45 @@ def test_a_job_loading_a_model_names_it_as_the_prompt_panel_does(qtbot):
     row.set_progress(Progress(stage="load", message="Loading builtin:starter"))
     assert row.detail.text() == f"Loading {model_name('builtin:starter')}"
     assert "builtin:" not in row.detail.text() and model_name("builtin:starter").startswith("Starter model")
+
+
+def _focus_jobs(qtbot, window) -> None:
+    """Focus somewhere that types nothing (the Jobs list), as after a click there."""
+    widget = window.job_panel
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    window.activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is widget)
+
+
+def test_space_with_no_audio_output_says_why_nothing_plays(qtbot, make_window):
+    """Space (the key a sound designer presses first) did nothing at all without an output
+    device: its action is greyed, and a greyed action's shortcut is inert."""
+    from engine.audio.playback import Player
+    from tests.engine.test_playback import FakeBackend
+
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    _focus_jobs(qtbot, window)
+    for key, modifier in ((Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier),
+                          (Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)):
+        window.statusBar().clearMessage()
+        qtbot.keyClick(QApplication.focusWidget() or window, key, modifier)
+        assert window.statusBar().currentMessage() == "Playback disabled: no audio output device was found"
+    assert not window.transport.player.playing
+
+
+def test_space_plays_when_there_is_an_output(qtbot, make_window):
+    from engine.audio.playback import Player
+    from tests.engine.test_playback import FakeBackend
+
+    window = make_window(player=Player(backend=FakeBackend()))
+    window.show()
+    qtbot.waitExposed(window)
+    _select_imported_clip(window)
+    _focus_jobs(qtbot, window)
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.transport.player.playing)
+    assert "Playback disabled" not in window.statusBar().currentMessage()
+    window.transport.stop()
