@@ -288,10 +288,12 @@ def test_an_adapter_can_hear_through_clap(sd_dir, pairs, tiny_clap, capsys, tmp_
     10 s at 48 kHz; the adapter folder names it and illustrate finds it again."""
     out = tmp_path / "clap-adapter"
     status, stdout, err = run_cli(capsys, "train-pictures", pairs, "-o", out, "--steps", "4", "--base", sd_dir,
-                                  "--audio-encoder", tiny_clap, *TRAIN)
+                                  "--audio-encoder", tiny_clap, "--tokens", "2", "--template", "<audio>, a painting",
+                                  *TRAIN)
     assert status == 0, err
     config = json.loads((out / "audio_adapter.json").read_text())["config"]
     assert (config["encoder"], config["clap_model"], config["embed_dim"]) == ("clap", str(tiny_clap.resolve()), 16)
+    assert (config["tokens"], config["template"]) == (2, "<audio>, a painting")
     assert (out / "adapter.safetensors").stat().st_size < 1_000_000  # the embedder only
     pictures = []
     for name in ("tone", "beat"):
