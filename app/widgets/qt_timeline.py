@@ -89,6 +89,11 @@ def _stack_z(seq: int) -> float:
     """z of a detailed clip item: later (added or changed) clips on top, all between 1 and 2."""
     return 1.0 + min(seq, 999_999) / 1_000_000
 
+#: The view row's spectrogram controls (greyed, with a reason, while only waveforms show).
+COLOURS_TIP = "Spectrogram colours"
+RANGE_TIP = "Spectrogram range: how many dB below full scale are shown (quieter is dark)"
+
+
 class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, QtWidgets.QWidget):
     """The timeline view of a :class:`~app.model.project.Project`.
 
@@ -217,7 +222,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         toolbar.addWidget(labelled("View:", self.mode_combo))
         toolbar.addWidget(self.box_tool_button)
         toolbar.addWidget(self.snap_button)
-        self.colormap_combo = QtWidgets.QComboBox(toolTip="Spectrogram colours")
+        self.colormap_combo = QtWidgets.QComboBox(toolTip=COLOURS_TIP)
         for name, label in COLORMAPS.items():
             self.colormap_combo.addItem(label, name)
         self.colormap_combo.setCurrentIndex(self.colormap_combo.findData(self._spectrogram_style[0]))
@@ -226,7 +231,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         )
         self.range_spin = SpinBox(
             minimum=int(MIN_SHOWN_RANGE_DB), maximum=int(DISPLAY_RANGE_DB), singleStep=5, suffix=" dB",
-            toolTip="Spectrogram range: how many dB below full scale are shown (quieter is dark)",
+            toolTip=RANGE_TIP,
         )
         self.range_spin.setValue(int(self._spectrogram_style[1]))
         self.range_spin.valueChanged.connect(lambda v: self.set_spectrogram_style(self._spectrogram_style[0], float(v)))
@@ -867,6 +872,16 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         for lane in self._lanes:
             lane.apply_layout(layout)
             self._sync_selection_overlays(lane, self.project.selection)
+        self._follow_view_mode()
+
+    def _follow_view_mode(self) -> None:
+        """Colours and Range act on spectrograms: greyed, saying why, while only waveforms show
+        (they changed nothing visible there)."""
+        shows = self._view_mode != "waveform"
+        for widget, tip in ((self.colormap_combo, COLOURS_TIP), (self.range_spin, RANGE_TIP)):
+            widget.setEnabled(shows)
+            widget.setToolTip(tip if shows else f"{tip}. The view shows waveforms only: pick Spectrogram or "
+                                                "Both in View to see them.")
 
     @property
     def spectrogram_style(self) -> tuple[str, float]:

@@ -275,9 +275,13 @@ class ProjectFilesMixin:
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
+        self.recent_menu.setToolTipsVisible(True)  # the whole path on hover
         recent = self.settings.recent_files
-        for path in recent:
-            action = self.recent_menu.addAction(Path(path).name)
+        names = [Path(path).name for path in recent]
+        for path, name in zip(recent, names):
+            # Two "song.sdproj" from different folders read the same: name the folder too.
+            action = self.recent_menu.addAction(f"{name}  ({Path(path).parent.name or path})" if names.count(name) > 1
+                                                else name)
             action.setToolTip(path)
             action.triggered.connect(lambda *_, p=path: self.open_project(p))
         if not recent:

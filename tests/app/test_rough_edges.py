@@ -144,3 +144,24 @@ def test_space_plays_when_there_is_an_output(qtbot, make_window):
     qtbot.waitUntil(lambda: window.transport.player.playing)
     assert "Playback disabled" not in window.statusBar().currentMessage()
     window.transport.stop()
+
+
+def test_recent_projects_with_the_same_name_are_told_apart(window, tmp_path):
+    for folder in ("drums", "ambience"):
+        window.settings.add_recent_file(str(tmp_path / folder / "session.sdproj"))
+    window.settings.add_recent_file(str(tmp_path / "ambience" / "rain.sdproj"))
+    window.recent_menu.aboutToShow.emit()
+    entries = [a for a in window.recent_menu.actions() if a.toolTip().endswith(".sdproj")]
+    assert [a.text() for a in entries] == ["rain.sdproj", "session.sdproj  (ambience)", "session.sdproj  (drums)"]
+    assert entries[1].toolTip() == str((tmp_path / "ambience" / "session.sdproj").resolve())
+    assert window.recent_menu.toolTipsVisible()  # the whole path shows on hover
+
+
+def test_spectrogram_colours_and_range_grey_out_while_only_waveforms_show(window):
+    timeline = window.timeline
+    timeline.mode_combo.setCurrentIndex(timeline.mode_combo.findText("Waveform"))  # View: Waveform
+    for control in (timeline.colormap_combo, timeline.range_spin):
+        assert not control.isEnabled() and "The view shows waveforms only" in control.toolTip()
+    timeline.mode_combo.setCurrentIndex(timeline.mode_combo.findText("Both"))
+    for control in (timeline.colormap_combo, timeline.range_spin):
+        assert control.isEnabled() and "waveforms only" not in control.toolTip()
