@@ -448,8 +448,9 @@ def audio_prompt_embeds(adapter: AudioAdapter, pipe: Any, clip: np.ndarray, prom
 
 
 def run_adapter(spec: Any, ctx: Any, folder: Path) -> Generator[Progress, None, tuple[TaskResult, ...]]:
-    """Pictures from an adapter folder: the clip's loudest 2.56 s -> pseudo-words -> the base SD
-    model (from the store, never downloaded here), one denoising run per picture."""
+    """Pictures from an adapter folder: the loudest window of the clip its encoder hears ->
+    pseudo-words -> the base SD model (from the store, never downloaded here), one denoising run
+    per picture."""
     from PIL import Image
 
     from engine.pictures.illustrate import random_seed, variation_seed
@@ -467,8 +468,6 @@ def run_adapter(spec: Any, ctx: Any, folder: Path) -> Generator[Progress, None, 
     prompt = adapter_prompt(adapter.config, spec.prompt, spec.style)
     yield Progress(stage="load", message=f"Loading {card.base_model} (the adapter's base model)")
     policy = ctx.settings.load_policy() if ctx.settings is not None else None
-    from engine.models.errors import ModelError
-
     try:
         loaded = ctx.pipelines.get(card.base_model, None, **({"policy": policy} if policy is not None else {}))
     except ModelError as error:  # the same error, saying whose base model it is
