@@ -19,6 +19,7 @@ from app.model.mix import MixPlan, MixStream, track_peaks
 from app.model.project import Project
 from app.plot_items.axes import format_time
 from app.widgets.elided_label import ElidedLabel
+from app.widgets.flow_layout import FlowLayout
 from app.widgets.qt_meter import QtPeakMeter, window_peaks
 from engine.audio.playback import PlaybackError, Player
 
@@ -141,13 +142,25 @@ class QtTransport(QtWidgets.QWidget):
         self.message_label.setObjectName("transportMessage")
         self.message_label.setStyleSheet("color: #d08a2c;")
 
+        # In a narrow window the meter and the output device go to a second row instead of
+        # setting the window's minimum width (with an audio device it stopped at 1042 px).
+        def group(*widgets: QtWidgets.QWidget) -> QtWidgets.QWidget:
+            box = QtWidgets.QWidget()
+            row = QtWidgets.QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            for widget in widgets:
+                row.addWidget(widget)
+            return box
+
+        controls = QtWidgets.QWidget()
+        flow = FlowLayout(controls, spacing=6)
+        flow.setContentsMargins(0, 0, 0, 0)
+        flow.addWidget(group(*buttons, self.time_label))
+        self.output_group = group(self.meter, self.device_combo)
+        flow.addWidget(self.output_group)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        for button in buttons:
-            layout.addWidget(button)
-        layout.addWidget(self.time_label)
-        layout.addWidget(self.meter)
-        layout.addWidget(self.device_combo)
+        layout.addWidget(controls)
         layout.addWidget(self.message_label, 1)
         self._show_message("" if self.available else playback_off_message(self.unavailable_reason))
 
@@ -179,8 +192,7 @@ class QtTransport(QtWidgets.QWidget):
         self.device_combo.setEnabled(self.available)
         # Without an output there is nothing to choose or meter: the message takes their room
         # (in a 960 px window it was cut to "Playb…").
-        self.device_combo.setVisible(self.available)
-        self.meter.setVisible(self.available)
+        self.output_group.setVisible(self.available)
         sp = QtWidgets.QStyle.StandardPixmap
         icon = sp.SP_MediaPause if self.player.playing else sp.SP_MediaPlay
         self.play_action.setIcon(self.style().standardIcon(icon))

@@ -57,6 +57,21 @@ def test_the_window_narrows_to_a_small_laptop_width_with_every_control_in_view(q
     assert message.toolTip() == "Playback disabled: no audio output device was found"  # whole on hover
 
 
+def test_with_an_audio_output_the_meter_and_device_box_wrap_instead_of_widening_the_window(
+        qtbot, make_window, themed_app):
+    """With an output device the transport bar alone held the window at 1042 px."""
+    window = make_window(player=Player(backend=FakeBackend()))
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.minimumSizeHint().width() <= SMALL_LAPTOP_WIDTH
+    _settle(qtbot, window, SMALL_LAPTOP_WIDTH, 720)
+    transport = window.transport
+    for control in (transport.play_button, transport.time_label, transport.meter, transport.device_combo):
+        assert control.isVisible() and _right_edge_in(control, transport) < transport.width()
+    _settle(qtbot, window, 1400, 860)  # with room: one row
+    assert abs(_top_in(transport.device_combo, transport) - _top_in(transport.play_button, transport)) < 8
+
+
 def test_dock_tabs_show_whole_titles_at_the_narrowest_width(qtbot, make_window, themed_app):
     window = make_window()
     window.show()
