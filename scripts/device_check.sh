@@ -8,7 +8,7 @@
 #    ignores through .git/info/exclude; about 9 MB):
 #        scripts/device_check.sh prepare
 # 2. On the device machine (the `run` device tool; no network there), from the same checkout:
-#        command: bash scripts/device_check.sh     carry: [".whl"]     timeout_s: 540
+#        command: bash scripts/device_check.sh     carry: [".whl"]     timeout_s: 600
 #    It installs the wheels into /tmp/site, checks the imports, then runs bench/bench_lora_gpu.py,
 #    bench/bench_pictures_gpu.py and bench/bench_pictures_adapter.py at SD 1.5's geometry (random
 #    weights, 512 px) with modest step counts, each under its own time limit, and writes env.txt,
