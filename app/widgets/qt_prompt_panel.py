@@ -137,8 +137,11 @@ class QtPromptPanel(QWidget):
         self.seed_lock.setToolTip("Locked: use this seed. Unlocked: a new random seed each time.")
         self.seed_dice = QToolButton()
         self.seed_dice.setText("Random")
-        self.seed_dice.setToolTip("Pick a random seed")
+        self.seed_dice.setToolTip("Pick a random seed and lock it, to hear it again")
         self.seed_dice.clicked.connect(self.randomize_seed)
+        # Typing a seed means "use this seed": Lock ticks itself (unlocked, a typed seed was
+        # replaced by a random one without a word); clearing the field unticks it.
+        self.seed_edit.textEdited.connect(lambda text: self.seed_lock.setChecked(bool(text.strip())))
         seed_row = QHBoxLayout()
         seed_row.setContentsMargins(0, 0, 0, 0)
         seed_row.addWidget(self.seed_edit, 1)
@@ -422,7 +425,9 @@ class QtPromptPanel(QWidget):
     # -- seed --------------------------------------------------------------------------------
 
     def randomize_seed(self) -> None:
-        self.settings.set(seed=random.randint(0, MAX_SEED))
+        """A new random seed, locked (unlocked, the next generation would pick yet another one
+        and the button did nothing the user could hear)."""
+        self.settings.set(seed=random.randint(0, MAX_SEED), seed_locked=True)
 
     def note_used_seed(self, seed: int) -> None:
         """Show the seed a generation used (unless the user locked another one)."""

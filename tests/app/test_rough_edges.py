@@ -165,3 +165,26 @@ def test_spectrogram_colours_and_range_grey_out_while_only_waveforms_show(window
     timeline.mode_combo.setCurrentIndex(timeline.mode_combo.findText("Both"))
     for control in (timeline.colormap_combo, timeline.range_spin):
         assert control.isEnabled() and "waveforms only" not in control.toolTip()
+
+
+def test_a_typed_seed_is_the_seed_used(qtbot, window):
+    """Typed without ticking Lock, a seed was replaced by a random one at Generate, and the
+    Random button's seed likewise: the same prompt never came back."""
+    panel = window.prompt_panel
+    window.generation.set(model="someone/some-model")
+    panel.seed_edit.setFocus()
+    qtbot.keyClicks(panel.seed_edit, "42")
+    assert panel.seed_lock.isChecked() and panel.spec(prompt="rain").seed == 42
+    for _ in range(2):  # emptied: a new random seed each time again
+        qtbot.keyClick(panel.seed_edit, Qt.Key.Key_Backspace)
+    assert not panel.seed_lock.isChecked() and panel.spec(prompt="rain").seed is None
+
+    panel.seed_dice.click()  # Random
+    assert panel.seed_lock.isChecked() and panel.spec(prompt="rain").seed == int(panel.seed_edit.text())
+
+    panel.seed_edit.selectAll()
+    qtbot.keyClicks(panel.seed_edit, "9999999999")  # above 2**32 - 1: said at Generate
+    panel.prompt_edit.setPlainText("rain")
+    window.generate_action.trigger()
+    assert panel.message_label.text() == "The seed must be between 0 and 4294967295."
+    assert not window.client.is_busy
