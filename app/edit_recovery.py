@@ -122,6 +122,9 @@ class RecoveryMixin:
             return
         self.undo_stack.clear()
         self.undo_stack.resetClean()  # recovered work is unsaved work
+        history = getattr(self.window, "history_view", None)
+        if history is not None:  # the History's first row
+            history.setEmptyLabel(f"Recovered {info.describe()}")
         discard(info)
         if self.autosaver is not None:
             self.autosaver.autosave_now()  # keep it safe under this session's autosave

@@ -55,6 +55,7 @@ class ProjectFilesMixin:
             return
         self.undo_stack.clear()
         self.project.replace_contents(Project.with_track())
+        self.history_view.setEmptyLabel("New project")
         self._update_title()
 
     def open_project_dialog(self) -> None:
@@ -115,6 +116,7 @@ class ProjectFilesMixin:
             self.project_open_failed.emit(error)
             return
         self.undo_stack.clear()
+        self.history_view.setEmptyLabel(f"Opened {Path(path).name}")
         self.settings.add_recent_file(path)
         self._update_title()
         if not getattr(self.timeline, "rebuild_pending", lambda: False)():

@@ -4,6 +4,7 @@ bar, the window-wide actions and the menu bar. A mixin of :class:`app.main_windo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -98,7 +99,9 @@ class ScaffoldMixin:
         self.inspector = QtInspector(self.project)
         self.job_panel = QtJobPanel(self.client)
         self.history_view = QUndoView(self.undo_stack)
-        self.history_view.setEmptyLabel("<empty project>")
+        # The History's first row (click it to undo everything): what the project started as. It
+        # read "<empty project>" even above an opened project full of clips.
+        self.history_view.setEmptyLabel(f"Opened {Path(self.project.path).name}" if self.project.path else "New project")
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
         # In a scroll area: on a short window (700 px) the panel was squeezed below its height,

@@ -395,6 +395,7 @@ def test_autosave_is_offered_after_a_crash_and_recovers_the_work(qtbot, make_win
     np.testing.assert_array_equal(again.audio, clip.audio)
     assert tools_b.masks.get(clip.id) == tools_a.masks.get(clip.id)
     assert not restarted.undo_stack.isClean() and restarted.isWindowModified()
+    assert restarted.history_view.model().index(0, 0).data() == f"Recovered {info.describe()}"  # History's first row
     assert not info.path.exists()
     # Closing the window (a clean exit) leaves nothing to recover.
     qtbot.waitUntil(lambda: tools_b.autosaver.path.exists(), timeout=30000)

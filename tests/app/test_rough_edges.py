@@ -188,3 +188,22 @@ def test_a_typed_seed_is_the_seed_used(qtbot, window):
     window.generate_action.trigger()
     assert panel.message_label.text() == "The seed must be between 0 and 4294967295."
     assert not window.client.is_busy
+
+
+def _history_first_row(window) -> str:
+    view = window.history_view
+    return view.model().index(0, 0).data()
+
+
+def test_the_history_starts_with_what_the_project_started_as(qtbot, window, tmp_path):
+    """Its first row read "<empty project>", even above an opened project full of clips."""
+    assert _history_first_row(window) == "New project"
+    _select_imported_clip(window)
+    path = tmp_path / "foley.sdproj"
+    with qtbot.waitSignal(window.project_saved, timeout=30000):
+        window._save_to(str(path))
+    with qtbot.waitSignal(window.project_loaded, timeout=30000):
+        window.open_project(str(path))
+    assert window.project.clips() and _history_first_row(window) == "Opened foley.sdproj"
+    window.new_project()
+    assert _history_first_row(window) == "New project"
