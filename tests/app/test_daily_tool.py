@@ -363,7 +363,7 @@ def test_the_themed_window_narrows_to_about_1100_px(qtbot, make_window, themed_a
     """In the app's theme the window would not go below 1216 px (the transport bar's disabled
     device box and the buttons' 10 px side padding): on a 1024 or 1152 px wide screen it ran off
     the edge. It now goes to 1110 px or less, the playback message in the device box's place.
-    (1024 px needs the docks' own layouts narrower still; see the ux report.)"""
+    (Narrower still since: tests/app/test_narrow_window.py.)"""
     window = make_window()
     window.show()
     qtbot.waitExposed(window)
