@@ -6,12 +6,15 @@ picture model folder, handed to Picture from Audio."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import av
 import numpy as np
 import soundfile as sf
 from PIL import Image
+from test_edit_tools import run_and_wait
+from test_pictures_in_app import pictures_window  # noqa: F401 - a fixture
 
 from app.widgets.picture_wizard import PictureWizard
 from engine.pictures.model import load_picture_model
@@ -291,3 +294,158 @@ def test_a_new_run_where_an_unfinished_one_stopped_asks_first_cancel_start_over_
     assert again.monitor_page.steps == list(range(new_step + 1, 6))  # from its checkpoint, not from step 1
     assert (checkpoints / "notes.txt").is_file()
     client.wait_for_tasks()
+
+
+# -- an audio adapter for an SD base (engine.pictures.adapter) ----------------------------------
+
+
+def choose_sd_base(qtbot, wizard, folder, *, size=64):
+    """Type the tiny SD model as the base (as a user types a folder), small pictures, and read ``folder``."""
+    from assets.make_tiny_sd import TINY_SD_DIR
+
+    pairs = wizard.pairs_page
+    pairs.model_combo.setEditText(str(TINY_SD_DIR))
+    assert pairs.adapter_box.isVisible() and pairs.is_adapter()
+    pairs.size_spin.setValue(size)
+    return read_the_folder(qtbot, wizard, folder)
+
+
+def test_an_sd_base_shows_the_adapter_settings_and_a_template_without_audio_is_refused(qtbot, client, settings, tmp_path):
+    from app.engine_client import ModelEntry, ModelListing
+
+    wizard = open_wizard(qtbot, client, settings)
+    pairs = wizard.pairs_page
+    assert pairs.model_id() == "builtin:pictures" and not pairs.adapter_box.isVisible()
+    # The Picture tab's image models (downloaded, drawing pictures) are offered as bases; CLAP from the cache hears.
+    client.models_listed.emit(ModelListing((
+        ModelEntry("stable-diffusion-v1-5/stable-diffusion-v1-5", "SD 1.5", "catalog", True, tasks=("illustrate",)),
+        ModelEntry("CompVis/stable-diffusion-v1-4", "SD 1.4", "catalog", False, tasks=("illustrate",)),
+        ModelEntry("riffusion/riffusion-model-v1", "Riffusion", "catalog", True, tasks=("generate",)),
+        ModelEntry("laion/clap-htsat-unfused", "laion/clap-htsat-unfused", "cached", True, is_pipeline=False),
+    ), "builtin:starter"))
+    combo = pairs.model_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == [
+        "builtin:pictures", "stable-diffusion-v1-5/stable-diffusion-v1-5"]
+    assert combo.itemText(1) == "SD 1.5 (audio adapter)"
+    assert pairs.model_id() == "builtin:pictures" and not pairs.adapter_box.isVisible()  # the choice is kept
+    settings_page = wizard.settings_page
+    assert (settings_page.batch_spin.value(), settings_page.lr_spin.value()) == (8, 5e-4)
+
+    combo.setCurrentIndex(1)  # an SD base: the page shows the adapter's settings, each saying what it does
+    assert pairs.adapter_box.isVisible() and "audio adapter" in pairs.subTitle()
+    assert "GPU" in combo.toolTip() and "slow" in combo.toolTip() and "GPU" in pairs.adapter_box.toolTip()
+    assert pairs.template_edit.text() == "a photo of <audio>" and "<audio>" in pairs.template_edit.toolTip()
+    assert pairs.size_spin.value() == 512 and "CPU" in pairs.size_spin.toolTip()
+    assert "pseudo-words" in pairs.tokens_spin.toolTip() and "CLAP" in pairs.encoder_combo.toolTip()
+    encoders = pairs.encoder_combo
+    assert [encoders.itemData(i) for i in range(encoders.count())] == ["builtin:pictures", "laion/clap-htsat-unfused"]
+    assert (settings_page.batch_spin.value(), settings_page.lr_spin.value()) == (1, 1e-4)  # the adapter's defaults
+
+    from app.widgets import picture_wizard
+    from engine.pictures.illustrate import ADAPTER_PLACEHOLDER
+
+    assert picture_wizard.ADAPTER_PLACEHOLDER == ADAPTER_PLACEHOLDER  # what the engine puts the sound in for
+    pairs.template_edit.setText("a photo of a dog")  # no <audio>: refused on this page, before anything starts
+    assert pairs.template_error.isVisible()
+    assert pairs.template_error.text() == ("The prompt template needs <audio> where the sound goes, for example "
+                                           "'a photo of <audio>'.")
+    read_the_folder(qtbot, wizard, pairs_folder(tmp_path))  # reads, then Next: refused
+    assert wizard.currentPage() is pairs and not pairs.isComplete()
+    assert wizard.job is None and not client.is_busy
+    pairs.template_edit.setText("a photo of a dog making <audio>")
+    assert not pairs.template_error.isVisible() and pairs.isComplete()
+    wizard.next()
+    assert wizard.currentPage() is settings_page
+    assert settings_page.output_edit.text() == str(tmp_path / "pairs-audio-adapter")
+    job = wizard.make_job()
+    assert (job.base, job.template, job.size, job.tokens, job.audio_encoder, job.batch_size) == (
+        "stable-diffusion-v1-5/stable-diffusion-v1-5", "a photo of a dog making <audio>", 512, 1, "builtin:pictures", 1)
+
+    wizard.back()
+    combo.setCurrentIndex(0)  # back to a picture model: its own settings again, the adapter's hidden
+    assert not pairs.adapter_box.isVisible() and pairs.isComplete()
+    assert (settings_page.batch_spin.value(), settings_page.lr_spin.value()) == (8, 5e-4)
+    wizard.next()
+    assert settings_page.output_edit.text() == str(tmp_path / "pairs-picture-model")
+
+
+def test_an_sd_base_trains_an_audio_adapter_watched_paused_resumed_and_drawn_by_illustrate(
+        qtbot, client, settings, tmp_path, capsys):
+    from engine.cli import main
+    from engine.pictures.png import read_png_recipe
+
+    used = []
+    wizard = open_wizard(qtbot, client, settings)
+    wizard.use_model = used.append
+    page = choose_sd_base(qtbot, wizard, pairs_folder(tmp_path))
+    wizard.pairs_page.tokens_spin.setValue(2)
+    assert page.output_edit.text() == str(tmp_path / "pairs-audio-adapter")
+    page.steps_spin.setValue(6)
+    page.checkpoint_spin.setValue(2)
+    page.batch_spin.setValue(2)
+    page.lr_spin.setValue(1e-3)
+    saved = []
+    wizard.run_started.connect(lambda handle: handle.progressed.connect(
+        lambda p: saved.append(p.step) if getattr(p, "checkpoint", None) else None))
+    with qtbot.waitSignal(wizard.run_started, timeout=10000):
+        wizard.next()  # "Train"
+    monitor = wizard.monitor_page
+    qtbot.waitUntil(lambda: bool(saved), timeout=300000)
+    monitor.pause_button.click()  # paused between steps, SD kept loaded
+    qtbot.waitUntil(lambda: monitor.pause_button.text() == "Resume", timeout=60000)
+    assert monitor.status_label.text().startswith("Paused at step")
+    monitor.pause_button.click()
+    assert monitor.pause_button.text() == "Pause"
+    monitor.cancel_button.click()  # stopped after a checkpoint: Resume from the last checkpoint goes on
+    qtbot.waitUntil(lambda: monitor.handle.is_done, timeout=60000)
+    step, _folder = wizard.job.latest_checkpoint()
+    assert 2 <= step < 6 and monitor.resume_button.isVisible()
+    with qtbot.waitSignal(wizard.picture_model_trained, timeout=300000) as trained:
+        monitor.resume_button.click()
+    out = tmp_path / "pairs-audio-adapter"
+    assert trained.args[0] == str(out) and (out / "audio_adapter.json").is_file()
+    assert monitor.steps == list(range(step + 1, 7)) and all(np.isfinite(monitor.losses))  # the loss curve
+    assert list(monitor.train_curve.getData()[1]) == monitor.losses
+    assert monitor.status_label.text().startswith(
+        f"Done: trained an audio adapter for {wizard.job.base} on 2 pairs")
+    qtbot.waitUntil(lambda: len(monitor.sample_buttons()) == 4, timeout=30000)  # pictures at the last checkpoint
+    assert [s.prompt for s in monitor.samples] == ["beep.wav", "hum.wav"]
+    assert monitor.samples[0].image.shape == (64, 64, 3)
+    headings = [monitor.samples_grid.itemAt(i).widget().text() for i in range(3)]
+    assert "being trained" in headings and "before training" in headings  # the untrained adapter's pictures
+    monitor.apply_button.click()  # "Use it for Picture from Audio"
+    assert used == [str(out)]
+
+    config = json.loads((out / "audio_adapter.json").read_text())["config"]
+    assert (config["tokens"], config["template"]) == (2, "a photo of <audio>")
+    sound = tmp_path / "hum.wav"
+    sf.write(str(sound), 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * RATE) / RATE), RATE)
+    capsys.readouterr()
+    assert main(["illustrate", str(sound), "-o", str(tmp_path / "art.png"), "--model", str(out), "--steps", "2",
+                 "--size", "64", "--variations", "1", "--offline", "--device", "cpu"]) == 0
+    picture = Image.open(tmp_path / "art.png")
+    assert picture.size == (64, 64) and read_png_recipe(tmp_path / "art.png").facts["path"] == "adapter"
+
+
+def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot, pictures_window, tmp_path):
+    from test_pictures_in_app import add_clip, tone
+
+    window, tools = pictures_window
+    form = tools.edit_panel.forms["illustrate"]
+    form.train.click()
+    wizard = form.wizard
+    page = choose_sd_base(qtbot, wizard, pairs_folder(tmp_path))
+    page.steps_spin.setValue(2)
+    page.checkpoint_spin.setValue(0)
+    page.batch_spin.setValue(2)
+    with qtbot.waitSignal(wizard.picture_model_trained, timeout=300000) as trained:
+        wizard.next()  # "Train"
+    wizard.monitor_page.apply_button.click()  # "Use it for Picture from Audio": the tab's model now
+    assert form.params()["model"] == trained.args[0] == str(tmp_path / "pairs-audio-adapter")
+    form.size.setValue(64)
+    add_clip(window, tone(440, 2.0), "tone")
+    run_and_wait(qtbot, tools, lambda: tools.run_edit("illustrate"))
+    assert len(window.project.pictures) == 2  # the tab's 2 variations, drawn through the adapter
+    for picture in window.project.pictures:
+        assert picture.recipe.facts["path"] == "adapter" and picture.image.size == (64, 64)
+        assert picture.recipe.model_id == trained.args[0]
