@@ -137,11 +137,12 @@ def read_the_folder(qtbot, wizard, folder):
     return wizard.settings_page
 
 
-def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoint_every, stop_at):
-    """Train on ``folder`` until a checkpoint after ``stop_at`` steps, then quit as the app does (the
-    window goes, the engine client cancels its jobs). Returns the run's spec and its last checkpoint's step."""
+def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoint_every, stop_at, sd=False):
+    """Train on ``folder`` (an audio adapter for the tiny SD model with ``sd``) until a checkpoint
+    after ``stop_at`` steps, then quit as the app does (the window goes, the engine client cancels
+    its jobs). Returns the run's spec and its last checkpoint's step."""
     wizard = open_wizard(qtbot, client, settings)
-    page = read_the_folder(qtbot, wizard, folder)
+    page = choose_sd_base(qtbot, wizard, folder) if sd else read_the_folder(qtbot, wizard, folder)
     page.steps_spin.setValue(steps)
     page.checkpoint_spin.setValue(checkpoint_every)
     page.batch_spin.setValue(2)
@@ -156,7 +157,8 @@ def start_and_close_the_app(qtbot, client, settings, folder, *, steps, checkpoin
     wizard.close()
     client.shutdown()
     step, _folder = job.latest_checkpoint()
-    assert stop_at <= step < steps and not (Path(job.output_dir) / "picture_model.json").exists()
+    assert stop_at <= step < steps and not any((Path(job.output_dir) / name).exists()
+                                               for name in ("picture_model.json", "audio_adapter.json"))
     return job, step
 
 
@@ -449,3 +451,21 @@ def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot,
     for picture in window.project.pictures:
         assert picture.recipe.facts["path"] == "adapter" and picture.image.size == (64, 64)
         assert picture.recipe.model_id == trained.args[0]
+
+
+def test_an_adapter_run_cut_short_by_closing_the_app_resumes_with_its_own_settings(
+        qtbot, client, make_client, settings, tmp_path):
+    job, step = start_and_close_the_app(qtbot, client, settings, pairs_folder(tmp_path), steps=4, checkpoint_every=1,
+                                        stop_at=1, sd=True)
+    assert (job.size, job.template) == (64, "a photo of <audio>")
+    client = make_client()  # the app opens again
+    wizard = open_wizard(qtbot, client, settings)
+    (offer,) = wizard.run_offers.visible()
+    assert "'pairs-audio-adapter'" in offer.label.text() and f"after step {step} of 4" in offer.label.text()
+    with qtbot.waitSignal(wizard.picture_model_trained, timeout=300000) as trained:
+        offer.resume_button.click()
+        pairs = wizard.pairs_page  # the pages show the run's adapter settings, not the defaults
+        assert pairs.is_adapter() and pairs.size_spin.value() == 64 and wizard.settings_page.seed_spin.value() == 7
+    assert trained.args[0] == job.output_dir and (Path(job.output_dir) / "audio_adapter.json").is_file()
+    assert wizard.monitor_page.steps == list(range(step + 1, 5))  # from the checkpoint, not from step 1
+    client.wait_for_tasks()
