@@ -184,6 +184,7 @@ class DatasetPage(QWizardPage):
         self.height_spin = SpinBox()
         self.height_spin.setRange(0, 1024)
         self.height_spin.setSingleStep(8)
+        self.height_spin.set_multiple_of(8)  # a spectrogram image is a multiple of 8 pixels high
         self.height_spin.setSpecialValueText("the preset's")
         spectrogram = QGroupBox("Spectrogram (for a model that does not name its own)")
         spectrogram_form = QFormLayout(spectrogram)

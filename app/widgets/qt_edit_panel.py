@@ -70,6 +70,7 @@ class QtEditPanel(QWidget):
         # Shared quality settings
         self.height_spin = SpinBox(minimum=0, maximum=2048, singleStep=64, value=0, specialValueText="preset",
                                     toolTip="Mel bins of the spectrogram images (a multiple of 8; 'preset' = the preset's)")
+        self.height_spin.set_multiple_of(8)  # the engine takes only multiples of 8
         self.iterations_spin = SpinBox(minimum=0, maximum=1000, value=32,
                                         toolTip="Resynthesis (Griffin-Lim) iterations: more is cleaner and slower")
         self.window_spin = spin(0.64, 60.0, GENERIC_WINDOW_S, step=0.64, suffix=" s",

@@ -74,27 +74,46 @@ class _SaysLimits:
     """The shared part of :class:`SpinBox` and :class:`DoubleSpinBox` (before the Qt class in
     the bases, so that its ``validate``/``fixup`` come first)."""
 
+    def set_multiple_of(self, step: int) -> None:
+        """Take only multiples of ``step`` (spectrogram heights: 8): a typed value between them
+        is used at the nearest one, and said (the minimum, a special value such as "preset",
+        counts as one)."""
+        self._multiple = int(step)
+
     def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         state, text, pos = super().validate(text, pos)
         if state == QValidator.State.Invalid and (self._typed(text) is not None or self._bare(text) in ("-", "+")):
             state = QValidator.State.Intermediate  # let the whole number be typed; fixup() says
+        elif state == QValidator.State.Acceptable and self._between_multiples(self._typed(text)):
+            state = QValidator.State.Intermediate
         return state, text, pos
 
     def fixup(self, text: str) -> str:
         typed = self._typed(text)
-        if typed is None or self.minimum() <= typed <= self.maximum():
+        if typed is None:
             return super().fixup(text)
-        above = typed > self.maximum()
-        limit = self.maximum() if above else self.minimum()
-        shown = self.textFromValue(limit)
-        message = (
-            f"{field_name(self)}: {self._bare(text)}{self.suffix()} is {'above the maximum' if above else 'below the minimum'} "
-            f"{shown}{self.suffix()}; using {shown}{self.suffix()}"
-        )
+        if typed > self.maximum() or typed < self.minimum():
+            above = typed > self.maximum()
+            value = self.maximum() if above else self.minimum()
+            why = f"is {'above the maximum' if above else 'below the minimum'} {self.textFromValue(value)}{self.suffix()}"
+        elif self._between_multiples(typed):
+            step = self._multiple
+            value = min(max(math.floor(typed / step + 0.5) * step, math.ceil(self.minimum() / step) * step),
+                        math.floor(self.maximum() / step) * step)
+            why = f"is not a multiple of {step}"
+        else:
+            return super().fixup(text)
+        shown = f"{self.textFromValue(value)}{self.suffix()}"
+        special = value == self.minimum() and self.specialValueText()  # the box will show "preset"
+        message = f"{field_name(self)}: {self._bare(text)}{self.suffix()} {why}; using {special or shown}"
         self.setProperty("rangeNotice", message)
         QToolTip.showText(self.mapToGlobal(QPoint(0, self.height())), message, self)
         range_notices().said.emit(message)
-        return f"{self.prefix()}{shown}{self.suffix()}"
+        return f"{self.prefix()}{shown}"
+
+    def _between_multiples(self, typed: float | None) -> bool:
+        step = getattr(self, "_multiple", 0)
+        return bool(step) and typed is not None and typed != self.minimum() and typed % step != 0
 
     def _bare(self, text: str) -> str:
         text = text.strip()

@@ -134,3 +134,20 @@ def test_every_spin_box_says_its_limits_under_its_own_name(qtbot, window):
     assert window.statusBar().currentMessage() == (
         f"Rank: 99999 is above the maximum {rank.maximum()}; using {rank.maximum()}"
     )
+
+
+def test_a_spectrogram_height_between_multiples_of_8_is_rounded_and_said(qtbot, window):
+    """Mel bins took 100 and the edit then failed with the engine's "`height` has to be divisible
+    by 8 but is 100."."""
+    box = window.edit_tools.edit_panel.height_spin
+    window.edit_tools.edit_dock.show()
+    window.edit_tools.edit_dock.raise_()
+    window.activateWindow()
+    _type_into(qtbot, box, "100")
+    assert box.value() == 104
+    assert window.statusBar().currentMessage() == "Mel bins: 100 is not a multiple of 8; using 104"
+    _type_into(qtbot, box, "3")  # nearest is 0: the preset's own
+    assert box.value() == 0 and box.text() == "preset"
+    assert window.statusBar().currentMessage() == "Mel bins: 3 is not a multiple of 8; using preset"
+    _type_into(qtbot, box, "256")  # a multiple: taken as typed
+    assert box.value() == 256
