@@ -54,6 +54,8 @@ class QtStatus(QWidget):
         self.device_label = QLabel()
         self.device_label.setObjectName("statusDevice")
         self.memory_label = QLabel()
+        self.memory_label.setToolTip("Memory this app uses: RAM, and GPU memory while a GPU runs models "
+                                     "(Generate > Unload Models frees it)")
         self.offline_label = QLabel()
         self.hub_state = HUB_CHECKING
         self.playback_label = QLabel()
@@ -100,6 +102,10 @@ class QtStatus(QWidget):
         else:
             text = f"Device: {used or self._device_setting}"
         self.device_label.setText(text)
+        self.device_label.setToolTip(
+            "Where models run; change it in Edit > Settings > Device"
+            + ("" if self._device_setting != "auto" or used else
+               ". Automatic picks CUDA, then MPS, then the CPU: the one used shows after the first job"))
 
     def set_playback(self, available: bool, reason: str = "") -> None:
         self.playback_label.setText("Playback: on" if available else "Playback: off")

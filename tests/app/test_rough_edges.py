@@ -207,3 +207,11 @@ def test_the_history_starts_with_what_the_project_started_as(qtbot, window, tmp_
     assert window.project.clips() and _history_first_row(window) == "Opened foley.sdproj"
     window.new_project()
     assert _history_first_row(window) == "New project"
+
+
+def test_the_status_bar_labels_say_what_they_show(window):
+    status = window.status
+    assert "Edit > Settings > Device" in status.device_label.toolTip()
+    assert "Unload Models" in status.memory_label.toolTip()
+    for label in (status.playback_label, status.offline_label, status.device_label, status.memory_label):
+        assert label.toolTip(), label.text()
