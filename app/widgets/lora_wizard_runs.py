@@ -22,7 +22,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 __all__ = ["RUNS_KEY", "RunOffer", "RunOffers", "StartOverBox", "StartupOffers", "UnfinishedRun", "discard_run",
-           "forget_run", "job_fields", "offer_unfinished_runs", "remember_run", "scan_runs", "unfinished_step"]
+           "forget_run", "is_picture_model", "job_fields", "offer_unfinished_runs", "remember_run", "run_title",
+           "scan_runs", "unfinished_step"]
 
 #: Settings key: the runs started and not finished, ``[{"kind": "lora" | "pictures", "fields": {...}}]``.
 RUNS_KEY = "training/unfinished_runs"
@@ -33,14 +34,38 @@ PICTURE_MODEL_FILE = "picture_model.json"
 KINDS = {"lora": "LoRA", "pictures": "picture model"}
 
 
+def is_picture_model(model_id: str) -> bool:
+    """A picture model (a ``builtin:`` one or a ``train-pictures`` folder), not an SD model to adapt.
+    Only looks for a file (the store is not touched)."""
+    return model_id.startswith("builtin:") or (Path(model_id).expanduser() / PICTURE_MODEL_FILE).is_file()
+
+
+def model_name(model_id: str) -> str:
+    """A model as a person names it: a folder by its name, a hub id as it is."""
+    path = Path(model_id).expanduser()
+    return (path.name or model_id) if path.is_absolute() or model_id.startswith(".") else model_id
+
+
+def run_title(kind: str, job: Any) -> str:
+    """What the run makes, by name: "LoRA 'rain'", "picture model 'pairs-picture-model'", or for a
+    picture run on an SD base "audio adapter 'pairs-audio-adapter' for <the base>". Looks for a file
+    (:func:`is_picture_model`)."""
+    name = Path(job.output).stem if kind == "lora" else Path(job.output_dir).name
+    if kind == "pictures" and not is_picture_model(str(job.base)):
+        return f"audio adapter '{name}' for {model_name(str(job.base))}"
+    return f"{KINDS[kind]} '{name}'"
+
+
 @dataclass(frozen=True)
 class UnfinishedRun:
     """A run that stopped after ``step`` of its steps (its newest complete checkpoint) with no result.
-    ``job`` is the spec it was started with (``resume`` False)."""
+    ``job`` is the spec it was started with (``resume`` False); ``title`` its :func:`run_title`
+    (found with the run, off the GUI thread)."""
 
     kind: str
     job: Any
     step: int
+    title: str = ""
 
     @property
     def output_dir(self) -> str:
@@ -50,8 +75,12 @@ class UnfinishedRun:
     def name(self) -> str:
         return Path(self.job.output).stem if self.kind == "lora" else Path(self.job.output_dir).name
 
+    @property
+    def what(self) -> str:
+        return self.title or run_title(self.kind, self.job)
+
     def describe(self) -> str:
-        return (f"The {KINDS[self.kind]} '{self.name}' did not finish: it stopped after step {self.step} of "
+        return (f"The {self.what} did not finish: it stopped after step {self.step} of "
                 f"{self.job.num_steps} and can go on from that checkpoint.")
 
 
@@ -147,7 +176,7 @@ def scan_runs(records: list[dict[str, Any]]) -> tuple[list[UnfinishedRun], list[
         if latest is None or _finished(record["kind"], job, latest[1]):
             forget.append(output_dir)
             continue
-        offered.append(UnfinishedRun(record["kind"], job, latest[0]))
+        offered.append(UnfinishedRun(record["kind"], job, latest[0], run_title(record["kind"], job)))
     return offered, forget
 
 
@@ -203,9 +232,9 @@ class RunOffer(QFrame):
 
     def ask_discard(self) -> QMessageBox:
         """Ask (a box that does not block) before anything is deleted."""
-        what = "checkpoints" + (" and the clips it kept" if self.run.kind == "lora" else "")
+        files = "checkpoints" + (" and the clips it kept" if self.run.kind == "lora" else "")
         box = QMessageBox(QMessageBox.Icon.Question, "Discard the unfinished run",
-                          f"Delete the {what} of the unfinished {KINDS[self.run.kind]} '{self.run.name}' "
+                          f"Delete the {files} of the unfinished {self.run.what} "
                           f"(in {self.run.output_dir})? It cannot be resumed afterwards; your sounds and other "
                           "files are kept.",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
@@ -226,9 +255,8 @@ class StartOverBox(QMessageBox):
     (deletes its checkpoints)** or **Cancel**; ``answered(choice)`` gets "resume", "start over" or "cancel"."""
 
     def __init__(self, parent: QWidget, kind: str, job: Any, step: int, answered: Any) -> None:
-        name = Path(job.output).stem if kind == "lora" else Path(job.output_dir).name
         super().__init__(QMessageBox.Icon.Question, "An unfinished run is there",
-                         f"The {KINDS[kind]} '{name}' did not finish: it stopped after step {step}, and this run would "
+                         f"The {run_title(kind, job)} did not finish: it stopped after step {step}, and this run would "
                          f"go into its folder {job.output_dir}. Resume that run from its checkpoint, or start over, "
                          "which deletes its checkpoints (your other files there are kept)?",
                          QMessageBox.StandardButton.NoButton, parent)

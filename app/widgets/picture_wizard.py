@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.lora_wizard import LoraWizard, MonitorPage
-from app.widgets.lora_wizard_runs import RunOffers
+from app.widgets.lora_wizard_runs import RunOffers, is_picture_model
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import task
@@ -63,6 +63,9 @@ ADAPTER_SIZE = task("train_pictures").spec.size  # SD 1.5's own, 512
 #: (steps, pairs per step, learning rate) the Training page starts from for each kind of run; an
 #: adapter (SD 1.5 at 512 px, one pair a step fits an 8 GB card) as the README's command.
 DEFAULTS = {"picture": (500, 8, 5e-4), "adapter": (500, 1, 1e-4)}
+#: Seconds of sound an audio encoder hears (engine.pictures.model.WINDOW_S; engine.pictures.adapter.
+#: CLAP_WINDOW_S; not imported: torch): a video's frame gets that much sound around it.
+HEARD_S = {"picture": 2.56, "clap": 10.0}
 GPU_NOTE = "An SD base needs a GPU in practice: it runs on the CPU, but slowly (use a small picture size there)."
 
 
@@ -77,12 +80,6 @@ def clap_models(listing: Any) -> list[str]:
     """The CLAP models in the Hugging Face cache (``listing``'s downloaded non-pipelines named CLAP)."""
     return [e.model_id for e in getattr(listing, "entries", ())
             if e.downloaded and not e.is_pipeline and "clap" in e.model_id.lower()]
-
-
-def is_picture_model(model_id: str) -> bool:
-    """A picture model (a ``builtin:`` one or a ``train-pictures`` folder), not an SD model to adapt.
-    Only looks for a file (the store is not touched)."""
-    return model_id.startswith("builtin:") or (Path(model_id).expanduser() / "picture_model.json").is_file()
 
 
 def _count(n: int, word: str) -> str:
@@ -121,10 +118,6 @@ class PairsPage(QWizardPage):
         super().__init__()
         self.w = wizard
         self.setTitle("Your pairs")
-        self.setSubTitle("A folder of sounds each beside a picture of the same name (rain.wav + rain.png), "
-                         "and/or of videos (mp4, mkv, webm, mov, avi): a frame every few seconds, with the "
-                         "2.56 s of sound around it, becomes a pair.")
-        self._subtitle = self.subTitle()
         self.found: Any = None
         self.model_combo = _model_combo("Starter picture model (offline)", (
             "A picture model to start from (its audio encoder stays as it is, its projection and diffusion model "
@@ -134,7 +127,6 @@ class PairsPage(QWizardPage):
         self.folder_edit.setPlaceholderText("a folder of sound + picture pairs and/or videos")
         folder_row = _folder_row(self, self.folder_edit, "Folder of pairs or videos")
         self.every_spin = DoubleSpinBox(decimals=2, minimum=0.04, maximum=3600.0, value=1.0, suffix=" s")
-        self.every_spin.setToolTip("Videos: a frame (and the sound around it) every this many seconds")
         self.read_button = QPushButton("Read the folder")
         self.read_button.clicked.connect(self.read_folder)
         self.summary_label = QLabel("Choose a folder, then read it.")
@@ -166,8 +158,9 @@ class PairsPage(QWizardPage):
         box.setToolTip("The sound becomes pseudo-words in the SD model's text space (AudioToken): only a small "
                        "embedder (about 0.5 M parameters) is trained. " + GPU_NOTE)
         self.size_spin = SpinBox(minimum=64, maximum=1024, singleStep=64, value=ADAPTER_SIZE, suffix=" px")
-        self.size_spin.setToolTip("Width and height the pictures are trained at (a multiple of 8; others are rounded "
-                                  "down): 512 is SD 1.5's own; smaller trains much faster, what a CPU can manage")
+        self.size_spin.set_multiple_of(8)  # SD's: a typed 100 is used as 104, and said
+        self.size_spin.setToolTip("Width and height the pictures are trained at (a multiple of 8: another is used at the "
+                                  "nearest, and said): 512 is SD 1.5's own; smaller trains much faster, what a CPU can manage")
         self.tokens_spin = SpinBox(minimum=1, maximum=8, value=1)
         self.tokens_spin.setToolTip("How many pseudo-words each sound becomes in the prompt (1-8): more can "
                                     "carry more of the sound, and take more pairs to learn")
@@ -193,17 +186,29 @@ class PairsPage(QWizardPage):
             form.addRow(label, widget)
         form.addRow(note)
         self.template_edit.textChanged.connect(self._check_template)
+        self.encoder_combo.currentTextChanged.connect(self._follow_model)
         return box
 
     def is_adapter(self) -> bool:
         """An SD base (not a picture model) is chosen: the run trains an audio adapter."""
         return not is_picture_model(self.model_id())
 
+    def heard_s(self) -> float:
+        """How many seconds of sound around a video's frame make its pair: what the audio encoder hears
+        (a picture model's 2.56 s, CLAP's 10 s for an adapter on CLAP)."""
+        clap = self.is_adapter() and not is_picture_model(combo_model_id(self.encoder_combo) or STARTER)
+        return HEARD_S["clap" if clap else "picture"]
+
     def _follow_model(self, *_args: Any) -> None:
         adapter = self.is_adapter()
         self.adapter_box.setVisible(adapter)
-        self.setSubTitle(self._subtitle + (" The chosen base is an SD model: an audio adapter for it is trained."
-                                           if adapter else ""))
+        heard = f"{self.heard_s():g} s"
+        self.setSubTitle("A folder of sounds each beside a picture of the same name (rain.wav + rain.png), "
+                         "and/or of videos (mp4, mkv, webm, mov, avi): a frame every few seconds, with the "
+                         f"{heard} of sound around it, becomes a pair."
+                         + (" The chosen base is an SD model: an audio adapter for it is trained." if adapter else ""))
+        self.every_spin.setToolTip(f"Videos: a frame, with the {heard} of sound around it (what the audio encoder "
+                                   "hears), every this many seconds")
         self.w.base_kind_changed.emit("adapter" if adapter else "picture")
         self.completeChanged.emit()
 

@@ -455,13 +455,25 @@ def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot,
 
 def test_an_adapter_run_cut_short_by_closing_the_app_resumes_with_its_own_settings(
         qtbot, client, make_client, settings, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
     job, step = start_and_close_the_app(qtbot, client, settings, pairs_folder(tmp_path), steps=4, checkpoint_every=1,
                                         stop_at=1, sd=True)
     assert (job.size, job.template) == (64, "a photo of <audio>")
     client = make_client()  # the app opens again
     wizard = open_wizard(qtbot, client, settings)
-    (offer,) = wizard.run_offers.visible()
-    assert "'pairs-audio-adapter'" in offer.label.text() and f"after step {step} of 4" in offer.label.text()
+    (offer,) = wizard.run_offers.visible()  # named as what it makes: an audio adapter for its SD model
+    assert offer.label.text() == (f"The audio adapter 'pairs-audio-adapter' for tiny-sd did not finish: it stopped "
+                                  f"after step {step} of 4 and can go on from that checkpoint.")
+    offer.discard_button.click()
+    assert "of the unfinished audio adapter 'pairs-audio-adapter' for tiny-sd (in " in offer.confirm_box.text()
+    offer.confirm_box.button(QMessageBox.StandardButton.Cancel).click()
+    choose_sd_base(qtbot, wizard, tmp_path / "pairs")  # a new run into its folder asks first, naming it so
+    wizard.next()  # "Train"
+    assert wizard.start_over_box.text().startswith(
+        f"The audio adapter 'pairs-audio-adapter' for tiny-sd did not finish: it stopped after step {step},")
+    wizard.start_over_box.cancel_button.click()
+    assert job.latest_checkpoint()[0] == step
     with qtbot.waitSignal(wizard.picture_model_trained, timeout=300000) as trained:
         offer.resume_button.click()
         pairs = wizard.pairs_page  # the pages show the run's adapter settings, not the defaults
@@ -469,3 +481,36 @@ def test_an_adapter_run_cut_short_by_closing_the_app_resumes_with_its_own_settin
     assert trained.args[0] == job.output_dir and (Path(job.output_dir) / "audio_adapter.json").is_file()
     assert wizard.monitor_page.steps == list(range(step + 1, 5))  # from the checkpoint, not from step 1
     client.wait_for_tasks()
+
+
+def test_the_frame_interval_says_how_much_sound_the_encoder_hears_and_a_size_off_8_is_said(
+        qtbot, client, settings, tmp_path):
+    from test_ux_messages import _type_into
+
+    from app.widgets.picture_wizard import HEARD_S
+    from app.widgets.spin_boxes import range_notices
+    from engine.pictures.adapter import CLAP_WINDOW_S
+    from engine.pictures.model import WINDOW_S
+
+    assert HEARD_S == {"picture": WINDOW_S, "clap": CLAP_WINDOW_S}  # the engine's windows
+    wizard = open_wizard(qtbot, client, settings)
+    pairs = wizard.pairs_page
+    every = pairs.every_spin
+    assert "2.56 s of sound" in every.toolTip() and "2.56 s of sound" in pairs.subTitle()  # the starter's encoder
+    pairs.model_combo.setEditText(str(tmp_path / "some-sd"))  # an SD base typed
+    assert pairs.is_adapter() and "2.56 s of sound" in every.toolTip()  # an adapter on the starter's encoder
+    pairs.encoder_combo.setEditText("laion/clap-htsat-unfused")  # CLAP hears 10 s: a video's frame gets 10 s
+    assert "10 s of sound" in every.toolTip() and "10 s of sound" in pairs.subTitle()
+    pairs.model_combo.setCurrentIndex(0)  # a picture model base: its own encoder again
+    assert "2.56 s of sound" in every.toolTip()
+
+    pairs.model_combo.setEditText(str(tmp_path / "some-sd"))
+    said = []
+    range_notices().said.connect(said.append)
+    size = pairs.size_spin
+    _type_into(qtbot, size, "100")  # not a multiple of 8: used at the nearest, and said where it was typed
+    assert size.value() == 104 and said == ["Picture size: 100 px is not a multiple of 8; using 104 px"]
+    assert size.property("rangeNotice") == said[0]
+    _type_into(qtbot, size, "128")  # a multiple of 8: taken as typed, nothing said
+    assert size.value() == 128 and len(said) == 1
+    range_notices().said.disconnect(said.append)
