@@ -5,7 +5,8 @@ Qt's own boxes refuse the keystroke that takes a number past the maximum (typing
 both silently. :class:`SpinBox` and :class:`DoubleSpinBox` let the whole number be typed, and on
 Enter or leaving the box use the nearest limit and say so ("Steps: 5000 is above the maximum
 150; using 150") in a tooltip at the box and through :func:`range_notices` (the main window
-shows it in the status bar). Every spin box in the app is one of these.
+shows it in the status bar). The wheel turns only a box that has the focus, so that scrolling a
+panel past a box leaves it alone. Every spin box in the app is one of these.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import QObject, QPoint, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QValidator, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QToolTip, QWidget
 
 
@@ -73,6 +74,19 @@ def _holds(item: Any, box: QWidget) -> bool:
 class _SaysLimits:
     """The shared part of :class:`SpinBox` and :class:`DoubleSpinBox` (before the Qt class in
     the bases, so that its ``validate``/``fixup`` come first)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The wheel no longer focuses a box (Qt's WheelFocus): see wheelEvent.
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt's name
+        """Only a box you clicked or tabbed into turns with the wheel: scrolling the Prompt dock
+        or the track list over a box changed its steps, guidance or gain on the way past."""
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # the scroll area under it scrolls instead
 
     def set_multiple_of(self, step: int) -> None:
         """Take only multiples of ``step`` (spectrogram heights: 8): a typed value between them

@@ -151,3 +151,30 @@ def test_a_spectrogram_height_between_multiples_of_8_is_rounded_and_said(qtbot, 
     assert window.statusBar().currentMessage() == "Mel bins: 3 is not a multiple of 8; using preset"
     _type_into(qtbot, box, "256")  # a multiple: taken as typed
     assert box.value() == 256
+
+
+def _wheel(widget, notches: int = 1) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_scrolling_past_a_spin_box_leaves_it_alone(qtbot, window):
+    """On a short window the Prompt dock scrolls: the wheel over Steps or Guidance on the way
+    changed them."""
+    panel = window.prompt_panel
+    window.activateWindow()
+    panel.prompt_edit.setFocus()
+    qtbot.waitUntil(panel.prompt_edit.hasFocus)
+    steps, guidance = panel.steps_spin.value(), panel.guidance_spin.value()
+    _wheel(panel.steps_spin)
+    _wheel(panel.guidance_spin, -1)
+    assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (steps, guidance)
+    panel.steps_spin.setFocus()  # clicked or tabbed into: the wheel turns it
+    qtbot.waitUntil(panel.steps_spin.hasFocus)
+    _wheel(panel.steps_spin)
+    assert panel.steps_spin.value() == steps + 1
