@@ -2,9 +2,11 @@
 it, into the project's gallery (the Pictures dock), as one undo step.
 
 The model is the offline starter picture model (``builtin:pictures``, the default: it draws what
-it hears as a diagram) or a picture model folder made by ``train-pictures``, or, when one is
-downloaded, an SD 1.5-family image model from the store: the clip's AudioSet tags make its
-prompt, blended with the words and style typed here (the zero-shot path). Picture ``i`` of N
+it hears as a diagram) or a picture model folder made by ``train-pictures``, an audio adapter
+folder (``train-pictures`` on an SD base: the sound becomes words in its SD model's prompt), or,
+when one is downloaded (or a local diffusers folder the store lists), an SD 1.5-family image model:
+the clip's AudioSet tags make its prompt, blended with the words and style typed here (the
+zero-shot path; only there is the Tagger field used). Picture ``i`` of N
 uses seed ``seed + i`` (a random seed when the field is empty); every picture keeps its recipe,
 so the gallery regenerates it bit for bit. The job runs on the engine worker: the Edit dock
 shows its progress and cancels it, like every edit.
@@ -12,6 +14,7 @@ shows its progress and cancels it, like every edit.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton
 
 from app.tasks import AppTask, EditError, Plan, TaskForm
 from app.tasks._common import audible, prompt_edit, read_seed, seed_edit
+from app.widgets.lora_wizard_runs import is_picture_model
 from app.widgets.model_combo import combo_model_id, show_model
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 
@@ -27,6 +31,51 @@ from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 MIN_PICTURE_S = 0.25
 DEFAULT_VARIATIONS = 4
 DEFAULT_STEPS = 50
+#: What marks an audio adapter folder (engine.pictures.illustrate.ADAPTER_CONFIG_FILE; the app
+#: reaches the engine through engine.api).
+ADAPTER_FILE = "audio_adapter.json"
+TAGGER_TIP = ("The AudioSet tagger whose tags make an image model's prompt (a hub id in the Hugging Face "
+              "cache, or a folder)")
+#: Why the Tagger field is greyed, by the kind of model chosen (see :func:`model_kind`).
+NO_TAGGER = {"picture": "a picture model hears the sound itself",
+             "adapter": "an audio adapter hears the sound itself (its own audio encoder)"}
+
+
+def model_kind(model_id: str) -> str:
+    """"picture" (the starter or a ``train-pictures`` folder: draws from the sound), "adapter" (an
+    audio adapter folder: the sound becomes words in its SD model's prompt) or "sd" (an image model
+    drawing zero-shot from the clip's tags). Looks for a file."""
+    if not model_id or is_picture_model(model_id):
+        return "picture"
+    return "adapter" if (Path(model_id).expanduser() / ADAPTER_FILE).is_file() else "sd"
+
+
+def adapter_base(folder: str) -> str:
+    """The SD model the audio adapter in ``folder`` was trained for (its card's), '' if unreadable."""
+    try:
+        card = json.loads((Path(folder).expanduser() / ADAPTER_FILE).read_text(encoding="utf-8")).get("card") or {}
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(card.get("base_model") or "")
+
+
+def _text_to_image_folder(folder: str) -> bool:
+    """A diffusers folder of a text-to-image SD pipeline (not an inpainting one), by its model_index.json."""
+    try:
+        index = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(index, dict) and index.get("_class_name") == "StableDiffusionPipeline"
+
+
+def image_models(listing: Any) -> list[tuple[str, str]]:
+    """(model id, label) of the image models in ``listing`` (an :class:`app.engine_client.ModelListing`)
+    that draw pictures zero-shot: the downloaded ones whose tasks name ``illustrate``, and the local
+    diffusers SD folders it lists (a local folder's entry names no tasks: its model_index.json says).
+    The Picture tab's image models, and the picture wizard's SD bases."""
+    return [(e.model_id, e.label) for e in getattr(listing, "entries", ())
+            if e.downloaded and ("illustrate" in e.tasks
+                                 or (e.source == "local" and e.is_pipeline and _text_to_image_folder(e.model_id)))]
 
 
 def job_defaults() -> dict[str, Any]:
@@ -54,11 +103,12 @@ class Form(TaskForm):
                                    toolTip="How many pictures: seeds SEED, SEED+1, ...")
         self.seed = seed_edit("Empty: random")
         self.steps = SpinBox(minimum=1, maximum=500, value=DEFAULT_STEPS, toolTip="Denoising steps per picture")
-        self.tagger = QLineEdit(toolTip="The AudioSet tagger whose tags make an image model's prompt (a hub id "
-                                        "in the Hugging Face cache, or a folder)")
+        self.tagger = QLineEdit(toolTip=TAGGER_TIP)
         self.tagger.setPlaceholderText("Empty: " + self.defaults["tagger"])
         self.size = SpinBox(minimum=64, maximum=1024, singleStep=64, value=512, suffix=" px",
-                             toolTip="Width and height of an image model's pictures (the starter picture model draws 64 px)")
+                             toolTip="Width and height of an image model's pictures, a multiple of 8 (the starter "
+                                     "picture model draws 64 px)")
+        self.size.set_multiple_of(8)  # SD's: a typed 100 is used as 104, and said
         self.guidance = DoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=0.5, decimals=1, value=0.0,
                                        specialValueText="model's",
                                        toolTip="Guidance scale: 'model's' is 3 for a picture model, 7.5 for an image model")
@@ -66,6 +116,7 @@ class Form(TaskForm):
             "Fine-tune a picture model on your own (sound, picture) pairs or videos; the result is chosen here"))
         self.train.clicked.connect(self.open_training)
         self.wizard: Any = None
+        self.offered_base = ""  # the base the wizard was last given from this tab
         self.rows = [("Model", self.model), ("", self.train), ("Words", self.prompt), ("Style", self.style), ("Tagger", self.tagger),
                      ("Size", self.size), ("Pictures", self.variations), ("Seed", self.seed), ("Steps", self.steps),
                      ("Guidance", self.guidance)]
@@ -73,10 +124,22 @@ class Form(TaskForm):
         self._follow_model()
 
     def _follow_model(self) -> None:
-        # Words, style, tagger and size only mean something to an image model (the zero-shot path).
-        zero_shot = combo_model_id(self.model) not in ("", self.starter)
-        for widget in (self.prompt, self.style, self.tagger, self.size):
-            widget.setEnabled(zero_shot)
+        # Words, style and size mean something to an SD model (zero-shot or through an audio adapter);
+        # the tagger only to the zero-shot path, which makes the prompt from its tags.
+        kind = model_kind(combo_model_id(self.model) or self.starter)
+        for widget in (self.prompt, self.style, self.size):
+            widget.setEnabled(kind != "picture")
+        self.tagger.setEnabled(kind == "sd")
+        self.tagger.setToolTip(TAGGER_TIP if kind == "sd" else
+                               f"{TAGGER_TIP}. Greyed: {NO_TAGGER[kind]}; only an image model drawing zero-shot "
+                               "from the clip's sound tags uses a tagger")
+
+    def training_base(self) -> str:
+        """The base this tab's model gives the wizard: a picture model itself, an SD model itself (an
+        audio adapter for it is trained), an audio adapter its SD model; else the starter."""
+        chosen = combo_model_id(self.model) or self.starter
+        kind = model_kind(chosen)
+        return (adapter_base(chosen) or self.starter) if kind == "adapter" else chosen
 
     def open_training(self) -> Any:
         """The Train a Picture Model wizard (one per form; a run keeps going while it is hidden),
@@ -87,23 +150,26 @@ class Form(TaskForm):
             window = self.train.window()
             self.wizard = PictureWizard(window.client, use_model=lambda path: show_model(self.model, path),
                                         settings=getattr(window, "settings", None), parent=window)
-            chosen = combo_model_id(self.model)  # a picture model folder to start from; an image model is not one
-            self.wizard.set_base(chosen if chosen and (Path(chosen) / "picture_model.json").is_file() else self.starter)
+        base = self.training_base()
+        monitor = self.wizard.monitor_page  # a run being watched keeps its base
+        watching = self.wizard.currentPage() is monitor and monitor.handle is not None and not monitor.handle.is_done
+        if base != self.offered_base and not watching:  # the tab's model, chosen since the wizard last opened
+            self.wizard.set_base(base)
+            self.offered_base = base
         self.wizard.show()
         self.wizard.raise_()
         return self.wizard
 
     def set_models(self, listing: Any) -> None:
-        """List the starter picture model and the downloaded image models that draw pictures
-        (the store's, ``listing``: an :class:`app.engine_client.ModelListing`); keeps the choice."""
+        """List the starter picture model and the image models that draw pictures (the store's,
+        ``listing``: an :class:`app.engine_client.ModelListing`; see :func:`image_models`); keeps the choice."""
         chosen = combo_model_id(self.model)
         self.model.blockSignals(True)
         try:
             self.model.clear()
             self.model.addItem("Starter picture model (offline)", self.starter)
-            for entry in getattr(listing, "entries", ()):
-                if entry.downloaded and "illustrate" in entry.tasks:
-                    self.model.addItem(f"{entry.label} (zero-shot)", entry.model_id)
+            for model_id, label in image_models(listing):
+                self.model.addItem(f"{label} (zero-shot)", model_id)
         finally:
             self.model.blockSignals(False)
         show_model(self.model, chosen or self.starter)
@@ -111,12 +177,12 @@ class Form(TaskForm):
     def params(self) -> dict[str, Any]:
         guidance = self.guidance.value()
         model = combo_model_id(self.model) or self.starter
-        zero_shot = model != self.starter
+        kind = model_kind(model)
         return {
             "model": model,
-            "prompt": self.prompt.text().strip() if zero_shot else "",
-            "style": self.style.text().strip() if zero_shot else "",
-            "tagger": self.tagger.text().strip(),
+            "prompt": self.prompt.text().strip() if kind != "picture" else "",
+            "style": self.style.text().strip() if kind != "picture" else "",
+            "tagger": self.tagger.text().strip() if kind == "sd" else "",
             "width": self.size.value(),
             "height": self.size.value(),
             "num_variations": self.variations.value(),

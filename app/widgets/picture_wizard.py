@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.tasks.illustrate import image_models
 from app.widgets.lora_wizard import LoraWizard, MonitorPage
 from app.widgets.lora_wizard_runs import RunOffers, is_picture_model
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
@@ -67,13 +68,6 @@ DEFAULTS = {"picture": (500, 8, 5e-4), "adapter": (500, 1, 1e-4)}
 #: CLAP_WINDOW_S; not imported: torch): a video's frame gets that much sound around it.
 HEARD_S = {"picture": 2.56, "clap": 10.0}
 GPU_NOTE = "An SD base needs a GPU in practice: it runs on the CPU, but slowly (use a small picture size there)."
-
-
-def image_models(listing: Any) -> list[tuple[str, str]]:
-    """(model id, label) of the downloaded image models that draw pictures in ``listing`` (an
-    :class:`app.engine_client.ModelListing`): the Picture tab's zero-shot models."""
-    return [(e.model_id, e.label) for e in getattr(listing, "entries", ())
-            if e.downloaded and "illustrate" in e.tasks]
 
 
 def clap_models(listing: Any) -> list[str]:

@@ -432,6 +432,8 @@ def test_an_sd_base_trains_an_audio_adapter_watched_paused_resumed_and_drawn_by_
 def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot, pictures_window, tmp_path):
     from test_pictures_in_app import add_clip, tone
 
+    from assets.make_tiny_sd import TINY_SD_DIR
+
     window, tools = pictures_window
     form = tools.edit_panel.forms["illustrate"]
     form.train.click()
@@ -444,6 +446,13 @@ def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot,
         wizard.next()  # "Train"
     wizard.monitor_page.apply_button.click()  # "Use it for Picture from Audio": the tab's model now
     assert form.params()["model"] == trained.args[0] == str(tmp_path / "pairs-audio-adapter")
+    # The adapter hears the sound itself: no tagger (greyed, saying why); words and size still count.
+    assert not form.tagger.isEnabled() and "Greyed: an audio adapter hears the sound itself" in form.tagger.toolTip()
+    assert form.prompt.isEnabled() and form.size.isEnabled()
+    from app.tasks.illustrate import ADAPTER_FILE
+    from engine.pictures.illustrate import ADAPTER_CONFIG_FILE
+
+    assert ADAPTER_FILE == ADAPTER_CONFIG_FILE
     form.size.setValue(64)
     add_clip(window, tone(440, 2.0), "tone")
     run_and_wait(qtbot, tools, lambda: tools.run_edit("illustrate"))
@@ -451,6 +460,9 @@ def test_an_adapter_trained_from_the_picture_tab_draws_picture_from_audio(qtbot,
     for picture in window.project.pictures:
         assert picture.recipe.facts["path"] == "adapter" and picture.image.size == (64, 64)
         assert picture.recipe.model_id == trained.args[0]
+    wizard.hide()
+    form.train.click()  # opened on the adapter: another adapter for its SD model is what the wizard offers
+    assert wizard.pairs_page.model_id() == str(TINY_SD_DIR) and wizard.pairs_page.is_adapter()
 
 
 def test_an_adapter_run_cut_short_by_closing_the_app_resumes_with_its_own_settings(

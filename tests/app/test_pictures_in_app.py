@@ -401,3 +401,45 @@ def test_project_files_check_their_pictures(tmp_path):
         manifest["pictures"].append(dict(manifest["pictures"][0], id="other"))
         type(snapshot)(manifest, snapshot.arrays, snapshot.rates, snapshot.images, snapshot.pictures).write(path)
         load_project_file(path, FileLimits(pictures=1))
+
+
+def test_a_local_sd_folder_the_store_lists_is_offered_used_with_its_tagger_and_preselected_for_training(
+        qtbot, pictures_window):
+    """A diffusers SD folder added in the Model Manager (its listing entry names no tasks) is one of
+    the Picture tab's image models and the wizard's SD bases; the Tagger field is enabled only for
+    it (the starter picture model hears the sound itself: greyed, saying why); Train a picture
+    model… opened on it preselects it as the base, whose audio adapter settings then show."""
+    from assets.make_tiny_sd import TINY_SD_DIR, TINY_SD_INPAINT_DIR
+
+    window, tools = pictures_window
+    form = tools.edit_panel.forms["illustrate"]
+    assert not form.tagger.isEnabled() and "Greyed: a picture model hears the sound itself" in form.tagger.toolTip()
+    for folder in (TINY_SD_DIR, TINY_SD_INPAINT_DIR):  # an inpainting pipeline draws no pictures from a prompt
+        window.settings.add_local_model_folder(str(folder))
+    with qtbot.waitSignal(window.client.models_listed, timeout=60000):
+        window.refresh_models()  # as the Model Manager does after adding a folder
+    listed = [form.model.itemData(i) for i in range(form.model.count())]
+    assert str(TINY_SD_DIR) in listed and str(TINY_SD_INPAINT_DIR) not in listed
+    assert form.model.itemText(listed.index(str(TINY_SD_DIR))) == "tiny-sd (zero-shot)"
+
+    form.model.setCurrentIndex(listed.index(str(TINY_SD_DIR)))  # zero-shot: the clip's tags make the prompt
+    assert form.tagger.isEnabled() and "Greyed" not in form.tagger.toolTip() and form.prompt.isEnabled()
+    form.tagger.setText("my/tagger")
+    assert form.params()["tagger"] == "my/tagger" and form.params()["model"] == str(TINY_SD_DIR)
+    from test_ux_messages import _type_into
+
+    window.activateWindow()
+    _type_into(qtbot, form.size, "100")  # SD draws multiples of 8: used at the nearest, and said
+    assert form.size.value() == 104 and form.params()["width"] == 104
+    assert window.statusBar().currentMessage() == "Size: 100 px is not a multiple of 8; using 104 px"
+
+    form.train.click()  # the wizard starts on the tab's SD model: an audio adapter for it
+    wizard = form.wizard
+    pairs = wizard.pairs_page
+    assert pairs.model_id() == str(TINY_SD_DIR) and pairs.model_combo.currentText() == "tiny-sd (audio adapter)"
+    assert pairs.is_adapter() and pairs.adapter_box.isVisible()
+    wizard.hide()
+    form.model.setCurrentIndex(0)  # the starter chosen in the tab since: the wizard follows it when opened again
+    assert not form.tagger.isEnabled() and form.params()["tagger"] == ""
+    form.train.click()
+    assert form.wizard is wizard and pairs.model_id() == "builtin:pictures" and not pairs.adapter_box.isVisible()
