@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.tasks import AppTask, TaskForm, app_tasks
 from app.tasks._common import spin
 from app.widgets.spin_boxes import SpinBox
+from app.widgets.wheel_guard import guard_combo_wheels
 
 #: The image length (s) the window and segment fields assume for a model without a card (Riffusion's 512 px).
 GENERIC_WINDOW_S = 5.12
@@ -104,6 +105,7 @@ class QtEditPanel(QWidget):
         layout.addStretch(1)
         self._model_defaults = self._defaults_for(GENERIC_WINDOW_S)
         self.set_running(None)
+        guard_combo_wheels(self)
 
     def _button(self, task: AppTask) -> QPushButton:
         button = QPushButton(task.button)

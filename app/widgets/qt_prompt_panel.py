@@ -34,6 +34,7 @@ from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB
 from app.widgets.lora_picker import QtLoraPicker
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
+from app.widgets.wheel_guard import guard_combo_wheels
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
 from engine.audio.limits import LONG_WINDOW_S, WHOLE_MAX_S, generation_windows
 from engine.audioset import OUTPUT_SIZES
@@ -241,6 +242,7 @@ class QtPromptPanel(QWidget):
         layout.addWidget(self.generate_button)
         layout.addWidget(self.message_label)
         layout.addStretch(1)
+        guard_combo_wheels(self)  # the dock scrolls: the wheel scrolls it past the combos
         self._bind()
 
     # -- the settings <-> the widgets ----------------------------------------------------------

@@ -164,16 +164,20 @@ def _wheel(widget, notches: int = 1) -> None:
 
 
 def test_scrolling_past_a_spin_box_leaves_it_alone(qtbot, window):
-    """On a short window the Prompt dock scrolls: the wheel over Steps or Guidance on the way
-    changed them."""
+    """On a short window the Prompt dock scrolls: the wheel over Steps, Guidance, Scheduler or
+    Vocoder on the way changed them."""
     panel = window.prompt_panel
     window.activateWindow()
     panel.prompt_edit.setFocus()
     qtbot.waitUntil(panel.prompt_edit.hasFocus)
     steps, guidance = panel.steps_spin.value(), panel.guidance_spin.value()
+    scheduler, vocoder = panel.scheduler_combo.currentIndex(), panel.vocoder_combo.currentIndex()
     _wheel(panel.steps_spin)
     _wheel(panel.guidance_spin, -1)
+    _wheel(panel.scheduler_combo, -1)
+    _wheel(panel.vocoder_combo, -1)
     assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (steps, guidance)
+    assert (panel.scheduler_combo.currentIndex(), panel.vocoder_combo.currentIndex()) == (scheduler, vocoder)
     panel.steps_spin.setFocus()  # clicked or tabbed into: the wheel turns it
     qtbot.waitUntil(panel.steps_spin.hasFocus)
     _wheel(panel.steps_spin)
