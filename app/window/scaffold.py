@@ -117,10 +117,13 @@ class ScaffoldMixin:
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
         # The timeline gets most of the room: the side docks take about a quarter each, less on
-        # a small screen (restored layouts override this). The Prompt dock's 350 px at 1400 px
-        # keep the seed row beside its label; narrower, the row goes under it.
+        # a small screen (restored layouts override this). The Prompt dock gets the width that
+        # keeps its rows beside their labels where that is at most 28% of the window; narrower,
+        # the seed row goes under its label.
         width, height = self.width(), self.height()
-        side = [min(360, max(270, round(width * 0.25))), min(380, max(290, round(width * 0.23)))]
+        unwrapped = self.prompt_panel.sizeHint().width() + self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        left = max(270, round(width * 0.25), min(unwrapped, round(width * 0.28)))
+        side = [min(380, left), min(380, max(290, round(width * 0.23)))]
         self.resizeDocks([self.prompt_dock, self.inspector_dock], side, Qt.Orientation.Horizontal)
         self.resizeDocks([self.inspector_dock, self.jobs_dock], [round(height * 0.62), round(height * 0.25)],
                          Qt.Orientation.Vertical)

@@ -116,3 +116,19 @@ def test_with_room_the_rows_stay_on_one_line(qtbot, make_window, themed_app):
     seed_label = _seed_label(panel)
     assert abs(_top_in(panel.seed_edit, panel) - _top_in(seed_label, panel)) < seed_label.height()
 
+
+
+def test_on_a_1280_px_screen_the_prompt_dock_keeps_its_rows_beside_their_labels(qtbot, make_window, themed_app,
+                                                                                monkeypatch):
+    """The first window on a 1280 px wide screen (simulated: the offscreen screen is smaller)."""
+    from PySide6.QtCore import QSize
+
+    monkeypatch.setattr("app.main_window.default_window_size", lambda available: QSize(1280, 800))
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.width() == 1280
+    panel = window.prompt_panel
+    seed_label = _seed_label(panel)
+    assert abs(_top_in(panel.seed_edit, panel) - _top_in(seed_label, panel)) < seed_label.height()
+    assert window.timeline.width() >= 560  # the timeline keeps most of the room
