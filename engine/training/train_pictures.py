@@ -41,7 +41,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 STARTER_SEED = 0
 STARTER_GM_SOUNDS = 3600
 STARTER_SYNTH_SOUNDS = 1200
-STARTER_ENCODER_STEPS = 1500
+STARTER_ENCODER_STEPS = 3000
 STARTER_DIFFUSION_STEPS = 2000
 BATCH = 16
 #: The shipped starter renders each General MIDI clip with FluidR3 or csound's GM bank: on a
