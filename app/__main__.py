@@ -31,23 +31,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 #: Links in the dark theme (Qt's default #0000ff is near-invisible on its #1f2125).
 LINK_COLOUR = "#7fb2ff"
 LINK_VISITED_COLOUR = "#b89cf0"
-#: Greyed fields, added after resources/style.qss: without them a disabled combo or field (the
-#: Settings' output device with no audio device) looked as live as an enabled one.
-DISABLED_FIELDS_STYLE = """
-QLineEdit:disabled, QPlainTextEdit:disabled, QSpinBox:disabled, QDoubleSpinBox:disabled, QComboBox:disabled {
-    color: #6b7078; background: #1b1d20; border-color: #2f3339;
-}
-"""
-#: Dock tabs with less side padding, so that three tab titles fit a narrow dock ("Inspector",
-#: "History", "Pictures" in 216 px) instead of eliding to "Inspec…", "Hist…".
-DOCK_TABS_STYLE = """
-QMainWindow > QTabBar::tab {
-    background: #25282d; color: #aeb2b8; border: 1px solid #33373d; border-top: 2px solid #33373d;
-    padding: 3px 6px; margin-right: 1px;
-}
-QMainWindow > QTabBar::tab:selected { background: #1f2125; color: #e4e6ea; border-top-color: #5b8fd8; }
-QMainWindow > QTabBar::tab:hover:!selected { background: #2f3339; }
-"""
 
 
 def load_style_sheet() -> str:
@@ -69,7 +52,7 @@ def apply_theme(app) -> None:
     palette.setColor(QPalette.ColorRole.Link, QColor(LINK_COLOUR))
     palette.setColor(QPalette.ColorRole.LinkVisited, QColor(LINK_VISITED_COLOUR))
     app.setPalette(palette)
-    app.setStyleSheet(load_style_sheet() + DISABLED_FIELDS_STYLE + DOCK_TABS_STYLE)
+    app.setStyleSheet(load_style_sheet())
 
 
 def main(argv: list[str] | None = None) -> int:
