@@ -203,9 +203,12 @@ def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_resumed
             checkpoints.append(p.step)
 
     def on_paused():
+        # The click lands while the worker is already on its next step on a busy machine: the run
+        # stops after the step it is on, and says which.
         paused_at.append(list(monitor.steps))
-        assert monitor.pause_button.text() == "Resume" and "Paused at step 1" in monitor.status_label.text()
+        button, text = monitor.pause_button.text(), monitor.status_label.text()
         monitor.pause_button.click()  # resume
+        assert button == "Resume" and monitor.steps and f"Paused at step {monitor.steps[-1]} " in text, text
 
     from app.widgets.qt_job_panel import QtJobPanel
 
@@ -219,7 +222,10 @@ def test_a_run_cut_short_by_closing_the_app_is_offered_when_it_opens_and_resumed
     qtbot.waitUntil(lambda: any(step >= 2 for step in checkpoints), timeout=120000)
     job = wizard.job
     close_the_app(qtbot, wizard, client)  # mid-run: nothing finished it
-    assert paused_at == [[1]] and shown == ["Paused"]  # it stopped after step 1 and went on when resumed
+    # It stopped once, right after the click (after step 1, or the step the worker was already on),
+    # and went on when resumed.
+    assert len(paused_at) == 1 and paused_at[0] == list(range(1, len(paused_at[0]) + 1)) and len(paused_at[0]) <= 3
+    assert shown == ["Paused"]
     assert not (tmp_path / "loras" / "blip.safetensors").exists()
     step, _folder = job.latest_checkpoint()
     assert 2 <= step < 6
