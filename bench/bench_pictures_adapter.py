@@ -29,7 +29,6 @@ On a CPU only the tiny geometry runs (seconds, one thread; no peak GPU memory: i
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pictures_gpu import run_reference  # noqa: E402  (the same plain-pipeline reference, same settings)
+from bench_pictures_gpu import run_reference, time_illustrate  # noqa: E402  (the same plain-pipeline reference, same settings)
 from gpu_models import PeakMemory, bench_parser, gb, model_folder, release, start  # noqa: E402
 
 RATE = 16000
@@ -88,29 +87,14 @@ def run_training(model: Path, pairs: Path, out: Path, args) -> dict:
 
 
 def run_ours(adapter: Path, audio, args) -> dict:
-    from engine.api import Engine, EngineSettings
     from engine.tasks.illustrate import IllustrateJob
 
-    out: dict = {}
-    with PeakMemory(args.device) as peak:
-        with Engine(EngineSettings(device=args.device, offline=True)) as engine:
-            def job(seed: int):
-                return IllustrateJob(audio=audio[None, :], sample_rate_hz=RATE, model=str(adapter), seed=seed, style="",
-                                     num_inference_steps=args.steps, guidance_scale=GUIDANCE, width=args.size,
-                                     height=args.size)
+    def job(seed: int):
+        return IllustrateJob(audio=audio[None, :], sample_rate_hz=RATE, model=str(adapter), seed=seed, style="",
+                             num_inference_steps=args.steps, guidance_scale=GUIDANCE, width=args.size,
+                             height=args.size)
 
-            started = time.perf_counter()
-            first = engine.run(job(0))[0]
-            out["first_s"] = time.perf_counter() - started
-            out["prompt"] = first.recipe.facts["prompt"]
-            seconds = []
-            for seed in range(1, args.pictures + 1):
-                started = time.perf_counter()
-                engine.run(job(seed))
-                seconds.append(time.perf_counter() - started)
-            out["seconds"] = statistics.median(seconds)
-    out["peak"], out["reserved"] = peak.bytes, peak.reserved_bytes
-    return out
+    return time_illustrate(args, job)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,19 +51,15 @@ def test_clip(seconds: float = 10.24):
     return (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t / 3) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-def run_ours(model: Path, tagger: Path, audio, args) -> dict:
+def time_illustrate(args, job) -> dict:
+    """Our side of a picture bench: ``job(seed)`` (an IllustrateJob) run through the engine, the
+    first job (loading included) and the median of ``args.pictures`` more, with peak GPU memory;
+    also the first picture's prompt."""
     from engine.api import Engine, EngineSettings
-    from engine.pictures.zeroshot import tag
-    from engine.tasks.illustrate import IllustrateJob
 
     out: dict = {}
     with PeakMemory(args.device) as peak:
         with Engine(EngineSettings(device=args.device, offline=True)) as engine:
-            def job(seed: int):
-                return IllustrateJob(audio=audio[None, :], sample_rate_hz=SAMPLE_RATE_HZ, model=str(model),
-                                     tagger=str(tagger), seed=seed, num_inference_steps=args.steps,
-                                     guidance_scale=GUIDANCE, width=args.size, height=args.size)
-
             started = time.perf_counter()
             first = engine.run(job(0))[0]
             out["first_s"] = time.perf_counter() - started
@@ -74,13 +70,26 @@ def run_ours(model: Path, tagger: Path, audio, args) -> dict:
                 engine.run(job(seed))
                 seconds.append(time.perf_counter() - started)
             out["seconds"] = statistics.median(seconds)
-            tagging = []
-            for _ in range(args.pictures):
-                started = time.perf_counter()
-                tag(tagger, audio[None, :], SAMPLE_RATE_HZ, 5)
-                tagging.append(time.perf_counter() - started)
-            out["tagging_s"] = statistics.median(tagging)
     out["peak"], out["reserved"] = peak.bytes, peak.reserved_bytes
+    return out
+
+
+def run_ours(model: Path, tagger: Path, audio, args) -> dict:
+    from engine.pictures.zeroshot import tag
+    from engine.tasks.illustrate import IllustrateJob
+
+    def job(seed: int):
+        return IllustrateJob(audio=audio[None, :], sample_rate_hz=SAMPLE_RATE_HZ, model=str(model),
+                             tagger=str(tagger), seed=seed, num_inference_steps=args.steps,
+                             guidance_scale=GUIDANCE, width=args.size, height=args.size)
+
+    out = time_illustrate(args, job)
+    tagging = []
+    for _ in range(args.pictures):
+        started = time.perf_counter()
+        tag(tagger, audio[None, :], SAMPLE_RATE_HZ, 5)
+        tagging.append(time.perf_counter() - started)
+    out["tagging_s"] = statistics.median(tagging)
     return out
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -383,18 +383,17 @@ def save_adapter(adapter: AudioAdapter, folder: str | Path, card: AdapterCard) -
 
 
 def read_adapter_card(folder: str | Path) -> AdapterCard:
-    data = _read_config(Path(folder))
+    return _card(_read_config(Path(folder)))
+
+
+def _card(data: dict[str, Any]) -> AdapterCard:
     return AdapterCard(**{k: v for k, v in data.get("card", {}).items() if k in AdapterCard.__dataclass_fields__})
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"'{folder}' is not an audio adapter ({CONFIG_FILE} unreadable: {error}).") from None
-    if data.get("format") != FORMAT:
-        raise ValueError(f"'{folder}' is not an audio adapter (format {data.get('format')!r}).")
-    return data
+    from engine.pictures.model import read_folder_config
+
+    return read_folder_config(folder, CONFIG_FILE, FORMAT, "an audio adapter")
 
 
 def load_adapter(folder: str | Path, store: Any = None) -> AudioAdapter:
@@ -451,18 +450,14 @@ def run_adapter(spec: Any, ctx: Any, folder: Path) -> Generator[Progress, None, 
     """Pictures from an adapter folder: the loudest window of the clip its encoder hears ->
     pseudo-words -> the base SD model (from the store, never downloaded here), one denoising run
     per picture."""
-    from PIL import Image
-
-    from engine.pictures.illustrate import random_seed, variation_seed
     from engine.pictures.model import prepare_clip
-    from engine.pipelines.generate import dtype_name
-    from engine.pipelines.sampling import denoise, to_uint8
+    from engine.pictures.zeroshot import draw_variations
 
     if spec.revision is not None:
         raise ValueError("an audio adapter folder has no revisions (its base model's is in its card); leave the "
                          "revision empty.")
-    card = read_adapter_card(folder)
-    config = AdapterConfig.from_dict(_read_config(folder).get("config", {}))
+    data = _read_config(folder)
+    card, config = _card(data), AdapterConfig.from_dict(data.get("config", {}))
     clip = prepare_clip(spec.audio, spec.sample_rate_hz, **clip_window(config.encoder))  # silence, short: one line
     adapter = load_cached(folder, ctx.store)
     prompt = adapter_prompt(adapter.config, spec.prompt, spec.style)
@@ -479,25 +474,11 @@ def run_adapter(spec: Any, ctx: Any, folder: Path) -> Generator[Progress, None, 
     pipe = loaded.pipeline
     positive = audio_prompt_embeds(adapter, pipe, clip, prompt)
     negative = encode_plain(pipe, spec.negative_prompt)
-    seed = spec.seed if spec.seed is not None else random_seed()
-    guidance = 7.5 if spec.guidance_scale is None else spec.guidance_scale
-    results = []
-    for index in range(spec.num_variations):
-        seed_i = variation_seed(seed, index)
-        pixels = yield from denoise(
-            loaded, prompt_embeds=positive, negative_prompt_embeds=negative, height=spec.height, width=spec.width,
-            num_inference_steps=spec.num_inference_steps, guidance_scale=guidance, scheduler=spec.scheduler,
-            generator_seed=seed_i, ctx=ctx,
-        )  # fmt: skip
-        one = replace(spec, num_variations=1, seed=seed_i)
-        recipe = one.make_recipe(
-            seed=seed_i, model_id=str(folder), device=loaded.device.type, dtype=dtype_name(loaded.dtype),
-            facts={"path": "adapter", "prompt": prompt, "base_model": loaded.model_id,
-                   "base_revision": loaded.resolved.revision, "guidance": guidance, "width": spec.width,
-                   "height": spec.height},
-        )  # fmt: skip
-        results.append(TaskResult(recipe=recipe, pictures=(Image.fromarray(to_uint8(pixels)),)))
-    return tuple(results)
+    return (yield from draw_variations(
+        loaded, spec, ctx, {"path": "adapter", "prompt": prompt, "base_model": loaded.model_id,
+                            "base_revision": loaded.resolved.revision},
+        model_id=str(folder), prompt_embeds=positive, negative_prompt_embeds=negative,
+    ))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -326,18 +326,25 @@ def read_card(folder: str | Path) -> PictureModelCard:
     return PictureModelCard(**{k: v for k, v in data.get("card", {}).items() if k in PictureModelCard.__dataclass_fields__})
 
 
+def read_folder_config(folder: Path, name: str, format_name: str, what: str) -> dict[str, Any]:
+    """The JSON file ``name`` of ``folder``, checked to carry ``"format": format_name``. Raises
+    ValueError saying the folder is not ``what`` (unreadable file, other format)."""
+    try:
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"'{folder}' is not {what} ({name} unreadable: {error}).") from None
+    if data.get("format") != format_name:
+        raise ValueError(f"'{folder}' is not {what} (format {data.get('format')!r}).")
+    return data
+
+
 def load_picture_model(folder: str | Path) -> PictureModel:
     """The picture model in ``folder`` (float32, eval mode). Raises ValueError for a folder
     that is not one (or is damaged)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    try:
-        data = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"'{folder}' is not a picture model ({CONFIG_FILE} unreadable: {error}).") from None
-    if data.get("format") != FORMAT:
-        raise ValueError(f"'{folder}' is not a picture model (format {data.get('format')!r}).")
+    data = read_folder_config(folder, CONFIG_FILE, FORMAT, "a picture model")
     model = PictureModel(PictureModelConfig.from_dict(data.get("config", {})))
     try:
         state = load_file(str(folder / WEIGHTS_FILE))

@@ -132,12 +132,6 @@ def tag(folder: Path, audio: np.ndarray, sample_rate_hz: int, count: int) -> lis
 
 
 def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]]:
-    from PIL import Image
-
-    from engine.pictures.illustrate import random_seed, variation_seed
-    from engine.pipelines.sampling import denoise, to_uint8
-    from engine.pipelines.generate import dtype_name
-
     ctx.store.resolve(spec.model, spec.revision)  # a missing image model is reported before tagging
     tags: list[tuple[str, float]] = []
     if spec.use_tags:
@@ -155,22 +149,40 @@ def run(spec: Any, ctx: Any) -> Generator[Progress, None, tuple[TaskResult, ...]
     yield Progress(stage="load", message=f"Loading {spec.model}")
     policy = ctx.settings.load_policy() if ctx.settings is not None else None
     loaded = ctx.pipelines.get(spec.model, spec.revision, **({"policy": policy} if policy is not None else {}))
+    return (yield from draw_variations(
+        loaded, spec, ctx, {"path": "zero-shot", "prompt": prompt, "tags": [[label, score] for label, score in tags]},
+        model_id=loaded.model_id, model_revision=loaded.resolved.revision,
+        prompt=prompt, negative_prompt=spec.negative_prompt,
+    ))  # fmt: skip
+
+
+def draw_variations(
+    loaded: Any, spec: Any, ctx: Any, facts: dict[str, Any], *, model_id: str, model_revision: str | None = None,
+    **prompt: Any,
+) -> Generator[Progress, None, tuple[TaskResult, ...]]:
+    """``spec.num_variations`` pictures from the loaded SD pipeline, one denoising run each (seeds
+    SEED, SEED+1, ... by ``variation_seed``; a random SEED when the spec has none; guidance 7.5 by
+    default), each with its one-picture recipe: ``facts`` plus the guidance and size. ``prompt``
+    is the text or embeddings keywords ``denoise`` takes."""
+    from PIL import Image
+
+    from engine.pictures.illustrate import random_seed, variation_seed
+    from engine.pipelines.generate import dtype_name
+    from engine.pipelines.sampling import denoise, to_uint8
+
     seed = spec.seed if spec.seed is not None else random_seed()
     guidance = 7.5 if spec.guidance_scale is None else spec.guidance_scale
+    facts = {**facts, "guidance": guidance, "width": spec.width, "height": spec.height}
     results = []
     for index in range(spec.num_variations):
         seed_i = variation_seed(seed, index)
         pixels = yield from denoise(
-            loaded, prompt=prompt, negative_prompt=spec.negative_prompt, height=spec.height, width=spec.width,
-            num_inference_steps=spec.num_inference_steps, guidance_scale=guidance, scheduler=spec.scheduler,
-            generator_seed=seed_i, ctx=ctx,
+            loaded, height=spec.height, width=spec.width, num_inference_steps=spec.num_inference_steps,
+            guidance_scale=guidance, scheduler=spec.scheduler, generator_seed=seed_i, ctx=ctx, **prompt,
         )  # fmt: skip
-        one = replace(spec, num_variations=1, seed=seed_i)
-        recipe = one.make_recipe(
-            seed=seed_i, model_id=loaded.model_id, model_revision=loaded.resolved.revision,
-            device=loaded.device.type, dtype=dtype_name(loaded.dtype),
-            facts={"path": "zero-shot", "prompt": prompt, "tags": [[label, score] for label, score in tags],
-                   "guidance": guidance, "width": spec.width, "height": spec.height},
+        recipe = replace(spec, num_variations=1, seed=seed_i).make_recipe(
+            seed=seed_i, model_id=model_id, model_revision=model_revision, device=loaded.device.type,
+            dtype=dtype_name(loaded.dtype), facts=facts,
         )  # fmt: skip
         results.append(TaskResult(recipe=recipe, pictures=(Image.fromarray(to_uint8(pixels)),)))
     return tuple(results)
