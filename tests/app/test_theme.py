@@ -158,3 +158,36 @@ def test_a_scroll_bars_groove_is_a_quiet_dark_strip(themed, qtbot):
     groove = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height() // 2, image.height())]
     assert len({c.rgb() for c in groove}) <= 2  # one flat fill, no hatch
     assert max(_contrast(c, BACKGROUND) for c in groove) < 1.5  # dark like the panels around it
+
+
+def test_a_toggle_that_is_on_looks_on(qtbot, make_window, themed_app):
+    """A muted track's M, Snap on and the mask tool in use looked exactly like their off states in
+    the theme (the styled buttons drew one background for both)."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    from PySide6.QtCore import Qt
+
+    header = window.timeline.lanes()[0].header
+    mute, solo = header.mute_button, header.solo_button
+    qtbot.mouseClick(mute, Qt.MouseButton.LeftButton)
+    assert window.project.tracks[0].mute and not solo.isChecked()
+    on, off = _fill(mute), _fill(solo)
+    assert _contrast(on, off) >= 1.4, (on.name(), off.name())  # on stands out from off
+
+    brush = window.edit_tools.mask_tools.tool_buttons["brush"]
+    eraser = window.edit_tools.mask_tools.tool_buttons["eraser"]
+    brush.click()
+    assert brush.isChecked() and not eraser.isChecked()
+    assert _contrast(_fill(brush), _fill(eraser)) >= 1.4
+
+
+def _fill(button) -> QColor:
+    """The button's background: the commonest colour inside its frame."""
+    from collections import Counter
+
+    image = button.grab().toImage()
+    inside = button.rect().adjusted(3, 3, -3, -3)
+    counts = Counter(image.pixelColor(x, y).rgb() for x in range(inside.left(), inside.right() + 1)
+                     for y in range(inside.top(), inside.bottom() + 1))
+    return QColor.fromRgb(counts.most_common(1)[0][0])
