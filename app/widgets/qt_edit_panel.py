@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -26,12 +27,14 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.tasks import AppTask, TaskForm, app_tasks
 from app.tasks._common import spin
+from app.widgets.flow_layout import FlowLayout
 from app.widgets.spin_boxes import SpinBox
 from app.widgets.wheel_guard import guard_combo_wheels
 
@@ -43,6 +46,10 @@ class QtEditPanel(QWidget):
     """Parameters of the edit tasks (``tasks``; all of :func:`app_tasks` when None) and the state
     of the running one. ``forms``: task name -> its :class:`TaskForm` (tasks sharing a tab share it).
 
+    The tasks are picked with a row of buttons that wraps (``task_buttons``: task name -> its
+    button; ``tabs`` holds the pages, its own tab bar hidden): eight tabs in a 250 px dock needed
+    scroll arrows, and most tasks were out of sight.
+
     Signals: ``edit_requested(str kind)`` (a task name), ``cancel_requested()``.
     """
 
@@ -53,6 +60,13 @@ class QtEditPanel(QWidget):
         super().__init__(parent)
         self.tasks: dict[str, AppTask] = {t.name: t for t in (app_tasks() if tasks is None else tasks)}
         self.tabs = QTabWidget()
+        self.tabs.tabBar().hide()
+        self.task_buttons: dict[str, QToolButton] = {}
+        self._task_group = QButtonGroup(self)
+        self._task_group.setExclusive(True)
+        self.task_picker = QWidget()
+        self.task_picker.setObjectName("editTaskPicker")
+        FlowLayout(self.task_picker, spacing=4).setContentsMargins(0, 0, 0, 0)
         self.buttons: dict[str, QPushButton] = {}
         self.forms: dict[str, TaskForm] = {}
         pages: dict[str, QWidget] = {}
@@ -97,7 +111,11 @@ class QtEditPanel(QWidget):
         running.addWidget(self.progress, 1)
         running.addWidget(self.cancel_button)
 
+        self.tabs.currentChanged.connect(self._show_task_picked)
+        self._show_task_picked(self.tabs.currentIndex())
+
         layout = QVBoxLayout(self)
+        layout.addWidget(self.task_picker)
         layout.addWidget(self.tabs)
         layout.addWidget(shared)
         layout.addLayout(running)
@@ -126,8 +144,31 @@ class QtEditPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self._button(task))
         layout.addStretch(1)
-        self.tabs.addTab(page, task.title)
+        index = self.tabs.addTab(page, task.title)
+        self.tabs.setTabToolTip(index, task.help)
+        picker = QToolButton(text=task.title, checkable=True, toolTip=task.help)
+        picker.setObjectName(f"editTask_{task.name}")
+        picker.setAccessibleName(f"{task.title} task")
+        picker.clicked.connect(lambda: self.show_task(task.name))
+        self._task_group.addButton(picker)
+        self.task_picker.layout().addWidget(picker)
+        self.task_buttons[task.name] = picker
         return page
+
+    def show_task(self, name: str) -> None:
+        """Bring task ``name``'s page to the front (a task sharing a tab: that tab)."""
+        task = self.tasks[name]
+        picker = self.task_buttons[task.tab or name]
+        self.tabs.setCurrentIndex(list(self.task_buttons.values()).index(picker))
+
+    def current_task(self) -> str:
+        """The name of the task whose page is in front."""
+        return list(self.task_buttons)[self.tabs.currentIndex()]
+
+    def _show_task_picked(self, index: int) -> None:
+        pickers = list(self.task_buttons.values())
+        if 0 <= index < len(pickers):
+            pickers[index].setChecked(True)
 
     # -- following the model ------------------------------------------------------------------
 

@@ -132,3 +132,42 @@ def test_on_a_1280_px_screen_the_prompt_dock_keeps_its_rows_beside_their_labels(
     seed_label = _seed_label(panel)
     assert abs(_top_in(panel.seed_edit, panel) - _top_in(seed_label, panel)) < seed_label.height()
     assert window.timeline.width() >= 560  # the timeline keeps most of the room
+
+
+def test_every_edit_task_is_in_sight_and_named_in_the_narrowest_edit_dock(qtbot, make_window, themed_app):
+    """The Edit dock's eight task tabs needed scroll arrows at every window width (the dock is
+    about 250 px wide): Vary, Upsample, Vocoder, Interpolate and Picture were out of sight. The
+    task buttons wrap onto rows instead, each title whole."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    _settle(qtbot, window, 860, 720)
+    tools = window.edit_tools
+    tools.edit_dock.raise_()
+    panel = tools.edit_panel
+    qtbot.waitUntil(panel.isVisible)
+    for _ in range(3):
+        QApplication.processEvents()
+    assert not panel.tabs.tabBar().isVisible()  # no scrolling tab bar
+    titles = [button.text() for button in panel.task_buttons.values()]
+    assert titles == [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
+    assert {"Inpaint", "Extend", "Loop", "Vary", "Upsample", "Vocoder", "Interpolate", "Picture"} <= set(titles)
+    for button in panel.task_buttons.values():
+        assert button.isVisible(), button.text()
+        assert 0 <= button.mapTo(panel, button.rect().topLeft()).x()
+        assert _right_edge_in(button, panel) < panel.width(), button.text()
+        assert button.width() >= button.fontMetrics().horizontalAdvance(button.text()), button.text()  # whole
+        assert button.toolTip()  # what the task does
+    rows = {_top_in(button, panel) for button in panel.task_buttons.values()}
+    assert 1 < len(rows) <= 3  # wrapped, not one long row
+
+    vary = panel.task_buttons["vary"]  # a task that was behind the arrows
+    qtbot.mouseClick(vary, Qt.MouseButton.LeftButton)
+    assert vary.isChecked() and panel.current_task() == "vary"
+    assert panel.buttons["vary"].isVisible()  # its page, with its button, is in front
+    assert not panel.buttons["inpaint"].isVisible()
+    assert sum(button.isChecked() for button in panel.task_buttons.values()) == 1
+
+    panel.show_task("continue")  # a task on another's page: that page
+    assert panel.current_task() == "extend" and panel.task_buttons["extend"].isChecked()
+    assert panel.buttons["continue"].isVisible()
