@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.tasks import AppTask, TaskForm, app_tasks
 from app.tasks._common import spin
 from app.widgets.flow_layout import FlowLayout
+from app.widgets.scroll_area import scrolling
 from app.widgets.spin_boxes import SpinBox
 from app.widgets.wheel_guard import guard_combo_wheels
 
@@ -116,11 +117,10 @@ class QtEditPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.task_picker)
-        layout.addWidget(self.tabs)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(shared)
         layout.addLayout(running)
         layout.addWidget(self.status_label)
-        layout.addStretch(1)
         self._model_defaults = self._defaults_for(GENERIC_WINDOW_S)
         self.set_running(None)
         guard_combo_wheels(self)
@@ -144,7 +144,8 @@ class QtEditPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self._button(task))
         layout.addStretch(1)
-        index = self.tabs.addTab(page, task.title)
+        # Each page scrolls: the tallest (Picture) set the dock's, and so the window's, minimum height.
+        index = self.tabs.addTab(scrolling(page), task.title)
         self.tabs.setTabToolTip(index, task.help)
         picker = QToolButton(text=task.title, checkable=True, toolTip=task.help)
         picker.setObjectName(f"editTask_{task.name}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QScrollArea, QStyle, QUndoView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QUndoView, QVBoxLayout, QWidget
 
 from app.model.generation import GenerationSettings
 from app.widgets.qt_class_browser import QtClassBrowser
@@ -18,6 +18,7 @@ from app.widgets.qt_job_panel import QtJobPanel
 from app.widgets.qt_prompt_panel import QtPromptPanel, preset_names
 from app.widgets.qt_status import QtStatus
 from app.widgets.qt_transport import playback_off_message
+from app.widgets.scroll_area import scrolling
 from app.widgets.spin_boxes import range_notices
 from app.window import HUB_CHECK_INTERVAL_MS, STATUS_MESSAGE_MS
 
@@ -305,20 +306,6 @@ class ScaffoldMixin:
             fn()
         elif not self.playback_available:
             self.statusBar().showMessage(self.playback_reason, STATUS_MESSAGE_MS)
-
-
-def scrolling(panel: QWidget) -> QScrollArea:
-    """``panel`` in a frameless scroll area that scrolls it up and down, never sideways: the area
-    keeps the panel's narrowest width (and room for the scroll bar) as its own."""
-    area = QScrollArea()
-    area.setObjectName(f"{panel.objectName() or type(panel).__name__}Scroll")
-    area.setWidget(panel)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    bar = area.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
-    area.setMinimumWidth(panel.minimumSizeHint().width() + bar)
-    return area
 
 
 def _add_actions(menu: Any, actions: tuple[QAction | None, ...]) -> None:
