@@ -8,12 +8,24 @@ from PySide6.QtWidgets import QLayout, QLayoutItem, QWidget
 
 
 class FlowLayout(QLayout):
-    """Items left to right, as many to a row as fit; its minimum width is its widest item's."""
+    """Items left to right, as many to a row as fit; its minimum width is its widest item's.
+
+    A widget marked with :meth:`fill_row` (a message) takes the rest of its row. It goes to a
+    row of its own only when that shows it whole (its size hint) or the row it is on leaves it
+    less than half the width (or less than its minimum); a text too long for any row otherwise
+    stays beside the others, where it costs no extra row.
+    """
 
     def __init__(self, parent: QWidget | None = None, spacing: int = 4) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
+        self._fillers: set[QWidget] = set()
         self.setSpacing(spacing)
+
+    def fill_row(self, widget: QWidget) -> None:
+        """Let ``widget`` (one of this layout's) take the rest of its row, as described above."""
+        self._fillers.add(widget)
+        self.invalidate()
 
     def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt's name
         self._items.append(item)
@@ -66,7 +78,16 @@ class FlowLayout(QLayout):
             if item.isEmpty():
                 continue
             hint = item.sizeHint().boundedTo(QSize(max(1, area.width()), item.sizeHint().height()))
-            if rows[-1] and x + hint.width() > area.right() + 1:
+            fills = item.widget() is not None and item.widget() in self._fillers
+            room = area.right() + 1 - x
+            if fills:
+                whole = item.sizeHint().width()
+                short = room < max(item.minimumSize().width(), area.width() // 2)
+                if rows[-1] and whole > room and (whole <= area.width() or short):
+                    rows.append([])
+                    x = area.x()
+                hint = QSize(max(1, area.right() + 1 - x), hint.height())
+            elif rows[-1] and hint.width() > room:
                 rows.append([])
                 x = area.x()
             rows[-1].append((item, hint))

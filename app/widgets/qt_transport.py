@@ -152,16 +152,17 @@ class QtTransport(QtWidgets.QWidget):
                 row.addWidget(widget)
             return box
 
-        controls = QtWidgets.QWidget()
-        flow = FlowLayout(controls, spacing=6)
-        flow.setContentsMargins(0, 0, 0, 0)
+        # The message goes beside the controls when it fits there whole, else on a row of its
+        # own under them (in a 950 px window it was cut to "Playback disabled: n…", and an
+        # error with a device to "Could…"); one too long for any row is cut beside them
+        # (costing the timeline no row), whole in its tooltip.
+        flow = FlowLayout(self, spacing=6)
+        flow.setContentsMargins(4, 2, 4, 2)
         flow.addWidget(group(*buttons, self.time_label))
         self.output_group = group(self.meter, self.device_combo)
         flow.addWidget(self.output_group)
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        layout.addWidget(controls)
-        layout.addWidget(self.message_label, 1)
+        flow.addWidget(self.message_label)
+        flow.fill_row(self.message_label)
         self._show_message("" if self.available else playback_off_message(self.unavailable_reason))
 
     def _fill_devices(self) -> None:

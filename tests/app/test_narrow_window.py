@@ -4,6 +4,7 @@ dock tabs keep their whole titles."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QTabBar
 
@@ -172,3 +173,56 @@ def test_every_edit_task_is_in_sight_and_named_in_the_narrowest_edit_dock(qtbot,
     panel.show_task("continue")  # a task on another's page: that page
     assert panel.current_task() == "extend" and panel.task_buttons["extend"].isChecked()
     assert panel.buttons["continue"].isVisible()
+
+
+def test_the_playback_message_takes_a_row_of_its_own_where_it_is_then_whole(qtbot, make_window, themed_app):
+    """At 950 px the transport bar cut 'Playback disabled: no audio output device was found' to
+    'Playback disabled: n…' (to 'Playb…' at 860 px): it now goes under the controls, whole, and
+    beside them when there is room."""
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    transport = window.transport
+    message = transport.message_label
+    whole = "Playback disabled: no audio output device was found"
+    for width in (950, 860):
+        _settle(qtbot, window, width, 720)
+        assert message.isVisible() and message.elided_text() == whole, width
+        assert _top_in(message, transport) >= _top_in(transport.play_button, transport) + transport.play_button.height()
+        assert _right_edge_in(message, transport) < transport.width()
+    _settle(qtbot, window, 1400, 860)  # with room: beside the controls, the bar one row high
+    assert message.elided_text() == whole
+    assert abs(_top_in(message, transport) - _top_in(transport.play_button, transport)) < transport.play_button.height()
+
+
+def test_a_playback_errors_cause_is_readable_at_1280_px(qtbot, make_window, themed_app):
+    """With an output device the meter and the device box left the message about 50 px until the
+    window was 1100 px wide: an error read 'Could…'."""
+    from app.model.commands import AddClip
+    from app.model.project import Clip
+
+    backend = FakeBackend()
+
+    def unavailable(**_kwargs):
+        raise RuntimeError("Error opening OutputStream: Device unavailable [PaErrorCode -9985]")
+
+    backend.OutputStream = unavailable
+    window = make_window(player=Player(backend=backend))
+    window.show()
+    qtbot.waitExposed(window)
+    track = window.project.tracks[0]
+    clip = Clip(name="tone", audio=np.zeros((1, 22050), np.float32), sample_rate_hz=22050, start_s=0.0)
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    _settle(qtbot, window, 1280, 800)
+    transport = window.transport
+    transport.play()
+    message = transport.message_label
+    assert message.isVisible() and "Device unavailable [PaErrorCode -9985]" in message.text()
+    QApplication.processEvents()
+    assert "Device unavailable" in message.elided_text()  # the cause can be read, on a row of its own
+    assert _right_edge_in(message, transport) < transport.width()
+    assert transport.device_combo.isVisible()  # the controls stay
+
+    _settle(qtbot, window, 860, 720)  # cut only where no row holds it, and then by the end
+    assert message.elided_text().startswith("Could not open the audio output")
+    assert message.toolTip() == message.text()

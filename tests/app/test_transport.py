@@ -172,15 +172,22 @@ def test_without_an_output_device_buttons_are_disabled_with_the_reason(make_tran
     assert not player.playing and not transport.timer.isActive()
 
 
-def test_a_cut_short_no_device_message_still_says_playback_is_disabled(make_transport, qtbot):
-    transport, _project, _stack = make_transport(Player(backend=FakeBackend(devices=[])))
-    # The room the 1400 px default window leaves the message (about 150 px).
-    transport.resize(transport.minimumSizeHint().width() + 100, transport.height())
+def test_a_cut_short_no_device_message_still_says_playback_is_disabled(make_transport, qtbot, monkeypatch):
+    from tests.engine.test_playback import _PortAudioMissing
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_PortAudioMissing(), *sys.meta_path])
+    transport, _project, _stack = make_transport(Player())  # the longest reason
+    # As narrow as the transport goes: the message has a row of its own, narrower than it.
+    transport.resize(transport.minimumSizeHint().width(), transport.height())
     transport.show()
     qtbot.waitExposed(transport)
     label = transport.message_label
-    assert label.elided_text() != label.text() and label.elided_text().startswith("Playback disabled")
-    assert label.toolTip() == "Playback disabled: no audio output device was found"  # whole on hover
+    whole = "Playback disabled: PortAudio is not installed (apt-get install libportaudio2)"
+    assert label.text() == whole
+    assert label.elided_text() != whole and label.elided_text().startswith("Playback disabled")
+    assert label.toolTip() == whole  # whole on hover
     assert playback_off_message(playback.PORTAUDIO_MISSING_MESSAGE) == (
         "Playback disabled: PortAudio is not installed (apt-get install libportaudio2)")
 
