@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
@@ -20,6 +21,8 @@ from app.widgets.qt_mask_tools import MASK_TOOLS, MAX_BRUSH_PX
 #: Menu text and shortcut of each mask tool.
 TOOL_SHORTCUTS = {"edit": "V", "brush": "B", "eraser": "E", "rect": "R", "time_band": "T", "freq_band": "F"}
 BRUSH_STEP = 1.25
+#: Room for the toolbars' handles and margins when deciding whether they fit side by side.
+TOOLBAR_SLACK_PX = 16
 
 
 class EditMenusMixin:
@@ -136,6 +139,25 @@ class EditMenusMixin:
         view_menu = self._menu("View")
         if view_menu is not None:
             view_menu.addAction(self.edit_toolbar.toggleViewAction())
+        for bar in (self.edit_toolbar, self.mask_toolbar):
+            bar.visibilityChanged.connect(lambda _visible: self.fit_toolbars())
+
+    def fit_toolbars(self) -> None:
+        """The mask tools go to a row of their own when the two toolbars do not fit the window's
+        width side by side (below about 1900 px all of the mask tools were behind the toolbar's
+        "more" button), and back beside the edit tools when they fit again (a second row saved
+        with the window's layout included)."""
+        window, edit, mask = self.window, self.edit_toolbar, self.mask_toolbar
+        area = window.toolBarArea(mask)
+        if area != window.toolBarArea(edit) or area not in (Qt.ToolBarArea.TopToolBarArea,
+                                                              Qt.ToolBarArea.BottomToolBarArea):
+            return
+        crowded = edit.isVisible() and mask.isVisible() and (
+            edit.sizeHint().width() + mask.sizeHint().width() + TOOLBAR_SLACK_PX > window.width())
+        if crowded and not window.toolBarBreak(mask):
+            window.insertToolBarBreak(mask)
+        elif not crowded and window.toolBarBreak(mask):
+            window.removeToolBarBreak(mask)
 
     def _scale_brush(self, factor: float) -> None:
         size = int(round(min(max(self.painter.brush_px * factor, 1), MAX_BRUSH_PX)))

@@ -178,11 +178,14 @@ class EditTools(EditMenusMixin, RecoveryMixin, QObject):
         self.masks_loaded.emit(loaded.project.path or "")
 
     def eventFilter(self, obj: QObject, event: Any) -> bool:  # noqa: N802 - Qt API
-        # The window closing (the close may still be refused: look again once it was handled).
+        # The window closing (the close may still be refused: look again once it was handled);
+        # resized (the toolbars may need a second row).
         from PySide6.QtCore import QEvent
 
         if obj is self.window and event.type() == QEvent.Type.Close:
             QTimer.singleShot(0, self._maybe_finished)
+        elif obj is self.window and event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self.fit_toolbars)  # after the resize: the toolbars' row may change
         return False
 
     def _maybe_finished(self) -> None:

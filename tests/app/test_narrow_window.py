@@ -226,3 +226,47 @@ def test_a_playback_errors_cause_is_readable_at_1280_px(qtbot, make_window, them
     _settle(qtbot, window, 860, 720)  # cut only where no row holds it, and then by the end
     assert message.elided_text().startswith("Could not open the audio output")
     assert message.toolTip() == message.text()
+
+
+def _toolbar_row(bar, window) -> int:
+    return bar.mapTo(window, bar.rect().topLeft()).y()
+
+
+def test_the_mask_tools_take_a_toolbar_row_of_their_own_when_the_toolbars_do_not_fit(qtbot, make_window, themed_app):
+    """Below about 1900 px the mask toolbar sat beside the edit toolbar with all of its tools
+    behind a "more" button whose chevron was drawn dark on dark: at 1280 px Freq Band, Size,
+    Hardness, Feather, Invert and Clear seemed absent, at 860 px every mask tool."""
+    from PySide6.QtWidgets import QToolButton
+
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    tools = window.edit_tools
+    edit_bar, mask_bar = tools.edit_toolbar, tools.mask_toolbar
+    mask = tools.mask_tools
+    controls = [*mask.tool_buttons.values(), mask.size_spin, mask.hardness_spin, mask.feather_spin,
+                mask.invert_button, mask.clear_button]
+
+    _settle(qtbot, window, 1280, 800)
+    qtbot.waitUntil(lambda: _toolbar_row(mask_bar, window) > _toolbar_row(edit_bar, window))  # a row below
+    for control in controls:
+        assert control.isVisible() and _right_edge_in(control, window) < window.width()
+    for action in edit_bar.actions():  # the edit tools keep their row whole
+        widget = edit_bar.widgetForAction(action)
+        assert action.isSeparator() or (widget.isVisible() and _right_edge_in(widget, window) < window.width())
+
+    _settle(qtbot, window, 1920, 1000)  # room for both: one row again
+    qtbot.waitUntil(lambda: _toolbar_row(mask_bar, window) == _toolbar_row(edit_bar, window))
+    assert all(control.isVisible() for control in controls)
+
+    _settle(qtbot, window, 860, 720)  # the tools in sight, the brush settings behind a visible "more"
+    qtbot.waitUntil(lambda: _toolbar_row(mask_bar, window) > _toolbar_row(edit_bar, window))
+    for button in mask.tool_buttons.values():
+        assert button.isVisible() and _right_edge_in(button, window) < window.width(), button.text()
+    more = mask_bar.findChild(QToolButton, "qt_toolbar_ext_button")
+    assert more.isVisible()
+    image = more.grab().toImage()
+    inside = more.rect().adjusted(2, 4, -2, -4)
+    lightest = max(image.pixelColor(x, y).lightness() for x in range(inside.left(), inside.right() + 1)
+                   for y in range(inside.top(), inside.bottom() + 1))
+    assert lightest >= 150  # a light chevron on the dark button (it was at most about 90)
