@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 from app.model.persistence import picture_png
 from app.model.pictures import Picture, RemovePictures, pictures_of
 from app.widgets.qt_edit_panel import show_fraction
+from app.widgets.qt_inspector import wrappable
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,9 @@ class QtGallery(QWidget):
 
         self.title = QLabel()
         self.title.setWordWrap(True)
+        # A clip name without spaces ("a_long_recording_name.wav") held the dock, and so the
+        # window, wide: it wraps at its separators and never sets the dock's width.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.show_all = QCheckBox("All pictures", toolTip="Show every picture, not only the selected clip's")
         self.show_all.toggled.connect(lambda *_: self.refresh())
         top = QHBoxLayout()
@@ -246,7 +250,7 @@ class QtGallery(QWidget):
         else:
             names = [c.name for c in self.project.selected_clips()]
             label = repr(names[0]) if len(names) == 1 else f"{len(names)} clips"
-            self.title.setText(f"Pictures of {label} ({len(pictures)})")
+            self.title.setText(wrappable(f"Pictures of {label} ({len(pictures)})"))
         self.list.blockSignals(True)
         try:
             self.list.clear()

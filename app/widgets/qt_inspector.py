@@ -272,7 +272,7 @@ class QtInspector(QWidget):
             self.thumbnail.hide()
             self._fill(self.clip_form, {})
         else:
-            self.title.setText(f"<b>{_escape(clip.name)}</b>")
+            self.title.setText(f"<b>{wrappable(_escape(clip.name))}</b>")  # a long name wraps
             source = clip.source_path
             self._fill(
                 self.clip_form,

@@ -270,3 +270,30 @@ def test_the_mask_tools_take_a_toolbar_row_of_their_own_when_the_toolbars_do_not
     lightest = max(image.pixelColor(x, y).lightness() for x in range(inside.left(), inside.right() + 1)
                    for y in range(inside.top(), inside.bottom() + 1))
     assert lightest >= 150  # a light chevron on the dark button (it was at most about 90)
+
+
+def test_a_clip_with_a_long_name_does_not_hold_the_window_wide(qtbot, make_window, themed_app):
+    """Importing 'a_long_recording_name_of_a_field_sound.wav' held the window at 958 px: the
+    Pictures dock's title ("Pictures of 'a_long_…'") could not wrap a name without spaces."""
+    from app.model.commands import AddClip
+    from app.model.project import Clip, Selection
+
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    narrowest = window.minimumSizeHint().width()
+    name = "a_long_recording_name_of_a_field_sound"
+    track = window.project.tracks[0]
+    clip = Clip(name=name, audio=np.zeros((2, 44100), np.float32), sample_rate_hz=44100, start_s=0.0)
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    window.project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=track.id))
+    qtbot.waitUntil(lambda: window.inspector.clip is clip)
+    _settle(qtbot, window, 860, 720)
+    assert window.minimumSizeHint().width() <= max(narrowest, 860)
+    assert window.width() <= 862
+    for dock, label in ((window.inspector_dock, window.inspector.title), (window.gallery.parent(), window.gallery.title)):
+        dock.raise_()
+        qtbot.waitUntil(label.isVisible)
+        QApplication.processEvents()
+        assert name in label.text().replace("\u200b", "")
+        assert label.height() >= label.heightForWidth(label.width()) - 1, label.text()  # every line shows
