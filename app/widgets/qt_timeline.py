@@ -59,6 +59,10 @@ from app.widgets.timeline.visuals import VisualsCache, prepare_pyramids
 
 __all__ = ["QtTimeline", "MaskGesture", "TOOLS"]
 
+#: What the lanes say while the project has no clips.
+EMPTY_HINT = ("No sound yet. Type a prompt in the Prompt panel and press Generate (Ctrl+Enter), "
+              "or drop audio files here (File > Import…, Ctrl+I).")
+
 RULER_HEIGHT_PX = 30
 TOOLS = ("edit", "box", "mask")
 #: A clip gets its detailed item (waveform, spectrogram, overlays) while it is in view and at least
@@ -187,6 +191,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._connect_project()
         self._rebuild()
         self._finish_lanes()  # a new widget shows its project's lanes from the start
+        self._show_empty_hint()
         self.set_visible_range(0.0, DEFAULT_VISIBLE_S)
 
     # ================================================================= construction
@@ -270,6 +275,13 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._lanes_layout = QtWidgets.QVBoxLayout(self._lanes_widget)
         self._lanes_layout.setContentsMargins(0, 0, 0, 0)
         self._lanes_layout.setSpacing(1)
+        # An empty project said nothing: a black lane, and no word of how sound gets in.
+        self.empty_hint = QtWidgets.QLabel(EMPTY_HINT)
+        self.empty_hint.setObjectName("hintLabel")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setContentsMargins(12, 24, 12, 12)
+        self._lanes_layout.addWidget(self.empty_hint)
         self._lanes_layout.addStretch(1)
         self.lanes_scroll = QtWidgets.QScrollArea()
         self.lanes_scroll.setWidgetResizable(True)
@@ -572,7 +584,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._lanes_by_id[lane.track_id] = lane
         self._lanes_layout.removeWidget(lane.row)
         following = self._lanes[position + 1].row if position + 1 < len(self._lanes) else None
-        at = self._lanes_layout.indexOf(following) if following is not None else self._lanes_layout.count() - 1
+        at = self._lanes_layout.indexOf(following if following is not None else self.empty_hint)
         self._lanes_layout.insertWidget(at, lane.row)
 
     def _setup_lane(self, lane: TrackLane) -> None:
@@ -706,6 +718,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         item.detach()
 
     def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
+        self.empty_hint.hide()
         lane = self._lane(track.id)
         if lane is None:  # its lane is still to come (it takes its blocks from the overview)
             self._seq += 1
@@ -720,7 +733,11 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         self._update_scale()
         self._update_extent()
 
+    def _show_empty_hint(self) -> None:
+        self.empty_hint.setVisible(not any(track.clips for track in self.project.tracks))
+
     def _on_project_clip_removed(self, track: Track, clip: Clip) -> None:
+        self._show_empty_hint()
         lane = self._lane(track.id)
         if lane is not None:
             self._remove_clip_item(lane, clip.id)
@@ -789,6 +806,7 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
                 self.set_visible_range(max(0.0, seconds - 0.05 * span), max(0.0, seconds - 0.05 * span) + span)
 
     def _on_project_reset(self, project: Project) -> None:
+        self._show_empty_hint()
         self._rebuild()
         self.zoom_to_fit()
 

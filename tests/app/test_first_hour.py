@@ -1,0 +1,38 @@
+"""A new user's first hour, as seen in screenshots of the window at 860, 1280 and 1920 px: what
+the empty timeline says, how much room a small screen's first window gives the sound."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.model.commands import AddClip
+from app.model.project import Clip
+
+
+def test_an_empty_timeline_says_how_sound_gets_in(qtbot, window):
+    """The first window showed a black lane and nothing else: no word of Generate or import."""
+    hint = window.timeline.empty_hint
+    assert hint.isVisible()
+    for words in ("Generate (Ctrl+Enter)", "drop audio files here", "Ctrl+I"):
+        assert words in hint.text()
+    assert window.generate_action.shortcut().toString() == "Ctrl+Return"  # the keys it names
+    assert window.import_action.shortcut().toString() == "Ctrl+I"
+    lane = window.timeline.lanes()[0].row
+    assert hint.mapTo(window.timeline, hint.rect().topLeft()).y() >= lane.mapTo(window.timeline, lane.rect().bottomLeft()).y()
+
+    track = window.project.tracks[0]
+    clip = Clip(name="tone", audio=np.zeros((1, 22050), np.float32), sample_rate_hz=22050, start_s=0.0)
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    assert not hint.isVisible()  # sound is in: the hint goes
+    window.undo_stack.undo()
+    assert hint.isVisible()  # and comes back with an empty project
+    window.add_track()  # a new track's lane goes above the hint, with the others
+    qtbot.waitUntil(lambda: len(window.timeline.lanes()) == 2)
+    row = window.timeline.lanes()[-1].row
+
+    def below_the_new_lane() -> bool:
+        return hint.mapTo(window.timeline, hint.rect().topLeft()).y() >= row.mapTo(
+            window.timeline, row.rect().bottomLeft()).y()
+
+    qtbot.waitUntil(below_the_new_lane)
+
