@@ -24,6 +24,9 @@ from app.window import HUB_CHECK_INTERVAL_MS, STATUS_MESSAGE_MS
 
 log = logging.getLogger(__name__)
 
+#: The right docks' (Inspector, Jobs) first width on a narrow window.
+RIGHT_DOCK_MIN_PX = 220
+
 
 def _optional_widget(module: str, name: str) -> Any:
     """A widget class from the timeline helper's modules, or None while they are not there."""
@@ -124,7 +127,9 @@ class ScaffoldMixin:
         width, height = self.width(), self.height()
         unwrapped = self.prompt_panel.sizeHint().width() + self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         left = max(270, round(width * 0.25), min(unwrapped, round(width * 0.28)))
-        side = [min(380, left), min(380, max(290, round(width * 0.23)))]
+        # The right docks' floor is their narrowest (the Inspector's three tab titles): with a
+        # 290 px floor an 860 px window left the timeline about 310 px, its lane 55 px of sound.
+        side = [min(380, left), min(380, max(RIGHT_DOCK_MIN_PX, round(width * 0.23)))]
         self.resizeDocks([self.prompt_dock, self.inspector_dock], side, Qt.Orientation.Horizontal)
         self.resizeDocks([self.inspector_dock, self.jobs_dock], [round(height * 0.62), round(height * 0.25)],
                          Qt.Orientation.Vertical)

@@ -4,9 +4,12 @@ the empty timeline says, how much room a small screen's first window gives the s
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QSize
 
 from app.model.commands import AddClip
 from app.model.project import Clip
+from engine.audio.playback import Player
+from tests.engine.test_playback import FakeBackend
 
 
 def test_an_empty_timeline_says_how_sound_gets_in(qtbot, window):
@@ -36,3 +39,16 @@ def test_an_empty_timeline_says_how_sound_gets_in(qtbot, window):
 
     qtbot.waitUntil(below_the_new_lane)
 
+
+def test_on_an_860_px_screen_the_first_window_leaves_the_timeline_room(qtbot, make_window, themed_app, monkeypatch):
+    """The first window on a small laptop gave the right docks 290 px: the timeline kept about
+    310 px (a lane showed 55 px of sound) and the playback message was cut."""
+    monkeypatch.setattr("app.main_window.default_window_size", lambda available: QSize(860, 700))
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.width() == 860
+    assert window.timeline.width() >= 350
+    assert window.inspector_dock.width() >= window.inspector_dock.minimumSizeHint().width()
+    message = window.transport.message_label
+    assert message.elided_text() == "Playback disabled: no audio output device was found"
