@@ -101,7 +101,11 @@ class QtTransport(QtWidgets.QWidget):
         self.play_action = action("Play / Pause", sp.SP_MediaPlay, "Space", self.toggle_play)
         self.stop_action = action("Stop", sp.SP_MediaStop, None, self.stop)
         self.play_selection_action = action("Play Selection", sp.SP_MediaSeekForward, "Shift+Space", self.play_selection)
-        self.loop_action = action("Loop", sp.SP_BrowserReload, None, self._on_loop_toggled, checkable=True)
+        self.loop_action = action("Loop", sp.SP_BrowserReload, "L", self._on_loop_toggled, checkable=True)
+        # The playhead to either end (a new clip lands at the playhead): with or without audio.
+        self.go_to_start_action = action("Go to Start", sp.SP_MediaSkipBackward, "Home", lambda: self.seek(0.0))
+        self.go_to_end_action = action("Go to End", sp.SP_MediaSkipForward, "End",
+                                       lambda: self.seek(self.project.duration_s))
 
         # Greyed, Space and Shift+Space did nothing at all: while playback is off these take their
         # keys and say why (playback_failed: the window's status bar).

@@ -222,7 +222,8 @@ class ScaffoldMixin:
             self.transport_menu_actions = [
                 act
                 for act in (getattr(self.transport, n, None) for n in
-                            ("play_action", "stop_action", "play_selection_action", "loop_action"))
+                            ("play_action", "stop_action", "play_selection_action", "loop_action",
+                             "go_to_start_action", "go_to_end_action"))
                 if act is not None
             ]
         else:

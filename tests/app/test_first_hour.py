@@ -52,3 +52,52 @@ def test_on_an_860_px_screen_the_first_window_leaves_the_timeline_room(qtbot, ma
     assert window.inspector_dock.width() >= window.inspector_dock.minimumSizeHint().width()
     message = window.transport.message_label
     assert message.elided_text() == "Playback disabled: no audio output device was found"
+
+
+def test_home_and_end_move_the_playhead_and_l_toggles_loop(qtbot, make_window):
+    """The Transport menu's Stop and Loop had no keys and nothing moved the playhead to either
+    end from the keyboard (a new clip lands at the playhead)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from app.dialogs.shortcuts_dialog import shortcut_entries
+
+    window = make_window(player=Player(backend=FakeBackend()))
+    window.show()
+    qtbot.waitExposed(window)
+    track = window.project.tracks[0]
+    clip = Clip(name="tone", audio=np.zeros((1, 44100), np.float32), sample_rate_hz=22050, start_s=1.0)
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    window.project.set_playhead(1.5)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.timeline.setFocus()
+    qtbot.keyClick(window.timeline, Qt.Key.Key_End)
+    assert window.project.playhead_s == window.project.duration_s == 3.0
+    qtbot.keyClick(window.timeline, Qt.Key.Key_Home)
+    assert window.project.playhead_s == 0.0
+    loop = window.transport.loop_action
+    assert not loop.isChecked()
+    qtbot.keyClick(window.timeline, Qt.Key.Key_L)
+    assert loop.isChecked() and window.transport.loop_button.isChecked()
+    assert "(L)" in loop.toolTip()
+
+    by_text = {e.text: e for e in shortcut_entries(window)}  # listed with the others
+    assert list(by_text["Go to Start"].keys) == ["Home"] and list(by_text["Go to End"].keys) == ["End"]
+    assert list(by_text["Loop"].keys) == ["L"] and by_text["Go to Start"].where == "Transport"
+    transport_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Transport")
+    assert {"Go to Start", "Go to End"} <= {a.text() for a in transport_menu.actions()}
+
+
+def test_home_and_end_work_without_an_audio_output(qtbot, make_window):
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    track = window.project.tracks[0]
+    clip = Clip(name="tone", audio=np.zeros((1, 22050), np.float32), sample_rate_hz=22050, start_s=0.0)
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    assert not window.transport.play_action.isEnabled()
+    window.transport.go_to_end_action.trigger()
+    assert window.project.playhead_s == 1.0
+    window.transport.go_to_start_action.trigger()
+    assert window.project.playhead_s == 0.0
