@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from app.engine_client import EngineClient, JobHandle, ModelEntry, ModelListing
 from app.settings import AppSettings
 from app.widgets.qt_job_panel import describe_progress, format_bytes
+from app.widgets.screen_fit import resize_within_screen
 from engine.api import DownloadModelJob, Progress
 
 COLUMNS = ("Model", "Source", "Status", "Size", "Default")
@@ -102,7 +103,7 @@ class ModelManagerDialog(QDialog):
         seconds on a busy machine; the table stood empty until then)."""
         super().__init__(parent)
         self.setWindowTitle("Model Manager")
-        self.resize(820, 560)
+        resize_within_screen(self, 820, 560)
         self.client = client
         self.settings = settings
         self.listing: ModelListing | None = None

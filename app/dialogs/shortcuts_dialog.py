@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.screen_fit import resize_within_screen
+
 
 @dataclass(frozen=True)
 class ShortcutEntry:
@@ -93,7 +95,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, window: QMainWindow, parent: QWidget | None = None) -> None:
         super().__init__(parent or window)
         self.setWindowTitle("Keyboard Shortcuts")
-        self.resize(560, 600)
+        resize_within_screen(self, 560, 600)
         self.entries = shortcut_entries(window)
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Search actions or keys, e.g. 'zoom' or 'Ctrl+Shift'")

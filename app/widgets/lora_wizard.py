@@ -65,6 +65,7 @@ from app.widgets.lora_wizard_runs import (
     unfinished_step,
 )
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.screen_fit import resize_within_screen
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER_MODEL_ID, model_hints
@@ -1067,7 +1068,7 @@ class LoraWizard(QWizard):
         self.monitor_id = self.addPage(self.monitor_page)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
         self.output_page.setCommitPage(True)
-        self.resize(820, 720)
+        resize_within_screen(self, 820, 720)
         self.set_models(models)
         self.training_page.set_presets(presets())
         device = str(getattr(client.settings, "device", "auto"))

@@ -50,6 +50,7 @@ from app.tasks.illustrate import image_models
 from app.widgets.lora_wizard import LoraWizard, MonitorPage
 from app.widgets.lora_wizard_runs import RunOffers, is_picture_model
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.screen_fit import resize_within_screen
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import task
 
@@ -405,7 +406,7 @@ class PictureWizard(QWizard):
         self.monitor_id = self.addPage(self.monitor_page)
         self.settings_page.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
-        self.resize(760, 680)
+        resize_within_screen(self, 760, 680)
         self.run_offers = RunOffers(self, (self.run_kind,), self.pairs_page, self.resume_run)
         self.base_kind_changed.connect(self.settings_page.set_kind)
         self.pairs_page._follow_model()

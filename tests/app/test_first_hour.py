@@ -101,3 +101,24 @@ def test_home_and_end_work_without_an_audio_output(qtbot, make_window):
     assert window.project.playhead_s == 1.0
     window.transport.go_to_start_action.trigger()
     assert window.project.playhead_s == 0.0
+
+
+def test_the_wizards_and_dialogs_fit_the_screen_they_open_on(qtbot, window):
+    """The LoRA wizard opened at 820 x 720 whatever the screen: on a 1366 x 768 laptop its Next
+    and Cancel buttons were below the screen's edge (the test screen is 800 x 800)."""
+    from PySide6.QtWidgets import QWizard
+
+    area = window.screen().availableGeometry()
+    wizard = window.open_lora_wizard()
+    qtbot.waitExposed(wizard)
+    assert wizard.width() <= area.width() and wizard.height() <= 0.9 * area.height()
+    for which in (QWizard.WizardButton.NextButton, QWizard.WizardButton.CancelButton):
+        button = wizard.button(which)
+        assert button.isVisible()
+        bottom_right = button.mapTo(wizard, button.rect().bottomRight())
+        assert bottom_right.x() < wizard.width() and bottom_right.y() < wizard.height()
+    wizard.close()
+    window.shortcuts_action.trigger()
+    dialog = window.shortcuts_dialog
+    assert dialog.width() <= area.width() and dialog.height() <= 0.9 * area.height()
+    dialog.close()
