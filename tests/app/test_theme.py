@@ -191,3 +191,20 @@ def _fill(button) -> QColor:
     counts = Counter(image.pixelColor(x, y).rgb() for x in range(inside.left(), inside.right() + 1)
                      for y in range(inside.top(), inside.bottom() + 1))
     return QColor.fromRgb(counts.most_common(1)[0][0])
+
+
+def test_the_selected_tracks_header_stands_out(qtbot, make_window, themed_app):
+    """In the theme the selected track's header (where generations and imports land) was drawn
+    like every other: the header's palette highlight was painted over by the style sheet."""
+    from app.model.project import Selection
+
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    window.add_track()
+    qtbot.waitUntil(lambda: len(window.timeline.lanes()) == 2)
+    first, second = (lane.header for lane in window.timeline.lanes())
+    for chosen, other in ((second, first), (first, second)):
+        window.project.set_selection(Selection(track_id=chosen.track_id))
+        assert _contrast(_fill(chosen), _fill(other)) >= 1.2, (_fill(chosen).name(), _fill(other).name())
+        assert _fill(chosen).blue() > _fill(other).blue()  # the theme's selection blue

@@ -67,6 +67,7 @@ class TrackHeader(QtWidgets.QFrame):
         self.setFixedWidth(width_px)
         self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         self.setAutoFillBackground(True)
+        self.setObjectName("trackHeader")
         self.setToolTip("Double-click the name to rename; right-click for more; drag to move the track")
         self.name_label = QtWidgets.QLabel()
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
@@ -119,6 +120,15 @@ class TrackHeader(QtWidgets.QFrame):
         palette = self.palette()
         palette.setColor(role, base.color(QtGui.QPalette.ColorRole.Highlight).darker(250) if selected else base.color(role))
         self.setPalette(palette)
+        # The app's theme paints every widget's background itself (the palette does nothing
+        # there): its trackHeader[selected="true"] rule marks the selected track.
+        if bool(self.property("selected")) != selected:
+            self.setProperty("selected", selected)
+            self.style().unpolish(self)
+            self.style().polish(self)
+            for label in (self.name_label,):
+                self.style().unpolish(label)
+                self.style().polish(label)
 
     # -- rename in place -------------------------------------------------------------------------
 
