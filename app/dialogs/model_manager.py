@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.engine_client import EngineClient, JobHandle, ModelEntry, ModelListing
 from app.settings import AppSettings
+from app.widgets.greyed import enable_or_say_why
 from app.widgets.qt_job_panel import describe_progress, format_bytes
 from app.widgets.screen_fit import resize_within_screen
 from engine.api import DownloadModelJob, Progress
@@ -88,6 +89,19 @@ def _download_tip(entry: ModelEntry | None, downloading: bool, offline: bool) ->
     if offline:
         return "Offline mode is on: untick it below to download"
     return f"Download {entry.model_id} from the Hugging Face hub"
+
+
+def _delete_blocker(entry: ModelEntry | None, downloading: bool) -> str | None:
+    """Why Delete is greyed for ``entry`` (None: it is not)."""
+    if entry is None:
+        return "Select a model in the list first"
+    if entry.source == "bundled":
+        return "Shipped with the app: it cannot be deleted"
+    if downloading:
+        return "Downloading: cancel the download first"
+    if not (entry.downloaded or entry.source == "local"):
+        return "Not downloaded: nothing to delete"
+    return None
 
 
 class ModelManagerDialog(QDialog):
@@ -248,6 +262,16 @@ class ModelManagerDialog(QDialog):
     def entries(self) -> list[ModelEntry]:
         return list(self.listing.entries) if self.listing else []
 
+    def _default_blocker(self, entry: ModelEntry | None) -> str | None:
+        """Why Make default is greyed for ``entry`` (None: it is not)."""
+        if entry is None:
+            return "Select a model in the list first"
+        if not entry.is_pipeline:
+            return "Not a generation model (not a diffusers pipeline)"
+        if entry.model_id == self.default_model():
+            return "Already the default model"
+        return None
+
     def row_of(self, model_id: str) -> int:
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == model_id:
@@ -283,15 +307,10 @@ class ModelManagerDialog(QDialog):
             and not offline
         )
         self.download_button.setToolTip(_download_tip(entry, downloading, offline))
-        self.cancel_button.setEnabled(downloading)
-        self.delete_button.setEnabled(
-            entry is not None
-            and entry.source != "bundled"
-            and (entry.downloaded or entry.source == "local")
-            and not downloading
-        )
+        enable_or_say_why(self.cancel_button, None if downloading else "No download of the selected model is running")
+        enable_or_say_why(self.delete_button, _delete_blocker(entry, downloading))
         self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
-        self.default_button.setEnabled(entry is not None and entry.is_pipeline and entry.model_id != self.default_model())
+        enable_or_say_why(self.default_button, self._default_blocker(entry))
         self.description.setText(entry.description if entry else ("" if self.listing else "Reading the model list…"))
         card = model_card_html(entry.model_id) if entry is not None and entry.is_pipeline else ""
         if card != self._card:  # unchanged: keep where the user scrolled to

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.model.persistence import picture_png
 from app.model.pictures import Picture, RemovePictures, pictures_of
+from app.widgets.greyed import enable_or_say_why
 from app.widgets.qt_edit_panel import show_fraction
 from app.widgets.qt_inspector import wrappable
 
@@ -349,10 +350,18 @@ class QtGallery(QWidget):
 
     def _update_buttons(self) -> None:
         picture = self.current_picture()
-        self.save_button.setEnabled(picture is not None)
-        self.delete_button.setEnabled(bool(self.list.selectedItems()) or picture is not None)
-        can = picture is not None and picture.recipe is not None and picture.id not in self._regenerating
-        self.regenerate_button.setEnabled(can)
+        none = "Select a picture in the list first"
+        enable_or_say_why(self.save_button, None if picture is not None else none)
+        enable_or_say_why(self.delete_button, None if self.list.selectedItems() or picture is not None else none)
+        if picture is None:
+            why_not = none
+        elif picture.recipe is None:
+            why_not = "This picture's recipe could not be read, so it cannot be made again"
+        elif picture.id in self._regenerating:
+            why_not = "Being made again: see the Jobs dock"
+        else:
+            why_not = None
+        enable_or_say_why(self.regenerate_button, why_not)
 
     def _say(self, text: str) -> None:
         self.status.setText(text)

@@ -61,6 +61,7 @@ from engine.audioset import (
 )
 from engine.audioset import children as label_children
 
+from app.widgets.greyed import enable_or_say_why
 from app.widgets.qt_prompt_panel import NATIVE_SIZE, NATIVE_SIZE_TEXT
 
 #: The size name :attr:`QtClassBrowser.prompt_chosen` carries for "Model's native size".
@@ -576,8 +577,10 @@ class QtClassBrowser(QWidget):
         self.preview_label.setProperty("invalid", prompt is None and len(names) > 1)
         self.preview_label.style().unpolish(self.preview_label)
         self.preview_label.style().polish(self.preview_label)
-        self.use_button.setEnabled(prompt is not None)
-        self.generate_button.setEnabled(prompt is not None)
+        why_not = None if prompt is not None else (
+            "Select a class in the list first" if not names else "Select one class, or two to mix (Ctrl+click)")
+        enable_or_say_why(self.use_button, why_not)
+        enable_or_say_why(self.generate_button, why_not)
         self._show_class_note(names if prompt is not None else [])
 
     def class_caution(self) -> str | None:

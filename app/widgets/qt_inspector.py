@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.project import Clip, Project, Selection, Track
+from app.widgets.greyed import enable_or_say_why
 from engine.api import spec_from_recipe, task
 
 THUMBNAIL_HEIGHT_PX = 96
@@ -320,10 +321,7 @@ class QtInspector(QWidget):
         why_not = ("Select a clip first (its recipe shows here)" if clip is None
                    else "No recipe: this clip was not generated (imported or recorded).")
         for button in (self.copy_seed_button, self.copy_recipe_button, self.use_settings_button):
-            tip = button.property("enabledTip") or button.toolTip()
-            button.setProperty("enabledTip", tip)
-            button.setEnabled(has_recipe)
-            button.setToolTip(tip if has_recipe else why_not)
+            enable_or_say_why(button, None if has_recipe else why_not)
         blocker = self.regenerate_blocker(recipe) if has_recipe else why_not
         self.regenerate_button.setEnabled(blocker is None)
         self.regenerate_button.setToolTip(blocker or REGENERATE_TIP)

@@ -24,6 +24,7 @@ from app.model.mask import MAX_FEATHER_PX, FreqBand, MaskStore, Rect, Stroke, Ti
 from app.model.mask_commands import SetMaskFeather, add_shape, clear_mask, invert_mask
 from app.model.project import Clip, Project
 from app.plot_items.mask_item import MaskItem
+from app.widgets.greyed import enable_or_say_why
 from app.widgets.spin_boxes import SpinBox
 
 #: Mask tools, in toolbar order; "edit" turns painting off (the timeline's own gestures).
@@ -347,7 +348,7 @@ class QtMaskTools(QToolBar):
 
     def _sync_feather(self) -> None:
         clip = self.painter.target_clip()
-        self.feather_spin.setEnabled(clip is not None)
+        enable_or_say_why(self.feather_spin, None if clip is not None else "Select a clip first: the feather is its mask's")
         if clip is not None:
             self.feather_spin.blockSignals(True)
             self.feather_spin.setValue(self.painter.masks.get(clip.id).feather_px)

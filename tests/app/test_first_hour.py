@@ -122,3 +122,40 @@ def test_the_wizards_and_dialogs_fit_the_screen_they_open_on(qtbot, window):
     dialog = window.shortcuts_dialog
     assert dialog.width() <= area.width() and dialog.height() <= 0.9 * area.height()
     dialog.close()
+
+
+def _greyed_without_a_reason(root) -> list[str]:
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox
+
+    controls = [c for kind in (QAbstractButton, QAbstractSpinBox, QComboBox) for c in root.findChildren(kind)]
+    return [f"{type(c).__name__} {getattr(c, 'text', lambda: '')()!r}" for c in controls
+            if not c.isEnabled() and c.isVisibleTo(root) and not c.objectName().startswith("qt_") and not c.toolTip()]
+
+
+def test_every_greyed_control_says_why(qtbot, window):
+    """Greyed with no word: the Sound Classes' Use prompt and Generate, the Pictures dock's
+    Regenerate, Save PNG and Delete, the mask Feather box, the model manager's Cancel download,
+    Delete and Make default."""
+    from PySide6.QtWidgets import QApplication
+
+    tools = window.edit_tools
+    feather = tools.mask_tools.feather_spin
+    assert not feather.isEnabled() and feather.toolTip().startswith("Select a clip first")
+    for dock in (window.classes_dock, window.gallery.parent()):
+        dock.raise_()
+        qtbot.waitUntil(dock.widget().isVisible)
+        assert _greyed_without_a_reason(window) == [], dock.windowTitle()
+    browser = window.class_browser
+    assert not browser.use_button.isEnabled() and browser.use_button.toolTip() == "Select a class in the list first"
+    assert window.gallery.save_button.toolTip() == "Select a picture in the list first"
+
+    window.open_model_manager()
+    manager = next(w for w in QApplication.topLevelWidgets() if type(w).__name__ == "ModelManagerDialog")
+    qtbot.waitUntil(lambda: manager.listing is not None, timeout=30000)
+    manager.table.clearSelection()
+    assert _greyed_without_a_reason(manager) == []
+    assert manager.delete_button.toolTip() == "Select a model in the list first"
+    manager.table.selectRow(manager.row_of("builtin:starter"))  # the shipped, default model
+    assert manager.delete_button.toolTip() == "Shipped with the app: it cannot be deleted"
+    assert not manager.default_button.isEnabled() and manager.default_button.toolTip() == "Already the default model"
+    manager.close()
