@@ -180,7 +180,11 @@ class GenerationMixin:
         QTimer.singleShot(0, lambda: self.clips_generated.emit(job_id, clips))
 
     def _on_generation_failed(self, pending: _PendingJob, message: str) -> None:
-        self.show_message(f"{pending.spec.describe()} failed: {message}", STATUS_MESSAGE_MS * 2)
+        # The reason right after the job's kind: after its whole title ("Generate: <the prompt's
+        # first 50 characters>") the status bar cut the reason at the window's edge. The raised
+        # Jobs dock names the job.
+        kind = pending.spec.describe().split(":", 1)[0]
+        self.show_message(f"{kind} failed: {message}", STATUS_MESSAGE_MS * 2)
         self.jobs_dock.raise_()
 
     def _land_results(self, pending: _PendingJob, results: list[TaskResult]) -> tuple[list[Clip], str]:

@@ -130,6 +130,7 @@ def test_failure_is_a_message_in_the_job_panel(qtbot, window, tmp_path):
         qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
     row = window.job_panel.row(failed.args[0])
     assert row.state == "failed" and "missing-model" in row.detail.text()
+    assert window.statusBar().currentMessage().startswith("Generate failed: ")  # the reason next, not the prompt
     assert "missing-model" in window.statusBar().currentMessage()
     assert window.project.clips() == []
 
