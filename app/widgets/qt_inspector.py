@@ -166,6 +166,7 @@ class QtInspector(QWidget):
         self.use_settings_button.clicked.connect(self._on_use_settings_clicked)
         self.copy_recipe_button.clicked.connect(self._on_copy_recipe_clicked)
         buttons = QGridLayout()  # two short rows: the dock stays narrow
+        buttons.setContentsMargins(4, 2, 4, 4)  # off the window's edge (they touched it)
         for i, button in enumerate((self.regenerate_button, self.use_settings_button,
                                     self.copy_seed_button, self.copy_recipe_button)):
             buttons.addWidget(button, i // 2, i % 2)

@@ -159,3 +159,13 @@ def test_every_greyed_control_says_why(qtbot, window):
     assert manager.delete_button.toolTip() == "Shipped with the app: it cannot be deleted"
     assert not manager.default_button.isEnabled() and manager.default_button.toolTip() == "Already the default model"
     manager.close()
+
+
+def test_the_inspectors_buttons_keep_off_the_windows_edge(qtbot, window):
+    """Use these settings and Copy recipe touched the window's right edge (no margin)."""
+    inspector = window.inspector
+    for button in (inspector.regenerate_button, inspector.use_settings_button,
+                   inspector.copy_seed_button, inspector.copy_recipe_button):
+        left = button.mapTo(inspector, button.rect().topLeft()).x()
+        right = button.mapTo(inspector, button.rect().topRight()).x()
+        assert left >= 3 and right <= inspector.width() - 4, button.text()
