@@ -12,7 +12,7 @@ class Form(TaskForm):
     def __init__(self) -> None:
         self.prompt = prompt_edit()
         self.seam = spin(0.08, 20.0, 1.0, step=0.1, suffix=" s", tip="Length of the regenerated band around the seam")
-        self.strength = spin(0.05, 1.0, 1.0, step=0.05)
+        self.strength = spin(0.05, 1.0, 1.0, step=0.05, tip="1 regenerates the seam's band from noise; lower keeps more of it")
         self.rows = [("Prompt", self.prompt), ("Seam", self.seam), ("Strength", self.strength)]
 
     def params(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class Form(TaskForm):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.strength, 1)
         for text, value in (("Light", LIGHT_STRENGTH), ("Heavy", HEAVY_STRENGTH)):
-            button = QToolButton(text=text)
+            button = QToolButton(text=text, toolTip=f"Strength {value}: a {text.lower()} change")
             button.clicked.connect(lambda _=False, v=value: self.strength.setValue(v))
             row.addWidget(button)
         self.rows = [("Prompt", self.prompt), ("Strength", strength_row), ("Variations", self.count)]

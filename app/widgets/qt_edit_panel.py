@@ -79,7 +79,6 @@ class QtEditPanel(QWidget):
             if task.tab is not None:
                 self.forms[task.name] = self.forms[task.tab]
                 button = self._button(task)
-                button.setToolTip(task.help)
                 layout = pages[task.tab].layout()
                 layout.insertWidget(layout.count() - 1, button)
 
@@ -127,6 +126,8 @@ class QtEditPanel(QWidget):
 
     def _button(self, task: AppTask) -> QPushButton:
         button = QPushButton(task.button)
+        # What it does and its key (Repaint and the other run buttons had no tooltip).
+        button.setToolTip(f"{task.help} ({task.shortcut})" if task.shortcut else task.help)
         button.clicked.connect(lambda: self.edit_requested.emit(task.name))
         self.buttons[task.name] = button
         return button

@@ -169,3 +169,16 @@ def test_the_inspectors_buttons_keep_off_the_windows_edge(qtbot, window):
         left = button.mapTo(inspector, button.rect().topLeft()).x()
         right = button.mapTo(inspector, button.rect().topRight()).x()
         assert left >= 3 and right <= inspector.width() - 4, button.text()
+
+
+def test_the_edit_docks_run_buttons_say_what_they_do_and_their_key(window):
+    """Repaint, Make loop, Vary and the other run buttons had no tooltip at all."""
+    tools = window.edit_tools
+    panel = tools.edit_panel
+    for name, button in panel.buttons.items():
+        task = panel.tasks[name]
+        assert button.toolTip().startswith(task.help), name
+        key = tools.actions[name].shortcut().toString()
+        if key:
+            assert button.toolTip().endswith(f"({key})"), name
+    assert panel.buttons["inpaint"].toolTip().endswith("(Ctrl+Shift+R)")
