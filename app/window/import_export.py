@@ -33,7 +33,7 @@ class ImportExportMixin:
         selected. Files that fail are reported, the others still import."""
         track = self.project.selected_track()
         target = (track.id if track else None, self.project.playhead_s)
-        self.show_message(f"Importing {len(paths)} file(s)…", 0)
+        self.show_message(f"Importing {files(len(paths))}…", 0)
         self._busy_io += 1
         self.client.run_in_thread(
             "import",
@@ -68,10 +68,10 @@ class ImportExportMixin:
             self.project.set_selection(Selection(clip_ids=frozenset(ids), track_id=track_id))
         if self.last_import_errors:
             lines = io_actions.import_errors_text(self.last_import_errors)
-            self.show_message(f"{len(self.last_import_errors)} file(s) could not be imported", STATUS_MESSAGE_MS * 2)
+            self.show_message(f"{files(len(self.last_import_errors))} could not be imported", STATUS_MESSAGE_MS * 2)
             self.import_error_box = self._notify("Import", f"Some files could not be imported:\n\n{lines}")
         else:
-            self.show_message(f"Imported {len(clips) + len(pictures)} file(s)"
+            self.show_message(f"Imported {files(len(clips) + len(pictures))}"
                               + (f", {len(pictures)} of them to the Pictures dock." if pictures else "."))
         self.import_finished.emit(results)
 
@@ -207,3 +207,8 @@ class ImportExportMixin:
             self.settings.last_directory = str(Path(path).parent)
             self.show_message(f"Exported {path}")
             self.export_finished.emit(path)
+
+
+def files(count: int) -> str:
+    """'1 file', '3 files' (the status bar said "Imported 1 file(s).")."""
+    return f"{count} file" if count == 1 else f"{count} files"

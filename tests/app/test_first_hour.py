@@ -182,3 +182,17 @@ def test_the_edit_docks_run_buttons_say_what_they_do_and_their_key(window):
         if key:
             assert button.toolTip().endswith(f"({key})"), name
     assert panel.buttons["inpaint"].toolTip().endswith("(Ctrl+Shift+R)")
+
+
+def test_import_messages_count_files_in_plain_words(qtbot, window, make_wav, tmp_path):
+    """The status bar said "Imported 1 file(s)." and "2 file(s) could not be imported"."""
+    good, _audio = make_wav("good.wav", 0.1, 1)
+    with qtbot.waitSignal(window.import_finished, timeout=30000):
+        window.import_files([str(good)])
+    assert window.statusBar().currentMessage() == "Imported 1 file."
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    with qtbot.waitSignal(window.import_finished, timeout=30000):
+        window.import_files([str(broken), str(tmp_path / "missing.flac")])
+    assert window.statusBar().currentMessage() == "2 files could not be imported"
+    window.import_error_box.close()
