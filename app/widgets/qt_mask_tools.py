@@ -18,7 +18,7 @@ from typing import Any
 import shiboken6
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QLabel, QToolBar, QToolButton, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolBar, QToolButton, QWidget
 
 from app.model.mask import MAX_FEATHER_PX, FreqBand, MaskStore, Rect, Stroke, TimeBand, hz_to_mel
 from app.model.mask_commands import SetMaskFeather, add_shape, clear_mask, invert_mask
@@ -310,8 +310,15 @@ class QtMaskTools(QToolBar):
         self.addSeparator()
         for label, widget in (("Size", self.size_spin), ("Hardness", self.hardness_spin), ("Feather", self.feather_spin)):
             widget.setMaximumWidth(widget.fontMetrics().horizontalAdvance("0000 px") + 36)
-            self.addWidget(QLabel(f" {label} ", buddy=widget))  # the buddy names the box in messages
-            self.addWidget(widget)
+            # Label and box in one piece: on a narrow window "Feather" stayed on the toolbar while
+            # its box went behind the "more" button.
+            pair = QWidget()
+            row = QHBoxLayout(pair)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.setSpacing(0)
+            row.addWidget(QLabel(f" {label} ", buddy=widget))  # the buddy names the box in messages
+            row.addWidget(widget)
+            self.addWidget(pair)
         self.addWidget(self.invert_button)
         self.addWidget(self.clear_button)
         self.size_spin.valueChanged.connect(lambda v: self.painter.set_brush(size_px=v))

@@ -297,3 +297,20 @@ def test_a_clip_with_a_long_name_does_not_hold_the_window_wide(qtbot, make_windo
         QApplication.processEvents()
         assert name in label.text().replace("\u200b", "")
         assert label.height() >= label.heightForWidth(label.width()) - 1, label.text()  # every line shows
+
+
+def test_a_mask_setting_overflows_with_its_label(qtbot, make_window, themed_app):
+    """At 860 px "Feather" stayed on the mask toolbar while its box went behind the "more"
+    button: a label for nothing."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    _settle(qtbot, window, 860, 720)
+    mask = window.edit_tools.mask_tools
+    bar = window.edit_tools.mask_toolbar
+    qtbot.waitUntil(lambda: not all(box.isVisible() for box in (mask.size_spin, mask.hardness_spin, mask.feather_spin)))
+    for box in (mask.size_spin, mask.hardness_spin, mask.feather_spin):
+        label = next(child for child in bar.findChildren(QLabel) if child.buddy() is box)
+        assert label.isVisible() == box.isVisible(), label.text()
+        if box.isVisible():
+            assert _right_edge_in(box, window) < window.width()
