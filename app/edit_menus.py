@@ -149,8 +149,8 @@ class EditMenusMixin:
         with the window's layout included)."""
         window, edit, mask = self.window, self.edit_toolbar, self.mask_toolbar
         area = window.toolBarArea(mask)
-        if area != window.toolBarArea(edit) or area not in (Qt.ToolBarArea.TopToolBarArea,
-                                                              Qt.ToolBarArea.BottomToolBarArea):
+        if (area != window.toolBarArea(edit) or edit.isFloating() or mask.isFloating()
+                or area not in (Qt.ToolBarArea.TopToolBarArea, Qt.ToolBarArea.BottomToolBarArea)):
             return
         crowded = edit.isVisible() and mask.isVisible() and (
             edit.sizeHint().width() + mask.sizeHint().width() + TOOLBAR_SLACK_PX > window.width())
