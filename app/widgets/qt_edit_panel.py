@@ -81,6 +81,12 @@ class QtEditPanel(QWidget):
                 button = self._button(task)
                 layout = pages[task.tab].layout()
                 layout.insertWidget(layout.count() - 1, button)
+                # Its button names it too ("Extend / Continue"): Continue was on the toolbar and
+                # in the menu but nowhere among the dock's tasks.
+                picker = self.task_buttons[task.tab]
+                picker.setText(f"{picker.text()} / {task.title}")
+                picker.setToolTip(f"{picker.toolTip()}\n{task.title}: {task.help}")
+                self.tabs.setTabText(list(self.task_buttons).index(task.tab), picker.text())
 
         # Shared quality settings
         self.height_spin = SpinBox(minimum=0, maximum=2048, singleStep=64, value=0, specialValueText="preset",

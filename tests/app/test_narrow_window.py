@@ -152,7 +152,9 @@ def test_every_edit_task_is_in_sight_and_named_in_the_narrowest_edit_dock(qtbot,
     assert not panel.tabs.tabBar().isVisible()  # no scrolling tab bar
     titles = [button.text() for button in panel.task_buttons.values()]
     assert titles == [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
-    assert {"Inpaint", "Extend", "Loop", "Vary", "Upsample", "Vocoder", "Interpolate", "Picture"} <= set(titles)
+    assert {"Inpaint", "Extend / Continue", "Loop", "Vary", "Upsample", "Vocoder", "Interpolate", "Picture"} <= set(titles)
+    for task in panel.tasks.values():  # every task of the toolbar and menu is named by a button
+        assert any(task.title in title.split(" / ") for title in titles), task.title
     for button in panel.task_buttons.values():
         assert button.isVisible(), button.text()
         assert 0 <= button.mapTo(panel, button.rect().topLeft()).x()
