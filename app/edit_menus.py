@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
+from app.widgets.dock_action import dock_view_action
 from app.widgets.qt_mask_tools import MASK_TOOLS, MAX_BRUSH_PX
 
 #: Menu text and shortcut of each mask tool.
@@ -113,7 +114,7 @@ class EditMenusMixin:
         menu.addAction(self.actions["cancel_edits"])
         view_menu = self._menu("View")
         if view_menu is not None:
-            view_menu.addAction(self.edit_dock.toggleViewAction())
+            view_menu.addAction(dock_view_action(self.edit_dock))
             view_menu.addAction(self.mask_toolbar.toggleViewAction())
 
     def _build_toolbar(self) -> None:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from app.model.persistence import picture_png
 from app.model.pictures import Picture, RemovePictures, pictures_of
+from app.widgets.dock_action import dock_view_action
 from app.widgets.greyed import enable_or_say_why
 from app.widgets.qt_edit_panel import show_fraction
 from app.widgets.qt_inspector import wrappable
@@ -592,7 +593,7 @@ def install_gallery(window: Any) -> QtGallery:
         gallery.list.drag_out_failed.connect(lambda text: show(text, STATUS_MS))
     for action in window.menuBar().actions():
         if action.menu() is not None and action.text().replace("&", "") == "View":
-            action.menu().addAction(dock.toggleViewAction())
+            action.menu().addAction(dock_view_action(dock))
             break
     tools = getattr(window, "edit_tools", None)
     form = tools.edit_panel.forms.get("illustrate") if tools is not None else None

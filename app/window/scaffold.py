@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QLabel, QStyle, QUndoView, QVBoxLayout, QWidget
 
 from app.model.generation import GenerationSettings
+from app.widgets.dock_action import dock_view_action
 from app.widgets.qt_class_browser import QtClassBrowser
 from app.widgets.qt_inspector import QtInspector
 from app.widgets.qt_job_panel import QtJobPanel
@@ -281,7 +282,7 @@ class ScaffoldMixin:
         edit_menu.insertSeparator(self.settings_action)
         view_menu.addSeparator()
         for dock in (self.prompt_dock, self.classes_dock, self.inspector_dock, self.jobs_dock, self.history_dock):
-            view_menu.addAction(dock.toggleViewAction())
+            view_menu.addAction(dock_view_action(dock))
 
         transport_menu = bar.addMenu("&Transport")
         for action in self.transport_menu_actions:

@@ -196,3 +196,24 @@ def test_import_messages_count_files_in_plain_words(qtbot, window, make_wav, tmp
         window.import_files([str(broken), str(tmp_path / "missing.flac")])
     assert window.statusBar().currentMessage() == "2 files could not be imported"
     window.import_error_box.close()
+
+
+def test_view_menu_brings_a_dock_behind_a_tab_to_the_front(qtbot, window):
+    """View > Edit, with the Edit dock behind the Prompt tab, hid the Edit dock (its tab
+    vanished) instead of showing it."""
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    entries = {a.text(): a for a in view_menu.actions()}
+    dock = window.edit_tools.edit_dock
+    assert not dock.isHidden() and dock.visibleRegion().isEmpty()  # behind the Prompt tab
+    entries["Edit"].trigger()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())
+    assert not dock.isHidden() and entries["Edit"].isChecked()
+    assert window.prompt_dock.visibleRegion().isEmpty()  # the Prompt dock went behind it
+    entries["Edit"].trigger()  # in front: View > Edit closes it
+    assert dock.isHidden() and not entries["Edit"].isChecked()
+    entries["Edit"].trigger()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())
+    for title in ("Prompt", "Sound Classes", "Inspector", "Jobs", "History", "Pictures"):
+        assert entries[title].isCheckable(), title
+    entries["History"].trigger()  # behind the Inspector tab: comes to the front
+    qtbot.waitUntil(lambda: not window.history_dock.visibleRegion().isEmpty())
