@@ -217,3 +217,11 @@ def test_view_menu_brings_a_dock_behind_a_tab_to_the_front(qtbot, window):
         assert entries[title].isCheckable(), title
     entries["History"].trigger()  # behind the Inspector tab: comes to the front
     qtbot.waitUntil(lambda: not window.history_dock.visibleRegion().isEmpty())
+
+
+def test_zoom_to_selection_with_nothing_selected_says_so(qtbot, window):
+    """Z (View > Zoom to Selection) with nothing selected did nothing the user could see."""
+    view = window.timeline.visible_range()
+    window.timeline.zoom_selection_action.trigger()
+    assert window.statusBar().currentMessage().startswith("Nothing to zoom to: select a clip or a time range")
+    assert window.timeline.visible_range() == view

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 NO_CLIP_SELECTED = "Nothing to {what}: select a clip first (click it on the timeline)."
 NO_TRACK_SELECTED = "Nothing to {what}: select a track first (click its name or a clip on it)."
+NOTHING_TO_ZOOM_TO = "Nothing to zoom to: select a clip or a time range first (click a clip, or shift-drag on a lane)."
 
 
 class EditActionsMixin:
@@ -45,7 +46,9 @@ class EditActionsMixin:
         self.zoom_out_action = action("Zoom Out", ["-", "Ctrl+-"], self.zoom_out)
         self.zoom_fit_action = action("Zoom to Fit", ["Ctrl+0"], self.zoom_to_fit)
         self.zoom_selection_action = action(
-            "Zoom to Selection", ["Z"], self.zoom_to_selection, "Show the selected time range or clips"
+            "Zoom to Selection", ["Z"],
+            lambda: self.zoom_to_selection() or self.nothing_to_do.emit(NOTHING_TO_ZOOM_TO),  # Z did nothing, silently
+            "Show the selected time range or clips",
         )
         self.split_action = action("Split at Playhead", ["S"], self.split_at_playhead)
         self.duplicate_action = action("Duplicate Clip", ["Ctrl+D"], self.duplicate_selected)
