@@ -14,7 +14,7 @@ pictures tell sound families apart on sounds it never heard.
   the task, and the zero-shot path with the tiny random AST and SD in tests/assets at 64x64 and
   the same steps (the cost of the tagging + SD machinery without real weights); ratio of the two.
 
-    .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--threads 2] [--model M]... [--encoder-only]
+    .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--guidance 3] [--threads 2] [--model M]... [--encoder-only]
 
 ``--model`` may be given several times: each model is measured on the same rendered sounds.
 ``--encoder-only`` skips the pictures and prints only the encoder's group head (seconds, not minutes).
@@ -80,6 +80,8 @@ def main() -> None:
                         help="picture model (repeatable: each measured on the same sounds; default builtin:pictures)")
     parser.add_argument("--per-group", type=int, default=8)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance of the pictures (default: the illustrate task's, 3)")
     parser.add_argument("--encoder-only", action="store_true",
                         help="only the audio encoder's group head on the held-out sounds (no pictures drawn)")
     parser.add_argument("--threads", type=int, default=2)
@@ -142,7 +144,7 @@ def main() -> None:
         with Engine(EngineSettings(device="cpu", offline=True)) as engine:
             for index, (_, a) in enumerate(kept):
                 job = IllustrateJob(audio=a[None, :].astype(np.float32), sample_rate_hz=SAMPLE_RATE_HZ, model=model_name,
-                                    seed=index, num_inference_steps=args.steps)
+                                    seed=index, num_inference_steps=args.steps, guidance_scale=args.guidance)
                 started = time.perf_counter()
                 result = engine.run(job)[0]
                 seconds.append(time.perf_counter() - started)
@@ -163,7 +165,7 @@ def main() -> None:
 
         accuracy = float(np.mean(predicted == truth))
         print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, TimGM6mb + MuseScore General), "
-              f"{args.steps} steps, guidance 3")
+              f"{args.steps} steps, guidance {3.0 if args.guidance is None else args.guidance:g}")
         print(f"family group told apart from the pictures: {accuracy:.1%} (target 80%)")
         print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
               f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
