@@ -214,6 +214,7 @@ def load_pipeline(resolved: ResolvedModel, policy: LoadPolicy = LoadPolicy(), *,
 
     # diffusers loads a component class named in model_index.json only from an imported module.
     import engine.models.frequency_unet  # noqa: F401
+    import engine.models.hint_unet  # noqa: F401
 
     device = resolve_device(policy.device)
     dtype = resolve_dtype(device, policy.precision)

@@ -283,6 +283,9 @@ class Dataset:
     caption_facts: np.ndarray
     caption_classes: np.ndarray
     class_counts: tuple[int, ...]
+    #: Per sound: the time (s) of its first beat or event where its events are periodic, else
+    #: NaN (the hint UNet's pulse train, engine.training.hints); None: no sound is periodic.
+    onsets: np.ndarray | None = None
 
 
 def synthesize_dataset(num_examples: int, seed: int) -> Iterator[Progress | Dataset]:
@@ -577,6 +580,8 @@ def train_unet(
     """
     import torch
 
+    from engine.training import hints
+
     means, stds = latents
     caption_ids = _tokenize(tokenizer, dataset.captions)
     empty_ids = _tokenize(tokenizer, [""])[0]
@@ -609,6 +614,9 @@ def train_unet(
     loss_weight = torch.clamp(snr, max=config.min_snr_gamma) / snr  # min-SNR-gamma for epsilon targets
     unet.train()
     text_encoder.train()
+    drawn_hints = is_hint_unet(unet)
+    if drawn_hints and dataset.onsets is None:
+        dataset = replace(dataset, onsets=np.full(len(dataset.images), np.nan, dtype=np.float32))
     ema_loss = ema_probe = None
     batch = config.unet_batch_size
     for step in range(config.unet_steps):
@@ -618,9 +626,7 @@ def train_unet(
         z0 = means[idx] + stds[idx] * torch.randn(means[idx].shape, generator=generator)
         picks = torch.rand(batch, generator=generator)
         drop = torch.rand(batch, generator=generator) < config.caption_dropout
-        chosen = torch.tensor(
-            [dataset.caption_index[i][int(picks[j] * len(dataset.caption_index[i]))] for j, i in enumerate(idx.tolist())]
-        )
+        chosen = hints.chosen_captions(dataset, idx, picks)
         ids = torch.where(drop[:, None], empty_ids[None], caption_ids[chosen])
         if config.text_word_dropout > 0:  # the UNet, too, learns the sound from shortened wordings
             ids = drop_words(ids, droppable, config.text_word_dropout, text_encoder.config.pad_token_id, generator)
@@ -629,7 +635,9 @@ def train_unet(
         noisy = scheduler.add_noise(z0, noise, t)
         encoded = text_encoder(ids)
         hidden = encoded.last_hidden_state
-        pred = unet(noisy, t, encoder_hidden_states=hidden).sample
+        # A hint UNet is shown the true pitch and beat of each pair (its reader learns them last).
+        shown = {"hint_facts": hints.facts_for(dataset, idx, chosen, drop)} if drawn_hints else {}
+        pred = unet(noisy, t, encoder_hidden_states=hidden, **shown).sample
         per_example = (pred - noise).pow(2).mean(dim=(1, 2, 3))
         loss = (per_example * loss_weight[t]).mean()
         probe_loss = None
@@ -834,6 +842,8 @@ def _train(
     assert ema is not None
     unet.load_state_dict(ema[0])
     text_encoder.load_state_dict(ema[1])
+    if is_hint_unet(unet):
+        yield from _train_hint_reader(unet, text_encoder, tokenizer, dataset, config, generator)
     # Its own generator: the stage adds to a run without changing anything before it.
     if vae_from is None:
         yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
@@ -883,6 +893,36 @@ STARTER_RECIPE = Recipe(
 )
 
 
+def is_hint_unet(unet: Any) -> bool:
+    """Whether ``unet`` draws hint maps (engine.models.hint_unet), so training shows it the true ones."""
+    from engine.models.hint_unet import HintUNet2DConditionModel
+
+    return isinstance(unet, HintUNet2DConditionModel)
+
+
+def _train_hint_reader(unet: Any, text_encoder: Any, tokenizer: Any, dataset: Dataset, config: TrainConfig, generator: Any) -> Iterator[Progress]:
+    """The hint UNet's last stage: its caption reader learns to read the hints from the final
+    text encoder (``reader_steps``, a field of the recipes that make hint UNets)."""
+    import torch
+
+    from engine.training import hints
+
+    if dataset.onsets is None:
+        dataset = replace(dataset, onsets=np.full(len(dataset.images), np.nan, dtype=np.float32))
+    yield from hints.train_reader(
+        unet,
+        text_encoder,
+        _tokenize(tokenizer, dataset.captions),
+        _tokenize(tokenizer, [""])[0],
+        dataset,
+        int(getattr(config, "reader_steps", 3000)),
+        torch.Generator().manual_seed(config.seed + 3),
+        filler_token_mask(tokenizer),
+        config.text_word_dropout,
+        caption_dropout=config.caption_dropout,
+    )
+
+
 def _reused_vae(folder: Path, recipe: Recipe) -> Any:
     """The VAE of an earlier run of ``recipe`` (see :func:`train`'s ``vae_from``), checked to be
     for the same spectrogram."""
@@ -912,7 +952,11 @@ def _load_earlier_run(folder: Path, unet: Any, text_encoder: Any, tokenizer_dir:
         ours, theirs = module.state_dict(), load_file(weights)
         # A plain UNet continues into one with a frequency embedding (which starts at zero, so the
         # continued model starts from exactly the earlier one's outputs); not the other way round.
-        added = {k for k in ours.keys() - theirs.keys() if k.endswith("frequency_embedding")}
+        # Likewise into a hint UNet (a zero hint convolution; its caption reader trains last).
+        added = {
+            k for k in ours.keys() - theirs.keys()
+            if k.endswith("frequency_embedding") or k.startswith(("conv_in.hint.", "caption_reader."))
+        }  # fmt: skip
         if ours.keys() - added != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in theirs):
             raise ValueError(f"{folder}'s {label} has another shape than this run's (width or layers differ).")
         module.load_state_dict(theirs, strict=not added)

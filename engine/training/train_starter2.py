@@ -77,6 +77,10 @@ class Train2Config(ts.TrainConfig):
     #: (engine.models.frequency_unet): the row is the pitch, and a convolution alone only knows
     #: it from the zero padding at the borders.
     frequency_embedding: bool = False
+    #: A UNet that draws the prompt's pitch contour and beat as hint maps (engine.models.hint_unet),
+    #: shown the true ones in training; its caption reader then learns them in ``reader_steps``.
+    hints: bool = False
+    reader_steps: int = 3000
     #: Half the pure tones at any whole Hz and beats and arpeggios at any whole BPM
     #: (synth.random_example's any_hz, gm_corpus.random_clip's any_tempo), so the captions teach
     #: the text encoder to read numbers rather than recall a few (bench/bench_starter_text.py).
@@ -130,8 +134,11 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
     kinds: list[str] = []
     caption_rng = np.random.default_rng([config.seed, 2])
 
-    def add(i: int, audio: np.ndarray, attributes: dict[str, Any]) -> None:
+    onsets = np.full(total, np.nan, dtype=np.float32)
+
+    def add(i: int, audio: np.ndarray, attributes: dict[str, Any], onset_s: float = np.nan) -> None:
         images[i] = ts.image_array(audio, params, IMAGE_WIDTH)
+        onsets[i] = onset_s
         chosen = captions.captions_for(attributes, caption_rng, config.captions_per_example)
         caption_index.append(tuple(table.add(c, attributes) for c in chosen))
         kinds.append(attributes["kind"])
@@ -139,7 +146,7 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
     synth_rng = np.random.default_rng(config.seed)
     for i in range(config.num_examples):
         example = synth.random_example(synth_rng, seconds, rate, any_hz=config.any_numbers)
-        add(i, example.audio, captions.synth_attributes(example))
+        add(i, example.audio, captions.synth_attributes(example), example.params.get("offset_s", np.nan))
         if i % 500 == 0 or i == config.num_examples - 1:
             yield Progress("synthesize", i + 1, config.num_examples, f"synthesized {i + 1}/{config.num_examples} sounds")
 
@@ -154,7 +161,7 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
             if np.abs(x).max() < SILENT_PEAK:
                 dropped += 1
                 continue
-            add(config.num_examples + done, x, clip.attributes)
+            add(config.num_examples + done, x, clip.attributes, periodic_onset_s(clip))
             done += 1
         per_s = done / max(time.monotonic() - started, 1e-9)
         yield Progress("render", done, config.num_gm_examples, f"rendered {done}/{config.num_gm_examples} clips ({per_s:.0f}/s with imaging, {dropped} silent dropped)")
@@ -167,16 +174,36 @@ def build_dataset(config: Train2Config) -> Iterator[Progress | ts.Dataset]:
         np.array(table.facts, dtype=np.float32).reshape(-1, len(captions.NUMERIC_FACTS)),
         np.array(table.classes, dtype=np.int64).reshape(-1, 3),
         (len(captions.SOUND_KINDS), 128, len(captions.PROBE_FAMILIES)),
+        onsets,
     )
+
+
+def periodic_onset_s(clip: gm_corpus.GMClip) -> float:
+    """The first note's time of a clip whose notes come at its tempo (beats, arpeggios), else NaN."""
+    if clip.attributes["kind"] in ("beat", "arpeggio") and clip.notes:
+        return min(note.start_s for note in clip.notes)
+    return float("nan")
 
 
 def make_unet(config: Train2Config) -> Any:
     w = config.unet_width
     unet = ts.make_unet(STARTER2_SPECTROGRAM["num_frequencies"] // 8, (w, 2 * w, 2 * w), config.text_hidden_size)
+    if config.frequency_embedding and config.hints:
+        raise ValueError("`frequency_embedding` and `hints` are two kinds of UNet: choose one.")
     if config.frequency_embedding:
         from engine.models.frequency_unet import with_frequency_embedding
 
         unet = with_frequency_embedding(unet)
+    if config.hints:
+        from engine.models.hint_unet import with_hints
+
+        unet = with_hints(
+            unet,
+            hint_min_hz=float(STARTER2_SPECTROGRAM["min_frequency"]),
+            hint_max_hz=float(STARTER2_SPECTROGRAM["max_frequency"]),
+            hint_mel_bins=int(STARTER2_SPECTROGRAM["num_frequencies"]),
+            hint_column_s=STARTER2_SPECTROGRAM["step_size_ms"] / 1000.0,
+        )
     return unet
 
 

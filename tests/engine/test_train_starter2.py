@@ -207,3 +207,39 @@ def test_a_vae_of_another_spectrogram_is_refused(trained, tmp_path):
     (other / "spectrogram.json").write_text(json.dumps({**t2.STARTER2_SPECTROGRAM, "num_frequencies": 128}))
     with pytest.raises(ValueError, match="not a starter model of this spectrogram"):
         list(t2.train(TINY, tmp_path / "out", vae_from=other))
+
+
+def test_a_plain_run_continues_into_a_hint_unet_the_engine_loads(trained, tmp_path):
+    """--hints true with --init-from a plain run: the UNet becomes a HintUNet2DConditionModel
+    whose hint convolution starts at zero (with a vanishing learning rate it makes what the
+    earlier model made, through the app's loading path), its caption reader trains last, and the
+    beats and arpeggios of the data carry their first beat's time."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.models.hint_unet import HintUNet2DConditionModel
+    from engine.models.loading import LoadPolicy, load_pipeline
+    from engine.models.store import ModelStore
+
+    earlier, _ = trained
+    out = tmp_path / "hints"
+    config = t2.Train2Config(**{**TINY.__dict__, "seed": 1, "unet_lr": 1e-12, "hints": True, "reader_steps": 3})
+    stages = [p.stage for p in t2.train(config, out, init_from=earlier)]
+    assert stages.index("train-reader") > stages.index("train-unet") and stages[-1] == "save"
+    new = load_file(out / "unet" / "diffusion_pytorch_model.safetensors")
+    assert float(new["conv_in.hint.weight"].abs().max()) < 1e-6 and any(k.startswith("caption_reader.") for k in new)
+    assert json.loads((out / "model_index.json").read_text())["unet"] == ["engine.models.hint_unet", "HintUNet2DConditionModel"]
+    images = []
+    for folder in (earlier, out):
+        pipe = load_pipeline(ModelStore().resolve(str(folder)), LoadPolicy(device="cpu", precision="fp32")).pipeline
+        generator = torch.Generator().manual_seed(0)
+        images.append(pipe("a rock beat at 120 BPM", num_inference_steps=2, height=160, width=128, generator=generator, output_type="np").images)
+    assert isinstance(pipe.unet, HintUNet2DConditionModel) and pipe.unet.config.hint_mel_bins == 160
+    assert np.allclose(images[0], images[1], atol=1e-4)
+    with pytest.raises(ValueError, match="choose one"):
+        t2.make_unet(t2.Train2Config(frequency_embedding=True, hints=True))
+
+    data = dataset(t2.Train2Config(**{**TINY.__dict__, "num_gm_examples": 40}))
+    periodic = [i for i, kind in enumerate(data.kinds) if kind in ("beat", "arpeggio")]
+    assert periodic and np.isfinite(data.onsets[periodic]).all() and (data.onsets[periodic] < 0.8).all()
+    assert np.isnan(data.onsets[[i for i, kind in enumerate(data.kinds) if kind in ("note", "chord", "effect")]]).all()
