@@ -107,6 +107,11 @@ def main() -> None:
                 print(f"  {check.prompt!r}: {row['pass_rate']:.0%}; error in semitones {errors}")
             print(f"tones: {ours:.0%} of clips within a semitone (target 80%); reference (real tones through the "
                   f"spectrogram) {reference:.0%} -> ratio {ours / max(reference, 1e-9):.2f}", flush=True)
+            read = read_hints(folder, [c.prompt for c in checks])
+            if read is not None:  # a hint UNet: what its caption reader drew, before any sampling
+                within = [bool(f[0] > 0.5) and abs(12 * f[1] - 12 * np.log2(hz / 440.0)) <= 1.0
+                          for f, hz in zip(read, starter_metrics.HELD_OUT_TONE_HZ)]  # fmt: skip
+                print(f"  caption reader: the pitch drawn within a semitone for {np.mean(within):.0%} of the tone prompts")
 
         if "identity" not in skip:
             programs = starter_metrics.IDENTITY_INSTRUMENTS
@@ -150,6 +155,11 @@ def main() -> None:
                                  for c, x in zip(beats, real)])  # fmt: skip
             for check in checks:
                 print(f"  {check.prompt!r}: {report[check.prompt]['pass_rate']:.0%}; measured {report[check.prompt]['values']}")
+            read = read_hints(folder, [c.prompt for c in checks])
+            if read is not None:
+                within = [bool(f[3] > 0.5) and abs(60.0 / 2 ** f[4] / bpm - 1) <= 0.05
+                          for f, bpm in zip(read, starter_metrics.CHECK_TEMPOS_BPM)]  # fmt: skip
+                print(f"  caption reader: the beat drawn within 5% of the tempo for {np.mean(within):.0%} of the beat prompts")
             print(f"drum tempo: {ours:.0%} of clips within 5% (target 80%); reference (FluidR3 rock beats through the "
                   f"spectrogram) {reference:.0%} -> ratio {ours / max(reference, 1e-9):.2f}", flush=True)
 
@@ -157,6 +167,22 @@ def main() -> None:
         median = sorted(timings)[len(timings) // 2]
         print(f"speed: {median:.2f} s per {duration_s} s clip (median of {len(timings)}, {args.threads} thread(s)); "
               f"reference, the clip's duration -> real-time factor {median / duration_s:.2f}")
+
+
+def read_hints(folder: Path, prompts: list[str]) -> np.ndarray | None:
+    """What a hint UNet's caption reader reads from each prompt (engine.models.hint_unet's
+    FACT_FIELDS, one row per prompt), or None for another UNet."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    from engine.models.hint_unet import HintUNet2DConditionModel
+
+    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
+    if not isinstance(pipe.unet, HintUNet2DConditionModel):
+        return None
+    with torch.no_grad():
+        embeds, _ = pipe.encode_prompt(prompts, "cpu", 1, False)
+        return pipe.unet.read_hints(embeds).numpy()
 
 
 if __name__ == "__main__":
