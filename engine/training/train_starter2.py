@@ -53,8 +53,8 @@ TITLE = "Starter model 2 (instruments, drums, effects; preview)"
 #: What the model makes, then how well (bench/bench_starter_prompts.py) and where to go for more.
 DESCRIPTION = (
     "Instruments, drums and sound effects (General MIDI) and synthetic sounds, 2.56 s at a time, "
-    "trained offline. A preview: it follows pitch and tempo loosely. For recordings and music, "
-    "download a real model."
+    "trained offline. A preview: it plays named pitches and tempos, but often confuses one "
+    "instrument with another. For recordings and music, download a real model."
 )
 #: Clips rendered per fluidsynth call (memory: 512 x 2.56 s of float32 audio is 115 MB).
 RENDER_BATCH = 512
@@ -79,6 +79,8 @@ class Train2Config(ts.TrainConfig):
     frequency_embedding: bool = False
     #: A UNet that draws the prompt's pitch contour and beat as hint maps (engine.models.hint_unet),
     #: shown the true ones in training; its caption reader then learns them in ``reader_steps``.
+    #: The shipped model's last run passed ``--hints true`` with ``--init-from`` (README: tones within a
+    #: semitone 97% against 38%); off by default so that a fresh run's stages stay those above.
     hints: bool = False
     reader_steps: int = 3000
     #: Half the pure tones at any whole Hz and beats and arpeggios at any whole BPM
