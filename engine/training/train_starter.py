@@ -615,8 +615,8 @@ def train_unet(
     unet.train()
     text_encoder.train()
     drawn_hints = is_hint_unet(unet)
-    if drawn_hints and dataset.onsets is None:
-        dataset = replace(dataset, onsets=np.full(len(dataset.images), np.nan, dtype=np.float32))
+    if drawn_hints:
+        dataset = _with_onsets(dataset)
     ema_loss = ema_probe = None
     batch = config.unet_batch_size
     for step in range(config.unet_steps):
@@ -843,7 +843,7 @@ def _train(
     unet.load_state_dict(ema[0])
     text_encoder.load_state_dict(ema[1])
     if is_hint_unet(unet):
-        yield from _train_hint_reader(unet, text_encoder, tokenizer, dataset, config, generator)
+        yield from _train_hint_reader(unet, text_encoder, tokenizer, dataset, config)
     # Its own generator: the stage adds to a run without changing anything before it.
     if vae_from is None:
         yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
@@ -900,21 +900,27 @@ def is_hint_unet(unet: Any) -> bool:
     return isinstance(unet, HintUNet2DConditionModel)
 
 
-def _train_hint_reader(unet: Any, text_encoder: Any, tokenizer: Any, dataset: Dataset, config: TrainConfig, generator: Any) -> Iterator[Progress]:
+def _with_onsets(dataset: Dataset) -> Dataset:
+    """``dataset`` with its ``onsets`` (all NaN where the recipe gave none: no pulse train)."""
+    if dataset.onsets is not None:
+        return dataset
+    return replace(dataset, onsets=np.full(len(dataset.images), np.nan, dtype=np.float32))
+
+
+def _train_hint_reader(unet: Any, text_encoder: Any, tokenizer: Any, dataset: Dataset, config: TrainConfig) -> Iterator[Progress]:
     """The hint UNet's last stage: its caption reader learns to read the hints from the final
-    text encoder (``reader_steps``, a field of the recipes that make hint UNets)."""
+    text encoder (``reader_steps``, a field of the recipes that make hint UNets), with its own
+    generator, so the stage changes nothing before it."""
     import torch
 
     from engine.training import hints
 
-    if dataset.onsets is None:
-        dataset = replace(dataset, onsets=np.full(len(dataset.images), np.nan, dtype=np.float32))
     yield from hints.train_reader(
         unet,
         text_encoder,
         _tokenize(tokenizer, dataset.captions),
         _tokenize(tokenizer, [""])[0],
-        dataset,
+        _with_onsets(dataset),
         int(getattr(config, "reader_steps", 3000)),
         torch.Generator().manual_seed(config.seed + 3),
         filler_token_mask(tokenizer),
