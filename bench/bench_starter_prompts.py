@@ -21,11 +21,13 @@ and Griffin-Lim inversion (what a perfect model would reach):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -169,15 +171,23 @@ def main() -> None:
               f"reference, the clip's duration -> real-time factor {median / duration_s:.2f}")
 
 
+@functools.cache
+def _pipeline(folder: Path) -> Any:
+    from diffusers import StableDiffusionPipeline
+
+    import engine.models.hint_unet  # noqa: F401  (the class model_index.json names)
+
+    return StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
+
+
 def read_hints(folder: Path, prompts: list[str]) -> np.ndarray | None:
     """What a hint UNet's caption reader reads from each prompt (engine.models.hint_unet's
     FACT_FIELDS, one row per prompt), or None for another UNet."""
     import torch
-    from diffusers import StableDiffusionPipeline
 
     from engine.models.hint_unet import HintUNet2DConditionModel
 
-    pipe = StableDiffusionPipeline.from_pretrained(folder, safety_checker=None)
+    pipe = _pipeline(folder)
     if not isinstance(pipe.unet, HintUNet2DConditionModel):
         return None
     with torch.no_grad():

@@ -51,6 +51,9 @@ class FrequencyUNet2DConditionModel(UNet2DConditionModel):
     model, or one made from a plain UNet by :func:`with_frequency_embedding`, computes exactly
     what the plain UNet does until training moves it."""
 
+    #: The weights a plain UNet lacks (they start at zero: a plain UNet's weights load into it).
+    ADDED_WEIGHTS: tuple[str, ...] = ("conv_in.frequency_embedding",)
+
     @functools.wraps(UNet2DConditionModel.__init__)  # diffusers reads the config keys from the signature
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,7 +72,7 @@ def with_frequency_embedding(unet: UNet2DConditionModel) -> FrequencyUNet2DCondi
     frequency embedding: the same outputs as ``unet`` to start from."""
     model = FrequencyUNet2DConditionModel.from_config(unet.config)
     missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
-    if unexpected or set(missing) != {"conv_in.frequency_embedding"}:
+    if unexpected or set(missing) != set(FrequencyUNet2DConditionModel.ADDED_WEIGHTS):
         raise ValueError(f"not a plain UNet2DConditionModel of this config (missing {missing}, unexpected {unexpected})")
     if model.dtype != unet.dtype:
         model = model.to(dtype=unet.dtype)

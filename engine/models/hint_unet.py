@@ -182,10 +182,7 @@ class HintConv2d(nn.Conv2d):
         y = super().forward(x)
         if self.maps is None:
             return y
-        maps = self.maps.to(device=y.device, dtype=y.dtype)
-        if maps.shape[0] != y.shape[0]:
-            maps = maps.expand(y.shape[0], -1, -1, -1) if maps.shape[0] == 1 else maps.repeat_interleave(y.shape[0] // maps.shape[0], 0)
-        return y + self.hint(maps)
+        return y + self.hint(self.maps.to(device=y.device, dtype=y.dtype))
 
 
 class HintUNet2DConditionModel(UNet2DConditionModel):
@@ -194,6 +191,9 @@ class HintUNet2DConditionModel(UNet2DConditionModel):
     (``hint_min_hz``, ``hint_max_hz``, ``hint_mel_bins``, ``hint_column_s``); ``forward`` takes
     ``hint_facts`` (B, len(FACT_FIELDS)) in training and otherwise reads them from
     ``encoder_hidden_states``."""
+
+    #: Prefixes of the weights a plain UNet lacks (a zero hint convolution, the reader).
+    ADDED_WEIGHTS: tuple[str, ...] = ("conv_in.hint.", "caption_reader.")
 
     def __init__(
         self,
@@ -245,7 +245,7 @@ def with_hints(unet: UNet2DConditionModel, **geometry: Any) -> HintUNet2DConditi
     same outputs as ``unet`` to start from."""
     model = HintUNet2DConditionModel.from_config(dict(unet.config), **geometry)
     missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
-    added = {k for k in model.state_dict() if k.startswith(("conv_in.hint.", "caption_reader."))}
+    added = {k for k in model.state_dict() if k.startswith(HintUNet2DConditionModel.ADDED_WEIGHTS)}
     if unexpected or set(missing) != added:
         raise ValueError(f"not a plain UNet2DConditionModel of this config (missing {missing}, unexpected {unexpected})")
     if model.dtype != unet.dtype:

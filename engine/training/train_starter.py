@@ -956,13 +956,10 @@ def _load_earlier_run(folder: Path, unet: Any, text_encoder: Any, tokenizer_dir:
         (text_encoder, folder / "text_encoder" / "model.safetensors", "text encoder"),
     ):
         ours, theirs = module.state_dict(), load_file(weights)
-        # A plain UNet continues into one with a frequency embedding (which starts at zero, so the
-        # continued model starts from exactly the earlier one's outputs); not the other way round.
-        # Likewise into a hint UNet (a zero hint convolution; its caption reader trains last).
-        added = {
-            k for k in ours.keys() - theirs.keys()
-            if k.endswith("frequency_embedding") or k.startswith(("conv_in.hint.", "caption_reader."))
-        }  # fmt: skip
+        # A plain UNet continues into a variant that adds weights starting at zero (a frequency
+        # embedding, a hint convolution and reader: engine.models), so the continued model starts
+        # from exactly the earlier one's outputs; not the other way round.
+        added = {k for k in ours.keys() - theirs.keys() if k.startswith(getattr(module, "ADDED_WEIGHTS", ()))}
         if ours.keys() - added != theirs.keys() or any(ours[k].shape != theirs[k].shape for k in theirs):
             raise ValueError(f"{folder}'s {label} has another shape than this run's (width or layers differ).")
         module.load_state_dict(theirs, strict=not added)
