@@ -10,11 +10,18 @@ pictures tell sound families apart on sounds it never heard.
   names the group. Target: at least 80%. References from the same run: chance (1/7), the same
   classifier on the held-out sounds' own procedural pictures (what a perfect model would reach),
   and the audio encoder's group head on the same clips (what the condition carries).
+  Every figure has its 95% interval (Wilson, over the sounds); with several ``--model`` the
+  differences between the first model and each other one on the same sounds get a paired 95%
+  interval (bootstrap over the sounds) and the count of sounds only one of the two got right.
+  Notes on an instrument-at-pitch combination training never rendered
+  (``gm_corpus.is_held_out``) are reported apart; ``--unseen-notes`` draws only those for the
+  pitched groups (font *and* instrument-at-pitch held out).
 * Seconds per picture on this CPU (``--threads``, default 2): the starter picture model through
   the task, and the zero-shot path with the tiny random AST and SD in tests/assets at 64x64 and
   the same steps (the cost of the tagging + SD machinery without real weights); ratio of the two.
 
     .venv/bin/python bench/bench_pictures.py [--per-group 8] [--steps 50] [--guidance 3] [--threads 2] [--model M]... [--encoder-only]
+        [--unseen-notes] [--save RESULTS.json]
 
 ``--model`` may be given several times: each model is measured on the same rendered sounds.
 ``--encoder-only`` skips the pictures and prints only the encoder's group head (seconds, not minutes).
@@ -34,26 +41,68 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def held_out_clips(rng: np.random.Generator, per_group: int) -> list[tuple[str, object, Path]]:
-    """(group, GMClip, font): ``per_group`` clips of each group, fonts alternating TimGM6mb / MuseScore."""
+def held_out_clips(rng: np.random.Generator, per_group: int, unseen_notes: bool = False) -> list[tuple[str, object, Path]]:
+    """(group, GMClip, font): ``per_group`` clips of each group, fonts alternating TimGM6mb / MuseScore.
+    With ``unseen_notes`` the pitched groups' notes are only instrument-at-pitch combinations
+    that training never renders (``gm_corpus.is_held_out``)."""
     from engine.pictures.drawing import GROUPS, gm_group
     from engine.training import gm_corpus
 
     fonts = [gm_corpus.TIMGM_FONT, gm_corpus.MUSESCORE_FONT]
     programs = {g: [i.program for i in gm_corpus.INSTRUMENTS if gm_group(i.family, i.program) == g] for g in GROUPS}
+    unseen = {g: [(p, k) for p in programs[g] for k in range(gm_corpus.INSTRUMENTS[p].low, gm_corpus.INSTRUMENTS[p].high + 1)
+                  if gm_corpus.is_held_out(p, k)] for g in GROUPS}
     out = []
     for group in GROUPS:
         for n in range(per_group):
-            if group == "drums" and not programs[group] or group == "drums" and n % 2 == 0:
+            if group == "drums" and (not (unseen if unseen_notes else programs)[group] or n % 2 == 0):
                 clip = gm_corpus.random_clip(rng, "beat" if n % 4 == 0 else "hit")
             elif group == "noise":
                 clip = gm_corpus.random_clip(rng, "effect")
+            elif unseen_notes:
+                program, key = unseen[group][int(rng.integers(len(unseen[group])))]
+                clip = gm_corpus.random_note(rng, program, key)
             else:
                 program = programs[group][int(rng.integers(len(programs[group])))]
                 inst = gm_corpus.INSTRUMENTS[program]
                 clip = gm_corpus.random_note(rng, program, int(rng.integers(inst.low, inst.high + 1)))
             out.append((group, clip, fonts[n % 2]))
     return out
+
+
+def unseen_note(clip) -> bool:
+    """Whether ``clip`` is a note on an instrument-at-pitch combination training never renders."""
+    from engine.training import gm_corpus
+
+    a = clip.attributes
+    return a["kind"] == "note" and gm_corpus.is_held_out(int(a["program"]), int(a["key"]))
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion ``hits`` / ``n``."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def share(right: np.ndarray, digits: int = 1) -> str:
+    """"78.6% [67.8-86.6] of 56": the share of ``right`` with its 95% interval and the count."""
+    right = np.asarray(right, bool)
+    low, high = wilson(int(right.sum()), len(right))
+    return f"{right.mean():.{digits}%} [{low:.{digits}%}-{high:.{digits}%}] of {len(right)}".replace("%-", "-")
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``b`` minus mean of ``a`` (right/wrong per sound, the same sounds) and its paired
+    95% bootstrap interval over the sounds."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    index = np.random.default_rng(seed).integers(len(a), size=(resamples, len(a)))
+    differences = b[index].mean(axis=1) - a[index].mean(axis=1)
+    return float(b.mean() - a.mean()), float(np.quantile(differences, 0.025)), float(np.quantile(differences, 0.975))
 
 
 def shape_colour(picture: np.ndarray) -> np.ndarray:
@@ -86,6 +135,9 @@ def main() -> None:
                         help="only the audio encoder's group head on the held-out sounds (no pictures drawn)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--unseen-notes", action="store_true",
+                        help="the pitched groups' notes only on instrument-at-pitch combinations training never renders")
+    parser.add_argument("--save", default=None, help="write each sound's truth and each model's guesses to this JSON file")
     args = parser.parse_args()
 
     import torch
@@ -106,7 +158,7 @@ def main() -> None:
         classifier = NearestCentroid().fit(np.stack([shape_colour(draw(s.attributes)) for s in train]),
                                            np.array([s.attributes.group for s in train]))
 
-    clips = held_out_clips(rng, args.per_group)
+    clips = held_out_clips(rng, args.per_group, args.unseen_notes)
     # One fluidsynth run per font (loading MuseScore General's compressed samples once per clip took
     # most of a run on a busy machine); a note's first 64 samples may differ slightly from a clip
     # rendered alone (gm_corpus.render).
@@ -120,10 +172,15 @@ def main() -> None:
     kept = [(c, a) for c, a in zip(clips, audio) if np.abs(a).max() > 1e-3]
     truth = np.array([group for (group, _, _), _ in kept])
     fonts = np.array([Path(font).stem for (_, _, font), _ in kept])
+    unseen = np.array([unseen_note(clip) for (_, clip, _), _ in kept])
+    print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, seed {args.seed}, TimGM6mb + MuseScore General; "
+          f"{unseen.sum()} of them notes on an instrument-at-pitch combination training never rendered), "
+          f"{args.steps} steps, guidance {3.0 if args.guidance is None else args.guidance:g}; [95% intervals]", flush=True)
     if not args.encoder_only:
         targets = np.stack([shape_colour(draw(gm_attributes(clip, a))) for (_, clip, _), a in kept])
 
     zero_shot: list[float] = []
+    results: dict[str, dict[str, np.ndarray]] = {}
     for model_name in args.model or ["builtin:pictures"]:
         print(f"== {model_name}")
         model = load_cached(picture_model_dir(model_name))
@@ -132,10 +189,10 @@ def main() -> None:
         with torch.no_grad():
             embeddings = model.embed_audio(np.stack([prepare_clip(a[None, :], SAMPLE_RATE_HZ) for _, a in kept]))
             encoder_groups = np.array([GROUPS[i] for i in model.encoder.predict(embeddings)["group"].argmax(1).tolist()])
+        results[model_name] = {"encoder": encoder_groups}
         if args.encoder_only:
-            print(f"the audio encoder's group head on {len(kept)} held-out sounds: {np.mean(encoder_groups == truth):.1%}; "
-                  + "; ".join(f"{font} {np.mean(encoder_groups[fonts == font] == truth[fonts == font]):.1%}"
-                              for font in sorted(set(fonts)))
+            print(f"the audio encoder's group head: {share(encoder_groups == truth)}; "
+                  + "; ".join(f"{font} {share(encoder_groups[fonts == font] == truth[fonts == font])}" for font in sorted(set(fonts)))
                   + "; " + " ".join(f"{g} {np.mean(encoder_groups[truth == g] == g):.0%}" for g in GROUPS), flush=True)
             continue
 
@@ -162,27 +219,52 @@ def main() -> None:
                 started = time.perf_counter()
                 engine.run(job)
                 zero_shot.append(time.perf_counter() - started)
+        results[model_name]["pictures"] = predicted
 
-        accuracy = float(np.mean(predicted == truth))
-        print(f"held-out sounds: {len(kept)} ({args.per_group} per group asked, TimGM6mb + MuseScore General), "
-              f"{args.steps} steps, guidance {3.0 if args.guidance is None else args.guidance:g}")
-        print(f"family group told apart from the pictures: {accuracy:.1%} (target 80%)")
+        right = predicted == truth
+        ideal = classifier.predict(targets) == truth
+        print(f"family group told apart from the pictures: {share(right)} (target 80%)")
         print(f"  reference, chance: {1 / len(GROUPS):.1%}; the same classifier on the sounds' own procedural pictures: "
-              f"{np.mean(classifier.predict(targets) == truth):.1%}; the audio encoder's group head: "
-              f"{np.mean(encoder_groups == truth):.1%}")
-        print(f"  pictures showing the encoder's own guess: {np.mean(predicted == encoder_groups):.1%} "
-              "(what the diffusion stage loses on the way)")
-        print(f"  ratio to the procedural pictures: {accuracy / max(np.mean(classifier.predict(targets) == truth), 1e-9):.2f}")
+              f"{share(ideal)}; the audio encoder's group head: {share(encoder_groups == truth)}")
+        print(f"  pictures showing the encoder's own guess: {share(predicted == encoder_groups)} "
+              "(what the diffusion stage loses on the way); where the encoder is right: "
+              f"{share(right[encoder_groups == truth])}, where it is wrong the pictures are right anyway for "
+              f"{share(right[encoder_groups != truth])}")
+        print(f"  ratio to the procedural pictures: {right.mean() / max(ideal.mean(), 1e-9):.2f}")
         for font in sorted(set(fonts)):
             mask = fonts == font
-            print(f"  {font}: {np.mean(predicted[mask] == truth[mask]):.1%} of {mask.sum()} "
-                  f"(encoder {np.mean(encoder_groups[mask] == truth[mask]):.1%})")
+            print(f"  {font}: {share(right[mask])} (encoder {share(encoder_groups[mask] == truth[mask])})")
+        if unseen.any():
+            print(f"  notes on unseen instrument-at-pitch combinations: {share(right[unseen])} "
+                  f"(encoder {share(encoder_groups[unseen] == truth[unseen])})")
         for group in GROUPS:
             mask = truth == group
-            print(f"  {group:8s} {np.mean(predicted[mask] == group):.0%} (encoder {np.mean(encoder_groups[mask] == group):.0%})")
+            print(f"  {group:8s} {share(right[mask], 0)} (encoder {np.mean(encoder_groups[mask] == group):.0%}); "
+                  "taken for " + (", ".join(f"{g} {n}" for g, n in zip(*np.unique(predicted[mask & ~right], return_counts=True)))
+                                  or "nothing else"))
         print(f"seconds per picture ({args.threads} threads): starter picture model {np.median(seconds):.2f} s; "
               f"zero-shot with tiny AST + SD at 64x64 {np.median(zero_shot):.2f} s; ratio {np.median(seconds) / np.median(zero_shot):.2f}; "
-              f"starter CPU seconds per picture {cpu_per_picture:.2f}")
+              f"starter CPU seconds per picture {cpu_per_picture:.2f}", flush=True)
+
+    names = list(results)
+    for other in names[1:]:
+        print(f"== {other} against {names[0]}, the same {len(kept)} sounds (paired 95% intervals)")
+        for what in ("pictures", "encoder"):
+            if what not in results[other]:
+                continue
+            a, b = results[names[0]][what] == truth, results[other][what] == truth
+            difference, low, high = paired_difference(a, b)
+            print(f"  {what}: {difference * 100:+.1f} points [{low * 100:+.1f} to {high * 100:+.1f}]; right only with "
+                  f"{names[0]}: {int((a & ~b).sum())}, only with {other}: {int((b & ~a).sum())}")
+    if args.save:
+        import json
+
+        Path(args.save).write_text(json.dumps({
+            "seed": args.seed, "per_group": args.per_group, "steps": args.steps, "unseen_notes": args.unseen_notes,
+            "sounds": [{"group": g, "font": str(f), "unseen_note": bool(u), "summary": gm_corpus.clip_summary(clip)}
+                       for g, f, u, ((_, clip, _), _) in zip(truth, fonts, unseen, kept)],
+            "models": {name: {k: v.tolist() for k, v in r.items()} for name, r in results.items()},
+        }, indent=1))
 
 
 if __name__ == "__main__":
