@@ -137,12 +137,8 @@ def main() -> None:
             real_audio = gm_corpus.render(real, sample_rate_hz=rate, duration_s=duration_s)
             reference = classifier.accuracy(np.array([starter_metrics.timbre_features(round_trip(x), rate) for x in real_audio]),
                                             [c.attributes["program"] for c in real])  # fmt: skip
-            predicted = classifier.predict(np.array(generated))
-            names = {p: gm_corpus.INSTRUMENTS[p].name for p in programs}
-            for p in programs:
-                got = [q for t, q in zip(truth, predicted) if t == p]
-                print(f"  {names[p]}: {np.mean([q == p for q in got]):.0%} named right; taken for "
-                      f"{', '.join(sorted({names[q] for q in got if q != p})) or 'nothing else'}")
+            for line in starter_metrics.confusion_lines(truth, classifier.predict(np.array(generated))):
+                print("  " + line)
             print(f"instrument identity: {ours:.0%} of {len(truth)} clips (target 70%); reference (FluidR3 renders "
                   f"through the spectrogram) {reference:.0%} -> ratio {ours / max(reference, 1e-9):.2f}", flush=True)
 

@@ -213,6 +213,7 @@ def load_pipeline(resolved: ResolvedModel, policy: LoadPolicy = LoadPolicy(), *,
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     # diffusers loads a component class named in model_index.json only from an imported module.
+    import engine.models.decoder_vae  # noqa: F401
     import engine.models.frequency_unet  # noqa: F401
     import engine.models.hint_unet  # noqa: F401
 

@@ -337,6 +337,19 @@ IDENTITY_INSTRUMENTS = (0, 24, 40, 56, 73)
 CLASSIFIER_KEYS = tuple(range(55, 79))
 
 
+def confusion_lines(truth: Sequence[int], predicted: Sequence[int]) -> list[str]:
+    """One line per GM program in ``truth``: the share named right and what it was taken for."""
+    from engine.training import gm_corpus
+
+    lines = []
+    for p in dict.fromkeys(truth):
+        got = [q for t, q in zip(truth, predicted) if t == p]
+        others = sorted({gm_corpus.INSTRUMENTS[q].name for q in got if q != p})
+        lines.append(f"{gm_corpus.INSTRUMENTS[p].name}: {np.mean([q == p for q in got]):.0%} named right; "
+                     f"taken for {', '.join(others) or 'nothing else'}")  # fmt: skip
+    return lines
+
+
 def classifier_fonts() -> tuple[Any, ...]:
     """The sound fonts the identity classifier learns from: every font other than FluidR3_GM
     (the one the starter model learns from) that is installed: TimGM6mb, MuseScore General."""

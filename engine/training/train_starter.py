@@ -127,6 +127,11 @@ class TrainConfig:
     # noise the UNet made. 0 turns it off.
     decoder_steps: int = 2000
     decoder_lr: float = 5e-4
+    # A decoder wider than the encoder (engine.models.decoder_vae), comma-separated widths per
+    # level, trained from scratch in the decoder stage on the frozen encoder's latents; with
+    # ``--init-from`` (or ``--vae-from``) that stage then runs on the reused VAE, whose UNet stays
+    # valid. "" keeps the VAE's own decoder.
+    decoder_widths: str = ""
     # The text encoder's size (CLIP text transformer layers and width).
     text_layers: int = 2
     text_hidden_size: int = 64
@@ -134,18 +139,33 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool):
+            if isinstance(value, (bool, str)):
                 continue
             if f.name in ("caption_dropout", "ema_decay", "text_word_dropout"):
                 if not 0 <= value < 1:
                     raise ValueError(f"`{f.name}` must be in [0, 1), got {value}.")
-            elif f.name in ("caption_aux_weight", "text_pretrain_steps", "decoder_steps"):
+            elif f.name in ("caption_aux_weight", "text_pretrain_steps", "decoder_steps", "unet_steps", "reader_steps"):
+                # (0 UNet steps: a continuation that trains only a new decoder; see _train)
                 if not value >= 0:
                     raise ValueError(f"`{f.name}` must be >= 0, got {value}.")
             elif f.name != "seed" and not value > 0:
                 raise ValueError(f"`{f.name}` must be positive, got {value}.")
         if self.vae_crop % 8 or self.vae_crop > min(IMAGE_HEIGHT, IMAGE_WIDTH):
             raise ValueError(f"`vae_crop` must be a multiple of 8 up to {IMAGE_HEIGHT}, got {self.vae_crop}.")
+        widths = self.decoder_width_list()
+        if widths and (len(widths) != len(VAE_WIDTHS) or min(widths) < 8 or any(w % 8 for w in widths)):
+            raise ValueError(
+                f"`decoder_widths` must be {len(VAE_WIDTHS)} comma-separated multiples of 8, got {self.decoder_widths!r}."
+            )
+        if widths and not self.decoder_steps:
+            raise ValueError("a new decoder (`decoder_widths`) needs `decoder_steps` to train it.")
+
+    def decoder_width_list(self) -> tuple[int, ...]:
+        """``decoder_widths`` as numbers (empty: the VAE's own decoder)."""
+        try:
+            return tuple(int(w) for w in self.decoder_widths.replace(" ", "").split(",") if w)
+        except ValueError:
+            raise ValueError(f"`decoder_widths` must be comma-separated whole numbers, got {self.decoder_widths!r}.") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +184,10 @@ def write_tokenizer(folder: Path, corpus: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------
 
 
+#: The starter VAE's channels per level (the decoder's too, unless ``decoder_widths``).
+VAE_WIDTHS = (8, 16, 32, 32)
+
+
 def make_vae(sample_size: int = IMAGE_HEIGHT) -> Any:
     from diffusers import AutoencoderKL
 
@@ -172,7 +196,7 @@ def make_vae(sample_size: int = IMAGE_HEIGHT) -> Any:
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 16, 32, 32),
+        block_out_channels=VAE_WIDTHS,
         layers_per_block=1,
         latent_channels=4,
         norm_num_groups=8,
@@ -777,6 +801,8 @@ def _train(
     from transformers import CLIPTokenizer
 
     recipe = recipe or STARTER_RECIPE
+    if config.unet_steps == 0 and init_from is None:
+        raise ValueError("0 UNet steps would leave the UNet untrained: that only continues an earlier run (--init-from).")
     if init_from is not None:
         if vae_from is not None and Path(vae_from).resolve() != Path(init_from).resolve():
             raise ValueError("`init_from` reuses that run's own VAE: leave `vae_from` out or give the same folder.")
@@ -809,6 +835,11 @@ def _train(
     else:
         vae = make_vae(recipe.height)
         yield from train_vae(vae, dataset.images, config, generator)
+    if config.decoder_width_list():
+        from engine.models.decoder_vae import with_decoder
+
+        torch.manual_seed(config.seed + 4)
+        vae = with_decoder(vae, config.decoder_width_list())
 
     latents: tuple[Any, Any] | None = None
     for item in encode_dataset(vae, dataset.images):
@@ -844,8 +875,9 @@ def _train(
     text_encoder.load_state_dict(ema[1])
     if is_hint_unet(unet):
         yield from _train_hint_reader(unet, text_encoder, tokenizer, dataset, config)
-    # Its own generator: the stage adds to a run without changing anything before it.
-    if vae_from is None:
+    # Its own generator: the stage adds to a run without changing anything before it. A reused
+    # VAE keeps its decoder unless this run gives it a new one.
+    if vae_from is None or config.decoder_width_list():
         yield from finetune_decoder(vae, dataset.images, config, torch.Generator().manual_seed(config.seed + 2))
     vae_loss = _reconstruction_loss(vae, dataset.images[:256])
 
@@ -868,8 +900,8 @@ def _train(
     write_tokenizer(staging / "tokenizer", corpus)
     (staging / SPECTROGRAM_FILE).write_text(json.dumps(recipe.spectrogram, indent=2) + "\n", encoding="utf-8")
     found = re.search(r"UNet loss ([0-9.]+)", messages[-1]) if messages else None
-    unet_loss = float(found.group(1)) if found else float("nan")
-    losses = {"vae_reconstruction_l1": round(vae_loss, 5), "unet_epsilon_mse": round(unet_loss, 5)}
+    unet_loss = float(found.group(1)) if found else None  # None: no UNet step in this run
+    losses = {"vae_reconstruction_l1": round(vae_loss, 5), "unet_epsilon_mse": None if unet_loss is None else round(unet_loss, 5)}
     metadata = recipe.metadata(config, losses, time.monotonic() - started)
     if vae_from is not None:
         metadata.setdefault("training", {})["vae_from"] = str(vae_from)
@@ -934,10 +966,14 @@ def _reused_vae(folder: Path, recipe: Recipe) -> Any:
     for the same spectrogram."""
     from diffusers import AutoencoderKL
 
+    from engine.models.decoder_vae import DecoderAutoencoderKL
+
     spectrogram_file = folder / SPECTROGRAM_FILE
     if not spectrogram_file.is_file() or json.loads(spectrogram_file.read_text()) != recipe.spectrogram:
         raise ValueError(f"{folder} is not a starter model of this spectrogram: its VAE cannot be reused.")
-    return AutoencoderKL.from_pretrained(folder / "vae").eval()
+    config = json.loads((folder / "vae" / "config.json").read_text())
+    cls = DecoderAutoencoderKL if config.get("_class_name") == DecoderAutoencoderKL.__name__ else AutoencoderKL
+    return cls.from_pretrained(folder / "vae").eval()
 
 
 def _load_earlier_run(folder: Path, unet: Any, text_encoder: Any, tokenizer_dir: Path) -> Any:

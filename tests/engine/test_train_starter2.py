@@ -243,3 +243,50 @@ def test_a_plain_run_continues_into_a_hint_unet_the_engine_loads(trained, tmp_pa
     periodic = [i for i, kind in enumerate(data.kinds) if kind in ("beat", "arpeggio")]
     assert periodic and np.isfinite(data.onsets[periodic]).all() and (data.onsets[periodic] < 0.8).all()
     assert np.isnan(data.onsets[[i for i, kind in enumerate(data.kinds) if kind in ("note", "chord", "effect")]]).all()
+
+
+def test_a_continuation_can_give_the_model_a_wider_decoder_and_keep_its_unet(trained, tmp_path):
+    """--decoder-widths with --init-from and no UNet steps: only a new, wider decoder trains, on
+    the frozen encoder's latents, so the UNet, the text encoder and the encoder (every latent the
+    UNet learned) are the earlier run's bit for bit; the decoder learned (its reconstruction error
+    fell from its fresh start), and the folder loads through the app's path and makes a clip."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.models.decoder_vae import DecoderAutoencoderKL, with_decoder
+    from engine.models.loading import LoadPolicy, load_pipeline
+    from engine.models.store import ModelStore
+
+    earlier, _ = trained
+    out = tmp_path / "decoder"
+    config = t2.Train2Config(**{**TINY.__dict__, "seed": 1, "unet_steps": 0, "text_pretrain_steps": 0,
+                                "decoder_widths": "16,16,32,32", "decoder_steps": 40})  # fmt: skip
+    stages = [p.stage for p in t2.train(config, out, init_from=earlier)]
+    assert "train-vae" not in stages and "train-unet" not in stages and "train-decoder" in stages
+    for name, file in (("unet", "diffusion_pytorch_model.safetensors"), ("text_encoder", "model.safetensors")):
+        old, new = load_file(earlier / name / file), load_file(out / name / file)
+        assert old.keys() == new.keys() and all(torch.equal(old[k], new[k]) for k in old), name
+    old_vae = load_file(earlier / "vae" / "diffusion_pytorch_model.safetensors")
+    new_vae = load_file(out / "vae" / "diffusion_pytorch_model.safetensors")
+    kept = [k for k in old_vae if not k.startswith(("decoder.", "post_quant_conv."))]
+    assert kept and all(torch.equal(old_vae[k], new_vae[k]) for k in kept)
+    assert json.loads((out / "model_index.json").read_text())["vae"] == ["engine.models.decoder_vae", "DecoderAutoencoderKL"]
+    assert json.loads((out / "starter.json").read_text())["training"]["final_loss"]["unet_epsilon_mse"] is None
+
+    pipe = load_pipeline(ModelStore().resolve(str(out)), LoadPolicy(device="cpu", precision="fp32")).pipeline
+    assert isinstance(pipe.vae, DecoderAutoencoderKL)
+    assert [b.resnets[0].conv1.out_channels for b in pipe.vae.decoder.up_blocks] == [32, 32, 16, 16]
+    images = dataset(TINY).images
+    torch.manual_seed(1)
+    fresh = with_decoder(ts._reused_vae(earlier, t2.STARTER2_RECIPE), (16, 16, 32, 32))
+    errors = [float((recon - x).abs().mean()) for x, recon in (ts.reconstruct(v, images) for v in (fresh, pipe.vae))]
+    assert errors[1] < 0.7 * errors[0]
+    clip = pipe("a violin note at G4", num_inference_steps=2, height=160, width=128, generator=torch.Generator().manual_seed(0), output_type="np").images
+    assert clip.shape == (1, 160, 128, 3) and np.isfinite(clip).all()
+
+    with pytest.raises(ValueError, match="decoder_widths"):
+        t2.Train2Config(decoder_widths="16,32")
+    with pytest.raises(ValueError, match="needs `decoder_steps`"):
+        t2.Train2Config(decoder_widths="16,16,32,32", decoder_steps=0)
+    with pytest.raises(ValueError, match="only continues an earlier run"):
+        list(t2.train(t2.Train2Config(**{**TINY.__dict__, "unet_steps": 0}), tmp_path / "untrained"))
