@@ -107,6 +107,7 @@ def list_models(store: Any, local_folders: list[str] | tuple[str, ...] = ()) -> 
     """
     from engine.models.catalog import (
         CATALOG,
+        STARTER2_MODEL_ID,
         STARTER_MODEL_ID,
         builtin_model_dir,
         default_model,
@@ -117,9 +118,10 @@ def list_models(store: Any, local_folders: list[str] | tuple[str, ...] = ()) -> 
     cached = {m.model_id: m for m in store.list_cached()}
     entries: list[ModelEntry] = []
     seen: set[str] = set()
-    # The shipped sound models (the starter first, then starter model 2 ...): every builtin folder
-    # whose card marks it a starter; the shipped upsampler and picture model are not listed here.
-    for model_id in sorted(shipped_model_ids(), key=lambda m: (m != STARTER_MODEL_ID, m)):
+    # The shipped sound models (starter model 2, the offline default, first; then the first
+    # starter ...): every builtin folder whose card marks it a starter; the shipped upsampler and
+    # picture model are not listed here.
+    for model_id in sorted(shipped_model_ids(), key=lambda m: (m != STARTER2_MODEL_ID, m != STARTER_MODEL_ID, m)):
         hints = model_hints(model_id)
         if hints is None or not hints.starter:
             continue

@@ -68,7 +68,7 @@ from app.widgets.model_combo import combo_model_id, make_editable, show_model
 from app.widgets.screen_fit import resize_within_screen
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
-from engine.models.catalog import STARTER_MODEL_ID, model_hints
+from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID, model_hints
 from engine.training.lora_config import MAX_LEARNING_RATE, run_advice
 from engine.training.lora_library import (
     LoraEntry,
@@ -1106,11 +1106,14 @@ class LoraWizard(QWizard):
         combo = self.dataset_page.model_combo
         combo.clear()
         seen = set()
-        for model_id, label in [(STARTER_MODEL_ID, "Starter model"), *models]:
+        # The shipped starters come first, by their own names ("Starter model 2 (...)", "Starter
+        # model (synthetic sounds only)"): a plain "Starter model" did not say which of the two.
+        shipped = [(m, hints.title) for m in (STARTER2_MODEL_ID, STARTER_MODEL_ID) if (hints := model_hints(m))]
+        for model_id, label in [*shipped, *models]:
             if model_id and model_id not in seen:
                 combo.addItem(label, model_id)
                 seen.add(model_id)
-        current = getattr(self.generation, "model", "") or STARTER_MODEL_ID
+        current = getattr(self.generation, "model", "") or (shipped[0][0] if shipped else STARTER_MODEL_ID)
         if current not in seen:
             combo.addItem(current, current)
         self.dataset_page.set_model(current)

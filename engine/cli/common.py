@@ -272,7 +272,7 @@ class CliRun:
         return self._store
 
     def default_model(self) -> str:
-        """``--model``, else Riffusion when it is downloaded, else the shipped starter model."""
+        """``--model``, else Riffusion when it is downloaded, else the shipped starter model 2."""
         model = getattr(self.args, "model", None)
         if model:
             return model
@@ -458,8 +458,8 @@ def model_default(key: str, unit: str = "") -> str:
         f"'{GENERIC_SETTINGS[key]}')"
 
 
-MODEL_HELP = ("hub repo id, local diffusers folder or builtin:starter (default: Riffusion if downloaded, "
-              "else the shipped starter model builtin:starter)")
+MODEL_HELP = ("hub repo id, local diffusers folder, builtin:starter2 or builtin:starter (default: Riffusion if "
+              "downloaded, else the shipped starter model 2 builtin:starter2)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, what: str = "output WAV or FLAC (by its extension)") -> None:

@@ -22,6 +22,10 @@ STARTER_MODEL_DIR: Path = Path(__file__).resolve().parents[2] / "resources" / "m
 BUILTIN_PREFIX = "builtin:"
 STARTER_MODEL_ID = BUILTIN_PREFIX + "starter"
 _BUILTIN_MODELS_DIR = STARTER_MODEL_DIR.parent
+#: Starter model 2 (General MIDI instruments, drums and effects as well as the first starter's
+#: synthetic sounds; it follows freely phrased tone prompts): the default offline model.
+STARTER2_MODEL_DIR: Path = _BUILTIN_MODELS_DIR / "starter2"
+STARTER2_MODEL_ID = BUILTIN_PREFIX + "starter2"
 #: A model folder's own description of itself (the starter model writes one): title,
 #: description, spectrogram preset, native size and recommended sampling settings.
 MODEL_CARD_FILE = "starter.json"
@@ -170,14 +174,16 @@ def find_entry(model_id: str) -> CatalogEntry | None:
 def default_model(store: ModelStore) -> str:
     """The model to use when the user picked none, without network access.
 
-    Returns the Riffusion repo id when it is downloaded, else the shipped starter model
-    (:data:`STARTER_MODEL_ID`) when it exists, else the Riffusion repo id (which the caller then
-    offers to download).
+    Returns the Riffusion repo id when it is downloaded, else the shipped starter model 2
+    (:data:`STARTER2_MODEL_ID`: instruments, drums, effects and synthetic sounds) when it exists,
+    else the first starter model (:data:`STARTER_MODEL_ID`: synthetic sounds only) when it
+    exists, else the Riffusion repo id (which the caller then offers to download).
     """
     if store.is_downloaded(DEFAULT_GENERATE_MODEL):
         return DEFAULT_GENERATE_MODEL
-    if (STARTER_MODEL_DIR / "model_index.json").is_file():
-        return STARTER_MODEL_ID
+    for folder, model_id in ((STARTER2_MODEL_DIR, STARTER2_MODEL_ID), (STARTER_MODEL_DIR, STARTER_MODEL_ID)):
+        if (folder / "model_index.json").is_file():
+            return model_id
     return DEFAULT_GENERATE_MODEL
 
 

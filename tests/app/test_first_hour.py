@@ -155,7 +155,7 @@ def test_every_greyed_control_says_why(qtbot, window):
     manager.table.clearSelection()
     assert _greyed_without_a_reason(manager) == []
     assert manager.delete_button.toolTip() == "Select a model in the list first"
-    manager.table.selectRow(manager.row_of("builtin:starter"))  # the shipped, default model
+    manager.table.selectRow(manager.row_of("builtin:starter2"))  # the shipped, default model
     assert manager.delete_button.toolTip() == "Shipped with the app: it cannot be deleted"
     assert not manager.default_button.isEnabled() and manager.default_button.toolTip() == "Already the default model"
     manager.close()

@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.model.commands import AddClip
 from app.model.project import Clip, Selection
 from app.widgets.qt_prompt_panel import NATIVE_SIZE
 from engine.audioset import DEFAULT_OUTPUT_SIZE, model_classes
-from engine.models.catalog import STARTER_MODEL_ID, task_caution
+from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID, task_caution
 
 STARTER = STARTER_MODEL_ID
+#: What a fresh offline install picks: starter model 2, whose card lists the AudioSet classes it knows.
+DEFAULT = STARTER2_MODEL_ID
 SD_INPAINTING = "stable-diffusion-v1-5/stable-diffusion-inpainting"
 
 
 def starter_window(qtbot, window):
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
-    assert window.generation.model == STARTER  # a fresh install: the starter is the default
+    assert window.generation.model == DEFAULT  # a fresh install: starter model 2 is the default
     return window
 
 
@@ -56,20 +58,18 @@ def test_prompt_examples_and_edit_defaults_follow_the_model(qtbot, window, tiny_
     assert panel.examples_button.isHidden() and "warm analog" in panel.prompt_edit.placeholderText()
 
 
-def test_class_prompts_with_the_starter_warn_before_running(qtbot, window):
+def test_class_prompts_with_the_default_starter_warn_only_for_classes_it_does_not_know(qtbot, window):
     window = starter_window(qtbot, window)
     browser, panel = window.class_browser, window.prompt_panel
-    lists_classes = bool(model_classes(STARTER).known)  # starter model 2 lists what it knows
-    expected = "not trained on" if lists_classes else "synthetic sounds"
-    if not lists_classes:
-        assert not browser.caution_label.isHidden() and "synthetic sounds" in browser.caution_label.text()
+    assert model_classes(DEFAULT).known  # starter model 2 lists what it knows
+    assert browser.caution_label.isHidden()  # no blanket "synthetic sounds only" note
     assert browser.output_size() == NATIVE_SIZE  # seed 001's 64x400 would be 8 s of starter images
     before = (panel.output_size(), panel.duration_spin.value())
     browser.set_query("shout")
     browser.select_labels(["Shout"])
     browser.generate()
     box = window.caution_box
-    assert box.isVisible() and expected in box.text() and not window.client.is_busy
+    assert box.isVisible() and "not trained on" in box.text() and not window.client.is_busy
     button(box, "Open Model Manager").click()
     qtbot.waitUntil(lambda: getattr(window, "model_manager", None) is not None and window.model_manager.isVisible())
     window.model_manager.close()
@@ -77,10 +77,22 @@ def test_class_prompts_with_the_starter_warn_before_running(qtbot, window):
     browser.generate()
     button(window.caution_box, "Go On").click()  # the user goes on: the job runs as asked
     (spec,) = window.client.jobs().values()
-    assert "Shout" in spec.prompt and spec.model == STARTER
+    assert "Shout" in spec.prompt and spec.model == DEFAULT
     window.client.cancel_all()
     qtbot.waitUntil(lambda: not window.client.is_busy, timeout=60000)
     assert (panel.output_size(), panel.duration_spin.value()) == before
+    # A class it knows (ticked in the list) runs at once, without asking.
+    browser.set_query("piano")
+    browser.select_labels(["Piano"])
+    browser.generate()
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    (spec,) = window.client.jobs().values()
+    assert "Piano" in spec.prompt and spec.model == DEFAULT
+    window.client.cancel_all()
+    qtbot.waitUntil(lambda: not window.client.is_busy, timeout=60000)
+    # The first starter (synthetic sounds only), picked by hand, warns about every class.
+    panel.set_model(STARTER)
+    assert not browser.caution_label.isHidden() and "synthetic sounds" in browser.caution_label.text()
     # A model that knows real sounds: no caution, and seed 001's size comes back.
     panel.set_model("riffusion/riffusion-model-v1")
     assert browser.caution_label.isHidden() and browser.output_size() == DEFAULT_OUTPUT_SIZE

@@ -1,38 +1,72 @@
-"""A fresh install with no downloaded model: the app picks the shipped starter model, labels it,
+"""A fresh install with no downloaded model: the app picks the shipped starter model 2, labels it,
 presets its settings, and generates a sound that follows the prompt (through the real engine
-thread, real text encoder, UNet, VAE, image and inversion)."""
+thread, real text encoder, UNet, VAE, image and inversion); the first starter model stays listed
+and works when picked."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.qt_prompt_panel import NATIVE_SIZE, QtPromptPanel
-from engine.models.catalog import STARTER_MODEL_ID, model_hints
+from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID, model_hints
 from engine.training import starter_metrics as metrics
 
 STARTER = STARTER_MODEL_ID
+STARTER2 = STARTER2_MODEL_ID
 
 
 def wait_for_models(qtbot, window):
     qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
 
 
-def test_first_launch_picks_the_starter_with_its_settings_and_says_what_it_is(qtbot, window):
+def generate_at_seed_0(qtbot, window):
+    """Click Generate with the seed locked at 0; the one clip that lands."""
+    panel = window.prompt_panel
+    panel.seed_edit.setText("0")
+    panel.seed_lock.setChecked(True)
+    with qtbot.waitSignal(window.clips_generated, timeout=240000) as generated:
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    _job_id, (clip,) = generated.args
+    return clip
+
+
+def test_first_launch_picks_starter_model_2_with_its_settings_and_says_what_it_is(qtbot, window):
     wait_for_models(qtbot, window)
     panel = window.prompt_panel
-    assert panel.model_id() == STARTER
-    assert panel.preset_combo.currentText() == "starter"
+    assert panel.model_id() == STARTER2
+    assert panel.preset_combo.currentText() == "starter2"
     assert panel.duration_spin.value() == pytest.approx(2.56)
     assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 5.0)
     assert panel.scheduler_combo.currentText() == "dpm++2m-karras"
     assert panel.model_note.isVisible()
-    assert model_hints(STARTER).title in panel.model_note.text() and "download a real model" in panel.model_note.text()
-    assert "sine tone" in panel.prompt_edit.placeholderText()
+    note = panel.model_note.text()
+    assert model_hints(STARTER2).title in note and "AudioSet classes" in note and "download a real model" in note
+    # The placeholder offers what it does beyond synthetic tones: an instrument at a named note.
+    assert "piano playing middle C" in panel.prompt_edit.placeholderText()
+    # The default heads the model box; the first starter (synthetic sounds only) is still there.
+    combo = panel.model_combo
+    assert combo.itemData(0) == STARTER2 and combo.findData(STARTER) > 0
+    assert combo.itemText(combo.findData(STARTER)) == model_hints(STARTER).title
     # The note's link opens the model manager.
     panel.model_note.linkActivated.emit("models")
     qtbot.waitUntil(lambda: getattr(window, "model_manager", None) is not None and window.model_manager.isVisible())
     window.model_manager.close()
+
+
+def test_the_first_example_prompt_on_a_fresh_install_plays_the_note_it_names(qtbot, window):
+    """Examples > its first prompt, Generate: a piano at middle C (261.6 Hz) from starter model 2,
+    in its own 160-row spectrogram."""
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    panel.examples_menu.actions()[0].trigger()
+    assert panel.prompt_edit.toPlainText() == "a grand piano playing middle C"
+    clip = generate_at_seed_0(qtbot, window)
+    assert clip.recipe.model_id == STARTER2 and clip.length_s == pytest.approx(2.56, abs=0.03)
+    assert clip.spectrogram_preset == "starter2" and clip.image.size == (128, 160)
+    pitch = metrics.dominant_frequency_hz(clip.audio, clip.sample_rate_hz)
+    assert abs(metrics.semitones_between(pitch, 261.63)) <= 1.0, pitch
 
 
 def test_a_restored_choice_is_kept_and_picking_another_model_applies_its_hints(qtbot, window, tiny_model):
@@ -80,15 +114,13 @@ def test_seed_001_output_size_sets_rows_and_length(qtbot):
     assert panel.output_size() == "64x400 (seed 001)"
 
 
-def test_generating_a_rising_sweep_with_the_starter_gives_a_rising_sound(qtbot, window):
+def test_the_first_starter_picked_by_hand_still_generates_a_rising_sweep(qtbot, window):
     wait_for_models(qtbot, window)
     panel = window.prompt_panel
+    panel.set_model(STARTER)  # no longer the default: the user picks it in the model box
+    panel.apply_model_hints()
     panel.prompt_edit.setPlainText("a rising sweep")
-    panel.seed_edit.setText("0")
-    panel.seed_lock.setChecked(True)
-    with qtbot.waitSignal(window.clips_generated, timeout=240000) as generated:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    _job_id, (clip,) = generated.args
+    clip = generate_at_seed_0(qtbot, window)
     assert clip.recipe.model_id == STARTER and clip.length_s == pytest.approx(2.56, abs=0.03)
     assert clip.spectrogram_preset == "starter" and clip.image.size == (128, 128)
     slope = metrics.centroid_slope_octaves_per_s(clip.audio, clip.sample_rate_hz)
@@ -135,3 +167,38 @@ def test_a_long_model_name_shows_its_start_in_the_model_box(qtbot, window):
     assert combo.lineEdit().cursorPosition() == 0 and window.prompt_panel.model_id() == "builtin:starter2"
     window.prompt_panel.set_model(STARTER)
     assert combo.lineEdit().cursorPosition() == 0
+
+
+def test_a_project_made_with_the_first_starter_reopens_and_regenerates_with_it(qtbot, make_window, make_settings, tmp_path):
+    """A project from before starter model 2 was the default: its clip's recipe names
+    builtin:starter, and a fresh install regenerates it with that model, sample for sample."""
+    from test_regenerate_files import regenerate
+
+    old = make_window(settings_=make_settings("old.ini"))
+    wait_for_models(qtbot, old)
+    old.prompt_panel.set_model(STARTER)
+    old.prompt_panel.apply_model_hints()
+    old.prompt_panel.steps_spin.setValue(4)
+    old.prompt_panel.prompt_edit.setPlainText("clicks at 4 per second")
+    made = generate_at_seed_0(qtbot, old)
+    path = tmp_path / "made-with-the-first-starter.sdproj"
+    old.project.path = str(path)
+    with qtbot.waitSignal(old.project_saved, timeout=30000):
+        old.save_project()
+
+    window = make_window(settings_=make_settings("fresh.ini"))
+    window.show()
+    qtbot.waitExposed(window)
+    wait_for_models(qtbot, window)
+    assert window.prompt_panel.model_id() == STARTER2  # the new default ...
+    with qtbot.waitSignal(window.project_loaded, timeout=60000):
+        window.open_project(str(path))
+    (clip,) = window.project.clips()
+    again = regenerate(qtbot, window, clip)  # ... does not touch what the recipe names
+    assert again.recipe.model_id == STARTER and again.spectrogram_preset == "starter" and again.image.size == (128, 128)
+    np.testing.assert_array_equal(again.audio, made.audio)
+    # Use these settings puts the first starter back in the prompt panel, with its spectrogram.
+    window.inspector.use_settings_button.click()
+    panel = window.prompt_panel
+    assert panel.model_id() == STARTER and panel.preset_combo.currentText() == "starter"
+    assert model_hints(STARTER).title in panel.model_note.text()

@@ -186,10 +186,10 @@ def test_wav_recipe_metadata_is_read_back(tmp_path):
         read_recipe(tmp_path / "plain.wav")
 
 
-def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_path):
-    """A fresh machine (empty hub cache, offline): the shipped starter model, in its own 2.56 s
-    'starter' spectrogram with its recommended steps; flags still override the recommendation."""
-    from engine.models.catalog import STARTER_MODEL_ID
+def test_generate_without_a_model_uses_starter_model_2_and_its_settings(capsys, tmp_path):
+    """A fresh machine (empty hub cache, offline): the shipped starter model 2, in its own 2.56 s
+    'starter2' spectrogram with its recommended steps; flags still override the recommendation."""
+    from engine.models.catalog import STARTER2_MODEL_ID
     from engine.training import starter_metrics
 
     out = tmp_path / "sweep.wav"
@@ -198,9 +198,9 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
     assert status == 0, err
     audio, rate = read_audio(out)
     recipe = read_recipe(out)
-    # The starter's card ends its pipeline with the shipped upsampler: full band at 44.1 kHz.
-    assert rate == 44100 and audio.shape[1] == 2 * samples_for_width(get_preset("starter"), 128)
-    assert recipe.model_id == STARTER_MODEL_ID and recipe.params["num_inference_steps"] == 20
+    # Its card ends its pipeline with the shipped upsampler: full band at 44.1 kHz.
+    assert rate == 44100 and audio.shape[1] == 2 * samples_for_width(get_preset("starter2"), 128)
+    assert recipe.model_id == STARTER2_MODEL_ID and recipe.params["num_inference_steps"] == 20
     assert recipe.params["upsampler"] == "builtin:upsampler"
     assert recipe.params["guidance_scale"] == 5.0 and "2.56 s" in stdout
     assert starter_metrics.centroid_slope_octaves_per_s(audio, rate) > 0.2
@@ -208,4 +208,4 @@ def test_generate_without_a_model_uses_the_starter_and_its_settings(capsys, tmp_
                              "--duration", "1.28", "--overwrite", "--cache-dir", tmp_path / "hub", "--device", "cpu", "--offline")
     assert status == 0, err
     assert read_recipe(out).params["num_inference_steps"] == 3 and read_audio(out)[0].shape[1] == 2 * samples_for_width(
-        get_preset("starter"), 64)
+        get_preset("starter2"), 64)

@@ -1,6 +1,7 @@
 """specdiff-cli edits follow the model as `generate` does (issue 11 parts 4 and 8), one set of
 output options for every command, and no command writes over a file unless --overwrite (issue 17
-part 5). Runs the shipped starter model on the CPU, offline, with an empty hub cache."""
+part 5). Runs the model a fresh offline install uses (starter model 2) on the CPU, offline, with an
+empty hub cache."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from test_cli import assert_one_line_error, run_cli
 from engine.audio.io import read_audio, write_audio
 from engine.audio.params import get_preset
 from engine.cli import build_parser, read_recipe
-from engine.models.catalog import STARTER_MODEL_ID
+from engine.models.catalog import STARTER2_MODEL_ID
 from engine.training.starter_metrics import dominant_frequency_hz, semitones_between
 
 RATE = 44100
+#: What every command uses without --model on a fresh offline machine, and its spectrogram.
+DEFAULT_MODEL, DEFAULT_PRESET = STARTER2_MODEL_ID, "starter2"
 
 
 def fresh_machine(tmp_path):
@@ -58,7 +61,7 @@ def spec_of(argv):
 def test_each_edit_without_a_model_takes_the_starters_card(tmp_path, tone, command):
     spec = spec_of([command, *[a.format(tone=tone) for a in EDITS[command]], "-o", tmp_path / "out.wav",
                     *fresh_machine(tmp_path)])
-    assert (spec.model, spec.spectrogram_preset, spec.height) == (STARTER_MODEL_ID, "starter", None)
+    assert (spec.model, spec.spectrogram_preset, spec.height) == (DEFAULT_MODEL, DEFAULT_PRESET, None)
     # The card's recommendations: 20 steps, guidance 5, its scheduler, its 2.56 s image as the window.
     assert (spec.num_inference_steps, spec.guidance_scale, spec.scheduler) == (20, 5.0, "dpm++2m-karras")
     assert spec.window_s == 2.56
@@ -68,7 +71,7 @@ def test_flags_override_the_model_card(tmp_path, tone):
     spec = spec_of(["loop", tone, "--seam", "0.4", "--steps", "3", "--guidance", "3", "--window", "1.28", "--scheduler", "ddim",
                     "--preset", "riffusion", "-o", tmp_path / "out.wav", *fresh_machine(tmp_path)])
     assert (spec.num_inference_steps, spec.guidance_scale, spec.window_s) == (3, 3.0, 1.28)
-    assert (spec.scheduler, spec.spectrogram_preset, spec.model) == ("ddim", "riffusion", STARTER_MODEL_ID)
+    assert (spec.scheduler, spec.spectrogram_preset, spec.model) == ("ddim", "riffusion", DEFAULT_MODEL)
 
 
 @pytest.mark.parametrize("command", sorted(set(EDITS) - {"interpolate"}))
@@ -80,8 +83,8 @@ def test_each_edit_without_a_model_runs_in_the_starters_spectrogram(capsys, tmp_
     assert status == 0, err
     assert "resampl" not in stdout + err
     recipe = read_recipe(out)
-    starter = get_preset("starter")
-    assert (recipe.model_id, recipe.params["spectrogram_preset"]) == (STARTER_MODEL_ID, "starter")
+    starter = get_preset(DEFAULT_PRESET)
+    assert (recipe.model_id, recipe.params["spectrogram_preset"]) == (DEFAULT_MODEL, DEFAULT_PRESET)
     assert recipe.facts["spectrogram"]["sample_rate"] == starter.sample_rate == 22050
     assert recipe.facts["spectrogram"]["num_frequencies"] == starter.num_frequencies
     assert (recipe.params["window_s"], recipe.params["guidance_scale"]) == (2.56, 5.0)
@@ -98,7 +101,7 @@ def test_interpolate_without_a_model_lands_near_the_prompted_pitches(capsys, tmp
     assert status == 0, err
     assert "resampl" not in stdout + err
     recipe = read_recipe(out)
-    assert (recipe.model_id, recipe.params["spectrogram_preset"]) == (STARTER_MODEL_ID, "starter")
+    assert (recipe.model_id, recipe.params["spectrogram_preset"]) == (DEFAULT_MODEL, DEFAULT_PRESET)
     assert recipe.facts["spectrogram"]["sample_rate"] == 22050
     assert recipe.params["upsampler"] == "builtin:upsampler"  # the card's pipeline, as generate's
     audio, rate = read_audio(out)
