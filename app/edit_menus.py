@@ -29,7 +29,7 @@ TOOLBAR_SLACK_PX = 16
 class EditMenusMixin:
     """Builds ``actions`` (name -> QAction), ``menu`` (Edit > Spectrogram) and ``edit_toolbar``;
     expects ``window``,
-    ``tasks``, ``painter``, ``mask_tools``, ``edit_dock``, ``mask_toolbar``, ``run_edit`` and
+    ``tasks``, ``painter``, ``mask_tools``, ``edit_panel``, ``edit_dock``, ``mask_toolbar``, ``run_edit`` and
     ``cancel_edits`` from the class it is mixed into."""
 
     actions: dict[str, QAction]
@@ -63,13 +63,22 @@ class EditMenusMixin:
         self._action("clear_mask", "C&lear Mask", self.painter.clear, "Ctrl+Shift+Backspace",
                      "Remove the selected clip's mask")
         for task in self.tasks.values():
-            action = self._action(task.name, task.action_text, lambda k=task.name: self.run_edit(k), task.shortcut,
-                                  task.help)
+            action = self._action(task.name, task.action_text, lambda k=task.name: self._run_from_action(k),
+                                  task.shortcut, task.help)
             action.setIconText(task.title)
         self._action("cancel_edits", "Cancel Edits", self.cancel_edits, tip="Cancel the running spectrogram edits")
         self._action("compare_ab", "Compare &A/B", self.compare_ab, "Ctrl+Alt+B",
                      "Flip the selected clip between its audio before and after its last Re-vocode or Upsample "
                      "(plays on while you flip)")
+
+    def _run_from_action(self, kind: str) -> bool:
+        """An edit started from the toolbar, the menu or its key: the Edit dock comes to the front
+        at that task's page (its settings, then its progress or why it could not start), then the
+        edit runs. It used to run with the dock behind the Prompt tab, its page out of sight."""
+        self.edit_panel.show_task(kind)
+        self.edit_dock.show()
+        self.edit_dock.raise_()
+        return self.run_edit(kind)
 
     def compare_ab(self) -> None:
         """Flip the target clip between before and after its last replacement (:mod:`app.ab_compare`)."""

@@ -225,3 +225,27 @@ def test_zoom_to_selection_with_nothing_selected_says_so(qtbot, window):
     window.timeline.zoom_selection_action.trigger()
     assert window.statusBar().currentMessage().startswith("Nothing to zoom to: select a clip or a time range")
     assert window.timeline.visible_range() == view
+
+
+def test_an_edit_from_the_toolbar_or_menu_brings_its_edit_page_forward(qtbot, window):
+    """Vary on the toolbar (or Inpaint from the menu) ran with the Edit dock behind the Prompt
+    tab: its settings, its progress and why it could not start were out of sight."""
+    from PySide6.QtCore import Qt
+
+    tools = window.edit_tools
+    dock, panel = tools.edit_dock, tools.edit_panel
+    assert dock.visibleRegion().isEmpty() and panel.current_task() != "vary"  # behind the Prompt tab
+    vary = tools.edit_toolbar.widgetForAction(tools.actions["vary"])
+    qtbot.mouseClick(vary, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())
+    assert panel.current_task() == "vary" and panel.forms["vary"].strength.isVisible()
+    assert window.statusBar().currentMessage().startswith("Vary: Select a clip first")
+    window.prompt_dock.raise_()  # back to the prompt; then Edit > Spectrogram > Inpaint
+    qtbot.waitUntil(lambda: dock.visibleRegion().isEmpty())
+    tools.actions["inpaint"].trigger()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())
+    assert panel.current_task() == "inpaint" and panel.task_buttons["inpaint"].isChecked()
+    dock.close()  # a closed Edit dock opens again for an edit
+    tools.actions["extend"].trigger()
+    qtbot.waitUntil(lambda: not dock.isHidden() and not dock.visibleRegion().isEmpty())
+    assert panel.current_task() == "extend"
