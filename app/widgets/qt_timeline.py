@@ -53,7 +53,7 @@ from app.widgets.timeline.lanes import (
 )
 from app.widgets.timeline.overview import TimelineOverview
 from app.widgets.timeline.snapping import SnappingMixin
-from app.widgets.timeline.track_header import header_width_px
+from app.widgets.timeline.track_header import COMPACT_BELOW_PX, compact_header_width_px, header_width_px
 from app.widgets.timeline.viewport import DEFAULT_VISIBLE_S, ViewportMixin
 from app.widgets.timeline.visuals import VisualsCache, prepare_pyramids
 
@@ -198,6 +198,8 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
 
     def _build_ui(self) -> None:
         self.header_width = header_width_px()
+        #: Whether the track headers are compact (a timeline under COMPACT_BELOW_PX wide).
+        self.compact_headers = False
         self.mode_combo = QtWidgets.QComboBox()
         self.mode_combo.addItems(["Waveform", "Spectrogram", "Both"])
         self.mode_combo.setCurrentIndex(VIEW_MODES.index(self._view_mode))
@@ -304,10 +306,32 @@ class QtTimeline(ViewportMixin, SnappingMixin, GesturesMixin, EditActionsMixin, 
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(toolbar_row)
-        layout.addWidget(padded(self.ruler, self.header_width))
+        ruler_row = padded(self.ruler, self.header_width)
+        scrollbar_row = padded(self.scrollbar, self.header_width + AXIS_WIDTH_PX)
+        overview_row = padded(self.overview, self.header_width)
+        #: The rows set off by the headers' width, and by how much more than it.
+        self._header_gaps = ((ruler_row, 0), (scrollbar_row, AXIS_WIDTH_PX), (overview_row, 0))
+        layout.addWidget(ruler_row)
         layout.addWidget(self.lanes_scroll, 1)
-        layout.addWidget(padded(self.scrollbar, self.header_width + AXIS_WIDTH_PX))
-        layout.addWidget(padded(self.overview, self.header_width))
+        layout.addWidget(scrollbar_row)
+        layout.addWidget(overview_row)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._set_compact_headers(self.width() < COMPACT_BELOW_PX)
+
+    def _set_compact_headers(self, compact: bool) -> None:
+        """Narrow (compact) or wide track headers, and the ruler, scroll bar and overview set off
+        to match."""
+        if compact == self.compact_headers:
+            return
+        self.compact_headers = compact
+        self.header_width = compact_header_width_px() if compact else header_width_px()
+        for lane in [*self._lanes, *self._spare_lanes]:
+            lane.header.set_compact(compact, self.header_width)
+        for row, extra in self._header_gaps:
+            margins = row.layout().contentsMargins()
+            row.layout().setContentsMargins(self.header_width + extra, 0, margins.right(), 0)
 
 
     # ================================================================= project wiring

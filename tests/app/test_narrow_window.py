@@ -316,3 +316,39 @@ def test_a_mask_setting_overflows_with_its_label(qtbot, make_window, themed_app)
         assert label.isVisible() == box.isVisible(), label.text()
         if box.isVisible():
             assert _right_edge_in(box, window) < window.width()
+
+
+def test_track_headers_go_compact_on_a_narrow_timeline_and_still_work(qtbot, make_window, themed_app):
+    """At an 860 px window the track header took 192 of the timeline's 358 px: a lane showed
+    about 100 px of sound. Narrow, the gain field goes under M and S, without arrows."""
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    timeline = window.timeline
+    timeline.set_view_mode("waveform")  # the lowest lane (96 px): every row must still fit
+    _settle(qtbot, window, 860, 700)
+    header = timeline.lanes()[0].header
+    qtbot.waitUntil(lambda: header.width() <= 100)
+    lane_plot = timeline.lanes()[0].plot
+    assert lane_plot.width() >= timeline.width() - header.width() - 30  # the rest is sound
+    gain = header.gain_spin
+    assert gain.mapTo(header, gain.rect().topLeft()).y() > header.mute_button.mapTo(header, header.mute_button.rect().bottomLeft()).y()
+    meter = header.meter
+    assert meter.mapTo(header, meter.rect().bottomLeft()).y() <= header.height()  # nothing cut off below
+    gain.setValue(-60.0)  # the longest value is whole in the field
+    edit = gain.lineEdit()
+    assert edit.fontMetrics().horizontalAdvance(edit.text()) <= edit.width() and edit.text() == "-60.0 dB"
+    gain.setValue(-6.0)  # and it still sets the track's gain (one undo step)
+    assert window.project.tracks[0].gain_db == -6.0
+    window.undo_stack.undo()
+    assert window.project.tracks[0].gain_db == 0.0 and gain.value() == 0.0
+    ruler_gap = timeline.ruler.mapTo(timeline, timeline.ruler.rect().topLeft()).x()
+    assert ruler_gap == header.width()  # the ruler starts where the lanes do
+    window.add_track()  # a new track's header is compact too
+    qtbot.waitUntil(lambda: len(timeline.lanes()) == 2)
+    assert timeline.lanes()[1].header.width() == header.width()
+
+    _settle(qtbot, window, 1600, 900)  # room again: M, S and the gain with its arrows on one row
+    qtbot.waitUntil(lambda: header.width() >= 150)
+    assert abs(gain.mapTo(header, gain.rect().topLeft()).y() - header.mute_button.mapTo(header, header.mute_button.rect().topLeft()).y()) < 8
+    assert timeline.ruler.mapTo(timeline, timeline.ruler.rect().topLeft()).x() == header.width()

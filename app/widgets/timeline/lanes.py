@@ -79,6 +79,7 @@ class TrackLane:
         self.track_id = track.id
         self.color = QtGui.QColor(color)
         self.header = TrackHeader(timeline, track, timeline.header_width)
+        self.header.set_compact(timeline.compact_headers, timeline.header_width)
         self.axis = MelFrequencyAxis(layout.scale)
         self.viewbox = TimelineViewBox(timeline, "lane", self)
         self.plot = make_plot(self.viewbox, self.axis, None)

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QPoint, Qt
 
 from app.model.project import Track
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.qt_meter import QtPeakMeter
 from app.widgets.spin_boxes import DoubleSpinBox
 
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 HEADER_WIDTH_PX = 150
 GAIN_RANGE_DB = (-60.0, 12.0)
 MARGIN_PX = 4
+#: A timeline narrower than this gets compact headers (:func:`compact_header_width_px`): at an
+#: 860 px window the wide header took 192 of the timeline's 358 px, leaving a lane about 100 px.
+COMPACT_BELOW_PX = 640
+#: Room between a header's rows (less when compact, so three rows fit a waveform lane's 96 px).
+SPACING_PX, COMPACT_SPACING_PX = 6, 2
 
 
 def _gain_spin() -> QtWidgets.QDoubleSpinBox:
@@ -43,16 +49,31 @@ def _toggle(text: str, tip: str) -> QtWidgets.QToolButton:
     return button
 
 
+def _buttons_width_px(spacing: int) -> int:
+    return _toggle("M", "").sizeHint().width() + spacing + _toggle("S", "").sizeHint().width()
+
+
 def header_width_px() -> int:
     """Width of every track header (and of the gap before the ruler, scroll bar and overview):
     enough for M, S and the gain field's longest text with its suffix in the current style."""
-    row = QtWidgets.QHBoxLayout()
-    spacing = row.spacing() if row.spacing() >= 0 else 6
-    needed = (
-        2 * MARGIN_PX + 2 * spacing + _toggle("M", "").sizeHint().width() + _toggle("S", "").sizeHint().width()
-        + _gain_spin().sizeHint().width()
-    )
+    needed = 2 * MARGIN_PX + _buttons_width_px(SPACING_PX) + SPACING_PX + _gain_spin().sizeHint().width()
     return max(HEADER_WIDTH_PX, needed)
+
+
+#: A compact header's gain field has no arrows (keys, typing and the wheel once clicked still
+#: turn it). They are sized to nothing rather than switched off: the app's style sheet left a
+#: field with NoButtons a 1 px wide text box.
+NO_ARROWS_QSS = ("QDoubleSpinBox::up-button, QDoubleSpinBox::down-button { width: 0px; border: none; }"
+                 "QDoubleSpinBox::up-arrow, QDoubleSpinBox::down-arrow { image: none; width: 0px; height: 0px; }")
+#: Room around a gain field's text for its frame and padding.
+GAIN_FRAME_PX = 16
+
+
+def compact_header_width_px() -> int:
+    """Width of a compact header (a narrow timeline): M and S on one row and the gain field
+    under them, its "-60.0 dB" whole."""
+    text = _gain_spin().fontMetrics().horizontalAdvance(f"{GAIN_RANGE_DB[0]:.1f} dB")
+    return 2 * MARGIN_PX + max(_buttons_width_px(COMPACT_SPACING_PX), text + GAIN_FRAME_PX)
 
 
 class TrackHeader(QtWidgets.QFrame):
@@ -69,7 +90,7 @@ class TrackHeader(QtWidgets.QFrame):
         self.setAutoFillBackground(True)
         self.setObjectName("trackHeader")
         self.setToolTip("Double-click the name to rename; right-click for more; drag to move the track")
-        self.name_label = QtWidgets.QLabel()
+        self.name_label = ElidedLabel()  # a long name ends in "…" (the whole name is its tooltip)
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.name_edit = QtWidgets.QLineEdit()
         self.name_edit.setVisible(False)
@@ -78,26 +99,49 @@ class TrackHeader(QtWidgets.QFrame):
         self.mute_button = _toggle("M", "Mute this track")
         self.solo_button = _toggle("S", "Solo this track")
         self.gain_spin = _gain_spin()
-        self.gain_spin.setMinimumWidth(self.gain_spin.sizeHint().width())  # "-60.0 dB" never cut
-        row = QtWidgets.QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.mute_button)
-        row.addWidget(self.solo_button)
-        row.addWidget(self.gain_spin, 1)
-        layout = QtWidgets.QVBoxLayout(self)
+        self._gain_min_px = self.gain_spin.sizeHint().width()
+        self.gain_spin.setMinimumWidth(self._gain_min_px)  # "-60.0 dB" never cut
+        self._buttons_row = QtWidgets.QHBoxLayout()
+        self._buttons_row.setContentsMargins(0, 0, 0, 0)
+        self._buttons_row.setSpacing(SPACING_PX)
+        self._buttons_row.addWidget(self.mute_button)
+        self._buttons_row.addWidget(self.solo_button)
+        self._buttons_row.addWidget(self.gain_spin, 1)
+        self._gain_row = QtWidgets.QHBoxLayout()  # the gain field's row in a compact header
+        self._gain_row.setContentsMargins(0, 0, 0, 0)
+        self._layout = layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(MARGIN_PX, MARGIN_PX, MARGIN_PX, MARGIN_PX)
+        layout.setSpacing(SPACING_PX)
         self.meter = QtPeakMeter(2, bar_px=3)  # fed by QtTimeline.set_track_levels
         layout.addWidget(self.name_label)
         layout.addWidget(self.name_edit)
-        layout.addLayout(row)
+        layout.addLayout(self._buttons_row)
+        layout.addLayout(self._gain_row)
         layout.addWidget(self.meter)
         layout.addStretch(1)
+        self.compact = False
         self.sync(track)
         self.mute_button.toggled.connect(lambda on: self._timeline._set_track_property(self.track_id, "mute", on))
         self.solo_button.toggled.connect(lambda on: self._timeline._set_track_property(self.track_id, "solo", on))
         self.gain_spin.valueChanged.connect(
             lambda v: self._timeline._set_track_property(self.track_id, "gain_db", float(v))
         )
+
+    def set_compact(self, compact: bool, width_px: int) -> None:
+        """Lay the header out for a narrow timeline (``compact``: the gain field under M and S,
+        without arrows) or a wide one (all on one row), ``width_px`` wide."""
+        self.setFixedWidth(width_px)
+        if compact == self.compact:
+            return
+        self.compact = compact
+        source, target = (self._buttons_row, self._gain_row) if compact else (self._gain_row, self._buttons_row)
+        source.removeWidget(self.gain_spin)
+        target.addWidget(self.gain_spin, 1)
+        self.gain_spin.setStyleSheet(NO_ARROWS_QSS if compact else "")
+        self.gain_spin.setMinimumWidth(0 if compact else self._gain_min_px)
+        spacing = COMPACT_SPACING_PX if compact else SPACING_PX
+        self._layout.setSpacing(spacing)
+        self._buttons_row.setSpacing(spacing)
 
     def sync(self, track: Track) -> None:
         for widget, value in (
