@@ -138,6 +138,9 @@ def main() -> None:
     parser.add_argument("--unseen-notes", action="store_true",
                         help="the pitched groups' notes only on instrument-at-pitch combinations training never renders")
     parser.add_argument("--save", default=None, help="write each sound's truth and each model's guesses to this JSON file")
+    parser.add_argument("--against", default=None,
+                        help="a --save file of an earlier run on the same sounds: its models are compared with these "
+                             "(pictures are seeded, so a model's guesses there are what this run would give)")
     args = parser.parse_args()
 
     import torch
@@ -181,6 +184,16 @@ def main() -> None:
 
     zero_shot: list[float] = []
     results: dict[str, dict[str, np.ndarray]] = {}
+    summaries = [gm_corpus.clip_summary(clip) for (_, clip, _), _ in kept]
+    if args.against:
+        import json
+
+        saved = json.loads(Path(args.against).read_text())
+        same = {"seed": args.seed, "per_group": args.per_group, "steps": args.steps, "unseen_notes": args.unseen_notes,
+                "guidance": args.guidance}
+        if any(saved.get(k) != v for k, v in same.items()) or [x["summary"] for x in saved["sounds"]] != summaries:
+            parser.error(f"{args.against} was measured on other sounds or settings")
+        results = {f"{name} (saved)": {k: np.array(v) for k, v in r.items()} for name, r in saved["models"].items()}
     for model_name in args.model or ["builtin:pictures"]:
         print(f"== {model_name}")
         model = load_cached(picture_model_dir(model_name))
@@ -247,22 +260,24 @@ def main() -> None:
               f"starter CPU seconds per picture {cpu_per_picture:.2f}", flush=True)
 
     names = list(results)
-    for other in names[1:]:
-        print(f"== {other} against {names[0]}, the same {len(kept)} sounds (paired 95% intervals)")
-        for what in ("pictures", "encoder"):
-            if what not in results[other]:
-                continue
-            a, b = results[names[0]][what] == truth, results[other][what] == truth
-            difference, low, high = paired_difference(a, b)
-            print(f"  {what}: {difference * 100:+.1f} points [{low * 100:+.1f} to {high * 100:+.1f}]; right only with "
-                  f"{names[0]}: {int((a & ~b).sum())}, only with {other}: {int((b & ~a).sum())}")
+    for later, other in enumerate(names[1:], start=1):
+        for first in names[:later]:
+            print(f"== {other} against {first}, the same {len(kept)} sounds (paired 95% intervals)")
+            for what in ("pictures", "encoder"):
+                if what not in results[other] or what not in results[first]:
+                    continue
+                a, b = results[first][what] == truth, results[other][what] == truth
+                difference, low, high = paired_difference(a, b)
+                print(f"  {what}: {difference * 100:+.1f} points [{low * 100:+.1f} to {high * 100:+.1f}]; right only with "
+                      f"{first}: {int((a & ~b).sum())}, only with {other}: {int((b & ~a).sum())}")
     if args.save:
         import json
 
         Path(args.save).write_text(json.dumps({
             "seed": args.seed, "per_group": args.per_group, "steps": args.steps, "unseen_notes": args.unseen_notes,
-            "sounds": [{"group": g, "font": str(f), "unseen_note": bool(u), "summary": gm_corpus.clip_summary(clip)}
-                       for g, f, u, ((_, clip, _), _) in zip(truth, fonts, unseen, kept)],
+            "guidance": args.guidance,
+            "sounds": [{"group": g, "font": str(f), "unseen_note": bool(u), "summary": summary}
+                       for g, f, u, summary in zip(truth, fonts, unseen, summaries)],
             "models": {name: {k: v.tolist() for k, v in r.items()} for name, r in results.items()},
         }, indent=1))
 

@@ -177,12 +177,35 @@ def augment_mels(mels: Any, generator: Any) -> Any:
     return shifted
 
 
+def mask_mels(mels: Any, generator: Any, *, bands: int = 8, frames: int = 20, masks: int = 2) -> Any:
+    """SpecAugment's masks on (B, 1, 64, frames) log-mels: per clip ``masks`` runs of up to ``bands``
+    mel bands and ``masks`` runs of up to ``frames`` frames set to the clip's mean. The encoder
+    trained to near-zero loss learns one font's exact spectra; hiding parts of them makes it
+    read the family from several cues at once."""
+    import torch
+
+    batch, _, n_bands, n_frames = mels.shape
+    band_axis = torch.arange(n_bands)[None, :]
+    frame_axis = torch.arange(n_frames)[None, :]
+    hide = torch.zeros(batch, n_bands, n_frames, dtype=torch.bool)
+    for _ in range(masks):
+        width = torch.randint(0, bands + 1, (batch, 1), generator=generator)
+        start = (torch.rand(batch, 1, generator=generator) * (n_bands - width + 1)).long()
+        hide |= ((band_axis >= start) & (band_axis < start + width))[:, :, None]
+        width = torch.randint(0, frames + 1, (batch, 1), generator=generator)
+        start = (torch.rand(batch, 1, generator=generator) * (n_frames - width + 1)).long()
+        hide |= ((frame_axis >= start) & (frame_axis < start + width))[:, None, :]
+    mean = mels.mean(dim=(2, 3), keepdim=True)
+    return torch.where(hide[:, None], mean, mels)
+
+
 def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, steps: int, seed: int,
                   batch: int = 32, lr: float = 2e-3, augment: bool = False, random_level: bool = False,
-                  log_every: int = 100) -> list[float]:
+                  mask: bool = False, log_every: int = 100) -> list[float]:
     """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB; with
     ``random_level`` each clip at a random level of -60..-8 dBFS instead, the loudness target
-    following; with ``augment`` also :func:`augment_mels`); returns the losses."""
+    following; with ``augment`` also :func:`augment_mels`; with ``mask`` also :func:`mask_mels`);
+    returns the losses."""
     import torch
     from torch.nn import functional as F
 
@@ -210,6 +233,8 @@ def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, st
             x = data[idx] + (gain_db / 30.0)[:, None, None, None]
         if augment:
             x = augment_mels(x, rng)
+        if mask:
+            x = mask_mels(x, rng)
         out = encoder.predict(encoder.embed(x))
         pitched = targets["pitched"][idx]
         loudness = targets["loudness"][idx] + gain_db / (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB)
@@ -333,7 +358,7 @@ def cached_corpus(seed: int, n_gm: int, n_synth: int, *, fonts: Sequence[str] | 
 def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: int = STARTER_SEED,
                           encoder_steps: int = STARTER_ENCODER_STEPS, config: Any = None,
                           encoder_from: str | Path | None = None, augment: bool = False,
-                          random_level: bool = False) -> tuple[Any, list[float]]:
+                          random_level: bool = False, mask: bool = False) -> tuple[Any, list[float]]:
     """A new starter picture model (torch seeded with ``seed`` first, as :func:`train_starter`
     does) with its audio encoder trained on the corpus, or taken from ``encoder_from`` (an
     earlier run with the same seed and corpus trains the same encoder); returns it and the
@@ -351,13 +376,14 @@ def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: 
         model.encoder.eval().requires_grad_(False)
         return model, [float("nan")]
     return model, train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, augment=augment,
-                                random_level=random_level)
+                                random_level=random_level, mask=mask)
 
 
 def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
                   encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
                   config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
                   encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
+                  mask: bool = False,
                   fonts: Sequence[str] | None = None, diffusion_from: str | Path | None = None,
                   head_condition: bool = False,
                   command: str | None = None) -> dict[str, Any]:
@@ -375,7 +401,8 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     mels, attributes = cached_corpus(seed, n_gm, n_synth, fonts=fonts, cache_dir=cache_dir)
     log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
     model, enc_losses = starter_encoder_stage(mels, attributes, seed=seed, encoder_steps=encoder_steps, config=config,
-                                              encoder_from=encoder_from, augment=augment, random_level=random_level)
+                                              encoder_from=encoder_from, augment=augment, random_level=random_level,
+                                              mask=mask)
     if diffusion_from is not None:  # start the projector and the UNet from another model's (same config)
         from engine.pictures.model import load_picture_model
 
@@ -400,6 +427,7 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     facts = {
         "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
         "encoder_steps": encoder_steps, "encoder_augment": augment, "encoder_random_level": random_level,
+        "encoder_mask": mask,
         "fonts": list(fonts or STARTER_FONTS), "diffusion_steps": diffusion_steps, "batch": BATCH,
         "head_condition": config.head_condition,
         "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
@@ -503,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fonts", default=None,
                         help="render each General MIDI clip with a font drawn from these (comma-separated: "
                              "fluid, csound, opl3; default: fluid,csound, the starter's recipe)")
+    parser.add_argument("--mask", action="store_true",
+                        help="also train the encoder on clips with SpecAugment's band and frame masks (mask_mels)")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     parser.add_argument("--head-condition", action="store_true",
@@ -516,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = train_starter(Path(args.out), seed=args.seed, n_gm=args.gm, n_synth=args.synth,
                           encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
                           snapshot_every=args.snapshot_every, encoder_from=args.encoder_from,
-                          augment=args.augment, random_level=args.random_level,
+                          augment=args.augment, random_level=args.random_level, mask=args.mask,
                           fonts=[f.strip() for f in args.fonts.split(",")] if args.fonts else None,
                           diffusion_from=args.diffusion_from, head_condition=args.head_condition,
                           command=command)

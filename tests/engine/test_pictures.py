@@ -16,7 +16,7 @@ from assets.make_tiny_sd import TINY_SD_DIR
 from PIL import Image
 
 from engine.cli import main
-from engine.pictures.drawing import COLOURS, SoundAttributes, draw
+from engine.pictures.drawing import COLOURS, GROUPS, SoundAttributes, draw
 from engine.pictures.model import (
     PictureInputError,
     PictureModel,
@@ -103,6 +103,31 @@ def test_training_lowers_the_diffusion_loss():
     embeddings = torch.eye(4, model.config.embed_dim) * 3
     losses = [loss for _, loss in train_diffusion(model, embeddings, pictures, steps=60, seed=1, batch=8, lr=3e-3)]
     assert np.mean(losses[-15:]) < 0.8 * np.mean(losses[:15])  # 1.06 -> 0.74
+
+
+def test_masked_encoder_training_hides_runs_of_bands_and_frames_and_still_learns():
+    from engine.pictures.model import log_mel
+    from engine.training.train_pictures import mask_mels, train_encoder
+
+    clips = [prepare_clip(sine(hz), RATE) for hz in (220.0, 330.0, 440.0, 660.0)] + [
+        prepare_clip(clicks(rate), RATE) for rate in (2.0, 3.0, 4.0, 6.0)]
+    mels = log_mel(torch.as_tensor(np.stack(clips)))
+    masked = mask_mels(mels, torch.Generator().manual_seed(0))
+    changed = (masked != mels)[:, 0]
+    whole_bands, whole_frames = changed.all(dim=2), changed.all(dim=1)
+    assert whole_frames.any()  # the clip's mean fills runs of frames ...
+    assert (whole_bands.sum(1) <= 16).all() and (whole_frames.sum(1) <= 40).all()  # ... at most 2 x 8 bands, 2 x 20 frames
+    assert not (changed & ~whole_bands[:, :, None] & ~whole_frames[:, None, :]).any()  # and nothing else changes
+
+    torch.manual_seed(0)
+    model = PictureModel(TINY_CONFIG)
+    attributes = [SoundAttributes("keys", hz, 1, -20.0) for hz in (220.0, 330.0, 440.0, 660.0)] + [
+        SoundAttributes("drums", None, int(rate * 2), -20.0) for rate in (2.0, 3.0, 4.0, 6.0)]
+    losses = train_encoder(model, mels.numpy(), attributes, steps=80, seed=1, batch=8, mask=True, log_every=0)
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    with torch.no_grad():
+        groups = model.encoder.predict(model.embed_audio(np.stack(clips)))["group"].argmax(1)
+    assert [GROUPS[g] for g in groups] == ["keys"] * 4 + ["drums"] * 4
 
 
 def test_saved_model_loads_back_and_samples_deterministically(tiny_model_dir):
