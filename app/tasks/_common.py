@@ -29,9 +29,13 @@ def spin(lo: float, hi: float, value: float, *, step: float = 0.1, decimals: int
     return box
 
 
-def prompt_edit(placeholder: str = "Empty: the clip's own prompt") -> QLineEdit:
+def prompt_edit(*placeholders: str) -> QLineEdit:
+    """An edit's own prompt field; its placeholder is the first of ``placeholders`` (longest
+    first) that shows whole (default: that an empty one means the clip's own prompt)."""
+    from app.widgets.placeholders import fit_placeholder
+
     edit = QLineEdit()
-    edit.setPlaceholderText(placeholder)
+    fit_placeholder(edit, *(placeholders or ("Empty: the clip's own prompt", "Empty: the clip's prompt")))
     return edit
 
 

@@ -97,8 +97,10 @@ class Form(TaskForm):
             "by train-pictures, or a downloaded SD 1.5-family image model (zero-shot: the clip's sound tags "
             "make the prompt)"))
         self.model.addItem("Starter picture model (offline)", self.starter)
-        self.prompt = prompt_edit("Your words, blended with the clip's sound tags (image models only)")
-        self.style = prompt_edit(f"Style words (image models only); empty: {self.defaults['style']}")
+        self.prompt = prompt_edit("Your words, blended with the clip's sound tags (image models only)",
+                                  "Your words (image models only)", "Your words")
+        self.style = prompt_edit(f"Style words (image models only); empty: {self.defaults['style']}",
+                                 "Style words (image models only)", "Style words")
         self.variations = SpinBox(minimum=1, maximum=16, value=DEFAULT_VARIATIONS,
                                    toolTip="How many pictures: seeds SEED, SEED+1, ...")
         self.seed = seed_edit("Empty: random")

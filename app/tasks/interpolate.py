@@ -14,7 +14,7 @@ from engine.specs import MAX_INTERPOLATION_STEPS
 
 class Form(TaskForm):
     def __init__(self) -> None:
-        self.prompt_from = prompt_edit("Empty: the Prompt panel's prompt")
+        self.prompt_from = prompt_edit("Empty: the Prompt panel's prompt", "Empty: the Prompt panel's")
         self.prompt_to = prompt_edit("Where it ends up")
         self.seed_from = seed_edit("Prompt panel's seed")
         self.seed_to = seed_edit("Same seed")

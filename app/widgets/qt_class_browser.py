@@ -62,6 +62,7 @@ from engine.audioset import (
 from engine.audioset import children as label_children
 
 from app.widgets.greyed import enable_or_say_why
+from app.widgets.placeholders import fit_placeholder
 from app.widgets.qt_prompt_panel import NATIVE_SIZE, NATIVE_SIZE_TEXT
 
 #: The size name :attr:`QtClassBrowser.prompt_chosen` carries for "Model's native size".
@@ -258,12 +259,12 @@ class QtClassBrowser(QWidget):
 
         self.search_edit = _SearchEdit()
         self.search_edit.setObjectName("classSearch")
-        self.search_edit.setPlaceholderText(f"Search {total} AudioSet classes")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setToolTip(
             "Each word must start a word of the class or of a broader class: \u201cdog\u201d finds "
             "Dog and its sounds (Bark, Howl, \u2026). Return picks the top result."
         )
+        fit_placeholder(self.search_edit, f"Search {total} AudioSet classes", f"Search {total} classes", "Search")
         self.count_label = QLabel()
         self.count_label.setObjectName("classCount")
         search_row = QHBoxLayout()

@@ -12,8 +12,8 @@ import html
 import random
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
+from PySide6.QtCore import QRect, QRegularExpression, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.model.generation import GENERIC_SETTINGS, NATIVE_SIZE, PREVIEWS_PER_JOB, GenerationSettings, upsampler_for
 from app.widgets.lora_picker import QtLoraPicker
 from app.widgets.model_combo import combo_model_id, make_editable, show_model
+from app.widgets.placeholders import fit_placeholder
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from app.widgets.wheel_guard import guard_combo_wheels
 from engine.api import PRESETS, SCHEDULER_NAMES, VOCODERS, GenerateJob, Recipe
@@ -63,9 +64,38 @@ def preset_names() -> list[str]:
 
 
 class _PromptEdit(QPlainTextEdit):
-    """A few lines of prompt text; Ctrl+Enter submits instead of adding a line."""
+    """A few lines of prompt text; Ctrl+Enter submits instead of adding a line. Its placeholder
+    gives as many of the model's example prompts as it shows whole (:meth:`set_examples`)."""
 
     submitted = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hints: ModelHints | None = None
+        self.setPlaceholderText(example_placeholder(None))
+
+    def set_examples(self, hints: ModelHints | None) -> None:
+        """Show ``hints``' example prompts in the placeholder (None: a general example)."""
+        self._hints = hints
+        self._fit_placeholder()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_placeholder()
+
+    def _fit_placeholder(self) -> None:
+        """Three examples where they show whole, else two, else one: at a 1024 or 860 px window
+        the third was cut off in the middle ("'a rock beat at")."""
+        count = 3
+        if self.isVisible() and self._hints is not None:  # laid out: its room is known
+            margin = round(self.document().documentMargin())
+            room = self.viewport().rect().adjusted(margin, margin, -margin, -margin)
+            metrics = self.fontMetrics()
+            while count > 1 and metrics.boundingRect(
+                    QRect(0, 0, room.width(), 100_000), Qt.TextFlag.TextWordWrap,
+                    example_placeholder(self._hints, count)).height() > room.height():
+                count -= 1
+        self.setPlaceholderText(example_placeholder(self._hints, count))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -92,7 +122,6 @@ class QtPromptPanel(QWidget):
         self._default_model = ""
         self._hinted_model: str | None = None
         self.prompt_edit = _PromptEdit()
-        self.prompt_edit.setPlaceholderText(DEFAULT_PROMPT_PLACEHOLDER)
         self.prompt_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 10)
         self.prompt_edit.setTabChangesFocus(True)
         self.examples_button = QToolButton()
@@ -108,7 +137,7 @@ class QtPromptPanel(QWidget):
         prompt_column.addWidget(self.prompt_edit)
         prompt_column.addWidget(self.examples_button, 0, Qt.AlignmentFlag.AlignRight)
         self.negative_edit = QLineEdit()
-        self.negative_edit.setPlaceholderText("What to avoid (optional)")
+        fit_placeholder(self.negative_edit, "What to avoid (optional)", "What to avoid")
         self.negative_edit.setToolTip("Words the model steers away from, e.g. 'noise, distortion'")
 
         self.duration_spin = DoubleSpinBox()
@@ -387,7 +416,7 @@ class QtPromptPanel(QWidget):
         self.examples_button.setVisible(not self.examples_menu.isEmpty())
         if hints is None:
             self.model_note.hide()
-            self.prompt_edit.setPlaceholderText(example_placeholder(None))
+            self.prompt_edit.set_examples(None)
             return
         if hints.starter and hints.audioset_classes:
             text = (
@@ -405,7 +434,7 @@ class QtPromptPanel(QWidget):
         self.model_note.setText(text)
         self.model_note.setToolTip(hints.description)
         self.model_note.setVisible(bool(text))
-        self.prompt_edit.setPlaceholderText(example_placeholder(hints))
+        self.prompt_edit.set_examples(hints)
 
     # -- output size -------------------------------------------------------------------------
 

@@ -352,3 +352,51 @@ def test_track_headers_go_compact_on_a_narrow_timeline_and_still_work(qtbot, mak
     qtbot.waitUntil(lambda: header.width() >= 150)
     assert abs(gain.mapTo(header, gain.rect().topLeft()).y() - header.mute_button.mapTo(header, header.mute_button.rect().topLeft()).y()) < 8
     assert timeline.ruler.mapTo(timeline, timeline.ruler.rect().topLeft()).x() == header.width()
+
+
+def _shows_whole(edit) -> bool:
+    from app.widgets.placeholders import placeholder_room_px
+
+    return edit.fontMetrics().horizontalAdvance(edit.placeholderText()) <= placeholder_room_px(edit)
+
+
+def test_placeholders_show_whole_at_860_px_and_say_more_with_room(qtbot, make_window, themed_app):
+    """At 860 and 1024 px the prompt's placeholder ended in the middle of its third example
+    ("'a rock beat at"), the class search read "Search 527 Audio…" and the Picture page's
+    words field "Your words, blended with …"."""
+    from PySide6.QtCore import QRect
+
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
+    prompt = window.prompt_panel.prompt_edit
+    search = window.class_browser.search_edit
+    words = window.edit_tools.edit_panel.forms["illustrate"].prompt
+
+    def prompt_is_whole() -> bool:
+        room = prompt.viewport().rect().adjusted(4, 4, -4, -4)
+        needed = prompt.fontMetrics().boundingRect(QRect(0, 0, room.width(), 100_000), Qt.TextFlag.TextWordWrap,
+                                                   prompt.placeholderText())
+        return needed.height() <= room.height() and prompt.placeholderText().endswith("'")
+
+    for width in (860, 1024):
+        _settle(qtbot, window, width, 700)
+        window.classes_dock.raise_()
+        qtbot.waitUntil(search.isVisible)
+        assert _shows_whole(search), (width, search.placeholderText())
+        window.edit_tools.edit_panel.show_task("illustrate")
+        window.edit_tools.edit_dock.raise_()
+        qtbot.waitUntil(words.isVisible)
+        assert _shows_whole(words), (width, words.placeholderText())
+        window.prompt_dock.raise_()
+        qtbot.waitUntil(prompt.isVisible)
+        assert prompt.placeholderText().startswith("Describe the sound, e.g. 'a grand piano playing middle C'")
+        assert prompt_is_whole(), (width, prompt.placeholderText())
+    _settle(qtbot, window, 1600, 900)  # with room, the longer wordings come back
+    window.resizeDocks([window.prompt_dock], [420], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: prompt.placeholderText().count("\u00b7") == 2)
+    assert prompt_is_whole()
+    window.classes_dock.raise_()
+    qtbot.waitUntil(search.isVisible)
+    assert search.placeholderText() == "Search 527 AudioSet classes"
