@@ -208,3 +208,21 @@ def test_the_selected_tracks_header_stands_out(qtbot, make_window, themed_app):
         window.project.set_selection(Selection(track_id=chosen.track_id))
         assert _contrast(_fill(chosen), _fill(other)) >= 1.2, (_fill(chosen).name(), _fill(other).name())
         assert _fill(chosen).blue() > _fill(other).blue()  # the theme's selection blue
+
+
+def test_a_progress_bars_percentage_sits_in_its_middle(qtbot, themed_app):
+    """The LoRA and picture wizards' bars wrote '100%' in the top-left corner, half off the bar."""
+    from PySide6.QtWidgets import QProgressBar
+
+    bar = QProgressBar(value=0)
+    qtbot.addWidget(bar)
+    bar.resize(400, 24)
+    bar.show()
+    qtbot.waitExposed(bar)
+    image = bar.grab().toImage()
+    background = QColor("#15171a")
+    inked = [x for x in range(image.width()) for y in range(3, image.height() - 3)
+             if _contrast(image.pixelColor(x, y), background) > 3.0]
+    assert inked, "no text drawn"
+    middle = (min(inked) + max(inked)) / 2
+    assert abs(middle - image.width() / 2) < 20, (min(inked), max(inked))
