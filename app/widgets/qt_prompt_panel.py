@@ -264,15 +264,31 @@ class QtPromptPanel(QWidget):
         form.addRow("Spectrogram", self.preset_combo)
         form.addRow("Size", self.size_combo)
         form.addRow("Vocoder", self.vocoder_combo)
+        #: Generate and the message under it (:meth:`take_footer` moves them under the dock's
+        #: scroll area, so that they stay in sight).
+        self.footer = QWidget()
+        self.footer.setObjectName("promptFooter")
+        footer_layout = QVBoxLayout(self.footer)
+        footer_layout.setContentsMargins(0, 0, 0, 0)
+        footer_layout.addWidget(self.generate_button)
+        footer_layout.addWidget(self.message_label)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.preview_check)
         layout.addWidget(self.upsample_check)
-        layout.addWidget(self.generate_button)
-        layout.addWidget(self.message_label)
+        layout.addWidget(self.footer)
         layout.addStretch(1)
         guard_combo_wheels(self)  # the dock scrolls: the wheel scrolls it past the combos
         self._bind()
+
+    def take_footer(self) -> QWidget:
+        """Take Generate and its message out of the panel, for a place that does not scroll
+        (the Prompt dock puts them under the panel's scroll area: at 1024 x 700 the panel's own
+        Generate was below the fold). The footer keeps the panel's side margins."""
+        self.layout().removeWidget(self.footer)
+        margins = self.layout().contentsMargins()
+        self.footer.layout().setContentsMargins(margins.left(), 4, margins.right(), 4)
+        return self.footer
 
     # -- the settings <-> the widgets ----------------------------------------------------------
 

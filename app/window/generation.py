@@ -30,17 +30,15 @@ class GenerationMixin:
 
     def generate_from_panel(self) -> bool:
         """Generate > Generate (Ctrl+Enter from anywhere, the toolbar's Generate): the prompt
-        panel's job, or, when it cannot start, the panel brought into view with its reason, which
-        the status bar repeats (behind the Sound Classes tab, or below the fold of a short
-        window, the reason used to show where nobody saw it). True when the job was asked for."""
+        panel's job, or, when it cannot start, the Prompt dock brought to the front with its
+        reason under its Generate button (which stays in sight), and the status bar repeats it
+        (behind the Sound Classes tab the reason used to show where nobody saw it). True when
+        the job was asked for."""
         panel = self.prompt_panel
         if panel.request_generate():
             return True
         self.prompt_dock.show()
         self.prompt_dock.raise_()
-        area = self.prompt_dock.widget()
-        if hasattr(area, "ensureWidgetVisible"):
-            area.ensureWidgetVisible(panel.message_label)
         self.show_message(panel.message_label.text(), STATUS_MESSAGE_MS)
         return False
 

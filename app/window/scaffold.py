@@ -111,7 +111,16 @@ class ScaffoldMixin:
         right = Qt.DockWidgetArea.RightDockWidgetArea
         # In a scroll area: on a short window (700 px) the panel was squeezed below its height,
         # the Examples button over the prompt and the model's note cut by the LoRAs row.
-        self.prompt_dock = self._dock("Prompt", "promptDock", scrolling(self.prompt_panel), left)
+        self.prompt_scroll = scrolling(self.prompt_panel)
+        # Generate stays in sight under the scrolling fields (at 1024 x 700 it was below the fold).
+        prompt_column = QWidget()
+        prompt_column.setObjectName("promptColumn")
+        column = QVBoxLayout(prompt_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.prompt_scroll, 1)
+        column.addWidget(self.prompt_panel.take_footer())
+        self.prompt_dock = self._dock("Prompt", "promptDock", prompt_column, left)
         self.class_browser = QtClassBrowser()
         self.classes_dock = self._dock("Sound Classes", "classesDock", self.class_browser, left)
         self.tabifyDockWidget(self.prompt_dock, self.classes_dock)

@@ -4,7 +4,7 @@ the empty timeline says, how much room a small screen's first window gives the s
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 
 from app.model.commands import AddClip
 from app.model.project import Clip
@@ -249,3 +249,28 @@ def test_an_edit_from_the_toolbar_or_menu_brings_its_edit_page_forward(qtbot, wi
     tools.actions["extend"].trigger()
     qtbot.waitUntil(lambda: not dock.isHidden() and not dock.visibleRegion().isEmpty())
     assert panel.current_task() == "extend"
+
+
+def test_generate_stays_in_sight_on_a_1024_by_700_screen(qtbot, make_window, themed_app, monkeypatch):
+    """At 1024 x 700 the Prompt dock's Generate sat below the fold, under LoRAs, Spectrogram,
+    Size and Vocoder: a new user typed a prompt and had to scroll to find it."""
+    monkeypatch.setattr("app.main_window.default_window_size", lambda available: QSize(1024, 700))
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
+    panel, dock = window.prompt_panel, window.prompt_dock
+    button = panel.generate_button
+
+    def in_sight() -> bool:
+        top = button.mapTo(dock, button.rect().topLeft()).y()
+        return button.isVisible() and not button.visibleRegion().isEmpty() and top + button.height() <= dock.height()
+
+    assert window.prompt_scroll.verticalScrollBar().maximum() > 0  # the fields do scroll here
+    assert in_sight()
+    window.prompt_scroll.verticalScrollBar().setValue(0)
+    assert in_sight()
+    panel.prompt_edit.setPlainText("")  # an empty prompt: the reason shows under the button
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    label = panel.message_label
+    assert label.isVisible() and not label.visibleRegion().isEmpty() and label.text()

@@ -48,9 +48,11 @@ def test_the_window_narrows_to_a_small_laptop_width_with_every_control_in_view(q
     assert _top_in(timeline.range_spin, timeline) >= _top_in(timeline.mode_combo, timeline) + timeline.mode_combo.height()
 
     panel = window.prompt_panel  # the seed row goes under its label, whole
-    viewport = window.prompt_dock.widget().viewport()
-    for control in (panel.seed_edit, panel.seed_lock, panel.seed_dice, panel.steps_spin, panel.generate_button):
+    viewport = window.prompt_scroll.viewport()
+    for control in (panel.seed_edit, panel.seed_lock, panel.seed_dice, panel.steps_spin):
         assert control.isVisible() and _right_edge_in(control, viewport) < viewport.width()
+    dock = window.prompt_dock
+    assert panel.generate_button.isVisible() and _right_edge_in(panel.generate_button, dock) < dock.width()
     assert _top_in(panel.seed_edit, panel) > _top_in(_seed_label(panel), panel)
 
     message = window.transport.message_label  # the transport bar still says why nothing plays
