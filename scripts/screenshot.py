@@ -1,10 +1,10 @@
 """Take the README's screenshot of the main window from the real app, with today's UI: a short
-session on the default model (the shipped starter model on a fresh machine) through the real
+session on the default model (the shipped starter model 2 on a fresh machine) through the real
 engine thread, then a grab of the window.
 
 The session: three generations on three tracks, the first clip extended by a second, a painted
-time x frequency box on the second clip inpainted with a prompt of its own, the mask left on
-show and the plucked string selected (the Inspector shows its recipe). Run it under a real X
+time x frequency box on the second clip (a rock beat) inpainted with a prompt of its own, the
+mask left on show and the third (a piano note) selected (the Inspector shows its recipe). Run it under a real X
 server the way a user's desktop draws it:
 
     xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROMPTS = (("a rising sweep", 0), ("clicks at 4 per second", 1), ("a plucked string at E3", 2))
+PROMPTS = (("a rising sweep", 0), ("a rock beat at 120 BPM", 1), ("a grand piano playing middle C", 2))
 WINDOW_SIZE = (1500, 900)
 
 
@@ -87,19 +87,19 @@ def main(out: str) -> int:
             clips.append(results[0])
             if index == 0:  # its time is mostly loading the model (and this machine's load): not shown
                 window.job_panel.clear_finished()
-        sweep, clicks, pluck = clips
+        sweep, beat, piano = clips
 
-        # Extend the sweep by a second (its own prompt), inpaint a box of the clicks with a tone.
+        # Extend the sweep by a second (its own prompt), inpaint a box of the beat with a tone.
         project.set_selection(Selection(clip_ids=frozenset({sweep.id}), track_id=project.tracks[0].id))
         tools.edit_panel.forms["extend"].left.setValue(0.0)
         tools.edit_panel.forms["extend"].right.setValue(1.0)
         edit("extend")
-        window.undo_stack.push_command(add_shape(project, tools.masks, clicks.id, Rect(0.8, 1.8, 300.0, 1500.0)))
-        project.set_selection(Selection(clip_ids=frozenset({clicks.id}), track_id=project.tracks[1].id))
+        window.undo_stack.push_command(add_shape(project, tools.masks, beat.id, Rect(0.8, 1.8, 300.0, 1500.0)))
+        project.set_selection(Selection(clip_ids=frozenset({beat.id}), track_id=project.tracks[1].id))
         tools.edit_panel.forms["inpaint"].prompt.setText("a sine tone at 660 Hz")  # an edit's own prompt
         edit("inpaint")
 
-        project.set_selection(Selection(clip_ids=frozenset({pluck.id}), track_id=project.tracks[2].id))
+        project.set_selection(Selection(clip_ids=frozenset({piano.id}), track_id=project.tracks[2].id))
         project.set_playhead(1.6)
         window.timeline.zoom_to_fit()
         settle(800)
