@@ -465,3 +465,19 @@ def test_a_new_run_named_as_an_unfinished_one_goes_into_a_new_folder_and_leaves_
     assert sorted(p.name for p in (Path(old.output_dir) / "checkpoints").iterdir()) == before
     assert old.latest_checkpoint()[0] == step  # still offered, still resumable
     client.wait_for_tasks()
+
+
+def test_the_wizard_offers_both_starters_by_name_and_starts_from_the_default(qtbot, window):
+    """Its model list began with a plain "Starter model" (the first starter) even though a fresh
+    install generates with starter model 2: the two starters are listed by their own names, the
+    default first and picked, with the CPU preset."""
+    from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID, model_hints
+
+    qtbot.waitUntil(lambda: window.prompt_panel.model_combo.count() > 0, timeout=30000)
+    wizard = window.open_lora_wizard()
+    combo = wizard.dataset_page.model_combo
+    assert [combo.itemData(i) for i in range(2)] == [STARTER2_MODEL_ID, STARTER_MODEL_ID]
+    assert [combo.itemText(i) for i in range(2)] == [model_hints(STARTER2_MODEL_ID).title, model_hints(STARTER_MODEL_ID).title]
+    assert combo.currentData() == STARTER2_MODEL_ID == window.prompt_panel.model_id()
+    qtbot.waitUntil(lambda: wizard.training_page.preset_combo.currentData() == "cpu-starter", timeout=30000)
+    wizard.close()
