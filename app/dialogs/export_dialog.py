@@ -26,6 +26,10 @@ from app.settings import AppSettings
 from app.widgets.qt_prompt_panel import preset_names
 
 
+#: A path the File field shows whole.
+TYPICAL_PATH = "/home/someone/Music/sessions/2026-12-07/kick-and-snare-take-3.wav"
+
+
 class ExportDialog(QDialog):
     """Emits ``export_requested(path, scope, format_key, preset)`` on OK (``preset``: the
     spectrogram preset of a PNG export, "" for audio)."""
@@ -78,7 +82,11 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self._on_accepted)
         buttons.rejected.connect(self.reject)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Export")  # what it does ("OK" said nothing)
         self.ok_button.setEnabled(bool(available))
+        # Room for a path such as /home/someone/Music/sessions/kick-and-snare.wav: in a 280 px
+        # dialog the field showed "/root/mix.wav" and cut anything longer.
+        self.path_edit.setMinimumWidth(self.path_edit.fontMetrics().horizontalAdvance(TYPICAL_PATH) + 16)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(note)

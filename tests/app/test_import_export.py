@@ -262,3 +262,17 @@ def test_project_file_errors_are_clear(tmp_path):
     project = Project.with_track()
     save_project(project, tmp_path / "empty.sdproj")
     assert load_project(tmp_path / "empty.sdproj").tracks[0].name == "Track 1"
+
+
+def test_the_export_dialog_shows_a_whole_path_and_says_export(qtbot, window, make_wav):
+    """At 280 px its File field cut any path longer than '/root/mix.wav', and its button said OK."""
+    path, _ = make_wav("x.wav", 0.1, 1)
+    import_and_wait(qtbot, window, [path])
+    dialog = ExportDialog(window.project, window.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.ok_button.text() == "Export" and dialog.ok_button.isEnabled()
+    edit = dialog.path_edit
+    edit.setText("/home/someone/Music/sessions/2026-12-07/kick-and-snare-take-3.wav")
+    assert edit.fontMetrics().horizontalAdvance(edit.text()) < edit.width() - 8
