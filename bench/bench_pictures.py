@@ -90,7 +90,7 @@ def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def share(right: np.ndarray, digits: int = 1) -> str:
-    """"78.6% [67.8-86.6] of 56": the share of ``right`` with its 95% interval and the count."""
+    """"74.2% [70.0-78.1%] of 446": the share of ``right`` with its 95% interval and the count."""
     right = np.asarray(right, bool)
     low, high = wilson(int(right.sum()), len(right))
     return f"{right.mean():.{digits}%} [{low:.{digits}%}-{high:.{digits}%}] of {len(right)}".replace("%-", "-")
