@@ -164,15 +164,17 @@ def test_list_models_without_qt_sees_cache_and_folders(client, hub_with_tiny_mod
     assert listing.default_model  # the catalog's choice when nothing is set
 
 
-def test_the_bundled_starter_model_is_listed_first_and_cannot_be_deleted(manager):
-    from engine.models.catalog import STARTER_MODEL_DIR, STARTER_MODEL_ID
+def test_the_bundled_starters_are_listed_first_the_default_on_top_and_cannot_be_deleted(manager):
+    from engine.models.catalog import STARTER2_MODEL_DIR, STARTER2_MODEL_ID, STARTER_MODEL_DIR, STARTER_MODEL_ID
 
-    starter = STARTER_MODEL_ID
-    assert manager.table.item(0, 0).data(Qt.ItemDataRole.UserRole) == starter
-    row = table_rows(manager)[starter]
-    assert "Starter model (synthetic sounds only)" in row[0] and "Shipped with the app" in row
-    manager.table.selectRow(0)
-    assert not manager.delete_button.isEnabled()
-    entry = manager.selected_entry()
-    manager.delete(entry)  # even when asked directly, nothing is deleted
-    assert (STARTER_MODEL_DIR / "model_index.json").is_file()
+    ids = [manager.table.item(row, 0).data(Qt.ItemDataRole.UserRole) for row in range(2)]
+    assert ids == [STARTER2_MODEL_ID, STARTER_MODEL_ID]  # starter model 2, the offline default, on top
+    rows = table_rows(manager)
+    assert "Starter model 2 (instruments, drums, effects; preview)" in rows[STARTER2_MODEL_ID][0]
+    assert "Starter model (synthetic sounds only)" in rows[STARTER_MODEL_ID][0]
+    for row, folder in enumerate((STARTER2_MODEL_DIR, STARTER_MODEL_DIR)):
+        assert "Shipped with the app" in rows[ids[row]]
+        manager.table.selectRow(row)
+        assert not manager.delete_button.isEnabled()
+        manager.delete(manager.selected_entry())  # even when asked directly, nothing is deleted
+        assert (folder / "model_index.json").is_file()
