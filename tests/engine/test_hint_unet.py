@@ -122,6 +122,32 @@ def test_without_given_facts_the_unet_draws_what_its_reader_reads(plain):
     assert torch.equal(facts_from_reading(reading), expected)
 
 
+def test_sampling_draws_the_pulses_at_the_models_strength_and_training_at_their_true_size(plain, tmp_path):
+    """``hint_pulse_strength`` scales the pulse maps read from a prompt (0: as if no beat were
+    drawn), never the pitch maps nor the true maps training passes; it is saved with the model."""
+    x, t, text = _inputs()
+    beat = torch.cat([_facts(period_s=0.5), _facts(period_s=0.7)])
+    pitch = torch.cat([_facts(pitch_octaves=0.0), _facts(pitch_octaves=1.0)])
+    sampled, trained, pitched = {}, {}, {}
+    for strength in (0.0, 1.0, 1.5):
+        model = with_hints(plain, **GEOMETRY, hint_pulse_strength=strength).eval()
+        torch.nn.init.normal_(model.conv_in.hint.weight, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            model.read_hints = lambda states: beat  # what the reader reads from a beat prompt
+            sampled[strength] = model(x, t, encoder_hidden_states=text).sample
+            trained[strength] = model(x, t, encoder_hidden_states=text, hint_facts=beat).sample
+            model.read_hints = lambda states: pitch
+            pitched[strength] = model(x, t, encoder_hidden_states=text).sample
+    with torch.no_grad():
+        assert torch.allclose(sampled[0.0], plain(x, t, encoder_hidden_states=text).sample, atol=1e-6)
+    assert torch.equal(sampled[1.0], trained[1.0]) and not torch.allclose(sampled[1.5], sampled[1.0], atol=1e-4)
+    assert torch.equal(trained[1.5], trained[1.0]) and torch.equal(trained[0.0], trained[1.0])
+    assert torch.equal(pitched[0.0], pitched[1.0]) and torch.equal(pitched[1.5], pitched[1.0])
+    del model.read_hints
+    model.save_pretrained(tmp_path)
+    assert HintUNet2DConditionModel.from_pretrained(tmp_path).config.hint_pulse_strength == 1.5
+
+
 def test_training_pairs_name_a_contour_and_a_pulse_only_where_caption_and_sound_give_them():
     nan = np.nan
     #            pitch  rate  sweep_start sweep_end tempo

@@ -80,7 +80,7 @@ def test_the_pitch_and_tempo_prompts_used_here_are_phrasings_training_never_saw(
     for prompt, hz in (("a tone of 1319 hertz", 1319), ("sine at 110 hertz", 110)):
         tone = {"kind": "tone", "source": "synth", "hz": hz, "note": None}
         assert prompt not in {c.lower() for c in captions.all_captions(tone, "training")}
-    for prompt, bpm in (("90 BPM rock beat on a standard kit", 90), ("a rock beat, 100 beats per minute", 100)):
+    for prompt, bpm in BEAT_PROMPTS:
         beat = {"kind": "beat", "pattern": "rock", "kit": 0, "tempo_bpm": bpm, "loudness": "medium", "family": "drums"}
         assert prompt.lower() not in {c.lower() for c in captions.all_captions(beat, "training")}
 
@@ -93,15 +93,15 @@ def test_a_named_pitch_comes_out_within_a_semitone(generate):
         assert max(abs(x) for x in semitones) <= 1.0, (prompt, semitones)
 
 
+BEAT_PROMPTS = (("90 BPM rock beat on a standard kit", 90), ("a rock beat, 100 beats per minute", 100),
+                ("a rock beat, 140 beats per minute", 140))  # fmt: skip
+
+
 def test_a_drum_beat_keeps_the_asked_tempo(generate):
-    """Within 5% of the asked tempo for at least five of six clips (the earlier model: one in four
-    over the bench's beats)."""
-    errors = [
-        bpm / b - 1
-        for prompt, b in (("90 BPM rock beat on a standard kit", 90.0), ("a rock beat, 100 beats per minute", 100.0))
-        for bpm in measured(generate, prompt, metrics.tempo_bpm)
-    ]
-    assert sum(abs(e) <= 0.05 for e in errors) >= 5, errors
+    """Within 5% of the asked tempo for at least eight of nine clips, slow to fast (the model
+    before the hints: one in four over the bench's beats)."""
+    errors = [bpm / b - 1 for prompt, b in BEAT_PROMPTS for bpm in measured(generate, prompt, metrics.tempo_bpm)]
+    assert sum(abs(e) <= 0.05 for e in errors) >= 8, np.round(errors, 3)
 
 
 def test_a_drum_beat_has_hits_and_a_held_piano_note_has_none(generate):

@@ -235,6 +235,7 @@ def test_a_plain_run_continues_into_a_hint_unet_the_engine_loads(trained, tmp_pa
         generator = torch.Generator().manual_seed(0)
         images.append(pipe("a rock beat at 120 BPM", num_inference_steps=2, height=160, width=128, generator=generator, output_type="np").images)
     assert isinstance(pipe.unet, HintUNet2DConditionModel) and pipe.unet.config.hint_mel_bins == 160
+    assert pipe.unet.config.hint_pulse_strength == config.hint_pulse_strength == 1.5  # the sampling strength is saved
     assert np.allclose(images[0], images[1], atol=1e-4)
     with pytest.raises(ValueError, match="choose one"):
         t2.make_unet(t2.Train2Config(frequency_embedding=True, hints=True))
