@@ -53,8 +53,9 @@ TITLE = "Starter model 2 (instruments, drums, effects; preview)"
 #: What the model makes, then how well (bench/bench_starter_prompts.py) and where to go for more.
 DESCRIPTION = (
     "Instruments, drums and sound effects (General MIDI) and synthetic sounds, 2.56 s at a time, "
-    "trained offline. A preview: it plays named pitches and tempos, but often confuses one "
-    "instrument with another. For recordings and music, download a real model."
+    "trained offline. A preview: it plays named pitches and tempos and most instruments as asked, "
+    "but brass and guitars can come out as another instrument. For recordings and music, download "
+    "a real model."
 )
 #: Clips rendered per fluidsynth call (memory: 512 x 2.56 s of float32 audio is 115 MB).
 RENDER_BATCH = 512
