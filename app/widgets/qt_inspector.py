@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QPixmap
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -126,6 +126,10 @@ def qimage_from_pil(image: Any, height_px: int | None = None) -> QImage:
 
 
 
+#: An Inspector narrower than this shows each value under its label instead of beside it.
+VALUES_UNDER_LABELS_BELOW_PX = 300
+
+
 class QtInspector(QWidget):
     """Shows the first selected clip of ``project``; emits what its buttons ask for.
 
@@ -174,6 +178,7 @@ class QtInspector(QWidget):
         for form in (self.clip_form, self.recipe_form):
             form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._values_under_labels = False
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.addWidget(self.title)
@@ -233,6 +238,17 @@ class QtInspector(QWidget):
     def _on_project_clip_added(self, track: Track, clip: Clip) -> None:
         if self.clip is None and clip.id in self.project.selection.clip_ids:
             self.show_clip(clip)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        # A narrow dock (an 860 px window gives it about 220 px) puts each value under its label:
+        # beside the label column the prompt had about 80 px and read "a rock / beat at".
+        under = self.width() < VALUES_UNDER_LABELS_BELOW_PX
+        if under != self._values_under_labels:
+            self._values_under_labels = under
+            policy = QFormLayout.RowWrapPolicy.WrapAllRows if under else QFormLayout.RowWrapPolicy.DontWrapRows
+            for form in (self.clip_form, self.recipe_form):
+                form.setRowWrapPolicy(policy)
 
     # -- display -----------------------------------------------------------------------------
 

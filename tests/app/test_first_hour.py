@@ -274,3 +274,40 @@ def test_generate_stays_in_sight_on_a_1024_by_700_screen(qtbot, make_window, the
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     label = panel.message_label
     assert label.isVisible() and not label.visibleRegion().isEmpty() and label.text()
+
+
+def test_on_an_860_px_screen_the_inspector_shows_a_prompt_under_its_label(qtbot, make_window, themed_app, monkeypatch):
+    """The Inspector's 220 px left the prompt about 80 px beside the label column: it read
+    'a rock / beat at', the rest cut off."""
+    from PySide6.QtCore import Qt as QtCore_Qt
+    from PySide6.QtWidgets import QLabel
+
+    from app.model.project import Selection
+    from test_import_export import make_recipe
+
+    monkeypatch.setattr("app.main_window.default_window_size", lambda available: QSize(860, 700))
+    window = make_window(player=Player(backend=FakeBackend(devices=[])))
+    window.show()
+    qtbot.waitExposed(window)
+    prompt = "a rock beat at 120 BPM with a heavy kick"
+    clip = Clip(name="beat", audio=np.zeros((1, 22050), np.float32), sample_rate_hz=22050, start_s=0.0,
+                recipe=make_recipe(prompt=prompt))
+    track = window.project.tracks[0]
+    window.undo_stack.push_command(AddClip(window.project, track.id, clip))
+    window.project.set_selection(Selection(clip_ids=frozenset({clip.id}), track_id=track.id))
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: inspector.values().get("Prompt", "").replace("\n", " ") == prompt)
+
+    def value_label() -> QLabel:
+        return next(w for w in inspector.findChildren(QLabel) if w.text().replace("\u200b", "") == prompt and w.isVisible())
+
+    label = value_label()
+    assert inspector.width() < 300
+    qtbot.waitUntil(lambda: label.height() > 0)  # laid out
+    assert label.width() >= 0.7 * inspector.width()  # under its label, the dock's whole width
+    assert label.heightForWidth(label.width()) <= label.height()  # every line of it shows
+    window.resize(1600, 900)  # a wider window and dock: beside its label again
+    qtbot.waitUntil(lambda: window.width() == 1600)
+    window.resizeDocks([window.inspector_dock], [420], QtCore_Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: inspector.width() >= 300)
+    qtbot.waitUntil(lambda: value_label().x() > 40)
