@@ -21,7 +21,7 @@ Prints the training time against the issue's 10-minute target, and the share of 
 the sound with the LoRA against the base model's share (the targets: >= 80% with, far fewer
 without).
 
-    .venv/bin/python bench/bench_lora_starter.py [--seeds 40] [--first-seed 100] [--steps N] [--threads 1] [--keep DIR]
+    .venv/bin/python bench/bench_lora_starter.py [--model builtin:starter2] [--seeds 40] [--first-seed 100] [--steps N] [--threads 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -140,11 +140,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="write the dataset and the LoRA here")
+    parser.add_argument("--model", default="builtin:starter",
+                        help="base model (default builtin:starter; builtin:starter2 is the app's default offline model)")
     args = parser.parse_args()
 
     import torch
 
-    from engine.models.catalog import STARTER_MODEL_DIR, model_hints
+    from engine.models.catalog import builtin_model_dir, model_hints
     from engine.models.loading import load_pipeline
     from engine.models.policy import LoadPolicy
     from engine.models.store import ModelStore
@@ -158,7 +160,7 @@ def main() -> None:
     data = work / "zorblat"
     data.mkdir(parents=True, exist_ok=True)
     write_dataset(data)
-    model = str(STARTER_MODEL_DIR)
+    model = str(builtin_model_dir(args.model)) if args.model.startswith("builtin:") else args.model
     target = target_for_model(model)
     real = [is_zorblat(zorblat(np.random.default_rng(100 + i)), SR)[0] for i in range(8)]
     print(f"measurement on real zorblat clips: {sum(real)}/{len(real)} pass")

@@ -229,7 +229,6 @@ class HintUNet2DConditionModel(UNet2DConditionModel):
 
     def forward(self, sample: torch.Tensor, timestep: Any, encoder_hidden_states: torch.Tensor, *args: Any,
                 hint_facts: torch.Tensor | None = None, **kwargs: Any) -> Any:  # fmt: skip
-        maps = None
         if hint_facts is None:  # sampling: the hints read from the prompt, the pulses at the model's strength
             maps = hint_maps(self.read_hints(encoder_hidden_states), sample.shape[-2], sample.shape[-1], self.config)
             maps[:, PULSE_CHANNELS] *= float(self.config.hint_pulse_strength)
