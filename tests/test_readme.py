@@ -27,8 +27,9 @@ def code_blocks(text: str, language: str = "bash") -> list[str]:
 
 
 def commands(block: str) -> list[list[str]]:
-    """Each line of a shell block as argv, comments dropped."""
-    lines = [shlex.split(line, comments=True) for line in block.splitlines()]
+    """Each command of a shell block as argv (a line ending in a backslash goes on on the next, as
+    in a shell), comments dropped."""
+    lines = [shlex.split(line, comments=True) for line in block.replace("\\\n", " ").splitlines()]
     return [argv for argv in lines if argv]
 
 
