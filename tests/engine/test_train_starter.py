@@ -123,7 +123,7 @@ def test_caption_facts_name_only_what_the_caption_says():
 
 def test_bad_configs_are_refused_with_the_field_named():
     with pytest.raises(ValueError, match="unet_steps"):
-        ts.TrainConfig(unet_steps=0)
+        ts.TrainConfig(unet_steps=-1)  # (0 is a continuation that trains only a new decoder)
     with pytest.raises(ValueError, match="caption_dropout"):
         ts.TrainConfig(caption_dropout=1.0)
     with pytest.raises(ValueError, match="vae_crop"):
