@@ -266,7 +266,9 @@ def test_generate_stays_in_sight_on_a_1024_by_700_screen(qtbot, make_window, the
         top = button.mapTo(dock, button.rect().topLeft()).y()
         return button.isVisible() and not button.visibleRegion().isEmpty() and top + button.height() <= dock.height()
 
-    assert window.prompt_scroll.verticalScrollBar().maximum() > 0  # the fields do scroll here
+    # The fields do scroll here (once the dock's layout has settled: in the full suite the range
+    # was still 0 when first read).
+    qtbot.waitUntil(lambda: window.prompt_scroll.verticalScrollBar().maximum() > 0, timeout=10000)
     assert in_sight()
     window.prompt_scroll.verticalScrollBar().setValue(0)
     assert in_sight()
