@@ -89,6 +89,11 @@ def main() -> None:
     parser.add_argument("--gm", type=int, default=None, help="General MIDI clips in the corpus (default: the starter's)")
     parser.add_argument("--augment", action="store_true", help="train the encoders with train_pictures' --augment")
     parser.add_argument("--mask", action="store_true", help="train the encoders with train_pictures' --mask")
+    parser.add_argument("--timbre", action="store_true", help="train the encoders with train_pictures' --timbre")
+    parser.add_argument("--encoder-init", default=None,
+                        help="fine-tune this picture model's encoder (train_pictures' --encoder-init) instead of training from scratch")
+    parser.add_argument("--consistency", type=float, default=0.0, help="train_pictures' --consistency (with --encoder-init)")
+    parser.add_argument("--encoder-lr", type=float, default=2e-3, help="train_pictures' --encoder-lr")
     parser.add_argument("--per-group", type=int, default=48)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--font", choices=sorted(VALIDATION_FONTS), default="timgm",
@@ -117,16 +122,23 @@ def main() -> None:
         corpus_s = time.monotonic() - started
         for seed in [int(s) for s in args.train_seeds.split(",")]:
             started = time.monotonic()
-            model, losses = tp.starter_encoder_stage(mels, attributes, seed=seed, augment=args.augment, mask=args.mask,
-                                                     encoder_steps=args.encoder_steps or tp.STARTER_ENCODER_STEPS)
-            recipe = "".join(f", {k} {v}" for k, v in (("steps", args.encoder_steps), ("gm", args.gm)) if v)
+            model, losses = tp.starter_encoder_stage(
+                mels, attributes, seed=seed, augment=args.augment, mask=args.mask, timbre=args.timbre,
+                encoder_init=picture_model_dir(args.encoder_init) if args.encoder_init else None,
+                consistency=args.consistency, encoder_lr=args.encoder_lr,
+                encoder_steps=args.encoder_steps or tp.STARTER_ENCODER_STEPS)
+            recipe = "".join(f", {k} {v}" for k, v in (("steps", args.encoder_steps), ("gm", args.gm),
+                                                        ("lr", args.encoder_lr if args.encoder_lr != 2e-3 else None),
+                                                        ("consistency", args.consistency)) if v)
+            recipe += f", from {args.encoder_init}" if args.encoder_init else ""
             recipe += ", augmented" if args.augment else ""
             recipe += ", masked" if args.mask else ""
+            recipe += ", timbre" if args.timbre else ""
             accuracy = report(f"trained on {'+'.join(names)}, seed {seed}{recipe}", encoder_groups(model, clips), truth,
                               f"  [{len(attributes)} sounds, corpus {corpus_s:.0f} s, encoder {time.monotonic() - started:.0f} s, "
                               f"loss {np.mean(losses[-50:]):.2f}]")
             if args.save_dir:
-                save_picture_model(model, Path(args.save_dir) / f"{'+'.join(names)}-seed{seed}{recipe.replace(', ', '-').replace(' ', '')}",
+                save_picture_model(model, Path(args.save_dir) / f"{'+'.join(names)}-seed{seed}{recipe.replace(', ', '-').replace(' ', '').replace('/', '_').replace(':', '_')}",
                                    PictureModelCard(title=f"encoder trained on {'+'.join(names)}, seed {seed}",
                                                     extra={"fonts": names, "validation_accuracy": accuracy}))
 

@@ -9,7 +9,10 @@ The starter (no download; one torch thread; seeded, so the same run gives the sa
    (:mod:`engine.pictures.corpus`) and its procedural picture (:mod:`engine.pictures.drawing`);
 2. the audio encoder learns the attributes from the log-mel spectrogram (gain-augmented; ``--random-level``
    and ``--augment`` are the cross-font options tried for issue 16 part 6: on a TimGM6mb validation
-   split neither moved the encoder's family accuracy beyond noise, so the shipped recipe keeps neither);
+   split neither moved the encoder's family accuracy beyond noise, so the shipped recipe keeps neither;
+   ``--timbre`` colours clips as another font, room or microphone would, and ``--encoder-init`` with
+   ``--consistency`` fine-tunes an encoder so that it keeps its picture model's embedding space: see the
+   README for what they measured on the OPL3 validation font; not in the recipe);
 3. with the encoder frozen, the projector and the DDPM learn the pictures from the embeddings,
    the condition dropped for 20% of the examples (classifier-free guidance); EMA weights are kept.
    ``--head-condition`` has the projector also read the encoder's attribute heads (tried for issue
@@ -199,13 +202,92 @@ def mask_mels(mels: Any, generator: Any, *, bands: int = 8, frames: int = 20, ma
     return torch.where(hide[:, None], mean, mels)
 
 
+def timbre_mels(mels: Any, generator: Any) -> Any:
+    """What another sound font, room or microphone does to a sound, drawn per clip on (B, 1, 64,
+    frames) log-mels (:func:`engine.pictures.model.log_mel`; 1 unit = 30 dB) more broadly than
+    :func:`augment_mels`: a tilt of up to +/-12 dB across the band and a random EQ of up to
+    +/-6 dB (broad bumps) and +/-3 dB (narrow ones: another sample's formants); half the clips
+    band-limited above a random 2-8 kHz (a font's low-rate samples), a fifth cut below up to
+    250 Hz; a shift of up to 3 mel bins; half the clips' envelopes played 0.8-1.25 times as fast
+    (another font's attack and release); 40% with a room's reverb (0.1-1.2 s, -20..-4 dB wet)
+    and 30% over a steady noise floor 40-70 dB below the clip's peak. Digital silence stays at
+    the floor unless reverb or noise fills it."""
+    import torch
+    from torch.nn import functional as F
+
+    from engine.pictures.model import HOP, MEL_FLOOR, SAMPLE_RATE_HZ
+
+    batch, _, bands, frames = mels.shape
+
+    def uniform(low: float, high: float, *shape: int) -> Any:
+        return torch.rand(*shape, generator=generator) * (high - low) + low
+
+    def chance(p: float) -> Any:
+        return torch.rand(batch, generator=generator) < p
+
+    # Equalisation (additive in dB), band limits.
+    axis = torch.linspace(0, np.pi, bands)
+    k = torch.arange(1, 13, dtype=torch.float32)
+    amplitude = uniform(-1, 1, batch, 12) * torch.where(k <= 4, 0.2, 0.4 / k)[None, :]
+    phase = uniform(0, 2 * np.pi, batch, 12)
+    curve = (amplitude[:, :, None] * torch.cos(k[None, :, None] * axis[None, None, :] + phase[:, :, None])).sum(1)
+    curve = curve + uniform(-0.4, 0.4, batch)[:, None] * torch.linspace(-1, 1, bands)[None, :]
+    bins = torch.arange(bands, dtype=torch.float32)[None, :]
+    cutoff = uniform(40, 62, batch)[:, None]  # mel bin ~2.3-7.6 kHz
+    low_pass = (bins - cutoff).clamp(min=0) * uniform(0.05, 0.25, batch)[:, None]
+    curve = curve - torch.where(chance(0.5)[:, None], low_pass, torch.zeros_like(low_pass))
+    cut_low = uniform(0, 8, batch)[:, None]
+    high_pass = (cut_low - bins).clamp(min=0) * uniform(0.05, 0.2, batch)[:, None]
+    curve = curve - torch.where(chance(0.2)[:, None], high_pass, torch.zeros_like(high_pass))
+    out = _raised_above_floor(mels, curve[:, None, :, None])
+    # Pitch or formant: a shift along the mel axis (the edge bands repeated).
+    shifts = torch.randint(-3, 4, (batch,), generator=generator).tolist()
+    index = (torch.arange(bands)[None, :] - torch.tensor(shifts)[:, None]).clamp(0, bands - 1)
+    out = torch.gather(out, 2, index[:, None, :, None].expand(-1, 1, -1, frames))
+    # Envelope speed: the clip resampled in time, cut or padded with silence to its length.
+    stretched = []
+    for i, factor in enumerate(torch.where(chance(0.5), uniform(0.8, 1.25, batch), torch.ones(batch)).tolist()):
+        if factor == 1.0:
+            stretched.append(out[i])
+            continue
+        length = max(2, int(round(frames * factor)))
+        x = F.interpolate(out[i : i + 1], size=(bands, length), mode="bilinear", align_corners=False)[0]
+        x = x[..., :frames] if length >= frames else F.pad(x, (0, frames - length), value=MEL_FLOOR)
+        stretched.append(x)
+    out = torch.stack(stretched)
+    # Reverb and noise, added in power.
+    power = 10 ** ((out * 30.0 - 50.0) / 10.0)
+    reverb = chance(0.4)
+    if bool(reverb.any()):
+        frame_s = HOP / SAMPLE_RATE_HZ
+        lags = torch.arange(1, 65, dtype=torch.float32)[None, :]
+        decay = torch.exp(-6.91 * lags * frame_s / uniform(0.1, 1.2, batch)[:, None])  # -60 dB at RT60
+        wet = 10 ** (uniform(-20, -4, batch) / 10)[:, None] * torch.where(reverb, 1.0, 0.0)[:, None]
+        kernel = wet * decay / decay.sum(dim=1, keepdim=True) * 8
+        padded = F.pad(power, (64, 0))
+        tail = torch.zeros_like(power)
+        for lag in range(1, 65):
+            tail = tail + kernel[:, lag - 1, None, None, None] * padded[..., 64 - lag : 64 - lag + frames]
+        power = power + tail
+    noise_db = (out.amax(dim=(1, 2, 3)) * 30.0 - 50.0 - uniform(40, 70, batch))[:, None]
+    noise_db = noise_db + uniform(-10, 10, batch)[:, None] * torch.linspace(-1, 1, bands)[None, :]
+    noise = torch.where(chance(0.3)[:, None], 10 ** (noise_db / 10), torch.zeros_like(noise_db))
+    power = power + noise[:, None, :, None]
+    return ((10 * torch.log10(power.clamp(min=1e-10))).clamp(min=-100.0) + 50.0) / 30.0
+
+
 def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, steps: int, seed: int,
                   batch: int = 32, lr: float = 2e-3, augment: bool = False, random_level: bool = False,
-                  mask: bool = False, log_every: int = 100) -> list[float]:
+                  mask: bool = False, timbre: bool = False, teacher: Any = None, consistency: float = 1.0,
+                  log_every: int = 100) -> list[float]:
     """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB; with
     ``random_level`` each clip at a random level of -60..-8 dBFS instead, the loudness target
-    following; with ``augment`` also :func:`augment_mels`; with ``mask`` also :func:`mask_mels`);
-    returns the losses."""
+    following; with ``augment`` also :func:`augment_mels`; with ``mask`` also :func:`mask_mels`;
+    with ``timbre`` also :func:`timbre_mels`); returns the losses. With ``teacher`` (an
+    :class:`~engine.pictures.model.AudioEncoder`) the embedding of each altered clip is also pulled
+    towards the teacher's embedding of the clip as it is (mean squared error over the teacher's
+    embedding variance, weighted ``consistency``): an encoder fine-tuned from the teacher this way
+    keeps the embedding space the teacher's picture model was trained on."""
     import torch
     from torch.nn import functional as F
 
@@ -216,6 +298,10 @@ def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, st
     data = torch.from_numpy(mels)
     rng = torch.Generator().manual_seed(seed)
     encoder = model.encoder.train()
+    if teacher is not None:
+        teacher = teacher.eval().requires_grad_(False)
+        with torch.no_grad():
+            spread = embeddings_of_encoder(teacher, mels[:: max(1, len(mels) // 512)]).var(dim=0).mean()
     opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     losses = []
@@ -231,17 +317,25 @@ def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, st
         else:
             gain_db = torch.rand(batch, generator=rng) * 18.0 - 12.0
             x = data[idx] + (gain_db / 30.0)[:, None, None, None]
+        clean = x
         if augment:
             x = augment_mels(x, rng)
+        if timbre:
+            x = timbre_mels(x, rng)
         if mask:
             x = mask_mels(x, rng)
-        out = encoder.predict(encoder.embed(x))
+        embedding = encoder.embed(x)
+        out = encoder.predict(embedding)
         pitched = targets["pitched"][idx]
         loudness = targets["loudness"][idx] + gain_db / (LOUDNESS_HIGH_DB - LOUDNESS_LOW_DB)
         loss = (F.cross_entropy(out["group"], targets["group"][idx])
                 + F.binary_cross_entropy_with_logits(out["pitched"], pitched)
                 + 4 * (pitched * (out["pitch"] - targets["pitch"][idx]) ** 2).sum() / pitched.sum().clamp(min=1)
                 + F.mse_loss(out["onsets"], targets["onsets"][idx]) + F.mse_loss(out["loudness"], loudness))
+        if teacher is not None:
+            with torch.no_grad():
+                target = teacher.embed(clean)
+            loss = loss + consistency * F.mse_loss(embedding, target) / spread
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -256,10 +350,15 @@ def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, st
 
 
 def embeddings_of(model: Any, mels: np.ndarray, batch: int = 256) -> Any:
+    return embeddings_of_encoder(model.encoder, mels, batch)
+
+
+def embeddings_of_encoder(encoder: Any, mels: np.ndarray, batch: int = 256) -> Any:
     import torch
 
     with torch.no_grad():
-        return torch.cat([model.encoder.embed(torch.from_numpy(mels[i : i + batch])) for i in range(0, len(mels), batch)])
+        return torch.cat([encoder.embed(torch.from_numpy(np.ascontiguousarray(mels[i : i + batch])))
+                          for i in range(0, len(mels), batch)])
 
 
 def train_diffusion(
@@ -358,11 +457,14 @@ def cached_corpus(seed: int, n_gm: int, n_synth: int, *, fonts: Sequence[str] | 
 def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: int = STARTER_SEED,
                           encoder_steps: int = STARTER_ENCODER_STEPS, config: Any = None,
                           encoder_from: str | Path | None = None, augment: bool = False,
-                          random_level: bool = False, mask: bool = False) -> tuple[Any, list[float]]:
+                          random_level: bool = False, mask: bool = False, timbre: bool = False,
+                          encoder_init: str | Path | None = None, consistency: float = 0.0,
+                          encoder_lr: float = 2e-3) -> tuple[Any, list[float]]:
     """A new starter picture model (torch seeded with ``seed`` first, as :func:`train_starter`
     does) with its audio encoder trained on the corpus, or taken from ``encoder_from`` (an
-    earlier run with the same seed and corpus trains the same encoder); returns it and the
-    encoder's losses."""
+    earlier run with the same seed and corpus trains the same encoder), or fine-tuned from
+    ``encoder_init``'s (with ``consistency`` > 0 that encoder is also the teacher of
+    :func:`train_encoder`); returns it and the encoder's losses."""
     import torch
 
     from engine.pictures.model import PictureModel, PictureModelConfig
@@ -375,15 +477,23 @@ def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: 
         model.encoder.load_state_dict(load_picture_model(encoder_from).encoder.state_dict())
         model.encoder.eval().requires_grad_(False)
         return model, [float("nan")]
-    return model, train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, augment=augment,
-                                random_level=random_level, mask=mask)
+    teacher = None
+    if encoder_init is not None:
+        from engine.pictures.model import load_picture_model
+
+        model.encoder.load_state_dict(load_picture_model(encoder_init).encoder.state_dict())
+        teacher = load_picture_model(encoder_init).encoder if consistency > 0 else None
+    return model, train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, lr=encoder_lr,
+                                augment=augment, random_level=random_level, mask=mask, timbre=timbre,
+                                teacher=teacher, consistency=consistency)
 
 
 def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM_SOUNDS, n_synth: int = STARTER_SYNTH_SOUNDS,
                   encoder_steps: int = STARTER_ENCODER_STEPS, diffusion_steps: int = STARTER_DIFFUSION_STEPS,
                   config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
                   encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
-                  mask: bool = False,
+                  mask: bool = False, timbre: bool = False, encoder_init: str | Path | None = None,
+                  consistency: float = 0.0, encoder_lr: float = 2e-3,
                   fonts: Sequence[str] | None = None, diffusion_from: str | Path | None = None,
                   head_condition: bool = False,
                   command: str | None = None) -> dict[str, Any]:
@@ -402,7 +512,8 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     log.info("corpus: %d sounds in %.0f s", len(mels), time.monotonic() - started)
     model, enc_losses = starter_encoder_stage(mels, attributes, seed=seed, encoder_steps=encoder_steps, config=config,
                                               encoder_from=encoder_from, augment=augment, random_level=random_level,
-                                              mask=mask)
+                                              mask=mask, timbre=timbre, encoder_init=encoder_init,
+                                              consistency=consistency, encoder_lr=encoder_lr)
     if diffusion_from is not None:  # start the projector and the UNet from another model's (same config)
         from engine.pictures.model import load_picture_model
 
@@ -427,11 +538,11 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
     facts = {
         "seed": seed, "sounds": len(attributes), "gm_sounds": n_gm, "synth_sounds": n_synth,
         "encoder_steps": encoder_steps, "encoder_augment": augment, "encoder_random_level": random_level,
-        "encoder_mask": mask,
+        "encoder_mask": mask, "encoder_timbre": timbre,
         "fonts": list(fonts or STARTER_FONTS), "diffusion_steps": diffusion_steps, "batch": BATCH,
         "head_condition": config.head_condition,
         "encoder_loss_first_last": [float(np.mean(enc_losses[:50])), float(np.mean(enc_losses[-50:]))],
-        "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))],
+        "diffusion_loss_first_last": [float(np.mean(losses[:50])), float(np.mean(losses[-50:]))] if losses else None,
         "parameters": num_parameters(model), "train_seconds": round(time.monotonic() - started),
         "torch_threads": torch.get_num_threads(), "weights": "float16 on disk, float32 when loaded",
     }  # fmt: skip
@@ -440,6 +551,8 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
         facts["encoder_from"] = str(encoder_from)
     if diffusion_from is not None:
         facts["diffusion_from"] = str(diffusion_from)
+    if encoder_init is not None:
+        facts.update(encoder_init=str(encoder_init), encoder_consistency=consistency, encoder_lr=encoder_lr)
     if command:
         facts["command"] = command
     card = PictureModelCard(
@@ -533,6 +646,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "fluid, csound, opl3; default: fluid,csound, the starter's recipe)")
     parser.add_argument("--mask", action="store_true",
                         help="also train the encoder on clips with SpecAugment's band and frame masks (mask_mels)")
+    parser.add_argument("--timbre", action="store_true",
+                        help="also train the encoder on clips with another font's, room's or microphone's colouring: EQ, "
+                             "band limits, mel shift, envelope speed, reverb, noise (timbre_mels)")
+    parser.add_argument("--encoder-init", default=None,
+                        help="fine-tune this picture model's audio encoder instead of training one from scratch")
+    parser.add_argument("--consistency", type=float, default=0.0,
+                        help="with --encoder-init: also pull each altered clip's embedding towards that encoder's embedding "
+                             "of the clip as it is, with this weight (keeps its picture model's embedding space)")
+    parser.add_argument("--encoder-lr", type=float, default=2e-3, help="the encoder stage's peak learning rate")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     parser.add_argument("--head-condition", action="store_true",
@@ -547,6 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                           encoder_steps=args.encoder_steps, diffusion_steps=args.steps, cache_dir=args.cache_dir,
                           snapshot_every=args.snapshot_every, encoder_from=args.encoder_from,
                           augment=args.augment, random_level=args.random_level, mask=args.mask,
+                          timbre=args.timbre, encoder_init=args.encoder_init, consistency=args.consistency,
+                          encoder_lr=args.encoder_lr,
                           fonts=[f.strip() for f in args.fonts.split(",")] if args.fonts else None,
                           diffusion_from=args.diffusion_from, head_condition=args.head_condition,
                           command=command)

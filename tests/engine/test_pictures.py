@@ -130,6 +130,43 @@ def test_masked_encoder_training_hides_runs_of_bands_and_frames_and_still_learns
     assert [GROUPS[g] for g in groups] == ["keys"] * 4 + ["drums"] * 4
 
 
+def test_timbre_augmentation_recolours_clips_and_a_consistency_finetune_keeps_the_teachers_embeddings():
+    from engine.pictures.model import MEL_FLOOR, log_mel
+    from engine.training.train_pictures import timbre_mels, train_encoder
+
+    clips = [prepare_clip(sine(hz, seconds=1.0), RATE) for hz in (220.0, 330.0, 440.0, 660.0)] + [
+        prepare_clip(clicks(rate), RATE) for rate in (2.0, 3.0, 4.0, 6.0)]
+    mels = log_mel(torch.as_tensor(np.stack(clips)))
+    assert (mels[:4, 0, :, -20:] <= MEL_FLOOR + 1e-4).all()  # the 1 s notes end in digital silence
+    coloured = timbre_mels(mels, torch.Generator().manual_seed(0))
+    assert coloured.shape == mels.shape and torch.isfinite(coloured).all() and (coloured >= MEL_FLOOR - 1e-4).all()
+    assert ((coloured - mels).abs().mean(dim=(1, 2, 3)) > 0.01).all()  # every clip coloured
+    again = timbre_mels(mels, torch.Generator().manual_seed(0))
+    assert torch.equal(coloured, again)  # seeded
+
+    torch.manual_seed(0)
+    teacher = PictureModel(TINY_CONFIG)
+    attributes = [SoundAttributes("keys", hz, 1, -20.0) for hz in (220.0, 330.0, 440.0, 660.0)] + [
+        SoundAttributes("drums", None, int(rate * 2), -20.0) for rate in (2.0, 3.0, 4.0, 6.0)]
+    train_encoder(teacher, mels.numpy(), attributes, steps=80, seed=1, batch=8, log_every=0)
+    with torch.no_grad():
+        before = teacher.embed_audio(np.stack(clips))
+    drift = {}
+    for weight in (0.0, 1.0):
+        student = PictureModel(TINY_CONFIG)
+        student.load_state_dict(teacher.state_dict())
+        student.encoder.requires_grad_(True)
+        train_encoder(student, mels.numpy(), attributes, steps=40, seed=2, batch=8, lr=1e-3, timbre=True,
+                      teacher=teacher.encoder if weight else None, consistency=weight, log_every=0)
+        with torch.no_grad():
+            after = student.embed_audio(np.stack(clips))
+            groups = student.encoder.predict(after)["group"].argmax(1)
+        assert [GROUPS[g] for g in groups] == ["keys"] * 4 + ["drums"] * 4
+        drift[weight] = float(((after - before) ** 2).mean() / before.var(dim=0).mean())
+    # Pulled towards the teacher, the fine-tuned encoder keeps the embedding space its picture model knows.
+    assert drift[1.0] < 0.5 * drift[0.0]
+
+
 def test_saved_model_loads_back_and_samples_deterministically(tiny_model_dir):
     model = load_picture_model(tiny_model_dir)
     embedding = model.embed_audio(prepare_clip(sine(440.0), RATE)[None, :])
