@@ -259,7 +259,7 @@ class QtPromptPanel(QWidget):
         form.addRow("Scheduler", self.scheduler_combo)
         form.addRow("Variations", self.variations_spin)
         form.addRow("Model", self.model_combo)
-        form.addRow("", self.model_note)
+        form.addRow(self.model_note)  # the whole width: fewer lines
         form.addRow("LoRAs", self.lora_picker)
         form.addRow("Spectrogram", self.preset_combo)
         form.addRow("Size", self.size_combo)
@@ -434,21 +434,22 @@ class QtPromptPanel(QWidget):
             self.model_note.hide()
             self.prompt_edit.set_examples(None)
             return
-        if hints.starter and hints.audioset_classes:
-            text = (
-                f"<b>{html.escape(hints.title)}</b>: knows {len(hints.audioset_classes)} AudioSet classes "
-                "(\u2713 in Sound Classes) and synthetic tones and noises. For other sounds, "
-                "<a href='models'>download a real model</a>."
-            )
-        elif hints.starter:
-            text = (
-                f"<b>{html.escape(hints.title)}</b>: tones, chords, sweeps, noise, clicks and plucks. "
-                "For music and sound effects, <a href='models'>download a real model</a>."
-            )
+        if hints.starter:
+            # Two short lines at the dock's width (it took 5-7 lines naming the model and its
+            # classes): what it is and what to do for real sounds; the rest in the tooltip.
+            if hints.audioset_classes:
+                text = "<b>Offline preview.</b> For recordings and music, <a href='models'>download a real model</a>."
+                more = (f" It knows {len(hints.audioset_classes)} AudioSet classes (\u2713 in Sound Classes) and "
+                        "synthetic tones and noises.")
+            else:
+                text = ("<b>Synthetic sounds only</b>: tones, sweeps, noise, plucks. For music and effects, "
+                        "<a href='models'>download a real model</a>.")
+                more = ""
+            tip = f"{hints.title}: {hints.description}{more}"
         else:
-            text = hints.description
+            text = tip = hints.description
         self.model_note.setText(text)
-        self.model_note.setToolTip(hints.description)
+        self.model_note.setToolTip(tip)
         self.model_note.setVisible(bool(text))
         self.prompt_edit.set_examples(hints)
 

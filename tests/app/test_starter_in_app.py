@@ -41,8 +41,10 @@ def test_first_launch_picks_starter_model_2_with_its_settings_and_says_what_it_i
     assert (panel.steps_spin.value(), panel.guidance_spin.value()) == (20, 5.0)
     assert panel.scheduler_combo.currentText() == "dpm++2m-karras"
     assert panel.model_note.isVisible()
-    note = panel.model_note.text()
-    assert model_hints(STARTER2).title in note and "AudioSet classes" in note and "download a real model" in note
+    note = panel.model_note.text()  # brief: what it is and what to do; the rest on hover
+    assert "Offline preview" in note and "For recordings and music" in note and "download a real model" in note
+    tip = panel.model_note.toolTip()
+    assert model_hints(STARTER2).title in tip and "73 AudioSet classes" in tip and "brass and guitars" in tip
     # The placeholder offers what it does beyond synthetic tones: an instrument at a named note.
     assert "piano playing middle C" in panel.prompt_edit.placeholderText()
     # The default heads the model box; the first starter (synthetic sounds only) is still there.
@@ -156,17 +158,64 @@ def test_a_class_from_the_browser_generates_at_seed_001s_size(qtbot, window, tin
     assert window.settings.class_browser_state["output_size"] == "64x400 (seed 001)"
 
 
-def test_a_long_model_name_shows_its_start_in_the_model_box(qtbot, window):
-    """Starter model 2's name is longer than the box: picking it shows "Starter model 2 ...", not
-    its end cut on the left."""
+def test_a_long_model_name_is_cut_at_a_word_in_the_box_and_whole_in_its_tooltip_and_list(qtbot, window):
+    """Starter model 2's name is longer than the box: at 1024 x 700 the box showed "Starter model 2
+    (instr", cut mid-word, and its list was as narrow as the box. Now the box cuts it after a whole
+    word with "…", its tooltip and its list show the whole name, and clicking in to type shows the
+    text to edit."""
+    window.resize(1024, 700)
     wait_for_models(qtbot, window)
     combo = window.prompt_panel.model_combo
-    index = combo.findData("builtin:starter2")
-    assert index >= 0 and combo.itemText(index).startswith("Starter model 2")
+    index = combo.findData(STARTER2)
+    title = combo.itemText(index)
+    assert title.startswith("Starter model 2 (")
     combo.setCurrentIndex(index)
-    assert combo.lineEdit().cursorPosition() == 0 and window.prompt_panel.model_id() == "builtin:starter2"
-    window.prompt_panel.set_model(STARTER)
-    assert combo.lineEdit().cursorPosition() == 0
+    combo.activated.emit(index)  # picked from the list
+    line = combo.lineEdit()
+    qtbot.waitUntil(lambda: line.is_elided())
+    shown = line.shown_text()
+    assert shown.endswith("\u2026") and title.startswith(shown[:-1])
+    assert title[len(shown) - 1] in " ,;("  # cut where a word ends, not inside "instruments"
+    assert line.fontMetrics().horizontalAdvance(shown) <= line.text_rect().width()
+    assert line.toolTip() == title and window.prompt_panel.model_id() == STARTER2
+    # The list shows every name whole, however narrow the box.
+    widest = max(combo.view().fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+    assert combo.width() < widest <= combo.view().minimumWidth()
+    # Clicking in to type an id: the text itself, to edit; leaving it cuts it again.
+    qtbot.mouseClick(line, Qt.MouseButton.LeftButton)
+    assert line.editing and line.text() == title
+    line.clearFocus()
+    assert not line.editing
+    window.prompt_panel.set_model(STARTER)  # the tooltip follows the name shown
+    assert line.toolTip() == model_hints(STARTER).title and line.cursorPosition() == 0
+
+
+def test_the_starter_note_is_brief_in_the_prompt_dock_at_1024_x_700(qtbot, window, themed_app):
+    """Starter model 2's note took 7 lines of the Prompt dock at 1024 x 700 (its name, its 73
+    classes, synthetic tones...): now a line or two says what a user must know, the rest on hover."""
+    window.resize(1024, 700)
+    wait_for_models(qtbot, window)
+    panel = window.prompt_panel
+    panel.set_model(STARTER2)
+    note = panel.model_note
+    qtbot.waitUntil(lambda: note.isVisible() and note.width() > 0)
+    lines = note.heightForWidth(note.width()) / note.fontMetrics().lineSpacing()
+    assert lines <= 2.5, (lines, note.width())
+    assert note.height() >= note.heightForWidth(note.width())  # and every line shows
+
+
+def test_names_are_cut_after_whole_words():
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from app.widgets.model_combo import elide_words
+
+    metrics = QFontMetrics(QFont())
+    name = "Starter model 2 (instruments, drums, effects; preview)"
+    assert elide_words(metrics, name, 10_000) == name
+    room = metrics.horizontalAdvance("Starter model 2 (instruments, dru")
+    assert elide_words(metrics, name, room) == "Starter model 2 (instruments\u2026"
+    tiny = elide_words(metrics, "Supercalifragilistic", metrics.horizontalAdvance("Superca"))
+    assert tiny.endswith("\u2026") and tiny != "\u2026"  # one long word: cut within it
 
 
 def test_a_project_made_with_the_first_starter_reopens_and_regenerates_with_it(qtbot, make_window, make_settings, tmp_path):
@@ -201,4 +250,4 @@ def test_a_project_made_with_the_first_starter_reopens_and_regenerates_with_it(q
     window.inspector.use_settings_button.click()
     panel = window.prompt_panel
     assert panel.model_id() == STARTER and panel.preset_combo.currentText() == "starter"
-    assert model_hints(STARTER).title in panel.model_note.text()
+    assert model_hints(STARTER).title in panel.model_note.toolTip() and "Synthetic sounds only" in panel.model_note.text()
