@@ -12,6 +12,8 @@ and a message says why; everything else keeps working.
 
 from __future__ import annotations
 
+import re
+
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
@@ -43,6 +45,13 @@ def playback_off_message(reason: str) -> str:
             cause = cause[0].lower() + cause[1:]
         return f"Playback disabled: {cause}"
     return reason
+
+
+def split_fix(message: str) -> tuple[str, str]:
+    """A message and the fix in its closing brackets, apart: ('Playback disabled: PortAudio is not
+    installed', 'apt-get install libportaudio2'); ``(message, "")`` when it names none."""
+    match = re.fullmatch(r"(.+?) \(([^()]+)\)", message.strip())
+    return (match.group(1), match.group(2)) if match else (message, "")
 
 
 class QtTransport(QtWidgets.QWidget):
@@ -145,6 +154,24 @@ class QtTransport(QtWidgets.QWidget):
         self.message_label = ElidedLabel()
         self.message_label.setObjectName("transportMessage")
         self.message_label.setStyleSheet("color: #d08a2c;")
+        # A message that names its fix ("... (apt-get install libportaudio2)") shows it short, with
+        # a link to the fix: whole, the PortAudio one was cut mid-command at an 860 px window.
+        self.fix_link = QtWidgets.QLabel("<a href='fix'>How to fix</a>")
+        self.fix_link.setObjectName("transportFixLink")
+        self.fix_link.setTextFormat(Qt.TextFormat.RichText)
+        self.fix_link.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.fix_link.linkActivated.connect(lambda _link: self.show_fix())
+        self.fix_link.hide()
+        self.fix_box: QtWidgets.QMessageBox | None = None
+        self._message = ""
+        self.message_group = QtWidgets.QWidget()
+        message_row = QtWidgets.QHBoxLayout(self.message_group)
+        message_row.setContentsMargins(0, 0, 0, 0)
+        message_row.setSpacing(8)
+        self.message_label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+        message_row.addWidget(self.message_label)  # the link just after the text, however wide the bar
+        message_row.addWidget(self.fix_link)
+        message_row.addStretch(1)
 
         # In a narrow window the meter and the output device go to a second row instead of
         # setting the window's minimum width (with an audio device it stopped at 1042 px).
@@ -165,8 +192,8 @@ class QtTransport(QtWidgets.QWidget):
         flow.addWidget(group(*buttons, self.time_label))
         self.output_group = group(self.meter, self.device_combo)
         flow.addWidget(self.output_group)
-        flow.addWidget(self.message_label)
-        flow.fill_row(self.message_label)
+        flow.addWidget(self.message_group)
+        flow.fill_row(self.message_group)
         self._show_message("" if self.available else playback_off_message(self.unavailable_reason))
 
     def _fill_devices(self) -> None:
@@ -181,8 +208,36 @@ class QtTransport(QtWidgets.QWidget):
         self.device_combo.blockSignals(False)
 
     def _show_message(self, text: str) -> None:
-        self.message_label.setText(text)
+        """Show ``text`` in the bar (none: hide it); a fix in its closing brackets goes behind
+        the "How to fix" link, the whole text in the tooltip."""
+        self._message = text
+        short, fix = split_fix(text)
+        self.message_label.setText(short)
+        self.message_label.setToolTip(text)
+        self.fix_link.setVisible(bool(fix))
+        self.fix_link.setToolTip(f"{text}\nClick for the steps")
+        self.message_group.setVisible(bool(text))
         self.message_label.setVisible(bool(text))
+
+    def message(self) -> str:
+        """The whole message the bar shows (short, with its fix behind the link), or ""."""
+        return self._message
+
+    def show_fix(self) -> QtWidgets.QMessageBox | None:
+        """Say how to fix what the message names (the "How to fix" link): its cause, the
+        command to run, selectable to copy. Not modal to the app: it opens and returns."""
+        short, fix = split_fix(self._message)
+        if not fix:
+            return None
+        if self.fix_box is None:
+            self.fix_box = QtWidgets.QMessageBox(self.window())
+            self.fix_box.setWindowTitle("Playback")
+            self.fix_box.setIcon(QtWidgets.QMessageBox.Icon.Information)
+            self.fix_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fix_box.setText(f"{short}. Everything but playback works as usual.")
+        self.fix_box.setInformativeText(f"To fix it, run this, then restart Specdiff Studio:\n\n{fix}")
+        self.fix_box.show()
+        return self.fix_box
 
     def _update_buttons(self) -> None:
         for act in (self.play_action, self.stop_action, self.play_selection_action, self.loop_action):

@@ -199,6 +199,35 @@ def test_the_playback_message_takes_a_row_of_its_own_where_it_is_then_whole(qtbo
     assert abs(_top_in(message, transport) - _top_in(transport.play_button, transport)) < transport.play_button.height()
 
 
+def test_without_portaudio_the_message_is_whole_at_860_px_and_its_fix_a_click_away(
+        qtbot, make_window, themed_app, monkeypatch):
+    """At 860 px the transport bar cut 'Playback disabled: PortAudio is not installed (apt-get
+    install libportaudio2)' to '... (apt-get in…': the cause now shows whole, and a "How to fix"
+    link beside it shows the command to run, selectable."""
+    import sys
+
+    from tests.engine.test_playback import _PortAudioMissing
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_PortAudioMissing(), *sys.meta_path])
+    window = make_window(player=Player())
+    window.show()
+    qtbot.waitExposed(window)
+    transport = window.transport
+    assert not transport.available
+    message, link = transport.message_label, transport.fix_link
+    for width in (860, 1024, 1440):
+        _settle(qtbot, window, width, 700)
+        assert message.elided_text() == "Playback disabled: PortAudio is not installed", width
+        assert link.isVisible() and _right_edge_in(link, transport) < transport.width(), width
+        assert link.mapTo(transport, link.rect().topLeft()).x() > _right_edge_in(message, transport)
+    link.linkActivated.emit("fix")
+    box = transport.fix_box
+    qtbot.waitUntil(box.isVisible)
+    assert "PortAudio is not installed" in box.text() and "apt-get install libportaudio2" in box.informativeText()
+    box.close()
+
+
 def test_a_playback_errors_cause_is_readable_at_1280_px(qtbot, make_window, themed_app):
     """With an output device the meter and the device box left the message about 50 px until the
     window was 1100 px wide: an error read 'Could…'."""

@@ -185,9 +185,12 @@ def test_a_cut_short_no_device_message_still_says_playback_is_disabled(make_tran
     qtbot.waitExposed(transport)
     label = transport.message_label
     whole = "Playback disabled: PortAudio is not installed (apt-get install libportaudio2)"
-    assert label.text() == whole
-    assert label.elided_text() != whole and label.elided_text().startswith("Playback disabled")
+    assert transport.message() == whole
+    assert label.text() == "Playback disabled: PortAudio is not installed"  # the fix behind a link
+    assert label.elided_text().startswith("Playback disabled")
     assert label.toolTip() == whole  # whole on hover
+    link = transport.fix_link  # the link stays whole beside it, inside the bar
+    assert link.isVisible() and link.mapTo(transport, link.rect().topRight()).x() < transport.width()
     assert playback_off_message(playback.PORTAUDIO_MISSING_MESSAGE) == (
         "Playback disabled: PortAudio is not installed (apt-get install libportaudio2)")
 
@@ -201,7 +204,7 @@ def test_without_portaudio_the_timeline_still_works(make_transport, qtbot, monke
     monkeypatch.setattr(sys, "meta_path", [_PortAudioMissing(), *sys.meta_path])
     transport, project, stack = make_transport(Player())
     assert not transport.available
-    assert "libportaudio2" in transport.message_label.text()
+    assert "libportaudio2" in transport.message() and "libportaudio2" in transport.message_label.toolTip()
     assert not transport.play_action.isEnabled()
     timeline = QtTimeline(project, stack)
     qtbot.addWidget(timeline)
