@@ -58,7 +58,7 @@ def test_generate_lands_a_clip_with_its_recipe_at_the_playhead(qtbot, window, ti
     assert window.inspector.values("clip")["Start"] == "1.500 s"
     # The job panel says it is done, and showed the spectrogram being denoised.
     row = window.job_panel.row(job_id)
-    assert row.state == "finished" and row.stage.text() == "Done"
+    assert row.state == "finished" and row.stage.text().startswith("\u2713 ") and row.stage.toolTip().startswith("Done in ")
     assert previews and not row.preview.pixmap().isNull()
     # One generation is one undo step.
     assert window.undo_stack.count() == 1
@@ -129,7 +129,7 @@ def test_failure_is_a_message_in_the_job_panel(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.client.job_failed, timeout=60000) as failed:
         qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
     row = window.job_panel.row(failed.args[0])
-    assert row.state == "failed" and "missing-model" in row.detail.text()
+    assert row.state == "failed" and "missing-model" in row.message() and row.reason.isVisibleTo(row)
     assert window.statusBar().currentMessage().startswith("Generate failed: ")  # the reason next, not the prompt
     assert "missing-model" in window.statusBar().currentMessage()
     assert window.project.clips() == []
@@ -234,7 +234,7 @@ def test_job_rows_show_download_bytes_rate_eta_and_steps(qtbot):
     row.set_progress(Progress(stage="denoise", step=3, total=30))
     assert row.detail.text() == "step 3 of 30" and (row.bar.value(), row.bar.maximum()) == (3, 30)
     row.set_failed("Out of GPU memory. Try: turn on VAE tiling.", "OutOfMemoryError")
-    assert row.stage.text() == "Failed" and "VAE tiling" in row.detail.text()
+    assert row.stage.text() == "Failed" and "VAE tiling" in row.message()
     assert row.cancel_button.isHidden() and row.is_done
 
 
@@ -275,3 +275,34 @@ def test_full_band_follows_the_starter_models_card_and_can_be_switched_off(qtbot
     panel.upsample_check.setChecked(True)
     assert panel.settings.upsampler == "builtin:upsampler"
     assert panel.state()["upsampler"] == "builtin:upsampler"
+
+
+def test_the_jobs_dock_at_1024_x_700_shows_several_jobs_a_line_each(qtbot, window, tiny_model, themed_app):
+    """At 1024 x 700 a finished job took 56 px of the Jobs dock (title, a full bar, "in 8.0 s")
+    and the dock showed one and a half. Now a waiting or finished job is one line, a running one
+    two (its bar and step under the title), and four finished jobs show at once."""
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.height() <= 710)
+    fill_prompt(window.prompt_panel, tiny_model)
+    panel = window.job_panel
+    finished = []
+    window.client.job_finished.connect(lambda job_id, _result: finished.append(job_id))
+    running_heights = []
+    window.client.job_progressed.connect(
+        lambda job_id, _p: running_heights.append(panel.row(job_id).sizeHint().height()))
+    for seed in range(4):
+        window.prompt_panel.seed_edit.setText(str(seed))
+        qtbot.mouseClick(window.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(finished) == 4, timeout=240000)
+    QGuiApplication.processEvents()
+    rows = [panel.row(job_id) for job_id in finished]
+    line = rows[0].title.sizeHint().height()
+    assert running_heights and max(running_heights) <= 2 * line + 16  # title; bar and step
+    for row in rows:
+        assert row.stage.text().startswith("\u2713") and "Done in" in row.stage.toolTip()
+        assert row.height() <= line + 10, (row.height(), line)  # one line
+        assert row.title.elided_text().startswith("Generate: dusty")  # the prompt still reads
+    viewport = rows[0].parentWidget().parentWidget()  # the list's scroll viewport
+    assert viewport.height() <= 8 * line  # the dock is as small as it was (a row took 3 lines and a bar) ...
+    shown = [row for row in rows if 0 <= row.mapTo(viewport, row.rect().bottomLeft()).y() <= viewport.height()]
+    assert len(shown) == 4  # ... and shows all four
