@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.tasks import AppTask, TaskForm, app_tasks
 from app.tasks._common import spin
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.flow_layout import FlowLayout
 from app.widgets.scroll_area import scrolling
 from app.widgets.spin_boxes import SpinBox
@@ -96,15 +97,43 @@ class QtEditPanel(QWidget):
                                         toolTip="Resynthesis (Griffin-Lim) iterations: more is cleaner and slower")
         self.window_spin = spin(0.64, 60.0, GENERIC_WINDOW_S, step=0.64, suffix=" s",
                                 tip="Length of the image the model sees at once (5.12 s is Riffusion's 512 px)")
-        shared = QGroupBox("All edits")
-        form = QFormLayout(shared)
+        # Folded by default: open, its 170 px squeezed the task's page at 1024 x 700, where
+        # Extend's own button was cut in half under a scroll bar.
+        shared = QGroupBox()
+        shared.setObjectName("allEdits")
+        self.shared_fields = QWidget()
+        form = QFormLayout(self.shared_fields)
+        form.setContentsMargins(0, 0, 0, 0)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Window", self.window_spin)
         form.addRow("Mel bins", self.height_spin)
         form.addRow("Resynthesis", self.iterations_spin)
-        note = QLabel("Model, seed, steps, guidance, scheduler and negative prompt come from the Prompt panel.")
+        note_text = "Model, seed, steps, guidance, scheduler and negative prompt come from the Prompt panel."
+        note = QLabel(note_text)
         note.setWordWrap(True)
         form.addRow(note)
+        self.shared_toggle = QToolButton()
+        self.shared_toggle.setObjectName("allEditsToggle")
+        self.shared_toggle.setCheckable(True)
+        self.shared_toggle.setAutoRaise(True)
+        self.shared_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.shared_toggle.setText("All edits")
+        # Folded, the values beside it (cut to the dock's width, whole on hover): nothing the
+        # user changed is out of sight.
+        self.shared_summary = ElidedLabel()
+        self.shared_summary.setObjectName("hintLabel")
+        self.shared_toggle.setToolTip(f"Settings every edit uses: image window, mel bins, resynthesis. {note_text}")
+        self.shared_toggle.toggled.connect(self._show_shared)
+        shared_layout = QVBoxLayout(shared)
+        shared_layout.setContentsMargins(6, 2, 6, 4)
+        header = QHBoxLayout()
+        header.addWidget(self.shared_toggle)
+        header.addWidget(self.shared_summary, 1)
+        shared_layout.addLayout(header)
+        shared_layout.addWidget(self.shared_fields)
+        for box in (self.window_spin, self.height_spin, self.iterations_spin):
+            box.valueChanged.connect(lambda *_: self._show_shared(self.shared_toggle.isChecked()))
+        self._show_shared(False)
 
         # The running edit
         self.status_label = QLabel()
@@ -129,6 +158,15 @@ class QtEditPanel(QWidget):
         self._model_defaults = self._defaults_for(GENERIC_WINDOW_S)
         self.set_running(None)
         guard_combo_wheels(self)
+
+    def _show_shared(self, shown: bool) -> None:
+        """Unfold (``shown``) or fold the settings all edits share; folded, the header says their
+        values, so that nothing changed is out of sight."""
+        self.shared_fields.setVisible(shown)
+        self.shared_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.shared_summary.setText(f"{self.window_spin.text()} window, {self.height_spin.text()} mel bins, "
+                                    f"{self.iterations_spin.text()} resynthesis")
+        self.shared_summary.setVisible(not shown)
 
     def _button(self, task: AppTask) -> QPushButton:
         button = QPushButton(task.button)

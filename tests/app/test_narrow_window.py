@@ -137,20 +137,25 @@ def test_on_a_1280_px_screen_the_prompt_dock_keeps_its_rows_beside_their_labels(
     assert window.timeline.width() >= 560  # the timeline keeps most of the room
 
 
+def _edit_dock_at(qtbot, make_window, width: int, height: int):
+    """A window of ``width`` x ``height`` with its Edit dock in front: (window, the edit panel)."""
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    _settle(qtbot, window, width, height)
+    window.edit_tools.edit_dock.raise_()
+    panel = window.edit_tools.edit_panel
+    qtbot.waitUntil(panel.isVisible)
+    for _ in range(3):
+        QApplication.processEvents()
+    return window, panel
+
+
 def test_every_edit_task_is_in_sight_and_named_in_the_narrowest_edit_dock(qtbot, make_window, themed_app):
     """The Edit dock's eight task tabs needed scroll arrows at every window width (the dock is
     about 250 px wide): Vary, Upsample, Vocoder, Interpolate and Picture were out of sight. The
     task buttons wrap onto rows instead, each title whole."""
-    window = make_window()
-    window.show()
-    qtbot.waitExposed(window)
-    _settle(qtbot, window, 860, 720)
-    tools = window.edit_tools
-    tools.edit_dock.raise_()
-    panel = tools.edit_panel
-    qtbot.waitUntil(panel.isVisible)
-    for _ in range(3):
-        QApplication.processEvents()
+    window, panel = _edit_dock_at(qtbot, make_window, 860, 720)
     assert not panel.tabs.tabBar().isVisible()  # no scrolling tab bar
     titles = [button.text() for button in panel.task_buttons.values()]
     assert titles == [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
@@ -177,6 +182,29 @@ def test_every_edit_task_is_in_sight_and_named_in_the_narrowest_edit_dock(qtbot,
     panel.show_task("continue")  # a task on another's page: that page
     assert panel.current_task() == "extend" and panel.task_buttons["extend"].isChecked()
     assert panel.buttons["continue"].isVisible()
+
+
+def test_at_1024_x_700_each_edit_tasks_run_buttons_show_whole_without_scrolling(qtbot, make_window, themed_app):
+    """The settings all edits share took 170 px under the task's page at 1024 x 700: Extend's own
+    button was cut in half under a scroll bar and Continue was out of sight. They fold into a
+    line that says their values, and unfold on a click."""
+    _window, panel = _edit_dock_at(qtbot, make_window, 1024, 700)
+    assert not panel.shared_fields.isVisible()
+    assert panel.shared_summary.text() == "2.56 s window, preset mel bins, 32 resynthesis"
+    assert panel.shared_summary.toolTip() == panel.shared_summary.text()  # whole on hover, when cut
+    for task in ("inpaint", "extend", "continue", "loop", "vary"):
+        panel.show_task(task)
+        for _ in range(3):
+            QApplication.processEvents()
+        button = panel.buttons[task]
+        viewport = panel.tabs.currentWidget().viewport()
+        top, bottom = _top_in(button, viewport), _top_in(button, viewport) + button.height()
+        assert button.isVisible() and 0 <= top and bottom <= viewport.height(), (task, top, bottom, viewport.height())
+    qtbot.mouseClick(panel.shared_toggle, Qt.MouseButton.LeftButton)  # unfolded: the fields, to change
+    assert panel.shared_fields.isVisible() and panel.height_spin.isVisible() and not panel.shared_summary.isVisible()
+    panel.iterations_spin.setValue(64)
+    qtbot.mouseClick(panel.shared_toggle, Qt.MouseButton.LeftButton)
+    assert not panel.shared_fields.isVisible() and "64 resynthesis" in panel.shared_summary.text()
 
 
 def test_the_playback_message_takes_a_row_of_its_own_where_it_is_then_whole(qtbot, make_window, themed_app):

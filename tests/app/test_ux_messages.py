@@ -142,6 +142,7 @@ def test_a_spectrogram_height_between_multiples_of_8_is_rounded_and_said(qtbot, 
     box = window.edit_tools.edit_panel.height_spin
     window.edit_tools.edit_dock.show()
     window.edit_tools.edit_dock.raise_()
+    window.edit_tools.edit_panel.shared_toggle.setChecked(True)  # "All edits" unfolded
     window.activateWindow()
     _type_into(qtbot, box, "100")
     assert box.value() == 104
