@@ -226,3 +226,17 @@ def test_a_progress_bars_percentage_sits_in_its_middle(qtbot, themed_app):
     assert inked, "no text drawn"
     middle = (min(inked) + max(inked)) / 2
     assert abs(middle - image.width() / 2) < 20, (min(inked), max(inked))
+
+
+def test_a_button_that_opens_a_list_has_room_for_its_arrow(qtbot, themed_app):
+    """Examples and Add LoRA drew their list arrow over their last letter ('Example⌄')."""
+    from PySide6.QtWidgets import QMenu, QToolButton
+
+    plain, listing = QToolButton(text="Examples"), QToolButton(text="Examples")
+    listing.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    listing.setMenu(QMenu(listing))
+    for button in (plain, listing):
+        qtbot.addWidget(button)
+        button.show()
+    qtbot.waitExposed(listing)
+    assert listing.sizeHint().width() >= plain.sizeHint().width() + 10  # the arrow's own room beside the text
