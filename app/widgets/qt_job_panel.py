@@ -131,20 +131,21 @@ class JobRow(QFrame):
         # One line per job once it ends (title, "Done", its time) and two while it runs (the
         # bar and its step under the title): at 1024 x 700 a finished job took 56 px and the
         # dock showed one and a half.
-        top = QHBoxLayout()
-        top.setSpacing(6)
-        top.addWidget(self.title, 1)
-        top.addWidget(self.stage)
-        top.addWidget(self.cancel_button)
-        progress = QHBoxLayout()
-        progress.setSpacing(6)
-        progress.addWidget(self.bar, 1)
-        progress.addWidget(self.detail)
+        # The stage goes beside the bar while the job runs, so that the title keeps the line.
+        self._top = QHBoxLayout()
+        self._top.setSpacing(6)
+        self._top.addWidget(self.title, 1)
+        self._top.addWidget(self.stage)
+        self._top.addWidget(self.cancel_button)
+        self._progress = QHBoxLayout()
+        self._progress.setSpacing(6)
+        self._progress.addWidget(self.bar, 1)
+        self._progress.addWidget(self.detail)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 2, 4, 2)
         layout.setSpacing(1)
-        layout.addLayout(top)
-        layout.addLayout(progress)
+        layout.addLayout(self._top)
+        layout.addLayout(self._progress)
         layout.addWidget(self.reason)
         layout.addWidget(self.preview)
         self.cancel_button.setFixedHeight(self.title.sizeHint().height() + 2)
@@ -160,6 +161,8 @@ class JobRow(QFrame):
         self._show_progress()
 
     def _show_progress(self) -> None:
+        if self._progress.indexOf(self.stage) < 0:
+            self._progress.insertWidget(1, self.stage)
         self.bar.show()
         self.detail.show()
 
@@ -212,6 +215,8 @@ class JobRow(QFrame):
         self.stage.setText(stage)
         self.detail.setText("")
         self.cancel_button.hide()
+        if self._top.indexOf(self.stage) < 0:
+            self._top.insertWidget(1, self.stage)
         self.bar.hide()
         self.detail.hide()
         self.preview.hide()  # the result is on the timeline; the list stays one line a job

@@ -260,7 +260,8 @@ def test_a_job_row_counts_parts_from_one_and_cuts_a_long_title_with_an_ellipsis(
     assert row.detail.text() == "step 100 of 1000"
     shown = row.title.elided_text()
     assert shown.endswith("…") and shown[:-1] in row.title.text() and row.title.toolTip() == row.title.text()
-    assert row.title.geometry().right() < row.stage.geometry().left()  # the title stops before the stage
+    assert not row.title.geometry().intersects(row.stage.geometry())  # the title stops before the stage
+    assert row.title.width() > row.width() // 2  # running, the stage is beside the bar: the title has the line
     assert row.title.fontMetrics().horizontalAdvance(shown) <= row.title.contentsRect().width()
 
 
