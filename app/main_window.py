@@ -122,7 +122,9 @@ class MainWindow(ScaffoldMixin, ProjectFilesMixin, ImportExportMixin, Generation
         self.prompt_panel.generate_requested.connect(self._on_prompt_panel_generate_requested)
         self.class_browser.model_manager_requested.connect(self._open_models_for_classes)
         self.generation.events.changed.connect(self._on_generation_changed)
-        self.prompt_panel.model_manager_requested.connect(self.open_model_manager)
+        # "download a real model" under the starter: the manager with that real model selected
+        # (it opened with no row selected, and the user had to guess among four 4 GB models).
+        self.prompt_panel.model_manager_requested.connect(self._open_models_for_classes)
         self.class_browser.prompt_chosen.connect(self.use_class_prompt)
         self.class_browser.generate_chosen.connect(lambda prompt, size: self.use_class_prompt(prompt, size, generate=True))
         self.inspector.regenerate_requested.connect(self.generate)

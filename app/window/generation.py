@@ -97,7 +97,8 @@ class GenerationMixin:
             self.generate(spec)
 
     def _open_models_for_classes(self) -> None:
-        """The Sound Classes note's link: the model manager, with the real model it suggests selected."""
+        """The Sound Classes note's link and the Prompt dock's "download a real model": the model
+        manager, with the real model suggested for the chosen model selected."""
         classes = self.class_browser.model_classes()
         self.open_model_manager(select=classes.suggestion_id if classes is not None and not classes.general else "")
 

@@ -54,6 +54,9 @@ def test_first_launch_picks_starter_model_2_with_its_settings_and_says_what_it_i
     # The note's link opens the model manager.
     panel.model_note.linkActivated.emit("models")
     qtbot.waitUntil(lambda: getattr(window, "model_manager", None) is not None and window.model_manager.isVisible())
+    # ... with the real model it suggests selected (none was: four 4 GB models to guess among).
+    qtbot.waitUntil(lambda: window.model_manager.selected_entry() is not None, timeout=30000)
+    assert window.model_manager.selected_entry().model_id == "riffusion/riffusion-model-v1"
     window.model_manager.close()
 
 
