@@ -137,7 +137,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=40, help="how many seeds to generate")
     parser.add_argument("--first-seed", type=int, default=100,
                         help="the first seed (default 100: seeds the preset was not tuned on)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps (default: what the base model's card recommends for the preset, else the preset's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="write the dataset and the LoRA here")
     parser.add_argument("--model", default="builtin:starter",
@@ -153,6 +154,7 @@ def main() -> None:
     from engine.pipelines.generate import apply_loras, remove_loras
     from engine.tasks.train_lora import TrainLoraJob
     from engine.training.lora import run_train_lora
+    from engine.training.lora_config import preset_steps
     from engine.training.lora_data import target_for_model
 
     torch.set_num_threads(args.threads)
@@ -170,6 +172,7 @@ def main() -> None:
     # The task the CLI and the wizard run: dataset step, then training (engine.tasks.train_lora).
     job = TrainLoraJob(output=str(work / "zorblat.safetensors"), model=model, data_dir=str(data), trigger=TRIGGER,
                        preset="cpu-starter", settings=settings, num_steps=args.steps or 0)
+    print(preset_steps(job.preset, model).describe() if not args.steps else f"{args.steps} steps (--steps)")
     run = run_train_lora(job)
     try:
         while True:

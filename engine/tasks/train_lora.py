@@ -11,8 +11,9 @@ model's, "checkpoint", "save"). Checkpoints go to ``output_dir/checkpoints/step-
 where an uninterrupted run does. ``estimate_only`` reads the data, loads the model, times a step and
 returns the :class:`engine.training.lora_config.Estimate` (time and peak memory) without training.
 
-The spec takes a memory ``preset`` (:data:`engine.training.lora_config.PRESETS`) and ``settings``
-that override it (:class:`LoraTrainConfig` fields as JSON, as ``LoraTrainConfig.to_json`` gives);
+The spec takes a memory ``preset`` (:data:`engine.training.lora_config.PRESETS`; its step count is
+the one the base model's card recommends for it, when it does: :func:`engine.training.lora_config.preset_steps`)
+and ``settings`` that override it (:class:`LoraTrainConfig` fields as JSON, as ``LoraTrainConfig.to_json`` gives);
 after checking, ``settings`` holds the run's complete settings and ``config`` is them as a
 :class:`LoraTrainConfig`. ``num_steps``, ``checkpoint_every`` and ``seed`` default to the settings'.
 The trainer is :func:`engine.training.lora.run_train_lora`.
@@ -35,6 +36,7 @@ from engine.training.lora_config import (
     LoraTrainingError,
     default_preset,
     preset_name,
+    preset_steps,
 )
 
 #: The command's name on the command line (the task's name is ``train_lora``).
@@ -97,7 +99,10 @@ class TrainLoraJob(TrainingJob):
         config = LoraTrainConfig.from_json({**PRESETS[preset].to_json(), **dict(self.settings)})
         if config.epochs is not None:
             raise ValueError("Give the run's length as `num_steps` (the wizard shows how often each clip is seen).")
-        num_steps = self.num_steps or config.max_steps
+        # The length: the user's (num_steps, or max_steps in the settings: the wizard's field, a
+        # stored run's), else the count the base model's card recommends for the preset.
+        num_steps = self.num_steps or (config.max_steps if "max_steps" in self.settings
+                                       else preset_steps(preset, self.model).steps)
         check_int("num_steps", num_steps, 1, 10_000_000)
         every = config.checkpoint_every if self.checkpoint_every is None else self.checkpoint_every
         check_int("checkpoint_every", every, 0, 10_000_000)
@@ -161,7 +166,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, help=f"memory preset: {', '.join(PRESETS)} "
                         "(default: cpu-starter without a CUDA GPU, else the one for the card's memory)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps, each of --batch-size clips "
-                        f"(default: the preset's; cpu-starter: {PRESETS['cpu-starter'].max_steps})")
+                        "(default: the count the base model's card recommends for the preset, e.g. 1200 for "
+                        f"cpu-starter on starter model 2, else the preset's; cpu-starter: {PRESETS['cpu-starter'].max_steps})")
     parser.add_argument("--rank", type=int, default=None, help="LoRA rank: its size, at most the width of the model's "
                         "attention layers (the starter's: 64) (default: the preset's; cpu-starter: "
                         f"{PRESETS['cpu-starter'].rank})")

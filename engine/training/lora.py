@@ -1,7 +1,7 @@
 """LoRA fine-tuning of a spectrogram diffusion model on one's own sounds (seed 000's method).
 
     dataset = build_dataset("my_sounds/", target_for_model(model), trigger="zorblat")
-    result = yield from train_lora(model, dataset, "zorblat.safetensors", preset_config("cpu-starter"))
+    result = yield from train_lora(model, dataset, "zorblat.safetensors", preset_for_model("cpu-starter", model))
 
 :func:`train_lora` is a generator: each yield is a :class:`LoraProgress` (a progress report with
 the loss, and a cancel and pause point: a consumer that stops pulling pauses the run with the model
@@ -62,6 +62,8 @@ from engine.training.lora_config import (  # noqa: F401 - re-exported: the train
     _duration,
     _size,
     preset_config,
+    preset_for_model,
+    preset_steps,
     run_events,
 )
 from engine.training.lora_data import LoraDataError, LoraDataset, split_dataset
@@ -535,8 +537,9 @@ class LoraTrainer:
                             base_samples_cached=started and bool(self._base_samples),
                             started=started)
         events["setup"] = 1 if "setup" in (measured or {}) else 0
+        # costs timed but not in this run stay in, counted 0: Estimate.for_steps may count them again
         costs = tuple((what, int(events.get(what, 0)), *(measured or {}).get(what, (0.0, 0.0)))
-                      for what in COSTS if events.get(what, 0))
+                      for what in COSTS if events.get(what, 0) or what in (measured or {}))
         return Estimate.build(
             total_steps=self.total_steps,
             steps_left=max(0, self.total_steps - start),
@@ -917,6 +920,7 @@ def train_lora(
     checkpoint_dir: str | Path | None = None,
     ctx: Any = None,
     store: Any = None,
+    length_note: str = "",
 ) -> Generator[LoraProgress, None, LoraResult]:
     """Train a LoRA of ``model`` on ``dataset`` and write it to ``output``; see the module docstring.
 
@@ -925,6 +929,7 @@ def train_lora(
     ``validation_every`` steps, "sample" (with :class:`LoraSample` s) every ``sample_every`` steps,
     "checkpoint" every ``checkpoint_every`` steps, and "save". With ``resume`` it continues from the
     last checkpoint in ``checkpoint_dir`` (default: :func:`checkpoint_folder_for` ``output``).
+    ``length_note``: where the step count came from, for the estimate (:attr:`Estimate.length_note`).
 
     Raises LoraTrainingError / LoraDataError with a one-line message; ``JobCancelledError`` from
     ``ctx.check_cancelled()`` on cancel (the last checkpoint stays for a resume).
@@ -963,8 +968,8 @@ def train_lora(
     with torch_threads(cfg.num_threads):
         initial_train, train_eval_s = _timed(trainer.evaluate, "train")
         initial_val, val_eval_s = _timed(trainer.evaluate, "validation")
-        estimate = trainer.measure({"train_evaluations": train_eval_s, "validation_evaluations": val_eval_s},
-                                   started=True)
+        estimate = replace(trainer.measure({"train_evaluations": train_eval_s, "validation_evaluations": val_eval_s},
+                                           started=True), length_note=length_note)
     has_validation = initial_val is not None
     yield LoraProgress("estimate", trainer.step, total, estimate.describe(), estimate=estimate)
     if initial_val is not None and trainer.step == 0:
@@ -1066,7 +1071,7 @@ def estimate_lora_run(model: str, dataset: LoraDataset, config: LoraTrainConfig,
 __all__ = [
     "Estimate", "FORMATS", "LoraProgress", "LoraResult", "LoraSample", "LoraTrainConfig", "LoraTrainer",
     "LoraTrainingError", "METADATA_KEY", "PRESETS", "checkpoint_folder_for", "config_from_lora", "estimate_lora_run",
-    "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "read_lora_info",
+    "estimate_memory", "kohya_state_dict", "list_checkpoints", "min_snr_weights", "preset_config", "preset_for_model", "read_lora_info",
     "run_train_lora", "save_lora", "torch_threads", "train_lora",
 ]
 
@@ -1102,13 +1107,17 @@ def run_train_lora(spec: Any, ctx: Any = None) -> Generator[LoraProgress, None, 
         from engine.training.lora_library import save_clips
 
         save_clips(spec.output_dir, spec.clips)
+    # A length the base model's card recommends for the preset says so in the estimate (the CLI's
+    # line before the run): a user who did not choose it learns where it came from.
+    recommended = preset_steps(spec.preset, model)
+    note = recommended.reason if recommended.from_card and recommended.steps == config.max_steps else ""
     if spec.estimate_only:
         yield LoraProgress("load", 0, 1, f"Loading {model}")
-        estimate = estimate_lora_run(model, dataset, config, store=store)
+        estimate = replace(estimate_lora_run(model, dataset, config, store=store), length_note=note)
         yield LoraProgress("estimate", 0, estimate.total_steps, estimate.describe(), estimate=estimate)
         return estimate
     result = yield from train_lora(model, dataset, spec.output, config, fmt=spec.fmt, resume=spec.resume,
-                                   checkpoint_dir=spec.output_dir, ctx=ctx, store=store)
+                                   checkpoint_dir=spec.output_dir, ctx=ctx, store=store, length_note=note)
     facts = {
         "steps": result.steps, "initial_loss": result.initial_loss, "final_loss": result.final_loss,
         "initial_validation_loss": result.initial_validation_loss,

@@ -186,6 +186,81 @@ def preset_config(name: str, **overrides: Any) -> LoraTrainConfig:
     return replace(PRESETS[preset_name(name)], **overrides)
 
 
+#: A model card's (``starter.json``) ``recommended`` entry naming, per preset, the number of steps
+#: measured to suit that base model, e.g. ``"lora_steps": {"cpu-starter": 1200}``: bench_lora_starter's
+#: made-up sound needs 1200 steps on starter model 2 (900: 78% of held-out seeds) while the first
+#: starter, which 900 steps teach, falls to 50% at 1200. A step count typed by the user always wins.
+CARD_STEPS_KEY = "lora_steps"
+
+
+@dataclass(frozen=True)
+class PresetSteps:
+    """How many steps preset ``preset`` runs on a base model, and why (for the wizard and the CLI)."""
+
+    steps: int
+    preset: str
+    card: str = ""  # the title of the model card that recommends ``steps`` ('' : the preset's own)
+
+    @property
+    def from_card(self) -> bool:
+        return bool(self.card)
+
+    @property
+    def reason(self) -> str:
+        """'recommended for the cpu-starter preset by Starter model 2's card' (or 'the cpu-starter
+        preset's own')."""
+        if self.card:
+            return f"recommended for the {self.preset} preset by {self.card}'s card"
+        return f"the {self.preset} preset's own"
+
+    def describe(self) -> str:
+        """'1200 steps: recommended for the cpu-starter preset by Starter model 2's card'."""
+        return f"{self.steps} steps: {self.reason}"
+
+
+def card_steps(model: str, preset: str) -> tuple[int, str] | None:
+    """``(steps, card title)`` when ``model``'s card (a shipped ``builtin:`` model or a local folder
+    with a ``starter.json``) recommends a step count for ``preset`` (:data:`CARD_STEPS_KEY`), else
+    None (no card, no such entry, or a malformed one: the preset's own count is used)."""
+    import json
+    from pathlib import Path
+
+    from engine.models.catalog import MODEL_CARD_FILE, builtin_model_dir
+
+    text = str(model or "").strip()
+    if not text:
+        return None
+    try:
+        card_path = (builtin_model_dir(text) or Path(text).expanduser()) / MODEL_CARD_FILE
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
+    except (ValueError, OSError, UnicodeDecodeError):
+        return None
+    recommended = card.get("recommended") if isinstance(card, dict) else None
+    table = recommended.get(CARD_STEPS_KEY) if isinstance(recommended, dict) else None
+    steps = table.get(PRESET_ALIASES.get(preset, preset)) if isinstance(table, dict) else None
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        return None
+    title = str(card.get("title") or Path(text).name).split(" (")[0].strip()  # "Starter model 2 (...)": its name
+    return steps, title
+
+
+def preset_steps(preset: str, model: str | None = None) -> PresetSteps:
+    """The steps ``preset`` runs on base model ``model``: what the model's card recommends for it
+    (:func:`card_steps`), else the preset's own ``max_steps``."""
+    name = preset_name(preset)
+    found = card_steps(model, name) if model else None
+    if found is not None:
+        return PresetSteps(found[0], name, found[1])
+    return PresetSteps(PRESETS[name].max_steps, name)
+
+
+def preset_for_model(preset: str, model: str | None = None, **overrides: Any) -> LoraTrainConfig:
+    """:func:`preset_config` with the step count ``model``'s card recommends for the preset (see
+    :func:`preset_steps`); ``max_steps`` in ``overrides`` (the user's own count) wins."""
+    overrides.setdefault("max_steps", preset_steps(preset, model).steps)
+    return preset_config(preset, **overrides)
+
+
 def default_preset(cuda_memory_bytes: int | None) -> str:
     """The preset for a machine: ``cpu-starter`` without a CUDA GPU, else the largest GPU preset
     whose memory the card has (``gpu-6gb`` for smaller cards)."""
@@ -408,6 +483,8 @@ class Estimate:
     num_train: int = 0  # training clips (0: unknown; no advice on the run's length)
     clips_per_step: int = 1
     learning_rate: float = 1e-4
+    #: Where the step count comes from when a model card recommends it (see :class:`PresetSteps`), '' else.
+    length_note: str = ""
 
     @classmethod
     def build(cls, *, total_steps: int, steps_left: int, timing: StepTiming,
@@ -452,8 +529,26 @@ class Estimate:
                             started=True)
         return max(0, self.total_steps - step) * step_s + sum(events.get(k, 0) * each.get(k, 0.0) for k in COSTS)
 
+    def for_steps(self, total_steps: int, config: LoraTrainConfig) -> Estimate:
+        """This estimate, made before a run of ``config`` (its validation prompts as the run samples them:
+        the trigger word when none were given), for the same run at ``total_steps`` steps: the
+        same timings, the steps and what they bring (validations, samples, checkpoints) counted again
+        (:func:`run_events`), so a length changed after an estimate needs no new one."""
+        each = {what: (wall, cpu) for what, _n, wall, cpu in self.costs}
+        counts = {what: n for what, n, _w, _c in self.costs}
+        events = run_events(replace(config, max_steps=total_steps, epochs=None), total_steps,
+                            has_validation=counts.get("validation_evaluations", 0) > 0)
+        costs = tuple((what, counts[what] if what == "setup" else int(events.get(what, 0)), *each[what])
+                      for what in COSTS if what in each)
+        steps_left = max(0, total_steps - (self.total_steps - self.steps_left))
+        seen = self.times_each_clip_seen * total_steps / self.total_steps if self.total_steps else 0.0
+        return replace(self, total_steps=total_steps, steps_left=steps_left, costs=costs, times_each_clip_seen=seen,
+                       seconds=steps_left * self.step_s + _fixed(costs, 2),
+                       length_note=self.length_note if total_steps == self.total_steps else "")
+
     def describe(self) -> str:
-        text = (f"{self.total_steps} steps (each clip seen {self.times_each_clip_seen:.1f} times), about "
+        note = f"{self.length_note}; " if self.length_note else ""
+        text = (f"{self.total_steps} steps ({note}each clip seen {self.times_each_clip_seen:.1f} times), about "
                 f"{_duration(self.seconds)} ({_duration(self.seconds_low)} to {_duration(self.seconds_high)}) of "
                 f"wall time at the load measured now, {_duration(self.cpu_seconds)} of {self.cpu_clock} CPU time, "
                 # On the CPU the process's measured peak is what the machine must have (the model and

@@ -711,8 +711,10 @@ def _metadata(config: TrainConfig, losses: dict[str, float], seconds: float) -> 
         # Guidance 5: tone prompts at 17 pitches from 131 Hz to 880 Hz within a semitone for 85% of
         # seeds 0-9 (guidance 3: 82%); "a sine tone at 440 Hz" 30 of 30 seeds at 3, 5 and 7; white
         # noise, clicks and sweeps pass at 3 and 5 alike.
+        # lora_steps: the cpu-starter LoRA preset's steps for this model (bench_lora_starter: 83% of held-out
+        # seeds at 900 steps, 50% at 1200).
         "recommended": {"num_inference_steps": 20, "guidance_scale": 5.0, "scheduler": "dpm++2m-karras",
-                        "upsampler": "builtin:upsampler"},
+                        "upsampler": "builtin:upsampler", "lora_steps": {"cpu-starter": 900}},
         "sound_families": list(synth.KINDS),
         "example_prompts": [
             "a sine tone at 440 Hz",
