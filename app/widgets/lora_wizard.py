@@ -20,6 +20,7 @@ thread trains; the GUI thread only draws what its progress reports carry).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ from app.widgets.screen_fit import resize_within_screen
 from app.widgets.spin_boxes import DoubleSpinBox, SpinBox
 from engine.api import PRESETS as SPECTROGRAM_PRESETS
 from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID, model_hints
-from engine.training.lora_config import MAX_LEARNING_RATE, run_advice
+from engine.training.lora_config import MAX_LEARNING_RATE, LoraTrainConfig, preset_steps, run_advice
 from engine.training.lora_library import (
     LoraEntry,
     LoraLibraryError,
@@ -94,6 +95,8 @@ DEVICES = ("auto", "cpu", "cuda")
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 #: The rank box's top while the base model's own limit is not known (``lora_library.rank_limit``).
 MAX_RANK = 256
+ESTIMATE_HINT = "Loads the model, times steps after a warm-up, a sample and a checkpoint."
+ESTIMATE_STALE = "The settings, the sounds or the base model changed since the estimate: estimate again."
 
 
 def thumbnail_image(image: np.ndarray, size: QSize = THUMB) -> QImage:
@@ -463,6 +466,16 @@ class TrainingPage(QWizardPage):
         self.seen_label = QLabel()
         self.seen_label.setObjectName("hintLabel")
         self.seen_label.setWordWrap(True)
+        # Where the length came from: the preset (the count the base model's card recommends for it,
+        # else the preset's own), the user, a LoRA's stored settings or an unfinished run's own.
+        self.length_source = "preset"
+        self.length_origin = ""  # the LoRA whose settings it is
+        self._setting_length = False
+        self.length_why_label = QLabel()
+        self.length_why_label.setObjectName("hintLabel")
+        self.length_why_label.setWordWrap(True)
+        self.length_spin.valueChanged.connect(self._on_length_edited)
+        self.unit_combo.currentIndexChanged.connect(self._on_length_edited)
         self.batch_spin = SpinBox()
         self.batch_spin.setRange(1, 64)
         self.accumulation_spin = SpinBox()
@@ -500,7 +513,9 @@ class TrainingPage(QWizardPage):
         self.prompts_edit.setPlaceholderText("validation prompts, separated by '|' (default: the trigger word)")
         self.estimate_button = QPushButton("Estimate time and memory")
         self.estimate_button.clicked.connect(self.estimate)
-        self.estimate_label = QLabel("Loads the model, times steps after a warm-up, a sample and a checkpoint.")
+        self.estimate_label = QLabel(ESTIMATE_HINT)
+        self.last_estimate: Any = None  # and what it was made for (see refresh_estimate)
+        self._estimated_for: tuple[Any, str] | None = None
         self.estimate_label.setWordWrap(True)
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
@@ -517,7 +532,14 @@ class TrainingPage(QWizardPage):
         form.addRow("Warm-up steps", self.warmup_spin)
         form.addRow("Schedule", self.schedule_combo)
         form.addRow("Length", length_row)
-        form.addRow("", self.seen_label)
+        length_notes = QWidget()  # one block under the length (two form rows spread it apart)
+        notes_layout = QVBoxLayout(length_notes)
+        notes_layout.setContentsMargins(0, 0, 0, 0)
+        notes_layout.setSpacing(2)
+        notes_layout.addWidget(self.length_why_label)
+        notes_layout.addWidget(self.seen_label)
+        notes_layout.addStretch(1)  # any height the form gives the row goes below the lines, not between them
+        form.addRow("", length_notes)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Gradient accumulation", self.accumulation_spin)
         form.addRow("", snr_row)
@@ -534,20 +556,29 @@ class TrainingPage(QWizardPage):
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
         inner_layout.addLayout(form)
-        estimate_row = QHBoxLayout()
-        estimate_row.addWidget(self.estimate_button)
-        estimate_row.addWidget(self.estimate_label, 1)
-        inner_layout.addLayout(estimate_row)
-        inner_layout.addWidget(self.error_label)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
+        # The estimate stays in view below the fields (at the end of a long scrolled form it was missed)
+        estimate_row = QHBoxLayout()
+        estimate_row.addWidget(self.estimate_button, 0, Qt.AlignmentFlag.AlignTop)
+        estimate_row.addWidget(self.estimate_label, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(estimate_row)
+        layout.addWidget(self.error_label)
         for signal in (self.length_spin.valueChanged, self.unit_combo.currentIndexChanged,
                        self.batch_spin.valueChanged, self.accumulation_spin.valueChanged, self.lr_spin.valueChanged):
             signal.connect(self.update_seen)
+        for signal in (self.rank_spin.valueChanged, self.alpha_spin.valueChanged, self.text_encoder_check.toggled,
+                       self.warmup_spin.valueChanged, self.schedule_combo.currentIndexChanged, self.snr_check.toggled,
+                       self.snr_spin.valueChanged, self.device_combo.currentIndexChanged,
+                       self.precision_combo.currentIndexChanged, self.checkpointing_check.toggled,
+                       self.adam8_check.toggled, self.seed_spin.valueChanged, self.sample_every_spin.valueChanged,
+                       self.validation_every_spin.valueChanged, self.checkpoint_spin.valueChanged,
+                       self.prompts_edit.textChanged):
+            signal.connect(self.refresh_estimate)
 
     def set_rank_limit(self, model: str, limit: int) -> None:
         """Cap the rank at ``limit``, the largest useful rank of ``model`` (0: unknown, no cap but
@@ -601,8 +632,49 @@ class TrainingPage(QWizardPage):
         return next((name for name in self.presets if name.startswith("cpu")), "")
 
     def apply_preset(self, name: str) -> None:
+        """Show preset ``name``'s settings, its length the count the base model's card recommends."""
         if name in self.presets:
-            self.set_settings(self.presets[name])
+            settings = dict(self.presets[name])
+            settings["max_steps"] = preset_steps(name, self.w.dataset_page.model_id()).steps
+            self.set_settings(settings)
+
+    def recommended(self) -> Any:
+        """The preset's step count on the chosen base model, and why (:class:`PresetSteps`); None
+        before the presets are known."""
+        name = self.preset_combo.currentData()
+        return preset_steps(name, self.w.dataset_page.model_id()) if name in self.presets else None
+
+    def follow_model(self, *_args: Any) -> None:
+        """The base model changed: a length that came from the preset becomes the new model's count
+        (a length typed, or from a LoRA's settings or a run, stays)."""
+        recommended = self.recommended()
+        if recommended is not None and self.length_source == "preset" and self.unit_combo.currentText() == "steps":
+            self._set_length(recommended.steps)
+        self.update_seen()
+
+    def _set_length(self, value: float) -> None:
+        self._setting_length = True
+        try:
+            self.length_spin.setValue(float(value))
+        finally:
+            self._setting_length = False
+
+    def _on_length_edited(self, *_args: Any) -> None:
+        if not self._setting_length:
+            self.length_source, self.length_origin = "user", ""
+
+    def length_why(self) -> str:
+        """Where the run's length comes from, for the line under it."""
+        recommended = self.recommended()
+        said = recommended.describe() if recommended is not None else ""
+        if self.length_source == "preset" and self.unit_combo.currentText() == "steps":
+            return said
+        own = self._own_length()
+        return f"{own} (the preset's: {said})" if said else own
+
+    def _own_length(self) -> str:
+        return {"user": "Your own length", "run": "The unfinished run's own length",
+                "lora": f"From the settings of {self.length_origin}"}.get(self.length_source, "The preset's length")
 
     def set_library(self, entries: list[LoraEntry]) -> None:
         self.from_lora_combo.clear()
@@ -623,7 +695,7 @@ class TrainingPage(QWizardPage):
         if not entry.settings:
             self.show_error(f"'{entry.name}' holds no training settings (it was not trained by this app).")
             return False
-        self.set_settings(entry.settings)
+        self.set_settings(entry.settings, "lora", f"'{entry.name}'")
         self._preset_picked = True
         page = self.w.dataset_page
         if entry.base_model:
@@ -642,10 +714,12 @@ class TrainingPage(QWizardPage):
         self.show_error("")
         return True
 
-    def set_settings(self, settings: dict[str, Any]) -> None:
-        """Show ``settings`` (LoraTrainConfig.to_json) in the fields; the rest is kept as is."""
+    def set_settings(self, settings: dict[str, Any], source: str = "preset", origin: str = "") -> None:
+        """Show ``settings`` (LoraTrainConfig.to_json) in the fields; the rest is kept as is.
+        ``source``: where their length comes from ("preset", "lora" ``origin``, "run")."""
         self.base = dict(settings)
         s = settings
+        self._setting_length = True
         self.rank_spin.setValue(int(s.get("rank", 4)))
         self.alpha_spin.setValue(float(s.get("alpha", 4.0)))
         self.text_encoder_check.setChecked(bool(s.get("train_text_encoder", False)))
@@ -658,6 +732,8 @@ class TrainingPage(QWizardPage):
         else:
             self.unit_combo.setCurrentText("steps")
             self.length_spin.setValue(float(s.get("max_steps", 500)))
+        self._setting_length = False
+        self.length_source, self.length_origin = source, origin
         self.batch_spin.setValue(int(s.get("batch_size", 1)))
         self.accumulation_spin.setValue(int(s.get("gradient_accumulation_steps", 1)))
         self.snr_check.setChecked(s.get("snr_gamma") is not None)
@@ -703,7 +779,10 @@ class TrainingPage(QWizardPage):
         return int(self.length_spin.value())
 
     def update_seen(self, *_args: Any) -> None:
-        """'N steps: each clip is seen K times' for the dataset read (or per clip count unknown)."""
+        """'N steps: each clip is seen K times' for the dataset read (or per clip count unknown), where
+        the length comes from, and the estimate for it."""
+        self.length_why_label.setText(self.length_why())
+        self.refresh_estimate()
         train_set = self.w.dataset_page.train_set
         per_step = self.batch_spin.value() * self.accumulation_spin.value()
         if train_set is None or not len(train_set):
@@ -725,10 +804,14 @@ class TrainingPage(QWizardPage):
         self.estimate_button.setEnabled(False)
         self.estimate_label.setText("Estimating…")
         self.show_error("")
+        self.last_estimate = None
+        made_for = (page.train_set, self._estimate_key())
 
         def done(estimate: Any) -> None:
             self.estimate_button.setEnabled(True)
+            self.last_estimate, self._estimated_for = estimate, made_for
             self.estimate_label.setText(estimate.describe())
+            self.refresh_estimate()
             self.w.estimated.emit(estimate)
 
         def failed(message: str) -> None:
@@ -744,6 +827,61 @@ class TrainingPage(QWizardPage):
         handle = self.w.client.submit(job)
         handle.finished.connect(done)
         handle.failed.connect(lambda message, _kind: failed(message))
+
+    def _estimate_key(self) -> str:
+        """The settings an estimate depends on besides the length (which it can follow)."""
+        settings = {k: v for k, v in self.settings().items() if k not in ("max_steps", "epochs")}
+        return json.dumps(settings, sort_keys=True, default=str)
+
+    def current_estimate(self) -> Any:
+        """The estimate for the run the fields describe: the one measured, worked out again for a
+        length changed since (``Estimate.for_steps``); None when there is none or anything else it
+        depends on (settings, sounds, base model) changed."""
+        estimate, train_set = self.last_estimate, self.w.dataset_page.train_set
+        if estimate is None or train_set is None or self._estimated_for is None \
+                or self._estimated_for[0] is not train_set or self._estimated_for[1] != self._estimate_key():
+            return None
+        steps = self.total_steps(len(train_set))
+        if steps == estimate.total_steps:
+            return estimate
+        settings = self.settings()
+        prompts = settings.get("validation_prompts") or [self.w.dataset_page.trigger_edit.text().strip() or "x"]
+        config = LoraTrainConfig.from_json({**settings, "epochs": None, "max_steps": steps,
+                                            "validation_prompts": prompts})
+        return estimate.for_steps(steps, config)
+
+    def refresh_estimate(self, *_args: Any) -> None:
+        """Keep the estimate shown true to the fields (see :meth:`current_estimate`)."""
+        if self.last_estimate is None:
+            return
+        estimate = self.current_estimate()
+        if estimate is None:
+            self.estimate_label.setText(ESTIMATE_STALE)  # (the measured one is kept: changed back, it holds again)
+        elif estimate is self.last_estimate:
+            self.estimate_label.setText(estimate.describe())
+        else:
+            self.estimate_label.setText(f"For {estimate.total_steps} steps, worked out from the timings measured for "
+                                        f"{self.last_estimate.total_steps}: " + estimate.describe())
+
+    def run_summary(self) -> str:
+        """What Train will run, for the last page: the length and where it comes from, each clip's
+        showings, and the time estimated (or that there is none)."""
+        train_set = self.w.dataset_page.train_set
+        n = len(train_set) if train_set is not None else 0
+        steps = self.total_steps(n) if n else int(self.length_spin.value())
+        recommended = self.recommended()
+        own = self._own_length()
+        why = (recommended.reason if self.length_source == "preset" and recommended is not None
+               and recommended.steps == steps else own[0].lower() + own[1:])
+        per_step = self.batch_spin.value() * self.accumulation_spin.value()
+        text = f"Train runs {steps} steps ({why})"
+        if n:
+            text += f" over {n} training clips, each seen {steps * per_step / n:.1f} times"
+        estimate = self.current_estimate()
+        if estimate is None:
+            return text + ". Not estimated: go Back to estimate its time and memory."
+        return (text + f"; about {_minutes(estimate.seconds)} of wall time at the load measured "
+                f"({_minutes(estimate.cpu_seconds)} of CPU time).")
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)
@@ -776,17 +914,21 @@ class OutputPage(QWizardPage):
         self.path_label = QLabel()
         self.path_label.setWordWrap(True)
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_label = QLabel()  # what Train starts, read before committing
+        self.run_label.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Name", self.name_edit)
         form.addRow("Layout", self.diffusers_radio)
         form.addRow("", self.kohya_radio)
         form.addRow("", self.apply_check)
         form.addRow("File", self.path_label)
+        form.addRow("Run", self.run_label)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         if not self.name_edit.text().strip():
             self.name_edit.setText(self.w.dataset_page.trigger_edit.text().strip() or "my-lora")
         self._update_path()
+        self.run_label.setText(self.w.training_page.run_summary())
 
     def output_path(self) -> Path:
         return unique_output_path(self.name_edit.text().strip() or "lora", self.w.library_folder)
@@ -1080,6 +1222,7 @@ class LoraWizard(QWizard):
         self.run_offers = RunOffers(self, (self.run_kind,), self.dataset_page, self.resume_run)
         self._rank_request = 0
         self.dataset_page.model_combo.currentTextChanged.connect(self.update_rank_limit)
+        self.dataset_page.model_combo.currentTextChanged.connect(self.training_page.follow_model)
         self.training_page.text_encoder_check.toggled.connect(self.update_rank_limit)
         self.update_rank_limit()
 
@@ -1297,7 +1440,7 @@ class LoraWizard(QWizard):
         index = training.preset_combo.findData(job.preset)
         if index >= 0:
             training.preset_combo.setCurrentIndex(index)
-        training.set_settings(job.settings)
+        training.set_settings(job.settings, "run")
         training._preset_picked = True
         self.output_page.name_edit.setText(Path(job.output).stem)
         self.output_page.kohya_radio.setChecked(job.fmt == "kohya")

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from app.model.generation import GenerationSettings
-from app.widgets.lora_wizard import LoraWizard
+from app.widgets.lora_wizard import ESTIMATE_STALE, LoraWizard
 from app.widgets.lora_wizard_runs import RUNS_KEY, remember_run
 from engine.training.lora_library import scan_library
 
@@ -112,6 +112,12 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
 
     wizard.next()
     training = wizard.training_page
+    # The estimate is in view without scrolling to the end of the fields, and the lines under the
+    # length read as one block
+    assert training.estimate_button.isVisible() and not training.estimate_button.visibleRegion().isEmpty()
+    why, seen = training.length_why_label, training.seen_label
+    assert seen.parent() is why.parent() and 0 <= seen.geometry().top() - why.geometry().bottom() <= 8
+    assert why.height() <= why.heightForWidth(why.width()) + 4  # no blank space inside the lines either
     fill_training(training, steps=3, checkpoint_every=2)
     assert "each clip is seen 2.0 times" in training.seen_label.text()  # 3 steps x 2 clips / 3 clips
     assert "underfit" in training.seen_label.text()  # far fewer showings than LoRA trainers use
@@ -131,6 +137,20 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert estimated.args[0].total_steps == 3 and estimated.args[0].peak_memory_bytes > 0
     assert training.estimate_label.text().startswith("3 steps (each clip seen 2.0 times)")
     assert "Each clip is seen only 2 times" in training.estimate_label.text()  # the same advice
+    # The estimate follows a new length without being made again, from the timings it measured
+    training.length_spin.setValue(6)
+    assert training.estimate_label.text().startswith(
+        "For 6 steps, worked out from the timings measured for 3: 6 steps (each clip seen 4.0 times)")
+    training.rank_spin.setValue(3)  # anything else it depends on changed: it says so instead of misleading
+    assert training.estimate_label.text() == ESTIMATE_STALE
+    training.rank_spin.setValue(2)
+    training.length_spin.setValue(3)
+    assert training.estimate_label.text().startswith("3 steps (each clip seen 2.0 times)")
+    # The last page says what Train starts, with the time estimated, before committing
+    wizard.output_page.initializePage()
+    run = wizard.output_page.run_label.text()
+    assert run.startswith("Train runs 3 steps (your own length) over 3 training clips, each seen 2.0 times; about ")
+    assert "of wall time at the load measured" in run
     settings_ = training.settings()
     assert (settings_["max_steps"], settings_["rank"], settings_["num_threads"], settings_["snr_gamma"]) == (3, 2, 1, 5.0)
 
@@ -301,6 +321,43 @@ def test_the_rank_box_stops_at_the_base_models_largest_useful_rank(qtbot, client
     with qtbot.waitSignal(wizard.rank_limit_found, timeout=60000) as found:
         wizard.dataset_page.set_model(str(tmp_path / "no-such-model"))
     assert found.args == [0] and rank.maximum() == 256  # unknown: the dataset read says what is wrong
+
+
+def test_the_length_is_the_count_the_base_models_card_recommends_and_says_so(
+        qtbot, client, tiny_model, settings, tmp_path):
+    """The CPU preset's length follows the base model (starter model 2's card: 1200 steps, the first
+    starter's 900; a model without a card: the preset's own), the line under it says which and why;
+    a length the user typed stays when the model changes, until a preset is chosen again."""
+    from engine.models.catalog import STARTER2_MODEL_ID, STARTER_MODEL_ID
+
+    wizard, _generation = make_wizard(qtbot, client, tiny_model, settings, tmp_path)
+    page, training = wizard.dataset_page, wizard.training_page
+    page.folder_edit.setText(str(tmp_path))  # (a job needs sounds; none is run)
+    page.set_model(STARTER2_MODEL_ID)
+    training.choose_preset("cpu-starter")
+    assert training.length_spin.value() == 1200 and training.settings()["max_steps"] == 1200
+    assert training.length_why_label.text() == "1200 steps: recommended for the cpu-starter preset by Starter model 2's card"
+    page.set_model(STARTER_MODEL_ID)
+    assert training.length_spin.value() == 900
+    assert training.length_why_label.text() == "900 steps: recommended for the cpu-starter preset by Starter model's card"
+    page.set_model(tiny_model)
+    assert training.length_spin.value() == 900
+    assert training.length_why_label.text() == "900 steps: the cpu-starter preset's own"
+    page.set_model(STARTER2_MODEL_ID)
+    training.length_spin.setValue(1000)  # the user's own count wins over any card
+    page.set_model(STARTER_MODEL_ID)
+    assert training.length_spin.value() == 1000 and wizard.make_job().num_steps == 1000
+    assert training.length_why_label.text() == (
+        "Your own length (the preset's: 900 steps: recommended for the cpu-starter preset by Starter model's card)")
+    training.preset_combo.activated.emit(training.preset_combo.findData("cpu-starter"))  # the preset chosen again
+    assert training.length_spin.value() == 900 and training.length_source == "preset"
+    assert wizard.make_job().num_steps == 900  # the job trains what the page shows
+    page.set_model(STARTER2_MODEL_ID)
+    assert wizard.make_job().num_steps == 1200
+    wizard.output_page.initializePage()  # the last page, before Train, says it too
+    assert wizard.output_page.run_label.text() == (
+        "Train runs 1200 steps (recommended for the cpu-starter preset by Starter model 2's card). "
+        "Not estimated: go Back to estimate its time and memory.")
 
 
 def test_tools_menu_opens_one_wizard_that_starts_from_the_window_model(qtbot, window, tiny_model):
