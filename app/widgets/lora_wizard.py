@@ -83,6 +83,7 @@ from engine.training.lora_library import (
     read_lora_entry,
     scan_library,
     train_lora_spec,
+    trained_caption,
     unique_output_path,
 )
 
@@ -204,9 +205,12 @@ class DatasetPage(QWizardPage):
         self.error_label.setObjectName("errorLabel")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Sound", "Caption (editable)", "Set"])
+        # "Trained as": the caption with the trigger word and prefix in front, what the model sees (a
+        # caption that is the trigger word alone left the editable column blank, as if none were read)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Sound", "Caption (editable)", "Trained as", "Set"])
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         self.table.itemChanged.connect(self._on_table_item_changed)
         self.skipped_list = QListWidget()
@@ -360,11 +364,14 @@ class DatasetPage(QWizardPage):
             caption_item = QTableWidgetItem(_strip_head(example.caption, trigger, prefix))
             caption_item.setData(Qt.ItemDataRole.UserRole, example.name)
             caption_item.setToolTip(f"Trained as: {example.caption}")
+            trained_item = QTableWidgetItem(example.caption)
+            trained_item.setFlags(trained_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             set_item = QTableWidgetItem("validation" if example.name in validation else "training")
             set_item.setFlags(set_item.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(row, 0, name_item)
             self.table.setItem(row, 1, caption_item)
-            self.table.setItem(row, 2, set_item)
+            self.table.setItem(row, 2, trained_item)
+            self.table.setItem(row, 3, set_item)
         self.table.blockSignals(False)
         self.grid.clear()
         for example, thumbnail in zip(dataset.examples, thumbnails):
@@ -393,6 +400,11 @@ class DatasetPage(QWizardPage):
             return
         name = item.data(Qt.ItemDataRole.UserRole)
         self.typed[str(name)] = item.text().strip()
+        trained = trained_caption(item.text(), self.trigger_edit.text(), self.prefix_edit.text())
+        item.setToolTip(f"Trained as: {trained}")
+        trained_item = self.table.item(item.row(), 2)
+        if trained_item is not None:
+            trained_item.setText(trained)
 
     def example(self, name: str) -> Any:
         return next((e for e in self.dataset.examples if e.name == name), None) if self.dataset else None

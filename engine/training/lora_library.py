@@ -582,6 +582,13 @@ def preview_dataset(model: str, data_dir: str | None, clips: tuple[Any, ...] = (
     return dataset, train, validation
 
 
+def trained_caption(caption: str, trigger: str = "", prefix: str = "") -> str:
+    """The caption a sound is trained with: ``"<prefix> <trigger>, <caption>"`` (torch-free)."""
+    from engine.training.lora_data import full_caption
+
+    return full_caption(caption, trigger, prefix)
+
+
 def presets() -> dict[str, dict[str, Any]]:
     """The training presets by memory (``cpu-starter``, ``gpu-6gb`` ... ``gpu-24gb``) as settings dicts."""
     from engine.training.lora_config import PRESETS
@@ -631,5 +638,6 @@ __all__ = [
     "is_hub_ref", "is_lora_header", "library_dir", "read_header", "read_lora_entry", "resolve_hub_lora",
     "same_model", "scan_folder",
     "scan_hub_cache", "scan_library", "unique_output_path", "user_data_dir", "clip", "preview_dataset", "presets",
+    "trained_caption",
     "train_lora_spec", "machine_preset", "save_clips", "load_clips", "CLIPS_FOLDER",
 ]

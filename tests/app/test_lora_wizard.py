@@ -99,12 +99,17 @@ def test_folder_to_a_trained_lora_in_the_library_that_changes_generations(
     assert page.table.rowCount() == 4 and page.grid.count() == 4
     assert page.table.item(0, 1).text() == "a low hum"  # from metadata.csv, trigger shown apart
     assert page.table.item(0, 1).toolTip() == "Trained as: zorb, a low hum"
-    assert [page.table.item(r, 2).text() for r in range(4)].count("validation") == 1
+    # what the model is trained with, the trigger word in front (a caption of the trigger word alone
+    # left the editable column blank, as if no caption had been read)
+    assert [page.table.item(r, 2).text() for r in range(4)] == ["zorb, a low hum", "zorb, tone1", "zorb, tone2",
+                                                                "zorb, tone3"]
+    assert [page.table.item(r, 3).text() for r in range(4)].count("validation") == 1
     skipped, unused = [page.skipped_list.item(i).text() for i in range(page.skipped_list.count())]
     assert skipped.startswith("Skipped broken.wav:") and page.skipped_list.isVisibleTo(page)
     assert unused == "Caption for tone_9.wav unused: no such file in the folder"  # a typo in metadata.csv
     assert "4 sounds (3 training, 1 validation), 1 skipped" in page.summary_label.text()
     page.table.item(1, 1).setText("a bright beep")  # a typed caption
+    assert page.table.item(1, 2).text() == "zorb, a bright beep"
     page.grid.itemActivated.emit(page.grid.item(1))  # a spectrogram plays what the model learns
     mix, rate = wizard.player.loaded[-1]
     assert rate == RATE and mix.shape == (1, 64 * dataset.target.params.hop_length)
