@@ -28,7 +28,9 @@ def plan(tools: Any, params: dict[str, Any]) -> Plan:
     if mask.is_empty:
         span = tools.selection_in_clip(clip)
         if span is None:
-            raise EditError("Paint a mask on the clip (Edit > Spectrogram) or select a time range on it first.")
+            # Name the tools in sight (the Mask toolbar), not a menu path a new user must hunt for.
+            raise EditError("Paint a mask on the clip first (Brush, Rectangle or Time Band on the Mask toolbar), "
+                            "or select a time range on it.")
         sel = tools.project.selection
         boxes = ((span[0], span[1], sel.freq_lo_hz, sel.freq_hi_hz),)
     else:

@@ -341,6 +341,11 @@ def test_edits_that_cannot_start_say_why(qtbot, tools_window, tiny_model):
     tools.edit_failed.connect(lambda kind, message: failures.append((kind, message)))
     assert not tools.run_edit("inpaint")  # no mask, no selected time range
     assert "Paint a mask" in failures[-1][1] and "Paint a mask" in tools.edit_panel.status_label.text()
+    assert "Brush, Rectangle or Time Band on the Mask toolbar" in failures[-1][1]  # the tools in sight, by name
+    bar = tools.mask_toolbar  # ... and named as the toolbar names them
+    from PySide6.QtWidgets import QAbstractButton
+
+    assert {"Brush", "Rectangle", "Time Band"} <= {b.text() for b in bar.findChildren(QAbstractButton)}
     window.project.set_selection(Selection())
     window.project.set_playhead(0.5)
     assert not tools.run_edit("vary")
