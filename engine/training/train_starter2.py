@@ -79,10 +79,9 @@ class Train2Config(ts.TrainConfig):
     #: it from the zero padding at the borders.
     frequency_embedding: bool = False
     #: A UNet that draws the prompt's pitch contour and beat as hint maps (engine.models.hint_unet),
-    #: shown the true ones in training; its caption reader then learns them in ``reader_steps``.
-    #: The shipped model's last run passed ``--hints true`` with ``--init-from`` (README: tones within a
-    #: semitone 97% against 38%); off by default so that a fresh run's stages stay those above.
-    hints: bool = False
+    #: shown the true ones in training; its caption reader then learns them in ``reader_steps``
+    #: (README: held-out tones within a semitone 92% against 38% without).
+    hints: bool = True
     reader_steps: int = 3000
     #: The strength at which the saved hint UNet draws the beat's pulse maps when sampling
     #: (engine.models.hint_unet; training always shows the true maps): 1.5 kept held-out beats
@@ -96,6 +95,11 @@ class Train2Config(ts.TrainConfig):
     # within a semitone 91%, against 35% with the first run's 1500 steps and no dropout).
     text_pretrain_steps: int = 5000
     text_word_dropout: float = 0.25
+    #: A decoder wider than the encoder (engine.models.decoder_vae), trained from scratch on the
+    #: frozen encoder's latents after the UNet: FluidR3 notes through the VAE named right 90%
+    #: against 60% with the encoder's own widths (bench/bench_starter_decoder.py).
+    decoder_widths: str = "16,32,64,64"
+    decoder_steps: int = 4000
 
 
 def duration_s() -> float:

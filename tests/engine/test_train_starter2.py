@@ -29,6 +29,10 @@ TINY = t2.Train2Config(
     text_pretrain_steps=2,
     text_pretrain_batch_size=4,
     decoder_steps=1,
+    # The plain model family (the continuation tests below start from it); the default recipe's
+    # hint UNet and wide decoder are trained from scratch in their own test.
+    hints=False,
+    decoder_widths="",
 )
 
 
@@ -291,3 +295,31 @@ def test_a_continuation_can_give_the_model_a_wider_decoder_and_keep_its_unet(tra
         t2.Train2Config(decoder_widths="16,16,32,32", decoder_steps=0)
     with pytest.raises(ValueError, match="only continues an earlier run"):
         list(t2.train(t2.Train2Config(**{**TINY.__dict__, "unet_steps": 0}), tmp_path / "untrained"))
+
+
+def test_the_default_recipe_trains_a_hint_unet_and_a_wide_decoder_from_scratch_in_one_run(tmp_path):
+    """`python -m engine.training.train_starter2` with no options makes the shipped model's kind
+    of model in one run (README: 84 minutes on 2 cores): a hint UNet whose caption reader trains
+    after it, then the wide decoder on the frozen encoder's latents, in a folder the app loads and
+    generates with."""
+    import torch
+
+    from engine.models.decoder_vae import DecoderAutoencoderKL
+    from engine.models.hint_unet import HintUNet2DConditionModel
+    from engine.models.loading import LoadPolicy, load_pipeline
+    from engine.models.store import ModelStore
+
+    defaults = t2.Train2Config()
+    assert defaults.hints and defaults.decoder_width_list() == (16, 32, 64, 64) and defaults.decoder_steps == 4000
+    config = t2.Train2Config(**{**TINY.__dict__, "hints": True, "decoder_widths": defaults.decoder_widths, "reader_steps": 2})
+    out = tmp_path / "default-recipe"
+    stages = [p.stage for p in t2.train(config, out)]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "synthesize", "render", "train-vae", "encode", "train-text", "train-unet", "train-reader", "train-decoder", "save"
+    ]
+    pipe = load_pipeline(ModelStore().resolve(str(out)), LoadPolicy(device="cpu", precision="fp32")).pipeline
+    assert isinstance(pipe.unet, HintUNet2DConditionModel) and isinstance(pipe.vae, DecoderAutoencoderKL)
+    assert [b.resnets[0].conv1.out_channels for b in pipe.vae.decoder.up_blocks] == [64, 64, 32, 16]
+    clip = pipe("a rock beat at 120 BPM", num_inference_steps=2, height=160, width=128,
+                generator=torch.Generator().manual_seed(0), output_type="np").images  # fmt: skip
+    assert clip.shape == (1, 160, 128, 3) and np.isfinite(clip).all()
