@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--encoder-init", default=None,
                         help="fine-tune this picture model's encoder (train_pictures' --encoder-init) instead of training from scratch")
     parser.add_argument("--consistency", type=float, default=0.0, help="train_pictures' --consistency (with --encoder-init)")
-    parser.add_argument("--encoder-lr", type=float, default=2e-3, help="train_pictures' --encoder-lr")
+    parser.add_argument("--encoder-lr", type=float, default=None, help="train_pictures' --encoder-lr (default: its own)")
     parser.add_argument("--per-group", type=int, default=48)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--font", choices=sorted(VALIDATION_FONTS), default="timgm",
@@ -125,10 +125,10 @@ def main() -> None:
             model, losses = tp.starter_encoder_stage(
                 mels, attributes, seed=seed, augment=args.augment, mask=args.mask, timbre=args.timbre,
                 encoder_init=picture_model_dir(args.encoder_init) if args.encoder_init else None,
-                consistency=args.consistency, encoder_lr=args.encoder_lr,
+                consistency=args.consistency, encoder_lr=args.encoder_lr or tp.ENCODER_LR,
                 encoder_steps=args.encoder_steps or tp.STARTER_ENCODER_STEPS)
             recipe = "".join(f", {k} {v}" for k, v in (("steps", args.encoder_steps), ("gm", args.gm),
-                                                        ("lr", args.encoder_lr if args.encoder_lr != 2e-3 else None),
+                                                        ("lr", args.encoder_lr),
                                                         ("consistency", args.consistency)) if v)
             recipe += f", from {args.encoder_init}" if args.encoder_init else ""
             recipe += ", augmented" if args.augment else ""

@@ -202,6 +202,10 @@ def mask_mels(mels: Any, generator: Any, *, bands: int = 8, frames: int = 20, ma
     return torch.where(hide[:, None], mean, mels)
 
 
+#: The encoder stage's peak learning rate (OneCycle).
+ENCODER_LR = 2e-3
+
+
 def timbre_mels(mels: Any, generator: Any) -> Any:
     """What another sound font, room or microphone does to a sound, drawn per clip on (B, 1, 64,
     frames) log-mels (:func:`engine.pictures.model.log_mel`; 1 unit = 30 dB) more broadly than
@@ -277,7 +281,7 @@ def timbre_mels(mels: Any, generator: Any) -> Any:
 
 
 def train_encoder(model: Any, mels: np.ndarray, attributes: Sequence[Any], *, steps: int, seed: int,
-                  batch: int = 32, lr: float = 2e-3, augment: bool = False, random_level: bool = False,
+                  batch: int = 32, lr: float = ENCODER_LR, augment: bool = False, random_level: bool = False,
                   mask: bool = False, timbre: bool = False, teacher: Any = None, consistency: float = 1.0,
                   log_every: int = 100) -> list[float]:
     """Train ``model.encoder`` on the attributes (gain augmentation: -12..+6 dB; with
@@ -459,7 +463,7 @@ def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: 
                           encoder_from: str | Path | None = None, augment: bool = False,
                           random_level: bool = False, mask: bool = False, timbre: bool = False,
                           encoder_init: str | Path | None = None, consistency: float = 0.0,
-                          encoder_lr: float = 2e-3) -> tuple[Any, list[float]]:
+                          encoder_lr: float = ENCODER_LR) -> tuple[Any, list[float]]:
     """A new starter picture model (torch seeded with ``seed`` first, as :func:`train_starter`
     does) with its audio encoder trained on the corpus, or taken from ``encoder_from`` (an
     earlier run with the same seed and corpus trains the same encoder), or fine-tuned from
@@ -481,8 +485,9 @@ def starter_encoder_stage(mels: np.ndarray, attributes: Sequence[Any], *, seed: 
     if encoder_init is not None:
         from engine.pictures.model import load_picture_model
 
-        model.encoder.load_state_dict(load_picture_model(encoder_init).encoder.state_dict())
-        teacher = load_picture_model(encoder_init).encoder if consistency > 0 else None
+        source = load_picture_model(encoder_init).encoder  # read once: the start and, unchanged, the teacher
+        model.encoder.load_state_dict(source.state_dict())
+        teacher = source if consistency > 0 else None
     return model, train_encoder(model, mels, attributes, steps=encoder_steps, seed=seed + 1, lr=encoder_lr,
                                 augment=augment, random_level=random_level, mask=mask, timbre=timbre,
                                 teacher=teacher, consistency=consistency)
@@ -493,7 +498,7 @@ def train_starter(out: Path, *, seed: int = STARTER_SEED, n_gm: int = STARTER_GM
                   config: Any = None, cache_dir: str | Path | None = None, snapshot_every: int = 0,
                   encoder_from: str | Path | None = None, augment: bool = False, random_level: bool = False,
                   mask: bool = False, timbre: bool = False, encoder_init: str | Path | None = None,
-                  consistency: float = 0.0, encoder_lr: float = 2e-3,
+                  consistency: float = 0.0, encoder_lr: float = ENCODER_LR,
                   fonts: Sequence[str] | None = None, diffusion_from: str | Path | None = None,
                   head_condition: bool = False,
                   command: str | None = None) -> dict[str, Any]:
@@ -654,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--consistency", type=float, default=0.0,
                         help="with --encoder-init: also pull each altered clip's embedding towards that encoder's embedding "
                              "of the clip as it is, with this weight (keeps its picture model's embedding space)")
-    parser.add_argument("--encoder-lr", type=float, default=2e-3, help="the encoder stage's peak learning rate")
+    parser.add_argument("--encoder-lr", type=float, default=ENCODER_LR, help="the encoder stage's peak learning rate")
     parser.add_argument("--random-level", action="store_true",
                         help="train the encoder on each clip at a random level (-60..-8 dBFS) instead of its own +-12 dB")
     parser.add_argument("--head-condition", action="store_true",
